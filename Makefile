@@ -1,0 +1,41 @@
+# The front door. Every target installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-fast bench lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --editable '.[dev,infra]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: start the local stack (moto server + API on 127.0.0.1:3000), process the bundled sample, keep serving
+run: install
+	$(VENV)/bin/facesvg run
+
+## test: the whole suite (unit, integration on moto's server, infra)
+test: install
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+## bench: per-stage render timings on the QOVES sample
+bench: install
+	$(VENV)/bin/facesvg bench
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) out cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""One source of names shared by the code, the local runtime and the CDK stack.
+
+Nothing here reads the environment: these are the defaults and the *names* of the environment
+variables. ``facesvg.service.settings`` reads the values once.
+"""
+
+from __future__ import annotations
+
+SERVICE_NAME = "facesvg"
+METRICS_NAMESPACE = "FaceSvg"
+
+# Resource names used by the local runtime; the CDK stack lets CloudFormation name real ones and
+# passes them to the functions through the environment variables below.
+BUCKET_NAME = "facesvg-local-data"
+TABLE_NAME = "facesvg-local-jobs"
+QUEUE_NAME = "facesvg-local-jobs"
+DLQ_NAME = "facesvg-local-jobs-dlq"
+
+# DynamoDB key and attribute names (single table: job items and hash-keyed cache items).
+TABLE_PARTITION_KEY = "pk"
+TABLE_TTL_ATTRIBUTE = "expires_at"
+
+# S3 key prefixes.
+PREFIX_INPUTS = "inputs/"
+PREFIX_RESULTS = "results/"
+PREFIX_INCOMING = "incoming/"
+
+# Environment variables read by the functions (facesvg.service.settings is the only reader).
+ENV_BUCKET = "FACESVG_BUCKET"
+ENV_TABLE = "FACESVG_TABLE"
+ENV_QUEUE_URL = "FACESVG_QUEUE_URL"
+ENV_ARTIFICIAL_DELAY = "ARTIFICIAL_DELAY_SECONDS"
+ENV_LOAD_TEST_MODE = "LOAD_TEST_MODE"
+ENV_PRESIGN_SECONDS = "FACESVG_PRESIGN_SECONDS"
+ENV_JOB_TTL_DAYS = "FACESVG_JOB_TTL_DAYS"
+ENV_MAX_PIXELS = "FACESVG_MAX_PIXELS"
+ENV_MAX_BODY_BYTES = "FACESVG_MAX_BODY_BYTES"
+ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # standard boto3 variable: moto, LocalStack or unset for AWS
+
+# API routes: the original service's family and the QOVES spec's family, same behaviour.
+ROUTE_PREFIXES = ("/api/v1", "/api/v1/frontal/crop")
+SUBMIT_PATH = "/submit"
+STATUS_PATH = "/status/{id}"
+
+# Local runtime ports (loopback only).
+LOCAL_API_PORT = 3000
+LOCAL_METRICS_PORT = 9100
