@@ -1,0 +1,45 @@
+"""`facesvg` command line: one subcommand per module in ``facesvg.commands``.
+
+Each command module exposes ``add_arguments(parser)`` and ``main(args) -> int``; modules are
+imported only when their subcommand runs, so ``facesvg render`` never imports boto3 and
+``facesvg submit`` never imports OpenCV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand -> (module under facesvg.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "render": ("render", "Render one face (image + segmentation + landmarks) to SVG files."),
+    "bench": ("bench", "Time each render stage on the bundled QOVES sample."),
+    "run": ("run", "Start the local stack (moto + API on 127.0.0.1:3000) and process the sample."),
+    "payload": ("payload", "Build a submit request body from raw image/segmentation/landmarks files."),
+    "submit": ("submit", "Submit a job to a facesvg API, wait for it and write the results."),
+}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facesvg", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        # Only the chosen command's module is imported (to add its arguments).
+        if name in argv:
+            module = importlib.import_module(f"facesvg.commands.{module_name}")
+            module.add_arguments(sp)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(args_list).parse_args(args_list)
+    module = importlib.import_module(f"facesvg.commands.{COMMANDS[args.command][0]}")
+    return int(module.main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

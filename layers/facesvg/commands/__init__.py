@@ -1,0 +1,1 @@
+"""Subcommands of the `facesvg` CLI (see facesvg.cli)."""
