@@ -45,3 +45,25 @@ STATUS_PATH = "/status/{id}"
 # Local runtime ports (loopback only).
 LOCAL_API_PORT = 3000
 LOCAL_METRICS_PORT = 9100
+
+# --- asynchronous path (service/ and local/) ---------------------------------------------------
+# DynamoDB item kinds share the table; the partition key value is "<PREFIX><id>".
+JOB_KEY_PREFIX = "JOB#"
+CACHE_KEY_PREFIX = "HASH#"
+
+# SQS: receives before a message moves to the DLQ (the redrive policy's maxReceiveCount). The
+# process function reads the same number to mark a job failed on its last attempt.
+MAX_RECEIVE_COUNT = 3
+ENV_MAX_RECEIVE_COUNT = "FACESVG_MAX_RECEIVE_COUNT"
+# How long a worker owns a job it is rendering (keep it <= the queue's visibility timeout).
+ENV_LEASE_SECONDS = "FACESVG_LEASE_SECONDS"
+
+# Swagger UI and the OpenAPI document (served by the status function: GET, read-only).
+SWAGGER_PATH = "/swagger"
+
+# Drop folder: incoming/<name>/<file>; <name> must match this pattern (no path tricks).
+INGEST_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+# Local runtime only: S3 drop-folder notifications go to this queue and the runtime hands the S3
+# event to the ingest handler (on AWS the bucket notifies the ingest Lambda directly).
+LOCAL_INGEST_EVENTS_QUEUE_NAME = "facesvg-local-ingest-events"
