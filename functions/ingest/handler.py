@@ -1,0 +1,26 @@
+"""ingest: S3 ObjectCreated on incoming/<name>/… → once image, segmentation map and landmarks are
+all there, start the same job as the API; results are published to results/<name>/.
+
+Accepts the S3 notification directly (S3 → Lambda) or wrapped in SQS records (S3 → SQS → Lambda).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from facesvg.service.events import s3_created_objects
+from facesvg.service.observability import MetricUnit, logger, metrics, tracer
+from facesvg.service.store import default_service
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    outcomes: dict[str, str] = {}
+    for bucket, key in s3_created_objects(event):
+        outcome = default_service().ingest(bucket, key)
+        metrics.add_metric(name=f"Ingest_{outcome.value}", unit=MetricUnit.Count, value=1)
+        outcomes[key] = outcome.value
+    return {"objects": outcomes}

@@ -1,0 +1,37 @@
+"""process: SQS batch of job ids → render each job (partial batch failures).
+
+A record fails (and SQS redelivers it, then moves it to the DLQ after maxReceiveCount) only for
+transient errors; bad inputs mark the job failed and the record succeeds; a finished job's
+redelivery does nothing. Requires ReportBatchItemFailures on the event source mapping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from facesvg.service.models import JobMessage
+from facesvg.service.observability import MetricUnit, logger, metrics, tracer
+from facesvg.service.store import default_service
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> str:
+    message = JobMessage.model_validate_json(record.body)  # garbage → record fails → DLQ
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    outcome = default_service().process(message.job_id, receive_count)
+    metrics.add_metric(name=f"Jobs_{outcome.value}", unit=MetricUnit.Count, value=1)
+    return outcome.value
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,24 @@
+"""status: API Gateway REST proxy → job status (with the SVG and contours once completed).
+
+Routes: GET /api/v1/status/{id}, GET /api/v1/frontal/crop/status/{id}, GET /swagger (Swagger UI;
+``/swagger?format=json`` is the OpenAPI document). Read-only: its role needs no SQS or S3 writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from facesvg.service.api import create_app, resolve
+from facesvg.service.observability import logger, tracer
+from facesvg.service.settings import get_settings
+from facesvg.service.store import default_service
+
+app = create_app(default_service)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return resolve(app, event, context, get_settings().max_body_bytes)

@@ -1,0 +1,24 @@
+"""submit: API Gateway REST proxy → validate, hash, create the job once, enqueue its id.
+
+Routes: POST /api/v1/submit and POST /api/v1/frontal/crop/submit (see facesvg.service.api).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from facesvg.service.api import create_app, resolve
+from facesvg.service.observability import logger, metrics, tracer
+from facesvg.service.settings import get_settings
+from facesvg.service.store import default_service
+
+app = create_app(default_service)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return resolve(app, event, context, get_settings().max_body_bytes)

@@ -1,0 +1,235 @@
+"""The HTTP API: routes of both families, request validation, OpenAPI/Swagger, and the ONE place
+where errors become status codes.
+
+Both the submit and the status function serve this resolver (API Gateway sends each function only
+its own routes; each function's IAM role only allows what its routes need), so the OpenAPI document
+and the error mapping are the same wherever they are served.
+
+==============================  ======  ==========================================
+error                           status  body ``{"error": {"code", "message", "field"}}``
+==============================  ======  ==========================================
+request body fails the schema   400     code ``ValidationError``, field = dotted path
+``InputError`` (core)           400     its code and field
+``NoFace`` (core)               422     ``NoFace``
+``JobNotFound`` / unknown route 404     ``NotFound``
+``PayloadTooLarge``             413
+``ServiceUnavailable``          503     (the client may retry)
+anything else                   500     ``InternalError`` (details only in the logs)
+==============================  ======  ==========================================
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from facesvg import names
+from facesvg.core.errors import InputError, NoFace
+from facesvg.service.jobs import JobService, PayloadTooLarge, ServiceError, ServiceUnavailable, StatusView
+from facesvg.service.models import (
+    ErrorResponse,
+    Job,
+    JobError,
+    JobStatus,
+    JobStatusResponse,
+    SubmitAccepted,
+    SubmitRequest,
+)
+from facesvg.service.observability import MetricUnit, logger, metrics
+
+API_TITLE = "facesvg"
+API_DESCRIPTION = (
+    "Face photo + segmentation map + landmarks → SVG of smooth, styled facial-region contours. "
+    "Submit returns a job id at once; poll the status URL until the job is completed or failed. "
+    "Identical submissions return the same job."
+)
+
+_STATUS_CODES: dict[type[Exception], HTTPStatus] = {
+    PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    ServiceUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def _error(status: HTTPStatus, code: str, message: str, field: str | None = None) -> Response[Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    return Response(
+        status_code=status.value, content_type="application/json", body=json.dumps({"error": body})
+    )
+
+
+def _error_doc(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+
+
+def _ok_doc(description: str, model: type) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+def _validation_field(errors: Any) -> tuple[str, str]:
+    """The first validation error as (dotted field path without the ``body`` prefix, message)."""
+    first = errors[0] if errors else {}
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    # Unions report the tried member type in the path (e.g. landmarks.list[any]); drop those.
+    loc = [p for p in loc if "[" not in p and p not in {"str", "dict", "list"}] or ["body"]
+    return ".".join(loc), str(first.get("msg", "invalid value"))
+
+
+def status_response(view: StatusView, status_url: str | None) -> JobStatusResponse:
+    job = view.job
+    return JobStatusResponse(
+        id=job.job_id,
+        status=job.status,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        status_url=status_url,
+        svg=base64.b64encode(view.svg).decode() if view.svg is not None else None,
+        svg_url=view.svg_url,
+        mask_contours=view.mask_contours,
+        regions_svg_urls=view.regions_svg_urls,
+        transform=job.result.transform if job.result else None,
+        missing=job.result.missing if job.result else None,
+        error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
+    )
+
+
+def _json(model: Any, status: HTTPStatus) -> Response[Any]:
+    return Response(
+        status_code=status.value,
+        content_type="application/json",
+        body=model.model_dump_json(exclude_none=True),
+    )
+
+
+def create_app(service_factory: Callable[[], JobService]) -> APIGatewayRestResolver:
+    """A resolver with every route of both families, Swagger UI and the error mapping."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    app.enable_swagger(path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version="1.0.0")
+
+    def status_url(prefix: str, job_id: str) -> str:
+        event = app.current_event
+        headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+        path = f"{prefix}{names.STATUS_PATH.replace('{id}', job_id)}"
+        stage = event.request_context.stage
+        if stage and stage != "$default" and (event.request_context.path or "").startswith(f"/{stage}/"):
+            path = f"/{stage}{path}"
+        host = headers.get("host")
+        if not host:
+            return path
+        return f"{headers.get('x-forwarded-proto', 'https')}://{host}{path}"
+
+    def job_body(job: Job, prefix: str) -> JobStatusResponse:
+        return status_response(service_factory().status_view(job), status_url(prefix, job.job_id))
+
+    def make_submit(prefix: str) -> Callable[[SubmitRequest], Response[Any]]:
+        def submit(body: SubmitRequest) -> Response[SubmitAccepted | JobStatusResponse]:
+            outcome = service_factory().submit_request(body)
+            job = outcome.job
+            metrics.add_metric(
+                name="JobsCreated" if outcome.created else "CacheHits", unit=MetricUnit.Count, value=1
+            )
+            if job.status.terminal:
+                return _json(job_body(job, prefix), HTTPStatus.OK)
+            accepted = SubmitAccepted(
+                id=job.job_id, status=job.status, status_url=status_url(prefix, job.job_id)
+            )
+            return _json(accepted, HTTPStatus.ACCEPTED)
+
+        return submit
+
+    def make_status(prefix: str) -> Callable[[str], Response[Any]]:
+        def status(id: str) -> Response[JobStatusResponse]:
+            return _json(job_body(service_factory().get_job(id), prefix), HTTPStatus.OK)
+
+        return status
+
+    for prefix in names.ROUTE_PREFIXES:
+        family = "frontal_crop" if "frontal" in prefix else "v1"
+        app.post(
+            prefix + names.SUBMIT_PATH,
+            operation_id=f"submit_{family}",
+            summary="Submit a face for rendering",
+            tags=["jobs"],
+            responses={
+                202: _ok_doc("Job accepted (new, or an identical job is still running)", SubmitAccepted),
+                200: _ok_doc(
+                    "An identical job already finished: its status, with the result", JobStatusResponse
+                ),
+                400: _error_doc("The body is invalid; error.field names the field"),
+                413: _error_doc("The body is too large"),
+                422: _error_doc("The inputs show no usable face (NoFace)"),
+                503: _error_doc("Temporarily unavailable; retry"),
+            },
+        )(make_submit(prefix))
+        app.get(
+            prefix + names.STATUS_PATH.replace("{id}", "<id>"),
+            operation_id=f"status_{family}",
+            summary="Job status, with the SVG and contours once completed",
+            tags=["jobs"],
+            responses={
+                200: _ok_doc("The job", JobStatusResponse),
+                404: _error_doc("No job with this id"),
+            },
+        )(make_status(prefix))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(exc: RequestValidationError) -> Response[Any]:
+        field, message = _validation_field(exc.errors())
+        return _error(HTTPStatus.BAD_REQUEST, "ValidationError", f"{field}: {message}", field)
+
+    @app.exception_handler(InputError)
+    def _input_error(exc: InputError) -> Response[Any]:
+        status = HTTPStatus.UNPROCESSABLE_ENTITY if isinstance(exc, NoFace) else HTTPStatus.BAD_REQUEST
+        return _error(status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response[Any]:
+        status = next((s for cls, s in _STATUS_CODES.items() if isinstance(exc, cls)), HTTPStatus.NOT_FOUND)
+        return _error(status, exc.code, exc.message)
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response[Any]:
+        return _error(
+            HTTPStatus.NOT_FOUND,
+            "NotFound",
+            f"no route for {app.current_event.http_method} {app.current_event.path}",
+        )
+
+    @app.exception_handler(Exception)
+    def _internal(exc: Exception) -> Response[Any]:
+        logger.exception("unhandled error")
+        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "InternalError", "internal error")
+
+    return app
+
+
+def resolve(
+    app: APIGatewayRestResolver, event: dict[str, Any], context: Any, max_body_bytes: int
+) -> dict[str, Any]:
+    """Run one API Gateway event through the app, refusing oversized bodies before parsing them."""
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body)
+    if size > max_body_bytes:
+        response = _error(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            PayloadTooLarge.code,
+            f"the body is larger than {max_body_bytes} bytes",
+        )
+        return {
+            "statusCode": response.status_code,
+            "headers": {"Content-Type": "application/json"},
+            "body": response.body,
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)
+
+
+__all__ = ["JobStatus", "create_app", "resolve", "status_response"]

@@ -1,0 +1,676 @@
+"""Jobs: content hash, idempotent submit, the job state machine, processing and the drop folder.
+
+``JobService`` holds the rules and nothing else: it reaches storage, the queue and the render core
+only through the small interfaces below, so unit tests pass in-memory fakes (no patching) and
+``facesvg.service.store`` provides the AWS implementations.
+
+Idempotency, in one place:
+
+* **Submit** hashes the inputs first (decoded bytes + canonical landmarks + canonical options +
+  pipeline version) and looks the hash up: a hit returns the existing job without decoding a
+  pixel. On a miss the job item and the hash-keyed cache item are written in one conditional
+  transaction; only its winner enqueues, so concurrent identical submits make one job.
+* **Process** claims the job with a conditional ``pending → processing`` update (a lease, so a
+  concurrent duplicate delivery cannot render at the same time), and finishes it with a conditional
+  ``processing → completed | failed`` update owned by the same lease token. A message for a
+  finished job does nothing. Statuses never move backwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from facesvg import names
+from facesvg.core.errors import Field as InputField
+from facesvg.core.errors import InputError
+from facesvg.core.options import Limits, RenderOptions
+from facesvg.service.models import (
+    Job,
+    JobError,
+    JobMessage,
+    JobResult,
+    JobStatus,
+    SubmitRequest,
+)
+from facesvg.service.observability import logger
+from facesvg.service.settings import Settings
+
+HASH_DOMAIN = b"facesvg/content-hash/v1\n"
+LANDMARK_DECIMALS = 3  # 1/1000 px: below any visible difference, above float noise
+
+# A failure with one of these codes was not the caller's fault: an identical submit may retry it.
+RETRYABLE_FAILURES = frozenset({"ProcessingFailed"})
+
+_DATA_URL = re.compile(r"^data:[\w/+.-]+;base64,", re.IGNORECASE)
+_REGION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_INGEST_NAME = re.compile(names.INGEST_NAME_PATTERN)
+INGEST_IMAGE_FILES = ("image.png", "image.jpg", "image.jpeg")
+INGEST_MAP_FILES = ("segmentation_map.png",)
+INGEST_LANDMARK_FILES = ("landmarks.json", "landmarks.txt")
+INGEST_FILES = frozenset(INGEST_IMAGE_FILES + INGEST_MAP_FILES + INGEST_LANDMARK_FILES)
+
+
+# ------------------------------------------------------------------------------------- errors
+
+
+class ServiceError(Exception):
+    """An error the API turns into a JSON error response (``facesvg.service.api`` maps them)."""
+
+    code = "ServiceError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class JobNotFound(ServiceError):
+    code = "NotFound"
+
+
+class ServiceUnavailable(ServiceError):
+    code = "ServiceUnavailable"
+
+
+class PayloadTooLarge(ServiceError):
+    code = "PayloadTooLarge"
+
+
+class TransientError(Exception):
+    """Raised by ``process`` to make SQS deliver the message again later."""
+
+
+# ------------------------------------------------------------------------------------ ports
+
+
+class JobRepository(Protocol):
+    """The job table: job items ``JOB#<id>`` and cache items ``HASH#<content hash>``."""
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    def get_cached_job_id(self, content_hash: str) -> str | None: ...
+
+    def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:
+        """Write the job and its cache item atomically. Returns None when this call created
+        them, or the id of the job that already holds the hash (the caller lost the race)."""
+        ...
+
+    def delete_created_job(self, job: Job) -> None:
+        """Undo ``create_job`` for a job that could not be enqueued (only while pending)."""
+        ...
+
+    def claim(self, job_id: str, token: str, now: str, now_epoch: float, lease_until: float) -> Job | None:
+        """pending → processing (or take over an expired lease). None if not claimable."""
+        ...
+
+    def release(self, job_id: str, token: str, now: str) -> None:
+        """Give the lease back after a transient failure (the status stays processing)."""
+        ...
+
+    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
+        """processing → completed, only by the lease holder. None if the condition failed."""
+        ...
+
+    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+        """processing → failed, only by the lease holder. None if the condition failed."""
+        ...
+
+    def add_publish_name(self, job_id: str, name: str) -> Job | None:
+        """Add a drop-folder name whose ``results/<name>/`` receives the results."""
+        ...
+
+
+class BlobStore(Protocol):
+    """The data bucket."""
+
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def list_keys(self, prefix: str) -> list[str]: ...
+
+    def copy(self, source_key: str, dest_key: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def presign_get(self, key: str, expires_in: int) -> str: ...
+
+
+class JobQueue(Protocol):
+    def send(self, message: JobMessage) -> None: ...
+
+
+class RenderResultLike(Protocol):
+    """The parts of ``facesvg.core.pipeline.RenderResult`` the service uses."""
+
+    @property
+    def svg(self) -> bytes: ...
+
+    @property
+    def region_svgs(self) -> dict[str, bytes]: ...
+
+    @property
+    def transform(self) -> list[list[float]]: ...
+
+    @property
+    def missing(self) -> list[str]: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class RenderCore:
+    """The four things the service needs from ``facesvg.core`` (fakes in unit tests)."""
+
+    parse_landmarks: Callable[[Any], Any]
+    load_inputs: Callable[..., Any]
+    render: Callable[..., RenderResultLike]
+    pipeline_version: str
+
+    @classmethod
+    def default(cls) -> RenderCore:
+        from facesvg.core.inputs import load_inputs, parse_landmarks
+        from facesvg.core.pipeline import PIPELINE_VERSION, render
+
+        return cls(parse_landmarks, load_inputs, render, str(PIPELINE_VERSION))
+
+
+# ---------------------------------------------------------------------------- content hash
+
+
+def decode_base64(value: str, field: InputField) -> bytes:
+    """Strict base64 (a ``data:…;base64,`` prefix and line breaks are tolerated)."""
+    text = _DATA_URL.sub("", value.strip(), count=1)
+    if any(c.isspace() for c in text[:200]) or "\n" in text:
+        text = "".join(text.split())
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError(field, "is not valid base64", code="InvalidBase64") from exc
+    if not data:
+        raise InputError(field, "is empty", code="Empty")
+    return data
+
+
+def canonical_landmarks(landmarks: Any) -> bytes:
+    """Landmarks as canonical JSON in the QOVES shape (points rounded, dimensions kept).
+
+    The same document is stored as ``inputs/<hash>/landmarks.json`` and is what the worker
+    renders, so the hash always describes exactly what gets rendered.
+    """
+    points = [
+        {"x": round(float(x), LANDMARK_DECIMALS), "y": round(float(y), LANDMARK_DECIMALS)}
+        for x, y in landmarks.points.tolist()
+    ]
+    dims = list(landmarks.dimensions) if landmarks.dimensions is not None else None
+    doc: dict[str, Any] = {"landmarks": [points]}
+    if dims is not None:
+        doc["dimensions"] = [int(d) for d in dims]
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+
+def canonical_options(options: RenderOptions) -> bytes:
+    return json.dumps(options.model_dump(mode="json"), separators=(",", ":"), sort_keys=True).encode()
+
+
+def content_hash(
+    image: bytes, segmentation_map: bytes, landmarks_json: bytes, options_json: bytes, pipeline_version: str
+) -> str:
+    """sha256 over length-prefixed parts, so no two different inputs share a byte stream."""
+    digest = hashlib.sha256(HASH_DOMAIN)
+    for part in (pipeline_version.encode(), image, segmentation_map, landmarks_json, options_json):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def sniff_image_extension(data: bytes) -> str:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "bin"
+
+
+@dataclass(frozen=True)
+class PreparedInputs:
+    """Decoded, canonicalised inputs and their content hash (no pixels decoded yet)."""
+
+    image: bytes
+    segmentation_map: bytes
+    landmarks_json: bytes
+    options: RenderOptions
+    options_json: bytes
+    content_hash: str
+
+    @property
+    def input_prefix(self) -> str:
+        return f"{names.PREFIX_INPUTS}{self.content_hash}/"
+
+
+def input_keys(prefix: str) -> dict[str, str]:
+    return {
+        "image": f"{prefix}image",
+        "segmentation_map": f"{prefix}segmentation_map",
+        "landmarks": f"{prefix}landmarks.json",
+        "options": f"{prefix}options.json",
+    }
+
+
+def results_prefix(content_hash: str) -> str:
+    return f"{names.PREFIX_RESULTS}{content_hash}/"
+
+
+# -------------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    job: Job
+    created: bool
+
+
+class ProcessOutcome(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"  # permanent: the inputs cannot be rendered
+    ALREADY_DONE = "already_done"  # redelivery of a finished job: no work
+    LOST_RACE = "lost_race"  # another worker finished it first
+    MISSING = "missing"  # no such job (expired or never created)
+
+
+class IngestOutcome(StrEnum):
+    IGNORED = "ignored"
+    WAITING = "waiting"  # not all three files are there yet
+    SUBMITTED = "submitted"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """Everything the status response needs, already read from storage."""
+
+    job: Job
+    svg: bytes | None = None
+    svg_url: str | None = None
+    mask_contours: dict[str, list[list[float]]] | None = None
+    regions_svg_urls: dict[str, str] | None = None
+
+
+def utc_now_iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------------- service
+
+
+@dataclass
+class JobService:
+    jobs: JobRepository
+    blobs: BlobStore
+    queue: JobQueue
+    settings: Settings
+    core: RenderCore | None = None
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @property
+    def render_core(self) -> RenderCore:
+        if self.core is None:
+            self.core = RenderCore.default()
+        return self.core
+
+    @property
+    def limits(self) -> Limits:
+        return self.settings.limits
+
+    def _now(self) -> tuple[float, str]:
+        t = self.clock()
+        return t, utc_now_iso(t)
+
+    # -- submit ----------------------------------------------------------------------------
+
+    def prepare(
+        self, image: bytes, segmentation_map: bytes, landmarks: Any, options: RenderOptions
+    ) -> PreparedInputs:
+        """Canonicalise and hash. Cheap: parses the landmarks, never decodes the images."""
+        for fld, data in (("image", image), ("segmentation_map", segmentation_map)):
+            if len(data) > self.limits.max_image_bytes:
+                raise InputError(fld, f"is larger than {self.limits.max_image_bytes} bytes", code="TooLarge")  # type: ignore[arg-type]
+        parsed = self.render_core.parse_landmarks(landmarks)
+        landmarks_json = canonical_landmarks(parsed)
+        options_json = canonical_options(options)
+        digest = content_hash(
+            image, segmentation_map, landmarks_json, options_json, self.render_core.pipeline_version
+        )
+        return PreparedInputs(image, segmentation_map, landmarks_json, options, options_json, digest)
+
+    def submit_request(self, request: SubmitRequest) -> SubmitOutcome:
+        image = decode_base64(request.image, "image")
+        segmentation_map = decode_base64(request.segmentation_map, "segmentation_map")
+        prepared = self.prepare(image, segmentation_map, request.landmarks, request.options)
+        return self.submit(prepared, source="api")
+
+    def submit(self, prepared: PreparedInputs, source: str, publish_name: str | None = None) -> SubmitOutcome:
+        """Return the job for these inputs, creating and enqueueing it at most once."""
+        existing = self._find(prepared.content_hash)
+        if existing is not None and not _replaceable(existing):
+            return SubmitOutcome(self._with_publish(existing, publish_name), created=False)
+
+        # A miss: validate fully (decodes the images; bad input raises before anything is written).
+        self.render_core.load_inputs(
+            prepared.image, prepared.segmentation_map, prepared.landmarks_json.decode(), limits=self.limits
+        )
+        self._put_inputs(prepared)
+
+        now_epoch, now = self._now()
+        job = Job(
+            job_id=uuid.uuid4().hex,
+            content_hash=prepared.content_hash,
+            status=JobStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+            source=source,
+            publish_to=frozenset({publish_name}) if publish_name else frozenset(),
+        )
+        expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
+        replace = existing.job_id if existing is not None else None
+        holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
+        if holder is not None:
+            # Lost the race to an identical submit: return the winner's job, enqueue nothing.
+            winner = self.jobs.get_job(holder)
+            if winner is None:
+                raise ServiceUnavailable("the job for these inputs is being replaced, retry shortly")
+            logger.info("duplicate submit joined the existing job", extra={"job_id": winner.job_id})
+            return SubmitOutcome(self._with_publish(winner, publish_name), created=False)
+
+        try:
+            self.queue.send(JobMessage(job_id=job.job_id))
+        except Exception as exc:
+            logger.exception("could not enqueue job; rolling back", extra={"job_id": job.job_id})
+            self.jobs.delete_created_job(job)
+            raise ServiceUnavailable("could not enqueue the job, retry shortly") from exc
+        logger.info(
+            "job created", extra={"job_id": job.job_id, "content_hash": job.content_hash, "source": source}
+        )
+        return SubmitOutcome(job, created=True)
+
+    def _find(self, digest: str) -> Job | None:
+        job_id = self.jobs.get_cached_job_id(digest)
+        if job_id is None:
+            return None
+        job = self.jobs.get_job(job_id)
+        if job is None:  # the job item expired before its cache item: treat as replaceable
+            return Job(
+                job_id=job_id,
+                content_hash=digest,
+                status=JobStatus.FAILED,
+                created_at="",
+                updated_at="",
+                error=JobError(code="ProcessingFailed", message="expired"),
+            )
+        return job
+
+    def _put_inputs(self, p: PreparedInputs) -> None:
+        keys = input_keys(p.input_prefix)
+        self.blobs.put(keys["image"], p.image, f"image/{sniff_image_extension(p.image)}")
+        self.blobs.put(keys["segmentation_map"], p.segmentation_map, "image/png")
+        self.blobs.put(keys["landmarks"], p.landmarks_json, "application/json")
+        self.blobs.put(keys["options"], p.options_json, "application/json")
+
+    def _with_publish(self, job: Job, name: str | None) -> Job:
+        """Attach a drop-folder name to an existing job; publish now if it already finished."""
+        if not name:
+            return job
+        if name not in job.publish_to:
+            job = self.jobs.add_publish_name(job.job_id, name) or job
+        # The name is now on the item: a worker finishing later publishes it; one that finished
+        # earlier did not see it, so publish here (copies are idempotent).
+        if job.status.terminal:
+            self._publish(job, [name])
+        return job
+
+    # -- status -------------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job:
+        job = self.jobs.get_job(job_id) if re.fullmatch(r"[0-9a-f]{32}", job_id) else None
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return job
+
+    def status_view(self, job: Job) -> StatusView:
+        if job.status is not JobStatus.COMPLETED or job.result is None:
+            return StatusView(job=job)
+        prefix = job.result.prefix
+        ttl = self.settings.presign_seconds
+        result_doc = json.loads(self.blobs.get(f"{prefix}result.json"))
+        return StatusView(
+            job=job,
+            svg=self.blobs.get(f"{prefix}face.svg"),
+            svg_url=self.blobs.presign_get(f"{prefix}face.svg", ttl),
+            mask_contours=_contours(result_doc),
+            regions_svg_urls={
+                name: self.blobs.presign_get(f"{prefix}regions/{name}.svg", ttl)
+                for name in job.result.regions
+            },
+        )
+
+    # -- process ------------------------------------------------------------------------------
+
+    def process(self, job_id: str, receive_count: int = 1) -> ProcessOutcome:
+        """Render one job. Raises (→ SQS retries) only for transient problems."""
+        job = self.jobs.get_job(job_id)
+        if job is None:
+            logger.warning("message for an unknown job; dropping it", extra={"job_id": job_id})
+            return ProcessOutcome.MISSING
+        if job.status.terminal:
+            logger.info("job already finished; nothing to do", extra={"job_id": job_id, "status": job.status})
+            return ProcessOutcome.ALREADY_DONE
+
+        token = uuid.uuid4().hex
+        now_epoch, now = self._now()
+        claimed = self.jobs.claim(job_id, token, now, now_epoch, now_epoch + self.settings.lease_seconds)
+        if claimed is None:
+            current = self.jobs.get_job(job_id)
+            if current is None or current.status.terminal:
+                return ProcessOutcome.ALREADY_DONE
+            raise TransientError(f"job {job_id} is being processed by another worker")
+
+        log_keys = {"job_id": job_id, "attempt": claimed.attempts, "receive_count": receive_count}
+        logger.info("processing job", extra=log_keys)
+        try:
+            if self.settings.effective_delay_seconds > 0:
+                self.sleep(self.settings.effective_delay_seconds)
+            result = self._render(claimed)
+        except InputError as exc:
+            # Permanent: the same inputs will fail the same way. Mark failed, do not retry.
+            logger.warning("job failed: inputs cannot be rendered", extra={**log_keys, "code": exc.code})
+            failed = self.jobs.fail(job_id, token, JobError(code=exc.code, message=str(exc)), self._now()[1])
+            if failed is not None:
+                self._publish(failed, sorted(failed.publish_to))
+            return ProcessOutcome.FAILED
+        except Exception as exc:
+            if receive_count >= self.settings.max_receive_count:
+                logger.exception(
+                    "job failed on its last attempt; the message goes to the DLQ", extra=log_keys
+                )
+                error = JobError(code="ProcessingFailed", message=f"{type(exc).__name__}: {exc}"[:500])
+                failed = self.jobs.fail(job_id, token, error, self._now()[1])
+                if failed is not None:
+                    self._publish(failed, sorted(failed.publish_to))
+            else:
+                logger.warning("transient failure; SQS will retry", extra={**log_keys, "error": repr(exc)})
+                self.jobs.release(job_id, token, self._now()[1])
+            raise
+
+        done = self.jobs.complete(job_id, token, result, self._now()[1])
+        if done is None:
+            logger.warning("lease lost before completion; another worker owns the job", extra=log_keys)
+            return ProcessOutcome.LOST_RACE
+        logger.info("job completed", extra=log_keys)
+        if done.publish_to:
+            self._publish(done, sorted(done.publish_to))
+        return ProcessOutcome.COMPLETED
+
+    def _render(self, job: Job) -> JobResult:
+        keys = input_keys(f"{names.PREFIX_INPUTS}{job.content_hash}/")
+        image = self.blobs.get(keys["image"])
+        segmentation_map = self.blobs.get(keys["segmentation_map"])
+        landmarks = self.blobs.get(keys["landmarks"]).decode()
+        try:
+            options = RenderOptions.model_validate_json(self.blobs.get(keys["options"]))
+        except ValueError as exc:
+            raise InputError("options", f"stored options are invalid: {exc}", code="InvalidOptions") from exc
+        result = self.render_core.render(
+            image, segmentation_map, landmarks, options=options, limits=self.limits
+        )
+
+        prefix = results_prefix(job.content_hash)
+        regions: list[str] = []
+        for name, svg in sorted(result.region_svgs.items()):
+            if not _REGION_NAME.match(name):
+                logger.warning("skipping a region with an unsafe name", extra={"region": name[:80]})
+                continue
+            self.blobs.put(f"{prefix}regions/{name}.svg", svg, "image/svg+xml")
+            regions.append(name)
+        doc = result.to_json()
+        self.blobs.put(
+            f"{prefix}result.json", json.dumps(doc, separators=(",", ":")).encode(), "application/json"
+        )
+        # face.svg last: its presence means the result set is complete.
+        self.blobs.put(f"{prefix}face.svg", result.svg, "image/svg+xml")
+        transform = [[float(v) for v in row] for row in _as_list(result.transform)]
+        return JobResult(
+            prefix=prefix,
+            regions=regions,
+            transform=transform,
+            size=[int(v) for v in _as_list(doc.get("size"))] or None,
+            rotation_deg=_float_or_none(doc.get("rotation_deg")),
+            missing=[str(m) for m in result.missing],
+        )
+
+    # -- drop folder --------------------------------------------------------------------------
+
+    def ingest(self, bucket: str, key: str) -> IngestOutcome:
+        """One ``incoming/<name>/<file>`` object was created; start the job once all three exist."""
+        if bucket != self.settings.bucket:
+            logger.warning("event for another bucket ignored", extra={"bucket": bucket[:80]})
+            return IngestOutcome.IGNORED
+        parsed = parse_incoming_key(key)
+        if parsed is None:
+            logger.warning("ignoring an object outside the drop-folder layout", extra={"key": key[:200]})
+            return IngestOutcome.IGNORED
+        name, _ = parsed
+        folder = f"{names.PREFIX_INCOMING}{name}/"
+        present = {k[len(folder) :] for k in self.blobs.list_keys(folder)}
+        try:
+            image_file = _one_of(present, INGEST_IMAGE_FILES, "image")
+            map_file = _one_of(present, INGEST_MAP_FILES, "segmentation_map")
+            landmarks_file = _one_of(present, INGEST_LANDMARK_FILES, "landmarks")
+            if not (image_file and map_file and landmarks_file):
+                logger.info(
+                    "drop folder incomplete; waiting", extra={"name": name, "present": sorted(present)}
+                )
+                return IngestOutcome.WAITING
+            landmarks_raw = self.blobs.get(folder + landmarks_file)
+            try:
+                landmarks_text = landmarks_raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError("landmarks", "is not UTF-8 text", code="InvalidLandmarks") from exc
+            prepared = self.prepare(
+                self.blobs.get(folder + image_file),
+                self.blobs.get(folder + map_file),
+                landmarks_text,
+                RenderOptions.model_validate({}),
+            )
+            outcome = self.submit(prepared, source=f"ingest:{name}", publish_name=name)
+        except InputError as exc:
+            logger.warning("drop folder inputs rejected", extra={"name": name, **exc.to_dict()})
+            self.blobs.put(
+                f"{names.PREFIX_RESULTS}{name}/error.json",
+                json.dumps({"error": exc.to_dict()}).encode(),
+                "application/json",
+            )
+            return IngestOutcome.INVALID
+        self.blobs.put(
+            f"{names.PREFIX_RESULTS}{name}/job.json",
+            json.dumps({"id": outcome.job.job_id, "content_hash": outcome.job.content_hash}).encode(),
+            "application/json",
+        )
+        return IngestOutcome.SUBMITTED
+
+    def _publish(self, job: Job, publish_names: Iterable[str]) -> None:
+        """Copy a finished job's results (or its error) to ``results/<name>/`` for each name."""
+        for name in publish_names:
+            if not _INGEST_NAME.match(name):
+                continue
+            dest = f"{names.PREFIX_RESULTS}{name}/"
+            if job.status is JobStatus.COMPLETED and job.result is not None:
+                for src in self.blobs.list_keys(job.result.prefix):
+                    self.blobs.copy(src, dest + src[len(job.result.prefix) :])
+                self.blobs.delete(dest + "error.json")
+            elif job.status is JobStatus.FAILED and job.error is not None:
+                self.blobs.put(
+                    dest + "error.json",
+                    json.dumps({"id": job.job_id, "error": job.error.model_dump()}).encode(),
+                    "application/json",
+                )
+            logger.info("results published to the drop folder", extra={"job_id": job.job_id, "name": name})
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def parse_incoming_key(key: str) -> tuple[str, str] | None:
+    """``incoming/<name>/<file>`` → (name, file), or None for anything else (no path tricks:
+    exactly two segments, a strict name pattern and a fixed set of file names)."""
+    if not key.startswith(names.PREFIX_INCOMING):
+        return None
+    parts = key[len(names.PREFIX_INCOMING) :].split("/")
+    if len(parts) != 2:
+        return None
+    name, file_name = parts
+    if not _INGEST_NAME.match(name) or file_name not in INGEST_FILES:
+        return None
+    return name, file_name
+
+
+def _one_of(present: set[str], candidates: tuple[str, ...], fld: InputField) -> str | None:
+    found = [c for c in candidates if c in present]
+    if len(found) > 1:
+        raise InputError(fld, f"more than one file given: {', '.join(found)}", code="Ambiguous")
+    return found[0] if found else None
+
+
+def _replaceable(job: Job) -> bool:
+    return job.status is JobStatus.FAILED and job.error is not None and job.error.code in RETRYABLE_FAILURES
+
+
+def _contours(doc: Mapping[str, Any]) -> dict[str, list[list[float]]]:
+    regions = doc.get("regions") or doc.get("mask_contours") or {}
+    return {str(k): [[float(x), float(y)] for x, y in v] for k, v in regions.items()}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    return list(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

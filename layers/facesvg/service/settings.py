@@ -1,0 +1,62 @@
+"""Every environment variable the functions read, read once into one pydantic-settings model.
+
+The variable *names* live in ``facesvg.names`` (shared with the CDK stack and the local runtime).
+AWS endpoints are not settings: boto3 reads the standard ``AWS_ENDPOINT_URL`` itself, so the same
+code talks to moto, LocalStack or AWS.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from facesvg import names
+from facesvg.core.options import Limits
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the submit, status, process and ingest functions."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    bucket: str = Field(default=names.BUCKET_NAME, validation_alias=_env(names.ENV_BUCKET))
+    table: str = Field(default=names.TABLE_NAME, validation_alias=_env(names.ENV_TABLE))
+    queue_url: str = Field(default="", validation_alias=_env(names.ENV_QUEUE_URL))
+    artificial_delay_seconds: float = Field(
+        default=0.0, ge=0.0, le=900.0, validation_alias=_env(names.ENV_ARTIFICIAL_DELAY)
+    )
+    load_test_mode: bool = Field(default=False, validation_alias=_env(names.ENV_LOAD_TEST_MODE))
+    presign_seconds: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, validation_alias=_env(names.ENV_PRESIGN_SECONDS)
+    )
+    job_ttl_days: int = Field(default=30, ge=1, le=3650, validation_alias=_env(names.ENV_JOB_TTL_DAYS))
+    max_pixels: int = Field(default=Limits.max_pixels, ge=1, validation_alias=_env(names.ENV_MAX_PIXELS))
+    # API Gateway REST rejects bodies above 10 MB; keep a little below it by default.
+    max_body_bytes: int = Field(
+        default=9 * 1024 * 1024, ge=1024, validation_alias=_env(names.ENV_MAX_BODY_BYTES)
+    )
+    max_receive_count: int = Field(
+        default=names.MAX_RECEIVE_COUNT, ge=1, le=1000, validation_alias=_env(names.ENV_MAX_RECEIVE_COUNT)
+    )
+    lease_seconds: int = Field(default=120, ge=1, le=43200, validation_alias=_env(names.ENV_LEASE_SECONDS))
+
+    @property
+    def effective_delay_seconds(self) -> float:
+        """The simulated long-job delay; ``LOAD_TEST_MODE=true`` turns it off."""
+        return 0.0 if self.load_test_mode else self.artificial_delay_seconds
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_pixels=self.max_pixels)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return Settings()
