@@ -38,7 +38,7 @@ class RenderOptions(BaseModel):
         "png", description="Encoding of the photo embedded in the SVG (JPEG/WebP are smaller)."
     )
     image_quality: int = Field(90, ge=30, le=100, description="JPEG/WebP quality.")
-    style: RegionStyle = Field(default_factory=RegionStyle)
+    style: RegionStyle = Field(default_factory=lambda: RegionStyle.model_validate({}))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,321 @@
+"""Decode and validate the three inputs into typed arrays; every problem is one ``InputError``.
+
+Shapes: image ``(H, W, 3)`` uint8 BGR, labels ``(H, W)`` uint8 (LaPa 0..10), landmarks ``(N, 2)``
+float64 ``(x, y)`` in image pixels. Header sizes are checked before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facesvg.core.errors import Field, InputError, NoFace
+from facesvg.core.landmarks_topology import N_MESH, N_WITH_IRIS
+from facesvg.core.options import Limits
+
+N_LABELS = 11  # LaPa: 0 background .. 10 hair
+FACE_LABELS = tuple(range(1, 10))  # skin and facial features (not hair, not background)
+SKIN = 1
+ASPECT_TOLERANCE = 0.02
+MAX_OUTSIDE_FRACTION = 0.5  # more landmarks than this outside the image: wrong image or wrong points
+MIN_ON_FACE_FRACTION = 0.5  # fewer landmarks than this on face labels: NoFace
+
+DEFAULT_LIMITS = Limits()
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    points: np.ndarray  # (N, 2) float64, N in {468, 478}
+    dimensions: tuple[int, int] | None  # (width, height) the points refer to, when the document says
+
+
+@dataclass(frozen=True)
+class FaceInputs:
+    image: np.ndarray  # (H, W, 3) uint8 BGR
+    labels: np.ndarray  # (H, W) uint8 LaPa labels at the image's size
+    landmarks: np.ndarray  # (N, 2) float64, image pixels
+
+
+# ---------------------------------------------------------------------------------------- headers
+
+
+def image_header(data: bytes, field: Field) -> tuple[str, int, int]:
+    """``(format, width, height)`` from a PNG or JPEG header, without decoding pixels."""
+    if data.startswith(PNG_SIGNATURE):
+        if len(data) < 33 or data[12:16] != b"IHDR":
+            raise InputError(field, "truncated PNG header", "Truncated")
+        width, height = struct.unpack(">II", data[16:24])
+        if b"IEND" not in data[-64:]:
+            raise InputError(field, "truncated PNG (no IEND chunk)", "Truncated")
+        return "png", width, height
+    if data.startswith(JPEG_SIGNATURE):
+        width, height = _jpeg_size(data, field)
+        if b"\xff\xd9" not in data[-1024:]:
+            raise InputError(field, "truncated JPEG (no end-of-image marker)", "Truncated")
+        return "jpeg", width, height
+    raise InputError(field, "not a PNG or JPEG file", "UnsupportedFormat")
+
+
+def _jpeg_size(data: bytes, field: Field) -> tuple[int, int]:
+    # Walk the marker segments up to the first start-of-frame; it carries the size.
+    pos = 2
+    sof = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise InputError(field, "corrupt JPEG marker stream", "Corrupt")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker in sof:
+            if pos + 9 > len(data):
+                break
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            return width, height
+        pos += 2 + length
+    raise InputError(field, "truncated JPEG header (no frame size)", "Truncated")
+
+
+def _check_size(field: Field, data: bytes, limits: Limits) -> tuple[str, int, int]:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InputError(field, "expected bytes", "InvalidType")
+    data = bytes(data)
+    if len(data) == 0:
+        raise InputError(field, "empty file", "Empty")
+    if len(data) > limits.max_image_bytes:
+        raise InputError(field, f"file larger than {limits.max_image_bytes} bytes", "TooLarge")
+    fmt, width, height = image_header(data, field)
+    if width <= 0 or height <= 0:
+        raise InputError(field, "zero image size", "Corrupt")
+    if width * height > limits.max_pixels:
+        raise InputError(
+            field, f"{width}x{height} exceeds the limit of {limits.max_pixels} pixels", "TooManyPixels"
+        )
+    return fmt, width, height
+
+
+# ------------------------------------------------------------------------------------------ image
+
+
+def decode_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """PNG/JPEG bytes -> ``(H, W, 3)`` uint8 BGR; alpha dropped, grey expanded, 16-bit reduced."""
+    _, width, height = _check_size("image", data, limits)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.shape[0] != height or img.shape[1] != width:
+        raise InputError("image", "cannot decode the image (corrupt or truncated)", "Corrupt")
+    if img.dtype == np.uint16:
+        img = np.right_shift(img, 8).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise InputError("image", f"unsupported sample type {img.dtype}", "UnsupportedFormat")
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.shape[2] == 3:
+        return img
+    raise InputError("image", f"unsupported channel count {img.shape[2]}", "UnsupportedFormat")
+
+
+def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """8-bit label PNG -> ``(h, w)`` uint8 with values in 0..10."""
+    fmt, width, height = _check_size("segmentation_map", data, limits)
+    if fmt != "png":
+        raise InputError("segmentation_map", "must be a PNG (JPEG would corrupt the labels)", "NotPNG")
+    lab = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if lab is None or lab.shape[0] != height or lab.shape[1] != width:
+        raise InputError("segmentation_map", "cannot decode the PNG (corrupt or truncated)", "Corrupt")
+    if lab.ndim == 3:
+        # A grey map saved as RGB(A) is fine; a colour-coded map is not a label map.
+        colour = lab[:, :, :3]
+        if not (
+            np.array_equal(colour[:, :, 0], colour[:, :, 1])
+            and np.array_equal(colour[:, :, 0], colour[:, :, 2])
+        ):
+            raise InputError("segmentation_map", "expected single-channel labels, got colours", "NotLabelMap")
+        lab = np.ascontiguousarray(colour[:, :, 0])
+    top = int(lab.max())
+    if top >= N_LABELS:
+        values = np.unique(lab[lab >= N_LABELS])[:5].tolist()
+        raise InputError(
+            "segmentation_map", f"unknown label values {values} (LaPa uses 0..10)", "UnknownLabels"
+        )
+    return lab.astype(np.uint8, copy=False)
+
+
+# -------------------------------------------------------------------------------------- landmarks
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError("landmarks", "coordinates must be numbers", "InvalidLandmarks")
+    return float(value)
+
+
+def _point(p: Any) -> tuple[float, float]:
+    if isinstance(p, dict):
+        if "x" not in p or "y" not in p:
+            raise InputError("landmarks", "a point needs 'x' and 'y'", "InvalidLandmarks")
+        return _number(p["x"]), _number(p["y"])
+    if isinstance(p, list | tuple) and len(p) in (2, 3):
+        return _number(p[0]), _number(p[1])
+    raise InputError("landmarks", "a point must be {'x','y'} or [x, y]", "InvalidLandmarks")
+
+
+def _is_point(p: Any) -> bool:
+    return isinstance(p, dict) or (
+        isinstance(p, list | tuple) and len(p) in (2, 3) and all(isinstance(v, int | float) for v in p)
+    )
+
+
+def _dimensions(doc: dict[str, Any]) -> tuple[int, int] | None:
+    dims = doc.get("dimensions")
+    if dims is None:
+        return None
+    if isinstance(dims, dict):
+        dims = [dims.get("width"), dims.get("height")]
+    if (
+        not isinstance(dims, list | tuple)
+        or len(dims) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in dims)
+        or not all(math.isfinite(v) and v > 0 for v in dims)
+    ):
+        raise InputError("landmarks", "'dimensions' must be [width, height] > 0", "InvalidLandmarks")
+    return round(dims[0]), round(dims[1])
+
+
+def _decode_text(raw: str | bytes) -> Any:
+    if isinstance(raw, bytes | bytearray):
+        try:
+            raw = bytes(raw).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError("landmarks", "not UTF-8 text", "InvalidLandmarks") from exc
+    text = raw.strip()
+    if not text:
+        raise InputError("landmarks", "empty document", "InvalidLandmarks")
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        # The QOVES landmarks.txt is a Python literal (single quotes); literal_eval never executes code.
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise InputError("landmarks", "neither JSON nor a Python literal", "InvalidLandmarks") from exc
+
+
+def parse_landmarks(
+    raw: str | bytes | list[Any] | dict[str, Any], limits: Limits = DEFAULT_LIMITS
+) -> Landmarks:
+    """Parse any supported landmark document into ``Landmarks`` (image pixels, not yet rescaled)."""
+    if isinstance(raw, str | bytes | bytearray):
+        if len(raw) > limits.max_landmarks_bytes:
+            raise InputError(
+                "landmarks", f"document larger than {limits.max_landmarks_bytes} bytes", "TooLarge"
+            )
+        doc = _decode_text(raw)
+    else:
+        doc = raw
+    dimensions = None
+    if isinstance(doc, dict):
+        dimensions = _dimensions(doc)
+        if "landmarks" not in doc:
+            raise InputError("landmarks", "document has no 'landmarks' key", "InvalidLandmarks")
+        doc = doc["landmarks"]
+    if not isinstance(doc, list | tuple) or not doc:
+        raise InputError("landmarks", "expected a list of points", "InvalidLandmarks")
+    # A list of faces (QOVES: [[...478 points...]]): take the first face.
+    if not _is_point(doc[0]) and isinstance(doc[0], list | tuple):
+        doc = doc[0]
+    if len(doc) not in (N_MESH, N_WITH_IRIS):
+        raise InputError(
+            "landmarks", f"expected {N_MESH} or {N_WITH_IRIS} points, got {len(doc)}", "LandmarkCount"
+        )
+    points = np.array([_point(p) for p in doc], dtype=np.float64)
+    if not np.isfinite(points).all():
+        raise InputError("landmarks", "coordinates must be finite (found NaN or inf)", "NonFinite")
+    return Landmarks(points=points, dimensions=dimensions)
+
+
+def landmarks_in_image(landmarks: Landmarks, width: int, height: int) -> np.ndarray:
+    """Points in image pixels: rescale when the document's ``dimensions`` (or 0..1 coords) say so."""
+    pts = landmarks.points.copy()
+    if landmarks.dimensions is not None:
+        dw, dh = landmarks.dimensions
+        if abs((dw / dh) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+            raise InputError(
+                "landmarks", f"dimensions {dw}x{dh} do not match the image {width}x{height}", "AspectMismatch"
+            )
+        pts *= (width / dw, height / dh)
+    elif np.abs(pts).max() <= 2.0:
+        pts *= (width, height)  # MediaPipe's normalised output: no face spans two pixels
+    outside = (pts[:, 0] < -0.5) | (pts[:, 0] > width - 0.5) | (pts[:, 1] < -0.5) | (pts[:, 1] > height - 0.5)
+    if outside.mean() > MAX_OUTSIDE_FRACTION:
+        raise InputError(
+            "landmarks",
+            f"{int(outside.sum())} of {len(pts)} points lie outside the image",
+            "LandmarksOutside",
+        )
+    return pts
+
+
+# ------------------------------------------------------------------------------------------- all
+
+
+def fit_labels(labels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize a label map to the image (NEAREST, pixel-centre aligned); aspect must agree within 2%."""
+    h, w = labels.shape
+    if abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+        raise InputError(
+            "segmentation_map",
+            f"aspect ratio of {w}x{h} differs from the image {width}x{height}",
+            "AspectMismatch",
+        )
+    if (w, h) == (width, height):
+        return labels
+    return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+
+
+def check_face(labels: np.ndarray, points: np.ndarray) -> None:
+    """Raise ``NoFace`` unless most landmarks sit on face labels and skin is present around them."""
+    h, w = labels.shape
+    xy = np.rint(points).astype(np.int64)
+    xi = np.clip(xy[:, 0], 0, w - 1)
+    yi = np.clip(xy[:, 1], 0, h - 1)
+    on_face = (labels[yi, xi] >= 1) & (labels[yi, xi] <= 9)
+    x0, y0 = max(int(xi.min()), 0), max(int(yi.min()), 0)
+    x1, y1 = int(xi.max()) + 1, int(yi.max()) + 1
+    box = labels[y0:y1, x0:x1]
+    skin_fraction = float(np.count_nonzero(box == SKIN)) / max(box.size, 1)
+    if on_face.mean() < MIN_ON_FACE_FRACTION or skin_fraction < 0.05:
+        raise NoFace("segmentation_map", "no skin label near the landmarks: no usable face")
+
+
+def load_inputs(
+    image: bytes,
+    segmentation: bytes,
+    landmarks: str | bytes | list[Any] | dict[str, Any] | Landmarks,
+    limits: Limits = DEFAULT_LIMITS,
+) -> FaceInputs:
+    """Decode and validate everything; raises ``InputError`` (naming the field) or ``NoFace``."""
+    lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits)
+    img = decode_image(image, limits)
+    lab = decode_labels(segmentation, limits)
+    height, width = img.shape[:2]
+    lab = fit_labels(lab, width, height)
+    pts = landmarks_in_image(lm, width, height)
+    check_face(lab, pts)
+    return FaceInputs(image=img, labels=lab, landmarks=pts)

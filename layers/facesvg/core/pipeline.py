@@ -1,0 +1,146 @@
+"""render(inputs, options) -> RenderResult: the whole core, stage by stage, with timings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facesvg.core import align, regions, smooth, svg
+from facesvg.core.inputs import DEFAULT_LIMITS, FaceInputs, Landmarks, load_inputs
+from facesvg.core.options import Limits, RenderOptions
+
+# Bump whenever the output for the same input changes: it is part of the service's content hash.
+PIPELINE_VERSION = "1.0.0"
+
+DEFAULT_OPTIONS = RenderOptions.model_validate({})
+STAGES = ("decode", "align", "regions", "smooth", "encode", "total")
+SIGMA_PX = 3.0  # contour smoothing at a 1024 px canvas (scaled with the canvas)
+STEP_PX = 4.0  # spacing of the output vertices at a 1024 px canvas
+CLIP_SIGMA_PX = 5.0  # the silhouette's hair edge is ragged: smooth it more
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    svg: bytes  # face.svg
+    region_svgs: dict[str, bytes]  # region name -> standalone per-region SVG
+    size: tuple[int, int]
+    transform: list[list[float]]  # 2x3, input px -> output px
+    rotation_deg: float
+    regions: dict[str, list[list[float]]]
+    missing: list[str]
+    timings_ms: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``result.json`` contract."""
+        return {
+            "size": list(self.size),
+            "transform": self.transform,
+            "rotation_deg": self.rotation_deg,
+            "regions": self.regions,
+            "missing": self.missing,
+            "timings_ms": self.timings_ms,
+        }
+
+
+def _rounded(poly: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.round(poly, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return out
+
+
+def _clip_polygons(labels: np.ndarray, scale: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Smoothed silhouette outlines (every sizeable blob) and the filled mask they describe."""
+    sil = regions.silhouette(labels)
+    k = max(3, round(6 * scale) | 1)
+    sil = cv2.morphologyEx(sil, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    contours, _ = cv2.findContours(sil, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    areas = [cv2.contourArea(c) for c in contours]
+    biggest = max(areas, default=0.0)
+    polys = [
+        _rounded(smooth.smooth_closed(c, CLIP_SIGMA_PX * scale, STEP_PX * scale))
+        for c, a in zip(contours, areas, strict=True)
+        if a >= 0.01 * biggest and a > 0
+    ]
+    filled = np.zeros_like(sil)
+    if polys:
+        cv2.fillPoly(filled, [np.rint(p * 16).astype(np.int32) for p in polys], 1, shift=4)
+    return polys, filled
+
+
+def render_inputs(inputs: FaceInputs, options: RenderOptions = DEFAULT_OPTIONS) -> RenderResult:
+    """Render already-decoded inputs (``timings_ms['decode']`` is 0 here)."""
+    return _render(inputs, options, decode_ms=0.0, t_start=time.perf_counter())
+
+
+def render(
+    image: bytes,
+    segmentation: bytes,
+    landmarks: str | bytes | list[Any] | dict[str, Any] | Landmarks,
+    options: RenderOptions = DEFAULT_OPTIONS,
+    limits: Limits = DEFAULT_LIMITS,
+) -> RenderResult:
+    """Bytes in, SVG documents and geometry out. Raises ``InputError``/``NoFace`` on bad input."""
+    t0 = time.perf_counter()
+    inputs = load_inputs(image, segmentation, landmarks, limits)
+    return _render(inputs, options, decode_ms=(time.perf_counter() - t0) * 1e3, t_start=t0)
+
+
+def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_start: float) -> RenderResult:
+    timings = {"decode": decode_ms}
+    t = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        timings[stage] = (now - t) * 1e3
+        t = now
+
+    canvas = options.canvas_size
+    scale = canvas / 1024.0
+    al = align.plan(inputs.labels, inputs.landmarks, canvas, options.margin)
+    photo = align.warp_image(inputs.image, al)
+    labels = align.warp_labels(inputs.labels, al)
+    pts = align.apply(al.matrix, inputs.landmarks)
+    lap("align")
+
+    blobs = regions.all_regions(labels, pts)
+    lap("regions")
+
+    polys: dict[str, np.ndarray] = {}
+    for name, blob in blobs.items():
+        if blob is None:
+            continue
+        contour = smooth.mask_contour(blob.mask, (blob.x0, blob.y0))
+        if contour is not None:
+            polys[name] = _rounded(smooth.smooth_closed(contour, SIGMA_PX * scale, STEP_PX * scale))
+    clip, clip_mask = _clip_polygons(labels, scale)
+    lap("smooth")
+
+    # Pixels the clip hides are never seen: blank them so the photo encodes smaller and faster.
+    k = max(3, round(8 * scale) | 1)
+    keep = cv2.dilate(clip_mask, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    photo = cv2.bitwise_and(photo, photo, mask=keep)
+    href = svg.data_uri(
+        svg.encode_photo(photo, options.image_format, options.image_quality), options.image_format
+    )
+    ordered = [(name, polys[name]) for name in regions.REGION_NAMES if name in polys]
+    face_svg = svg.document(al.size, clip, ordered, options.style, href)
+    region_svgs = {
+        name: svg.document(al.size, clip, [(name, poly)], options.style, href) for name, poly in ordered
+    }
+    lap("encode")
+    timings["total"] = (time.perf_counter() - t_start) * 1e3
+
+    return RenderResult(
+        svg=face_svg,
+        region_svgs=region_svgs,
+        size=al.size,
+        transform=[[round(float(v), 6) for v in row] for row in al.matrix],
+        rotation_deg=round(al.rotation_deg, 3),
+        regions={name: poly.tolist() for name, poly in ordered},
+        missing=[name for name in regions.REGION_NAMES if name not in polys],
+        timings_ms={k: round(timings[k], 2) for k in STAGES},
+    )

@@ -1,0 +1,88 @@
+"""SVG documents in the QOVES style: the clipped photo and one styled ``<path>`` per region.
+
+Only numbers and validated options reach the document, never request text. The base64 photo is
+spliced in after svgwrite serialises the structure (escaping a megabyte attribute is slow and the
+alphabet needs no escaping).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+
+import cv2
+import numpy as np
+import svgwrite
+
+from facesvg.core.options import RegionStyle
+
+_HREF = "__FACESVG_IMAGE__"
+_XML_DECL = '<?xml version="1.0" encoding="utf-8" ?>\n'
+MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def fmt(v: float) -> str:
+    """At most two decimals, no trailing zeros, no negative zero."""
+    s = f"{v:.2f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def path_d(polys: Iterable[np.ndarray]) -> str:
+    """``M x,y L x,y ... Z`` for each closed polygon."""
+    parts = []
+    for poly in polys:
+        coords = [f"{fmt(x)},{fmt(y)}" for x, y in poly]
+        parts.append("M " + coords[0] + " L " + " L ".join(coords[1:]) + " Z")
+    return " ".join(parts)
+
+
+def encode_photo(image: np.ndarray, image_format: str, quality: int) -> bytes:
+    """The embedded photo; PNG uses fast settings (RLE + SUB filter: 2x faster, same size)."""
+    if image_format == "png":
+        params = [
+            cv2.IMWRITE_PNG_COMPRESSION, 1,
+            cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+            cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB,
+        ]  # fmt: skip
+        ok, buf = cv2.imencode(".png", image, params)
+    elif image_format == "jpeg":
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    else:
+        ok, buf = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 BGR array
+        raise RuntimeError(f"cannot encode {image_format}")
+    return buf.tobytes()
+
+
+def data_uri(photo: bytes, image_format: str) -> str:
+    return f"data:{MIME[image_format]};base64," + base64.b64encode(photo).decode("ascii")
+
+
+def document(
+    size: tuple[int, int],
+    clip: Sequence[np.ndarray],
+    regions: Sequence[tuple[str, np.ndarray]],
+    style: RegionStyle,
+    href: str,
+) -> bytes:
+    """One SVG: ``<clipPath id="mask_profile">``, the photo clipped by it, then the region paths."""
+    w, h = size
+    dwg = svgwrite.Drawing(size=(str(w), str(h)), viewBox=f"0 0 {w} {h}", profile="full", debug=False)
+    dwg["preserveAspectRatio"] = "xMidYMid meet"
+    clip_path = dwg.defs.add(dwg.clipPath(id="mask_profile"))
+    clip_path.add(dwg.path(d=path_d(clip)))
+    dwg.add(dwg.image(href=_HREF, insert=(0, 0), size=(str(w), str(h)), clip_path="url(#mask_profile)"))
+    for name, poly in regions:
+        dwg.add(
+            dwg.path(
+                d=path_d([poly]),
+                id=f"region-{name}",
+                fill=style.fill,
+                fill_opacity=fmt(style.fill_opacity),
+                stroke=style.stroke,
+                stroke_width=fmt(style.stroke_width),
+                stroke_dasharray=style.stroke_dasharray,
+            )
+        )
+    text = _XML_DECL + dwg.tostring().replace(_HREF, href, 1)
+    return text.encode("utf-8")
