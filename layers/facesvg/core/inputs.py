@@ -10,6 +10,7 @@ import ast
 import json
 import math
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,20 +115,16 @@ def _check_size(field: Field, data: bytes, limits: Limits) -> tuple[str, int, in
 def decode_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
     """PNG/JPEG bytes -> ``(H, W, 3)`` uint8 BGR; alpha dropped, grey expanded, 16-bit reduced."""
     _, width, height = _check_size("image", data, limits)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None or img.shape[0] != height or img.shape[1] != width:
+    return _decode_checked(data, width, height)
+
+
+def _decode_checked(data: bytes, width: int, height: int) -> np.ndarray:
+    # IMREAD_COLOR does the normalisation inside the decoder: alpha stripped, grey expanded,
+    # 16 bits reduced to 8, EXIF orientation applied (so landmarks match what viewers show).
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None or {img.shape[0], img.shape[1]} != {height, width}:
         raise InputError("image", "cannot decode the image (corrupt or truncated)", "Corrupt")
-    if img.dtype == np.uint16:
-        img = np.right_shift(img, 8).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise InputError("image", f"unsupported sample type {img.dtype}", "UnsupportedFormat")
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    if img.shape[2] == 4:
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
-    if img.shape[2] == 3:
-        return img
-    raise InputError("image", f"unsupported channel count {img.shape[2]}", "UnsupportedFormat")
+    return img
 
 
 def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
@@ -310,10 +307,19 @@ def load_inputs(
     landmarks: str | bytes | list[Any] | dict[str, Any] | Landmarks,
     limits: Limits = DEFAULT_LIMITS,
 ) -> FaceInputs:
-    """Decode and validate everything; raises ``InputError`` (naming the field) or ``NoFace``."""
-    lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits)
-    img = decode_image(image, limits)
-    lab = decode_labels(segmentation, limits)
+    """Decode and validate everything; raises ``InputError`` (naming the field) or ``NoFace``.
+
+    Headers are checked first (cheap, and before any pixel is decoded); then the photo decodes in
+    a worker thread (OpenCV releases the GIL) while this thread parses landmarks and labels.
+    The order in which errors are reported does not depend on thread timing.
+    """
+    _, width, height = _check_size("image", image, limits)
+    _check_size("segmentation_map", segmentation, limits)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_decode_checked, bytes(image), width, height)
+        lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits)
+        lab = decode_labels(segmentation, limits)
+        img = pending.result()
     height, width = img.shape[:2]
     lab = fit_labels(lab, width, height)
     pts = landmarks_in_image(lm, width, height)

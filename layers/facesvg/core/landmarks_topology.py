@@ -36,6 +36,12 @@ BROW_UPPER_L = (300, 293, 334, 296, 336)
 NOSE_SIDE_R = (245, 188, 174, 198, 209, 129, 203, 206, 216)
 NOSE_SIDE_L = (465, 412, 399, 420, 429, 358, 423, 426, 436)
 
+# Face-oval arcs bounding the carved regions (the pipeline grows the oval slightly first).
+CHEEK_ARC_R = (136, 172, 58, 132, 93, 234, 127)  # jaw -> temple
+CHEEK_ARC_L = (365, 397, 288, 361, 323, 454, 356)
+CHIN_ARC = (378, 400, 377, 152, 148, 176, 149)  # subject's left -> right along the jaw
+FOREHEAD_ARC = (251, 284, 332, 297, 338, 10, 109, 67, 103, 54, 21)  # left temple -> right temple
+
 # Mouth corners and lip outlines (outer), right corner -> left corner.
 MOUTH_CORNER_R = 61
 MOUTH_CORNER_L = 291

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from facesvg.core.options import Limits, RenderOptions
 PIPELINE_VERSION = "1.0.0"
 
 DEFAULT_OPTIONS = RenderOptions.model_validate({})
+# Wall-clock per stage. "encode" is what remains of the photo encode after it overlapped
+# "regions" and "smooth" in a worker thread, plus assembling the SVG documents.
 STAGES = ("decode", "align", "regions", "smooth", "encode", "total")
 SIGMA_PX = 3.0  # contour smoothing at a 1024 px canvas (scaled with the canvas)
 STEP_PX = 4.0  # spacing of the output vertices at a 1024 px canvas
@@ -51,23 +54,30 @@ def _rounded(poly: np.ndarray) -> np.ndarray:
     return out
 
 
-def _clip_polygons(labels: np.ndarray, scale: float) -> tuple[list[np.ndarray], np.ndarray]:
-    """Smoothed silhouette outlines (every sizeable blob) and the filled mask they describe."""
-    sil = regions.silhouette(labels)
+def _closed_silhouette(labels: np.ndarray, scale: float) -> np.ndarray:
+    """Person silhouette with hair gaps closed (the raster behind ``mask_profile``)."""
     k = max(3, round(6 * scale) | 1)
-    sil = cv2.morphologyEx(sil, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    contours, _ = cv2.findContours(sil, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    return cv2.morphologyEx(regions.silhouette(labels), cv2.MORPH_CLOSE, kernel)
+
+
+def _blank_outside(photo: np.ndarray, silhouette: np.ndarray, scale: float) -> np.ndarray:
+    """Pixels well outside the clip are never seen: blank them so the photo encodes small and fast."""
+    k = max(3, round(12 * scale) | 1)
+    keep = cv2.dilate(silhouette, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    return cv2.bitwise_and(photo, photo, mask=keep)
+
+
+def _clip_polygons(silhouette: np.ndarray, scale: float) -> list[np.ndarray]:
+    """Smoothed outlines of every sizeable blob of the silhouette."""
+    contours, _ = cv2.findContours(silhouette, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     areas = [cv2.contourArea(c) for c in contours]
     biggest = max(areas, default=0.0)
-    polys = [
+    return [
         _rounded(smooth.smooth_closed(c, CLIP_SIGMA_PX * scale, STEP_PX * scale))
         for c, a in zip(contours, areas, strict=True)
         if a >= 0.01 * biggest and a > 0
     ]
-    filled = np.zeros_like(sil)
-    if polys:
-        cv2.fillPoly(filled, [np.rint(p * 16).astype(np.int32) for p in polys], 1, shift=4)
-    return polys, filled
 
 
 def render_inputs(inputs: FaceInputs, options: RenderOptions = DEFAULT_OPTIONS) -> RenderResult:
@@ -104,32 +114,33 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
     photo = align.warp_image(inputs.image, al)
     labels = align.warp_labels(inputs.labels, al)
     pts = align.apply(al.matrix, inputs.landmarks)
+    sil = _closed_silhouette(labels, scale)
     lap("align")
 
-    blobs = regions.all_regions(labels, pts)
-    lap("regions")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The photo encode (the single biggest cost, GIL released) overlaps regions and smoothing.
+        photo = _blank_outside(photo, sil, scale)
+        encoded = pool.submit(svg.encode_photo, photo, options.image_format, options.image_quality)
 
-    polys: dict[str, np.ndarray] = {}
-    for name, blob in blobs.items():
-        if blob is None:
-            continue
-        contour = smooth.mask_contour(blob.mask, (blob.x0, blob.y0))
-        if contour is not None:
-            polys[name] = _rounded(smooth.smooth_closed(contour, SIGMA_PX * scale, STEP_PX * scale))
-    clip, clip_mask = _clip_polygons(labels, scale)
-    lap("smooth")
+        blobs = regions.all_regions(labels, pts)
+        lap("regions")
 
-    # Pixels the clip hides are never seen: blank them so the photo encodes smaller and faster.
-    k = max(3, round(8 * scale) | 1)
-    keep = cv2.dilate(clip_mask, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    photo = cv2.bitwise_and(photo, photo, mask=keep)
-    href = svg.data_uri(
-        svg.encode_photo(photo, options.image_format, options.image_quality), options.image_format
-    )
+        polys: dict[str, np.ndarray] = {}
+        for name, blob in blobs.items():
+            if blob is not None and blob.contour is not None:
+                polys[name] = _rounded(smooth.smooth_closed(blob.contour, SIGMA_PX * scale, STEP_PX * scale))
+        clip = _clip_polygons(sil, scale)
+        lap("smooth")
+
+        href = svg.data_uri(encoded.result(), options.image_format)
+    clip_d = svg.path_d(clip)
     ordered = [(name, polys[name]) for name in regions.REGION_NAMES if name in polys]
-    face_svg = svg.document(al.size, clip, ordered, options.style, href)
+    paths = {name: svg.path_d([poly]) for name, poly in ordered}
+    # The composite shows the anatomical regions; "face" (their union, plus the rest) has its own file.
+    composite = [(name, paths[name]) for name, _ in ordered if name != "face"]
+    face_svg = svg.document(al.size, clip_d, composite, options.style, href)
     region_svgs = {
-        name: svg.document(al.size, clip, [(name, poly)], options.style, href) for name, poly in ordered
+        name: svg.document(al.size, clip_d, [(name, d)], options.style, href) for name, d in paths.items()
     }
     lap("encode")
     timings["total"] = (time.perf_counter() - t_start) * 1e3

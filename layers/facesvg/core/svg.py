@@ -28,12 +28,19 @@ def fmt(v: float) -> str:
 
 
 def path_d(polys: Iterable[np.ndarray]) -> str:
-    """``M x,y L x,y ... Z`` for each closed polygon."""
+    """``M x,y L x,y ... Z`` for each closed polygon, coordinates with at most two decimals."""
     parts = []
     for poly in polys:
-        coords = [f"{fmt(x)},{fmt(y)}" for x, y in poly]
+        # Rounded to 2 decimals first, Python's shortest repr prints no more than that ("12.5").
+        vals = (np.round(np.asarray(poly, np.float64), 2) + 0.0).tolist()
+        coords = [f"{_num(x)},{_num(y)}" for x, y in vals]
         parts.append("M " + coords[0] + " L " + " L ".join(coords[1:]) + " Z")
     return " ".join(parts)
+
+
+def _num(v: float) -> str:
+    s = repr(v)
+    return s[:-2] if s.endswith(".0") else s
 
 
 def encode_photo(image: np.ndarray, image_format: str, quality: int) -> bytes:
@@ -54,28 +61,31 @@ def encode_photo(image: np.ndarray, image_format: str, quality: int) -> bytes:
     return buf.tobytes()
 
 
-def data_uri(photo: bytes, image_format: str) -> str:
-    return f"data:{MIME[image_format]};base64," + base64.b64encode(photo).decode("ascii")
+def data_uri(photo: bytes, image_format: str) -> bytes:
+    return f"data:{MIME[image_format]};base64,".encode("ascii") + base64.b64encode(photo)
 
 
 def document(
     size: tuple[int, int],
-    clip: Sequence[np.ndarray],
-    regions: Sequence[tuple[str, np.ndarray]],
+    clip_d: str,
+    regions: Sequence[tuple[str, str]],
     style: RegionStyle,
-    href: str,
+    href: bytes,
 ) -> bytes:
-    """One SVG: ``<clipPath id="mask_profile">``, the photo clipped by it, then the region paths."""
+    """One SVG: ``<clipPath id="mask_profile">``, the photo clipped by it, then the region paths.
+
+    ``clip_d`` and each region's ``d`` come from ``path_d`` (formatted once, shared by all files).
+    """
     w, h = size
     dwg = svgwrite.Drawing(size=(str(w), str(h)), viewBox=f"0 0 {w} {h}", profile="full", debug=False)
     dwg["preserveAspectRatio"] = "xMidYMid meet"
     clip_path = dwg.defs.add(dwg.clipPath(id="mask_profile"))
-    clip_path.add(dwg.path(d=path_d(clip)))
+    clip_path.add(dwg.path(d=clip_d))
     dwg.add(dwg.image(href=_HREF, insert=(0, 0), size=(str(w), str(h)), clip_path="url(#mask_profile)"))
-    for name, poly in regions:
+    for name, d in regions:
         dwg.add(
             dwg.path(
-                d=path_d([poly]),
+                d=d,
                 id=f"region-{name}",
                 fill=style.fill,
                 fill_opacity=fmt(style.fill_opacity),
@@ -84,5 +94,5 @@ def document(
                 stroke_dasharray=style.stroke_dasharray,
             )
         )
-    text = _XML_DECL + dwg.tostring().replace(_HREF, href, 1)
-    return text.encode("utf-8")
+    head, tail = (_XML_DECL + dwg.tostring()).encode("utf-8").split(_HREF.encode("ascii"), 1)
+    return b"".join((head, href, tail))
