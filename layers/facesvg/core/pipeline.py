@@ -21,9 +21,9 @@ DEFAULT_OPTIONS = RenderOptions.model_validate({})
 # Wall-clock per stage. "encode" is what remains of the photo encode after it overlapped
 # "regions" and "smooth" in a worker thread, plus assembling the SVG documents.
 STAGES = ("decode", "align", "regions", "smooth", "encode", "total")
-SIGMA_PX = 3.0  # contour smoothing at a 1024 px canvas (scaled with the canvas)
+SIGMA_PX = 6.0  # contour smoothing at a 1024 px canvas (scaled with the canvas); ~0.35 px mean shift
 STEP_PX = 4.0  # spacing of the output vertices at a 1024 px canvas
-CLIP_SIGMA_PX = 5.0  # the silhouette's hair edge is ragged: smooth it more
+CLIP_SIGMA_PX = 8.0  # the silhouette's hair edge is ragged: smooth it more
 
 
 @dataclass(frozen=True)

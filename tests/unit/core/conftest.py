@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from facesvg.core.inputs import FaceInputs, load_inputs
@@ -43,9 +42,3 @@ def sample_result(sample_bytes: dict[str, bytes]) -> RenderResult:
 def sample_labels_full(sample_inputs: FaceInputs) -> np.ndarray:
     """The label map at the image's size (NEAREST upscale of the 1024x1023 map)."""
     return sample_inputs.labels
-
-
-def png(array: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", array)
-    assert ok
-    return buf.tobytes()

@@ -1,0 +1,40 @@
+"""Helpers shared by the render-core tests (a uniquely named module: tests have no packages)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+
+
+def png(array: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", array)
+    assert ok
+    return buf.tobytes()
+
+
+def raster(poly: np.ndarray | list[list[float]], size: tuple[int, int]) -> np.ndarray:
+    """Filled polygon as a bool mask of ``size`` = (width, height)."""
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    pts = np.rint(np.asarray(poly, np.float64) * 16).astype(np.int32)
+    cv2.fillPoly(mask, [pts], 1, shift=4)
+    return mask.astype(bool)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 1.0
+
+
+def warp_labels(labels: np.ndarray, transform: list[list[float]], size: tuple[int, int]) -> np.ndarray:
+    """The input label map seen through a result's ``transform`` (the test's own warp)."""
+    return cv2.warpAffine(labels, np.array(transform), size, flags=cv2.INTER_NEAREST, borderValue=0)
+
+
+def landmarks_json(points: np.ndarray, dimensions: tuple[int, int] | None = None) -> str:
+    """A JSON landmark document (list of {"x","y"}, or the QOVES-shaped dict when ``dimensions``)."""
+    pts = [{"x": float(x), "y": float(y)} for x, y in points]
+    if dimensions is None:
+        return json.dumps(pts)
+    return json.dumps({"landmarks": [pts], "dimensions": list(dimensions)})
