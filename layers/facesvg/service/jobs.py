@@ -23,10 +23,12 @@ import binascii
 import hashlib
 import json
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -308,6 +310,37 @@ class StatusView:
     regions_svg_urls: dict[str, str] | None = None
 
 
+class ImmutableCache:
+    """A small thread-safe LRU for immutable values, bounded by total size in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            self._items.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: str, value: Any, size: int) -> None:
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+            self._items[key] = (value, size)
+            self._size += size
+            while self._size > self.max_bytes:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._size -= evicted
+
+
 def utc_now_iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -324,6 +357,8 @@ class JobService:
     core: RenderCore | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    # results/<hash>/ never changes once written, so a warm environment may keep recent ones.
+    _results: ImmutableCache = field(default_factory=lambda: ImmutableCache(64 * 1024 * 1024), repr=False)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -456,12 +491,16 @@ class JobService:
             return StatusView(job=job)
         prefix = job.result.prefix
         ttl = self.settings.presign_seconds
-        result_doc = json.loads(self.blobs.get(f"{prefix}result.json"))
+        svg, contours = self._results.get(prefix) or (None, None)
+        if svg is None or contours is None:
+            svg = self.blobs.get(f"{prefix}face.svg")
+            contours = _contours(json.loads(self.blobs.get(f"{prefix}result.json")))
+            self._results.put(prefix, (svg, contours), len(svg))
         return StatusView(
             job=job,
-            svg=self.blobs.get(f"{prefix}face.svg"),
+            svg=svg,
             svg_url=self.blobs.presign_get(f"{prefix}face.svg", ttl),
-            mask_contours=_contours(result_doc),
+            mask_contours=contours,
             regions_svg_urls={
                 name: self.blobs.presign_get(f"{prefix}regions/{name}.svg", ttl)
                 for name in job.result.regions
@@ -494,14 +533,17 @@ class JobService:
         try:
             if self.settings.effective_delay_seconds > 0:
                 self.sleep(self.settings.effective_delay_seconds)
-            result = self._render(claimed)
-        except InputError as exc:
-            # Permanent: the same inputs will fail the same way. Mark failed, do not retry.
-            logger.warning("job failed: inputs cannot be rendered", extra={**log_keys, "code": exc.code})
-            failed = self.jobs.fail(job_id, token, JobError(code=exc.code, message=str(exc)), self._now()[1])
-            if failed is not None:
-                self._publish(failed, sorted(failed.publish_to))
-            return ProcessOutcome.FAILED
+            try:
+                result = self._render(claimed)
+            except InputError as exc:
+                # Permanent: the same inputs fail the same way. Mark failed; the message is done.
+                logger.warning("job failed: inputs cannot be rendered", extra={**log_keys, "code": exc.code})
+                error = JobError(code=exc.code, message=str(exc))
+                failed = self.jobs.fail(job_id, token, error, self._now()[1])
+                if failed is not None:
+                    self._publish(failed, sorted(failed.publish_to))
+                return ProcessOutcome.FAILED
+            done = self.jobs.complete(job_id, token, result, self._now()[1])
         except Exception as exc:
             if receive_count >= self.settings.max_receive_count:
                 logger.exception(
@@ -512,11 +554,12 @@ class JobService:
                 if failed is not None:
                     self._publish(failed, sorted(failed.publish_to))
             else:
-                logger.warning("transient failure; SQS will retry", extra={**log_keys, "error": repr(exc)})
+                logger.warning(
+                    "transient failure; SQS will retry", extra={**log_keys, "error": repr(exc)[:300]}
+                )
                 self.jobs.release(job_id, token, self._now()[1])
             raise
 
-        done = self.jobs.complete(job_id, token, result, self._now()[1])
         if done is None:
             logger.warning("lease lost before completion; another worker owns the job", extra=log_keys)
             return ProcessOutcome.LOST_RACE
@@ -660,8 +703,9 @@ def _replaceable(job: Job) -> bool:
 
 
 def _contours(doc: Mapping[str, Any]) -> dict[str, list[list[float]]]:
-    regions = doc.get("regions") or doc.get("mask_contours") or {}
-    return {str(k): [[float(x), float(y)] for x, y in v] for k, v in regions.items()}
+    """Region → points from ``result.json`` (written by this service, so already well-typed)."""
+    regions = doc.get("regions") or {}
+    return {str(k): v for k, v in regions.items() if isinstance(v, list)}
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -66,9 +66,16 @@ class ConsoleFormatter(LambdaPowertoolsFormatter):
 def _build_logger() -> Logger:
     if in_lambda():
         return Logger(service=names.SERVICE_NAME)
+    import sys
+
+    from rich.console import Console
     from rich.logging import RichHandler
 
-    handler = RichHandler(show_path=False, markup=False, rich_tracebacks=False, log_time_format="%H:%M:%S.%f")
+    # Not a terminal (CI, a pipe): wide lines rather than Rich's 80-column default.
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+    handler = RichHandler(
+        console=console, show_path=False, markup=False, rich_tracebacks=False, log_time_format="%H:%M:%S.%f"
+    )
     return Logger(service=names.SERVICE_NAME, logger_handler=handler, logger_formatter=ConsoleFormatter())
 
 

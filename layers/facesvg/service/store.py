@@ -18,7 +18,8 @@ Table layout (single table, partition key ``pk``, no sort key):
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -217,14 +218,14 @@ class DynamoJobRepository:
     def _finish(
         self, job_id: str, token: str, now: str, status: JobStatus, sets: dict[str, Any]
     ) -> Job | None:
-        assignments = ", ".join(f"{name} = :{name}" for name in sets)
+        assignments = ", ".join(f"#a_{name} = :{name}" for name in sets)  # names may be reserved words
         return self._update(
             job_id,
             UpdateExpression=(
                 f"SET #st = :status, updated_at = :now, {assignments} REMOVE lease_token, lease_until"
             ),
             ConditionExpression="#st = :processing AND lease_token = :t",
-            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeNames={"#st": "status", **{f"#a_{name}": name for name in sets}},
             ExpressionAttributeValues={
                 ":status": _s(status.value),
                 ":processing": _s(JobStatus.PROCESSING.value),
@@ -260,6 +261,10 @@ class DynamoJobRepository:
 class S3BlobStore:
     client: Any
     bucket: str
+    # Presigning costs ~1 ms per URL in botocore and a status carries ~17 of them; a URL valid for
+    # an hour is reused for its first half (per warm environment, bounded).
+    _presigned: dict[tuple[str, int], tuple[float, str]] = field(default_factory=dict, repr=False)
+    _presign_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
@@ -282,11 +287,21 @@ class S3BlobStore:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def presign_get(self, key: str, expires_in: int) -> str:
-        return str(
+        now = time.monotonic()
+        with self._presign_lock:
+            hit = self._presigned.get((key, expires_in))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        url = str(
             self.client.generate_presigned_url(
                 "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
             )
         )
+        with self._presign_lock:
+            if len(self._presigned) >= 4096:
+                self._presigned.clear()
+            self._presigned[(key, expires_in)] = (now + expires_in / 2, url)
+        return url
 
 
 @dataclass

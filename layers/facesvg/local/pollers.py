@@ -1,0 +1,167 @@
+"""Event sources, done locally: long-poll SQS and hand real event shapes to the handlers.
+
+* ``SqsEventSource`` plays the Lambda SQS event source mapping with ReportBatchItemFailures:
+  receive up to ``batch_size`` messages, invoke the function with an SQS event, delete the
+  records that succeeded, leave the failed ones to SQS (redelivery, then the DLQ by the queue's
+  redrive policy). Locally a failed record becomes visible again after ``retry_delay_seconds``
+  instead of the full visibility timeout, so retries are quick to watch.
+* ``S3NotificationSource`` receives the bucket's S3 notifications (delivered to a queue by moto)
+  and invokes the ingest function with the S3 event itself, as S3 → Lambda would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from facesvg.service.observability import logger
+
+Invoke = Callable[[dict[str, Any]], Any]
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One record of a Lambda SQS event, from a ReceiveMessage message."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            k: {
+                "stringValue": v.get("StringValue"),
+                "binaryValue": v.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": v.get("DataType"),
+            }
+            for k, v in (message.get("MessageAttributes") or {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+class _Poller(threading.Thread):
+    def __init__(self, sqs: Any, queue_url: str, stop: threading.Event, name: str, wait_seconds: int) -> None:
+        super().__init__(name=name, daemon=True)
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.stop_event = stop
+        self.wait_seconds = wait_seconds
+
+    def receive(self, max_messages: int) -> list[dict[str, Any]]:
+        out = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max_messages,
+            WaitTimeSeconds=self.wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(out.get("Messages", []))
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self.stop_event.is_set():
+                    break
+                logger.exception("local event source error", extra={"poller": self.name})
+                self.stop_event.wait(0.5)
+
+    def poll_once(self) -> None:
+        raise NotImplementedError
+
+
+class SqsEventSource(_Poller):
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        invoke: Invoke,
+        stop: threading.Event,
+        *,
+        name: str = "local-sqs-process",
+        batch_size: int = 10,
+        wait_seconds: int = 1,
+        retry_delay_seconds: int = 1,
+        region: str = "us-east-1",
+    ) -> None:
+        super().__init__(sqs, queue_url, stop, name, wait_seconds)
+        self.queue_arn = queue_arn
+        self.invoke = invoke
+        self.batch_size = batch_size
+        self.retry_delay_seconds = retry_delay_seconds
+        self.region = region
+
+    def poll_once(self) -> None:
+        messages = self.receive(self.batch_size)
+        if not messages:
+            return
+        event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
+        try:
+            response = self.invoke(event) or {}
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        except BatchProcessingError as exc:
+            # Every record failed: Powertools raises, Lambda reports an error, SQS retries them all.
+            logger.warning(
+                "every record of the batch failed; SQS will retry", extra={"error": str(exc)[:200]}
+            )
+            failed = {m["MessageId"] for m in messages}
+        except Exception:
+            logger.exception("process invocation crashed; the whole batch will be retried")
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        for m in messages:
+            if m["MessageId"] in failed:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=m["ReceiptHandle"],
+                    VisibilityTimeout=self.retry_delay_seconds,
+                )
+
+
+class S3NotificationSource(_Poller):
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        invoke: Invoke,
+        stop: threading.Event,
+        *,
+        name: str = "local-s3-ingest",
+        wait_seconds: int = 1,
+    ) -> None:
+        super().__init__(sqs, queue_url, stop, name, wait_seconds)
+        self.invoke = invoke
+
+    def poll_once(self) -> None:
+        for message in self.receive(10):
+            try:
+                event = json.loads(message["Body"])
+            except json.JSONDecodeError:
+                event = {}
+            if isinstance(event, dict) and event.get("Records"):
+                try:
+                    self.invoke(event)
+                except Exception:
+                    # S3 → Lambda is asynchronous: Lambda retries; locally the message returns.
+                    logger.exception("ingest invocation failed; will retry")
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=2
+                    )
+                    continue
+            # s3:TestEvent and anything without records: nothing to deliver.
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,161 @@
+"""The embedded local stack: moto's server + resources + API on loopback + event sources, all
+driving the very handler modules that Lambda runs.
+
+    with LocalRuntime() as rt:          # or rt.start() / rt.stop()
+        print(rt.api_url, rt.swagger_url)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from facesvg import names
+from facesvg.local.apigw import ApiGateway
+from facesvg.local.aws import (
+    LOCAL_REGION,
+    LocalResources,
+    MotoServer,
+    apply_environment,
+    local_clients,
+    provision,
+)
+from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction
+from facesvg.local.pollers import S3NotificationSource, SqsEventSource
+
+
+@dataclass
+class RuntimeConfig:
+    api_port: int = names.LOCAL_API_PORT  # 0 = any free port
+    moto_port: int | None = None  # None = any free port
+    process_workers: int = 2  # concurrent process "Lambda" environments polling SQS
+    batch_size: int = 10
+    retry_delay_seconds: int = 1
+    artificial_delay_seconds: float | None = None  # None: keep the environment's value
+    load_test_mode: bool | None = None
+    api_key: str | None = None
+    log_level: str | None = None
+    # When False the runtime does not poll SQS (tests drive the process handler themselves).
+    start_pollers: bool = True
+    warm: bool = True
+
+
+class LocalRuntime:
+    def __init__(self, config: RuntimeConfig | None = None) -> None:
+        self.config = config or RuntimeConfig()
+        self.moto = MotoServer(self.config.moto_port)
+        self.functions = {name: LocalFunction(name) for name in FUNCTION_NAMES}
+        self.resources: LocalResources | None = None
+        self.api: ApiGateway | None = None
+        self.clients: dict[str, Any] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._pollers_started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> LocalRuntime:
+        self.moto.start()
+        self.resources = provision(self.moto.endpoint)
+        env = self.resources.function_environment()
+        env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF records would flood the console locally
+        if self.config.artificial_delay_seconds is not None:
+            env[names.ENV_ARTIFICIAL_DELAY] = str(self.config.artificial_delay_seconds)
+        if self.config.load_test_mode is not None:
+            env[names.ENV_LOAD_TEST_MODE] = "true" if self.config.load_test_mode else "false"
+        if self.config.log_level:
+            env["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
+        apply_environment(env)
+        self._reset_service_caches()
+        if self.config.log_level:
+            from facesvg.service.observability import logger
+
+            logger.setLevel(self.config.log_level)
+        self.clients = local_clients(self.moto.endpoint)
+
+        if self.config.warm:
+            for fn in self.functions.values():
+                fn.warm()
+        self.api = ApiGateway(self.invoke, self.config.api_port, api_key=self.config.api_key)
+        self.api.start()
+        if self.config.start_pollers:
+            self.start_pollers()
+        return self
+
+    def start_pollers(self) -> None:
+        assert self.resources is not None
+        with self._lock:
+            if self._pollers_started:
+                return
+            self._pollers_started = True
+        r = self.resources
+        for i in range(self.config.process_workers):
+            self._threads.append(
+                SqsEventSource(
+                    self.clients["sqs"],
+                    r.queue_url,
+                    r.queue_arn,
+                    lambda event: self.invoke("process", event),
+                    self._stop,
+                    name=f"local-sqs-process-{i}",
+                    batch_size=self.config.batch_size,
+                    retry_delay_seconds=self.config.retry_delay_seconds,
+                    region=LOCAL_REGION,
+                )
+            )
+        self._threads.append(
+            S3NotificationSource(
+                self.clients["sqs"],
+                r.ingest_queue_url,
+                lambda event: self.invoke("ingest", event),
+                self._stop,
+            )
+        )
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.api is not None:
+            self.api.stop()
+        for t in self._threads:
+            t.join(timeout=5)
+        self.moto.stop()
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @staticmethod
+    def _reset_service_caches() -> None:
+        from facesvg.service import store
+
+        store.reset_caches()
+
+    # -- use --------------------------------------------------------------------------------
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        return self.functions[function].invoke(event)
+
+    @property
+    def api_url(self) -> str:
+        assert self.api is not None
+        return self.api.url
+
+    @property
+    def swagger_url(self) -> str:
+        return self.api_url + names.SWAGGER_PATH
+
+    @property
+    def endpoint(self) -> str:
+        return self.moto.endpoint
+
+
+def environment_summary() -> dict[str, str | None]:
+    keys = (names.ENV_ENDPOINT_URL, names.ENV_BUCKET, names.ENV_TABLE, names.ENV_QUEUE_URL)
+    return {k: os.environ.get(k) for k in keys}
