@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import numpy as np
 import pytest
+from core_helpers import SAMPLE
 from facesvg.core.inputs import FaceInputs, load_inputs
 from facesvg.core.pipeline import RenderResult, render
-
-SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "qoves"
 
 
 @pytest.fixture(scope="session")

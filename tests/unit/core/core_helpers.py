@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "qoves"
 
 
 def png(array: np.ndarray) -> bytes:
