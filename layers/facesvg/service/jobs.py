@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -461,10 +462,15 @@ class JobService:
 
     def _put_inputs(self, p: PreparedInputs) -> None:
         keys = input_keys(p.input_prefix)
-        self.blobs.put(keys["image"], p.image, f"image/{sniff_image_extension(p.image)}")
-        self.blobs.put(keys["segmentation_map"], p.segmentation_map, "image/png")
-        self.blobs.put(keys["landmarks"], p.landmarks_json, "application/json")
-        self.blobs.put(keys["options"], p.options_json, "application/json")
+        _put_all(
+            self.blobs,
+            [
+                (keys["image"], p.image, f"image/{sniff_image_extension(p.image)}"),
+                (keys["segmentation_map"], p.segmentation_map, "image/png"),
+                (keys["landmarks"], p.landmarks_json, "application/json"),
+                (keys["options"], p.options_json, "application/json"),
+            ],
+        )
 
     def _with_publish(self, job: Job, name: str | None) -> Job:
         """Attach a drop-folder name to an existing job; publish now if it already finished."""
@@ -511,20 +517,19 @@ class JobService:
 
     def process(self, job_id: str, receive_count: int = 1) -> ProcessOutcome:
         """Render one job. Raises (→ SQS retries) only for transient problems."""
-        job = self.jobs.get_job(job_id)
-        if job is None:
-            logger.warning("message for an unknown job; dropping it", extra={"job_id": job_id})
-            return ProcessOutcome.MISSING
-        if job.status.terminal:
-            logger.info("job already finished; nothing to do", extra={"job_id": job_id, "status": job.status})
-            return ProcessOutcome.ALREADY_DONE
-
         token = uuid.uuid4().hex
         now_epoch, now = self._now()
+        # The conditional claim is the check: it only succeeds for a pending job (or an expired lease).
         claimed = self.jobs.claim(job_id, token, now, now_epoch, now_epoch + self.settings.lease_seconds)
         if claimed is None:
             current = self.jobs.get_job(job_id)
-            if current is None or current.status.terminal:
+            if current is None:
+                logger.warning("message for an unknown job; dropping it", extra={"job_id": job_id})
+                return ProcessOutcome.MISSING
+            if current.status.terminal:
+                logger.info(
+                    "job already finished; nothing to do", extra={"job_id": job_id, "status": current.status}
+                )
                 return ProcessOutcome.ALREADY_DONE
             raise TransientError(f"job {job_id} is being processed by another worker")
 
@@ -582,17 +587,18 @@ class JobService:
         )
 
         prefix = results_prefix(job.content_hash)
-        regions: list[str] = []
-        for name, svg in sorted(result.region_svgs.items()):
-            if not _REGION_NAME.match(name):
-                logger.warning("skipping a region with an unsafe name", extra={"region": name[:80]})
-                continue
-            self.blobs.put(f"{prefix}regions/{name}.svg", svg, "image/svg+xml")
-            regions.append(name)
+        regions = [name for name in sorted(result.region_svgs) if _REGION_NAME.match(name)]
+        if len(regions) != len(result.region_svgs):
+            logger.warning("skipped regions with unsafe names", extra={"job_id": job.job_id})
         doc = result.to_json()
-        self.blobs.put(
-            f"{prefix}result.json", json.dumps(doc, separators=(",", ":")).encode(), "application/json"
+        uploads = [
+            (f"{prefix}regions/{name}.svg", result.region_svgs[name], "image/svg+xml") for name in regions
+        ]
+        uploads.append(
+            (f"{prefix}result.json", json.dumps(doc, separators=(",", ":")).encode(), "application/json")
         )
+        # ~17 objects of ~1 MB (every region SVG embeds the photo): upload them concurrently.
+        _put_all(self.blobs, uploads)
         # face.svg last: its presence means the result set is complete.
         self.blobs.put(f"{prefix}face.svg", result.svg, "image/svg+xml")
         transform = [[float(v) for v in row] for row in _as_list(result.transform)]
@@ -689,6 +695,13 @@ def parse_incoming_key(key: str) -> tuple[str, str] | None:
     if not _INGEST_NAME.match(name) or file_name not in INGEST_FILES:
         return None
     return name, file_name
+
+
+def _put_all(blobs: BlobStore, uploads: list[tuple[str, bytes, str]]) -> None:
+    """Upload objects concurrently (boto3 clients are thread-safe); raise the first error."""
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="upload") as pool:
+        for future in [pool.submit(blobs.put, *upload) for upload in uploads]:
+            future.result()
 
 
 def _one_of(present: set[str], candidates: tuple[str, ...], fld: InputField) -> str | None:

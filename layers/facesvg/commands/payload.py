@@ -1,0 +1,82 @@
+"""`facesvg payload`: build a submit request body from the raw QOVES files (for curl and Swagger)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from facesvg import names
+
+SAMPLE_DIR = Path(__file__).resolve().parents[3] / "samples" / "qoves"
+
+
+def read_landmarks(path: Path) -> Any:
+    """JSON, or a QOVES ``landmarks.txt`` (a Python literal, read with ``ast.literal_eval``)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = ast.literal_eval(text)
+    if isinstance(doc, dict):  # keep what the API reads; drop extras such as image_url
+        return {k: doc[k] for k in ("landmarks", "dimensions") if k in doc}
+    return doc
+
+
+def build_payload(
+    image: Path, segmentation: Path, landmarks: Path, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "image": base64.b64encode(image.read_bytes()).decode("ascii"),
+        "segmentation_map": base64.b64encode(segmentation.read_bytes()).decode("ascii"),
+        "landmarks": read_landmarks(landmarks),
+    }
+    if options:
+        body["options"] = options
+    return body
+
+
+def sample_payload(options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The request body for the bundled QOVES sample."""
+    return build_payload(
+        SAMPLE_DIR / "original_image.png",
+        SAMPLE_DIR / "segmentation_map.png",
+        SAMPLE_DIR / "landmarks.txt",
+        options,
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--image", type=Path, default=SAMPLE_DIR / "original_image.png", help="face photo (PNG/JPEG)"
+    )
+    parser.add_argument(
+        "--segmentation", type=Path, default=SAMPLE_DIR / "segmentation_map.png", help="label map PNG"
+    )
+    parser.add_argument(
+        "--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt", help="landmarks (.json or QOVES .txt)"
+    )
+    parser.add_argument(
+        "--options", type=str, default=None, help="render options as JSON, e.g. '{\"canvas_size\": 512}'"
+    )
+    parser.add_argument("-o", "--output", type=Path, default=None, help="write here instead of stdout")
+
+
+def main(args: argparse.Namespace) -> int:
+    options = json.loads(args.options) if args.options else None
+    body = json.dumps(build_payload(args.image, args.segmentation, args.landmarks, options))
+    if args.output is None:
+        sys.stdout.write(body + "\n")
+        return 0
+    args.output.write_text(body, encoding="utf-8")
+    url = f"http://127.0.0.1:{names.LOCAL_API_PORT}{names.ROUTE_PREFIXES[0]}{names.SUBMIT_PATH}"
+    print(
+        f"wrote {args.output} ({len(body) / 1e6:.1f} MB); submit it with:\n"
+        f"  curl -s -X POST {url} -H 'Content-Type: application/json' --data @{args.output}",
+        file=sys.stderr,
+    )
+    return 0
