@@ -139,9 +139,7 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
     # The composite shows the anatomical regions; "face" (their union, plus the rest) has its own file.
     composite = [(name, paths[name]) for name, _ in ordered if name != "face"]
     face_svg = svg.document(al.size, clip_d, composite, options.style, href)
-    region_svgs = {
-        name: svg.document(al.size, clip_d, [(name, d)], options.style, href) for name, d in paths.items()
-    }
+    region_svgs = svg.region_documents(al.size, clip_d, list(paths.items()), options.style, href)
     lap("encode")
     timings["total"] = (time.perf_counter() - t_start) * 1e3
 

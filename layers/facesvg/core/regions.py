@@ -162,12 +162,14 @@ def side_of_midline(g: Geometry, blob: Blob, viewer_left: bool) -> np.ndarray:
     return left if viewer_left else ~left
 
 
+def in_range(labels: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """0/1 uint8 mask of ``lo <= label <= hi`` (cv2.inRange: one fast pass, no bool temporaries)."""
+    return cv2.inRange(labels, lo, hi) & 1
+
+
 def label_bbox_blob(labels: np.ndarray, values: tuple[int, ...]) -> Blob:
-    mask = (
-        np.isin(labels, values).astype(np.uint8)
-        if len(values) > 1
-        else (labels == values[0]).astype(np.uint8)
-    )
+    """The pixels of a run of consecutive label values, cut to their bounding box."""
+    mask = in_range(labels, min(values), max(values))
     x, y, w, h = cv2.boundingRect(mask)
     return Blob(mask[y : y + h, x : x + w], x, y)
 
@@ -265,16 +267,20 @@ def forehead(skin: np.ndarray, g: Geometry) -> Blob:
 
 
 def ears(skin: np.ndarray, g: Geometry, face_zone: np.ndarray) -> tuple[Blob, Blob]:
-    """Skin outside the (grown) face oval, between brow and mouth height, on each side."""
+    """Skin outside the (grown) face oval, between brow and mouth height, beside each side of it."""
     pts = g.pts
     brow_y = float(np.vstack([g.idx("BROW_UPPER", "R"), g.idx("BROW_UPPER", "L")])[:, 1].min())
     mouth_y = float(max(pts[topo.MOUTH_CORNER_R, 1], pts[topo.MOUTH_CORNER_L, 1]))
     y0 = max(int(brow_y - 0.1 * g.scale), 0)
     y1 = min(int(mouth_y + 0.4 * g.scale), g.size)
-    band = (skin[y0:y1] & (1 - face_zone[y0:y1])).astype(np.uint8)
-    blob = Blob(band, 0, y0)
-    left = side_of_midline(g, blob, True)
-    return Blob(band & left, 0, y0), Blob(band & ~left, 0, y0)
+    reach = 0.15 * g.scale  # an ear may tuck in front of the oval's edge on a turned face
+    x_left = min(max(int(g.oval[:, 0].min() + reach), 0), g.size)
+    x_right = min(max(int(g.oval[:, 0].max() - reach), 0), g.size)
+    out = []
+    for x0, x1 in ((0, x_left), (x_right, g.size)):
+        band = skin[y0:y1, x0:x1] & (1 - face_zone[y0:y1, x0:x1])
+        out.append(Blob(band, x0, y0))
+    return out[0], out[1]
 
 
 def face_zone_mask(g: Geometry) -> np.ndarray:
@@ -291,7 +297,7 @@ def all_regions(labels: np.ndarray, pts: np.ndarray) -> dict[str, Blob | None]:
     oval_area = float(cv2.contourArea(g.oval.astype(np.float32)))
     small = 5e-4 * oval_area
     carved = 2e-3 * oval_area
-    skin = (labels == SKIN).astype(np.uint8)
+    skin = in_range(labels, SKIN, SKIN)
     zone = face_zone_mask(g)
     open_px = max(1, round(0.012 * g.scale))
 
@@ -316,11 +322,11 @@ def all_regions(labels: np.ndarray, pts: np.ndarray) -> dict[str, Blob | None]:
         if kept is not None:
             crop(taken, kept)[:] |= kept.mask
 
-    face = ((labels >= 1) & (labels <= 9)).astype(np.uint8)
+    face = in_range(labels, SKIN, LOWER_LIP)
     out["face"] = keep_largest(Blob(face, 0, 0), carved)
     return {name: out.get(name) for name in REGION_NAMES}
 
 
 def silhouette(labels: np.ndarray) -> np.ndarray:
     """Person silhouette (skin + features + hair), holes closed: the ``mask_profile`` clip."""
-    return ((labels >= 1) & (labels <= HAIR)).astype(np.uint8)
+    return in_range(labels, SKIN, HAIR)

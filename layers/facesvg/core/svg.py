@@ -8,6 +8,7 @@ alphabet needs no escaping).
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable, Sequence
 
 import cv2
@@ -17,6 +18,8 @@ import svgwrite
 from facesvg.core.options import RegionStyle
 
 _HREF = "__FACESVG_IMAGE__"
+_NAME = "__FACESVG_NAME__"
+_D = "__FACESVG_D__"
 _XML_DECL = '<?xml version="1.0" encoding="utf-8" ?>\n'
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -27,20 +30,18 @@ def fmt(v: float) -> str:
     return "0" if s in ("-0", "") else s
 
 
+_TRAILING = re.compile(r"\.?0+(?=[, ]|$)")
+
+
 def path_d(polys: Iterable[np.ndarray]) -> str:
     """``M x,y L x,y ... Z`` for each closed polygon, coordinates with at most two decimals."""
     parts = []
     for poly in polys:
-        # Rounded to 2 decimals first, Python's shortest repr prints no more than that ("12.5").
-        vals = (np.round(np.asarray(poly, np.float64), 2) + 0.0).tolist()
-        coords = [f"{_num(x)},{_num(y)}" for x, y in vals]
-        parts.append("M " + coords[0] + " L " + " L ".join(coords[1:]) + " Z")
+        vals = np.round(np.asarray(poly, np.float64), 2) + 0.0  # + 0.0: no "-0"
+        coords = " L ".join(map("{:.2f},{:.2f}".format, vals[:, 0].tolist(), vals[:, 1].tolist()))
+        # One regex pass drops the trailing zeros ("12.50" -> "12.5", "3.00" -> "3").
+        parts.append("M " + _TRAILING.sub("", coords) + " Z")
     return " ".join(parts)
-
-
-def _num(v: float) -> str:
-    s = repr(v)
-    return s[:-2] if s.endswith(".0") else s
 
 
 def encode_photo(image: np.ndarray, image_format: str, quality: int) -> bytes:
@@ -65,17 +66,10 @@ def data_uri(photo: bytes, image_format: str) -> bytes:
     return f"data:{MIME[image_format]};base64,".encode("ascii") + base64.b64encode(photo)
 
 
-def document(
-    size: tuple[int, int],
-    clip_d: str,
-    regions: Sequence[tuple[str, str]],
-    style: RegionStyle,
-    href: bytes,
-) -> bytes:
-    """One SVG: ``<clipPath id="mask_profile">``, the photo clipped by it, then the region paths.
-
-    ``clip_d`` and each region's ``d`` come from ``path_d`` (formatted once, shared by all files).
-    """
+def _drawing(
+    size: tuple[int, int], clip_d: str, regions: Sequence[tuple[str, str]], style: RegionStyle
+) -> tuple[bytes, bytes]:
+    """The serialised document split where the photo's data URI goes: ``(head, tail)``."""
     w, h = size
     dwg = svgwrite.Drawing(size=(str(w), str(h)), viewBox=f"0 0 {w} {h}", profile="full", debug=False)
     dwg["preserveAspectRatio"] = "xMidYMid meet"
@@ -95,4 +89,39 @@ def document(
             )
         )
     head, tail = (_XML_DECL + dwg.tostring()).encode("utf-8").split(_HREF.encode("ascii"), 1)
+    return head, tail
+
+
+def document(
+    size: tuple[int, int],
+    clip_d: str,
+    regions: Sequence[tuple[str, str]],
+    style: RegionStyle,
+    href: bytes,
+) -> bytes:
+    """One SVG: ``<clipPath id="mask_profile">``, the photo clipped by it, then the region paths.
+
+    ``clip_d`` and each region's ``d`` come from ``path_d`` (formatted once, shared by all files).
+    """
+    head, tail = _drawing(size, clip_d, regions, style)
     return b"".join((head, href, tail))
+
+
+def region_documents(
+    size: tuple[int, int],
+    clip_d: str,
+    regions: Sequence[tuple[str, str]],
+    style: RegionStyle,
+    href: bytes,
+) -> dict[str, bytes]:
+    """One standalone SVG per region, byte-identical to ``document(size, clip_d, [region], ...)``.
+
+    svgwrite serialises one template; names (from ``REGION_NAMES``) and path data (digits,
+    spaces, commas, M/L/Z) need no XML escaping, so they are substituted into it directly.
+    """
+    head, tail = _drawing(size, clip_d, [(_NAME, _D)], style)
+    out = {}
+    for name, d in regions:
+        filled = tail.replace(_NAME.encode(), name.encode(), 1).replace(_D.encode(), d.encode(), 1)
+        out[name] = b"".join((head, href, filled))
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import struct
 import zlib
@@ -344,3 +345,18 @@ def test_first_bad_field_is_reported_deterministically(sample_bytes: dict[str, b
         with pytest.raises(InputError) as exc:
             load_inputs(b"junk", sample_bytes["segmentation"], "junk")
         assert exc.value.field == "image"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{'landmarks': [[{'x': 1.5, 'y': 2}, {'x': 3e2, 'y': -4.25}]], 'dimensions': [10, 20]}",
+        "{'landmarks': [(1, 2), (3, 4)], 'ok': True, 'none': None}",  # tuples/True/None: literal_eval
+        "{'landmarks': [[1, 2], [3, 4],], 'note': 'it''s'}",  # trailing comma, implicit concatenation
+        "{'landmarks': [[1, 2]], 'url': 'https://x/y?a=1'}  # a comment",
+    ],
+)
+def test_python_literal_fast_path_means_what_literal_eval_means(text: str) -> None:
+    from facesvg.core.inputs import _decode_text
+
+    assert _decode_text(text) == ast.literal_eval(text)

@@ -157,3 +157,18 @@ def test_photo_outside_the_silhouette_is_blanked(sample_result: RenderResult) ->
     # The corners are far outside the head: blank. The face centre is the real photo.
     assert photo[:40, :40].max() == 0
     assert photo[480:540, 480:540].mean() > 60
+
+
+def test_region_files_equal_single_region_documents(sample_result: RenderResult) -> None:
+    # The per-region files come from a template; they must equal a document built for that region.
+    from facesvg.core import svg
+    from facesvg.core.options import RegionStyle
+
+    doc = sample_result.region_svgs["chin"]
+    tail = doc.split(b'href="', 1)[1]
+    href = tail.split(b'"', 1)[0]
+    root = ET.fromstring(sample_result.svg)
+    clip = root.find("svg:defs/svg:clipPath/svg:path", NS)
+    assert clip is not None
+    d = svg.path_d([np.array(sample_result.regions["chin"])])
+    assert svg.document((1024, 1024), clip.get("d") or "", [("chin", d)], RegionStyle(), href) == doc
