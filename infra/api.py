@@ -1,0 +1,173 @@
+"""API: the REST API (both route families), API key + usage plan, and the submit/status functions."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+from facesvg import names
+
+from infra.config import StackConfig
+from infra.functions import log_group, zip_function
+from infra.nag import acknowledge
+from infra.storage import Storage
+
+API_KEY_HEADER = "X-Api-Key"
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        storage: Storage,
+        layer: lambda_.ILayerVersion,
+        environment: dict[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        table, queue = storage.table, storage.queue
+
+        def api_function(construct_id: str, name: str, description: str) -> lambda_.Function:
+            return zip_function(
+                self,
+                construct_id,
+                name=name,
+                layer=layer,
+                environment=environment,
+                config=config,
+                memory_mb=config.api_memory_mb,
+                timeout_seconds=config.api_timeout_seconds,
+                reserved_concurrency=config.api_reserved_concurrency,
+                description=description,
+            )
+
+        self.submit = api_function(
+            "SubmitFunction", "submit", "facesvg submit: validate, store inputs, enqueue"
+        )
+        self.status = api_function(
+            "StatusFunction", "status", "facesvg status: job state + presigned results"
+        )
+
+        # submit: writes inputs/, creates job and cache items, enqueues. It also reads results/ because
+        # an identical submission of a finished job answers with that job's result (jobs.submit ->
+        # status_view), exactly like status does.
+        storage.grant_objects(self.submit, put=[names.PREFIX_INPUTS], read=[names.PREFIX_RESULTS])
+        table.grant_read_write_data(self.submit)
+        queue.grant_send_messages(self.submit)
+        # status: reads the table and results/ (the presigned URLs are signed with its role).
+        table.grant_read_data(self.status)
+        storage.grant_objects(self.status, read=[names.PREFIX_RESULTS])
+
+        self.access_logs = log_group(self, "AccessLogs", config)
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            description="facesvg: face + segmentation + landmarks -> SVG contours",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            default_method_options=apigw.MethodOptions(api_key_required=True),
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=list(config.cors_allow_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=[*apigw.Cors.DEFAULT_HEADERS, API_KEY_HEADER],
+                max_age=cdk.Duration.hours(1),
+            ),
+            deploy_options=apigw.StageOptions(
+                stage_name=config.stage_name,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=config.throttle_rate_limit,
+                throttling_burst_limit=config.throttle_burst_limit,
+            ),
+        )
+        api = self.rest_api
+        # Errors produced by API Gateway itself (403 missing key, 429 throttled, 413 too large)
+        # must carry CORS headers too, or the viewer sees an opaque network error.
+        origin = config.cors_allow_origins[0] if len(config.cors_allow_origins) == 1 else "*"
+        for response_id, response_type in (
+            ("Default4xx", apigw.ResponseType.DEFAULT_4_XX),
+            ("Default5xx", apigw.ResponseType.DEFAULT_5_XX),
+        ):
+            api.add_gateway_response(
+                response_id,
+                type=response_type,
+                response_headers={"Access-Control-Allow-Origin": f"'{origin}'"},
+            )
+
+        validator = api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        submit_integration = apigw.LambdaIntegration(self.submit, allow_test_invoke=False)
+        status_integration = apigw.LambdaIntegration(self.status, allow_test_invoke=False)
+        self.routes: list[tuple[str, str]] = []
+        for prefix in names.ROUTE_PREFIXES:
+            submit_path = prefix + names.SUBMIT_PATH
+            api.root.resource_for_path(submit_path).add_method(
+                "POST", submit_integration, request_validator=validator
+            )
+            status_path = prefix + names.STATUS_PATH
+            api.root.resource_for_path(status_path).add_method(
+                "GET",
+                status_integration,
+                request_validator=validator,
+                request_parameters={"method.request.path.id": True},
+            )
+            self.routes += [("POST", submit_path), ("GET", status_path)]
+        # Swagger UI + OpenAPI document, served by the status function (read-only).
+        api.root.resource_for_path(names.SWAGGER_PATH).add_method(
+            "GET",
+            status_integration,
+            api_key_required=not config.public_swagger,
+            request_validator=validator,
+        )
+        self.routes.append(("GET", names.SWAGGER_PATH))
+
+        self.api_key = api.add_api_key("ApiKey", description="facesvg API key (value: see docs/deploy.md)")
+        self.usage_plan = api.add_usage_plan(
+            "UsagePlan",
+            description="facesvg default plan",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=config.throttle_rate_limit, burst_limit=config.throttle_burst_limit
+            ),
+            quota=(
+                apigw.QuotaSettings(limit=config.quota_per_day, period=apigw.Period.DAY)
+                if config.quota_per_day
+                else None
+            ),
+        )
+        self.usage_plan.add_api_key(self.api_key)
+        self.usage_plan.add_api_stage(stage=api.deployment_stage)
+
+        acknowledge(
+            api,
+            "AwsSolutions-APIG3",
+            "No WAF by default: access needs an API key and the usage plan throttles each key; "
+            "attach a WAFv2 web ACL to the stage where the API faces untrusted traffic at scale.",
+        )
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                api,
+                rule,
+                "The service contract is API-key access (key + usage plan + throttling on every "
+                "method); there are no end users to authenticate with Cognito or IAM. OPTIONS "
+                "preflights are unauthenticated by the CORS spec.",
+            )

@@ -1,0 +1,167 @@
+"""What every facesvg function shares: runtime, tracing, log group, and the environment.
+
+The environment is derived from ``facesvg.service.settings.Settings`` (the only reader of env vars
+in the code): every setting gets its variable, so the deployed value is explicit and a setting
+added later cannot be forgotten here (``tests/infra`` checks it). Resource names come from the
+stack; everything else from the context (``infra.config``) or, when not given, the code default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from facesvg import names
+
+from infra.config import StackConfig
+from infra.layer import ARCHITECTURE, REPO_ROOT, RUNTIME
+from infra.nag import acknowledge
+
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+# functions/<name>/handler.py defines ``lambda_handler(event, context)`` (tests/infra checks it).
+HANDLER_MODULE = "handler"
+HANDLER_FUNCTION = "lambda_handler"
+ZIP_FUNCTIONS = ("submit", "status", "ingest")
+
+# Settings fields whose value is a resource name, filled in by the stack.
+RESOURCE_SETTINGS = {"bucket": names.ENV_BUCKET, "table": names.ENV_TABLE, "queue_url": names.ENV_QUEUE_URL}
+
+
+def settings_env_names() -> dict[str, str]:
+    """Settings field name → environment variable name, as ``Settings`` declares them."""
+    from facesvg.service.settings import Settings
+
+    out: dict[str, str] = {}
+    for field_name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        choices = getattr(alias, "choices", None)
+        env = str(choices[0]) if choices else (str(alias) if alias else field_name.upper())
+        out[field_name] = env
+    return out
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def function_environment(config: StackConfig, resources: dict[str, str]) -> dict[str, str]:
+    """Every variable the settings model reads, plus Powertools' own."""
+    from facesvg.service.settings import Settings
+
+    env: dict[str, str] = {}
+    for field_name, env_name in settings_env_names().items():
+        if field_name in RESOURCE_SETTINGS:
+            env[env_name] = resources[field_name]
+            continue
+        if field_name == "lease_seconds":
+            value: Any = config.lease_seconds
+        else:
+            value = getattr(config, field_name, None)
+        if value is None:
+            value = Settings.model_fields[field_name].default
+        env[env_name] = _env_value(value)
+    env.update(
+        {
+            "POWERTOOLS_SERVICE_NAME": names.SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+            # Results are whole SVGs: far too big for an X-Ray segment.
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+        }
+    )
+    return env
+
+
+def log_group(scope: Construct, construct_id: str, config: StackConfig) -> logs.LogGroup:
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=_retention(config.log_retention_days),
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+
+
+# CloudWatch Logs' allowed retention periods, in the order of ``logs.RetentionDays`` (then INFINITE).
+_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    by_days = dict(zip(_RETENTION_DAYS, list(logs.RetentionDays), strict=False))
+    if days not in by_days:
+        raise ValueError(
+            f"facesvg:logRetentionDays={days} is not one of CloudWatch's periods {_RETENTION_DAYS}"
+        )
+    return by_days[days]
+
+
+def zip_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    layer: lambda_.ILayerVersion,
+    environment: dict[str, str],
+    config: StackConfig,
+    memory_mb: int,
+    timeout_seconds: int,
+    reserved_concurrency: int | None = None,
+    description: str,
+) -> lambda_.Function:
+    """A Python zip function from ``functions/<name>/handler.py``."""
+    source: Path = FUNCTIONS_DIR / name
+    fn = lambda_.Function(
+        scope,
+        construct_id,
+        code=lambda_.Code.from_asset(str(source), exclude=["**/__pycache__", "**/*.pyc", "Dockerfile"]),
+        handler=f"{HANDLER_MODULE}.{HANDLER_FUNCTION}",
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        layers=[layer],
+        memory_size=memory_mb,
+        timeout=cdk.Duration.seconds(timeout_seconds),
+        reserved_concurrent_executions=reserved_concurrency,
+        tracing=lambda_.Tracing.ACTIVE,
+        environment=environment,
+        log_group=log_group(scope, f"{construct_id}Logs", config),
+        description=description,
+    )
+    acknowledge_xray(fn)
+    return fn
+
+
+def acknowledge_xray(fn: lambda_.IFunction) -> None:
+    acknowledge(
+        fn,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
+        "permissions, so CDK grants them on * (the only statement with Resource *).",
+    )

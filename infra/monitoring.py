@@ -1,0 +1,192 @@
+"""Monitoring: alarms on the failure signals, one dashboard, and an optional SNS topic for alarms."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+from facesvg import names
+
+from infra.api import Api
+from infra.config import StackConfig
+from infra.processing import Processing
+from infra.storage import Storage
+
+FIVE_MINUTES = cdk.Duration.minutes(5)
+GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        storage: Storage,
+        api: Api,
+        processing: Processing,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic: sns.Topic | None = None
+        if config.alarm_email or config.alarm_topic:
+            # CloudWatch can only publish to an encrypted topic whose key lets it: a customer key.
+            key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="facesvg alarm topic")
+            key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+            self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+            if config.alarm_email:
+                self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+
+        functions: dict[str, lambda_.IFunction] = {
+            "Submit": api.submit,
+            "Status": api.status,
+            "Ingest": processing.ingest,
+            "Process": processing.process,
+        }
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        def alarm(
+            construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str
+        ) -> cloudwatch.Alarm:
+            created = cloudwatch.Alarm(
+                self,
+                construct_id,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=GT,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            if self.topic is not None:
+                created.add_alarm_action(cw_actions.SnsAction(self.topic))
+                created.add_ok_action(cw_actions.SnsAction(self.topic))
+            self.alarms.append(created)
+            return created
+
+        alarm(
+            "DlqNotEmpty",
+            storage.dlq.metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum"
+            ),
+            0,
+            "Jobs exhausted their retries and sit in the dead-letter queue",
+        )
+        alarm(
+            "QueueOldestMessageAge",
+            storage.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+            config.age_of_oldest_message_seconds,
+            "Jobs wait too long in the queue (process is failing, throttled or too slow)",
+        )
+        alarm(
+            "ProcessErrors",
+            processing.process.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+            0,
+            "The process function failed (the job is retried, then dead-lettered)",
+        )
+        for name, fn in functions.items():
+            alarm(
+                f"{name}Throttles",
+                fn.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+                0,
+                f"The {name.lower()} function is throttled",
+            )
+        for name in ("Submit", "Status", "Ingest"):
+            alarm(
+                f"{name}Errors",
+                functions[name].metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                0,
+                f"The {name.lower()} function raised (API answers 5xx, or an ingest event is retried)",
+            )
+        rest_api = api.rest_api
+        alarm(
+            "Api5xx",
+            rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+            0,
+            "The API answered 5xx",
+        )
+        alarm(
+            "ApiLatencyP95",
+            rest_api.metric_latency(period=FIVE_MINUTES, statistic="p95"),
+            config.api_p95_latency_ms,
+            f"p95 API latency above {config.api_p95_latency_ms} ms",
+        )
+
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(3))
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=4)
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[
+                    rest_api.metric_count(period=FIVE_MINUTES, statistic="Sum"),
+                    rest_api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"),
+                    rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency (ms)",
+                left=[
+                    rest_api.metric_latency(period=FIVE_MINUTES, statistic=s) for s in ("p50", "p95", "p99")
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Queue",
+                left=[
+                    storage.queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
+                    storage.dlq.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
+                ],
+                right=[storage.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES)],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Invocations",
+                left=[fn.metric_invocations(period=FIVE_MINUTES, label=n) for n, fn in functions.items()],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Errors",
+                left=[fn.metric_errors(period=FIVE_MINUTES, label=n) for n, fn in functions.items()],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Throttles",
+                left=[fn.metric_throttles(period=FIVE_MINUTES, label=n) for n, fn in functions.items()],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Duration p95 (ms)",
+                left=[
+                    fn.metric_duration(period=FIVE_MINUTES, statistic="p95", label=n)
+                    for n, fn in functions.items()
+                ],
+                width=6,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"Application metrics ({names.METRICS_NAMESPACE})",
+                left=[
+                    cloudwatch.Metric(
+                        namespace=names.METRICS_NAMESPACE,
+                        metric_name=metric_name,
+                        dimensions_map={"service": names.SERVICE_NAME},
+                        period=FIVE_MINUTES,
+                        statistic="Sum",
+                    )
+                    for metric_name in ("JobsCreated", "CacheHits", "Jobs_completed", "Jobs_failed")
+                ],
+                width=12,
+            ),
+        )
