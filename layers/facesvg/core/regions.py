@@ -45,6 +45,7 @@ REGION_NAMES = (
 
 OVAL_GROW = 1.04  # the landmark oval sits just inside the skin edge; cheeks/chin may reach it
 FOREHEAD_STRETCH = 1.9  # the oval's top is below the hairline: stretch its upper half upwards
+FOREHEAD_WIDEN = 1.12  # ... and a little sideways, so the temples reach the hair too
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,8 @@ def forehead(skin: np.ndarray, g: Geometry) -> Blob:
     arc = g.oval[[pos[i] for i in topo.FOREHEAD_ARC]].copy()  # subject's left temple -> right temple
     above = arc[:, 1] < level
     arc[above, 1] = level - (level - arc[above, 1]) * FOREHEAD_STRETCH
+    centre_x = float(line[:, 0].mean())
+    arc[:, 0] = centre_x + (arc[:, 0] - centre_x) * FOREHEAD_WIDEN
     poly = round_corners(np.vstack([line, arc]), 0.05 * g.scale)
     return _carve(poly, skin, g)
 
