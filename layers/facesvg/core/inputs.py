@@ -207,6 +207,8 @@ def _decode_text(raw: str | bytes) -> Any:
         return json.loads(text)
     except ValueError:
         pass
+    except RecursionError as exc:
+        raise InputError("landmarks", "document nested too deeply", "InvalidLandmarks") from exc
     if '"' not in text and "\\" not in text:
         # Fast path for the QOVES literal (ast.parse costs ~10 ms on 25 kB). Without double quotes
         # and backslashes every ' delimits a plain string, so swapping them yields JSON that means
@@ -216,6 +218,8 @@ def _decode_text(raw: str | bytes) -> Any:
             return json.loads(text.replace("'", '"'))
         except ValueError:
             pass
+        except RecursionError as exc:
+            raise InputError("landmarks", "document nested too deeply", "InvalidLandmarks") from exc
     try:
         # The QOVES landmarks.txt is a Python literal (single quotes); literal_eval never executes code.
         return ast.literal_eval(text)

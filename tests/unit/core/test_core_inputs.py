@@ -360,3 +360,13 @@ def test_python_literal_fast_path_means_what_literal_eval_means(text: str) -> No
     from facesvg.core.inputs import _decode_text
 
     assert _decode_text(text) == ast.literal_eval(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000 + "]" * 100_000, "{'a':" * 50_000 + "1" + "}" * 50_000, "(" * 10_000 + ")" * 10_000],
+)
+def test_deeply_nested_documents_are_rejected(text: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_landmarks(text)
+    assert exc.value.field == "landmarks"
