@@ -631,7 +631,7 @@ class JobService:
             landmarks_file = _one_of(present, INGEST_LANDMARK_FILES, "landmarks")
             if not (image_file and map_file and landmarks_file):
                 logger.info(
-                    "drop folder incomplete; waiting", extra={"name": name, "present": sorted(present)}
+                    "drop folder incomplete; waiting", extra={"drop_name": name, "present": sorted(present)}
                 )
                 return IngestOutcome.WAITING
             landmarks_raw = self.blobs.get(folder + landmarks_file)
@@ -647,7 +647,9 @@ class JobService:
             )
             outcome = self.submit(prepared, source=f"ingest:{name}", publish_name=name)
         except InputError as exc:
-            logger.warning("drop folder inputs rejected", extra={"name": name, **exc.to_dict()})
+            logger.warning(
+                "drop folder inputs rejected", extra={"drop_name": name, "code": exc.code, "field": exc.field}
+            )
             self.blobs.put(
                 f"{names.PREFIX_RESULTS}{name}/error.json",
                 json.dumps({"error": exc.to_dict()}).encode(),
@@ -677,7 +679,9 @@ class JobService:
                     json.dumps({"id": job.job_id, "error": job.error.model_dump()}).encode(),
                     "application/json",
                 )
-            logger.info("results published to the drop folder", extra={"job_id": job.job_id, "name": name})
+            logger.info(
+                "results published to the drop folder", extra={"job_id": job.job_id, "drop_name": name}
+            )
 
 
 # ------------------------------------------------------------------------------------ helpers

@@ -1,0 +1,243 @@
+"""In-memory stand-ins for the job service's ports (repository, blob store, queue, render core).
+
+They implement the same conditional semantics as DynamoDB (one lock = one atomic write), so the
+state-machine rules are tested without AWS.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from facesvg.core.errors import InputError, NoFace
+from facesvg.service.jobs import JobService, RenderCore
+from facesvg.service.models import Job, JobError, JobMessage, JobResult, JobStatus
+from facesvg.service.settings import Settings
+
+
+@dataclass
+class _Row:
+    job: Job
+    lease_token: str | None = None
+    lease_until: float = 0.0
+
+
+class FakeJobRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, _Row] = {}
+        self.cache: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.creates = 0
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            return row.job if row else None
+
+    def get_cached_job_id(self, content_hash: str) -> str | None:
+        with self.lock:
+            return self.cache.get(content_hash)
+
+    def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:
+        with self.lock:
+            holder = self.cache.get(job.content_hash)
+            if holder is not None and holder != replace_job_id:
+                return holder
+            self.cache[job.content_hash] = job.job_id
+            self.rows[job.job_id] = _Row(job)
+            self.creates += 1
+            return None
+
+    def delete_created_job(self, job: Job) -> None:
+        with self.lock:
+            if self.cache.get(job.content_hash) == job.job_id:
+                del self.cache[job.content_hash]
+            self.rows.pop(job.job_id, None)
+
+    def claim(self, job_id: str, token: str, now: str, now_epoch: float, lease_until: float) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row is None:
+                return None
+            s = row.job.status
+            if not (s is JobStatus.PENDING or (s is JobStatus.PROCESSING and row.lease_until < now_epoch)):
+                return None
+            row.job = row.job.model_copy(
+                update={"status": JobStatus.PROCESSING, "updated_at": now, "attempts": row.job.attempts + 1}
+            )
+            row.lease_token, row.lease_until = token, lease_until
+            return row.job
+
+    def release(self, job_id: str, token: str, now: str) -> None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row and row.job.status is JobStatus.PROCESSING and row.lease_token == token:
+                row.lease_until = 0.0
+
+    def _finish(self, job_id: str, token: str, **changes: Any) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row is None or row.job.status is not JobStatus.PROCESSING or row.lease_token != token:
+                return None
+            row.job = row.job.model_copy(update=changes)
+            row.lease_token, row.lease_until = None, 0.0
+            return row.job
+
+    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
+        return self._finish(job_id, token, status=JobStatus.COMPLETED, result=result, updated_at=now)
+
+    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+        return self._finish(job_id, token, status=JobStatus.FAILED, error=error, updated_at=now)
+
+    def add_publish_name(self, job_id: str, name: str) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row is None:
+                return None
+            row.job = row.job.model_copy(update={"publish_to": row.job.publish_to | {name}})
+            return row.job
+
+
+class FakeBlobStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.lock = threading.Lock()
+        self.fail_get: set[str] = set()
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        with self.lock:
+            self.objects[key] = bytes(data)
+
+    def get(self, key: str) -> bytes:
+        if key in self.fail_get:
+            raise ConnectionError(f"simulated S3 outage reading {key}")
+        with self.lock:
+            return self.objects[key]
+
+    def list_keys(self, prefix: str) -> list[str]:
+        with self.lock:
+            return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        with self.lock:
+            self.objects[dest_key] = self.objects[source_key]
+
+    def delete(self, key: str) -> None:
+        with self.lock:
+            self.objects.pop(key, None)
+
+    def presign_get(self, key: str, expires_in: int) -> str:
+        return f"https://bucket.example/{key}?expires={expires_in}"
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.messages: list[JobMessage] = []
+        self.fail = False
+
+    def send(self, message: JobMessage) -> None:
+        if self.fail:
+            raise ConnectionError("simulated SQS outage")
+        self.messages.append(message)
+
+
+@dataclass
+class FakeLandmarks:
+    points: np.ndarray
+    dimensions: tuple[int, int] | None
+
+
+@dataclass
+class FakeResult:
+    svg: bytes = b"<svg>face</svg>"
+    region_svgs: dict[str, bytes] = field(
+        default_factory=lambda: {"nose": b"<svg>nose</svg>", "chin": b"<svg/>"}
+    )
+    transform: list[list[float]] = field(default_factory=lambda: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    regions: dict[str, list[list[float]]] = field(default_factory=lambda: {"nose": [[1.0, 2.0], [3.0, 4.0]]})
+    missing: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "size": [1024, 1024],
+            "transform": self.transform,
+            "rotation_deg": 12.5,
+            "regions": self.regions,
+            "missing": self.missing,
+        }
+
+
+class FakeCore:
+    """Landmarks are a list of [x, y]; image b"bad" is an InputError, b"noface" is NoFace."""
+
+    def __init__(self) -> None:
+        self.validations = 0
+        self.renders = 0
+        self.render_error: Exception | None = None
+        self.lock = threading.Lock()
+
+    def parse_landmarks(self, raw: Any) -> FakeLandmarks:
+        if isinstance(raw, str) and raw.startswith("{"):
+            import json
+
+            raw = json.loads(raw)["landmarks"][0]
+            raw = [[p["x"], p["y"]] for p in raw]
+        if not isinstance(raw, list) or not raw:
+            raise InputError("landmarks", "must be a non-empty list", code="InvalidLandmarks")
+        return FakeLandmarks(np.asarray(raw, dtype=float), (100, 100))
+
+    def load_inputs(self, image: bytes, segmentation: bytes, landmarks: Any, limits: Any = None) -> None:
+        with self.lock:
+            self.validations += 1
+        if image == b"bad":
+            raise InputError("image", "not an image", code="InvalidImage")
+        if image == b"noface":
+            raise NoFace("segmentation_map", "no face")
+
+    def render(
+        self, image: bytes, segmentation: bytes, landmarks: Any, options: Any = None, limits: Any = None
+    ) -> FakeResult:
+        with self.lock:
+            self.renders += 1
+        if self.render_error is not None:
+            raise self.render_error
+        if image == b"bad":
+            raise InputError("image", "not an image", code="InvalidImage")
+        return FakeResult()
+
+    def as_render_core(self) -> RenderCore:
+        return RenderCore(self.parse_landmarks, self.load_inputs, self.render, "test-1")
+
+
+@dataclass
+class Harness:
+    service: JobService
+    jobs: FakeJobRepository
+    blobs: FakeBlobStore
+    queue: FakeQueue
+    core: FakeCore
+    sleeps: list[float]
+    clock: list[float]
+
+
+def make_harness(**settings: Any) -> Harness:
+    jobs, blobs, queue, core = FakeJobRepository(), FakeBlobStore(), FakeQueue(), FakeCore()
+    sleeps: list[float] = []
+    clock = [1_800_000_000.0]
+    service = JobService(
+        jobs=jobs,
+        blobs=blobs,
+        queue=queue,
+        settings=Settings.model_validate(settings),
+        core=core.as_render_core(),
+        clock=lambda: clock[0],
+        sleep=sleeps.append,
+    )
+    return Harness(service, jobs, blobs, queue, core, sleeps, clock)
+
+
+def now() -> float:
+    return time.time()

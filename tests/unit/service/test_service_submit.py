@@ -1,0 +1,123 @@
+"""Submit: one job per content hash, whatever the timing; nothing written for bad input."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from facesvg.core.errors import InputError, NoFace
+from facesvg.core.options import RenderOptions
+from facesvg.service.jobs import ServiceUnavailable
+from facesvg.service.models import JobStatus
+from service_fakes import make_harness
+
+OPTS = RenderOptions.model_validate({})
+LM = [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_a_new_submit_creates_one_pending_job_and_enqueues_its_id() -> None:
+    h = make_harness()
+    p = h.service.prepare(b"img", b"map", LM, OPTS)
+
+    out = h.service.submit(p, source="api")
+
+    assert out.created and out.job.status is JobStatus.PENDING
+    assert [m.job_id for m in h.queue.messages] == [out.job.job_id]
+    assert h.jobs.get_cached_job_id(p.content_hash) == out.job.job_id
+    assert sorted(h.blobs.objects) == [
+        f"inputs/{p.content_hash}/image",
+        f"inputs/{p.content_hash}/landmarks.json",
+        f"inputs/{p.content_hash}/options.json",
+        f"inputs/{p.content_hash}/segmentation_map",
+    ]
+
+
+def test_an_identical_submit_returns_the_same_job_without_validating_or_enqueueing() -> None:
+    h = make_harness()
+    first = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+
+    again = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+
+    assert not again.created and again.job.job_id == first.job.job_id
+    assert h.core.validations == 1 and len(h.queue.messages) == 1
+
+
+def test_different_options_make_a_different_job() -> None:
+    h = make_harness()
+    a = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+    b = h.service.submit(
+        h.service.prepare(b"img", b"map", LM, RenderOptions.model_validate({"canvas_size": 512})),
+        source="api",
+    )
+    assert a.job.job_id != b.job.job_id and len(h.queue.messages) == 2
+
+
+def test_twenty_concurrent_identical_submits_make_exactly_one_job() -> None:
+    h = make_harness()
+    barrier = threading.Barrier(20)
+    ids: list[str] = []
+
+    def worker() -> None:
+        p = h.service.prepare(b"img", b"map", LM, OPTS)
+        barrier.wait()
+        ids.append(h.service.submit(p, source="api").job.job_id)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(set(ids)) == 1 and len(ids) == 20
+    assert h.jobs.creates == 1 and len(h.queue.messages) == 1
+
+
+@pytest.mark.parametrize(("image", "error"), [(b"bad", InputError), (b"noface", NoFace)])
+def test_invalid_inputs_raise_and_write_nothing(image: bytes, error: type[Exception]) -> None:
+    h = make_harness()
+    with pytest.raises(error):
+        h.service.submit(h.service.prepare(image, b"map", LM, OPTS), source="api")
+    assert h.blobs.objects == {} and h.jobs.rows == {} and h.queue.messages == []
+
+
+def test_bad_landmarks_are_rejected_before_anything_else() -> None:
+    h = make_harness()
+    with pytest.raises(InputError) as err:
+        h.service.prepare(b"img", b"map", "nonsense", OPTS)
+    assert err.value.field == "landmarks"
+
+
+def test_an_enqueue_failure_rolls_the_job_back_so_a_retry_can_succeed() -> None:
+    h = make_harness()
+    h.queue.fail = True
+    with pytest.raises(ServiceUnavailable):
+        h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+    assert h.jobs.rows == {} and h.jobs.cache == {}
+
+    h.queue.fail = False
+    out = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+    assert out.created and len(h.queue.messages) == 1
+
+
+def test_a_job_that_failed_transiently_is_replaced_by_an_identical_submit() -> None:
+    h = make_harness(max_receive_count=1)
+    first = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+    h.core.render_error = TimeoutError("flaky")
+    with pytest.raises(TimeoutError):
+        h.service.process(first.job.job_id, receive_count=1)
+    assert h.jobs.get_job(first.job.job_id).status is JobStatus.FAILED  # type: ignore[union-attr]
+
+    again = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+
+    assert again.created and again.job.job_id != first.job.job_id
+
+
+def test_a_job_that_failed_on_its_inputs_is_returned_not_retried() -> None:
+    h = make_harness()
+    first = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+    h.core.render_error = InputError("segmentation_map", "corrupt")
+    h.service.process(first.job.job_id)
+
+    again = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+
+    assert not again.created and again.job.status is JobStatus.FAILED
