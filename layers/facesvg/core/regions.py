@@ -165,7 +165,8 @@ def side_of_midline(g: Geometry, blob: Blob, viewer_left: bool) -> np.ndarray:
 
 def in_range(labels: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """0/1 uint8 mask of ``lo <= label <= hi`` (cv2.inRange: one fast pass, no bool temporaries)."""
-    return cv2.inRange(labels, lo, hi) & 1
+    mask: np.ndarray = np.asarray(cv2.inRange(labels, lo, hi), np.uint8)
+    return mask & 1
 
 
 def label_bbox_blob(labels: np.ndarray, values: tuple[int, ...]) -> Blob:
