@@ -15,7 +15,7 @@ from facesvg.core.inputs import DEFAULT_LIMITS, FaceInputs, Landmarks, load_inpu
 from facesvg.core.options import Limits, RenderOptions
 
 # Bump whenever the output for the same input changes: it is part of the service's content hash.
-PIPELINE_VERSION = "1.0.0"
+PIPELINE_VERSION = "1.1.0"
 
 DEFAULT_OPTIONS = RenderOptions.model_validate({})
 # Wall-clock per stage. "encode" is what remains of the photo encode after it overlapped

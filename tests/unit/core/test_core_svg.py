@@ -172,3 +172,15 @@ def test_region_files_equal_single_region_documents(sample_result: RenderResult)
     assert clip is not None
     d = svg.path_d([np.array(sample_result.regions["chin"])])
     assert svg.document((1024, 1024), clip.get("d") or "", [("chin", d)], RegionStyle(), href) == doc
+
+
+def test_output_does_not_depend_on_opencv_threads(
+    sample_inputs: FaceInputs, sample_result: RenderResult
+) -> None:
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        single = render_inputs(sample_inputs)
+    finally:
+        cv2.setNumThreads(threads)
+    assert single.svg == sample_result.svg
