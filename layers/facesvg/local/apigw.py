@@ -115,6 +115,11 @@ def build_event(
 Invoker = Callable[[str, dict[str, Any]], Any]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 drops bursts of concurrent clients
+
+
 class ApiGateway:
     """ThreadingHTTPServer on 127.0.0.1 that routes requests to local functions."""
 
@@ -144,8 +149,7 @@ class ApiGateway:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _any
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), Handler)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-apigw", daemon=True)
 

@@ -188,11 +188,13 @@ def create_app(service_factory: Callable[[], JobService]) -> APIGatewayRestResol
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[Any]:
         field, message = _validation_field(exc.errors())
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         return _error(HTTPStatus.BAD_REQUEST, "ValidationError", f"{field}: {message}", field)
 
     @app.exception_handler(InputError)
     def _input_error(exc: InputError) -> Response[Any]:
         status = HTTPStatus.UNPROCESSABLE_ENTITY if isinstance(exc, NoFace) else HTTPStatus.BAD_REQUEST
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         return _error(status, exc.code, exc.message, exc.field)
 
     @app.exception_handler(ServiceError)

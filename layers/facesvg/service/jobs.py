@@ -670,7 +670,11 @@ class JobService:
                 continue
             dest = f"{names.PREFIX_RESULTS}{name}/"
             if job.status is JobStatus.COMPLETED and job.result is not None:
-                for src in self.blobs.list_keys(job.result.prefix):
+                # face.svg last, as when the job wrote them: its presence means the set is complete.
+                sources = sorted(
+                    self.blobs.list_keys(job.result.prefix), key=lambda k: k.endswith("/face.svg")
+                )
+                for src in sources:
                     self.blobs.copy(src, dest + src[len(job.result.prefix) :])
                 self.blobs.delete(dest + "error.json")
             elif job.status is JobStatus.FAILED and job.error is not None:
