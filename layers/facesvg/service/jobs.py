@@ -182,10 +182,26 @@ class RenderCore:
 
     @classmethod
     def default(cls) -> RenderCore:
+        """The real core. ``render`` (and SciPy with it) is imported on first use only: the submit
+        and ingest functions validate and hash but never render, and their zip layer has no SciPy."""
         from facesvg.core.inputs import load_inputs, parse_landmarks
-        from facesvg.core.pipeline import PIPELINE_VERSION, render
 
-        return cls(parse_landmarks, load_inputs, render, str(PIPELINE_VERSION))
+        def render(*args: Any, **kwargs: Any) -> RenderResultLike:
+            from facesvg.core.pipeline import render as core_render
+
+            return core_render(*args, **kwargs)
+
+        return cls(parse_landmarks, load_inputs, render, _pipeline_version())
+
+
+def _pipeline_version() -> str:
+    """The render core's output version (part of the content hash), from the lightest module
+    that defines it."""
+    try:
+        from facesvg.core.version import PIPELINE_VERSION  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from facesvg.core.pipeline import PIPELINE_VERSION
+    return str(PIPELINE_VERSION)
 
 
 # ---------------------------------------------------------------------------- content hash

@@ -1,0 +1,146 @@
+"""`facesvg submit`: send a job to a facesvg API (local or deployed), wait, write the results."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from facesvg import names
+from facesvg.commands.payload import SAMPLE_DIR, build_payload
+
+FAMILIES = {"v1": names.ROUTE_PREFIXES[0], "frontal-crop": names.ROUTE_PREFIXES[1]}
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SubmitError(Exception):
+    pass
+
+
+def submit(client: httpx.Client, body: dict[str, Any] | str, family: str = "v1") -> dict[str, Any]:
+    """POST the body; returns the JSON answer (202 accepted, or 200 with a finished job)."""
+    content = body if isinstance(body, str) else json.dumps(body)
+    r = client.post(
+        FAMILIES[family] + names.SUBMIT_PATH, content=content, headers={"Content-Type": "application/json"}
+    )
+    if r.status_code not in (200, 202):
+        raise SubmitError(f"submit answered {r.status_code}: {r.text[:500]}")
+    answer: dict[str, Any] = r.json()
+    return answer
+
+
+def wait(
+    client: httpx.Client,
+    accepted: dict[str, Any],
+    family: str = "v1",
+    timeout: float = 300.0,
+    interval: float = 0.25,
+    on_status: Any = None,
+) -> dict[str, Any]:
+    """Poll the status until the job is completed or failed."""
+    if accepted.get("status") in ("completed", "failed") and "created_at" in accepted:
+        return accepted
+    url = accepted.get("status_url") or FAMILIES[family] + names.STATUS_PATH.replace("{id}", accepted["id"])
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(url)
+        if r.status_code != 200:
+            raise SubmitError(f"status answered {r.status_code}: {r.text[:500]}")
+        body: dict[str, Any] = r.json()
+        if on_status is not None:
+            on_status(body["status"])
+        if body["status"] in ("completed", "failed"):
+            return body
+        if time.monotonic() > deadline:
+            raise SubmitError(f"job {accepted['id']} still {body['status']} after {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def write_results(client: httpx.Client, status: dict[str, Any], out_dir: Path) -> list[Path]:
+    """face.svg, regions/<name>.svg, contours.json and status.json (without the inline SVG)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if status.get("svg"):
+        path = out_dir / "face.svg"
+        path.write_bytes(base64.b64decode(status["svg"]))
+        written.append(path)
+    urls: dict[str, str] = status.get("regions_svg_urls") or {}
+    if urls:
+        (out_dir / "regions").mkdir(exist_ok=True)
+    for name, url in sorted(urls.items()):
+        if not _SAFE_NAME.match(name):  # names come from a server: never let them pick a path
+            continue
+        r = client.get(url)
+        r.raise_for_status()
+        path = out_dir / "regions" / f"{name}.svg"
+        path.write_bytes(r.content)
+        written.append(path)
+    if status.get("mask_contours") is not None:
+        path = out_dir / "contours.json"
+        path.write_text(json.dumps(status["mask_contours"]), encoding="utf-8")
+        written.append(path)
+    path = out_dir / "status.json"
+    path.write_text(json.dumps({k: v for k, v in status.items() if k != "svg"}, indent=2), encoding="utf-8")
+    written.append(path)
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", default=f"http://127.0.0.1:{names.LOCAL_API_PORT}", help="API base URL")
+    parser.add_argument("--api-key", default=None, help="API key (sent as x-api-key), for a deployed API")
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="v1", help="route family")
+    parser.add_argument(
+        "--payload", type=Path, default=None, help="a request body built by `facesvg payload`"
+    )
+    parser.add_argument("--image", type=Path, default=SAMPLE_DIR / "original_image.png")
+    parser.add_argument("--segmentation", type=Path, default=SAMPLE_DIR / "segmentation_map.png")
+    parser.add_argument("--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt")
+    parser.add_argument("--options", default=None, help="render options as JSON")
+    parser.add_argument("--wait", action="store_true", help="poll until the job finishes")
+    parser.add_argument("--out", type=Path, default=None, help="write the results here (implies --wait)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
+
+
+def main(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if args.payload is not None:
+        body: dict[str, Any] | str = args.payload.read_text(encoding="utf-8")
+    else:
+        options = json.loads(args.options) if args.options else None
+        body = build_payload(args.image, args.segmentation, args.landmarks, options)
+    headers = {"x-api-key": args.api_key} if args.api_key else {}
+    with httpx.Client(base_url=args.api.rstrip("/"), headers=headers, timeout=60) as client:
+        try:
+            accepted = submit(client, body, args.family)
+            console.print(f"[bold]job[/bold] {accepted['id']}  status [cyan]{accepted['status']}[/cyan]")
+            if not (args.wait or args.out):
+                print(json.dumps(accepted))
+                return 0
+            with console.status("waiting…") as spinner:
+                started = time.monotonic()
+
+                def show(status: str) -> None:
+                    spinner.update(f"{status}  {time.monotonic() - started:.1f} s")
+
+                final = wait(client, accepted, args.family, timeout=args.timeout, on_status=show)
+        except (SubmitError, httpx.HTTPError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
+        if final["status"] == "failed":
+            console.print(f"[red]failed:[/red] {final.get('error')}")
+            return 1
+        console.print(f"[green]completed[/green] {final['id']}")
+        if args.out:
+            for path in write_results(client, final, args.out):
+                console.print(f"  wrote {path}")
+        else:
+            print(json.dumps({k: v for k, v in final.items() if k not in ("svg", "mask_contours")}, indent=2))
+    return 0

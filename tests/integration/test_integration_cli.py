@@ -1,0 +1,60 @@
+"""The client commands against the local stack, as a user runs them (separate processes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _facesvg(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "facesvg.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_payload_then_submit_wait_writes_the_results(local_stack: Any, tmp_path: Path) -> None:
+    payload = tmp_path / "payload.json"
+    assert _facesvg("payload", "--options", '{"canvas_size": 640}', "-o", str(payload)).returncode == 0
+    body = json.loads(payload.read_text())
+    assert {"image", "segmentation_map", "landmarks", "options"} <= body.keys()
+
+    out = tmp_path / "out"
+    done = _facesvg(
+        "submit",
+        "--api",
+        local_stack.api_url,
+        "--family",
+        "frontal-crop",
+        "--payload",
+        str(payload),
+        "--out",
+        str(out),
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert (out / "face.svg").read_bytes().lstrip().startswith(b"<?xml") or b"<svg" in (
+        out / "face.svg"
+    ).read_bytes()
+    assert (out / "regions" / "nose.svg").is_file()
+    assert json.loads((out / "contours.json").read_text())
+    assert json.loads((out / "status.json").read_text())["status"] == "completed"
+
+
+def test_run_once_processes_the_bundled_sample(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = _facesvg("run", "--once", "--port", "0", "--out", str(out), "--log-level", "WARNING")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / "face.svg").is_file() and (out / "contours.json").is_file()
+    assert "Swagger UI" in done.stdout
