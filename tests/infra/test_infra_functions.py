@@ -206,3 +206,27 @@ def test_zip_functions_import_without_the_packages_left_out_of_the_layer() -> No
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_layer_slimming_drops_what_the_runtime_has(tmp_path: Path) -> None:
+    from infra.layer import RUNTIME_PROVIDED, docker_command, layer_requirements, slim
+
+    site = tmp_path / "python"
+    for entry in (
+        *RUNTIME_PROVIDED,
+        "botocore-1.0.dist-info",
+        "numpy/_core/tests",
+        "numpy/__pycache__",
+        "cv2",
+        "bin",
+    ):
+        (site / entry).mkdir(parents=True)
+    (site / "numpy" / "__init__.py").write_text("")
+    slim(site)
+    left = sorted(p.name for p in site.iterdir())
+    assert left == ["cv2", "numpy"]
+    assert not (site / "numpy" / "_core" / "tests").exists()
+    # the Docker fallback installs the same requirements
+    command = docker_command(layer_requirements())[-1]
+    for requirement in layer_requirements():
+        assert f"'{requirement}'" in command
