@@ -144,6 +144,27 @@ def test_process_is_a_container_image_from_its_dockerfile(synth: Any) -> None:
     assert process["Metadata"]["aws:asset:property"] == "Code.ImageUri"
 
 
+def test_image_context_holds_exactly_what_the_dockerfile_copies(synth: Any) -> None:
+    from infra.functions import HANDLER_FUNCTION, HANDLER_MODULE
+
+    dockerfile = (REPO_ROOT / "functions" / "process" / "Dockerfile").read_text()
+    process = _functions(synth)["process"]
+    staged = Path(synth.stack.node.root.outdir) / process["Metadata"]["aws:asset:path"]
+    copied = [
+        src
+        for line in dockerfile.splitlines()
+        if line.strip().upper().startswith(("COPY ", "ADD ")) and "--from" not in line
+        for src in line.split()[1:-1]
+        if not src.startswith("--")
+    ]
+    assert copied
+    for src in copied:
+        assert (staged / src.rstrip("/")).exists(), f"COPY {src}: not in the image's build context"
+    assert not (staged / "functions" / "submit").exists()
+    assert not (staged / "tests").exists() and not (staged / ".venv").exists()
+    assert f"{HANDLER_MODULE}.{HANDLER_FUNCTION}" in dockerfile  # the image runs the same handler
+
+
 def test_tracing_and_log_retention_on_every_function(synth: Any) -> None:
     groups = synth.of_type("AWS::Logs::LogGroup")
     for name, fn in _functions(synth).items():
