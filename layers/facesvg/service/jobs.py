@@ -591,11 +591,12 @@ class JobService:
 
     def _render(self, job: Job) -> JobResult:
         keys = input_keys(f"{names.PREFIX_INPUTS}{job.content_hash}/")
-        image = self.blobs.get(keys["image"])
-        segmentation_map = self.blobs.get(keys["segmentation_map"])
-        landmarks = self.blobs.get(keys["landmarks"]).decode()
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="download") as pool:
+            got = dict(zip(keys, pool.map(self.blobs.get, keys.values()), strict=True))
+        image, segmentation_map = got["image"], got["segmentation_map"]
+        landmarks = got["landmarks"].decode()
         try:
-            options = RenderOptions.model_validate_json(self.blobs.get(keys["options"]))
+            options = RenderOptions.model_validate_json(got["options"])
         except ValueError as exc:
             raise InputError("options", f"stored options are invalid: {exc}", code="InvalidOptions") from exc
         result = self.render_core.render(

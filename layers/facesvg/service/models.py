@@ -38,15 +38,18 @@ class SubmitRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image: str = Field(min_length=1, description="The face photo (PNG or JPEG), base64.")
+    # repr=False: megabytes of base64 must not end up in reprs (Powertools formats the route
+    # arguments into a debug message on every request, even with debug logging off).
+    image: str = Field(min_length=1, repr=False, description="The face photo (PNG or JPEG), base64.")
     segmentation_map: str = Field(
-        min_length=1, description="Single-channel label PNG (LaPa 11-class scheme), base64."
+        min_length=1, repr=False, description="Single-channel label PNG (LaPa 11-class scheme), base64."
     )
     landmarks: list[Any] | dict[str, Any] | str = Field(
+        repr=False,
         description=(
             "MediaPipe FaceMesh landmarks: a list of {x, y} points (or [[…]] per face), an object "
             "{'landmarks': …, 'dimensions': [w, h]}, or the text of a QOVES landmarks.txt file."
-        )
+        ),
     )
     options: RenderOptions = Field(
         default_factory=_default_options, description="Output options (all optional)."
