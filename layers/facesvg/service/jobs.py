@@ -210,7 +210,7 @@ def _pipeline_version() -> str:
 def decode_base64(value: str, field: InputField) -> bytes:
     """Strict base64 (a ``data:…;base64,`` prefix and line breaks are tolerated)."""
     text = _DATA_URL.sub("", value.strip(), count=1)
-    if any(c.isspace() for c in text[:200]) or "\n" in text:
+    if any(ws in text for ws in (" ", "\n", "\r", "\t")):  # each test is one C-speed scan
         text = "".join(text.split())
     try:
         data = base64.b64decode(text, validate=True)

@@ -39,6 +39,7 @@ _JOB = names.JOB_KEY_PREFIX
 _CACHE = names.CACHE_KEY_PREFIX
 _PK = names.TABLE_PARTITION_KEY
 _TTL = names.TABLE_TTL_ATTRIBUTE
+_TRANSACTION_ATTEMPTS = 5
 
 
 def _s(value: str) -> dict[str, str]:
@@ -134,19 +135,24 @@ class DynamoJobRepository:
             "ConditionExpression": "attribute_not_exists(#pk)",
             "ExpressionAttributeNames": {"#pk": _PK},
         }
-        try:
-            self.client.transact_write_items(TransactItems=[{"Put": cache_put}, {"Put": job_put}])
-        except ClientError as exc:
-            if _code(exc) != "TransactionCanceledException":
-                raise
-            reasons = exc.response.get("CancellationReasons") or []
-            if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
-                raise  # e.g. TransactionConflict: concurrent transactions on the same item; retryable
-            holder = self.get_cached_job_id(job.content_hash)
-            if holder is None:
-                raise
-            return holder
-        return None
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": cache_put}, {"Put": job_put}])
+                return None
+            except ClientError as exc:
+                if _code(exc) != "TransactionCanceledException":
+                    raise
+                codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    holder = self.get_cached_job_id(job.content_hash)
+                    if holder is not None:
+                        return holder
+                elif "TransactionConflict" not in codes or attempt == _TRANSACTION_ATTEMPTS - 1:
+                    raise
+                # An identical submit's transaction is in flight on the same item: once it has
+                # committed, the retry sees its cache item (ConditionalCheckFailed) and joins it.
+                time.sleep(0.02 * (attempt + 1))
+        raise RuntimeError("unreachable")
 
     def delete_created_job(self, job: Job) -> None:
         self.client.transact_write_items(
