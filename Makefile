@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast bench lint format clean
+.PHONY: install run test bench bench-e2e synth lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: install
 ## bench: per-stage render timings on the QOVES sample
 bench: install
 	$(VENV)/bin/facesvg bench
+
+## synth: CloudFormation template + assets in cdk.out/ (layer bundled locally, no Docker); cdk-nag fails it on any unacknowledged finding
+synth: install
+	npm ci --no-audit --no-fund
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk synth --quiet
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -200,11 +200,6 @@ def test_layer_holds_the_package_dependencies_minus_the_excluded(tmp_path: Path)
     assert layer_asset_hash(reqs) != layer_asset_hash([*reqs, "six"])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="facesvg.core.pipeline imports scipy at module level (smooth.py) and submit/ingest load it "
-    "for PIPELINE_VERSION; the zip layer cannot hold SciPy (250 MB limit). Needs a lazy/NumPy smoother.",
-)
 def test_zip_functions_import_without_the_packages_left_out_of_the_layer() -> None:
     from infra.layer import EXCLUDED_DEPENDENCIES
 

@@ -13,9 +13,9 @@ import numpy as np
 from facesvg.core import align, regions, smooth, svg
 from facesvg.core.inputs import DEFAULT_LIMITS, FaceInputs, Landmarks, load_inputs
 from facesvg.core.options import Limits, RenderOptions
+from facesvg.core.version import PIPELINE_VERSION
 
-# Bump whenever the output for the same input changes: it is part of the service's content hash.
-PIPELINE_VERSION = "1.1.0"
+__all__ = ["PIPELINE_VERSION", "RenderResult", "render", "render_inputs"]
 
 DEFAULT_OPTIONS = RenderOptions.model_validate({})
 # Wall-clock per stage. "encode" is what remains of the photo encode after it overlapped

@@ -195,13 +195,10 @@ class RenderCore:
 
 
 def _pipeline_version() -> str:
-    """The render core's output version (part of the content hash), from the lightest module
-    that defines it."""
-    try:
-        from facesvg.core.version import PIPELINE_VERSION  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from facesvg.core.pipeline import PIPELINE_VERSION
-    return str(PIPELINE_VERSION)
+    """The render core's output version (part of the content hash), from its light module."""
+    from facesvg.core.version import PIPELINE_VERSION
+
+    return PIPELINE_VERSION
 
 
 # ---------------------------------------------------------------------------- content hash
