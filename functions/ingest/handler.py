@@ -13,6 +13,8 @@ from facesvg.service.events import s3_created_objects
 from facesvg.service.observability import MetricUnit, logger, metrics, tracer
 from facesvg.service.store import default_service
 
+default_service()  # init phase: settings and SDK clients are built before the first event
+
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler

@@ -16,6 +16,7 @@ from facesvg.service.models import JobMessage
 from facesvg.service.observability import MetricUnit, logger, metrics, tracer
 from facesvg.service.store import default_service
 
+default_service()  # init phase: settings and SDK clients are built before the first event
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -15,6 +15,7 @@ from facesvg.service.observability import logger, tracer
 from facesvg.service.settings import get_settings
 from facesvg.service.store import default_service
 
+default_service()  # init phase: settings and SDK clients are built before the first event
 app = create_app(default_service)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import sys
 import threading
 import time
@@ -97,3 +98,81 @@ class LocalFunction:
         env = self._load()
         with self._lock:
             self._idle.append(env)
+
+
+# --- execution environments in their own process -------------------------------------------------
+
+
+class RemoteFunctionError(Exception):
+    """An invocation in a worker process raised; ``kind`` is the exception's type name."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+
+
+class ProcessFunction:
+    """One execution environment of a function in its own worker process (``facesvg.local.worker``).
+
+    Like a Lambda execution environment it handles one event at a time, takes the event as JSON
+    and answers JSON, and has its own interpreter: a CPU-heavy function (the renderer) does not
+    compete for this process's GIL with the API, the event sources and moto's server. The worker
+    inherits this process's environment (endpoint, resource names, credentials).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        directory: Path | None = None,
+        timeout_seconds: float = 300.0,
+        preload: tuple[str, ...] = (),
+    ) -> None:
+        import subprocess
+
+        self.name = name
+        self._lock = threading.Lock()
+        self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [
+                sys.executable,
+                "-m",
+                "facesvg.local.worker",
+                name,
+                str(directory or functions_dir()),
+                str(timeout_seconds),
+                *preload,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+
+    def wait_ready(self) -> None:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line or not json.loads(line).get("ready"):
+            raise RuntimeError(f"the {self.name} worker process did not start (exit {self._proc.poll()})")
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        with self._lock:
+            self._proc.stdin.write(json.dumps(event) + "\n")
+            self._proc.stdin.flush()
+            line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.name} worker process died (exit {self._proc.poll()})")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RemoteFunctionError(*answer["error"])
+        return answer["ok"]
+
+    def stop(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except Exception:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()

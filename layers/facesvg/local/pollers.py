@@ -47,6 +47,14 @@ def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str
     }
 
 
+def _all_records_failed(exc: Exception) -> bool:
+    from facesvg.local.lambdas import RemoteFunctionError
+
+    return isinstance(exc, BatchProcessingError) or (
+        isinstance(exc, RemoteFunctionError) and exc.kind == BatchProcessingError.__name__
+    )
+
+
 class _Poller(threading.Thread):
     def __init__(self, sqs: Any, queue_url: str, stop: threading.Event, name: str, wait_seconds: int) -> None:
         super().__init__(name=name, daemon=True)
@@ -109,14 +117,14 @@ class SqsEventSource(_Poller):
         try:
             response = self.invoke(event) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        except BatchProcessingError as exc:
-            # Every record failed: Powertools raises, Lambda reports an error, SQS retries them all.
-            logger.warning(
-                "every record of the batch failed; SQS will retry", extra={"error": str(exc)[:200]}
-            )
-            failed = {m["MessageId"] for m in messages}
-        except Exception:
-            logger.exception("process invocation crashed; the whole batch will be retried")
+        except Exception as exc:
+            if _all_records_failed(exc):
+                # Every record failed: Powertools raises, Lambda reports an error, SQS retries them all.
+                logger.warning(
+                    "every record of the batch failed; SQS will retry", extra={"error": str(exc)[:200]}
+                )
+            else:
+                logger.exception("process invocation crashed; the whole batch will be retried")
             failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:

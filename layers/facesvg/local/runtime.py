@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from facesvg.local.aws import (
     local_clients,
     provision,
 )
-from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction
+from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction, ProcessFunction
 from facesvg.local.pollers import S3NotificationSource, SqsEventSource
 
 
@@ -39,6 +40,9 @@ class RuntimeConfig:
     log_level: str | None = None
     # When False the runtime does not poll SQS (tests drive the process handler themselves).
     start_pollers: bool = True
+    # Run each process worker's execution environment in its own (spawned) process, as Lambda
+    # does: the renderer then does not share this process's GIL with the API and moto's server.
+    isolate_process_workers: bool = True
     warm: bool = True
 
 
@@ -54,6 +58,7 @@ class LocalRuntime:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._pollers_started = False
+        self._workers: list[ProcessFunction] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -79,6 +84,9 @@ class LocalRuntime:
         if self.config.warm:
             for fn in self.functions.values():
                 fn.warm()
+            from facesvg.service.store import default_service
+
+            default_service().render_core  # noqa: B018 (imports the render core once, up front)
         self.api = ApiGateway(self.invoke, self.config.api_port, api_key=self.config.api_key)
         self.api.start()
         if self.config.start_pollers:
@@ -92,13 +100,14 @@ class LocalRuntime:
                 return
             self._pollers_started = True
         r = self.resources
-        for i in range(self.config.process_workers):
+        invokers = self._process_invokers()
+        for i, invoke in enumerate(invokers):
             self._threads.append(
                 SqsEventSource(
                     self.clients["sqs"],
                     r.queue_url,
                     r.queue_arn,
-                    lambda event: self.invoke("process", event),
+                    invoke,
                     self._stop,
                     name=f"local-sqs-process-{i}",
                     batch_size=self.config.batch_size,
@@ -117,12 +126,23 @@ class LocalRuntime:
         for t in self._threads:
             t.start()
 
+    def _process_invokers(self) -> list[Callable[[dict[str, Any]], Any]]:
+        n = self.config.process_workers
+        if not self.config.isolate_process_workers:
+            return [lambda event: self.invoke("process", event)] * n
+        self._workers = [ProcessFunction("process", preload=("facesvg.core.pipeline",)) for _ in range(n)]
+        for worker in self._workers:
+            worker.wait_ready()  # handler loaded, render core imported (they start in parallel)
+        return [w.invoke for w in self._workers]
+
     def stop(self) -> None:
         self._stop.set()
         if self.api is not None:
             self.api.stop()
         for t in self._threads:
             t.join(timeout=5)
+        for w in self._workers:
+            w.stop()
         self.moto.stop()
 
     def __enter__(self) -> LocalRuntime:

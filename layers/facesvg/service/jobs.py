@@ -423,8 +423,6 @@ class JobService:
         self.render_core.load_inputs(
             prepared.image, prepared.segmentation_map, prepared.landmarks_json.decode(), limits=self.limits
         )
-        self._put_inputs(prepared)
-
         now_epoch, now = self._now()
         job = Job(
             job_id=uuid.uuid4().hex,
@@ -437,7 +435,17 @@ class JobService:
         )
         expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
         replace = existing.job_id if existing is not None else None
-        holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
+        # The inputs upload while the conditional transaction runs; the job id is only sent to the
+        # queue once both are done, so no worker can look for inputs that are not there yet.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs") as pool:
+            uploading = pool.submit(self._put_inputs, prepared)
+            holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
+            try:
+                uploading.result()
+            except Exception as exc:
+                if holder is None:
+                    self.jobs.delete_created_job(job)
+                raise ServiceUnavailable("could not store the inputs, retry shortly") from exc
         if holder is not None:
             # Lost the race to an identical submit: return the winner's job, enqueue nothing.
             winner = self.jobs.get_job(holder)

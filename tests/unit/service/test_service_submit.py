@@ -121,3 +121,15 @@ def test_a_job_that_failed_on_its_inputs_is_returned_not_retried() -> None:
     again = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
 
     assert not again.created and again.job.status is JobStatus.FAILED
+
+
+def test_an_input_upload_failure_rolls_the_job_back() -> None:
+    h = make_harness()
+
+    def broken_put(key: str, data: bytes, content_type: str) -> None:
+        raise ConnectionError("S3 down")
+
+    h.blobs.put = broken_put  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+    assert h.jobs.rows == {} and h.jobs.cache == {} and h.queue.messages == []
