@@ -32,12 +32,18 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from facesvg import names
 from facesvg.core.errors import InputError, NoFace
-from facesvg.service.jobs import JobService, PayloadTooLarge, ServiceError, ServiceUnavailable, StatusView
+from facesvg.service.jobs import (
+    JobNotFound,
+    JobService,
+    PayloadTooLarge,
+    ServiceError,
+    ServiceUnavailable,
+    StatusView,
+)
 from facesvg.service.models import (
     ErrorResponse,
     Job,
     JobError,
-    JobStatus,
     JobStatusResponse,
     SubmitAccepted,
     SubmitRequest,
@@ -51,7 +57,8 @@ API_DESCRIPTION = (
     "Identical submissions return the same job."
 )
 
-_STATUS_CODES: dict[type[Exception], HTTPStatus] = {
+_STATUS_CODES: dict[type[ServiceError], HTTPStatus] = {
+    JobNotFound: HTTPStatus.NOT_FOUND,
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ServiceUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
@@ -199,7 +206,9 @@ def create_app(service_factory: Callable[[], JobService]) -> APIGatewayRestResol
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response[Any]:
-        status = next((s for cls, s in _STATUS_CODES.items() if isinstance(exc, cls)), HTTPStatus.NOT_FOUND)
+        status = next(
+            (s for cls, s in _STATUS_CODES.items() if isinstance(exc, cls)), HTTPStatus.INTERNAL_SERVER_ERROR
+        )
         return _error(status, exc.code, exc.message)
 
     @app.not_found
@@ -239,4 +248,4 @@ def resolve(
     return app.resolve(event, context)
 
 
-__all__ = ["JobStatus", "create_app", "resolve", "status_response"]
+__all__ = ["create_app", "resolve", "status_response"]
