@@ -595,6 +595,7 @@ class JobService:
         return ProcessOutcome.COMPLETED
 
     def _render(self, job: Job) -> JobResult:
+        t0 = time.perf_counter()
         keys = input_keys(f"{names.PREFIX_INPUTS}{job.content_hash}/")
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="download") as pool:
             got = dict(zip(keys, pool.map(self.blobs.get, keys.values()), strict=True))
@@ -604,9 +605,11 @@ class JobService:
             options = RenderOptions.model_validate_json(got["options"])
         except ValueError as exc:
             raise InputError("options", f"stored options are invalid: {exc}", code="InvalidOptions") from exc
+        t1 = time.perf_counter()
         result = self.render_core.render(
             image, segmentation_map, landmarks, options=options, limits=self.limits
         )
+        t2 = time.perf_counter()
 
         prefix = results_prefix(job.content_hash)
         regions = [name for name in sorted(result.region_svgs) if _REGION_NAME.match(name)]
@@ -623,6 +626,15 @@ class JobService:
         _put_all(self.blobs, uploads)
         # face.svg last: its presence means the result set is complete.
         self.blobs.put(f"{prefix}face.svg", result.svg, "image/svg+xml")
+        logger.info(
+            "rendered",
+            extra={
+                "job_id": job.job_id,
+                "download_ms": round((t1 - t0) * 1000),
+                "render_ms": round((t2 - t1) * 1000),
+                "upload_ms": round((time.perf_counter() - t2) * 1000),
+            },
+        )
         transform = [[float(v) for v in row] for row in _as_list(result.transform)]
         return JobResult(
             prefix=prefix,
