@@ -167,3 +167,8 @@ def test_swagger_ui_is_served_offline_with_both_route_families(api: httpx.Client
         "/api/v1/frontal/crop/status/{id}",
     } <= set(spec["paths"])
     assert "SubmitRequest" in spec["components"]["schemas"]
+
+
+def test_a_body_over_the_lambda_payload_limit_is_413(api: httpx.Client) -> None:
+    r = api.post(submit_url(), json={**unique_body(), "image": "A" * 6_000_000})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "PayloadTooLarge"

@@ -37,10 +37,9 @@ class Settings(BaseSettings):
     )
     job_ttl_days: int = Field(default=30, ge=1, le=3650, validation_alias=_env(names.ENV_JOB_TTL_DAYS))
     max_pixels: int = Field(default=Limits.max_pixels, ge=1, validation_alias=_env(names.ENV_MAX_PIXELS))
-    # API Gateway REST rejects bodies above 10 MB; keep a little below it by default.
-    max_body_bytes: int = Field(
-        default=9 * 1024 * 1024, ge=1024, validation_alias=_env(names.ENV_MAX_BODY_BYTES)
-    )
+    # API Gateway REST takes 10 MB, but a synchronous Lambda invocation carries at most 6 MB of
+    # event (body + headers + context): refuse bigger bodies with a clear 413 instead of a 502.
+    max_body_bytes: int = Field(default=5_500_000, ge=1024, validation_alias=_env(names.ENV_MAX_BODY_BYTES))
     max_receive_count: int = Field(
         default=names.MAX_RECEIVE_COUNT, ge=1, le=1000, validation_alias=_env(names.ENV_MAX_RECEIVE_COUNT)
     )
