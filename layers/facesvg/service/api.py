@@ -234,6 +234,7 @@ def resolve(
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body)
     if size > max_body_bytes:
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         response = _error(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             PayloadTooLarge.code,
