@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from facesvg.local.lambdas import LocalFunction
 
 def main(argv: list[str]) -> int:
     name, directory, timeout, *preload = argv
+    # Ctrl-C goes to the whole process group: the parent stops us by closing stdin instead.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The protocol owns the real stdout; anything the code prints goes to stderr instead.
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
