@@ -67,3 +67,6 @@ INGEST_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # Local runtime only: S3 drop-folder notifications go to this queue and the runtime hands the S3
 # event to the ingest handler (on AWS the bucket notifies the ingest Lambda directly).
 LOCAL_INGEST_EVENTS_QUEUE_NAME = "facesvg-local-ingest-events"
+# A pending job whose message may have been lost (the submit died between the DynamoDB write and
+# the SQS send) is enqueued again by an identical submit after this many seconds.
+ENV_REQUEUE_PENDING_SECONDS = "FACESVG_REQUEUE_PENDING_SECONDS"
