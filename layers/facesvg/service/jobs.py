@@ -132,6 +132,11 @@ class JobRepository(Protocol):
         """Add a drop-folder name whose ``results/<name>/`` receives the results."""
         ...
 
+    def touch_pending(self, job_id: str, seen_updated_at: str, now: str) -> bool:
+        """Move ``updated_at`` forward if the job is still pending and unchanged since it was read
+        (so only one caller re-enqueues a job whose message may have been lost)."""
+        ...
+
 
 class BlobStore(Protocol):
     """The data bucket."""
@@ -417,6 +422,7 @@ class JobService:
         """Return the job for these inputs, creating and enqueueing it at most once."""
         existing = self._find(prepared.content_hash)
         if existing is not None and not _replaceable(existing):
+            self._requeue_if_stuck(existing)
             return SubmitOutcome(self._with_publish(existing, publish_name), created=False)
 
         # A miss: validate fully (decodes the images; bad input raises before anything is written).
@@ -464,6 +470,25 @@ class JobService:
             "job created", extra={"job_id": job.job_id, "content_hash": job.content_hash, "source": source}
         )
         return SubmitOutcome(job, created=True)
+
+    def _requeue_if_stuck(self, job: Job) -> None:
+        """A job still pending long after it was written may have lost its message (the submit that
+        created it died before the send). Enqueue it again: processing is idempotent, and the
+        conditional touch lets only one of several concurrent submits do it."""
+        if job.status is not JobStatus.PENDING:
+            return
+        now_epoch, now = self._now()
+        try:
+            age = now_epoch - datetime.fromisoformat(job.updated_at.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return
+        if age < self.settings.requeue_pending_seconds:
+            return
+        if self.jobs.touch_pending(job.job_id, job.updated_at, now):
+            logger.warning(
+                "re-enqueueing a job pending for too long", extra={"job_id": job.job_id, "age_s": int(age)}
+            )
+            self.queue.send(JobMessage(job_id=job.job_id))
 
     def _find(self, digest: str) -> Job | None:
         job_id = self.jobs.get_cached_job_id(digest)

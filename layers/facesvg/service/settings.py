@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     max_receive_count: int = Field(
         default=names.MAX_RECEIVE_COUNT, ge=1, le=1000, validation_alias=_env(names.ENV_MAX_RECEIVE_COUNT)
     )
+    requeue_pending_seconds: int = Field(
+        default=900, ge=10, le=86400, validation_alias=_env(names.ENV_REQUEUE_PENDING_SECONDS)
+    )
     lease_seconds: int = Field(default=120, ge=1, le=43200, validation_alias=_env(names.ENV_LEASE_SECONDS))
 
     @property

@@ -253,6 +253,22 @@ class DynamoJobRepository:
             {"error_code": _s(error.code), "error_message": _s(error.message[:1000])},
         )
 
+    def touch_pending(self, job_id: str, seen_updated_at: str, now: str) -> bool:
+        return (
+            self._update(
+                job_id,
+                UpdateExpression="SET updated_at = :now",
+                ConditionExpression="#st = :pending AND updated_at = :seen",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={
+                    ":pending": _s(JobStatus.PENDING.value),
+                    ":seen": _s(seen_updated_at),
+                    ":now": _s(now),
+                },
+            )
+            is not None
+        )
+
     def add_publish_name(self, job_id: str, name: str) -> Job | None:
         return self._update(
             job_id,

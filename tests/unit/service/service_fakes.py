@@ -92,6 +92,18 @@ class FakeJobRepository:
     def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
         return self._finish(job_id, token, status=JobStatus.FAILED, error=error, updated_at=now)
 
+    def touch_pending(self, job_id: str, seen_updated_at: str, now: str) -> bool:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if (
+                row is None
+                or row.job.status is not JobStatus.PENDING
+                or row.job.updated_at != seen_updated_at
+            ):
+                return False
+            row.job = row.job.model_copy(update={"updated_at": now})
+            return True
+
     def add_publish_name(self, job_id: str, name: str) -> Job | None:
         with self.lock:
             row = self.rows.get(job_id)

@@ -133,3 +133,17 @@ def test_an_input_upload_failure_rolls_the_job_back() -> None:
     with pytest.raises(ServiceUnavailable):
         h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
     assert h.jobs.rows == {} and h.jobs.cache == {} and h.queue.messages == []
+
+
+def test_a_job_pending_for_too_long_is_enqueued_again_once() -> None:
+    h = make_harness(requeue_pending_seconds=60)
+    first = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+    h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+    assert len(h.queue.messages) == 1  # young: left alone
+
+    h.clock[0] += 120  # the first message was lost
+    again = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+    h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api")
+
+    assert again.job.job_id == first.job.job_id
+    assert [m.job_id for m in h.queue.messages] == [first.job.job_id] * 2  # once, not per submit
