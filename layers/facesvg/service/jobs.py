@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -425,26 +425,35 @@ class JobService:
             self._requeue_if_stuck(existing)
             return SubmitOutcome(self._with_publish(existing, publish_name), created=False)
 
-        # A miss: validate fully (decodes the images; bad input raises before anything is written).
-        self.render_core.load_inputs(
-            prepared.image, prepared.segmentation_map, prepared.landmarks_json.decode(), limits=self.limits
-        )
-        now_epoch, now = self._now()
-        job = Job(
-            job_id=uuid.uuid4().hex,
-            content_hash=prepared.content_hash,
-            status=JobStatus.PENDING,
-            created_at=now,
-            updated_at=now,
-            source=source,
-            publish_to=frozenset({publish_name}) if publish_name else frozenset(),
-        )
-        expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
-        replace = existing.job_id if existing is not None else None
-        # The inputs upload while the conditional transaction runs; the job id is only sent to the
-        # queue once both are done, so no worker can look for inputs that are not there yet.
+        # A miss. The inputs upload while the core validates them fully (decoding the images); if
+        # they are invalid the upload is removed again before answering, so a rejected request
+        # leaves nothing behind. Then the conditional transaction; the job id is sent to the queue
+        # only after both, so no worker can look for inputs that are not there yet.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs") as pool:
             uploading = pool.submit(self._put_inputs, prepared)
+            try:
+                self.render_core.load_inputs(
+                    prepared.image,
+                    prepared.segmentation_map,
+                    prepared.landmarks_json.decode(),
+                    limits=self.limits,
+                )
+            except Exception:
+                wait([uploading])
+                self._delete_inputs(prepared)
+                raise
+            now_epoch, now = self._now()
+            job = Job(
+                job_id=uuid.uuid4().hex,
+                content_hash=prepared.content_hash,
+                status=JobStatus.PENDING,
+                created_at=now,
+                updated_at=now,
+                source=source,
+                publish_to=frozenset({publish_name}) if publish_name else frozenset(),
+            )
+            expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
+            replace = existing.job_id if existing is not None else None
             holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
             try:
                 uploading.result()
@@ -517,6 +526,13 @@ class JobService:
                 (keys["options"], p.options_json, "application/json"),
             ],
         )
+
+    def _delete_inputs(self, p: PreparedInputs) -> None:
+        for key in input_keys(p.input_prefix).values():
+            try:
+                self.blobs.delete(key)
+            except Exception:  # best effort: the bucket's lifecycle rule expires inputs/ anyway
+                logger.warning("could not remove rejected inputs", extra={"key": key})
 
     def _with_publish(self, job: Job, name: str | None) -> Job:
         """Attach a drop-folder name to an existing job; publish now if it already finished."""
