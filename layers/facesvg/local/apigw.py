@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from facesvg import names
+from facesvg.local.static import static_asset
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 STAGE = "local"
@@ -178,6 +179,11 @@ class ApiGateway:
             return
         body = req.rfile.read(length) if length else b""
 
+        if method in ("GET", "HEAD"):  # the viewer and the sample files, served directly
+            asset = static_asset(path or "/")
+            if asset is not None:
+                self._send(req, 200, asset.headers, asset.body)
+                return
         if method == "GET" and path in ("", "/"):
             self._send(req, 302, {"Location": names.SWAGGER_PATH}, b"")
             return
