@@ -1,0 +1,763 @@
+// facesvg viewer: plain JS, no build step, no third-party code.
+// Safety: strings from the API are only ever set with textContent/attributes; the one piece of
+// markup inserted is the generated SVG, and only after sanitizeSvg() has rebuilt it from an
+// allow-list of elements and attributes.
+"use strict";
+
+(() => {
+  const FIELDS = ["image", "segmentation_map", "landmarks"];
+  const SUBMIT_PATH = "/api/v1/submit";
+  const STATUS_PATH = "/api/v1/status/";
+  const SAMPLE_FILES = {
+    image: ["original_image.png", "image/png"],
+    segmentation_map: ["segmentation_map.png", "image/png"],
+    landmarks: ["landmarks.txt", "text/plain"],
+  };
+  const SEEN_KEY = "facesvg.viewer.jobs";
+  const SETTINGS_KEY = "facesvg.viewer.settings";
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const XLINK_NS = "http://www.w3.org/1999/xlink";
+
+  const $ = (id) => document.getElementById(id);
+  const cfg = Object.assign({ apiBase: "", apiKey: "", samplePath: "sample/" }, window.FACESVG_CONFIG || {});
+
+  const state = {
+    job: null, // last status payload
+    regions: [], // [{name, area, path, row, checkbox}]
+    pollTimer: null,
+    tickTimer: null,
+    startedAt: 0,
+    runId: 0,
+  };
+
+  // ------------------------------------------------------------------ settings (API URL/key)
+
+  function settings() {
+    let saved = {};
+    try {
+      saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}");
+    } catch (_) {
+      saved = {};
+    }
+    const query = new URLSearchParams(location.search);
+    return {
+      apiBase: (query.get("api") || saved.apiBase || cfg.apiBase || "").replace(/\/+$/, ""),
+      apiKey: saved.apiKey || cfg.apiKey || "",
+    };
+  }
+
+  function initSettings() {
+    const s = settings();
+    $("api-base").value = s.apiBase;
+    $("api-key").value = s.apiKey;
+    $("settings-save").addEventListener("click", () => {
+      localStorage.setItem(
+        SETTINGS_KEY,
+        JSON.stringify({ apiBase: $("api-base").value.trim(), apiKey: $("api-key").value }),
+      );
+      $("settings-save").closest("details").open = false;
+    });
+  }
+
+  function apiUrl(path) {
+    return settings().apiBase + path;
+  }
+
+  function apiHeaders(extra) {
+    const h = Object.assign({}, extra || {});
+    const key = settings().apiKey;
+    if (key) h["x-api-key"] = key;
+    return h;
+  }
+
+  // ------------------------------------------------------------------ file fields
+
+  function input(field) {
+    return $(`${field}-input`);
+  }
+
+  function formatBytes(n) {
+    if (n < 1024) return `${n} B`;
+    if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+    return `${(n / 1024 / 1024).toFixed(2)} MB`;
+  }
+
+  function showFile(field) {
+    const el = input(field);
+    const drop = el.closest(".drop");
+    const file = el.files && el.files[0];
+    const label = $(`${field}-file`);
+    const thumb = drop.querySelector(".thumb");
+    drop.classList.toggle("has-file", !!file);
+    label.textContent = file ? `${file.name} · ${formatBytes(file.size)}` : "";
+    if (thumb) {
+      if (thumb.dataset.url) URL.revokeObjectURL(thumb.dataset.url);
+      if (file && /^image\//.test(file.type)) {
+        thumb.dataset.url = URL.createObjectURL(file);
+        thumb.src = thumb.dataset.url;
+        thumb.hidden = false;
+        if (field === "segmentation_map") colourLabels(thumb);
+        thumb.onerror = () => {
+          thumb.hidden = true;
+        };
+      } else {
+        thumb.hidden = true;
+        thumb.removeAttribute("src");
+      }
+    }
+    setFieldError(field, "");
+  }
+
+  // A label map is near-black (values 0..10): show its labels in false colour for the thumbnail.
+  const LABEL_COLOURS = [
+    [236, 232, 224], [233, 196, 170], [120, 90, 60], [120, 90, 60], [70, 120, 170], [70, 120, 170],
+    [200, 140, 110], [190, 80, 90], [220, 110, 120], [210, 90, 100], [60, 50, 45],
+  ];
+
+  function colourLabels(thumb) {
+    thumb.addEventListener("load", function once() {
+      thumb.removeEventListener("load", once);
+      const size = 88;
+      const canvas = document.createElement("canvas");
+      canvas.width = canvas.height = size;
+      const ctx = canvas.getContext("2d", { willReadFrequently: true });
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(thumb, 0, 0, size, size);
+      const img = ctx.getImageData(0, 0, size, size);
+      for (let i = 0; i < img.data.length; i += 4) {
+        const c = LABEL_COLOURS[img.data[i] % LABEL_COLOURS.length];
+        img.data[i] = c[0];
+        img.data[i + 1] = c[1];
+        img.data[i + 2] = c[2];
+        img.data[i + 3] = 255;
+      }
+      ctx.putImageData(img, 0, 0);
+      thumb.src = canvas.toDataURL();
+    });
+  }
+
+  function initDrops() {
+    for (const field of FIELDS) {
+      const el = input(field);
+      const drop = el.closest(".drop");
+      el.addEventListener("change", () => showFile(field));
+      drop.addEventListener("dragenter", () => drop.classList.add("is-over"));
+      drop.addEventListener("dragleave", () => drop.classList.remove("is-over"));
+      drop.addEventListener("drop", () => drop.classList.remove("is-over"));
+    }
+    // Dropping all three files anywhere on the form assigns each to its field by name/type.
+    const form = $("submit-form");
+    form.addEventListener("dragover", (e) => e.preventDefault());
+    form.addEventListener("drop", (e) => {
+      const files = Array.from((e.dataTransfer && e.dataTransfer.files) || []);
+      if (!files.length) return;
+      e.preventDefault();
+      const target = e.target.closest && e.target.closest(".field");
+      if (files.length === 1 && target) {
+        setFiles(target.dataset.field, files[0]);
+        return;
+      }
+      for (const f of files) {
+        const n = f.name.toLowerCase();
+        if (/(segment|mask|label|parsing)/.test(n)) setFiles("segmentation_map", f);
+        else if (/\.(txt|json)$/.test(n) || /landmark/.test(n)) setFiles("landmarks", f);
+        else setFiles("image", f);
+      }
+    });
+  }
+
+  function setFiles(field, file) {
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    input(field).files = dt.files;
+    showFile(field);
+  }
+
+  function setFieldError(field, message) {
+    const box = $(`${field}-error`);
+    if (!box) return;
+    box.textContent = message || "";
+    const wrap = box.closest(".field");
+    if (wrap) wrap.classList.toggle("has-error", !!message);
+    const el = input(field);
+    if (el) {
+      if (message) el.setAttribute("aria-invalid", "true");
+      else el.removeAttribute("aria-invalid");
+    }
+  }
+
+  function clearErrors() {
+    for (const f of FIELDS) setFieldError(f, "");
+    setFieldError("form", "");
+  }
+
+  // The API names the field at fault: "image", "segmentation_map", "landmarks", or a dotted path
+  // ("landmarks.0", "options.margin", "body"). Anything that is not one of the three files is shown
+  // under the form.
+  function fieldOf(name) {
+    const head = String(name || "").split(".")[0];
+    return FIELDS.includes(head) ? head : "form";
+  }
+
+  function describeError(err) {
+    const words = {
+      NoFace: "No usable face was found",
+      UnsupportedFormat: "This is not a PNG or JPEG file",
+      NotPNG: "The segmentation map must be a PNG",
+      NotLabelMap: "This looks like a colour image, not a label map",
+      InvalidBase64: "The file could not be read",
+      LandmarkCount: "Wrong number of landmarks",
+      InvalidLandmarks: "The landmarks file could not be read",
+      Corrupt: "The file is corrupt",
+      Truncated: "The file is truncated",
+      Empty: "The file is empty",
+      TooLarge: "The file is too large",
+    };
+    const lead = words[err.code];
+    const msg = err.message || "";
+    return lead ? `${lead}: ${msg} (${err.code})` : `${msg || "Request failed"}${err.code ? ` (${err.code})` : ""}`;
+  }
+
+  // ------------------------------------------------------------------ submit
+
+  function readBase64(file) {
+    return new Promise((resolve, reject) => {
+      const r = new FileReader();
+      r.onload = () => resolve(String(r.result).replace(/^data:[^,]*,/, ""));
+      r.onerror = () => reject(r.error);
+      r.readAsDataURL(file);
+    });
+  }
+
+  function seenJobs() {
+    try {
+      return new Set(JSON.parse(sessionStorage.getItem(SEEN_KEY) || "[]"));
+    } catch (_) {
+      return new Set();
+    }
+  }
+
+  function rememberJob(id) {
+    const s = seenJobs();
+    s.add(id);
+    sessionStorage.setItem(SEEN_KEY, JSON.stringify(Array.from(s).slice(-200)));
+  }
+
+  async function submit(e) {
+    if (e) e.preventDefault();
+    clearErrors();
+    let missing = false;
+    for (const f of FIELDS) {
+      if (!input(f).files.length) {
+        setFieldError(f, "Choose a file");
+        missing = true;
+      }
+    }
+    if (missing) return;
+    const run = ++state.runId;
+    setBusy(true);
+    resetResult();
+    try {
+      const [image, segmentation_map, landmarks] = await Promise.all([
+        readBase64(input("image").files[0]),
+        readBase64(input("segmentation_map").files[0]),
+        input("landmarks").files[0].text(),
+      ]);
+      // The API reads the landmarks as JSON or as the text of a QOVES landmarks.txt (a Python
+      // literal), so the file's text goes as it is.
+      const body = JSON.stringify({ image, segmentation_map, landmarks });
+      startJobView();
+      const res = await fetch(apiUrl(SUBMIT_PATH), {
+        method: "POST",
+        headers: apiHeaders({ "Content-Type": "application/json" }),
+        body,
+      });
+      const payload = await res.json().catch(() => ({}));
+      if (run !== state.runId) return;
+      if (!res.ok) {
+        const err = payload.error || { code: `HTTP ${res.status}`, message: payload.message || res.statusText };
+        setFieldError(fieldOf(err.field), describeError(err));
+        if (res.status === 413) setFieldError("form", "The files are too large together (the API takes about 9 MB).");
+        hideJob();
+        return;
+      }
+      const seen = seenJobs().has(payload.id);
+      rememberJob(payload.id);
+      if (res.status === 200) {
+        // An identical request already finished: the API answers 200 with the result at once.
+        showCache(`From the cache: identical inputs were already processed (job created ${when(payload.created_at)}).`);
+      } else if (seen) {
+        showCache("Identical inputs were just submitted: following the same job.");
+      }
+      onStatus(payload, run);
+    } catch (err) {
+      if (run !== state.runId) return;
+      setFieldError("form", `Could not reach the API (${err && err.message ? err.message : err}).`);
+      hideJob();
+    } finally {
+      if (run === state.runId) setBusy(false);
+    }
+  }
+
+  function when(iso) {
+    if (!iso) return "earlier";
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? "earlier" : d.toLocaleString();
+  }
+
+  async function trySample() {
+    clearErrors();
+    const btn = $("sample-btn");
+    btn.classList.add("is-busy");
+    btn.disabled = true;
+    try {
+      await Promise.all(
+        Object.entries(SAMPLE_FILES).map(async ([field, [name, type]]) => {
+          const res = await fetch(cfg.samplePath + name);
+          if (!res.ok) throw new Error(`${name}: HTTP ${res.status}`);
+          setFiles(field, new File([await res.blob()], name, { type }));
+        }),
+      );
+    } catch (err) {
+      setFieldError("form", `Could not load the sample (${err.message}).`);
+      return;
+    } finally {
+      btn.classList.remove("is-busy");
+      btn.disabled = false;
+    }
+    await submit();
+  }
+
+  function setBusy(busy) {
+    $("submit-btn").disabled = busy;
+    $("submit-btn").classList.toggle("is-busy", busy);
+  }
+
+  // ------------------------------------------------------------------ job status
+
+  function startJobView() {
+    stopTimers();
+    state.startedAt = performance.now();
+    $("job").hidden = false;
+    $("job-cache").hidden = true;
+    $("job-error").hidden = true;
+    $("job-id").textContent = "…";
+    setSteps("submitting");
+    $("job-status").textContent = "Uploading…";
+    state.tickTimer = setInterval(tick, 100);
+    tick();
+  }
+
+  function hideJob() {
+    stopTimers();
+    $("job").hidden = true;
+  }
+
+  function stopTimers() {
+    clearInterval(state.tickTimer);
+    clearTimeout(state.pollTimer);
+    state.tickTimer = null;
+    state.pollTimer = null;
+  }
+
+  function tick() {
+    $("job-elapsed").textContent = `${((performance.now() - state.startedAt) / 1000).toFixed(1)} s`;
+  }
+
+  function showCache(text) {
+    $("job-cache").textContent = text;
+    $("job-cache").hidden = false;
+  }
+
+  function setSteps(status) {
+    const order = ["pending", "processing", "completed"];
+    const idx = order.indexOf(status === "failed" ? "completed" : status);
+    for (const li of $("steps").children) {
+      const i = order.indexOf(li.dataset.step);
+      li.className = "";
+      li.textContent = li.dataset.step[0].toUpperCase() + li.dataset.step.slice(1);
+      if (status === "failed" && li.dataset.step === "completed") {
+        li.className = "is-failed";
+        li.textContent = "Failed";
+      } else if (i < idx || (i === idx && status === "completed")) li.className = "is-done";
+      else if (i === idx) li.className = "is-current";
+    }
+    $("steps").setAttribute("aria-label", `Job ${status}`);
+  }
+
+  function onStatus(payload, run) {
+    if (run !== state.runId) return;
+    state.job = payload;
+    $("job-id").textContent = payload.id || "";
+    setSteps(payload.status);
+    const labels = { pending: "Pending — queued", processing: "Processing — rendering", completed: "Completed", failed: "Failed" };
+    $("job-status").textContent = labels[payload.status] || String(payload.status);
+    if (payload.status === "completed") {
+      stopTimers();
+      tick();
+      const server = serverSeconds(payload);
+      if (server !== null) $("job-elapsed").textContent += ` · job ${server.toFixed(1)} s`;
+      showResult(payload);
+    } else if (payload.status === "failed") {
+      stopTimers();
+      tick();
+      const err = payload.error || { code: "Failed", message: "the job failed" };
+      $("job-error").textContent = `The job failed: ${describeError(err)}`;
+      $("job-error").hidden = false;
+      // A failed job has a code and a message, not a field; messages of input errors start with it.
+      const m = /^(image|segmentation_map|landmarks)\b/.exec(err.message || "");
+      const field = m ? m[1] : err.code === "NoFace" ? "segmentation_map" : null;
+      if (field) setFieldError(field, describeError(err));
+    } else {
+      const delay = Math.min(1000, 150 + (performance.now() - state.startedAt) / 10);
+      state.pollTimer = setTimeout(() => poll(payload.id, run), delay);
+    }
+  }
+
+  function serverSeconds(p) {
+    const a = Date.parse(p.created_at);
+    const b = Date.parse(p.updated_at);
+    return Number.isFinite(a) && Number.isFinite(b) && b >= a ? (b - a) / 1000 : null;
+  }
+
+  async function poll(id, run) {
+    try {
+      const res = await fetch(apiUrl(STATUS_PATH + encodeURIComponent(id)), { headers: apiHeaders() });
+      const payload = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error((payload.error && payload.error.message) || `HTTP ${res.status}`);
+      onStatus(payload, run);
+    } catch (err) {
+      if (run !== state.runId) return;
+      $("job-status").textContent = `Status unavailable, retrying… (${err.message})`;
+      state.pollTimer = setTimeout(() => poll(id, run), 1500);
+    }
+  }
+
+  // ------------------------------------------------------------------ result
+
+  function resetResult() {
+    state.job = null;
+    state.regions = [];
+    $("stage-svg").replaceChildren();
+    $("stage-svg").hidden = true;
+    $("stage-region").hidden = true;
+    $("stage-empty").hidden = false;
+    $("region-list").replaceChildren();
+    $("region-count").textContent = "";
+    $("regions-hint").hidden = false;
+    $("area-note").hidden = true;
+    $("tooltip").hidden = true;
+    const sel = $("view-select");
+    sel.replaceChildren(new Option("Combined SVG", ""));
+    sel.disabled = true;
+    for (const id of ["download-svg", "download-json"]) {
+      const a = $(id);
+      if (a.href && a.href.startsWith("blob:")) URL.revokeObjectURL(a.href);
+      a.removeAttribute("href");
+      a.removeAttribute("target");
+      delete a.dataset.combined;
+      a.setAttribute("aria-disabled", "true");
+    }
+    $("download-svg").textContent = "Download SVG";
+    $("regions-all").disabled = true;
+    $("regions-none").disabled = true;
+    const old = document.querySelector(".missing");
+    if (old) old.remove();
+  }
+
+  function decodeBase64Utf8(b64) {
+    const bin = atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new TextDecoder("utf-8").decode(bytes);
+  }
+
+  // Rebuilds the SVG from an allow-list: SVG elements only, no scripts, no event handlers, no
+  // external references (href only to #fragments or embedded raster data).
+  const SVG_ELEMENTS = new Set([
+    "svg", "g", "defs", "clipPath", "mask", "path", "image", "rect", "circle", "ellipse",
+    "line", "polyline", "polygon", "title", "desc", "linearGradient", "radialGradient", "stop",
+  ]);
+  const SVG_ATTRS = new Set([
+    "id", "d", "x", "y", "width", "height", "viewBox", "preserveAspectRatio", "version", "baseProfile",
+    "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-dasharray", "stroke-opacity",
+    "stroke-linejoin", "stroke-linecap", "opacity", "clip-path", "clip-rule", "mask", "transform",
+    "cx", "cy", "r", "rx", "ry", "x1", "y1", "x2", "y2", "points", "offset", "stop-color",
+    "stop-opacity", "gradientUnits", "clipPathUnits",
+  ]);
+  const SAFE_HREF = /^(#[\w-]+|data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+/=\s]*)$/;
+  const SAFE_URL_REF = /^url\(#[\w-]+\)$/;
+
+  function sanitizeSvg(text) {
+    const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+    const root = doc.documentElement;
+    if (!root || root.namespaceURI !== SVG_NS || root.localName !== "svg") throw new Error("not an SVG document");
+    const copy = (src) => {
+      if (src.namespaceURI !== SVG_NS || !SVG_ELEMENTS.has(src.localName)) return null;
+      const out = document.createElementNS(SVG_NS, src.localName);
+      for (const attr of Array.from(src.attributes)) {
+        const name = attr.localName;
+        const value = attr.value;
+        if (name === "href" && (attr.namespaceURI === XLINK_NS || attr.namespaceURI === null)) {
+          if (SAFE_HREF.test(value)) out.setAttribute("href", value);
+          continue;
+        }
+        if (attr.namespaceURI !== null || !SVG_ATTRS.has(name)) continue;
+        if (/url\(/i.test(value) && !SAFE_URL_REF.test(value.trim())) continue;
+        out.setAttribute(name, value);
+      }
+      for (const child of Array.from(src.childNodes)) {
+        if (child.nodeType === Node.ELEMENT_NODE) {
+          const c = copy(child);
+          if (c) out.appendChild(c);
+        } else if (child.nodeType === Node.TEXT_NODE && ["title", "desc"].includes(src.localName)) {
+          out.appendChild(document.createTextNode(child.nodeValue));
+        }
+      }
+      return out;
+    };
+    return copy(root);
+  }
+
+  function polygonArea(points) {
+    let s = 0;
+    for (let i = 0, n = points.length; i < n; i++) {
+      const [x1, y1] = points[i];
+      const [x2, y2] = points[(i + 1) % n];
+      s += x1 * y2 - x2 * y1;
+    }
+    return Math.abs(s) / 2;
+  }
+
+  function pathFromPoints(points) {
+    return points.map(([x, y], i) => `${i ? "L" : "M"} ${x},${y}`).join(" ") + " Z";
+  }
+
+  function prettyName(name) {
+    return name.replace(/_/g, " ");
+  }
+
+  function fmtArea(a) {
+    return `${Math.round(a).toLocaleString("en-US")} px²`;
+  }
+
+  function showResult(p) {
+    const contours = p.mask_contours || {};
+    let svgText = "";
+    try {
+      svgText = p.svg ? decodeBase64Utf8(p.svg) : "";
+    } catch (_) {
+      svgText = "";
+    }
+    let svg = null;
+    try {
+      svg = svgText ? sanitizeSvg(svgText) : null;
+    } catch (_) {
+      svg = null;
+    }
+    if (!svg) {
+      setFieldError("form", "The result has no readable SVG.");
+      return;
+    }
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "Facial regions over the photo");
+    const stage = $("stage-svg");
+    stage.replaceChildren(svg);
+    stage.hidden = false;
+    $("stage-empty").hidden = true;
+
+    // One entry per region the API returned contours for; its path is the SVG's own
+    // region-<name> path, or (for a region the combined SVG only uses as the clip, such as the
+    // face) an outline drawn from the contour, off by default.
+    const names = Object.keys(contours);
+    const faceArea = contours.face ? polygonArea(contours.face) : 0;
+    const list = $("region-list");
+    state.regions = names.map((name) => {
+      const pts = contours[name];
+      const area = polygonArea(pts);
+      let path = svg.querySelector(`path[id="region-${CSS.escape(name)}"]`);
+      let on = true;
+      if (!path) {
+        path = document.createElementNS(SVG_NS, "path");
+        path.setAttribute("d", pathFromPoints(pts));
+        path.setAttribute("stroke", "#80929C");
+        path.setAttribute("stroke-width", "2");
+        path.setAttribute("stroke-dasharray", "4,2");
+        path.classList.add("region-outline");
+        svg.appendChild(path);
+        on = false;
+      }
+      path.classList.add("region");
+      path.dataset.region = name;
+      const region = { name, area, path, share: faceArea ? area / faceArea : null };
+      region.row = regionRow(region, on);
+      list.appendChild(region.row.parentElement);
+      setRegionOn(region, on);
+      path.addEventListener("mouseenter", () => hot(region, true));
+      path.addEventListener("mouseleave", () => hot(region, false));
+      path.addEventListener("mousemove", (e) => placeTooltip(e));
+      return region;
+    });
+    $("region-count").textContent = String(names.length);
+    $("regions-hint").hidden = true;
+    $("area-note").hidden = false;
+    $("regions-all").disabled = false;
+    $("regions-none").disabled = false;
+    if (p.missing && p.missing.length) {
+      const note = document.createElement("p");
+      note.className = "missing";
+      note.textContent = `Not drawn for this face: ${p.missing.map(prettyName).join(", ")}`;
+      list.after(note);
+    }
+
+    const sel = $("view-select");
+    for (const name of Object.keys(p.regions_svg_urls || {})) sel.add(new Option(`Region: ${prettyName(name)}`, name));
+    sel.disabled = false;
+    sel.value = "";
+    showView("");
+
+    const svgBlob = new Blob([svgText], { type: "image/svg+xml" });
+    setDownload("download-svg", svgBlob, `face-${p.id.slice(0, 8)}.svg`);
+    const json = JSON.stringify({ id: p.id, mask_contours: contours, transform: p.transform || null }, null, 1);
+    setDownload("download-json", new Blob([json], { type: "application/json" }), `contours-${p.id.slice(0, 8)}.json`);
+  }
+
+  function setDownload(id, blob, filename) {
+    const a = $(id);
+    a.href = URL.createObjectURL(blob);
+    a.download = filename;
+    a.dataset.combined = a.href;
+    a.dataset.filename = filename;
+    a.removeAttribute("aria-disabled");
+  }
+
+  function regionRow(region, on) {
+    const li = document.createElement("li");
+    const label = document.createElement("label");
+    label.className = "region-row";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = on;
+    box.dataset.region = region.name;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = prettyName(region.name);
+    const area = document.createElement("span");
+    area.className = "area";
+    area.textContent = region.share !== null && region.name !== "face"
+      ? `${(region.share * 100).toFixed(1)} %`
+      : fmtArea(region.area);
+    label.title = `${prettyName(region.name)} · ${fmtArea(region.area)}`;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    const fill = document.createElement("span");
+    fill.style.width = `${Math.min(100, (region.share || 0) * 100 * 2.5).toFixed(1)}%`;
+    bar.appendChild(fill);
+    label.append(box, name, area, bar);
+    li.appendChild(label);
+    region.checkbox = box;
+    box.addEventListener("change", () => setRegionOn(region, box.checked));
+    label.addEventListener("mouseenter", () => hot(region, true, label));
+    label.addEventListener("mouseleave", () => hot(region, false));
+    box.addEventListener("focus", () => hot(region, true, label));
+    box.addEventListener("blur", () => hot(region, false));
+    return label;
+  }
+
+  function setRegionOn(region, on) {
+    region.path.classList.toggle("is-off", !on);
+    region.row.classList.toggle("is-off", !on);
+    if (region.checkbox) region.checkbox.checked = on;
+  }
+
+  function hot(region, on, anchor) {
+    for (const r of state.regions) {
+      const h = on && r === region;
+      r.path.classList.toggle("is-hot", h);
+      r.row.classList.toggle("is-hot", h);
+    }
+    $("stage-svg").classList.toggle("has-hot", on);
+    const tip = $("tooltip");
+    if (!on) {
+      tip.hidden = true;
+      return;
+    }
+    const title = document.createElement("strong");
+    title.textContent = prettyName(region.name);
+    const share = region.share !== null && region.name !== "face" ? ` · ${(region.share * 100).toFixed(1)} % of face` : "";
+    tip.replaceChildren(title, document.createTextNode(`${fmtArea(region.area)}${share}`));
+    tip.hidden = false;
+    if (anchor) {
+      // From the list (mouse or keyboard): pin the label at the region's centre.
+      const box = region.path.getBBox ? region.path.getBBox() : null;
+      const svg = $("stage-svg").querySelector("svg");
+      if (box && svg && box.width) {
+        const pt = svg.createSVGPoint();
+        pt.x = box.x + box.width / 2;
+        pt.y = box.y + box.height / 2;
+        const screen = pt.matrixTransform(region.path.getScreenCTM());
+        const stage = $("stage").getBoundingClientRect();
+        tip.style.left = `${screen.x - stage.left}px`;
+        tip.style.top = `${screen.y - stage.top}px`;
+      }
+    }
+  }
+
+  function placeTooltip(e) {
+    const stage = $("stage").getBoundingClientRect();
+    const tip = $("tooltip");
+    tip.style.left = `${e.clientX - stage.left}px`;
+    tip.style.top = `${e.clientY - stage.top}px`;
+  }
+
+  function showView(name) {
+    const p = state.job;
+    const combined = !name;
+    $("stage-svg").hidden = !combined;
+    $("stage-region").hidden = combined;
+    $("regions-all").disabled = !combined;
+    $("regions-none").disabled = !combined;
+    for (const r of state.regions) r.checkbox.disabled = !combined;
+    const dl = $("download-svg");
+    if (p && combined && dl.dataset.combined) {
+      dl.href = dl.dataset.combined;
+      dl.download = dl.dataset.filename;
+      dl.removeAttribute("target");
+      dl.textContent = "Download SVG";
+    }
+    if (combined || !p) return;
+    // A cross-origin link cannot force a download: open the region's SVG in a new tab instead.
+    dl.href = (p.regions_svg_urls || {})[name] || "#";
+    dl.removeAttribute("download");
+    dl.target = "_blank";
+    dl.rel = "noopener";
+    dl.textContent = "Open region SVG";
+    const img = $("region-img");
+    const cap = $("region-caption");
+    cap.textContent = `${prettyName(name)} — its own SVG`;
+    img.alt = `SVG of the ${prettyName(name)} region`;
+    img.onerror = () => {
+      cap.textContent = `${prettyName(name)}: the region SVG could not be loaded (its link may have expired; submit again to refresh it).`;
+    };
+    img.src = (p.regions_svg_urls || {})[name] || "";
+  }
+
+  // ------------------------------------------------------------------ wiring
+
+  function init() {
+    initSettings();
+    initDrops();
+    $("submit-form").addEventListener("submit", submit);
+    $("sample-btn").addEventListener("click", trySample);
+    $("view-select").addEventListener("change", (e) => showView(e.target.value));
+    $("regions-all").addEventListener("click", () => state.regions.forEach((r) => setRegionOn(r, true)));
+    $("regions-none").addEventListener("click", () => state.regions.forEach((r) => setRegionOn(r, false)));
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") state.regions.forEach((r) => hot(r, false));
+    });
+  }
+
+  init();
+})();
