@@ -337,8 +337,11 @@
 
   function startJobView() {
     stopTimers();
+    $("stage-wait").textContent = "Rendering the contours…";
     state.startedAt = performance.now();
     $("job").hidden = false;
+    $("stage-intro").hidden = true;
+    $("stage-wait").hidden = false;
     $("job-cache").hidden = true;
     $("job-error").hidden = true;
     $("job-id").textContent = "…";
@@ -350,6 +353,8 @@
 
   function hideJob() {
     stopTimers();
+    $("stage-intro").hidden = false;
+    $("stage-wait").hidden = true;
     $("job").hidden = true;
   }
 
@@ -401,6 +406,7 @@
     } else if (payload.status === "failed") {
       stopTimers();
       tick();
+      $("stage-wait").textContent = "The job failed: see the job panel.";
       const err = payload.error || { code: "Failed", message: "the job failed" };
       $("job-error").textContent = `The job failed: ${describeError(err)}`;
       $("job-error").hidden = false;
