@@ -731,12 +731,16 @@ class JobService:
                 "application/json",
             )
             return IngestOutcome.INVALID
+        self._write_pointer(name, outcome.job)
+        return IngestOutcome.SUBMITTED
+
+    def _write_pointer(self, name: str, job: Job) -> None:
+        """``results/<name>/job.json``: which job serves this drop folder."""
         self.blobs.put(
             f"{names.PREFIX_RESULTS}{name}/job.json",
-            json.dumps({"id": outcome.job.job_id, "content_hash": outcome.job.content_hash}).encode(),
+            json.dumps({"id": job.job_id, "content_hash": job.content_hash}).encode(),
             "application/json",
         )
-        return IngestOutcome.SUBMITTED
 
     def _publish(self, job: Job, publish_names: Iterable[str]) -> None:
         """Copy a finished job's results (or its error) to ``results/<name>/`` for each name."""
@@ -744,6 +748,7 @@ class JobService:
             if not _INGEST_NAME.match(name):
                 continue
             dest = f"{names.PREFIX_RESULTS}{name}/"
+            self._write_pointer(name, job)  # first: a complete set includes the pointer
             if job.status is JobStatus.COMPLETED and job.result is not None:
                 # face.svg last, as when the job wrote them: its presence means the set is complete.
                 sources = sorted(
