@@ -70,3 +70,6 @@ LOCAL_INGEST_EVENTS_QUEUE_NAME = "facesvg-local-ingest-events"
 # A pending job whose message may have been lost (the submit died between the DynamoDB write and
 # the SQS send) is enqueued again by an identical submit after this many seconds.
 ENV_REQUEUE_PENDING_SECONDS = "FACESVG_REQUEUE_PENDING_SECONDS"
+# Browser origin allowed to call the API from another origin (the viewer on its own host); empty
+# means no CORS headers (same-origin use only).
+ENV_CORS_ALLOW_ORIGIN = "FACESVG_CORS_ALLOW_ORIGIN"
