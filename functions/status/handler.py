@@ -16,7 +16,7 @@ from facesvg.service.settings import get_settings
 from facesvg.service.store import default_service
 
 default_service()  # init phase: settings and SDK clients are built before the first event
-app = create_app(default_service)
+app = create_app(default_service, cors_allow_origin=get_settings().cors_allow_origin)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
@@ -121,9 +121,20 @@ def _json(model: Any, status: HTTPStatus) -> Response[Any]:
     )
 
 
-def create_app(service_factory: Callable[[], JobService]) -> APIGatewayRestResolver:
-    """A resolver with every route of both families, Swagger UI and the error mapping."""
-    app = APIGatewayRestResolver(enable_validation=True)
+def create_app(
+    service_factory: Callable[[], JobService], cors_allow_origin: str = ""
+) -> APIGatewayRestResolver:
+    """A resolver with every route of both families, Swagger UI and the error mapping.
+
+    ``cors_allow_origin`` (``FACESVG_CORS_ALLOW_ORIGIN``) lets a page on another origin (the viewer
+    on its own host) read the responses; empty means same-origin use only.
+    """
+    cors = (
+        CORSConfig(allow_origin=cors_allow_origin, allow_headers=["x-api-key", "content-type"], max_age=600)
+        if cors_allow_origin
+        else None
+    )
+    app = APIGatewayRestResolver(enable_validation=True, cors=cors)
     app.enable_swagger(path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version="1.0.0")
 
     def status_url(prefix: str, job_id: str) -> str:

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_receive_count: int = Field(
         default=names.MAX_RECEIVE_COUNT, ge=1, le=1000, validation_alias=_env(names.ENV_MAX_RECEIVE_COUNT)
     )
+    cors_allow_origin: str = Field(
+        default="",
+        pattern=r"^(|\*|https?://[A-Za-z0-9.-]+(:\d+)?)$",
+        validation_alias=_env(names.ENV_CORS_ALLOW_ORIGIN),
+    )
     requeue_pending_seconds: int = Field(
         default=900, ge=10, le=86400, validation_alias=_env(names.ENV_REQUEUE_PENDING_SECONDS)
     )

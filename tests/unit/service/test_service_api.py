@@ -1,0 +1,53 @@
+"""The resolver with a fake service: routing, the error mapping, CORS (events from events/)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from facesvg.local.lambdas import LocalContext
+from facesvg.service.api import create_app, resolve
+from service_fakes import make_harness
+
+EVENTS = Path(__file__).resolve().parents[3] / "events"
+
+
+def _event(name: str, **changes: Any) -> dict[str, Any]:
+    event = copy.deepcopy(json.loads((EVENTS / name).read_text()))
+    event.update(changes)
+    return event
+
+
+def _call(event: dict[str, Any], cors: str = "") -> dict[str, Any]:
+    h = make_harness()
+    app = create_app(lambda: h.service, cors_allow_origin=cors)
+    return resolve(app, event, LocalContext("test"), max_body_bytes=1_000_000)
+
+
+def test_unknown_job_is_404_json() -> None:
+    response = _call(_event("api_status.json"))
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["error"]["code"] == "NotFound"
+
+
+def test_a_body_missing_a_field_is_400_naming_it() -> None:
+    response = _call(_event("api_submit_v1.json", body=json.dumps({"image": "aGk=", "landmarks": []})))
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["field"] == "segmentation_map"
+
+
+def test_an_oversized_body_is_413_before_parsing() -> None:
+    response = _call(_event("api_submit_v1.json", body="x" * 1_000_001))
+    assert response["statusCode"] == 413
+
+
+def test_cors_headers_only_when_an_origin_is_configured() -> None:
+    event = _event("api_status.json")
+    event["headers"]["Origin"] = "https://viewer.example.com"
+    event["multiValueHeaders"]["Origin"] = ["https://viewer.example.com"]
+    with_cors = _call(event, cors="https://viewer.example.com")
+    without = _call(event)
+    assert with_cors["multiValueHeaders"]["Access-Control-Allow-Origin"] == ["https://viewer.example.com"]
+    assert "Access-Control-Allow-Origin" not in (without.get("multiValueHeaders") or {})
