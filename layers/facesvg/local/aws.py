@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,32 @@ def _speed_up_moto() -> None:
     backends.list_of_moto_modules = cached
 
 
+_ddb_write_lock = threading.RLock()
+
+
+def _isolate_moto_dynamodb_writes() -> None:
+    """DynamoDB isolates a transaction from other writes; moto's server does not: a transaction
+    copies the whole table and, if a condition fails, puts the copy back — undoing every write other
+    threads made meanwhile (a worker's claim lost to a concurrent duplicate submit's failed
+    transaction). Serialise moto's DynamoDB writes so the emulator keeps DynamoDB's guarantee.
+    Local runtime only; harmless if moto changes its internals."""
+    try:
+        from moto.dynamodb.models import DynamoDBBackend
+    except ImportError:  # pragma: no cover
+        return
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None or getattr(original, "_facesvg_locked", False):
+            continue
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _ddb_write_lock:
+                return __original(self, *args, **kwargs)
+
+        locked._facesvg_locked = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
+
+
 class MotoServer:
     """``ThreadedMotoServer`` bound to 127.0.0.1 (a free port unless one is given)."""
 
@@ -56,6 +83,7 @@ class MotoServer:
         from moto.server import ThreadedMotoServer
 
         _speed_up_moto()
+        _isolate_moto_dynamodb_writes()
         # werkzeug logs every request moto serves; keep that out of the console.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.port = port or free_port()
