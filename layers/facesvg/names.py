@@ -73,3 +73,6 @@ ENV_REQUEUE_PENDING_SECONDS = "FACESVG_REQUEUE_PENDING_SECONDS"
 # Browser origin allowed to call the API from another origin (the viewer on its own host); empty
 # means no CORS headers (same-origin use only).
 ENV_CORS_ALLOW_ORIGIN = "FACESVG_CORS_ALLOW_ORIGIN"
+# Where the functions send their EMF metric records instead of stdout (``udp://127.0.0.1:<port>``):
+# set by the local runtime to its Prometheus exporter; unset in Lambda (stdout → CloudWatch Logs).
+ENV_EMF_ENDPOINT = "FACESVG_EMF_ENDPOINT"
