@@ -3,23 +3,51 @@
 In Lambda the logger writes Powertools' structured JSON (one object per line, CloudWatch-friendly);
 anywhere else (the local runtime, tests, a terminal) it writes readable Rich lines with the same
 structured keys appended. Tracing is a no-op outside Lambda (Powertools detects it); metrics are EMF
-records flushed by ``metrics.log_metrics`` at the end of each invocation.
+records: ``record(metric, value, **dimensions)`` emits one immediately (each call builds its own
+Powertools EMF provider, so concurrent invocations in one process — the local API's threads — never
+share or lose a metric set); ``metrics.log_metrics(capture_cold_start_metric=True)`` on each handler
+adds ``ColdStart``. Every metric is defined once in ``facesvg.service.metrics_catalog``.
+
+Where EMF records go: stdout in Lambda (CloudWatch Logs extracts them), or, when
+``FACESVG_EMF_ENDPOINT=udp://127.0.0.1:<port>`` is set (the local runtime does), one JSON datagram
+per record to that endpoint: the local Prometheus exporter (``facesvg.local.prometheus``).
+
+Log correlation: the API handlers set Powertools' correlation id from the API Gateway request id;
+``correlation(job_id=…, content_hash=…)`` adds keys to every log line inside it (thread-safe).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import socket
+import threading
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from facesvg import names
+from facesvg.service.metrics_catalog import COLD_START, MetricDef
 
-__all__ = ["MetricUnit", "in_lambda", "logger", "metrics", "tracer"]
+__all__ = [
+    "MetricUnit",
+    "correlation",
+    "emit_record",
+    "in_lambda",
+    "logger",
+    "metrics",
+    "record",
+    "set_emf_sink",
+    "tracer",
+]
 
 # Keys the Rich handler already shows (time, level) or that only matter in CloudWatch.
 _HIDDEN_KEYS = frozenset(
@@ -79,9 +107,101 @@ def _build_logger() -> Logger:
     return Logger(service=names.SERVICE_NAME, logger_handler=handler, logger_formatter=ConsoleFormatter())
 
 
+# ------------------------------------------------------------------------------------ metrics
+
+_sink: Callable[[dict[str, Any]], None] | None = None
+_udp: tuple[str, socket.socket] | None = None
+_udp_lock = threading.Lock()
+
+
+def set_emf_sink(sink: Callable[[dict[str, Any]], None] | None) -> None:
+    """Send EMF records to ``sink`` instead of stdout/the endpoint (tests); None restores."""
+    global _sink
+    _sink = sink
+
+
+def _send_udp(endpoint: str, data: bytes) -> None:
+    global _udp
+    with _udp_lock:
+        if _udp is None or _udp[0] != endpoint:
+            host, _, port = endpoint.removeprefix("udp://").rpartition(":")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.connect((host, int(port)))
+            _udp = (endpoint, sock)
+        sock = _udp[1]
+    with suppress(OSError):  # the exporter is gone (runtime stopping): metrics are best effort
+        sock.send(data)
+
+
+def emit_record(emf: dict[str, Any]) -> None:
+    """One serialized EMF record → the sink, the local exporter, or stdout (CloudWatch Logs)."""
+    if _sink is not None:
+        _sink(emf)
+        return
+    text = json.dumps(emf, separators=(",", ":"))
+    endpoint = os.environ.get(names.ENV_EMF_ENDPOINT, "")
+    if endpoint.startswith("udp://"):
+        _send_udp(endpoint, text.encode())
+    else:
+        print(text)
+
+
+class EmfProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider, flushing through ``emit_record``; ColdStart once per function."""
+
+    _cold_started: set[str] = set()
+    _cold_lock = threading.Lock()
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        if not self.metric_set:
+            if raise_on_empty_metrics:
+                super().flush_metrics(raise_on_empty_metrics=True)
+            return
+        if not is_metrics_disabled():
+            emit_record(dict(self.serialize_metric_set()))
+        self.clear_metrics()
+
+    def _add_cold_start_metric(self, context: Any) -> None:
+        # Powertools keeps one flag per process; the local runtime hosts several functions in one
+        # process, so remember cold starts per function name instead.
+        name = str(getattr(context, "function_name", "") or self.function_name or "unknown")
+        with self._cold_lock:
+            if name in self._cold_started:
+                return
+            self._cold_started.add(name)
+        record(COLD_START, 1, function_name=name)
+
+
+def record(metric: MetricDef, value: float, **dimensions: str) -> None:
+    """Emit one catalogued metric now, as its own EMF record (thread-safe)."""
+    if set(dimensions) != set(metric.dimensions):
+        raise ValueError(f"{metric.name} takes dimensions {metric.dimensions}, got {sorted(dimensions)}")
+    provider = EmfProvider(namespace=names.METRICS_NAMESPACE, service=names.SERVICE_NAME)
+    for key, val in dimensions.items():
+        provider.add_dimension(name=key, value=str(val) or "none")
+    provider.add_metric(name=metric.name, unit=MetricUnit(metric.unit), value=float(value))
+    provider.flush_metrics()
+
+
+# ------------------------------------------------------------------------------------ logging
+
+
+@contextmanager
+def correlation(**keys: Any) -> Iterator[None]:
+    """Add ``keys`` (job_id, content_hash, …) to every log line of this thread inside the block."""
+    present = {k: v for k, v in keys.items() if v not in (None, "")}
+    logger.thread_safe_append_keys(**present)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(present.keys())
+
+
 logger: Logger = _build_logger()
 tracer: Tracer = Tracer(service=names.SERVICE_NAME)
-metrics: Metrics = Metrics(namespace=names.METRICS_NAMESPACE, service=names.SERVICE_NAME)
+metrics: Metrics = Metrics(
+    provider=EmfProvider(namespace=names.METRICS_NAMESPACE, service=names.SERVICE_NAME)
+)
 
 # boto3/botocore and moto are chatty at DEBUG; keep them at WARNING unless asked otherwise.
 for _name in ("botocore", "boto3", "urllib3", "werkzeug"):
