@@ -38,6 +38,7 @@ from facesvg import names
 from facesvg.core.errors import Field as InputField
 from facesvg.core.errors import InputError
 from facesvg.core.options import Limits, RenderOptions
+from facesvg.service import metrics_catalog as mc
 from facesvg.service.models import (
     Job,
     JobError,
@@ -46,7 +47,7 @@ from facesvg.service.models import (
     JobStatus,
     SubmitRequest,
 )
-from facesvg.service.observability import logger
+from facesvg.service.observability import logger, record, tracer
 from facesvg.service.settings import Settings
 
 HASH_DOMAIN = b"facesvg/content-hash/v1\n"
@@ -191,6 +192,7 @@ class RenderCore:
         and ingest functions validate and hash but never render, and their zip layer has no SciPy."""
         from facesvg.core.inputs import load_inputs, parse_landmarks
 
+        @tracer.capture_method(capture_response=False)
         def render(*args: Any, **kwargs: Any) -> RenderResultLike:
             from facesvg.core.pipeline import render as core_render
 
@@ -577,6 +579,7 @@ class JobService:
 
     # -- process ------------------------------------------------------------------------------
 
+    @tracer.capture_method(capture_response=False)
     def process(self, job_id: str, receive_count: int = 1) -> ProcessOutcome:
         """Render one job. Raises (→ SQS retries) only for transient problems."""
         token = uuid.uuid4().hex
@@ -595,7 +598,13 @@ class JobService:
                 return ProcessOutcome.ALREADY_DONE
             raise TransientError(f"job {job_id} is being processed by another worker")
 
-        log_keys = {"job_id": job_id, "attempt": claimed.attempts, "receive_count": receive_count}
+        log_keys = {
+            "job_id": job_id,
+            "content_hash": claimed.content_hash,
+            "attempt": claimed.attempts,
+            "receive_count": receive_count,
+        }
+        tracer.put_annotation("job_id", job_id)
         logger.info("processing job", extra=log_keys)
         try:
             if self.settings.effective_delay_seconds > 0:
@@ -608,6 +617,7 @@ class JobService:
                 error = JobError(code=exc.code, message=str(exc))
                 failed = self.jobs.fail(job_id, token, error, self._now()[1])
                 if failed is not None:
+                    record(mc.JOBS_FAILED, 1, error_code=exc.code)
                     self._publish(failed, sorted(failed.publish_to))
                 return ProcessOutcome.FAILED
             done = self.jobs.complete(job_id, token, result, self._now()[1])
@@ -619,8 +629,10 @@ class JobService:
                 error = JobError(code="ProcessingFailed", message=f"{type(exc).__name__}: {exc}"[:500])
                 failed = self.jobs.fail(job_id, token, error, self._now()[1])
                 if failed is not None:
+                    record(mc.JOBS_FAILED, 1, error_code=error.code)
                     self._publish(failed, sorted(failed.publish_to))
             else:
+                record(mc.JOBS_RETRIED, 1)
                 logger.warning(
                     "transient failure; SQS will retry", extra={**log_keys, "error": repr(exc)[:300]}
                 )
@@ -631,10 +643,15 @@ class JobService:
             logger.warning("lease lost before completion; another worker owns the job", extra=log_keys)
             return ProcessOutcome.LOST_RACE
         logger.info("job completed", extra=log_keys)
+        record(mc.JOBS_COMPLETED, 1)
+        if claimed.created_at:
+            created = datetime.fromisoformat(claimed.created_at.replace("Z", "+00:00")).timestamp()
+            record(mc.END_TO_END_LATENCY, max(0.0, (self.clock() - created) * 1000))
         if done.publish_to:
             self._publish(done, sorted(done.publish_to))
         return ProcessOutcome.COMPLETED
 
+    @tracer.capture_method(capture_response=False)
     def _render(self, job: Job) -> JobResult:
         t0 = time.perf_counter()
         keys = input_keys(f"{names.PREFIX_INPUTS}{job.content_hash}/")
@@ -667,15 +684,22 @@ class JobService:
         _put_all(self.blobs, uploads)
         # face.svg last: its presence means the result set is complete.
         self.blobs.put(f"{prefix}face.svg", result.svg, "image/svg+xml")
+        stages = {
+            "download": (t1 - t0) * 1000,
+            "render": (t2 - t1) * 1000,
+            "upload": (time.perf_counter() - t2) * 1000,
+        }
         logger.info(
-            "rendered",
-            extra={
-                "job_id": job.job_id,
-                "download_ms": round((t1 - t0) * 1000),
-                "render_ms": round((t2 - t1) * 1000),
-                "upload_ms": round((time.perf_counter() - t2) * 1000),
-            },
+            "rendered", extra={"job_id": job.job_id, **{f"{k}_ms": round(v) for k, v in stages.items()}}
         )
+        record(mc.RENDERS, 1)
+        record(mc.RESULT_BYTES, len(result.svg))
+        raw_timings = doc.get("timings_ms")
+        core_stages: dict[str, Any] = raw_timings if isinstance(raw_timings, dict) else {}
+        for stage, ms in {**core_stages, **stages}.items():
+            if stage != "total" and isinstance(ms, int | float):
+                record(mc.STAGE_DURATION, ms, stage=stage)
+        tracer.put_metadata("timings_ms", stages)
         transform = [[float(v) for v in row] for row in _as_list(result.transform)]
         return JobResult(
             prefix=prefix,
