@@ -7,13 +7,17 @@ redelivery does nothing. Requires ReportBatchItemFailures on the event source ma
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from facesvg.service import metrics_catalog as mc
+from facesvg.service.jobs import ProcessOutcome
 from facesvg.service.models import JobMessage
-from facesvg.service.observability import MetricUnit, logger, metrics, tracer
+from facesvg.service.observability import correlation, logger, metrics, tracer
+from facesvg.service.observability import record as record_metric
 from facesvg.service.store import default_service
 
 default_service()  # init phase: settings and SDK clients are built before the first event
@@ -24,14 +28,19 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_handler(record: SQSRecord) -> str:
     message = JobMessage.model_validate_json(record.body)  # garbage → record fails → DLQ
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    outcome = default_service().process(message.job_id, receive_count)
-    metrics.add_metric(name=f"Jobs_{outcome.value}", unit=MetricUnit.Count, value=1)
+    sent_ms = record.attributes.sent_timestamp
+    if receive_count == 1 and sent_ms:  # enqueue → start (redeliveries would count the retry delay)
+        record_metric(mc.QUEUE_WAIT, max(0.0, time.time() * 1000 - float(sent_ms)))
+    with correlation(job_id=message.job_id, message_id=record.message_id):
+        outcome = default_service().process(message.job_id, receive_count)
+    if outcome not in (ProcessOutcome.COMPLETED, ProcessOutcome.FAILED):
+        record_metric(mc.MESSAGES_SKIPPED, 1, reason=outcome.value)
     return outcome.value
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
