@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from facesvg.service import metrics_catalog as mc
 from facesvg.service.events import s3_created_objects
-from facesvg.service.observability import MetricUnit, logger, metrics, tracer
+from facesvg.service.observability import logger, metrics, record, tracer
 from facesvg.service.store import default_service
 
 default_service()  # init phase: settings and SDK clients are built before the first event
@@ -18,11 +19,11 @@ default_service()  # init phase: settings and SDK clients are built before the f
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcomes: dict[str, str] = {}
     for bucket, key in s3_created_objects(event):
         outcome = default_service().ingest(bucket, key)
-        metrics.add_metric(name=f"Ingest_{outcome.value}", unit=MetricUnit.Count, value=1)
+        record(mc.INGEST_OBJECTS, 1, outcome=outcome.value)
         outcomes[key] = outcome.value
     return {"objects": outcomes}
