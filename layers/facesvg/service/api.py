@@ -84,6 +84,8 @@ def _ok_doc(description: str, model: type) -> OpenAPIResponse:
 def _validation_field(errors: Any) -> tuple[str, str]:
     """The first validation error as (dotted field path without the ``body`` prefix, message)."""
     first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":  # its loc is the character offset, not a field
+        return "body", "the body is not valid JSON"
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     # Unions report the tried member type in the path (e.g. landmarks.list[any]); drop those.
     loc = [p for p in loc if "[" not in p and p not in {"str", "dict", "list"}] or ["body"]
@@ -188,6 +190,7 @@ def create_app(
                 ),
                 400: _error_doc("The body is invalid; error.field names the field"),
                 413: _error_doc("The body is too large"),
+                415: _error_doc("The body is not application/json"),
                 422: _error_doc("The inputs show no usable face (NoFace)"),
                 503: _error_doc("Temporarily unavailable; retry"),
             },
@@ -243,6 +246,16 @@ def resolve(
 ) -> dict[str, Any]:
     """Run one API Gateway event through the app, refusing oversized bodies before parsing them."""
     body = event.get("body") or ""
+    media_type = _media_type(event)
+    if event.get("httpMethod") == "POST" and media_type and not _is_json(media_type):
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        return _proxy_result(
+            _error(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                f"the body must be application/json, not {media_type[:100]}",
+            )
+        )
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body)
     if size > max_body_bytes:
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
@@ -251,13 +264,28 @@ def resolve(
             PayloadTooLarge.code,
             f"the body is larger than {max_body_bytes} bytes",
         )
-        return {
-            "statusCode": response.status_code,
-            "headers": {"Content-Type": "application/json"},
-            "body": response.body,
-            "isBase64Encoded": False,
-        }
+        return _proxy_result(response)
     return app.resolve(event, context)
+
+
+def _media_type(event: dict[str, Any]) -> str:
+    headers = event.get("headers") or {}
+    value = next((v for k, v in headers.items() if k.lower() == "content-type"), "") or ""
+    return str(value).split(";")[0].strip().lower()
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _proxy_result(response: Response[Any]) -> dict[str, Any]:
+    """A response made before the resolver runs, as an API Gateway proxy result."""
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": "application/json"},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
 
 
 __all__ = ["create_app", "resolve", "status_response"]

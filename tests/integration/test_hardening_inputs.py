@@ -1,0 +1,413 @@
+"""The bad-input matrix, through real HTTP on the local stack.
+
+Every case gets a 4xx JSON error naming the field and the reason (``NoFace`` → 422), and afterwards
+S3 (``inputs/``, ``results/``), DynamoDB and SQS hold nothing from it: no new object, no new item,
+no message sent. Inputs uploaded while validating (submit uploads them in parallel with the full
+decode) must be gone again by the time the answer arrives.
+
+The core's own bad-input unit tests are in ``tests/unit/core/test_core_inputs.py``; this file checks
+the same families end to end, through the API's one error mapping.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from facesvg import names
+from facesvg.commands.payload import SAMPLE_DIR, sample_payload
+from facesvg.service.store import S3BlobStore, SqsJobQueue
+from integration_helpers import keys, submit_url, wait_finished
+
+pytestmark = pytest.mark.integration
+
+_SAMPLE = sample_payload()
+_IMAGE = (SAMPLE_DIR / "original_image.png").read_bytes()
+_MAP = (SAMPLE_DIR / "segmentation_map.png").read_bytes()
+_PHOTO = cv2.imdecode(np.frombuffer(_IMAGE, np.uint8), cv2.IMREAD_COLOR)
+_LABELS = cv2.imdecode(np.frombuffer(_MAP, np.uint8), cv2.IMREAD_UNCHANGED)
+_POINTS: list[dict[str, float]] = _SAMPLE["landmarks"]["landmarks"][0]
+_DIMS: list[int] = _SAMPLE["landmarks"]["dimensions"]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def png(array: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", array)
+    assert ok
+    return buf.tobytes()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A syntactically complete PNG whose IHDR declares ``width`` x ``height`` (a decompression bomb
+    shape: the header promises far more pixels than the tiny IDAT holds)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def palette_png(labels: np.ndarray, colours: bool) -> bytes:
+    """An 8-bit palette PNG of a label map: a grey palette (index i → grey i) or a colour one."""
+    h, w = labels.shape
+    raw = b"".join(b"\0" + labels[y].tobytes() for y in range(h))
+    pal = bytes(
+        v for i in range(256) for v in ((i * 37 % 256, i * 91 % 256, i * 13 % 256) if colours else (i, i, i))
+    )
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0))
+        + _chunk(b"PLTE", pal)
+        + _chunk(b"IDAT", zlib.compress(raw))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def with_points(points: list[dict[str, Any]], dims: Any = _DIMS) -> dict[str, Any]:
+    return {"landmarks": [points], "dimensions": dims}
+
+
+# A fresh content hash per case, so no case can hit a cached job of another test.
+_margin = iter(range(10_000))
+
+
+def base_body() -> dict[str, Any]:
+    body = copy.deepcopy(_SAMPLE)
+    body["options"] = {"margin": round(0.6 + 0.0001 * next(_margin), 4), "canvas_size": 256}
+    return body
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row: how to break the request, and the answer it must get."""
+
+    name: str
+    status: int
+    code: str
+    field: str | None
+    body: Callable[[dict[str, Any]], Any] | None = None  # edits a valid body (returns the new one)
+    raw: bytes | None = None  # or: send these bytes as is
+    method: str = "POST"
+    path: str = field(default_factory=submit_url)
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+
+
+def _set(**changes: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def edit(body: dict[str, Any]) -> dict[str, Any]:
+        body.update(changes)
+        return body
+
+    return edit
+
+
+def _drop(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def edit(body: dict[str, Any]) -> dict[str, Any]:
+        body.pop(key)
+        return body
+
+    return edit
+
+
+def _points(transform: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> Any:
+    return _set(landmarks=with_points(transform(copy.deepcopy(_POINTS))))
+
+
+def _shifted(dx: float, dy: float) -> Any:
+    return _points(lambda pts: [{"x": p["x"] + dx, "y": p["y"] + dy} for p in pts])
+
+
+def _raw_landmark_value(value: str) -> Callable[[dict[str, Any]], str]:
+    """The body as JSON text with one coordinate replaced by a bare token (NaN, Infinity)."""
+
+    def edit(body: dict[str, Any]) -> str:
+        body["landmarks"] = with_points(copy.deepcopy(_POINTS))
+        body["landmarks"]["landmarks"][0][10]["x"] = "__TOKEN__"
+        return json.dumps(body).replace('"__TOKEN__"', value)
+
+    return edit
+
+
+_UPPER_HALF = _LABELS[: _LABELS.shape[0] // 2]
+_UNKNOWN = _LABELS.copy()
+_UNKNOWN[:20, :20] = 200
+_JPEG_MAP = cv2.imencode(".jpg", _LABELS)[1].tobytes()
+_COLOUR_MAP = png(cv2.applyColorMap(_LABELS * 20, cv2.COLORMAP_JET))
+_TRUNCATED = _IMAGE[: len(_IMAGE) // 2]
+
+CASES: list[Case] = [
+    # -- the request itself
+    Case("invalid_json", 400, "ValidationError", "body", raw=b'{"image": "abc", '),
+    Case("json_array_body", 400, "ValidationError", "body", raw=b"[1, 2, 3]"),
+    Case("json_string_body", 400, "ValidationError", "body", raw=b'"hello"'),
+    Case("empty_body", 400, "ValidationError", "body", raw=b""),
+    Case("missing_image", 400, "ValidationError", "image", body=_drop("image")),
+    Case(
+        "missing_segmentation_map", 400, "ValidationError", "segmentation_map", body=_drop("segmentation_map")
+    ),
+    Case("missing_landmarks", 400, "ValidationError", "landmarks", body=_drop("landmarks")),
+    Case("image_wrong_type", 400, "ValidationError", "image", body=_set(image=12345)),
+    Case("image_empty_string", 400, "ValidationError", "image", body=_set(image="")),
+    Case("landmarks_wrong_type", 400, "ValidationError", "landmarks", body=_set(landmarks=42)),
+    Case("options_wrong_type", 400, "ValidationError", "options", body=_set(options="big")),
+    Case(
+        "options_field_wrong_type",
+        400,
+        "ValidationError",
+        "options.canvas_size",
+        body=_set(options={"canvas_size": "<script>"}),
+    ),
+    Case("unknown_top_level_field", 400, "ValidationError", "image_url", body=_set(image_url="http://x/")),
+    # -- the photo
+    Case("image_invalid_base64", 400, "InvalidBase64", "image", body=_set(image="!!!not*base64!!!")),
+    Case("image_base64_of_nothing", 400, "InvalidBase64", "image", body=_set(image="=")),
+    Case(
+        "image_not_an_image", 400, "UnsupportedFormat", "image", body=_set(image=b64(b"GIF89a" + b"\0" * 64))
+    ),
+    Case("image_truncated_png", 400, "Truncated", "image", body=_set(image=b64(_TRUNCATED))),
+    Case(
+        "image_png_bomb",
+        400,
+        "TooManyPixels",
+        "image",
+        body=_set(image=b64(png_header_only(100_000, 100_000))),
+    ),
+    Case("image_zero_size", 400, "Corrupt", "image", body=_set(image=b64(png_header_only(0, 0)))),
+    Case(
+        "image_header_lies",
+        400,
+        "Corrupt",
+        "image",
+        body=_set(image=b64(png_header_only(1101, 1100))),
+    ),
+    # -- the segmentation map
+    Case("map_not_png", 400, "NotPNG", "segmentation_map", body=_set(segmentation_map=b64(_JPEG_MAP))),
+    Case(
+        "map_wrong_aspect",
+        400,
+        "AspectMismatch",
+        "segmentation_map",
+        body=_set(segmentation_map=b64(png(_UPPER_HALF))),
+    ),
+    Case(
+        "map_unknown_labels",
+        400,
+        "UnknownLabels",
+        "segmentation_map",
+        body=_set(segmentation_map=b64(png(_UNKNOWN))),
+    ),
+    Case(
+        "map_16bit_out_of_range",
+        400,
+        "UnknownLabels",
+        "segmentation_map",
+        body=_set(segmentation_map=b64(png(_LABELS.astype(np.uint16) * 257))),
+    ),
+    Case(
+        "map_colour_coded",
+        400,
+        "NotLabelMap",
+        "segmentation_map",
+        body=_set(segmentation_map=b64(_COLOUR_MAP)),
+    ),
+    Case(
+        "map_colour_palette",
+        400,
+        "NotLabelMap",
+        "segmentation_map",
+        body=_set(segmentation_map=b64(palette_png(_LABELS, colours=True))),
+    ),
+    Case(
+        "map_all_background",
+        422,
+        "NoFace",
+        "segmentation_map",
+        body=_set(segmentation_map=b64(png(np.zeros_like(_LABELS)))),
+    ),
+    # -- the landmarks
+    Case("landmarks_0", 400, "InvalidLandmarks", "landmarks", body=_set(landmarks=[])),
+    Case("landmarks_477", 400, "LandmarkCount", "landmarks", body=_points(lambda p: p[:477])),
+    Case("landmarks_479", 400, "LandmarkCount", "landmarks", body=_points(lambda p: [*p, p[0]])),
+    Case("landmarks_10000", 400, "LandmarkCount", "landmarks", body=_points(lambda p: (p * 21)[:10_000])),
+    Case("landmarks_nan", 400, "NonFinite", "landmarks", body=_raw_landmark_value("NaN")),
+    Case("landmarks_inf", 400, "NonFinite", "landmarks", body=_raw_landmark_value("-Infinity")),
+    Case("landmarks_huge_number", 400, "NonFinite", "landmarks", body=_raw_landmark_value("1e999")),
+    Case(
+        "landmarks_string_coordinate", 400, "InvalidLandmarks", "landmarks", body=_raw_landmark_value('"1"')
+    ),
+    Case("landmarks_negative", 400, "LandmarksOutside", "landmarks", body=_shifted(-5000, -5000)),
+    Case("landmarks_off_the_image", 400, "LandmarksOutside", "landmarks", body=_shifted(5000, 0)),
+    Case(
+        "landmarks_dimensions_mismatch",
+        400,
+        "AspectMismatch",
+        "landmarks",
+        body=_set(landmarks=with_points(_POINTS, [_DIMS[0], _DIMS[1] * 2])),
+    ),
+    Case(
+        "landmarks_dimensions_invalid",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_set(landmarks=with_points(_POINTS, [0, -3])),
+    ),
+    Case(
+        "landmarks_text_code",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_set(landmarks="__import__('os').system('id')"),
+    ),
+    Case("landmarks_nested_deeply", 400, "InvalidLandmarks", "landmarks", body=_set(landmarks="[" * 50_000)),
+    # -- transport
+    Case(
+        "body_over_the_limit",
+        413,
+        "PayloadTooLarge",
+        None,
+        body=_set(image="A" * 6_000_000),
+    ),
+    Case(
+        "wrong_content_type",
+        415,
+        "UnsupportedMediaType",
+        None,
+        body=lambda b: b,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    Case("unknown_route", 404, "NotFound", None, raw=b"{}", path="/api/v1/submitx"),
+    Case("wrong_method", 405, "MethodNotAllowed", None, method="PUT", raw=b"{}"),
+    Case("get_on_submit", 405, "MethodNotAllowed", None, method="GET"),
+]
+
+
+@dataclass
+class Recorder:
+    """Every S3 put and SQS send the API made while a case ran (the handlers run in this process)."""
+
+    puts: list[str] = field(default_factory=list)
+    sends: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    rec = Recorder()
+    put, send = S3BlobStore.put, SqsJobQueue.send
+
+    def recording_put(self: S3BlobStore, key: str, data: bytes, content_type: str) -> None:
+        rec.puts.append(key)
+        put(self, key, data, content_type)
+
+    def recording_send(self: SqsJobQueue, message: Any) -> None:
+        rec.sends.append(message.job_id)
+        send(self, message)
+
+    monkeypatch.setattr(S3BlobStore, "put", recording_put)
+    monkeypatch.setattr(SqsJobQueue, "send", recording_send)
+    yield rec
+
+
+def _table_keys(stack: Any) -> set[str]:
+    pages = (
+        stack.clients["dynamodb"]
+        .get_paginator("scan")
+        .paginate(TableName=names.TABLE_NAME, ProjectionExpression=names.TABLE_PARTITION_KEY)
+    )
+    return {item[names.TABLE_PARTITION_KEY]["S"] for page in pages for item in page["Items"]}
+
+
+def _request(api: httpx.Client, case: Case) -> httpx.Response:
+    if case.raw is not None:
+        content: bytes | None = case.raw
+    elif case.body is not None:
+        made = case.body(base_body())
+        content = made.encode() if isinstance(made, str) else json.dumps(made).encode()
+    else:
+        content = None
+    return api.request(case.method, case.path, content=content, headers=case.headers)
+
+
+def test_the_matrix_has_at_least_25_cases_with_unique_names() -> None:
+    assert len(CASES) >= 25
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_gets_a_4xx_naming_the_field_and_leaves_nothing(
+    api: httpx.Client, local_stack: Any, recorder: Recorder, case: Case
+) -> None:
+    objects_before = keys(local_stack, "inputs/") + keys(local_stack, "results/")
+    items_before = _table_keys(local_stack)
+
+    r = _request(api, case)
+
+    assert r.status_code == case.status, r.text[:500]
+    assert r.headers["content-type"].startswith("application/json")
+    error = r.json()["error"]
+    assert error["code"] == case.code, error
+    assert error.get("field") == case.field, error
+    assert error["message"]  # the reason, for humans
+    if case.field and case.field != "body":
+        assert case.field.split(".")[0] in error["message"] or error["code"] != "ValidationError", error
+    # Nothing from it anywhere: no object, no item, no message.
+    assert recorder.sends == []
+    assert keys(local_stack, "inputs/") + keys(local_stack, "results/") == objects_before
+    assert _table_keys(local_stack) - items_before == set()
+
+
+# The cases that decode and parse but fail the full validation upload their inputs while validating:
+# prove the upload really happened and was removed (not merely skipped).
+_UPLOADING = ["map_unknown_labels", "map_all_background", "landmarks_off_the_image", "map_wrong_aspect"]
+
+
+@pytest.mark.parametrize("name", _UPLOADING)
+def test_inputs_uploaded_while_validating_are_removed(
+    api: httpx.Client, local_stack: Any, recorder: Recorder, name: str
+) -> None:
+    case = next(c for c in CASES if c.name == name)
+    r = _request(api, case)
+    assert r.status_code == case.status
+    uploaded = [k for k in recorder.puts if k.startswith("inputs/")]
+    assert len(uploaded) == 4, recorder.puts  # image, map, landmarks, options: all were written
+    remaining = set(keys(local_stack, "inputs/"))
+    assert not remaining & set(uploaded)
+
+
+# Not errors: a grey, 16-bit or palette photo (and a grey-palette or 16-bit label map in range) is
+# normalised by the decoder and renders like the original.
+_GREY = cv2.cvtColor(_PHOTO, cv2.COLOR_BGR2GRAY)
+ACCEPTED = {
+    "photo_grey": {"image": b64(png(_GREY))},
+    "photo_16bit": {"image": b64(png(_PHOTO.astype(np.uint16) * 257))},
+    "photo_palette_and_map_16bit": {
+        "image": b64(palette_png(_GREY, colours=False)),
+        "segmentation_map": b64(png(_LABELS.astype(np.uint16))),
+    },
+    "map_grey_palette": {"segmentation_map": b64(palette_png(_LABELS, colours=False))},
+}
+
+
+@pytest.mark.parametrize("name", list(ACCEPTED))
+def test_unusual_but_valid_encodings_are_accepted_and_render(api: httpx.Client, name: str) -> None:
+    body = {**base_body(), **ACCEPTED[name]}
+    r = api.post(submit_url(), json=body)
+    assert r.status_code == 202, r.text[:500]
+    assert wait_finished(api, r.json()["id"], timeout=60)["status"] == "completed"
