@@ -198,7 +198,8 @@ class ApiGateway:
         route, params = self._match(method, path)
         if route is None:
             status = 405 if params else 404
-            payload = {"error": {"code": "NotFound", "message": f"no route for {method} {path}"}}
+            code = "MethodNotAllowed" if params else "NotFound"
+            payload = {"error": {"code": code, "message": f"no route for {method} {path}"}}
             self._send(req, status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
             return
         event = build_event(
