@@ -19,13 +19,22 @@ import socket
 import threading
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    start_http_server,
+)
 
 from facesvg import names
 from facesvg.service.metrics_catalog import CATALOG, MetricDef
 from facesvg.service.observability import logger
 
 MAX_DATAGRAM = 65535
+
+disable_created_metrics()  # no *_created series: they only add noise here
 
 
 def build_registry() -> tuple[CollectorRegistry, dict[str, Counter | Histogram]]:

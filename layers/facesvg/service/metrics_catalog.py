@@ -7,7 +7,8 @@ metrics, so both outputs always carry the same set of metrics:
 * EMF/CloudWatch: namespace ``facesvg.names.METRICS_NAMESPACE``, metric ``name``, dimensions
   ``service`` + ``dimensions``.
 * Prometheus: ``prometheus_name`` — ``facesvg_`` + the name in snake case + a unit suffix
-  (``_total`` for counts, ``_seconds`` for durations, converted from milliseconds, ``_bytes``);
+  (``_total`` for counts, ``_seconds`` for durations, converted from milliseconds, ``_bytes`` unless
+  the name already ends so);
   counts become counters, durations and sizes become histograms; dimensions become labels.
 
 Dimensions stay small (a handful of values each): ``error_code``, ``stage``, ``reason``,
@@ -45,6 +46,8 @@ class MetricDef:
         """The name given to prometheus_client (which adds ``_total`` to counters itself)."""
         snake = re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
         suffix = {"Count": "", "Milliseconds": "_seconds", "Bytes": "_bytes"}[self.unit]
+        if snake.endswith(suffix):  # PayloadBytes → facesvg_payload_bytes, not …_bytes_bytes
+            suffix = ""
         return f"{PROMETHEUS_PREFIX}{snake}{suffix}"
 
     @property
