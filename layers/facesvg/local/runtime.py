@@ -25,6 +25,7 @@ from facesvg.local.aws import (
 )
 from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction, ProcessFunction
 from facesvg.local.pollers import S3NotificationSource, SqsEventSource
+from facesvg.local.prometheus import EmfExporter
 
 
 @dataclass
@@ -44,6 +45,9 @@ class RuntimeConfig:
     # does: the renderer then does not share this process's GIL with the API and moto's server.
     isolate_process_workers: bool = True
     warm: bool = True
+    # Prometheus /metrics on 127.0.0.1 (fed by the functions' EMF records); a free port when this
+    # one is taken, 0 = any free port, None = no exporter (EMF disabled, as before).
+    metrics_port: int | None = names.LOCAL_METRICS_PORT
 
 
 class LocalRuntime:
@@ -59,6 +63,7 @@ class LocalRuntime:
         self._lock = threading.Lock()
         self._pollers_started = False
         self._workers: list[ProcessFunction] = []
+        self.exporter: EmfExporter | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -66,7 +71,12 @@ class LocalRuntime:
         self.moto.start()
         self.resources = provision(self.moto.endpoint)
         env = self.resources.function_environment()
-        env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF records would flood the console locally
+        if self.config.metrics_port is None:
+            env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF records would flood the console locally
+        else:  # EMF records go to the exporter (workers inherit the environment), not the console
+            self.exporter = EmfExporter(self.config.metrics_port).start()
+            env["POWERTOOLS_METRICS_DISABLED"] = "false"
+            env[names.ENV_EMF_ENDPOINT] = self.exporter.emf_endpoint
         if self.config.artificial_delay_seconds is not None:
             env[names.ENV_ARTIFICIAL_DELAY] = str(self.config.artificial_delay_seconds)
         if self.config.load_test_mode is not None:
@@ -143,6 +153,8 @@ class LocalRuntime:
             t.join(timeout=5)
         for w in self._workers:
             w.stop()
+        if self.exporter is not None:
+            self.exporter.stop()
         self.moto.stop()
 
     def __enter__(self) -> LocalRuntime:
@@ -170,6 +182,10 @@ class LocalRuntime:
     @property
     def swagger_url(self) -> str:
         return self.api_url + names.SWAGGER_PATH
+
+    @property
+    def metrics_url(self) -> str | None:
+        return self.exporter.url if self.exporter is not None else None
 
     @property
     def endpoint(self) -> str:
