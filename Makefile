@@ -28,6 +28,10 @@ test: install
 bench: install
 	$(VENV)/bin/facesvg bench
 
+## bench-e2e: submit→completed p50/p95 over 30 jobs + cache-hit p50 on the local stack (LOAD_TEST_MODE=true)
+bench-e2e: install
+	$(PY) -m facesvg.local.bench_e2e
+
 ## synth: CloudFormation template + assets in cdk.out/ (layer bundled locally, no Docker); cdk-nag fails it on any unacknowledged finding
 synth: install
 	npm ci --no-audit --no-fund
