@@ -23,7 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facesvg", description="Face photo + segmentation map + landmarks -> styled SVG contours.")
+    parser = argparse.ArgumentParser(
+        prog="facesvg", description="Face photo + segmentation map + landmarks -> styled SVG contours."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
