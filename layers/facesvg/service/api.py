@@ -32,6 +32,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from facesvg import names
 from facesvg.core.errors import InputError, NoFace
+from facesvg.service import metrics_catalog as mc
 from facesvg.service.jobs import (
     JobNotFound,
     JobService,
@@ -48,7 +49,7 @@ from facesvg.service.models import (
     SubmitAccepted,
     SubmitRequest,
 )
-from facesvg.service.observability import MetricUnit, logger, metrics
+from facesvg.service.observability import correlation, logger, record
 
 API_TITLE = "facesvg"
 API_DESCRIPTION = (
@@ -158,9 +159,17 @@ def create_app(
         def submit(body: SubmitRequest):  # type: ignore[no-untyped-def]  # no annotation: see _json
             outcome = service_factory().submit_request(body)
             job = outcome.job
-            metrics.add_metric(
-                name="JobsCreated" if outcome.created else "CacheHits", unit=MetricUnit.Count, value=1
+            record(mc.JOBS_SUBMITTED, 1)
+            kind = (
+                mc.CACHE_MISSES
+                if outcome.created
+                else mc.CACHE_HITS
+                if job.status.terminal
+                else mc.DUPLICATES
             )
+            record(kind, 1)
+            with correlation(job_id=job.job_id, content_hash=job.content_hash):
+                logger.info("job submitted", extra={"created": outcome.created, "status": job.status})
             if job.status.terminal:
                 return _json(job_body(job, prefix), HTTPStatus.OK)
             accepted = SubmitAccepted(
@@ -172,7 +181,9 @@ def create_app(
 
     def make_status(prefix: str) -> Callable[[str], Response[Any]]:
         def status(id: str):  # type: ignore[no-untyped-def]  # no annotation: see _json
-            return _json(job_body(service_factory().get_job(id), prefix), HTTPStatus.OK)
+            job = service_factory().get_job(id)
+            record(mc.STATUS_POLLS, 1, status=job.status.value)
+            return _json(job_body(job, prefix), HTTPStatus.OK)
 
         return status
 
@@ -209,13 +220,13 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[Any]:
         field, message = _validation_field(exc.errors())
-        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        record(mc.REQUESTS_REJECTED, 1, error_code="ValidationError")
         return _error(HTTPStatus.BAD_REQUEST, "ValidationError", f"{field}: {message}", field)
 
     @app.exception_handler(InputError)
     def _input_error(exc: InputError) -> Response[Any]:
         status = HTTPStatus.UNPROCESSABLE_ENTITY if isinstance(exc, NoFace) else HTTPStatus.BAD_REQUEST
-        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        record(mc.REQUESTS_REJECTED, 1, error_code=exc.code)
         return _error(status, exc.code, exc.message, exc.field)
 
     @app.exception_handler(ServiceError)
@@ -248,7 +259,7 @@ def resolve(
     body = event.get("body") or ""
     media_type = _media_type(event)
     if event.get("httpMethod") == "POST" and media_type and not _is_json(media_type):
-        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        record(mc.REQUESTS_REJECTED, 1, error_code="UnsupportedMediaType")
         return _proxy_result(
             _error(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
@@ -257,8 +268,10 @@ def resolve(
             )
         )
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body)
+    if size and event.get("httpMethod") == "POST":
+        record(mc.PAYLOAD_BYTES, size)
     if size > max_body_bytes:
-        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        record(mc.REQUESTS_REJECTED, 1, error_code=PayloadTooLarge.code)
         response = _error(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             PayloadTooLarge.code,
