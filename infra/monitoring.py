@@ -185,7 +185,14 @@ class Monitoring(Construct):
                         period=FIVE_MINUTES,
                         statistic="Sum",
                     )
-                    for metric_name in ("JobsCreated", "CacheHits", "Jobs_completed", "Jobs_failed")
+                    for metric_name in (
+                        "JobsSubmitted",
+                        "CacheMisses",
+                        "CacheHits",
+                        "Duplicates",
+                        "JobsCompleted",
+                        "Renders",
+                    )
                 ],
                 width=12,
             ),
