@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench bench-e2e synth lint format clean
+.PHONY: install run test bench bench-e2e load synth lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ bench: install
 ## bench-e2e: submit→completed p50/p95 over 30 jobs + cache-hit p50 on the local stack (LOAD_TEST_MODE=true)
 bench-e2e: install
 	$(PY) -m facesvg.local.bench_e2e
+
+## load: N submits (default 1000, 10 % duplicates, 20 clients) against the local stack (LOAD_TEST_MODE=true); checks every job completed exactly once
+LOAD_ARGS ?=
+load: install
+	$(PY) -m facesvg.local.load $(LOAD_ARGS)
 
 ## synth: CloudFormation template + assets in cdk.out/ (layer bundled locally, no Docker); cdk-nag fails it on any unacknowledged finding
 synth: install

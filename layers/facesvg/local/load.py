@@ -1,0 +1,318 @@
+"""Load test (``make load``): N submits from C concurrent clients, each waiting for its job.
+
+    python -m facesvg.local.load [--jobs 1000] [--clients 20] [--duplicates 0.1] [--api URL --metrics URL]
+
+Without ``--api`` it starts the local stack itself (``LOAD_TEST_MODE=true``, loopback, free ports).
+Each client submits a payload, polls the status until the job is finished, and takes the next one.
+Unique inputs are the QOVES sample with a different render option each (a new content hash, still
+valid, cheap to render: small canvas, JPEG photo); ``--duplicates`` of the submits repeat an earlier
+payload and must get the same job back. Everything is bounded by ``--timeout``.
+
+It prints requests/s, submit and submit→completed p50/p95/p99, the error count, and checks that
+every job completed exactly once: every unique payload got one job id (duplicates the same one),
+every job is completed, and the process function rendered each job once (the ``Renders`` and
+``JobsCompleted`` counters on ``/metrics`` grew by the number of jobs; with its own stack also
+every job item's ``attempts`` is 1). Exit status 1 when the check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from facesvg import names
+from facesvg.service.metrics_catalog import JOBS_COMPLETED, RENDERS, MetricDef
+
+SUBMIT_PATH = names.ROUTE_PREFIXES[0] + names.SUBMIT_PATH
+
+
+@dataclass
+class Submission:
+    key: int  # which unique payload
+    duplicate: bool
+    status_code: int = 0
+    job_id: str | None = None
+    submit_s: float = 0.0
+    completed_s: float | None = None  # submit → completed, as the client saw it
+    final_status: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    submissions: list[Submission]
+    elapsed_s: float
+    renders: float | None = None  # Renders counter growth during the run
+    completions: float | None = None  # JobsCompleted counter growth during the run
+    attempts: dict[str, int] | None = None  # job id → attempts (own stack only)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def plan(jobs: int, duplicate_share: float, seed: int = 7) -> list[tuple[int, bool]]:
+    """(payload key, is duplicate) per submit: duplicates repeat a key submitted earlier."""
+    rng = random.Random(seed)  # noqa: S311 (not crypto)
+    n_dup = round(jobs * duplicate_share)
+    dup_positions = set(rng.sample(range(1, jobs), n_dup)) if jobs > 1 and n_dup else set()
+    out: list[tuple[int, bool]] = []
+    next_key = 0
+    for i in range(jobs):
+        if i in dup_positions and next_key > 0:
+            out.append((rng.randrange(next_key), True))
+        else:
+            out.append((next_key, False))
+            next_key += 1
+    return out
+
+
+def payload(base: dict[str, Any], key: int, run_tag: int) -> dict[str, Any]:
+    """The sample with options unique to (run, key): a new hash, a valid and cheap render."""
+    margin = round(0.05 + (key % 1000) * 0.0003, 4)
+    width = round(0.5 + (key // 1000) * 0.01 + (run_tag % 1000) * 0.0001, 4)
+    return {
+        **base,
+        "options": {
+            "canvas_size": 256,
+            "margin": margin,
+            "image_format": "jpeg",
+            "image_quality": 60,
+            "style": {"stroke_width": width},
+        },
+    }
+
+
+def check(result: RunResult) -> list[str]:
+    """Problems with the run (empty = every job completed exactly once)."""
+    problems: list[str] = []
+    by_key: dict[int, set[str]] = {}
+    for s in result.submissions:
+        if s.error or s.job_id is None:
+            problems.append(f"submit of payload {s.key} failed: {s.error or s.status_code}")
+            continue
+        by_key.setdefault(s.key, set()).add(s.job_id)
+        if s.final_status != "completed":
+            problems.append(f"job {s.job_id} ended {s.final_status!r}, not completed (lost?)")
+    for key, ids in by_key.items():
+        if len(ids) != 1:
+            problems.append(f"payload {key} got {len(ids)} different jobs: {sorted(ids)}")
+    keys = {s.key for s in result.submissions}
+    missing = keys - set(by_key)
+    if missing:
+        problems.append(f"{len(missing)} payloads never got a job")
+    jobs = len(keys)
+    if result.renders is not None and result.renders != jobs:
+        problems.append(f"{result.renders:g} renders for {jobs} jobs (lost or double render)")
+    if result.completions is not None and result.completions != jobs:
+        problems.append(f"{result.completions:g} completions for {jobs} jobs")
+    if result.attempts is not None:
+        for job_id, n in result.attempts.items():
+            if n != 1:
+                problems.append(f"job {job_id} was claimed {n} times")
+    return problems
+
+
+def counter(metrics_text: str, metric: MetricDef) -> float:
+    """Sum of a counter's samples in a ``/metrics`` body."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == metric.prometheus_name:
+                total += sample.value
+    return total
+
+
+async def _client(
+    client: httpx.AsyncClient,
+    queue: asyncio.Queue[Submission],
+    bodies: dict[int, bytes],
+    deadline: float,
+    poll_s: float,
+) -> None:
+    while not queue.empty():
+        s = queue.get_nowait()
+        t0 = time.perf_counter()
+        try:
+            r = await client.post(
+                SUBMIT_PATH, content=bodies[s.key], headers={"content-type": "application/json"}
+            )
+            s.submit_s = time.perf_counter() - t0
+            s.status_code = r.status_code
+            if r.status_code not in (200, 202):
+                s.error = f"HTTP {r.status_code}: {r.text[:200]}"
+                continue
+            body = r.json()
+            s.job_id = body["id"]
+            status, url = body["status"], body.get("status_url") or ""
+            path = url[url.index("/api/") :] if "/api/" in url else url
+            while status not in ("completed", "failed") and time.monotonic() < deadline:
+                await asyncio.sleep(poll_s)
+                status = (await client.get(path)).json()["status"]
+            s.final_status = status
+            if status == "completed":
+                s.completed_s = time.perf_counter() - t0
+        except Exception as exc:
+            s.error = f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def run_load(
+    api_url: str, jobs: int, clients: int, duplicates: float, timeout_s: float, poll_s: float = 0.25
+) -> tuple[list[Submission], float]:
+    from facesvg.commands.payload import sample_payload
+
+    base = sample_payload()
+    run_tag = int(time.time())
+    order = plan(jobs, duplicates)
+    bodies = {key: json.dumps(payload(base, key, run_tag)).encode() for key, dup in order if not dup}
+    queue: asyncio.Queue[Submission] = asyncio.Queue()
+    submissions = [Submission(key, dup) for key, dup in order]
+    for s in submissions:
+        queue.put_nowait(s)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    deadline = time.monotonic() + timeout_s
+    t0 = time.perf_counter()
+    async with httpx.AsyncClient(base_url=api_url, timeout=60, limits=limits) as client:
+        tasks = [
+            asyncio.create_task(_client(client, queue, bodies, deadline, poll_s)) for _ in range(clients)
+        ]
+        await asyncio.wait(tasks, timeout=timeout_s + 60)
+    return submissions, time.perf_counter() - t0
+
+
+def report(result: RunResult, problems: list[str]) -> str:
+    subs = result.submissions
+    submit_ms = [s.submit_s * 1000 for s in subs if s.job_id]
+    done_ms = [s.completed_s * 1000 for s in subs if s.completed_s is not None]
+    errors = sum(1 for s in subs if s.error)
+
+    def pct(v: list[float]) -> str:
+        return " ".join(f"p{int(q * 100)}={percentile(v, q):.0f}ms" for q in (0.5, 0.95, 0.99))
+
+    lines = [
+        f"submits: {len(subs)} ({sum(s.duplicate for s in subs)} duplicates,"
+        f" {len({s.key for s in subs})} jobs)"
+        f" in {result.elapsed_s:.1f}s = {len(subs) / result.elapsed_s:.1f} submits/s",
+        f"submit:              {pct(submit_ms)}",
+        f"submit → completed:  {pct(done_ms)}",
+        f"errors: {errors}",
+        f"renders: {result.renders if result.renders is not None else 'n/a'}"
+        f"  completions: {result.completions if result.completions is not None else 'n/a'}",
+        "check: OK — every job completed exactly once"
+        if not problems
+        else "check: FAILED\n  " + "\n  ".join(problems[:20]),
+    ]
+    return "\n".join(lines)
+
+
+def _attempts(runtime: Any, job_ids: set[str]) -> dict[str, int]:
+    ddb = runtime.clients["dynamodb"]
+    out: dict[str, int] = {}
+    for job_id in job_ids:
+        item = ddb.get_item(
+            TableName=runtime.resources.table,
+            Key={names.TABLE_PARTITION_KEY: {"S": names.JOB_KEY_PREFIX + job_id}},
+        ).get("Item", {})
+        out[job_id] = int(item.get("attempts", {}).get("N", 0))
+    return out
+
+
+def _metric_counts(metrics_url: str | None) -> tuple[float, float] | None:
+    if not metrics_url:
+        return None
+    text = httpx.get(metrics_url, timeout=10).text
+    return counter(text, RENDERS), counter(text, JOBS_COMPLETED)
+
+
+def _settled(
+    metrics_url: str | None, before: tuple[float, float] | None, jobs: int
+) -> tuple[float, float] | None:
+    """Counter growth, waiting briefly for the last EMF records to reach the exporter."""
+    if metrics_url is None or before is None:
+        return None
+    deadline = time.monotonic() + 5
+    while True:
+        now = _metric_counts(metrics_url)
+        assert now is not None
+        grown = (now[0] - before[0], now[1] - before[1])
+        if grown[1] >= jobs or time.monotonic() > deadline:
+            time.sleep(0.3)  # a late duplicate render would show up now
+            now = _metric_counts(metrics_url)
+            assert now is not None
+            return now[0] - before[0], now[1] - before[1]
+        time.sleep(0.1)
+
+
+def execute(
+    jobs: int = 1000,
+    clients: int = 20,
+    duplicates: float = 0.1,
+    timeout_s: float = 600.0,
+    api_url: str | None = None,
+    metrics_url: str | None = None,
+    process_workers: int = 2,
+) -> RunResult:
+    """Run the load against ``api_url``, or against a local stack started (and stopped) here."""
+    runtime = None
+    if api_url is None:
+        from facesvg.local.runtime import LocalRuntime, RuntimeConfig
+
+        config = RuntimeConfig(
+            api_port=0, load_test_mode=True, log_level="WARNING", process_workers=process_workers
+        )
+        runtime = LocalRuntime(config).start()
+        api_url, metrics_url = runtime.api_url, runtime.metrics_url
+    try:
+        before = _metric_counts(metrics_url)
+        submissions, elapsed = asyncio.run(run_load(api_url, jobs, clients, duplicates, timeout_s))
+        n_jobs = len({s.key for s in submissions})
+        grown = _settled(metrics_url, before, n_jobs)
+        result = RunResult(submissions, elapsed)
+        if grown is not None:
+            result.renders, result.completions = grown
+        if runtime is not None:
+            result.attempts = _attempts(runtime, {s.job_id for s in submissions if s.job_id})
+        return result
+    finally:
+        if runtime is not None:
+            runtime.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=1000, help="submits (default 1000)")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
+    parser.add_argument("--duplicates", type=float, default=0.1, help="share of repeated submits (0.1)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument("--workers", type=int, default=2, help="process workers of the local stack")
+    parser.add_argument("--api", help="a running stack's API URL (default: start one)")
+    parser.add_argument("--metrics", help="its /metrics URL, for the render count")
+    args = parser.parse_args(argv)
+    result = execute(
+        args.jobs, args.clients, args.duplicates, args.timeout, args.api, args.metrics, args.workers
+    )
+    problems = check(result)
+    print(report(result, problems))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
