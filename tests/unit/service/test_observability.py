@@ -106,3 +106,12 @@ def test_log_lines_carry_the_correlation_keys(capsys: pytest.CaptureFixture[str]
     outside = next(line for line in err.splitlines() if "outside" in line)
     assert "job_id=0123abcd" in inside and "content_hash=feedbeef" in inside
     assert "job_id" not in outside
+
+
+def test_the_yace_config_covers_the_catalogue() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "infra" / "yace.yml").read_text()
+    assert f"namespace: {names.METRICS_NAMESPACE}" in text
+    for metric in mc.CATALOG.values():
+        assert f"- name: {metric.name}\n" in text
