@@ -267,10 +267,14 @@ def execute(
     api_url: str | None = None,
     metrics_url: str | None = None,
     process_workers: int = 2,
+    runtime: Any = None,
 ) -> RunResult:
-    """Run the load against ``api_url``, or against a local stack started (and stopped) here."""
-    runtime = None
-    if api_url is None:
+    """Run the load against ``api_url``, a given running ``LocalRuntime``, or a local stack started
+    (and stopped) here."""
+    own = runtime is None and api_url is None
+    if runtime is not None:
+        api_url, metrics_url = runtime.api_url, runtime.metrics_url
+    if own:
         from facesvg.local.runtime import LocalRuntime, RuntimeConfig
 
         config = RuntimeConfig(
@@ -278,6 +282,7 @@ def execute(
         )
         runtime = LocalRuntime(config).start()
         api_url, metrics_url = runtime.api_url, runtime.metrics_url
+    assert api_url is not None
     try:
         before = _metric_counts(metrics_url)
         submissions, elapsed = asyncio.run(run_load(api_url, jobs, clients, duplicates, timeout_s))
@@ -290,7 +295,7 @@ def execute(
             result.attempts = _attempts(runtime, {s.job_id for s in submissions if s.job_id})
         return result
     finally:
-        if runtime is not None:
+        if own and runtime is not None:
             runtime.stop()
 
 
