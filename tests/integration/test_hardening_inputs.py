@@ -156,6 +156,7 @@ _TRUNCATED = _IMAGE[: len(_IMAGE) // 2]
 CASES: list[Case] = [
     # -- the request itself
     Case("invalid_json", 400, "ValidationError", "body", raw=b'{"image": "abc", '),
+    Case("body_not_utf8", 400, "ValidationError", "body", raw=b'{"image": "\xd2\x97\xff\xfe"}'),
     Case("json_array_body", 400, "ValidationError", "body", raw=b"[1, 2, 3]"),
     Case("json_string_body", 400, "ValidationError", "body", raw=b'"hello"'),
     Case("empty_body", 400, "ValidationError", "body", raw=b""),

@@ -278,6 +278,17 @@ def resolve(
             f"the body is larger than {max_body_bytes} bytes",
         )
         return _proxy_result(response)
+    if event.get("isBase64Encoded") and event.get("httpMethod") == "POST" and body:
+        # A JSON body that arrives base64-encoded (not valid UTF-8 text on the way in): decode it
+        # here, so bytes that are not UTF-8 are a 400 naming the body rather than a 500.
+        try:
+            text = base64.b64decode(body).decode("utf-8")
+        except ValueError:  # binascii.Error and UnicodeDecodeError are both ValueErrors
+            record(mc.REQUESTS_REJECTED, 1, error_code="ValidationError")
+            return _proxy_result(
+                _error(HTTPStatus.BAD_REQUEST, "ValidationError", "body: the body is not UTF-8 JSON", "body")
+            )
+        event = {**event, "body": text, "isBase64Encoded": False}
     return app.resolve(event, context)
 
 
