@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench bench-e2e load synth lint format clean
+.PHONY: install run test bench bench-e2e load synth lint format clean redrive audit
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ load: install
 synth: install
 	npm ci --no-audit --no-fund
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk synth --quiet
+
+## redrive: move the jobs DLQ's messages back to the jobs queue (AWS_ENDPOINT_URL=… for the local stack; REDRIVE_ARGS=--dry-run)
+redrive: install
+	$(PY) -m facesvg.commands.redrive $(REDRIVE_ARGS)
+
+## audit: pip-audit of the installed dependencies (fails on known vulnerabilities; skips if the service is unreachable)
+audit: install
+	$(PY) .ci/audit.py
 
 lint: install
 	$(VENV)/bin/ruff check .
