@@ -456,3 +456,18 @@ def test_redrive_leaves_finished_jobs_alone(harness: Harness) -> None:
     harness.pump_until(lambda: harness.depth(harness.queue_url) == 0)
     assert harness.renders["calls"] == 1
     _assert_completed_once(harness, job_id, content_hash, attempts=1)
+
+
+def test_the_redrive_command_dry_run_counts_and_moves_nothing(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from facesvg.cli import main
+
+    for body in (JobMessage(job_id=uuid.uuid4().hex).model_dump_json(), "not a job"):
+        harness.sqs.send_message(QueueUrl=harness.dlq_url, MessageBody=body)
+
+    assert main(["redrive", "--queue-url", harness.queue_url, "--dry-run", "--max-messages", "10"]) == 0
+
+    out = capsys.readouterr().out
+    assert "[dry run] moved 1 message(s) back" in out and "1 message(s) that are not job messages" in out
+    assert harness.depth(harness.dlq_url) == 2 and harness.depth(harness.queue_url) == 0

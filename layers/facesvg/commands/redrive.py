@@ -103,6 +103,7 @@ def redrive(
     dlq_url = dlq_url or dlq_url_of(sqs, queue_url)
     report = RedriveReport()
     seen = 0
+    looked_at: list[dict[str, Any]] = []
     while seen < max_messages:
         out = sqs.receive_message(
             QueueUrl=dlq_url,
@@ -128,11 +129,11 @@ def redrive(
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             report.moved.append(job_id)
         if dry_run:
-            # Make what was looked at visible again at once.
-            for message in messages:
-                sqs.change_message_visibility(
-                    QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
+            looked_at.extend(messages)
+    for message in looked_at:  # a dry run makes what it looked at visible again, once it is done
+        sqs.change_message_visibility(
+            QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
     return report
 
 
