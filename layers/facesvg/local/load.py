@@ -107,7 +107,7 @@ def check(result: RunResult) -> list[str]:
             continue
         by_key.setdefault(s.key, set()).add(s.job_id)
         if s.final_status != "completed":
-            problems.append(f"job {s.job_id} ended {s.final_status!r}, not completed (lost?)")
+            problems.append(f"job {s.job_id} is {s.final_status!r}, not completed (lost, or past --timeout)")
     for key, ids in by_key.items():
         if len(ids) != 1:
             problems.append(f"payload {key} got {len(ids)} different jobs: {sorted(ids)}")
@@ -263,7 +263,7 @@ def execute(
     jobs: int = 1000,
     clients: int = 20,
     duplicates: float = 0.1,
-    timeout_s: float = 600.0,
+    timeout_s: float = 1200.0,
     api_url: str | None = None,
     metrics_url: str | None = None,
     process_workers: int = 2,
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1000, help="submits (default 1000)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of repeated submits (0.1)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="give up after this many seconds")
     parser.add_argument("--workers", type=int, default=2, help="process workers of the local stack")
     parser.add_argument("--api", help="a running stack's API URL (default: start one)")
     parser.add_argument("--metrics", help="its /metrics URL, for the render count")
