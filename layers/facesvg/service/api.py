@@ -9,6 +9,8 @@ and the error mapping are the same wherever they are served.
 error                           status  body ``{"error": {"code", "message", "field"}}``
 ==============================  ======  ==========================================
 request body fails the schema   400     code ``ValidationError``, field = dotted path
+body not JSON / not UTF-8       400     code ``ValidationError``, field ``body``
+POST with a non-JSON type       415     ``UnsupportedMediaType``
 ``InputError`` (core)           400     its code and field
 ``NoFace`` (core)               422     ``NoFace``
 ``JobNotFound`` / unknown route 404     ``NotFound``
