@@ -28,6 +28,7 @@ NOT_OURS = {
     "AWS_DEFAULT_REGION",
     "_X_AMZN_TRACE_ID",
     names.ENV_ENDPOINT_URL,
+    names.ENV_EMF_ENDPOINT,  # local runtime only: EMF to its exporter; unset in Lambda (stdout)
 }
 
 
