@@ -171,7 +171,7 @@ def create_app(
             )
             record(kind, 1)
             with correlation(job_id=job.job_id, content_hash=job.content_hash):
-                logger.info("job submitted", extra={"created": outcome.created, "status": job.status})
+                logger.info("job submitted", extra={"new_job": outcome.created, "status": job.status})
             if job.status.terminal:
                 return _json(job_body(job, prefix), HTTPStatus.OK)
             accepted = SubmitAccepted(

@@ -51,3 +51,19 @@ def test_cors_headers_only_when_an_origin_is_configured() -> None:
     without = _call(event)
     assert with_cors["multiValueHeaders"]["Access-Control-Allow-Origin"] == ["https://viewer.example.com"]
     assert "Access-Control-Allow-Origin" not in (without.get("multiValueHeaders") or {})
+
+
+def test_a_submit_logs_at_debug_level_without_clashing_with_log_record_fields() -> None:
+    # Given a logger that formats every line (as `facesvg run` does at INFO)
+    from facesvg.service.observability import logger
+
+    previous = logger.log_level
+    logger.setLevel("DEBUG")
+    body = json.dumps({"image": "aW1n", "segmentation_map": "bWFw", "landmarks": [[1.0, 2.0]]})
+    try:
+        # When a new job is submitted and then submitted again
+        first = _call(_event("api_submit_v1.json", body=body))
+    finally:
+        logger.setLevel(previous)
+    # Then the submit succeeds: no `extra` key overwrote a LogRecord attribute (a 500 before)
+    assert first["statusCode"] == 202, first["body"]
