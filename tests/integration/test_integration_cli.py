@@ -53,8 +53,10 @@ def test_payload_then_submit_wait_writes_the_results(local_stack: Any, tmp_path:
 
 def test_run_once_processes_the_bundled_sample(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = _facesvg("run", "--once", "--port", "0", "--out", str(out), "--log-level", "WARNING")
+    # The default log level, as `make run` uses it: every INFO line is formatted.
+    done = _facesvg("run", "--once", "--port", "0", "--out", str(out))
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert (out / "face.svg").is_file() and (out / "contours.json").is_file()
     assert "Swagger UI" in done.stdout
+    assert "job completed" in done.stdout + done.stderr
