@@ -91,3 +91,30 @@ def test_small_load_run_on_the_local_stack(local_stack: Any) -> None:
     problems = check(run)
     assert problems == [], report(run, problems)
     assert run.renders == 18 and run.attempts is not None and len(run.attempts) == 18
+
+
+def test_a_dropped_connection_is_retried_and_counted() -> None:
+    import asyncio
+
+    import httpx
+    from facesvg.local.load import _send
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) == 1:
+            raise httpx.ReadError("connection reset", request=request)
+        return httpx.Response(202, json={"id": "j1", "status": "pending"})
+
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://t") as c:
+            return await _send(c, sub, "POST", "/api/v1/submit", b"{}")
+
+    # Given a submit whose first connection drops
+    sub = Submission(key=0, duplicate=False)
+    # When it is sent
+    response = asyncio.run(go())
+    # Then it is re-sent once (submit is idempotent) and the retry is counted
+    assert response.status_code == 202
+    assert calls == ["POST", "POST"] and sub.transport_retries == 1

@@ -32,6 +32,7 @@ from facesvg import names
 from facesvg.service.metrics_catalog import JOBS_COMPLETED, RENDERS, MetricDef
 
 SUBMIT_PATH = names.ROUTE_PREFIXES[0] + names.SUBMIT_PATH
+TRANSPORT_ATTEMPTS = 3
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Submission:
     completed_s: float | None = None  # submit → completed, as the client saw it
     final_status: str | None = None
     error: str | None = None
+    transport_retries: int = 0  # connection errors recovered by re-sending (submit is idempotent)
 
 
 @dataclass
@@ -150,9 +152,7 @@ async def _client(
         s = queue.get_nowait()
         t0 = time.perf_counter()
         try:
-            r = await client.post(
-                SUBMIT_PATH, content=bodies[s.key], headers={"content-type": "application/json"}
-            )
+            r = await _send(client, s, "POST", SUBMIT_PATH, bodies[s.key])
             s.submit_s = time.perf_counter() - t0
             s.status_code = r.status_code
             if r.status_code not in (200, 202):
@@ -164,12 +164,32 @@ async def _client(
             path = url[url.index("/api/") :] if "/api/" in url else url
             while status not in ("completed", "failed") and time.monotonic() < deadline:
                 await asyncio.sleep(poll_s)
-                status = (await client.get(path)).json()["status"]
+                status = (await _send(client, s, "GET", path)).json()["status"]
             s.final_status = status
             if status == "completed":
                 s.completed_s = time.perf_counter() - t0
         except Exception as exc:
             s.error = f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def _send(
+    client: httpx.AsyncClient, s: Submission, method: str, path: str, body: bytes | None = None
+) -> httpx.Response:
+    """One request, re-sent after a dropped connection, as a real client would: a submit is
+    idempotent (same content hash, same job), so a retry can never create a second job."""
+    for attempt in range(TRANSPORT_ATTEMPTS):
+        try:
+            if body is None:
+                return await client.request(method, path)
+            return await client.request(
+                method, path, content=body, headers={"content-type": "application/json"}
+            )
+        except httpx.TransportError:
+            if attempt == TRANSPORT_ATTEMPTS - 1:
+                raise
+            s.transport_retries += 1
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 async def run_load(
@@ -211,7 +231,8 @@ def report(result: RunResult, problems: list[str]) -> str:
         f" in {result.elapsed_s:.1f}s = {len(subs) / result.elapsed_s:.1f} submits/s",
         f"submit:              {pct(submit_ms)}",
         f"submit → completed:  {pct(done_ms)}",
-        f"errors: {errors}",
+        f"errors: {errors}  (dropped connections recovered by re-sending: "
+        f"{sum(s.transport_retries for s in subs)})",
         f"renders: {result.renders if result.renders is not None else 'n/a'}"
         f"  completions: {result.completions if result.completions is not None else 'n/a'}",
         "check: OK — every job completed exactly once"
