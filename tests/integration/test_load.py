@@ -67,14 +67,23 @@ def test_check_fails_a_broken_run(breakage: str, expected: str) -> None:
         run.attempts["job1"] = 2
     elif breakage == "split_duplicate":
         run.submissions[-1].job_id = "another"
-    elif breakage == "missing_completion":
-        run.completions = 4
+    elif breakage == "missing_completion":  # against a remote stack: no job items to prove it
+        run.completions, run.attempts = 4, None
     elif breakage == "submit_error":
         run.submissions[0].job_id = None
         run.submissions[0].error = "HTTP 503"
     problems = check(run)
     assert any(expected in p for p in problems), problems
     assert "check: FAILED" in report(run, problems)
+
+
+def test_a_counter_shortfall_is_lost_metrics_when_the_job_items_prove_one_render_each() -> None:
+    # Given every job completed, claimed once, but one Renders record never reached the exporter
+    run = _good_run()
+    run.renders = 4
+    # Then the run passes and the report names the lost record
+    assert check(run) == []
+    assert "metric records lost in transit: 1" in report(run, [])
 
 
 def test_plan_repeats_only_earlier_payloads() -> None:
