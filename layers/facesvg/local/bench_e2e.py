@@ -21,19 +21,11 @@ import httpx
 
 from facesvg import names
 from facesvg.commands.payload import sample_payload
+from facesvg.local.load import percentile
 from facesvg.local.runtime import LocalRuntime, RuntimeConfig
 
 TARGET_COMPLETED_P50_S = 0.5
 TARGET_HIT_P50_MS = 50.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def wait_completed(
