@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from facesvg.core.pipeline import RenderResult
 
 SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "qoves"
 
@@ -41,3 +42,29 @@ def landmarks_json(points: np.ndarray, dimensions: tuple[int, int] | None = None
     if dimensions is None:
         return json.dumps(pts)
     return json.dumps({"landmarks": [pts], "dimensions": list(dimensions)})
+
+
+def mapped_back(
+    reference: RenderResult, variant: RenderResult, to_variant: np.ndarray
+) -> tuple[np.ndarray, dict[str, float]]:
+    """The 2x3 map from the variant's output px to the reference's, and each region's IoU there.
+
+    variant output px -> variant input px -> original input px -> reference output px.
+    """
+    back = (
+        _affine3(np.array(reference.transform))
+        @ np.linalg.inv(_affine3(to_variant))
+        @ np.linalg.inv(_affine3(np.array(variant.transform)))
+    )[:2]
+    scores = {
+        name: iou(
+            raster(np.asarray(poly) @ back[:, :2].T + back[:, 2], reference.size),
+            raster(reference.regions[name], reference.size),
+        )
+        for name, poly in variant.regions.items()
+    }
+    return back, scores
+
+
+def _affine3(m: np.ndarray) -> np.ndarray:
+    return np.vstack([m, [0.0, 0.0, 1.0]])
