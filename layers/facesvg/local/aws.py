@@ -7,12 +7,15 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
-import threading
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from facesvg import names
+from facesvg.local import moto_patches
 
 LOCAL_REGION = "us-east-1"
 # moto accepts any credentials; these make sure nothing local ever signs with real ones.
@@ -30,74 +33,79 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def _speed_up_moto() -> None:
-    """moto's server lists its own package directory on every request to route it (~2 ms of
-    filesystem calls, a good share of a small request). The listing never changes while the
-    process runs, so remember it. Local runtime only; harmless if moto changes its internals."""
-    try:
-        from moto import backends
-    except ImportError:  # pragma: no cover
-        return
-    original = getattr(backends, "list_of_moto_modules", None)
-    if original is None or getattr(original, "_facesvg_cached", False):
-        return
-    modules = tuple(original())
-
-    def cached() -> tuple[str, ...]:
-        return modules
-
-    cached._facesvg_cached = True  # type: ignore[attr-defined]
-    backends.list_of_moto_modules = cached
-
-
-_ddb_write_lock = threading.RLock()
-
-
-def _isolate_moto_dynamodb_writes() -> None:
-    """DynamoDB isolates a transaction from other writes; moto's server does not: a transaction
-    copies the whole table and, if a condition fails, puts the copy back — undoing every write other
-    threads made meanwhile (a worker's claim lost to a concurrent duplicate submit's failed
-    transaction). Serialise moto's DynamoDB writes so the emulator keeps DynamoDB's guarantee.
-    Local runtime only; harmless if moto changes its internals."""
-    try:
-        from moto.dynamodb.models import DynamoDBBackend
-    except ImportError:  # pragma: no cover
-        return
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None or getattr(original, "_facesvg_locked", False):
-            continue
-
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with _ddb_write_lock:
-                return __original(self, *args, **kwargs)
-
-        locked._facesvg_locked = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, locked)
-
-
 class MotoServer:
-    """``ThreadedMotoServer`` bound to 127.0.0.1 (a free port unless one is given)."""
+    """``ThreadedMotoServer`` bound to 127.0.0.1 (a free port unless one is given).
 
-    def __init__(self, port: int | None = None) -> None:
-        from moto.server import ThreadedMotoServer
+    By default it runs in a process of its own (``python -m facesvg.local.aws``): moto parses and
+    hashes every S3 body in Python, and sharing a GIL with the API and the event sources made the
+    emulator, not the service, the bottleneck (a job's ~17 result objects). ``in_process=True``
+    keeps it in this process (one interpreter, e.g. under a debugger).
+    """
 
-        _speed_up_moto()
-        _isolate_moto_dynamodb_writes()
-        # werkzeug logs every request moto serves; keep that out of the console.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    def __init__(self, port: int | None = None, in_process: bool = False) -> None:
         self.port = port or free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.in_process = in_process
+        self._server: Any = None
+        self._proc: subprocess.Popen[str] | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._server.start()
+        if self.in_process:
+            self._server = _threaded_server(self.port)
+            self._server.start()
+            return
+        self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "facesvg.local.aws", str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if line.strip() != "ready":
+            self.stop()
+            raise RuntimeError(f"moto's server did not start on port {self.port} (exit {self._proc.poll()})")
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()  # the server process exits when its stdin closes
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _threaded_server(port: int) -> Any:
+    from moto.server import ThreadedMotoServer
+
+    moto_patches.apply()
+    # werkzeug logs every request moto serves; keep that out of the console.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    return ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+
+def serve(port: int) -> int:
+    """The server process: serve until stdin closes (the parent stopped, or died)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the parent stops us
+    server = _threaded_server(port)
+    server.start()
+    print("ready", flush=True)
+    sys.stdin.read()
+    server.stop()
+    return 0
 
 
 @dataclass(frozen=True)
@@ -209,3 +217,7 @@ def provision(endpoint: str) -> LocalResources:
 def apply_environment(env: dict[str, str]) -> None:
     """Set the functions' environment in this process (the handlers run in-process)."""
     os.environ.update(env)
+
+
+if __name__ == "__main__":
+    sys.exit(serve(int(sys.argv[1])))

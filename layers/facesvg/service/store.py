@@ -17,6 +17,7 @@ Table layout (single table, partition key ``pk``, no sort key):
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -350,8 +351,18 @@ def client(service: str) -> Any:
         if service not in _clients:
             session = boto3.session.Session()
             config = _S3_CONFIG if service == "s3" else _CONFIG
+            if service == "s3" and _plain_http_endpoint(service):
+                # Over plain HTTP (moto, LocalStack) SigV4 already hashes every body; the CRC32
+                # that botocore adds on top costs each ~1 MB result object a second pass on both
+                # ends. On AWS (HTTPS, unsigned payloads) the checksum stays on.
+                config = config.merge(Config(request_checksum_calculation="when_required"))
             _clients[service] = session.client(service, config=config)  # type: ignore[call-overload]
         return _clients[service]
+
+
+def _plain_http_endpoint(service: str) -> bool:
+    url = os.environ.get(f"{names.ENV_ENDPOINT_URL}_{service.upper()}") or os.environ.get(names.ENV_ENDPOINT_URL)
+    return bool(url) and str(url).startswith("http://")
 
 
 def build_service(settings: Settings | None = None) -> JobService:

@@ -1,0 +1,130 @@
+"""Patches to moto's server, applied only in the local runtime's emulator process.
+
+Each one keeps moto faithful to what AWS does, or removes an emulator cost AWS does not have, and
+each is harmless (skipped) if moto changes its internals. ``apply()`` installs them all, once.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+# DynamoDB writes are serialised by this lock (see ``_isolate_dynamodb_writes``).
+_ddb_write_lock = threading.RLock()
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    _cache_module_listing()
+    _isolate_dynamodb_writes()
+    _snapshot_only_touched_items()
+    _applied = True
+
+
+def _cache_module_listing() -> None:
+    """moto's server lists its own package directory on every request to route it (~2 ms of
+    filesystem calls, a good share of a small request). The listing never changes while the
+    process runs, so remember it."""
+    try:
+        from moto import backends
+    except ImportError:  # pragma: no cover
+        return
+    original = getattr(backends, "list_of_moto_modules", None)
+    if original is None or getattr(original, "_facesvg_cached", False):
+        return
+    modules = tuple(original())
+
+    def cached() -> tuple[str, ...]:
+        return modules
+
+    cached._facesvg_cached = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = cached
+
+
+def _isolate_dynamodb_writes() -> None:
+    """DynamoDB isolates a transaction from other writes; moto's server does not: a transaction
+    snapshots the table and, if a condition fails, puts the snapshot back — undoing every write
+    other threads made meanwhile (a worker's claim lost to a concurrent duplicate submit's failed
+    transaction). Serialise moto's DynamoDB writes so the emulator keeps DynamoDB's guarantee."""
+    try:
+        from moto.dynamodb.models import DynamoDBBackend
+    except ImportError:  # pragma: no cover
+        return
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None or getattr(original, "_facesvg_locked", False):
+            continue
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _ddb_write_lock:
+                return __original(self, *args, **kwargs)
+
+        locked._facesvg_locked = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
+
+
+def _snapshot_only_touched_items() -> None:
+    """moto rolls a failed transaction back from a deep copy of every table it touches, taken
+    before each transaction: O(items in the table) per submit, so each submit of a load run was
+    slower than the last (~10 ms per transaction at a few hundred jobs). Snapshot only the items
+    the transaction names and put those back on failure; the write lock keeps other writers out
+    meanwhile, so the result is the same."""
+    try:
+        from moto.dynamodb import models
+        from moto.dynamodb.models import DynamoDBBackend, Table
+    except ImportError:  # pragma: no cover
+        return
+    original = getattr(DynamoDBBackend, "transact_write_items", None)
+    if original is None or getattr(original, "_facesvg_snapshots", False):
+        return
+    if getattr(models, "copy", None) is not copy:  # moto no longer snapshots this way
+        return
+
+    class _TablesByReference:
+        """The ``copy`` module as moto's DynamoDB models see it: tables are not copied."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def transact_write_items(
+        self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> Any:
+        with _ddb_write_lock:
+            saved = _touched_items(self, transact_items)
+            try:
+                return original(self, transact_items, *args, **kwargs)
+            except Exception:
+                for table, hash_key, range_key, item in saved:
+                    table.delete_item(hash_key, range_key)
+                    if item is not None:
+                        table.put_item(item.to_json()["Attributes"])
+                raise
+
+    transact_write_items._facesvg_snapshots = True  # type: ignore[attr-defined]
+    models.copy = _TablesByReference  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _touched_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    """(table, hash key, range key, deep copy of the item or None) for each item a transaction names."""
+    saved = []
+    for entry in transact_items:
+        try:
+            (op_type, op), *_ = entry.items()
+            table = backend.get_table(op["TableName"])
+            if op_type == "Put":
+                attrs = op["Item"]
+                key = {k: attrs[k] for k in (table.hash_key_attr, table.range_key_attr) if k is not None}
+            else:
+                key = op["Key"]
+            hash_key, range_key = backend.get_keys_value(table, key)
+        except Exception:  # noqa: S112 (malformed: moto fails this operation and writes nothing for it)
+            continue
+        item = table.get_item(hash_key, range_key)
+        saved.append((table, hash_key, range_key, copy.deepcopy(item)))
+    return saved
