@@ -53,3 +53,49 @@ def test_failed_transactions_do_not_undo_concurrent_writes(local_stack: Any) -> 
 
     item = ddb.get_item(TableName=table, Key={pk: {"S": "TEST#counter"}}, ConsistentRead=True)["Item"]
     assert item["n"]["N"] == "60"
+
+
+def test_a_failed_transaction_puts_back_exactly_the_items_it_named(local_stack: Any) -> None:
+    ddb = local_stack.clients["dynamodb"]
+    table, pk = names.TABLE_NAME, names.TABLE_PARTITION_KEY
+    ddb.put_item(TableName=table, Item={pk: {"S": "TX#a"}, "v": {"N": "1"}})
+    ddb.put_item(TableName=table, Item={pk: {"S": "TX#guard"}, "v": {"N": "1"}})
+    ddb.put_item(TableName=table, Item={pk: {"S": "TX#bystander"}, "v": {"N": "7"}})
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {pk: {"S": "TX#new"}, "v": {"N": "1"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {pk: {"S": "TX#a"}},
+                        "UpdateExpression": "SET v = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {pk: {"S": "TX#guard"}},
+                        "ConditionExpression": "v = :never",
+                        "ExpressionAttributeValues": {":never": {"N": "99"}},
+                    }
+                },
+            ]
+        )
+
+    def item(key: str) -> dict[str, Any] | None:
+        got: dict[str, Any] | None = ddb.get_item(TableName=table, Key={pk: {"S": key}}).get("Item")
+        return got
+
+    assert item("TX#new") is None  # the put was rolled back
+    assert item("TX#a") == {pk: {"S": "TX#a"}, "v": {"N": "1"}}  # the update was rolled back
+    assert item("TX#bystander") == {pk: {"S": "TX#bystander"}, "v": {"N": "7"}}
+
+    ddb.transact_write_items(  # and one that succeeds still writes everything
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {pk: {"S": "TX#new"}, "v": {"N": "1"}}}},
+            {"Delete": {"TableName": table, "Key": {pk: {"S": "TX#bystander"}}}},
+        ]
+    )
+    assert item("TX#new") is not None and item("TX#bystander") is None

@@ -293,6 +293,24 @@ def _settled(
         time.sleep(0.1)
 
 
+def _wait_idle(runtime: Any, metrics_url: str | None, timeout_s: float = 60.0) -> None:
+    """Until the job queue is empty (nothing waiting, nothing in flight) and the counters are still."""
+    sqs = runtime.clients["sqs"]
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=runtime.resources.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        counts = _metric_counts(metrics_url)
+        if sum(int(v) for v in attrs.values()) == 0 and counts == last:
+            return
+        last = counts
+        time.sleep(0.3)
+    raise TimeoutError("the local stack did not become idle")
+
+
 def execute(
     jobs: int = 1000,
     clients: int = 20,
@@ -318,6 +336,8 @@ def execute(
         api_url, metrics_url = runtime.api_url, runtime.metrics_url
     assert api_url is not None
     try:
+        if runtime is not None and not own:
+            _wait_idle(runtime, metrics_url)  # a shared stack may still be finishing earlier jobs
         before = _metric_counts(metrics_url)
         submissions, elapsed = asyncio.run(run_load(api_url, jobs, clients, duplicates, timeout_s))
         n_jobs = len({s.key for s in submissions})

@@ -10,8 +10,8 @@ import copy
 import threading
 from typing import Any
 
-# DynamoDB writes are serialised by this lock (see ``_isolate_dynamodb_writes``).
-_ddb_write_lock = threading.RLock()
+# moto's DynamoDB requests are serialised by this lock (see ``_isolate_dynamodb_requests``).
+_ddb_lock = threading.RLock()
 _applied = False
 
 
@@ -20,7 +20,7 @@ def apply() -> None:
     if _applied:
         return
     _cache_module_listing()
-    _isolate_dynamodb_writes()
+    _isolate_dynamodb_requests()
     _snapshot_only_touched_items()
     _applied = True
 
@@ -45,33 +45,34 @@ def _cache_module_listing() -> None:
     backends.list_of_moto_modules = cached
 
 
-def _isolate_dynamodb_writes() -> None:
-    """DynamoDB isolates a transaction from other writes; moto's server does not: a transaction
-    snapshots the table and, if a condition fails, puts the snapshot back — undoing every write
-    other threads made meanwhile (a worker's claim lost to a concurrent duplicate submit's failed
-    transaction). Serialise moto's DynamoDB writes so the emulator keeps DynamoDB's guarantee."""
+def _isolate_dynamodb_requests() -> None:
+    """DynamoDB isolates every request from the others; moto's server does not. A failed moto
+    transaction puts back a snapshot and would undo writes other threads made meanwhile (a
+    worker's claim lost to a concurrent duplicate submit's failed transaction), and a read
+    serialises the live item while a concurrent update changes it (HTTP 500, "dictionary changed
+    size during iteration"). Serialise moto's DynamoDB requests so the emulator keeps DynamoDB's
+    guarantees; they are GIL-bound anyway, so this costs little."""
     try:
-        from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.responses import DynamoHandler
     except ImportError:  # pragma: no cover
         return
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None or getattr(original, "_facesvg_locked", False):
-            continue
+    original = getattr(DynamoHandler, "call_action", None)
+    if original is None or getattr(original, "_facesvg_locked", False):
+        return
 
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with _ddb_write_lock:
-                return __original(self, *args, **kwargs)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _ddb_lock:
+            return original(self, *args, **kwargs)
 
-        locked._facesvg_locked = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, locked)
+    locked._facesvg_locked = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = locked  # type: ignore[method-assign]
 
 
 def _snapshot_only_touched_items() -> None:
     """moto rolls a failed transaction back from a deep copy of every table it touches, taken
     before each transaction: O(items in the table) per submit, so each submit of a load run was
     slower than the last (~10 ms per transaction at a few hundred jobs). Snapshot only the items
-    the transaction names and put those back on failure; the write lock keeps other writers out
+    the transaction names and put those back on failure; the lock keeps other requests out
     meanwhile, so the result is the same."""
     try:
         from moto.dynamodb import models
@@ -94,7 +95,7 @@ def _snapshot_only_touched_items() -> None:
     def transact_write_items(
         self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any
     ) -> Any:
-        with _ddb_write_lock:
+        with _ddb_lock:
             saved = _touched_items(self, transact_items)
             try:
                 return original(self, transact_items, *args, **kwargs)
@@ -106,7 +107,7 @@ def _snapshot_only_touched_items() -> None:
                 raise
 
     transact_write_items._facesvg_snapshots = True  # type: ignore[attr-defined]
-    models.copy = _TablesByReference  # type: ignore[attr-defined]
+    models.copy = _TablesByReference  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 

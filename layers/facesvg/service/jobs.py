@@ -182,7 +182,7 @@ class RenderCore:
     """The four things the service needs from ``facesvg.core`` (fakes in unit tests)."""
 
     parse_landmarks: Callable[[Any], Any]
-    load_inputs: Callable[..., Any]
+    check_inputs: Callable[..., Any]  # validate for accepting a request (raises InputError)
     render: Callable[..., RenderResultLike]
     pipeline_version: str
 
@@ -190,7 +190,7 @@ class RenderCore:
     def default(cls) -> RenderCore:
         """The real core. ``render`` (and SciPy with it) is imported on first use only: the submit
         and ingest functions validate and hash but never render, and their zip layer has no SciPy."""
-        from facesvg.core.inputs import load_inputs, parse_landmarks
+        from facesvg.core.inputs import check_inputs, parse_landmarks
 
         @tracer.capture_method(capture_response=False)
         def render(*args: Any, **kwargs: Any) -> RenderResultLike:
@@ -198,7 +198,7 @@ class RenderCore:
 
             return core_render(*args, **kwargs)
 
-        return cls(parse_landmarks, load_inputs, render, _pipeline_version())
+        return cls(parse_landmarks, check_inputs, render, _pipeline_version())
 
 
 def _pipeline_version() -> str:
@@ -427,14 +427,14 @@ class JobService:
             self._requeue_if_stuck(existing)
             return SubmitOutcome(self._with_publish(existing, publish_name), created=False)
 
-        # A miss. The inputs upload while the core validates them fully (decoding the images); if
+        # A miss. The inputs upload while the core checks them (``check_inputs``); if
         # they are invalid the upload is removed again before answering, so a rejected request
         # leaves nothing behind. Then the conditional transaction; the job id is sent to the queue
         # only after both, so no worker can look for inputs that are not there yet.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs") as pool:
             uploading = pool.submit(self._put_inputs, prepared)
             try:
-                self.render_core.load_inputs(
+                self.render_core.check_inputs(
                     prepared.image,
                     prepared.segmentation_map,
                     prepared.landmarks_json.decode(),

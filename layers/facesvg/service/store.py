@@ -361,7 +361,8 @@ def client(service: str) -> Any:
 
 
 def _plain_http_endpoint(service: str) -> bool:
-    url = os.environ.get(f"{names.ENV_ENDPOINT_URL}_{service.upper()}") or os.environ.get(names.ENV_ENDPOINT_URL)
+    env = names.ENV_ENDPOINT_URL
+    url = os.environ.get(f"{env}_{service.upper()}") or os.environ.get(env)
     return bool(url) and str(url).startswith("http://")
 
 

@@ -201,7 +201,7 @@ class FakeCore:
             raise InputError("landmarks", "must be a non-empty list", code="InvalidLandmarks")
         return FakeLandmarks(np.asarray(raw, dtype=float), (100, 100))
 
-    def load_inputs(self, image: bytes, segmentation: bytes, landmarks: Any, limits: Any = None) -> None:
+    def check_inputs(self, image: bytes, segmentation: bytes, landmarks: Any, limits: Any = None) -> None:
         with self.lock:
             self.validations += 1
         if image == b"bad":
@@ -221,7 +221,7 @@ class FakeCore:
         return FakeResult()
 
     def as_render_core(self) -> RenderCore:
-        return RenderCore(self.parse_landmarks, self.load_inputs, self.render, "test-1")
+        return RenderCore(self.parse_landmarks, self.check_inputs, self.render, "test-1")
 
 
 @dataclass
