@@ -20,6 +20,7 @@ def apply() -> None:
     if _applied:
         return
     _cache_module_listing()
+    _read_bodies_in_one_call()
     _isolate_dynamodb_requests()
     _snapshot_only_touched_items()
     _applied = True
@@ -43,6 +44,41 @@ def _cache_module_listing() -> None:
 
     cached._facesvg_cached = True  # type: ignore[attr-defined]
     backends.list_of_moto_modules = cached
+
+
+def _read_bodies_in_one_call() -> None:
+    """werkzeug reads a request body in 64 KB pieces into a growing buffer, then copies it: for
+    each ~1 MB result object some 20 reads, each taking the GIL back, in a process where every
+    request competes for it. Read the (length-limited) rest with one buffered read instead."""
+    try:
+        from werkzeug.wsgi import LimitedStream
+    except ImportError:  # pragma: no cover
+        return
+    original = getattr(LimitedStream, "readall", None)
+    if original is None or getattr(original, "_facesvg_whole", False):
+        return
+    if not all(hasattr(LimitedStream, a) for a in ("is_exhausted", "on_exhausted", "on_disconnect")):
+        return
+
+    def readall(self: Any) -> bytes:
+        stream, position, limit = getattr(self, "_stream", None), getattr(self, "_pos", None), self.limit
+        if stream is None or position is None or not hasattr(stream, "read"):
+            return bytes(original(self))
+        if self.is_exhausted:
+            self.on_exhausted()
+            return b""
+        try:
+            data = bytes(stream.read(limit - position))  # a buffered read returns all of it, or EOF
+        except (OSError, ValueError) as exc:
+            self.on_disconnect(error=exc)
+            return b""
+        self._pos = position + len(data)
+        if len(data) < limit - position:
+            self.on_disconnect()
+        return data
+
+    readall._facesvg_whole = True  # type: ignore[attr-defined]
+    LimitedStream.readall = readall  # type: ignore[method-assign]
 
 
 def _isolate_dynamodb_requests() -> None:

@@ -563,8 +563,10 @@ class JobService:
         ttl = self.settings.presign_seconds
         svg, contours = self._results.get(prefix) or (None, None)
         if svg is None or contours is None:
-            svg = self.blobs.get(f"{prefix}face.svg")
-            contours = _contours(json.loads(self.blobs.get(f"{prefix}result.json")))
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="result") as pool:
+                reading = pool.submit(self.blobs.get, f"{prefix}result.json")
+                svg = self.blobs.get(f"{prefix}face.svg")
+                contours = _contours(json.loads(reading.result()))
             self._results.put(prefix, (svg, contours), len(svg))
         return StatusView(
             job=job,
@@ -680,10 +682,11 @@ class JobService:
         uploads.append(
             (f"{prefix}result.json", json.dumps(doc, separators=(",", ":")).encode(), "application/json")
         )
-        # ~17 objects of ~1 MB (every region SVG embeds the photo): upload them concurrently.
+        uploads.append((f"{prefix}face.svg", result.svg, "image/svg+xml"))
+        # ~17 objects of ~1 MB (every region SVG embeds the photo): upload them concurrently. Nobody
+        # reads results/<hash>/ before the job item says completed (the drop folder's copies, which
+        # users watch, are published after that, face.svg last).
         _put_all(self.blobs, uploads)
-        # face.svg last: its presence means the result set is complete.
-        self.blobs.put(f"{prefix}face.svg", result.svg, "image/svg+xml")
         stages = {
             "download": (t1 - t0) * 1000,
             "render": (t2 - t1) * 1000,
@@ -774,7 +777,7 @@ class JobService:
             dest = f"{names.PREFIX_RESULTS}{name}/"
             self._write_pointer(name, job)  # first: a complete set includes the pointer
             if job.status is JobStatus.COMPLETED and job.result is not None:
-                # face.svg last, as when the job wrote them: its presence means the set is complete.
+                # face.svg last: in a drop folder's results/<name>/ its presence means the set is complete.
                 sources = sorted(
                     self.blobs.list_keys(job.result.prefix), key=lambda k: k.endswith("/face.svg")
                 )
