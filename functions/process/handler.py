@@ -32,7 +32,7 @@ def record_handler(record: SQSRecord) -> str:
     if receive_count == 1 and sent_ms:  # enqueue → start (redeliveries would count the retry delay)
         record_metric(mc.QUEUE_WAIT, max(0.0, time.time() * 1000 - float(sent_ms)))
     with correlation(job_id=message.job_id, message_id=record.message_id):
-        outcome = default_service().process(message.job_id, receive_count)
+        outcome = default_service().process(message.job_id, receive_count, message.content_hash)
     if outcome not in (ProcessOutcome.COMPLETED, ProcessOutcome.FAILED):
         record_metric(mc.MESSAGES_SKIPPED, 1, reason=outcome.value)
     return outcome.value

@@ -36,6 +36,7 @@ ENV_JOB_TTL_DAYS = "FACESVG_JOB_TTL_DAYS"
 ENV_MAX_PIXELS = "FACESVG_MAX_PIXELS"
 ENV_MAX_BODY_BYTES = "FACESVG_MAX_BODY_BYTES"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # standard boto3 variable: moto, LocalStack or unset for AWS
+ENV_ENDPOINT_URL_S3 = "AWS_ENDPOINT_URL_S3"  # boto3's per-service override (the local S3 server)
 
 # API routes: the original service's family and the QOVES spec's family, same behaviour.
 ROUTE_PREFIXES = ("/api/v1", "/api/v1/frontal/crop")

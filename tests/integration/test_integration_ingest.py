@@ -78,7 +78,7 @@ def test_names_that_fail_the_check_are_ignored(local_stack: Any) -> None:
 
 
 def _pending_ingest_events(stack: Any) -> bool:
-    attrs = stack.clients["sqs"].get_queue_attributes(
+    attrs = stack.clients["s3_events"].get_queue_attributes(
         QueueUrl=stack.resources.ingest_queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]

@@ -63,7 +63,8 @@ def main(args: argparse.Namespace) -> int:
     table.add_row("API", runtime.api_url)
     table.add_row("Swagger UI", runtime.swagger_url)
     table.add_row("OpenAPI", runtime.swagger_url + "?format=json")
-    table.add_row("AWS endpoint (moto)", runtime.endpoint)
+    table.add_row("AWS endpoint (moto: DynamoDB, SQS)", runtime.endpoint)
+    table.add_row("S3 endpoint (moto)", runtime.s3_endpoint)
     table.add_row("drop folder", f"s3://{names.BUCKET_NAME}/{names.PREFIX_INCOMING}<name>/")
     console.print(table)
 

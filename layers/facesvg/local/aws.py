@@ -110,18 +110,20 @@ def serve(port: int) -> int:
 
 @dataclass(frozen=True)
 class LocalResources:
-    endpoint: str
+    endpoint: str  # DynamoDB and SQS
+    s3_endpoint: str  # S3, and the queue its notifications go to
     bucket: str
     table: str
     queue_url: str
     queue_arn: str
     dlq_url: str
-    ingest_queue_url: str
+    ingest_queue_url: str  # on the S3 endpoint
 
     def function_environment(self) -> dict[str, str]:
         """The environment the CDK stack gives the functions, pointed at moto."""
         return {
             names.ENV_ENDPOINT_URL: self.endpoint,
+            names.ENV_ENDPOINT_URL_S3: self.s3_endpoint,
             names.ENV_BUCKET: self.bucket,
             names.ENV_TABLE: self.table,
             names.ENV_QUEUE_URL: self.queue_url,
@@ -132,7 +134,9 @@ class LocalResources:
         }
 
 
-def local_clients(endpoint: str) -> dict[str, Any]:
+def local_clients(endpoint: str, s3_endpoint: str | None = None) -> dict[str, Any]:
+    """boto3 clients for the local stack: ``s3``, ``sqs``, ``dynamodb``, and ``s3_events`` (SQS on
+    the S3 server, where the bucket's notifications are queued)."""
     import boto3
 
     session = boto3.session.Session(
@@ -141,15 +145,24 @@ def local_clients(endpoint: str) -> dict[str, Any]:
         aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
         region_name=LOCAL_REGION,
     )
-    return {svc: session.client(svc, endpoint_url=endpoint) for svc in ("s3", "sqs", "dynamodb")}
+    s3_endpoint = s3_endpoint or endpoint
+    return {
+        "s3": session.client("s3", endpoint_url=s3_endpoint),
+        "sqs": session.client("sqs", endpoint_url=endpoint),
+        "dynamodb": session.client("dynamodb", endpoint_url=endpoint),
+        "s3_events": session.client("sqs", endpoint_url=s3_endpoint),
+    }
 
 
-def provision(endpoint: str) -> LocalResources:
+def provision(endpoint: str, s3_endpoint: str | None = None) -> LocalResources:
     """Create the bucket, table (with TTL), queue + DLQ (redrive) and the drop-folder notification.
 
-    Idempotent: safe to run against a server that already has them.
+    Idempotent: safe to run against servers that already have them. S3 may live on a server of
+    its own (``s3_endpoint``); its notification queue then lives there too, as moto delivers
+    notifications inside one server.
     """
-    c = local_clients(endpoint)
+    s3_endpoint = s3_endpoint or endpoint
+    c = local_clients(endpoint, s3_endpoint)
     s3, sqs, ddb = c["s3"], c["sqs"], c["dynamodb"]
 
     s3.create_bucket(Bucket=names.BUCKET_NAME)
@@ -187,8 +200,9 @@ def provision(endpoint: str) -> LocalResources:
 
     # On AWS the bucket notifies the ingest Lambda; moto cannot invoke Lambdas, so locally the
     # notification goes to a queue and the runtime hands each S3 event to the ingest handler.
-    ingest_url = sqs.create_queue(QueueName=names.LOCAL_INGEST_EVENTS_QUEUE_NAME)["QueueUrl"]
-    ingest_arn = sqs.get_queue_attributes(QueueUrl=ingest_url, AttributeNames=["QueueArn"])["Attributes"][
+    events = c["s3_events"]
+    ingest_url = events.create_queue(QueueName=names.LOCAL_INGEST_EVENTS_QUEUE_NAME)["QueueUrl"]
+    ingest_arn = events.get_queue_attributes(QueueUrl=ingest_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
     s3.put_bucket_notification_configuration(
@@ -205,6 +219,7 @@ def provision(endpoint: str) -> LocalResources:
     )
     return LocalResources(
         endpoint=endpoint,
+        s3_endpoint=s3_endpoint,
         bucket=names.BUCKET_NAME,
         table=names.TABLE_NAME,
         queue_url=queue_url,

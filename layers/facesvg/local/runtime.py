@@ -31,7 +31,8 @@ from facesvg.local.prometheus import EmfExporter
 @dataclass
 class RuntimeConfig:
     api_port: int = names.LOCAL_API_PORT  # 0 = any free port
-    moto_port: int | None = None  # None = any free port
+    moto_port: int | None = None  # DynamoDB and SQS; None = any free port
+    moto_s3_port: int | None = None  # S3; None = any free port
     process_workers: int = 2  # concurrent process "Lambda" environments polling SQS
     batch_size: int = 10
     retry_delay_seconds: int = 1
@@ -53,7 +54,10 @@ class RuntimeConfig:
 class LocalRuntime:
     def __init__(self, config: RuntimeConfig | None = None) -> None:
         self.config = config or RuntimeConfig()
+        # Two emulator processes: S3 moves megabytes per job in Python, and on one server (one GIL)
+        # every DynamoDB and SQS request of the job queued behind those bodies.
         self.moto = MotoServer(self.config.moto_port)
+        self.moto_s3 = MotoServer(self.config.moto_s3_port)
         self.functions = {name: LocalFunction(name) for name in FUNCTION_NAMES}
         self.resources: LocalResources | None = None
         self.api: ApiGateway | None = None
@@ -69,7 +73,8 @@ class LocalRuntime:
 
     def start(self) -> LocalRuntime:
         self.moto.start()
-        self.resources = provision(self.moto.endpoint)
+        self.moto_s3.start()
+        self.resources = provision(self.moto.endpoint, self.moto_s3.endpoint)
         env = self.resources.function_environment()
         if self.config.metrics_port is None:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF records would flood the console locally
@@ -89,7 +94,7 @@ class LocalRuntime:
             from facesvg.service.observability import logger
 
             logger.setLevel(self.config.log_level)
-        self.clients = local_clients(self.moto.endpoint)
+        self.clients = local_clients(self.moto.endpoint, self.moto_s3.endpoint)
 
         if self.config.warm:
             for fn in self.functions.values():
@@ -127,7 +132,7 @@ class LocalRuntime:
             )
         self._threads.append(
             S3NotificationSource(
-                self.clients["sqs"],
+                self.clients["s3_events"],
                 r.ingest_queue_url,
                 lambda event: self.invoke("ingest", event),
                 self._stop,
@@ -156,6 +161,7 @@ class LocalRuntime:
         if self.exporter is not None:
             self.exporter.stop()
         self.moto.stop()
+        self.moto_s3.stop()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -189,9 +195,21 @@ class LocalRuntime:
 
     @property
     def endpoint(self) -> str:
+        """DynamoDB and SQS (``AWS_ENDPOINT_URL``)."""
         return self.moto.endpoint
+
+    @property
+    def s3_endpoint(self) -> str:
+        """S3 (``AWS_ENDPOINT_URL_S3``)."""
+        return self.moto_s3.endpoint
 
 
 def environment_summary() -> dict[str, str | None]:
-    keys = (names.ENV_ENDPOINT_URL, names.ENV_BUCKET, names.ENV_TABLE, names.ENV_QUEUE_URL)
+    keys = (
+        names.ENV_ENDPOINT_URL,
+        names.ENV_ENDPOINT_URL_S3,
+        names.ENV_BUCKET,
+        names.ENV_TABLE,
+        names.ENV_QUEUE_URL,
+    )
     return {k: os.environ.get(k) for k in keys}

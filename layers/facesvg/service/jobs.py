@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -292,6 +292,20 @@ def input_keys(prefix: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class InputDownload:
+    """A job's inputs being downloaded: name → future of its bytes."""
+
+    content_hash: str
+    futures: dict[str, Future[bytes]]
+
+    def result(self) -> dict[str, bytes]:
+        return {name: future.result() for name, future in self.futures.items()}
+
+
+_INPUT_COUNT = len(input_keys(""))
+
+
 def results_prefix(content_hash: str) -> str:
     return f"{names.PREFIX_RESULTS}{content_hash}/"
 
@@ -472,7 +486,7 @@ class JobService:
             return SubmitOutcome(self._with_publish(winner, publish_name), created=False)
 
         try:
-            self.queue.send(JobMessage(job_id=job.job_id))
+            self.queue.send(JobMessage(job_id=job.job_id, content_hash=job.content_hash))
         except Exception as exc:
             logger.exception("could not enqueue job; rolling back", extra={"job_id": job.job_id})
             self.jobs.delete_created_job(job)
@@ -499,7 +513,7 @@ class JobService:
             logger.warning(
                 "re-enqueueing a job pending for too long", extra={"job_id": job.job_id, "age_s": int(age)}
             )
-            self.queue.send(JobMessage(job_id=job.job_id))
+            self.queue.send(JobMessage(job_id=job.job_id, content_hash=job.content_hash))
 
     def _find(self, digest: str) -> Job | None:
         job_id = self.jobs.get_cached_job_id(digest)
@@ -561,29 +575,45 @@ class JobService:
             return StatusView(job=job)
         prefix = job.result.prefix
         ttl = self.settings.presign_seconds
-        svg, contours = self._results.get(prefix) or (None, None)
-        if svg is None or contours is None:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="result") as pool:
-                reading = pool.submit(self.blobs.get, f"{prefix}result.json")
-                svg = self.blobs.get(f"{prefix}face.svg")
-                contours = _contours(json.loads(reading.result()))
+        regions = job.result.regions
+        cached = self._results.get(prefix)
+        if cached is not None:
+            svg, contours = cached
+            urls = [self.blobs.presign_get(key, ttl) for key in _result_keys(prefix, regions)]
+        else:  # read both objects while this thread presigns (CPU) the URLs
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="result") as pool:
+                reads = pool.map(self.blobs.get, (f"{prefix}face.svg", f"{prefix}result.json"))
+                urls = [self.blobs.presign_get(key, ttl) for key in _result_keys(prefix, regions)]
+                svg, doc = reads
+            contours = _contours(json.loads(doc))
             self._results.put(prefix, (svg, contours), len(svg))
         return StatusView(
             job=job,
             svg=svg,
-            svg_url=self.blobs.presign_get(f"{prefix}face.svg", ttl),
+            svg_url=urls[0],
             mask_contours=contours,
-            regions_svg_urls={
-                name: self.blobs.presign_get(f"{prefix}regions/{name}.svg", ttl)
-                for name in job.result.regions
-            },
+            regions_svg_urls=dict(zip(regions, urls[1:], strict=True)),
         )
 
     # -- process ------------------------------------------------------------------------------
 
     @tracer.capture_method(capture_response=False)
-    def process(self, job_id: str, receive_count: int = 1) -> ProcessOutcome:
-        """Render one job. Raises (→ SQS retries) only for transient problems."""
+    def process(self, job_id: str, receive_count: int = 1, content_hash: str | None = None) -> ProcessOutcome:
+        """Render one job. Raises (→ SQS retries) only for transient problems.
+
+        ``content_hash`` (from the message) lets the inputs download while the job is claimed; the
+        claimed item decides, and a hash that does not match it is ignored.
+        """
+        pool = ThreadPoolExecutor(max_workers=_INPUT_COUNT, thread_name_prefix="download")
+        try:
+            prefetched = self._fetch_inputs(pool, content_hash) if content_hash else None
+            return self._process(job_id, receive_count, pool, prefetched)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _process(
+        self, job_id: str, receive_count: int, pool: Executor, prefetched: InputDownload | None
+    ) -> ProcessOutcome:
         token = uuid.uuid4().hex
         now_epoch, now = self._now()
         # The conditional claim is the check: it only succeeds for a pending job (or an expired lease).
@@ -612,7 +642,9 @@ class JobService:
             if self.settings.effective_delay_seconds > 0:
                 self.sleep(self.settings.effective_delay_seconds)
             try:
-                result = self._render(claimed)
+                if prefetched is None or prefetched.content_hash != claimed.content_hash:
+                    prefetched = self._fetch_inputs(pool, claimed.content_hash)
+                result = self._render(claimed, prefetched)
             except InputError as exc:
                 # Permanent: the same inputs fail the same way. Mark failed; the message is done.
                 logger.warning("job failed: inputs cannot be rendered", extra={**log_keys, "code": exc.code})
@@ -653,12 +685,16 @@ class JobService:
             self._publish(done, sorted(done.publish_to))
         return ProcessOutcome.COMPLETED
 
+    def _fetch_inputs(self, pool: Executor, content_hash: str) -> InputDownload:
+        keys = input_keys(f"{names.PREFIX_INPUTS}{content_hash}/")
+        return InputDownload(
+            content_hash, {name: pool.submit(self.blobs.get, key) for name, key in keys.items()}
+        )
+
     @tracer.capture_method(capture_response=False)
-    def _render(self, job: Job) -> JobResult:
+    def _render(self, job: Job, download: InputDownload) -> JobResult:
         t0 = time.perf_counter()
-        keys = input_keys(f"{names.PREFIX_INPUTS}{job.content_hash}/")
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="download") as pool:
-            got = dict(zip(keys, pool.map(self.blobs.get, keys.values()), strict=True))
+        got = download.result()
         image, segmentation_map = got["image"], got["segmentation_map"]
         landmarks = got["landmarks"].decode()
         try:
@@ -810,6 +846,11 @@ def parse_incoming_key(key: str) -> tuple[str, str] | None:
     if not _INGEST_NAME.match(name) or file_name not in INGEST_FILES:
         return None
     return name, file_name
+
+
+def _result_keys(prefix: str, regions: list[str]) -> list[str]:
+    """face.svg, then each region's SVG, under a job's results prefix."""
+    return [f"{prefix}face.svg", *(f"{prefix}regions/{name}.svg" for name in regions)]
 
 
 def _put_all(blobs: BlobStore, uploads: list[tuple[str, bytes, str]]) -> None:

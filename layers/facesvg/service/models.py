@@ -145,3 +145,5 @@ class JobMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: JobId
+    # Lets the worker fetch the inputs while it claims the job; the claimed item has the last word.
+    content_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None

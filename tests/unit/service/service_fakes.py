@@ -118,6 +118,7 @@ class FakeBlobStore:
         self.objects: dict[str, bytes] = {}
         self.lock = threading.Lock()
         self.fail_get: set[str] = set()
+        self.gets: list[str] = []
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         with self.lock:
@@ -127,6 +128,7 @@ class FakeBlobStore:
         if key in self.fail_get:
             raise ConnectionError(f"simulated S3 outage reading {key}")
         with self.lock:
+            self.gets.append(key)
             return self.objects[key]
 
     def list_keys(self, prefix: str) -> list[str]:

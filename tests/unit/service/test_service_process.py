@@ -111,3 +111,46 @@ def test_artificial_delay_is_honoured_unless_load_test_mode(load_test: bool, exp
     h = make_harness(artificial_delay_seconds=1.5, load_test_mode=load_test)
     h.service.process(_job(h))
     assert h.sleeps == expected
+
+
+def test_the_message_carries_the_hash_so_the_inputs_download_while_the_job_is_claimed() -> None:
+    h = make_harness()
+    job_id = _job(h)
+    message = h.queue.messages[-1]
+    job = h.jobs.get_job(job_id)
+    assert job is not None and message.content_hash == job.content_hash
+
+    assert h.service.process(job_id, content_hash=message.content_hash) is ProcessOutcome.COMPLETED
+    inputs = [k for k in h.blobs.gets if k.startswith("inputs/")]
+    assert sorted(inputs) == sorted(set(inputs)) and len(inputs) == 4  # each input read once
+    assert all(k.startswith(f"inputs/{job.content_hash}/") for k in inputs)
+
+
+def test_a_message_hash_that_is_not_the_claimed_jobs_is_ignored() -> None:
+    h = make_harness()
+    job_id = _job(h)
+    other = h.service.submit(h.service.prepare(b"img2", b"map", [[5, 6], [7, 8]], OPTS), source="api")
+    job = h.jobs.get_job(job_id)
+    assert job is not None
+
+    outcome = h.service.process(job_id, content_hash=other.job.content_hash)
+
+    assert outcome is ProcessOutcome.COMPLETED
+    finished = h.jobs.get_job(job_id)
+    assert finished is not None and finished.result is not None
+    own = {k for k in h.blobs.gets if k.startswith(f"inputs/{job.content_hash}/")}
+    assert len(own) == 4  # rendered from its own inputs, read after the claim
+    assert h.core.renders == 1 and finished.result.prefix == f"results/{job.content_hash}/"
+
+
+def test_a_prefetched_job_that_is_already_done_is_skipped_without_error() -> None:
+    h = make_harness()
+    job_id = _job(h)
+    content_hash = h.queue.messages[-1].content_hash
+    h.service.process(job_id, content_hash=content_hash)
+    for key in list(h.blobs.objects):  # the lifecycle rule removed the inputs meanwhile
+        if key.startswith("inputs/"):
+            h.blobs.delete(key)
+
+    assert h.service.process(job_id, 2, content_hash) is ProcessOutcome.ALREADY_DONE
+    assert h.core.renders == 1
