@@ -99,3 +99,60 @@ def test_a_failed_transaction_puts_back_exactly_the_items_it_named(local_stack: 
         ]
     )
     assert item("TX#new") is not None and item("TX#bystander") is None
+
+
+def test_the_emulator_process_reports_its_port_and_ends_with_stop() -> None:
+    import socket
+
+    from facesvg.local.aws import MotoServer
+
+    server = MotoServer()
+    server.start()
+    try:
+        assert server.port > 0
+        proc = server._proc
+        assert proc is not None and proc.poll() is None
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+            pass
+        with socket.socket() as taken:  # a port in use is an error at once, not a hang
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            with pytest.raises(OSError):
+                MotoServer(taken.getsockname()[1]).start()
+    finally:
+        server.stop()
+    assert proc.wait(timeout=10) is not None
+
+
+def test_concurrent_writes_and_reads_of_one_s3_key_all_succeed(local_stack: Any) -> None:
+    """Identical submits write the same inputs/<hash>/ keys at once; S3 takes that (last write
+    wins), moto answered some of them with HTTP 500 until its requests were serialised per key."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(region_name="us-east-1")
+    s3 = session.client(
+        "s3",
+        endpoint_url=local_stack.s3_endpoint,
+        config=Config(retries={"mode": "standard", "max_attempts": 1}, max_pool_connections=16),
+    )
+    key, body = "inputs/test-concurrency/image", b"\x89PNG" + bytes(1_000_000)
+    s3.put_object(Bucket=names.BUCKET_NAME, Key=key, Body=body)
+    errors: list[Exception] = []
+
+    def hammer(write: bool) -> None:
+        for _ in range(25):
+            try:
+                if write:
+                    s3.put_object(Bucket=names.BUCKET_NAME, Key=key, Body=body)
+                else:
+                    assert s3.get_object(Bucket=names.BUCKET_NAME, Key=key)["Body"].read() == body
+            except Exception as exc:  # a 500 from the emulator, or a torn read
+                errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(i % 2 == 0,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -43,7 +44,8 @@ class MotoServer:
     """
 
     def __init__(self, port: int | None = None, in_process: bool = False) -> None:
-        self.port = port or free_port()
+        self.requested_port = port or 0  # 0: the server binds any free port and reports it
+        self.port = self.requested_port
         self.in_process = in_process
         self._server: Any = None
         self._proc: subprocess.Popen[str] | None = None
@@ -52,23 +54,29 @@ class MotoServer:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, timeout_s: float = 60.0) -> None:
+        if self.requested_port:
+            _check_free(self.requested_port)  # a taken port is an error, not a hang in moto's start()
         if self.in_process:
+            self.port = self.requested_port or free_port()
             self._server = _threaded_server(self.port)
             self._server.start()
             return
         self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "facesvg.local.aws", str(self.port)],
+            [sys.executable, "-m", "facesvg.local.aws", str(self.requested_port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             encoding="utf-8",
         )
         assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if line.strip() != "ready":
+        ready, _, _ = select.select([self._proc.stdout], [], [], timeout_s)
+        line = self._proc.stdout.readline() if ready else ""
+        if not line.startswith("ready "):
+            exit_code = self._proc.poll()
             self.stop()
-            raise RuntimeError(f"moto's server did not start on port {self.port} (exit {self._proc.poll()})")
+            raise RuntimeError(f"moto's server did not start (exit {exit_code})")
+        self.port = int(line.split()[1])
 
     def stop(self) -> None:
         if self._server is not None:
@@ -97,12 +105,18 @@ def _threaded_server(port: int) -> Any:
     return ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
 
+def _check_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", port))  # OSError(EADDRINUSE) when taken
+
+
 def serve(port: int) -> int:
-    """The server process: serve until stdin closes (the parent stopped, or died)."""
+    """The server process: serve until stdin closes (the parent stopped, or died). Port 0 binds
+    any free port; the first line on stdout is ``ready <port>``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the parent stops us
     server = _threaded_server(port)
     server.start()
-    print("ready", flush=True)
+    print(f"ready {server.get_host_and_port()[1]}", flush=True)
     sys.stdin.read()
     server.stop()
     return 0

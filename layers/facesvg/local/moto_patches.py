@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 # moto's DynamoDB requests are serialised by this lock (see ``_isolate_dynamodb_requests``).
 _ddb_lock = threading.RLock()
@@ -23,6 +24,7 @@ def apply() -> None:
     _read_bodies_in_one_call()
     _isolate_dynamodb_requests()
     _snapshot_only_touched_items()
+    _serialise_requests_per_s3_key()
     _applied = True
 
 
@@ -145,6 +147,32 @@ def _snapshot_only_touched_items() -> None:
     transact_write_items._facesvg_snapshots = True  # type: ignore[attr-defined]
     models.copy = _TablesByReference  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+_KEY_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+def _serialise_requests_per_s3_key() -> None:
+    """S3 takes concurrent writes and reads of one key (the last write wins); moto's server does
+    not: a PUT disposes of the object it replaces while a concurrent PUT or GET of the same key is
+    still reading it (HTTP 500, "I/O operation on closed file"). Identical submits that arrive
+    together write the same inputs/<hash>/ keys, so this happened under load. Serialise the
+    requests of one key (striped locks by path); other keys still run concurrently."""
+    try:
+        from moto.s3.responses import S3Response
+    except ImportError:  # pragma: no cover
+        return
+    original = getattr(S3Response, "key_response", None)
+    if original is None or getattr(original, "_facesvg_locked", False):
+        return
+
+    def key_response(self: Any, request: Any, full_url: str, *args: Any, **kwargs: Any) -> Any:
+        path = urlsplit(full_url).path
+        with _KEY_LOCKS[hash(path) % len(_KEY_LOCKS)]:
+            return original(self, request, full_url, *args, **kwargs)
+
+    key_response._facesvg_locked = True  # type: ignore[attr-defined]
+    S3Response.key_response = key_response  # type: ignore[method-assign]
 
 
 def _touched_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:

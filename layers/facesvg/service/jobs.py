@@ -577,16 +577,16 @@ class JobService:
         ttl = self.settings.presign_seconds
         regions = job.result.regions
         cached = self._results.get(prefix)
-        if cached is not None:
-            svg, contours = cached
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="result") as pool:
+            # Not cached yet: both objects are read while this thread presigns (CPU) the URLs.
+            keys = (f"{prefix}face.svg", f"{prefix}result.json")
+            reads = None if cached is not None else pool.map(self.blobs.get, keys)
             urls = [self.blobs.presign_get(key, ttl) for key in _result_keys(prefix, regions)]
-        else:  # read both objects while this thread presigns (CPU) the URLs
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="result") as pool:
-                reads = pool.map(self.blobs.get, (f"{prefix}face.svg", f"{prefix}result.json"))
-                urls = [self.blobs.presign_get(key, ttl) for key in _result_keys(prefix, regions)]
+            if reads is not None:
                 svg, doc = reads
-            contours = _contours(json.loads(doc))
-            self._results.put(prefix, (svg, contours), len(svg))
+                cached = (svg, _contours(json.loads(doc)))
+                self._results.put(prefix, cached, len(svg))
+        svg, contours = cached
         return StatusView(
             job=job,
             svg=svg,

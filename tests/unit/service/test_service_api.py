@@ -67,3 +67,45 @@ def test_a_submit_logs_at_debug_level_without_clashing_with_log_record_fields() 
         logger.setLevel(previous)
     # Then the submit succeeds: no `extra` key overwrote a LogRecord attribute (a 500 before)
     assert first["statusCode"] == 202, first["body"]
+
+
+def test_each_resolver_answers_from_its_own_event_while_another_resolves() -> None:
+    """Powertools keeps the current event on a class shared by every resolver in the process; the
+    local runtime runs invocations concurrently in one process. Simulate the overlap exactly: a
+    second resolver runs a whole request in the middle of the first one's route."""
+    h = make_harness()
+
+    def submit_event(host: str, landmarks: list[list[float]]) -> dict[str, Any]:
+        body = json.dumps({"image": "aW1n", "segmentation_map": "bWFw", "landmarks": landmarks})
+        event = _event("api_submit_v1.json", body=body)
+        event["headers"]["Host"] = host
+        event["multiValueHeaders"]["Host"] = [host]
+        return event
+
+    second_app = create_app(lambda: h.service)
+    second: dict[str, Any] = {}
+
+    class Overlapping:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(h.service, name)
+
+        def submit_request(self, request: Any) -> Any:
+            second.update(
+                resolve(
+                    second_app,
+                    submit_event("two.example", [[5.0, 6.0]]),
+                    LocalContext("test"),
+                    max_body_bytes=1_000_000,
+                )
+            )
+            return h.service.submit_request(request)
+
+    first_app = create_app(lambda: Overlapping())  # type: ignore[arg-type,return-value]
+    first = resolve(
+        first_app, submit_event("one.example", [[1.0, 2.0]]), LocalContext("test"), max_body_bytes=1_000_000
+    )
+
+    one, two = json.loads(first["body"]), json.loads(second["body"])
+    assert one["id"] != two["id"]
+    assert one["status_url"].startswith("https://one.example/")
+    assert two["status_url"].startswith("https://two.example/")
