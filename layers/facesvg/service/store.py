@@ -146,6 +146,10 @@ class DynamoJobRepository:
                 codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
                 if codes and codes[0] == "ConditionalCheckFailed":
                     holder = self.get_cached_job_id(job.content_hash)
+                    if holder == job.job_id:
+                        # The SDK retried a transaction whose first attempt committed (its answer
+                        # was lost): the cache item is our own, so this submit did create the job.
+                        return None
                     if holder is not None:
                         return holder
                 elif "TransactionConflict" not in codes or attempt == _TRANSACTION_ATTEMPTS - 1:

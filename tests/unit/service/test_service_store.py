@@ -80,3 +80,10 @@ def test_other_cancellations_are_errors() -> None:
     repo = DynamoJobRepository(StubClient([_cancelled("ValidationError")]), "t")
     with pytest.raises(ClientError):
         repo.create_job(JOB, 1)
+
+
+def test_a_retried_transaction_that_had_committed_finds_its_own_job_and_still_owns_it() -> None:
+    # The SDK's first attempt committed but its answer was lost; the retry fails the condition on
+    # the cache item that attempt wrote. The submit must still enqueue the job it created.
+    client = StubClient([_cancelled("ConditionalCheckFailed", "ConditionalCheckFailed")], holder=JOB.job_id)
+    assert DynamoJobRepository(client, "t").create_job(JOB, 1) is None
