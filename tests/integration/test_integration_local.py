@@ -156,3 +156,24 @@ def test_concurrent_writes_and_reads_of_one_s3_key_all_succeed(local_stack: Any)
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_every_moto_patch_still_finds_what_it_replaces() -> None:
+    """The patches skip themselves when moto's internals move; a moto upgrade must not drop the
+    fixes above silently."""
+    from facesvg.local import moto_patches
+    from moto import backends
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.s3.responses import S3Response
+    from werkzeug.wsgi import LimitedStream
+
+    moto_patches.apply()
+    targets = {
+        "module listing": backends.list_of_moto_modules,
+        "request bodies": LimitedStream.readall,
+        "DynamoDB requests": DynamoHandler.call_action,
+        "transaction snapshots": DynamoDBBackend.transact_write_items,
+        "S3 keys": S3Response.key_response,
+    }
+    assert [name for name, f in targets.items() if not getattr(f, "_facesvg_patch", False)] == []

@@ -41,6 +41,10 @@ class Landmarks:
     dimensions: tuple[int, int] | None  # (width, height) the points refer to, when the document says
 
 
+# What callers may pass as landmarks: the JSON/literal text, parsed JSON, or already-parsed points.
+LandmarkSource = str | bytes | list[Any] | dict[str, Any] | Landmarks
+
+
 @dataclass(frozen=True)
 class FaceInputs:
     image: np.ndarray  # (H, W, 3) uint8 BGR
@@ -359,7 +363,7 @@ def check_face(labels: np.ndarray, points: np.ndarray) -> None:
 def check_inputs(
     image: bytes,
     segmentation: bytes,
-    landmarks: str | bytes | list[Any] | dict[str, Any] | Landmarks,
+    landmarks: LandmarkSource,
     limits: Limits = DEFAULT_LIMITS,
 ) -> None:
     """What ``load_inputs`` checks, for accepting a request: raises the same errors, but a PNG photo
@@ -382,7 +386,7 @@ def check_inputs(
 def load_inputs(
     image: bytes,
     segmentation: bytes,
-    landmarks: str | bytes | list[Any] | dict[str, Any] | Landmarks,
+    landmarks: LandmarkSource,
     limits: Limits = DEFAULT_LIMITS,
 ) -> FaceInputs:
     """Decode and validate everything; raises ``InputError`` (naming the field) or ``NoFace``.

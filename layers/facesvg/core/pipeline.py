@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from facesvg.core import align, regions, smooth, svg
-from facesvg.core.inputs import DEFAULT_LIMITS, FaceInputs, Landmarks, load_inputs
+from facesvg.core.inputs import DEFAULT_LIMITS, FaceInputs, LandmarkSource, load_inputs
 from facesvg.core.options import Limits, RenderOptions
 from facesvg.core.version import PIPELINE_VERSION
 
@@ -88,7 +88,7 @@ def render_inputs(inputs: FaceInputs, options: RenderOptions = DEFAULT_OPTIONS) 
 def render(
     image: bytes,
     segmentation: bytes,
-    landmarks: str | bytes | list[Any] | dict[str, Any] | Landmarks,
+    landmarks: LandmarkSource,
     options: RenderOptions = DEFAULT_OPTIONS,
     limits: Limits = DEFAULT_LIMITS,
 ) -> RenderResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +29,16 @@ def apply() -> None:
     _applied = True
 
 
+def _replace(owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:
+    """Set ``owner.name`` to ``make(original)``, once; nothing if moto no longer has it."""
+    original = getattr(owner, name, None)
+    if original is None or getattr(original, "_facesvg_patch", False):
+        return
+    replacement = make(original)
+    replacement._facesvg_patch = True  # type: ignore[attr-defined]
+    setattr(owner, name, replacement)
+
+
 def _cache_module_listing() -> None:
     """moto's server lists its own package directory on every request to route it (~2 ms of
     filesystem calls, a good share of a small request). The listing never changes while the
@@ -36,16 +47,12 @@ def _cache_module_listing() -> None:
         from moto import backends
     except ImportError:  # pragma: no cover
         return
-    original = getattr(backends, "list_of_moto_modules", None)
-    if original is None or getattr(original, "_facesvg_cached", False):
-        return
-    modules = tuple(original())
 
-    def cached() -> tuple[str, ...]:
-        return modules
+    def cached(original: Callable[[], Iterable[str]]) -> Callable[[], tuple[str, ...]]:
+        modules = tuple(original())
+        return lambda: modules
 
-    cached._facesvg_cached = True  # type: ignore[attr-defined]
-    backends.list_of_moto_modules = cached
+    _replace(backends, "list_of_moto_modules", cached)
 
 
 def _read_bodies_in_one_call() -> None:
@@ -56,31 +63,30 @@ def _read_bodies_in_one_call() -> None:
         from werkzeug.wsgi import LimitedStream
     except ImportError:  # pragma: no cover
         return
-    original = getattr(LimitedStream, "readall", None)
-    if original is None or getattr(original, "_facesvg_whole", False):
-        return
     if not all(hasattr(LimitedStream, a) for a in ("is_exhausted", "on_exhausted", "on_disconnect")):
         return
 
-    def readall(self: Any) -> bytes:
-        stream, position, limit = getattr(self, "_stream", None), getattr(self, "_pos", None), self.limit
-        if stream is None or position is None or not hasattr(stream, "read"):
-            return bytes(original(self))
-        if self.is_exhausted:
-            self.on_exhausted()
-            return b""
-        try:
-            data = bytes(stream.read(limit - position))  # a buffered read returns all of it, or EOF
-        except (OSError, ValueError) as exc:
-            self.on_disconnect(error=exc)
-            return b""
-        self._pos = position + len(data)
-        if len(data) < limit - position:
-            self.on_disconnect()
-        return data
+    def whole(original: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+        def readall(self: Any) -> bytes:
+            stream, position, limit = getattr(self, "_stream", None), getattr(self, "_pos", None), self.limit
+            if stream is None or position is None or not hasattr(stream, "read"):
+                return bytes(original(self))
+            if self.is_exhausted:
+                self.on_exhausted()
+                return b""
+            try:
+                data = bytes(stream.read(limit - position))  # a buffered read returns all, or EOF
+            except (OSError, ValueError) as exc:
+                self.on_disconnect(error=exc)
+                return b""
+            self._pos = position + len(data)
+            if len(data) < limit - position:
+                self.on_disconnect()
+            return data
 
-    readall._facesvg_whole = True  # type: ignore[attr-defined]
-    LimitedStream.readall = readall  # type: ignore[method-assign]
+        return readall
+
+    _replace(LimitedStream, "readall", whole)
 
 
 def _isolate_dynamodb_requests() -> None:
@@ -94,16 +100,20 @@ def _isolate_dynamodb_requests() -> None:
         from moto.dynamodb.responses import DynamoHandler
     except ImportError:  # pragma: no cover
         return
-    original = getattr(DynamoHandler, "call_action", None)
-    if original is None or getattr(original, "_facesvg_locked", False):
-        return
+    _replace(DynamoHandler, "call_action", _under(_ddb_lock))
 
-    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _ddb_lock:
-            return original(self, *args, **kwargs)
 
-    locked._facesvg_locked = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = locked  # type: ignore[method-assign]
+def _under(lock: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A wrapper factory for ``_replace``: the original, holding ``lock``."""
+
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(*args, **kwargs)
+
+        return locked
+
+    return make
 
 
 def _snapshot_only_touched_items() -> None:
@@ -117,9 +127,6 @@ def _snapshot_only_touched_items() -> None:
         from moto.dynamodb.models import DynamoDBBackend, Table
     except ImportError:  # pragma: no cover
         return
-    original = getattr(DynamoDBBackend, "transact_write_items", None)
-    if original is None or getattr(original, "_facesvg_snapshots", False):
-        return
     if getattr(models, "copy", None) is not copy:  # moto no longer snapshots this way
         return
 
@@ -130,23 +137,25 @@ def _snapshot_only_touched_items() -> None:
         def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
             return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
-    def transact_write_items(
-        self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any
-    ) -> Any:
-        with _ddb_lock:
-            saved = _touched_items(self, transact_items)
-            try:
-                return original(self, transact_items, *args, **kwargs)
-            except Exception:
-                for table, hash_key, range_key, item in saved:
-                    table.delete_item(hash_key, range_key)
-                    if item is not None:
-                        table.put_item(item.to_json()["Attributes"])
-                raise
+    def restoring(original: Callable[..., Any]) -> Callable[..., Any]:
+        def transact_write_items(
+            self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any
+        ) -> Any:
+            with _ddb_lock:
+                saved = _touched_items(self, transact_items)
+                try:
+                    return original(self, transact_items, *args, **kwargs)
+                except Exception:
+                    for table, hash_key, range_key, item in saved:
+                        table.delete_item(hash_key, range_key)
+                        if item is not None:
+                            table.put_item(item.to_json()["Attributes"])
+                    raise
 
-    transact_write_items._facesvg_snapshots = True  # type: ignore[attr-defined]
+        return transact_write_items
+
     models.copy = _TablesByReference  # type: ignore[assignment]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _replace(DynamoDBBackend, "transact_write_items", restoring)
 
 
 _KEY_LOCKS = tuple(threading.Lock() for _ in range(64))
@@ -162,17 +171,15 @@ def _serialise_requests_per_s3_key() -> None:
         from moto.s3.responses import S3Response
     except ImportError:  # pragma: no cover
         return
-    original = getattr(S3Response, "key_response", None)
-    if original is None or getattr(original, "_facesvg_locked", False):
-        return
 
-    def key_response(self: Any, request: Any, full_url: str, *args: Any, **kwargs: Any) -> Any:
-        path = urlsplit(full_url).path
-        with _KEY_LOCKS[hash(path) % len(_KEY_LOCKS)]:
-            return original(self, request, full_url, *args, **kwargs)
+    def per_key(original: Callable[..., Any]) -> Callable[..., Any]:
+        def key_response(self: Any, request: Any, full_url: str, *args: Any, **kwargs: Any) -> Any:
+            with _KEY_LOCKS[hash(urlsplit(full_url).path) % len(_KEY_LOCKS)]:
+                return original(self, request, full_url, *args, **kwargs)
 
-    key_response._facesvg_locked = True  # type: ignore[attr-defined]
-    S3Response.key_response = key_response  # type: ignore[method-assign]
+        return key_response
+
+    _replace(S3Response, "key_response", per_key)
 
 
 def _touched_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
