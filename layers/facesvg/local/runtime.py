@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,8 +73,9 @@ class LocalRuntime:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> LocalRuntime:
-        self.moto.start()
-        self.moto_s3.start()
+        with ThreadPoolExecutor(max_workers=2) as pool:  # each spends ~1.5 s importing moto
+            for started in [pool.submit(server.start) for server in (self.moto, self.moto_s3)]:
+                started.result()
         self.resources = provision(self.moto.endpoint, self.moto_s3.endpoint)
         env = self.resources.function_environment()
         if self.config.metrics_port is None:
