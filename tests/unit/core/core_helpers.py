@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -16,6 +18,15 @@ def png(array: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", array)
     assert ok
     return buf.tobytes()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_from_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"".join(png_chunk(kind, data) for kind, data in chunks)
 
 
 def raster(poly: np.ndarray | list[list[float]], size: tuple[int, int]) -> np.ndarray:

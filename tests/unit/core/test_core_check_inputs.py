@@ -10,14 +10,10 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from core_helpers import png
+from core_helpers import png, png_from_chunks
 from facesvg.core import inputs
 from facesvg.core.errors import InputError, NoFace
 from facesvg.core.inputs import check_inputs, load_inputs, png_chunk_types
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -27,10 +23,6 @@ def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         out.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + n]))
         pos += 12 + n
     return out
-
-
-def _rebuild(chunks: list[tuple[bytes, bytes]]) -> bytes:
-    return inputs.PNG_SIGNATURE + b"".join(_chunk(k, d) for k, d in chunks)
 
 
 @pytest.fixture
@@ -68,7 +60,7 @@ def test_a_png_with_exif_is_decoded_as_its_orientation_may_swap_the_size(
 ) -> None:
     chunks = _chunks(sample_bytes["image"])
     exif = b"MM\x00*\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00"  # an empty big-endian TIFF directory
-    with_exif = _rebuild([chunks[0], (b"eXIf", exif), *chunks[1:]])
+    with_exif = png_from_chunks([chunks[0], (b"eXIf", exif), *chunks[1:]])
     check_inputs(with_exif, sample_bytes["segmentation"], sample_bytes["landmarks"])
     assert (1100, 1101, 3) in decodes
 
@@ -95,7 +87,7 @@ def test_a_header_promising_more_pixels_than_its_data_can_hold_is_rejected(
     sample_bytes: dict[str, bytes],
 ) -> None:
     ihdr = struct.pack(">IIBBBBB", 1101, 1100, 8, 6, 0, 0, 0)
-    lie = _rebuild([(b"IHDR", ihdr), (b"IDAT", zlib.compress(b"\0" * 4096)), (b"IEND", b"")])
+    lie = png_from_chunks([(b"IHDR", ihdr), (b"IDAT", zlib.compress(b"\0" * 4096)), (b"IEND", b"")])
     with pytest.raises(InputError) as exc:
         check_inputs(lie, sample_bytes["segmentation"], sample_bytes["landmarks"])
     assert (exc.value.field, exc.value.code) == ("image", "Corrupt")
@@ -106,9 +98,9 @@ def test_chunks_out_of_order_or_without_data_are_rejected(sample_bytes: dict[str
     no_data = [c for c in chunks if c[0] != b"IDAT"]
     for broken in (no_data, chunks[1:], chunks[:-1]):  # no pixel data, no IHDR first, no IEND
         with pytest.raises(InputError) as exc:
-            png_chunk_types(_rebuild(broken), "image")
+            png_chunk_types(png_from_chunks(broken), "image")
         assert exc.value.code == "Corrupt"
-    with_text = _rebuild([*chunks[:-1], (b"tEXt", b"a\0b"), chunks[-1]])  # extra chunks are fine
+    with_text = png_from_chunks([*chunks[:-1], (b"tEXt", b"a\0b"), chunks[-1]])  # extra chunks are fine
     assert png_chunk_types(with_text, "image")[-2:] == [b"tEXt", b"IEND"]
 
 

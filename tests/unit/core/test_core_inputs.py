@@ -10,7 +10,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from core_helpers import landmarks_json, png
+from core_helpers import landmarks_json, png, png_from_chunks
 from facesvg.core.errors import InputError, NoFace
 from facesvg.core.inputs import (
     FaceInputs,
@@ -160,16 +160,8 @@ def test_landmark_document_size_limit(sample_bytes: dict[str, bytes]) -> None:
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header declares ``width`` x ``height`` but holds (almost) no pixel data."""
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
+    return png_from_chunks([(b"IHDR", ihdr), (b"IDAT", zlib.compress(b"\0" * 64)), (b"IEND", b"")])
 
 
 def test_pixel_limit_is_checked_from_the_header_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
