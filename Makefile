@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench bench-e2e load synth lint format clean redrive audit
+.PHONY: install run test bench fidelity bench-e2e load synth lint format clean redrive audit
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: install
 ## bench: per-stage render timings on the QOVES sample
 bench: install
 	$(VENV)/bin/facesvg bench
+
+## fidelity: region scores on the QOVES sample, the example face and ../shared/faces (when present) against labels, skin, true ears and the customer's; exits 1 when an issue-12 bar fails (FIDELITY_ARGS="--case 28181 --json out/fidelity.json")
+FIDELITY_ARGS ?=
+fidelity: install
+	$(VENV)/bin/facesvg fidelity $(FIDELITY_ARGS)
 
 ## bench-e2e: submit→completed p50/p95 over 30 jobs + cache-hit p50 on the local stack (LOAD_TEST_MODE=true)
 bench-e2e: install

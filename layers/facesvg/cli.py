@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("render", "Render one face (image + segmentation + landmarks) to SVG files."),
     "bench": ("bench", "Time each render stage on the bundled QOVES sample."),
+    "fidelity": ("fidelity", "Score the regions on the sample and ../shared faces; exit 1 when a bar fails."),
     "run": ("run", "Start the local stack (moto + API on 127.0.0.1:3000) and process the sample."),
     "payload": ("payload", "Build a submit request body from raw image/segmentation/landmarks files."),
     "submit": ("submit", "Submit a job to a facesvg API, wait for it and write the results."),

@@ -1,0 +1,617 @@
+"""`facesvg fidelity`: how well the regions match the labels, the skin, the true ears and the customer.
+
+Renders every case once (the bundled QOVES sample, the QOVES example face and each folder of
+``../shared/faces`` when present), measures each result on the output canvas and checks the bars of
+issue 12; the exit status is 1 when a bar fails. ``../shared`` is only read in place.
+
+Layout: metrics on masks (pure), then measuring one case, then the bars, then the printing.
+Every mask is a full-canvas ``bool`` array: a region polygon covers the pixels whose centres lie
+inside it (see ``rasterize``), and the labels are warped with the render's own ``transform``
+(nearest neighbour), so the numbers measure the ``result.json`` contract, not the core's internals.
+The render time is one run per case (decode + render), not a benchmark: ``make bench`` is that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facesvg.core import align
+from facesvg.core import landmarks_topology as topo
+from facesvg.core.inputs import decode_labels, fit_labels, load_inputs
+from facesvg.core.pipeline import render_inputs
+
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_SAMPLE = REPO / "samples" / "qoves"
+DEFAULT_SHARED = REPO.parent / "shared"
+
+SKIN = 1
+# Label regions: name -> (label values, viewer side or None). Paired labels are split by the midline.
+LABEL_REGIONS: dict[str, tuple[tuple[int, ...], str | None]] = {
+    "nose": ((6,), None),
+    "upper_lip": ((7,), None),
+    "lower_lip": ((9,), None),
+    "left_eye": ((4, 5), "left"),
+    "right_eye": ((4, 5), "right"),
+    "left_eyebrow": ((2, 3), "left"),
+    "right_eyebrow": ((2, 3), "right"),
+}
+CARVED_REGIONS = (
+    "forehead",
+    "left_cheek",
+    "right_cheek",
+    "left_undereye",
+    "right_undereye",
+    "chin",
+    "left_ear",
+    "right_ear",
+)
+EARS = ("left_ear", "right_ear")
+CUSTOMER_REGIONS = ("right_cheek", "right_undereye")
+
+# Bars (issue 12).
+BAR_CUSTOMER_IOU = 0.90
+BAR_LABEL_IOU = 0.85
+BAR_INSIDE_SKIN = 0.95
+BAR_EAR_IOU = 0.5
+BAR_EARS_FOUND = 0.90  # share of the visible-ear instances found with IoU >= BAR_EAR_IOU
+BAR_OVERLAP = 0.001
+EAR_VISIBLE = 0.002  # a true ear counts as visible from this share of the face-oval area
+EAR_FALSE_IOU = 0.1  # a drawn ear below this IoU with the true one is drawn "where there is none"
+
+SAMPLE, EXAMPLE, FACES = "sample", "example", "faces"
+CENTRE, FILLPOLY = "centre", "fillpoly"  # rasterization rules
+
+
+# ------------------------------------------------------------------------------ metrics on masks
+
+
+def _count(mask: np.ndarray) -> int:
+    return int(np.count_nonzero(mask))
+
+
+def rasterize(
+    poly: Sequence[Sequence[float]] | np.ndarray, size: tuple[int, int], rule: str = CENTRE
+) -> np.ndarray:
+    """Pixels whose centre lies inside the polygon (even-odd, half-open), as a ``bool`` mask.
+
+    Size is (w, h); pixel ``(row i, col j)`` is the point ``(j, i)``, as for OpenCV's warps. Unlike
+    ``cv2.fillPoly``, which also sets every pixel the outline touches, this is an unbiased sampling
+    (its pixel count is the polygon's area): two polygons that share an edge share no pixel, so the
+    overlap bar measures the geometry and not a one-pixel seam (fillPoly puts ~2.5 % of a 40 px
+    square into its neighbour). ``rule=FILLPOLY`` gives fillPoly's answer (4 fractional bits).
+    """
+    w, h = size
+    mask = np.zeros((h, w), bool)
+    p = np.asarray(poly, np.float64).reshape(-1, 2)
+    if len(p) < 3:
+        return mask
+    if rule == FILLPOLY:
+        filled = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(filled, [np.rint(p * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+        return filled.astype(bool)
+    q = np.roll(p, -1, axis=0)
+    # Each edge crosses the rows i with min(y) <= i < max(y) (half-open: no vertex counts twice).
+    r0 = np.clip(np.ceil(np.minimum(p[:, 1], q[:, 1])), 0, h).astype(np.int64)
+    r1 = np.clip(np.ceil(np.maximum(p[:, 1], q[:, 1])), 0, h).astype(np.int64)
+    counts = r1 - r0
+    if counts.sum() == 0:
+        return mask
+    edge = np.repeat(np.arange(len(p)), counts)
+    rows = r0[edge] + np.arange(len(edge)) - np.repeat(np.cumsum(counts) - counts, counts)
+    (x0, y0), (x1, y1) = p[edge].T, q[edge].T
+    xs = x0 + (rows - y0) * (x1 - x0) / (y1 - y0)
+    top, bottom = int(rows.min()), int(rows.max()) + 1
+    # Each crossing flips the inside/outside parity from the first pixel centre right of it on.
+    cols = np.clip(np.ceil(xs), 0, w).astype(np.int64)
+    flips = np.bincount((rows - top) * (w + 1) + cols, minlength=(bottom - top) * (w + 1))
+    parity = np.cumsum(flips.reshape(bottom - top, w + 1), axis=1) & 1
+    mask[top:bottom] = parity[:, :w].astype(bool)
+    return mask
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Intersection over union of two masks; None when both are empty (nothing to compare)."""
+    union = _count(a | b)
+    return _count(a & b) / union if union else None
+
+
+def inside_share(region: np.ndarray, inside: np.ndarray) -> float | None:
+    """``|region ∩ inside| / |region|``; None for an empty region."""
+    area = _count(region)
+    return _count(region & inside) / area if area else None
+
+
+@dataclass(frozen=True)
+class Overlap:
+    share: float  # |A ∩ B| / min(|A|, |B|)
+    a: str = ""
+    b: str = ""
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    return x, y, x + w, y + h
+
+
+def max_overlap(masks: Mapping[str, np.ndarray]) -> Overlap:
+    """The pair of masks that overlap most, as a share of the smaller one's area."""
+    areas = {k: _count(m) for k, m in masks.items()}
+    boxes = {k: _bbox(m) for k, m in masks.items() if areas[k]}
+    best = Overlap(0.0)
+    for a, b in combinations(boxes, 2):
+        (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes[a], boxes[b]
+        x0, y0, x1, y1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        shared = _count(masks[a][y0:y1, x0:x1] & masks[b][y0:y1, x0:x1])
+        share = shared / min(areas[a], areas[b])
+        if share > best.share:
+            best = Overlap(share, a, b)
+    return best
+
+
+def midline(points: np.ndarray) -> tuple[float, float]:
+    """Facial midline ``x = a * y + b`` through the midline landmarks (canvas px)."""
+    mid = points[list(topo.MIDLINE)]
+    a, b = np.polyfit(mid[:, 1], mid[:, 0], 1)
+    return float(a), float(b)
+
+
+def viewer_side(shape: tuple[int, int], line: tuple[float, float], side: str) -> np.ndarray:
+    """Pixels whose centre lies on the viewer's ``side`` ("left"/"right") of the line ``x = a*y + b``."""
+    h, w = shape
+    mid_x = line[0] * np.arange(h, dtype=np.float64) + line[1]
+    left = np.arange(w, dtype=np.float64)[None, :] < mid_x[:, None]
+    return left if side == "left" else ~left
+
+
+def in_labels(labels: np.ndarray, values: Iterable[int]) -> np.ndarray:
+    return np.isin(labels, list(values))
+
+
+# ------------------------------------------------------------------------------------- one case
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    kind: str  # SAMPLE | EXAMPLE | FACES
+    image: Path
+    segmentation: Path
+    landmarks: Path
+    truth_ears: Path | None = None
+    customer: Path | None = None  # regions.json of the example face
+
+
+@dataclass
+class EarScore:
+    truth_px: int  # true ear pixels on the canvas, on this side
+    truth_share: float  # ... as a share of the face-oval area
+    visible: bool
+    found: bool
+    iou: float | None
+    false_ear: bool  # drawn where there is no ear, or with IoU < EAR_FALSE_IOU with it
+
+
+@dataclass
+class Report:
+    case: str
+    kind: str
+    error: str | None = None
+    render_ms: float = 0.0
+    label_px: tuple[int, int] = (0, 0)  # the label map's (w, h), as given
+    image_px: tuple[int, int] = (0, 0)
+    missing: list[str] = field(default_factory=list)
+    label_iou: dict[str, float | None] = field(default_factory=dict)
+    inside_skin: dict[str, float | None] = field(default_factory=dict)
+    ears: dict[str, EarScore] | None = None  # None: no truth for this case
+    overlap: Overlap = field(default_factory=lambda: Overlap(0.0))
+    customer_iou: dict[str, float | None] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def discover(sample: Path | None, shared: Path | None) -> list[Case]:
+    """The QOVES sample, the example face and every case folder of ``shared/faces`` that exist."""
+    cases: list[Case] = []
+    if sample is not None and (sample / "original_image.png").is_file():
+        cases.append(
+            Case(
+                "qoves-sample",
+                SAMPLE,
+                sample / "original_image.png",
+                sample / "segmentation_map.png",
+                sample / "landmarks.txt",
+            )
+        )
+    if shared is None:
+        return cases
+    example = shared / "samples" / "qoves-example"
+    if (example / "photo.png").is_file():
+        customer = example / "regions.json"
+        cases.append(
+            Case(
+                "qoves-example",
+                EXAMPLE,
+                example / "photo.png",
+                example / "segmentation_map.png",
+                example / "landmarks.json",
+                customer=customer if customer.is_file() else None,
+            )
+        )
+    faces = shared / "faces"
+    for folder in sorted(p for p in faces.glob("*") if p.is_dir()) if faces.is_dir() else []:
+        image = next((folder / n for n in ("image.jpg", "image.png") if (folder / n).is_file()), None)
+        if image is None or not (folder / "segmentation_map.png").is_file():
+            continue
+        truth = folder / "truth_ears.png"
+        cases.append(
+            Case(
+                folder.name,
+                FACES,
+                image,
+                folder / "segmentation_map.png",
+                folder / "landmarks.json",
+                truth_ears=truth if truth.is_file() else None,
+            )
+        )
+    return cases
+
+
+def _warp(full_res: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A label-like map at the photo's size seen on the canvas (the core's own nearest warp)."""
+    return align.warp_labels(full_res, align.Alignment(matrix=matrix, rotation_deg=0.0, size=size))
+
+
+def ear_scores(
+    drawn: Mapping[str, np.ndarray], truth: np.ndarray, line: tuple[float, float], oval_area: float
+) -> dict[str, EarScore]:
+    """Each drawn ear against the true ear pixels on the same viewer side of the midline."""
+    out = {}
+    for name in EARS:
+        side = name.split("_")[0]
+        true_ear = truth & viewer_side(truth.shape, line, side)
+        truth_px = _count(true_ear)
+        visible = truth_px >= EAR_VISIBLE * oval_area > 0
+        mask = drawn.get(name)
+        found = mask is not None and bool(mask.any())
+        score = iou(mask, true_ear) if found and mask is not None and visible else None
+        false_ear = bool(found and (not visible or score is None or score < EAR_FALSE_IOU))
+        share = truth_px / oval_area if oval_area > 0 else 0.0
+        out[name] = EarScore(truth_px, round(share, 5), visible, found, score, false_ear)
+    return out
+
+
+def measure(case: Case, rule: str = CENTRE) -> Report:
+    """Render the case once and measure the result; a failed render is reported, not raised."""
+    report = Report(case.name, case.kind)
+    try:
+        image, seg, lms = (p.read_bytes() for p in (case.image, case.segmentation, case.landmarks))
+        t0 = time.perf_counter()
+        inputs = load_inputs(image, seg, lms)
+        decode_ms = (time.perf_counter() - t0) * 1e3
+        result = render_inputs(inputs)
+    except Exception as exc:  # every failure is a row of the table
+        report.error = f"{type(exc).__name__}: {exc}"
+        return report
+    report.render_ms = round(decode_ms + result.timings_ms["total"], 1)
+    height, width = inputs.image.shape[:2]
+    raw = decode_labels(seg)
+    report.label_px = (raw.shape[1], raw.shape[0])
+    report.image_px = (width, height)
+    report.missing = list(result.missing)
+
+    size = result.size
+    matrix = np.array(result.transform, np.float64)
+    labels = _warp(inputs.labels, matrix, size)  # inputs.labels: already fitted to the photo's size
+    points = align.apply(matrix, inputs.landmarks)
+    line = midline(points)
+    masks = {name: rasterize(poly, size, rule) for name, poly in result.regions.items()}
+    empty = np.zeros((size[1], size[0]), bool)
+
+    for name, (values, side) in LABEL_REGIONS.items():
+        truth = in_labels(labels, values)
+        if side is not None:
+            truth &= viewer_side(truth.shape, line, side)
+        report.label_iou[name] = iou(masks.get(name, empty), truth)
+    skin = labels == SKIN
+    for name in CARVED_REGIONS:
+        report.inside_skin[name] = inside_share(masks[name], skin) if name in masks else None
+
+    if case.truth_ears is not None:
+        truth_raw = decode_labels(case.truth_ears.read_bytes())
+        truth = _warp(fit_labels(truth_raw, width, height), matrix, size) > 0
+        oval_area = float(cv2.contourArea(points[list(topo.FACE_OVAL)].astype(np.float32)))
+        report.ears = ear_scores(masks, truth, line, oval_area)
+
+    report.overlap = max_overlap({k: m for k, m in masks.items() if k != "face"})
+
+    if case.customer is not None:
+        doc = json.loads(case.customer.read_text())
+        report.customer_iou = {}
+        for name in CUSTOMER_REGIONS:
+            theirs = rasterize(align.apply(matrix, np.asarray(doc["regions"][name], np.float64)), size, rule)
+            report.customer_iou[name] = iou(masks.get(name, empty), theirs)
+    return report
+
+
+# ------------------------------------------------------------------------------------------ bars
+
+
+@dataclass(frozen=True)
+class Bar:
+    name: str
+    passed: bool | None  # None: not measured (its material is absent)
+    detail: str
+
+
+def _fails(values: Iterable[tuple[str, str, float | None]], ok: Any) -> list[str]:
+    return [f"{case}/{name} {v:.3f}" for case, name, v in values if v is not None and not ok(v)]
+
+
+def _bar(name: str, applies: bool, failures: list[str], measured: str) -> Bar:
+    if not applies:
+        return Bar(name, None, "not measured")
+    return Bar(name, not failures, ", ".join(failures) if failures else measured)
+
+
+def check_bars(reports: Sequence[Report]) -> list[Bar]:
+    """Issue 12's bars over the measured cases."""
+    ok = [r for r in reports if r.error is None]
+    example = [r for r in ok if r.kind == EXAMPLE and r.customer_iou is not None]
+    faces = [r for r in reports if r.kind == FACES]
+    faces_ok = [r for r in faces if r.error is None]
+    bars = [
+        _bar("every case renders", bool(reports), [f"{r.case} ({r.error})" for r in reports if r.error], "")
+    ]
+
+    cust = [(r.case, n, v) for r in example for n, v in (r.customer_iou or {}).items()]
+    bars.append(
+        _bar(
+            f"example: right_cheek, right_undereye IoU with the customer's >= {BAR_CUSTOMER_IOU}",
+            bool(example),
+            _fails(cust, lambda v: v >= BAR_CUSTOMER_IOU),
+            " ".join(f"{n} {v:.3f}" for _, n, v in cust if v is not None),
+        )
+    )
+
+    absent = [(r.case, [m for m in r.missing if m not in EARS]) for r in faces_ok]
+    absent_text = [f"{case}: {', '.join(names)}" for case, names in absent if names]
+    bars.append(_bar("faces: every non-ear region present", bool(faces), absent_text, ""))
+
+    instances = [(r.case, n, e) for r in faces_ok if r.ears for n, e in r.ears.items() if e.visible]
+    bad = [
+        f"{c}/{n} " + (f"IoU {e.iou:.2f}" if e.iou is not None else "not found")
+        for c, n, e in instances
+        if e.iou is None or e.iou < BAR_EAR_IOU
+    ]
+    good = len(instances) - len(bad)
+    share = good / len(instances) if instances else 1.0
+    bars.append(
+        _bar(
+            f"faces: visible ears found with IoU >= {BAR_EAR_IOU} in >= {BAR_EARS_FOUND:.0%}",
+            any(r.ears is not None for r in faces_ok),
+            [f"{good}/{len(instances)} = {share:.0%} ({', '.join(bad)})"] if share < BAR_EARS_FOUND else [],
+            f"{good}/{len(instances)} = {share:.0%}",
+        )
+    )
+    false_ears = [f"{r.case}/{n}" for r in faces_ok if r.ears for n, e in r.ears.items() if e.false_ear]
+    bars.append(
+        _bar(
+            "faces: no ear drawn where there is none",
+            any(r.ears is not None for r in faces_ok),
+            false_ears,
+            "",
+        )
+    )
+
+    labels = [(r.case, n, v) for r in faces_ok for n, v in r.label_iou.items()]
+    bars.append(
+        _bar(
+            f"faces: label regions IoU >= {BAR_LABEL_IOU} with their label",
+            bool(faces_ok),
+            _fails(labels, lambda v: v >= BAR_LABEL_IOU),
+            f"min {min((v for *_, v in labels if v is not None), default=1.0):.3f}",
+        )
+    )
+    skin = [(r.case, n, v) for r in faces_ok for n, v in r.inside_skin.items()]
+    bars.append(
+        _bar(
+            f"faces: carved regions >= {BAR_INSIDE_SKIN:.0%} inside skin",
+            bool(faces_ok),
+            _fails(skin, lambda v: v >= BAR_INSIDE_SKIN),
+            f"min {min((v for *_, v in skin if v is not None), default=1.0):.3f}",
+        )
+    )
+    bars.append(
+        _bar(
+            f"all: no two regions overlap by more than {BAR_OVERLAP:.1%} of the smaller",
+            bool(ok),
+            [
+                f"{r.case} {r.overlap.a}/{r.overlap.b} {r.overlap.share:.2%}"
+                for r in ok
+                if r.overlap.share > BAR_OVERLAP
+            ],
+            f"max {max((r.overlap.share for r in ok), default=0.0):.3%}",
+        )
+    )
+    return bars
+
+
+def exit_code(bars: Sequence[Bar]) -> int:
+    return 1 if any(b.passed is False for b in bars) else 0
+
+
+# -------------------------------------------------------------------------------------- printing
+
+_LABEL_COLS = (
+    ("nose", "nose"),
+    ("ulip", "upper_lip"),
+    ("llip", "lower_lip"),
+    ("eyeL", "left_eye"),
+    ("eyeR", "right_eye"),
+    ("brwL", "left_eyebrow"),
+    ("brwR", "right_eyebrow"),
+)
+_SKIN_COLS = (
+    ("fhd", "forehead"),
+    ("chkL", "left_cheek"),
+    ("chkR", "right_cheek"),
+    ("ueL", "left_undereye"),
+    ("ueR", "right_undereye"),
+    ("chin", "chin"),
+    ("earL", "left_ear"),
+    ("earR", "right_ear"),
+)
+
+
+def _num(v: float | None, bar: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}" + ("*" if bar is not None and v < bar else "")
+
+
+def _ear_cell(e: EarScore | None) -> str:
+    if e is None:
+        return "n/a"
+    if not e.visible:
+        return "FP" if e.found else "·"
+    if not e.found:
+        return "miss"
+    return _num(e.iou, BAR_EAR_IOU) + ("!" if e.false_ear else "")
+
+
+def format_table(reports: Sequence[Report]) -> str:
+    head = (
+        f"{'case':<30} {'ms':>5} | "
+        + " ".join(f"{h:>5}" for h, _ in _LABEL_COLS)
+        + " | "
+        + " ".join(f"{h:>5}" for h, _ in _SKIN_COLS)
+        + f" | {'ear L':>6} {'ear R':>6} | {'overlap':>7} | {'cust chk':>8} {'cust ue':>7} | missing"
+    )
+    lines = [
+        f"{'':<36} | {'IoU with its own warped label':^41} | {'share inside skin (label 1)':^47} | "
+        f"{'IoU with truth':^13} | {'max pair':>7} | {'IoU, example':^16} |",
+        head,
+        "-" * len(head),
+    ]
+    for r in reports:
+        if r.error:
+            lines.append(f"{r.case:<30} {'':>5} | FAILED: {r.error}")
+            continue
+        barred = r.kind == FACES
+        ears = r.ears or {}
+        cust = r.customer_iou or {}
+        lines.append(
+            f"{r.case:<30} {r.render_ms:5.0f} | "
+            + " ".join(
+                f"{_num(r.label_iou.get(k), BAR_LABEL_IOU if barred else None):>5}" for _, k in _LABEL_COLS
+            )
+            + " | "
+            + " ".join(
+                f"{_num(r.inside_skin.get(k), BAR_INSIDE_SKIN if barred else None):>5}" for _, k in _SKIN_COLS
+            )
+            + f" | {_ear_cell(ears.get('left_ear')) if r.ears else 'n/a':>6}"
+            f" {_ear_cell(ears.get('right_ear')) if r.ears else 'n/a':>6}"
+            f" | {r.overlap.share:6.2%}{'*' if r.overlap.share > BAR_OVERLAP else ' '}"
+            f" | {_num(cust.get('right_cheek'), BAR_CUSTOMER_IOU) if r.customer_iou else '':>8}"
+            f" {_num(cust.get('right_undereye'), BAR_CUSTOMER_IOU) if r.customer_iou else '':>7}"
+            f" | {', '.join(r.missing) or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def format_details(reports: Sequence[Report]) -> str:
+    """Per case: input sizes, the worst overlapping pair, the true ear sizes."""
+    lines = []
+    for r in reports:
+        if r.error:
+            continue
+        text = f"  {r.case}: photo {r.image_px[0]}x{r.image_px[1]}, labels {r.label_px[0]}x{r.label_px[1]}"
+        if r.overlap.a:
+            text += f"; overlap {r.overlap.a}/{r.overlap.b}"
+        if r.ears:
+            text += "; true ears " + ", ".join(
+                f"{n[0].upper()} {e.truth_px} px ({e.truth_share:.1%} of the oval)" for n, e in r.ears.items()
+            )
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def format_bars(bars: Sequence[Bar]) -> str:
+    mark = {True: "PASS", False: "FAIL", None: "skip"}
+    return "\n".join(f"  {mark[b.passed]}  {b.name}" + (f": {b.detail}" if b.detail else "") for b in bars)
+
+
+LEGEND = (
+    "cells: '*' below its bar (bars apply to ../shared/faces; the example's customer IoU and the overlap "
+    "to their cases); ears: IoU when a visible true ear was found, 'miss' visible but not found, "
+    "'·' no visible ear and none drawn, 'FP' drawn where there is no ear, '!' IoU < 0.1, "
+    "'n/a' no truth_ears.png; '-' region or label absent"
+)
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sample", type=Path, default=DEFAULT_SAMPLE, help="the QOVES sample folder")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=DEFAULT_SHARED,
+        help="folder with samples/qoves-example/ and faces/ (default ../shared; read in place)",
+    )
+    parser.add_argument("--case", action="append", default=[], help="only cases whose name contains this")
+    parser.add_argument("--json", type=Path, help="also write the rows and bars as JSON to this file")
+    parser.add_argument(
+        "--raster",
+        choices=(CENTRE, FILLPOLY),
+        default=CENTRE,
+        help="how polygons become pixels: pixel centres inside (default, unbiased) or cv2.fillPoly "
+        "(adds the outline's pixels: larger regions, one-pixel seams between neighbours)",
+    )
+
+
+def run(cases: Sequence[Case], rule: str = CENTRE) -> tuple[list[Report], list[Bar]]:
+    reports = [measure(c, rule) for c in cases]
+    return reports, check_bars(reports)
+
+
+def main(args: argparse.Namespace) -> int:
+    shared: Path | None = args.shared if args.shared and args.shared.is_dir() else None
+    cases = discover(args.sample, shared)
+    if args.case:
+        cases = [c for c in cases if any(s in c.name for s in args.case)]
+    if not cases:
+        print("facesvg fidelity: no cases found", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    reports, bars = run(cases, args.raster)
+    where = f"{shared}" if shared else "no ../shared (sample only)"
+    print(f"facesvg fidelity: {len(reports)} cases ({where}), {time.perf_counter() - t0:.1f} s")
+    print(format_table(reports))
+    print(LEGEND)
+    print("inputs:")
+    print(format_details(reports))
+    print("bars:")
+    print(format_bars(bars))
+    code = exit_code(bars)
+    failed = [b.name for b in bars if b.passed is False]
+    print(f"fidelity: {len(failed)} bar(s) failed" if failed else "fidelity: every measured bar passes")
+    if args.json:
+        doc = {"cases": [r.to_json() for r in reports], "bars": [asdict(b) for b in bars], "exit": code}
+        args.json.write_text(json.dumps(doc, indent=1))
+    return code
