@@ -1,8 +1,9 @@
-"""MediaPipe FaceMesh index loops and polylines used to carve regions.
+"""MediaPipe FaceMesh index chains that bound the regions.
 
 "R" is the subject's right (the image-left side of a non-mirrored photo), "L" the subject's left.
 The pipeline decides which of them is the *viewer's* left from geometry, never from these names.
-Every list runs in a fixed order (outer -> inner for eye rings, lateral -> medial for brows).
+Chains of the subject's left are written once and mirrored through ``MIRROR`` (pairs of the canonical
+face model, which is left/right symmetric), so both sides follow the same anatomy by construction.
 """
 
 from __future__ import annotations
@@ -16,37 +17,100 @@ FACE_OVAL = (
     152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
 )  # fmt: skip
 
-# Eye contours (closed loops) and the rings of points below each eye, outer corner -> inner corner.
-EYE_R = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+# Subject-right / subject-left pairs of every index a chain below uses (MediaPipe's
+# rightEye*/leftEye* and silhouette lists pair up index by index; the rest were checked by reflecting
+# frontal faces across the midline: tests/unit/core/test_core_topology.py).
+MIRROR = dict(
+    [
+        # eye rings: lower lid (0), the rings below it (1-3)
+        (33, 263), (7, 249), (163, 390), (144, 373), (145, 374), (153, 380), (154, 381), (155, 382),
+        (133, 362), (130, 359), (25, 255), (110, 339), (24, 254), (23, 253), (22, 252), (26, 256),
+        (112, 341), (243, 463), (226, 446), (244, 464), (143, 372), (111, 340), (117, 346),
+        (118, 347), (119, 348), (120, 349), (121, 350), (128, 357), (245, 465),
+        # side of the nose, ala, nasolabial fold
+        (188, 412), (236, 456), (198, 420), (209, 429), (49, 279), (48, 278), (64, 294), (98, 327),
+        (165, 391), (92, 322), (186, 410),
+        # below the mouth corner, marionette line, cheek's lower and outer edge
+        (57, 287), (212, 432), (210, 430), (169, 394), (138, 367), (215, 435), (177, 401),
+        (137, 366), (227, 447), (34, 264),
+        # face oval
+        (109, 338), (67, 297), (103, 332), (54, 284), (21, 251), (162, 389), (127, 356), (234, 454),
+        (93, 323), (132, 361), (58, 288), (172, 397), (136, 365), (150, 379), (149, 378),
+        (176, 400), (148, 377),
+        # mouth
+        (61, 291), (146, 375), (91, 321), (181, 405), (84, 314),
+        # brows (upper edge)
+        (70, 300), (63, 293), (105, 334), (66, 296), (107, 336), (55, 285),
+        # brows (lower edge, leftEyebrowLower: 265 sits below the brow tail, beside the outer canthus)
+        (35, 265), (46, 276), (53, 283), (52, 282), (65, 295),
+    ]
+)  # fmt: skip
+MIRROR.update({v: k for k, v in list(MIRROR.items())})
+
+
+def mirrored(chain: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(MIRROR[i] for i in chain)
+
+
+# Eye contours (closed loops), outer corner -> inner corner along the lower lid first.
 EYE_L = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
-EYE_LOWER0_R = (33, 7, 163, 144, 145, 153, 154, 155, 133)
-EYE_LOWER0_L = (263, 249, 390, 373, 374, 380, 381, 382, 362)
-EYE_LOWER3_R = (143, 111, 117, 118, 119, 120, 121, 128, 245)
-EYE_LOWER3_L = (372, 340, 346, 347, 348, 349, 350, 357, 465)
+EYE_R = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
 EYE_CORNERS_R = (33, 133)
 EYE_CORNERS_L = (263, 362)
 IRIS_CENTRE_R = 468
 IRIS_CENTRE_L = 473
 
-# Upper edge of each eyebrow, lateral -> medial.
-BROW_UPPER_R = (70, 63, 105, 66, 107)
-BROW_UPPER_L = (300, 293, 334, 296, 336)
+# Under-eye: the band between the ring just below the lid margin (leftEyeLower1) and the ring on the
+# infraorbital rim (leftEyeLower3), closed at the outer canthus (446, then 265 beside it) and at the
+# inner end (464). This is how the customer draws it (skin_right_undereye).
+UNDEREYE_L = (
+    463, 341, 256, 252, 253, 254, 339, 255, 359,  # below the lid margin, inner -> outer
+    446, 265,  # outer canthus
+    372, 340, 346, 347, 348, 349, 350, 357, 465,  # infraorbital ring, outer -> inner
+    464,  # inner end
+)  # fmt: skip
+UNDEREYE_R = mirrored(UNDEREYE_L)
 
-# Side of the nose then the nasolabial fold, from under the inner eye corner down past the mouth.
-NOSE_SIDE_R = (245, 188, 174, 198, 209, 129, 203, 206, 216)
-NOSE_SIDE_L = (465, 412, 399, 420, 429, 358, 423, 426, 436)
+# Cheek: from the infraorbital ring (shared with the under-eye) down the side of the nose and the
+# ala, along the nasolabial fold to just below the mouth corner, out to the jaw and up the side of
+# the face. The customer's drawn cheek (skin_right_cheek) follows exactly these points.
+CHEEK_L = (
+    372, 340, 346, 347, 348, 349, 350, 357,  # infraorbital ring, outer -> inner
+    412, 456, 420, 429, 279, 278, 294,  # side of the nose down to the ala
+    327, 391, 322, 410, 432,  # nasolabial fold to below the mouth corner
+    367, 435, 361, 401, 323, 366, 454, 447, 356, 264,  # jaw and side of the face, up to the temple
+)  # fmt: skip
+CHEEK_R = mirrored(CHEEK_L)
 
-# Face-oval arcs bounding the carved regions (the pipeline grows the oval slightly first).
-CHEEK_ARC_R = (136, 172, 58, 132, 93, 234, 127)  # jaw -> temple
-CHEEK_ARC_L = (365, 397, 288, 361, 323, 454, 356)
-CHIN_ARC = (378, 400, 377, 152, 148, 176, 149)  # subject's left -> right along the jaw
+# Chin (the mental region): below the lower lip, between the marionette lines (mouth corner down to
+# the jaw), down to the face oval at the jaw.
+LOWER_LIP_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)  # right corner -> left corner
+_MARIONETTE_L = (287, 432, 430, 394, 379)  # beside the mouth corner -> jaw
+_JAW_BOTTOM = (378, 400, 377, 152, 148, 176, 149)  # subject's left -> right along the oval
+CHIN = LOWER_LIP_OUTER + _MARIONETTE_L + _JAW_BOTTOM + mirrored(_MARIONETTE_L)[::-1]
+
+# Forehead: above the upper edge of the brows, under the top of the face oval (which MediaPipe puts
+# near, usually below, the hairline: the carving stretches it up, see regions.forehead).
+BROW_UPPER_L = (300, 293, 334, 296, 336)  # lateral -> medial
+BROW_UPPER_R = mirrored(BROW_UPPER_L)
 FOREHEAD_ARC = (251, 284, 332, 297, 338, 10, 109, 67, 103, 54, 21)  # left temple -> right temple
 
-# Mouth corners and lip outlines (outer), right corner -> left corner.
+# Face side where each ear attaches (tragus level), top -> bottom; the ear lies lateral to them.
+EAR_ANCHOR_L = (356, 454, 323)
+EAR_ANCHOR_R = mirrored(EAR_ANCHOR_L)
+NOSE_BASE = 2  # subnasale: the ear lobe ends about level with it
+NOSE_TIP = 1
+
+# Landmark-defined areas of the label regions (for visibility: how much of each is hidden).
+NOSE_HULL = (168, 6, 197, 195, 5, 4, 1, 2, 98, 327, 64, 294, 48, 278, 129, 358, 49, 279, 188, 412)
+UPPER_LIP_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+UPPER_LIP_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LOWER_LIP_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+BROW_L = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)  # upper edge lateral -> medial, back
+BROW_R = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
+
 MOUTH_CORNER_R = 61
 MOUTH_CORNER_L = 291
-LOWER_LIP_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
-UPPER_LIP_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
 
 # Points on the facial midline, top -> bottom (forehead, glabella, nose bridge, tip, lips, chin).
 MIDLINE = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 2, 0, 13, 14, 17, 18, 200, 199, 175, 152)

@@ -24,6 +24,8 @@ STAGES = ("decode", "align", "regions", "smooth", "encode", "total")
 SIGMA_PX = 6.0  # contour smoothing at a 1024 px canvas (scaled with the canvas); ~0.35 px mean shift
 STEP_PX = 4.0  # spacing of the output vertices at a 1024 px canvas
 CLIP_SIGMA_PX = 8.0  # the silhouette's hair edge is ragged: smooth it more
+SMALL_SIGMA = 0.1  # x sqrt(area): a small region (an eye in a 256 px photo) is smoothed less
+PIXEL_EDGE = 0.3  # traced contours run through boundary pixel centres; < 0.5 keeps touching regions apart
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class RenderResult:
     rotation_deg: float
     regions: dict[str, list[list[float]]]
     missing: list[str]
+    visibility: dict[str, dict[str, Any]]  # name -> {"visible_fraction", "occluded_by"}, every region
     timings_ms: dict[str, float]
 
     def to_json(self) -> dict[str, Any]:
@@ -45,6 +48,7 @@ class RenderResult:
             "rotation_deg": self.rotation_deg,
             "regions": self.regions,
             "missing": self.missing,
+            "visibility": self.visibility,
             "timings_ms": self.timings_ms,
         }
 
@@ -52,6 +56,24 @@ class RenderResult:
 def _rounded(poly: np.ndarray) -> np.ndarray:
     out: np.ndarray = np.round(poly, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
     return out
+
+
+def _outset(poly: np.ndarray, d: float) -> np.ndarray:
+    """The closed polygon moved ``d`` px outwards along its vertex normals."""
+    tangent = np.roll(poly, -1, axis=0) - np.roll(poly, 1, axis=0)
+    normal = np.column_stack([tangent[:, 1], -tangent[:, 0]])
+    normal /= np.maximum(np.hypot(*normal.T), 1e-9)[:, None]
+    x, y = poly.T
+    signed_area = float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+    out: np.ndarray = poly + (d if signed_area > 0 else -d) * normal
+    return out
+
+
+def _region_outline(blob: regions.Blob, scale: float) -> np.ndarray:
+    """A region's smooth outline: sub-pixel, on the pixels' outer edge, smoothing scaled to its size."""
+    assert blob.contour is not None
+    sigma = min(SIGMA_PX * scale, SMALL_SIGMA * float(np.sqrt(blob.area)))
+    return _outset(smooth.smooth_closed(blob.contour, sigma, STEP_PX * scale), PIXEL_EDGE)
 
 
 def _closed_silhouette(labels: np.ndarray, scale: float) -> np.ndarray:
@@ -122,13 +144,16 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         photo = _blank_outside(photo, sil, scale)
         encoded = pool.submit(svg.encode_photo, photo, options.image_format, options.image_quality)
 
-        blobs = regions.all_regions(labels, pts)
+        h, w = inputs.image.shape[:2]
+        frame = align.apply(al.matrix, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
+        carving = regions.all_regions(labels, pts, frame)
+        blobs = carving.blobs
         lap("regions")
 
         polys: dict[str, np.ndarray] = {}
         for name, blob in blobs.items():
             if blob is not None and blob.contour is not None:
-                polys[name] = _rounded(smooth.smooth_closed(blob.contour, SIGMA_PX * scale, STEP_PX * scale))
+                polys[name] = _rounded(_region_outline(blob, scale))
         clip = _clip_polygons(sil, scale)
         lap("smooth")
 
@@ -151,5 +176,6 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         rotation_deg=round(al.rotation_deg, 3),
         regions={name: poly.tolist() for name, poly in ordered},
         missing=[name for name in regions.REGION_NAMES if name not in polys],
+        visibility={name: v.to_json() for name, v in carving.visibility.items()},
         timings_ms={k: round(timings[k], 2) for k in STAGES},
     )

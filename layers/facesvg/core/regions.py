@@ -1,8 +1,10 @@
-"""Region masks on the upright canvas: label regions, and regions carved from skin with landmark loops.
+"""The regions on the upright canvas: label regions, and regions carved from skin by landmark chains.
 
-Every function takes the warped label map ``(S, S)`` uint8 and the warped landmarks ``(N, 2)`` and
-returns binary masks as ``Blob`` (a uint8 0/1 ROI plus its top-left corner), so the work stays
-proportional to the region, not to the canvas. "left"/"right" are the viewer's.
+Each carved region is the skin inside a closed landmark chain (``landmarks_topology``), drawn the
+way the customer draws them: the cheek runs from the infraorbital ring down the side of the nose
+and the nasolabial fold and round the jaw, the under-eye is the band between the ring below the lid
+and the infraorbital ring. Neighbours share their chains, so the regions tile the face without
+straight cuts. Definitions and pictures: docs/regions.md. "left"/"right" are the viewer's.
 """
 
 from __future__ import annotations
@@ -12,17 +14,22 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facesvg.core import ears, visibility
 from facesvg.core import landmarks_topology as topo
+from facesvg.core.blobs import (
+    Blob,
+    crop,
+    disc,
+    fill_canvas,
+    in_range,
+    keep_largest,
+    label_bbox_blob,
+    poly_blob,
+)
+from facesvg.core.face_geometry import Geometry, geometry, side_of_midline
+from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, NOSE, SKIN, UPPER_LIP
 from facesvg.core.smooth import smooth_closed
-
-SKIN = 1
-BROWS = (2, 3)
-EYES = (4, 5)
-NOSE = 6
-UPPER_LIP = 7
-MOUTH = 8
-LOWER_LIP = 9
-HAIR = 10
+from facesvg.core.visibility import Occluders, Visibility
 
 REGION_NAMES = (
     "face",
@@ -43,140 +50,65 @@ REGION_NAMES = (
     "right_ear",
 )
 
-OVAL_GROW = 1.04  # the landmark oval sits just inside the skin edge; cheeks/chin may reach it
 FOREHEAD_STRETCH = 1.9  # the oval's top is below the hairline: stretch its upper half upwards
 FOREHEAD_WIDEN = 1.12  # ... and a little sideways, so the temples reach the hair too
 
 
 @dataclass(frozen=True)
-class Blob:
-    mask: np.ndarray  # (h, w) uint8 0/1
-    x0: int
-    y0: int
-    contour: np.ndarray | None = None  # (N, 2) int32 outer contour in canvas px, once it is one blob
-
-    @property
-    def area(self) -> int:
-        return int(np.count_nonzero(self.mask))
+class Carving:
+    blobs: dict[str, Blob | None]  # every name in REGION_NAMES; None = not visible
+    visibility: dict[str, Visibility]
 
 
-@dataclass(frozen=True)
-class Geometry:
-    """Landmark-derived lines shared by the carvers, in canvas coordinates."""
-
-    pts: np.ndarray
-    size: int
-    left: str  # "R" or "L": which subject side is on the viewer's left
-    oval: np.ndarray  # (36, 2) face oval
-    mid_a: float  # facial midline x = mid_a * y + mid_b
-    mid_b: float
-    scale: float  # typical feature length (inter-eye distance), px
-
-    def idx(self, name: str, side: str) -> np.ndarray:
-        return self.pts[list(getattr(topo, f"{name}_{side}"))]
+# ------------------------------------------------------------------------- landmark-defined areas
 
 
-def geometry(pts: np.ndarray, size: int) -> Geometry:
-    mid = pts[list(topo.MIDLINE)]
-    a, b = np.polyfit(mid[:, 1], mid[:, 0], 1)
-    eye_r = pts[list(topo.EYE_R)].mean(0)
-    eye_l = pts[list(topo.EYE_L)].mean(0)
-    left = "R" if eye_r[0] < eye_l[0] else "L"
-    return Geometry(
-        pts=pts,
-        size=size,
-        left=left,
-        oval=pts[list(topo.FACE_OVAL)],
-        mid_a=float(a),
-        mid_b=float(b),
-        scale=float(np.hypot(*(eye_r - eye_l))),
-    )
+def round_corners(poly: np.ndarray, sigma: float) -> np.ndarray:
+    """A landmark chain with its corners rounded (radius ~ sigma): designers draw no sharp kinks."""
+    return smooth_closed(poly, sigma, step=2.0)
 
 
-# ------------------------------------------------------------------------------------- primitives
+def undereye_area(g: Geometry, side: str) -> np.ndarray:
+    return round_corners(g.chain("UNDEREYE", side), 0.02 * g.scale)
 
 
-def _clip_box(x0: float, y0: float, x1: float, y1: float, size: int) -> tuple[int, int, int, int]:
-    return (
-        max(int(np.floor(x0)), 0),
-        max(int(np.floor(y0)), 0),
-        min(int(np.ceil(x1)) + 1, size),
-        min(int(np.ceil(y1)) + 1, size),
-    )
+def cheek_area(g: Geometry, side: str) -> np.ndarray:
+    return round_corners(g.chain("CHEEK", side), 0.03 * g.scale)
 
 
-def poly_blob(poly: np.ndarray, size: int) -> Blob:
-    """Filled polygon (sub-pixel vertices) as a blob clipped to the canvas."""
-    (ax, ay), (bx, by) = poly.min(0), poly.max(0)
-    x0, y0, x1, y1 = _clip_box(ax, ay, bx, by, size)
-    mask = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
-    if mask.size:
-        fixed = np.rint((poly - (x0, y0)) * 16).astype(np.int32)  # 4 fractional bits
-        cv2.fillPoly(mask, [fixed], 1, lineType=cv2.LINE_8, shift=4)
-    return Blob(mask, x0, y0)
+def chin_area(g: Geometry) -> np.ndarray:
+    return round_corners(g.at(topo.CHIN), 0.03 * g.scale)
 
 
-def crop(full: np.ndarray, blob: Blob) -> np.ndarray:
-    h, w = blob.mask.shape
-    return full[blob.y0 : blob.y0 + h, blob.x0 : blob.x0 + w]
+def forehead_area(g: Geometry, stretch: float = 1.0, widen: float = 1.0) -> np.ndarray:
+    """Above the brows' upper edge, under the top of the face oval (stretched up to pass the hairline)."""
+    line = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")[::-1]])
+    level = float(line[:, 1].mean())
+    arc = g.at(topo.FOREHEAD_ARC).copy()  # subject's left temple -> right temple
+    above = arc[:, 1] < level
+    arc[above, 1] = level - (level - arc[above, 1]) * stretch
+    centre_x = float(line[:, 0].mean())
+    arc[:, 0] = centre_x + (arc[:, 0] - centre_x) * widen
+    return round_corners(np.vstack([line, arc]), 0.05 * g.scale)
 
 
-def keep_largest(blob: Blob, min_area: float, open_px: int = 0) -> Blob | None:
-    """Largest blob (after an optional opening), holes filled, or None when below ``min_area``.
-
-    Contours, not connected-component labelling: they are what the SVG needs anyway and are
-    several times cheaper on a large mask.
-    """
-    mask = blob.mask
-    if not mask.size:
-        return None
-    if open_px > 0:
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * open_px + 1, 2 * open_px + 1))
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
-        return None
-    areas = [cv2.contourArea(c) for c in contours]
-    best = contours[int(np.argmax(areas))]
-    x, y, w, h = cv2.boundingRect(best)
-    filled = np.zeros((h, w), np.uint8)
-    cv2.drawContours(filled, [best], 0, 1, thickness=cv2.FILLED, offset=(-x, -y))
-    # contourArea ignores the boundary pixels' outer halves; the filled count is the real area.
-    if np.count_nonzero(filled) < min_area:
-        return None
-    contour = best.reshape(-1, 2) + np.array([blob.x0, blob.y0])
-    return Blob(filled, blob.x0 + x, blob.y0 + y, contour.astype(np.int32))
-
-
-def grow(poly: np.ndarray, factor: float) -> np.ndarray:
-    c = poly.mean(0)
-    return c + (poly - c) * factor
-
-
-def side_of_midline(g: Geometry, blob: Blob, viewer_left: bool) -> np.ndarray:
-    """Mask (blob-shaped) of the pixels on the viewer's left (or right) of the facial midline."""
-    h, w = blob.mask.shape
-    ys = np.arange(blob.y0, blob.y0 + h, dtype=np.float64)
-    mid_x = g.mid_a * ys + g.mid_b - blob.x0
-    xs = np.arange(w, dtype=np.float64)
-    left = xs[None, :] < mid_x[:, None]
-    return left if viewer_left else ~left
-
-
-def in_range(labels: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """0/1 uint8 mask of ``lo <= label <= hi`` (cv2.inRange: one fast pass, no bool temporaries)."""
-    mask: np.ndarray = np.asarray(cv2.inRange(labels, lo, hi), np.uint8)
-    return mask & 1
-
-
-def label_bbox_blob(labels: np.ndarray, values: tuple[int, ...]) -> Blob:
-    """The pixels of a run of consecutive label values, cut to their bounding box."""
-    mask = in_range(labels, min(values), max(values))
-    x, y, w, h = cv2.boundingRect(mask)
-    return Blob(mask[y : y + h, x : x + w], x, y)
+def label_area(g: Geometry, name: str) -> np.ndarray:
+    """Where the landmarks put a label region (its visibility template)."""
+    side = {"left": g.left, "right": g.right}.get(name.split("_")[0], "")
+    if name.endswith("_eye"):
+        return g.chain("EYE", side)
+    if name.endswith("_eyebrow"):
+        return g.chain("BROW", side)
+    if name == "nose":
+        return cv2.convexHull(g.at(topo.NOSE_HULL).astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    if name == "upper_lip":
+        return np.vstack([g.at(topo.UPPER_LIP_OUTER), g.at(topo.UPPER_LIP_INNER)[::-1]])
+    return np.vstack([g.at(topo.LOWER_LIP_OUTER), g.at(topo.LOWER_LIP_INNER)[::-1]])
 
 
 # ------------------------------------------------------------------------------------- the regions
+
+LABELS = {"nose": NOSE, "upper_lip": UPPER_LIP, "lower_lip": LOWER_LIP}
 
 
 def label_regions(labels: np.ndarray, g: Geometry, min_area: float) -> dict[str, Blob | None]:
@@ -187,148 +119,90 @@ def label_regions(labels: np.ndarray, g: Geometry, min_area: float) -> dict[str,
         for viewer in ("left", "right"):
             half = side_of_midline(g, both, viewer == "left")
             out[f"{viewer}_{name}"] = keep_largest(Blob(both.mask & half, both.x0, both.y0), min_area)
-    out["nose"] = keep_largest(label_bbox_blob(labels, (NOSE,)), min_area)
-    out["upper_lip"] = keep_largest(label_bbox_blob(labels, (UPPER_LIP,)), min_area)
-    out["lower_lip"] = keep_largest(label_bbox_blob(labels, (LOWER_LIP,)), min_area)
+    for name, value in LABELS.items():
+        out[name] = keep_largest(label_bbox_blob(labels, (value,)), min_area)
     return out
 
 
-def _carve(poly: np.ndarray, skin: np.ndarray, g: Geometry, extra: np.ndarray | None = None) -> Blob:
-    """Skin inside ``poly`` (and inside ``extra``, a full-canvas 0/1 mask, when given)."""
-    blob = poly_blob(poly, g.size)
-    mask = blob.mask & crop(skin, blob)
-    if extra is not None:
-        mask &= crop(extra, blob)
-    return Blob(mask, blob.x0, blob.y0)
+def all_regions(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None) -> Carving:
+    """Every named region as a blob on the canvas, with its visibility.
 
-
-def round_corners(poly: np.ndarray, sigma: float) -> np.ndarray:
-    """The carving polygon with its corners rounded (radius ~ sigma): designers draw no sharp kinks."""
-    return smooth_closed(poly, sigma, step=2.0)
-
-
-def clip_below(poly: np.ndarray, y_cut: float) -> np.ndarray:
-    """The part of a closed polygon with ``y <= y_cut`` (Sutherland-Hodgman against one line)."""
-    out: list[np.ndarray] = []
-    n = len(poly)
-    for i in range(n):
-        p, q = poly[i], poly[(i + 1) % n]
-        p_in, q_in = p[1] <= y_cut, q[1] <= y_cut
-        if p_in:
-            out.append(p)
-        if p_in != q_in:
-            t = (y_cut - p[1]) / (q[1] - p[1])
-            out.append(p + t * (q - p))
-    return np.array(out) if len(out) >= 3 else poly[:0]
-
-
-def undereye(skin: np.ndarray, g: Geometry, side: str) -> Blob:
-    """Band between the lower eyelid and the third ring of points below the eye."""
-    lid = g.idx("EYE_LOWER0", side)
-    ring = g.idx("EYE_LOWER3", side)
-    return _carve(round_corners(np.vstack([lid, ring[::-1]]), 0.02 * g.scale), skin, g)
-
-
-def _oval_arc(g: Geometry, ids: tuple[int, ...]) -> np.ndarray:
-    pos = {v: i for i, v in enumerate(topo.FACE_OVAL)}
-    return grow(g.oval, OVAL_GROW)[[pos[i] for i in ids]]
-
-
-def cheek(skin: np.ndarray, g: Geometry, side: str, face_zone: np.ndarray) -> Blob:
-    """Below the under-eye ring, lateral to the nose and nasolabial fold, above the mouth-corner line."""
-    ring = g.idx("EYE_LOWER3", side)  # lateral -> medial
-    nose_side = g.idx("NOSE_SIDE", side)[1:]  # top -> bottom (the first point is the ring's last)
-    arc = _oval_arc(g, topo.CHEEK_ARC_R if side == "R" else topo.CHEEK_ARC_L)  # jaw -> temple
-    corner = g.pts[topo.MOUTH_CORNER_R if side == "R" else topo.MOUTH_CORNER_L]
-    poly = clip_below(np.vstack([ring, nose_side, arc]), float(corner[1]))
-    if len(poly) == 0:
-        return Blob(np.zeros((0, 0), np.uint8), 0, 0)
-    return _carve(round_corners(poly, 0.05 * g.scale), skin, g, face_zone)
-
-
-def chin(skin: np.ndarray, g: Geometry, face_zone: np.ndarray) -> Blob:
-    """Below the lower lip, from the mouth corners down and round the jaw (a U, not a box)."""
-    lip = g.pts[list(topo.LOWER_LIP_OUTER)]  # right corner -> left corner
-    jaw = _oval_arc(g, topo.CHIN_ARC)  # left -> right along the jaw
-    poly = round_corners(np.vstack([lip, jaw]), 0.05 * g.scale)
-    return _carve(poly, skin, g, face_zone)
-
-
-def forehead(skin: np.ndarray, g: Geometry) -> Blob:
-    """Skin above the brow line, inside the upper face oval stretched upwards to pass the hairline."""
-    brow_r = g.idx("BROW_UPPER", "R")  # lateral -> medial
-    brow_l = g.idx("BROW_UPPER", "L")[::-1]  # medial -> lateral
-    line = np.vstack([brow_r, brow_l])
-    level = float(line[:, 1].mean())
-    pos = {v: i for i, v in enumerate(topo.FACE_OVAL)}
-    arc = g.oval[[pos[i] for i in topo.FOREHEAD_ARC]].copy()  # subject's left temple -> right temple
-    above = arc[:, 1] < level
-    arc[above, 1] = level - (level - arc[above, 1]) * FOREHEAD_STRETCH
-    centre_x = float(line[:, 0].mean())
-    arc[:, 0] = centre_x + (arc[:, 0] - centre_x) * FOREHEAD_WIDEN
-    poly = round_corners(np.vstack([line, arc]), 0.05 * g.scale)
-    return _carve(poly, skin, g)
-
-
-def ears(skin: np.ndarray, g: Geometry, face_zone: np.ndarray) -> tuple[Blob, Blob]:
-    """Skin outside the (grown) face oval, between brow and mouth height, beside each side of it."""
-    pts = g.pts
-    brow_y = float(np.vstack([g.idx("BROW_UPPER", "R"), g.idx("BROW_UPPER", "L")])[:, 1].min())
-    mouth_y = float(max(pts[topo.MOUTH_CORNER_R, 1], pts[topo.MOUTH_CORNER_L, 1]))
-    y0 = max(int(brow_y - 0.1 * g.scale), 0)
-    y1 = min(int(mouth_y + 0.4 * g.scale), g.size)
-    reach = 0.15 * g.scale  # an ear may tuck in front of the oval's edge on a turned face
-    x_left = min(max(int(g.oval[:, 0].min() + reach), 0), g.size)
-    x_right = min(max(int(g.oval[:, 0].max() - reach), 0), g.size)
-    out = []
-    for x0, x1 in ((0, x_left), (x_right, g.size)):
-        band = skin[y0:y1, x0:x1] & (1 - face_zone[y0:y1, x0:x1])
-        out.append(Blob(band, x0, y0))
-    return out[0], out[1]
-
-
-def face_zone_mask(g: Geometry) -> np.ndarray:
-    zone = np.zeros((g.size, g.size), np.uint8)
-    fixed = np.rint(grow(g.oval, OVAL_GROW) * 16).astype(np.int32)
-    cv2.fillPoly(zone, [fixed], 1, lineType=cv2.LINE_8, shift=4)
-    return zone
-
-
-def all_regions(labels: np.ndarray, pts: np.ndarray) -> dict[str, Blob | None]:
-    """Every named region as a blob on the canvas (None = not visible)."""
+    ``frame``: the input photo's outline on the canvas (``(4, 2)``); None = the whole canvas.
+    """
     size = labels.shape[0]
     g = geometry(pts, size)
     oval_area = float(cv2.contourArea(g.oval.astype(np.float32)))
     small = 5e-4 * oval_area
     carved = 2e-3 * oval_area
     skin = in_range(labels, SKIN, SKIN)
-    zone = face_zone_mask(g)
+    oval = fill_canvas(g.oval, size)
     open_px = max(1, round(0.012 * g.scale))
+    in_frame = fill_canvas(frame, size) if frame is not None else np.ones_like(skin)
+    occ = Occluders(
+        hair=in_range(labels, HAIR, HAIR),
+        background=in_range(labels, BACKGROUND, BACKGROUND) & in_frame,
+        outside_frame=1 - in_frame,
+    )
 
-    out = label_regions(labels, g, small)
-    vl, vr = g.left, ("L" if g.left == "R" else "R")
-    # Carved regions, in priority order; each one loses what an earlier one took.
-    taken = np.zeros_like(skin)
-    plan: list[tuple[str, Blob, float]] = [
-        ("left_undereye", undereye(skin, g, vl), carved),
-        ("right_undereye", undereye(skin, g, vr), carved),
-        ("left_cheek", cheek(skin, g, vl, zone), carved),
-        ("right_cheek", cheek(skin, g, vr, zone), carved),
-        ("chin", chin(skin, g, zone), carved),
-        ("forehead", forehead(skin, g), carved),
+    blobs = label_regions(labels, g, small)
+    vis: dict[str, Visibility] = {}
+    for name in blobs:
+        values = EYES if name.endswith("_eye") else BROWS if name.endswith("_eyebrow") else (LABELS[name],)
+        own = in_range(labels, min(values), max(values))
+        vis[name] = visibility.measure(poly_blob(label_area(g, name), size), own, occ)
+
+    # Carved regions, in priority order; each loses what an earlier one took, plus a pixel round
+    # it, so their smoothed outlines cannot overlap.
+    vl, vr = g.left, g.right
+    plan: list[tuple[str, np.ndarray, np.ndarray]] = [
+        ("left_undereye", undereye_area(g, vl), undereye_area(g, vl)),
+        ("right_undereye", undereye_area(g, vr), undereye_area(g, vr)),
+        ("left_cheek", cheek_area(g, vl), cheek_area(g, vl)),
+        ("right_cheek", cheek_area(g, vr), cheek_area(g, vr)),
+        ("chin", chin_area(g), chin_area(g)),
+        ("forehead", forehead_area(g, FOREHEAD_STRETCH, FOREHEAD_WIDEN), forehead_area(g)),
     ]
-    ear_l, ear_r = ears(skin, g, zone)
-    plan += [("left_ear", ear_l, 8e-3 * oval_area), ("right_ear", ear_r, 8e-3 * oval_area)]
-    for name, blob, min_area in plan:
-        free = Blob(blob.mask & (1 - crop(taken, blob)), blob.x0, blob.y0)
-        kept = keep_largest(free, min_area, open_px)
-        out[name] = kept
+    taken = np.zeros_like(skin)
+    margin = disc(1)
+    for blob in blobs.values():  # carved regions keep a pixel off the features too
+        if blob is not None:
+            _or_into(taken, cv2.dilate(np.pad(blob.mask, 1), margin), blob.x0 - 1, blob.y0 - 1)
+    for name, reach, expected in plan:
+        area = poly_blob(reach, size)
+        free = Blob(area.mask & crop(skin, area) & (1 - crop(taken, area)), area.x0, area.y0)
+        kept = keep_largest(free, carved, open_px)
+        blobs[name] = kept
+        vis[name] = visibility.measure(poly_blob(expected, size), skin, occ)
         if kept is not None:
-            crop(taken, kept)[:] |= kept.mask
+            grown = cv2.dilate(np.pad(kept.mask, 1), margin)
+            y0, x0 = kept.y0 - 1, kept.x0 - 1
+            _or_into(taken, grown, x0, y0)
+
+    free_skin = skin & (1 - taken)
+    for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
+        ear = ears.find(free_skin, oval, g, viewer_left)
+        blobs[name] = ear if ear.area else None
+        vis[name] = (
+            visibility.TURNED_AWAY
+            if ears.turned_away(g, viewer_left)
+            else visibility.measure(
+                poly_blob(ears.template(g, viewer_left), size), skin, occ, with_background=False
+            )
+        )
 
     face = in_range(labels, SKIN, LOWER_LIP)
-    out["face"] = keep_largest(Blob(face, 0, 0), carved)
-    return {name: out.get(name) for name in REGION_NAMES}
+    blobs["face"] = keep_largest(Blob(face, 0, 0), carved)
+    vis["face"] = visibility.measure(poly_blob(g.oval, size), face, occ)
+    return Carving({n: blobs.get(n) for n in REGION_NAMES}, {n: vis[n] for n in REGION_NAMES})
+
+
+def _or_into(full: np.ndarray, mask: np.ndarray, x0: int, y0: int) -> None:
+    """``full[y0:, x0:] |= mask``, clipped to the canvas."""
+    h, w = mask.shape
+    fx0, fy0 = max(x0, 0), max(y0, 0)
+    fx1, fy1 = min(x0 + w, full.shape[1]), min(y0 + h, full.shape[0])
+    if fx1 > fx0 and fy1 > fy0:
+        full[fy0:fy1, fx0:fx1] |= mask[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
 
 
 def silhouette(labels: np.ndarray) -> np.ndarray:

@@ -5,4 +5,4 @@ cached results of the old pipeline are not served. The zip functions (submit, in
 from here because their layer carries no SciPy.
 """
 
-PIPELINE_VERSION = "1.1.0"
+PIPELINE_VERSION = "1.2.0"

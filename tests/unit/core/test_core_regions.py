@@ -116,7 +116,7 @@ def test_curves_are_smooth_simple_and_close_to_the_boundary(
 ) -> None:
     al = align.plan(sample_inputs.labels, sample_inputs.landmarks, 1024, 0.12)
     labels = align.warp_labels(sample_inputs.labels, al)
-    blobs = regions.all_regions(labels, align.apply(al.matrix, sample_inputs.landmarks))
+    blobs = regions.all_regions(labels, align.apply(al.matrix, sample_inputs.landmarks)).blobs
     for name, blob in blobs.items():
         assert blob is not None and blob.contour is not None, name
         curve = np.array(sample_result.regions[name])  # what the product publishes

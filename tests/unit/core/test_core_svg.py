@@ -136,7 +136,8 @@ def test_same_input_gives_byte_identical_output(
 
 def test_result_json_contract(sample_result: RenderResult) -> None:
     doc = json.loads(json.dumps(sample_result.to_json()))
-    assert set(doc) == {"size", "transform", "rotation_deg", "regions", "missing", "timings_ms"}
+    assert set(doc) == {"size", "transform", "rotation_deg", "regions", "missing", "visibility", "timings_ms"}
+    assert set(doc["visibility"]) == set(doc["regions"]) | set(doc["missing"])
     assert doc["size"] == [1024, 1024]
     assert np.array(doc["transform"]).shape == (2, 3)
     assert set(doc["timings_ms"]) == set(STAGES)

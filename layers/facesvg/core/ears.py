@@ -1,0 +1,131 @@
+"""Ears: the skin that stands out of the head's outline beside each side of the face.
+
+LaPa labels ears as skin, so an ear is found, not labelled. Row by row beside the face we measure
+how far the skin reaches out past the face oval; the head's own outline is that profile with every
+bump shorter than an ear removed (a 1-D grey opening longer than any ear), and the ear is the skin
+that stands out beyond it, between about brow and nose-base height (the ear's height in the facial
+thirds), next to where the ear attaches (the tragus lies beside 234/93, 454/323). So a strip of
+cheek or neck skin along the face's edge (a turned face's far side) is outline, not ear, and an ear
+that the oval passes over (it happens when hair hides the jaw) is still found.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facesvg.core import landmarks_topology as topo
+from facesvg.core.blobs import EMPTY, Blob, disc, filled, outer_contours
+from facesvg.core.face_geometry import Geometry
+
+# Lengths in inter-eye distances (about 6.3 cm on an adult; an ear is about as long).
+ABOVE_BROW = 0.25  # the ear's top may sit this far above the brows...
+BELOW_NOSE = 0.5  # ... and the lobe this far below the nose base
+OUTLINE_SPAN = 1.4  # the outline follows nothing shorter than this (longer than an ear)
+CONTEXT = 0.9  # rows measured above and below the ear zone, so the outline has support there
+REACH_OUT = 1.1  # how far out from the oval an ear can reach
+REACH_IN = 0.12  # how far inside the oval the outline may run (the oval can pass over an ear)
+STANDS_OUT = 0.02  # skin must stand out this much past the outline to be ear
+RIM = 0.015  # a light opening: frays of the label edge are not ear
+MIN_AREA = 0.03  # x scale^2: smaller is a speck, or an ear almost fully hidden
+# The auricle projects 1.5-2 cm from the head: even seen from the front its rim stands well past the
+# cheek's outline and it is wider than a strip of cheek skin along the face's edge (~0.5 cm).
+MIN_STANDOUT = 0.12  # how far past the face oval the ear's rim must reach (~8 mm)
+MIN_WIDTH = 0.13  # the ear's widest row (~8 mm)
+
+
+# A head turned by yaw t foreshortens the side turning away: with the head as a cylinder, the face
+# sides ~70 deg round it and the nose tip 0.3 radius in front, that side's share of the nose-to-side
+# widths is ~0.31 at 20 deg and ~0.26 at 25 deg. Turned further, the head hides that side's ear.
+TURNED_AWAY_SHARE = 0.25
+
+
+def turned_away(g: Geometry, viewer_left: bool) -> bool:
+    """True when this side of the face is turned so far away that the head hides its ear."""
+    nose_x = float(g.pts[topo.NOSE_TIP, 0])
+    near = abs(float(_anchors(g, viewer_left)[:, 0].mean()) - nose_x)
+    far = abs(float(_anchors(g, not viewer_left)[:, 0].mean()) - nose_x)
+    return near < TURNED_AWAY_SHARE * (near + far)
+
+
+def _levels(g: Geometry) -> tuple[float, float]:
+    brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
+    return float(brows[:, 1].min()), float(g.pts[topo.NOSE_BASE, 1])
+
+
+def _anchors(g: Geometry, viewer_left: bool) -> np.ndarray:
+    return g.chain("EAR_ANCHOR", g.left if viewer_left else g.right)
+
+
+def template(g: Geometry, viewer_left: bool) -> np.ndarray:
+    """Where an ear is expected: an upright ellipse beside the anchors, brow to nose-base height."""
+    out = -1.0 if viewer_left else 1.0
+    anchors = _anchors(g, viewer_left)
+    brow_y, nose_y = _levels(g)
+    centre = (round(anchors[:, 0].mean() + out * 0.25 * g.scale), round((brow_y + nose_y) / 2))
+    axes = (max(int(0.25 * g.scale), 1), max(int((nose_y - brow_y) / 2 + 0.1 * g.scale), 1))
+    return np.asarray(cv2.ellipse2Poly(centre, axes, 0, 0, 360, 10), np.float64)
+
+
+def _outer_x(mask: np.ndarray, out: float) -> np.ndarray:
+    """Per row, the outermost set column (towards ``out``), or -1 where the row is empty."""
+    w = mask.shape[1]
+    cols = mask[:, ::-1] if out > 0 else mask
+    first = np.argmax(cols > 0, axis=1)
+    x = (w - 1 - first) if out > 0 else first
+    return np.where(mask.any(axis=1), x, -1)
+
+
+def find(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool) -> Blob:
+    """The ear on one viewer side (a blob with its contour), or an empty blob.
+
+    ``skin`` and ``oval`` are full-canvas 0/1 masks (skin label; the filled face oval).
+    """
+    if turned_away(g, viewer_left):
+        return EMPTY
+    out = -1.0 if viewer_left else 1.0
+    brow_y, nose_y = _levels(g)
+    top, bottom = brow_y - ABOVE_BROW * g.scale, nose_y + BELOW_NOSE * g.scale
+    ya = max(int(top - CONTEXT * g.scale), 0)
+    yb = min(int(bottom + CONTEXT * g.scale), g.size)
+    ax = float(_anchors(g, viewer_left)[:, 0].mean())
+    xa, xb = sorted((ax - out * 0.6 * g.scale, ax + out * REACH_OUT * g.scale))
+    x0, x1 = max(int(xa), 0), min(int(xb), g.size)
+    if x1 - x0 < 2 or yb - ya < 2:
+        return EMPTY
+    sk, ov = skin[ya:yb, x0:x1], oval[ya:yb, x0:x1]
+    edge_oval = _outer_x(ov, out).astype(np.float32)
+    edge_skin = _outer_x(sk, out).astype(np.float32)
+    rows = edge_oval >= 0
+    if not rows.any():
+        return EMPTY
+    edge_oval[~rows] = np.interp(np.flatnonzero(~rows), np.flatnonzero(rows), edge_oval[rows])
+    floor = -REACH_IN * g.scale
+    reach = np.where(edge_skin >= 0, out * (edge_skin - edge_oval), floor)
+    reach = np.maximum(reach, floor).astype(np.float32).reshape(-1, 1)
+    span = max(3, round(OUTLINE_SPAN * g.scale) | 1)
+    outline = cv2.morphologyEx(reach, cv2.MORPH_OPEN, np.ones((span, 1), np.uint8)).ravel()
+    # The ear: skin past the outline (+ a margin), in the ear's rows.
+    limit = edge_oval + out * (outline + STANDS_OUT * g.scale)
+    xs = np.arange(x1 - x0, dtype=np.float32)
+    beyond = (out * (xs[None, :] - limit[:, None])) > 0
+    ear = (sk & beyond).astype(np.uint8)
+    ear[: max(int(top) - ya, 0)] = 0
+    ear[max(int(bottom) - ya, 0) :] = 0
+    ear = np.asarray(cv2.morphologyEx(ear, cv2.MORPH_OPEN, disc(max(1, round(RIM * g.scale)))), np.uint8)
+    contours = outer_contours(ear)
+    if not contours:
+        return EMPTY
+    best = filled(max(contours, key=cv2.contourArea), x0, ya)
+    return best if _is_auricle(best, edge_oval[best.y0 - ya :], out, x0, g.scale) else EMPTY
+
+
+def _is_auricle(blob: Blob, edge_oval: np.ndarray, out: float, x0: int, scale: float) -> bool:
+    """Big enough, wide enough and standing out far enough to be an ear (see MIN_STANDOUT)."""
+    if blob.area < MIN_AREA * scale**2:
+        return False
+    rim = _outer_x(blob.mask, out)
+    rows = rim >= 0
+    standout = out * (rim[rows] + blob.x0 - x0 - edge_oval[: len(rim)][rows])
+    width = int(blob.mask.sum(axis=1).max())
+    return bool(standout.max() >= MIN_STANDOUT * scale and width >= MIN_WIDTH * scale)
