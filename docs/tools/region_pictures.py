@@ -1,0 +1,45 @@
+"""Render docs/face.png and docs/regions.png from the bundled QOVES sample (never from ../shared/faces).
+
+.venv/bin/python docs/tools/region_pictures.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import resvg_py
+from facesvg.core.pipeline import render
+from facesvg.core.regions import REGION_NAMES
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "samples" / "qoves"
+THUMB = 256
+
+
+def _png(svg: bytes, width: int) -> np.ndarray:
+    data = bytes(resvg_py.svg_to_bytes(svg_string=svg.decode(), width=width, background="#fafafa"))
+    return np.asarray(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+
+
+def main() -> None:
+    result = render(
+        (SAMPLE / "original_image.png").read_bytes(),
+        (SAMPLE / "segmentation_map.png").read_bytes(),
+        (SAMPLE / "landmarks.txt").read_bytes(),
+    )
+    cv2.imwrite(str(REPO / "docs" / "face.png"), _png(result.svg, 768))
+    tiles = []
+    for name in REGION_NAMES:
+        tile = _png(result.region_svgs[name], THUMB) if name in result.region_svgs else None
+        if tile is None:
+            tile = np.full((THUMB, THUMB, 3), 250, np.uint8)
+        cv2.putText(tile, name, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (40, 40, 40), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    rows = [np.hstack(tiles[i : i + 4]) for i in range(0, len(tiles), 4)]
+    cv2.imwrite(str(REPO / "docs" / "regions.png"), np.vstack(rows))
+
+
+if __name__ == "__main__":
+    main()
