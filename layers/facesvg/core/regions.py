@@ -124,61 +124,97 @@ def label_regions(labels: np.ndarray, g: Geometry, min_area: float) -> dict[str,
     return out
 
 
-def all_regions(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None) -> Carving:
-    """Every named region as a blob on the canvas, with its visibility.
+@dataclass(frozen=True)
+class Scene:
+    """What every carving reads: the warped labels, the landmark geometry, skin and occluders."""
 
-    ``frame``: the input photo's outline on the canvas (``(4, 2)``); None = the whole canvas.
-    """
+    labels: np.ndarray
+    g: Geometry
+    skin: np.ndarray
+    occ: Occluders
+    min_area: float  # smallest carved region worth drawing, px
+    open_px: int  # opening that removes slivers from a carved region
+
+    @property
+    def size(self) -> int:
+        return self.g.size
+
+
+def scene(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None) -> Scene:
+    """``frame``: the input photo's outline on the canvas (``(4, 2)``); None = the whole canvas."""
     size = labels.shape[0]
     g = geometry(pts, size)
-    oval_area = float(cv2.contourArea(g.oval.astype(np.float32)))
-    small = 5e-4 * oval_area
-    carved = 2e-3 * oval_area
     skin = in_range(labels, SKIN, SKIN)
-    oval = fill_canvas(g.oval, size)
-    open_px = max(1, round(0.012 * g.scale))
     in_frame = fill_canvas(frame, size) if frame is not None else np.ones_like(skin)
     occ = Occluders(
         hair=in_range(labels, HAIR, HAIR),
         background=in_range(labels, BACKGROUND, BACKGROUND) & in_frame,
         outside_frame=1 - in_frame,
     )
+    oval_area = float(cv2.contourArea(g.oval.astype(np.float32)))
+    return Scene(labels, g, skin, occ, 2e-3 * oval_area, max(1, round(0.012 * g.scale)))
 
-    blobs = label_regions(labels, g, small)
+
+def claim(taken: np.ndarray, blob: Blob) -> None:
+    """Mark a region and a pixel round it as taken: outlines carved later cannot touch it."""
+    _or_into(taken, cv2.dilate(np.pad(blob.mask, 1), disc(1)), blob.x0 - 1, blob.y0 - 1)
+
+
+def carve_in_order(
+    sc: Scene, plan: list[tuple[str, Blob, Blob]], taken: np.ndarray
+) -> tuple[dict[str, Blob | None], dict[str, Visibility]]:
+    """Skin inside each ``(name, reach, template)`` in turn, minus what earlier ones (and ``taken``) hold.
+
+    ``reach`` is where the region may extend, ``template`` where its landmarks say it is (for its
+    visibility). ``taken`` is updated.
+    """
+    blobs: dict[str, Blob | None] = {}
+    vis: dict[str, Visibility] = {}
+    for name, reach, template in plan:
+        free = Blob(reach.mask & crop(sc.skin, reach) & (1 - crop(taken, reach)), reach.x0, reach.y0)
+        kept = keep_largest(free, sc.min_area, sc.open_px)
+        blobs[name] = kept
+        vis[name] = visibility.measure(template, sc.skin, sc.occ)
+        if kept is not None:
+            claim(taken, kept)
+    return blobs, vis
+
+
+def all_regions(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None) -> Carving:
+    """Every named region as a blob on the canvas, with its visibility (see ``scene`` for ``frame``)."""
+    return carve_regions(scene(labels, pts, frame))
+
+
+def carve_regions(sc: Scene) -> Carving:
+    g, size, labels = sc.g, sc.size, sc.labels
+    blobs = label_regions(labels, g, sc.min_area / 4)
     vis: dict[str, Visibility] = {}
     for name in blobs:
         values = EYES if name.endswith("_eye") else BROWS if name.endswith("_eyebrow") else (LABELS[name],)
         own = in_range(labels, min(values), max(values))
-        vis[name] = visibility.measure(poly_blob(label_area(g, name), size), own, occ)
+        vis[name] = visibility.measure(poly_blob(label_area(g, name), size), own, sc.occ)
 
-    # Carved regions, in priority order; each loses what an earlier one took, plus a pixel round
-    # it, so their smoothed outlines cannot overlap.
-    vl, vr = g.left, g.right
-    plan: list[tuple[str, np.ndarray, np.ndarray]] = [
-        ("left_undereye", undereye_area(g, vl), undereye_area(g, vl)),
-        ("right_undereye", undereye_area(g, vr), undereye_area(g, vr)),
-        ("left_cheek", cheek_area(g, vl), cheek_area(g, vl)),
-        ("right_cheek", cheek_area(g, vr), cheek_area(g, vr)),
-        ("chin", chin_area(g), chin_area(g)),
-        ("forehead", forehead_area(g, FOREHEAD_STRETCH, FOREHEAD_WIDEN), forehead_area(g)),
-    ]
-    taken = np.zeros_like(skin)
-    margin = disc(1)
-    for blob in blobs.values():  # carved regions keep a pixel off the features too
+    # Carved regions, in priority order, each a pixel off the features and the regions before it.
+    taken = np.zeros_like(sc.skin)
+    for blob in blobs.values():
         if blob is not None:
-            _or_into(taken, cv2.dilate(np.pad(blob.mask, 1), margin), blob.x0 - 1, blob.y0 - 1)
-    for name, reach, expected in plan:
-        area = poly_blob(reach, size)
-        free = Blob(area.mask & crop(skin, area) & (1 - crop(taken, area)), area.x0, area.y0)
-        kept = keep_largest(free, carved, open_px)
-        blobs[name] = kept
-        vis[name] = visibility.measure(poly_blob(expected, size), skin, occ)
-        if kept is not None:
-            grown = cv2.dilate(np.pad(kept.mask, 1), margin)
-            y0, x0 = kept.y0 - 1, kept.x0 - 1
-            _or_into(taken, grown, x0, y0)
+            claim(taken, blob)
+    plan: list[tuple[str, Blob, Blob]] = []
+    for name, area in (
+        *((f"{v}_undereye", undereye_area(g, s)) for v, s in (("left", g.left), ("right", g.right))),
+        *((f"{v}_cheek", cheek_area(g, s)) for v, s in (("left", g.left), ("right", g.right))),
+        ("chin", chin_area(g)),
+    ):
+        blob = poly_blob(area, size)
+        plan.append((name, blob, blob))
+    reach = poly_blob(forehead_area(g, FOREHEAD_STRETCH, FOREHEAD_WIDEN), size)
+    plan.append(("forehead", reach, poly_blob(forehead_area(g), size)))
+    carved, carved_vis = carve_in_order(sc, plan, taken)
+    blobs.update(carved)
+    vis.update(carved_vis)
 
-    free_skin = skin & (1 - taken)
+    oval = fill_canvas(g.oval, size)
+    free_skin = sc.skin & (1 - taken)
     for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
         ear = ears.find(free_skin, oval, g, viewer_left)
         blobs[name] = ear if ear.area else None
@@ -186,13 +222,13 @@ def all_regions(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = 
             visibility.TURNED_AWAY
             if ears.turned_away(g, viewer_left)
             else visibility.measure(
-                poly_blob(ears.template(g, viewer_left), size), skin, occ, with_background=False
+                poly_blob(ears.template(g, viewer_left), size), sc.skin, sc.occ, with_background=False
             )
         )
 
     face = in_range(labels, SKIN, LOWER_LIP)
-    blobs["face"] = keep_largest(Blob(face, 0, 0), carved)
-    vis["face"] = visibility.measure(poly_blob(g.oval, size), face, occ)
+    blobs["face"] = keep_largest(Blob(face, 0, 0), sc.min_area)
+    vis["face"] = visibility.measure(poly_blob(g.oval, size), face, sc.occ)
     return Carving({n: blobs.get(n) for n in REGION_NAMES}, {n: vis[n] for n in REGION_NAMES})
 
 
