@@ -39,6 +39,10 @@ MIRROR = dict(
         (176, 400), (148, 377),
         # mouth
         (61, 291), (146, 375), (91, 321), (181, 405), (84, 314),
+        # temple, upper lid, sulcus
+        (46, 276), (71, 301), (162, 389), (139, 368), (156, 383), (124, 353), (113, 342),
+        (246, 466), (161, 388), (160, 387), (159, 386), (158, 385), (157, 384), (173, 398),
+        (189, 413), (221, 441), (222, 442), (223, 443), (224, 444), (225, 445),
         # brows (upper edge)
         (70, 300), (63, 293), (105, 334), (66, 296), (107, 336), (55, 285),
         # brows (lower edge, leftEyebrowLower: 265 sits below the brow tail, beside the outer canthus)
@@ -108,6 +112,30 @@ UPPER_LIP_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_LIP_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 BROW_L = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)  # upper edge lateral -> medial, back
 BROW_R = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
+
+# ---- aesthetic zones (a second layer; see core/zones.py and docs/regions.md)
+GLABELLA = (55, 107, 151, 336, 285, 417, 168, 193)  # between the brows' medial ends, above the nasion
+# Lateral canthal area: beside the outer canthus, from under the brow tail to the cheekbone.
+CROWS_FEET_L = (446, 342, 353, 383, 368, 264, 372, 265)
+CROWS_FEET_R = mirrored(CROWS_FEET_L)
+# Temple: above the crow's feet, lateral to the brow tail, out to the face oval.
+TEMPLE_L = (276, 300, 301, 251, 389, 368, 383, 353)
+TEMPLE_R = mirrored(TEMPLE_L)
+# Upper eyelid: the lid margin (leftEyeUpper0, corner to corner) up to the sulcus (leftEyeUpper2).
+UPPER_EYELID_L = (263, 466, 388, 387, 386, 385, 384, 398, 362, 413, 441, 442, 443, 444, 445, 342)
+UPPER_EYELID_R = mirrored(UPPER_EYELID_L)
+# Tear trough: the medial half of the under-eye band, inner canthus to below the pupil.
+TEAR_TROUGH_L = (463, 341, 256, 252, 349, 350, 357, 465, 464)
+TEAR_TROUGH_R = mirrored(TEAR_TROUGH_L)
+# Bands along lines: the nasolabial fold (ala -> past the mouth corner), the marionette line
+# (beside the mouth corner -> jaw), the mandible (jaw angle -> chin point).
+NASOLABIAL_L = (294, 327, 391, 322, 410, 432)
+NASOLABIAL_R = mirrored(NASOLABIAL_L)
+MARIONETTE_L = (287, 430, 394, 379)
+MARIONETTE_R = mirrored(MARIONETTE_L)
+JAWLINE_L = (361, 288, 397, 365, 379, 378, 400, 377, 152)
+JAWLINE_R = (*mirrored(JAWLINE_L[:-1]), 152)
+LIPS_OUTER = UPPER_LIP_OUTER + LOWER_LIP_OUTER[-2:0:-1]  # closed loop round both lips
 
 MOUTH_CORNER_R = 61
 MOUTH_CORNER_L = 291

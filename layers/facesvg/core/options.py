@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from facesvg.core.region_names import REGION_NAMES, ZONE_NAMES
 
 # Colours and dash patterns end up as SVG attribute values, so they are validated strictly:
 # nothing a caller sends reaches the SVG as free text.
@@ -39,6 +41,38 @@ class RenderOptions(BaseModel):
     )
     image_quality: int = Field(90, ge=30, le=100, description="JPEG/WebP quality.")
     style: RegionStyle = Field(default_factory=lambda: RegionStyle.model_validate({}))
+    zones: Literal["standard", "aesthetic", "all"] | list[str] = Field(
+        "standard",
+        description=(
+            "Which layers to draw: `standard` (the anatomical regions), `aesthetic` (the aesthetic "
+            "zones: glabella, crow's feet, tear troughs, nasolabial folds, marionette lines, perioral, "
+            "temples, jawlines, upper eyelids), `all` (both), or a list of region and zone names."
+        ),
+        examples=["standard", "all", ["left_nasolabial", "right_nasolabial", "perioral"]],
+    )
+
+    @field_validator("zones")
+    @classmethod
+    def _known_names(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, list):
+            unknown = [n for n in v if n not in REGION_NAMES and n not in ZONE_NAMES]
+            if unknown:
+                raise ValueError(
+                    f"unknown names {unknown[:8]}; regions: {', '.join(REGION_NAMES)}; "
+                    f"zones: {', '.join(ZONE_NAMES)}"
+                )
+            if not v or len(set(v)) != len(v):
+                raise ValueError("must name at least one region or zone, each once")
+        return v
+
+    def layers(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The region names and the zone names to draw, each in its layer's order."""
+        if isinstance(self.zones, list):
+            chosen = set(self.zones)
+            return tuple(n for n in REGION_NAMES if n in chosen), tuple(n for n in ZONE_NAMES if n in chosen)
+        regions = REGION_NAMES if self.zones in ("standard", "all") else ()
+        zones = ZONE_NAMES if self.zones in ("aesthetic", "all") else ()
+        return regions, zones
 
 
 @dataclass(frozen=True)

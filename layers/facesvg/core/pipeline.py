@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 
-from facesvg.core import align, regions, smooth, svg
+from facesvg.core import align, exports, regions, smooth, svg, zones
 from facesvg.core.inputs import DEFAULT_LIMITS, FaceInputs, LandmarkSource, load_inputs
 from facesvg.core.options import Limits, RenderOptions
+from facesvg.core.scale import iris_scale
 from facesvg.core.version import PIPELINE_VERSION
 
 __all__ = ["PIPELINE_VERSION", "RenderResult", "render", "render_inputs"]
@@ -31,26 +32,79 @@ PIXEL_EDGE = 0.3  # traced contours run through boundary pixel centres; < 0.5 ke
 @dataclass(frozen=True)
 class RenderResult:
     svg: bytes  # face.svg
-    region_svgs: dict[str, bytes]  # region name -> standalone per-region SVG
+    region_svgs: dict[str, bytes]  # region or zone name -> standalone SVG
     size: tuple[int, int]
     transform: list[list[float]]  # 2x3, input px -> output px
     rotation_deg: float
-    regions: dict[str, list[list[float]]]
-    missing: list[str]
-    visibility: dict[str, dict[str, Any]]  # name -> {"visible_fraction", "occluded_by"}, every region
+    regions: dict[str, list[list[float]]]  # canvas px
+    missing: list[str]  # requested regions and zones that are not visible
+    visibility: dict[str, dict[str, Any]]  # name -> {"visible_fraction", "occluded_by"}, every one requested
     timings_ms: dict[str, float]
+    zones: dict[str, list[list[float]]] = field(default_factory=dict)  # canvas px
+    source_size: tuple[int, int] = (0, 0)  # the input photo (after EXIF orientation), px
+    scale: dict[str, Any] | None = None  # mm per px from the iris, or None
+    subject_on_image_left: str = "right"  # whose side the viewer's "left" names are
+
+    @property
+    def inverse_transform(self) -> list[list[float]]:
+        inv = cv2.invertAffineTransform(np.asarray(self.transform, np.float64))
+        return [[round(float(v), 8) for v in row] for row in inv]
+
+    def source_px(self, polygons: dict[str, list[list[float]]]) -> dict[str, list[list[float]]]:
+        """Polygons mapped back onto the input photo (the frame ``transform`` maps from)."""
+        inv = np.asarray(self.inverse_transform)
+        return {
+            name: _rounded(align.apply(inv, np.asarray(poly))).tolist() for name, poly in polygons.items()
+        }
+
+    def polygons(self) -> dict[str, list[list[float]]]:
+        return {**self.regions, **self.zones}
+
+    def areas(self) -> dict[str, dict[str, float | None]]:
+        """Each region's and zone's area: canvas px², input-photo px², and mm² when the scale is known."""
+        m = np.asarray(self.transform, np.float64)
+        source_per_canvas = 1.0 / abs(float(np.linalg.det(m[:, :2])))
+        mm = self.scale["mm_per_source_px"] if self.scale else None
+        out: dict[str, dict[str, float | None]] = {}
+        for name, poly in self.polygons().items():
+            px2 = exports.polygon_area(poly)
+            src = px2 * source_per_canvas
+            out[name] = {
+                "px2": round(px2, 1),
+                "source_px2": round(src, 1),
+                "mm2": round(src * mm * mm, 1) if mm else None,
+            }
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The ``result.json`` contract."""
         return {
             "size": list(self.size),
+            "source_size": list(self.source_size),
             "transform": self.transform,
+            "inverse_transform": self.inverse_transform,
             "rotation_deg": self.rotation_deg,
             "regions": self.regions,
+            "zones": self.zones,
+            "regions_source_px": self.source_px(self.regions),
+            "zones_source_px": self.source_px(self.zones),
             "missing": self.missing,
             "visibility": self.visibility,
+            "subject_on_image_left": self.subject_on_image_left,
+            "scale": self.scale,
+            "areas": self.areas(),
             "timings_ms": self.timings_ms,
         }
+
+    def geojson(self) -> dict[str, Any]:
+        """``result.geojson``: one Feature per region and zone, in the input photo's pixels."""
+        polys = self.source_px(self.polygons())
+        return exports.geojson(polys, self.areas(), self.visibility, self.subject_on_image_left)
+
+    def coco(self, file_name: str = "image") -> dict[str, Any]:
+        """``result.coco.json``: COCO annotations of the regions and zones on the input photo."""
+        w, h = self.source_size
+        return exports.coco(self.source_px(self.polygons()), w, h, file_name)
 
 
 def _rounded(poly: np.ndarray) -> np.ndarray:
@@ -146,8 +200,17 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
 
         h, w = inputs.image.shape[:2]
         frame = align.apply(al.matrix, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
-        carving = regions.all_regions(labels, pts, frame)
-        blobs = carving.blobs
+        region_names, zone_names = options.layers()
+        sc = regions.scene(labels, pts, frame)
+        blobs: dict[str, regions.Blob | None] = {}
+        visibility: dict[str, dict[str, Any]] = {}
+        for carving in (
+            regions.carve_regions(sc) if region_names else None,
+            zones.carve_zones(sc, zone_names) if zone_names else None,
+        ):
+            if carving is not None:
+                blobs.update(carving.blobs)
+                visibility.update({n: v.to_json() for n, v in carving.visibility.items()})
         lap("regions")
 
         polys: dict[str, np.ndarray] = {}
@@ -159,14 +222,21 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
 
         href = svg.data_uri(encoded.result(), options.image_format)
     clip_d = svg.path_d(clip)
-    ordered = [(name, polys[name]) for name in regions.REGION_NAMES if name in polys]
-    paths = {name: svg.path_d([poly]) for name, poly in ordered}
+    wanted = (*region_names, *zone_names)
+    paths = {name: svg.path_d([polys[name]]) for name in wanted if name in polys}
     # The composite shows the anatomical regions; "face" (their union, plus the rest) has its own file.
-    composite = [(name, paths[name]) for name, _ in ordered if name != "face"]
-    face_svg = svg.document(al.size, clip_d, composite, options.style, href)
+    face_svg = svg.document(
+        al.size,
+        clip_d,
+        [(n, paths[n]) for n in region_names if n in paths and n != "face"],
+        options.style,
+        href,
+        zones=[(n, paths[n]) for n in zone_names if n in paths],
+    )
     region_svgs = svg.region_documents(al.size, clip_d, list(paths.items()), options.style, href)
     lap("encode")
     timings["total"] = (time.perf_counter() - t_start) * 1e3
+    iris = iris_scale(inputs.landmarks)
 
     return RenderResult(
         svg=face_svg,
@@ -174,8 +244,14 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         size=al.size,
         transform=[[round(float(v), 6) for v in row] for row in al.matrix],
         rotation_deg=round(al.rotation_deg, 3),
-        regions={name: poly.tolist() for name, poly in ordered},
-        missing=[name for name in regions.REGION_NAMES if name not in polys],
-        visibility={name: v.to_json() for name, v in carving.visibility.items()},
+        regions={name: polys[name].tolist() for name in region_names if name in polys},
+        zones={name: polys[name].tolist() for name in zone_names if name in polys},
+        missing=[name for name in wanted if name not in polys],
+        visibility=visibility,
         timings_ms={k: round(timings[k], 2) for k in STAGES},
+        source_size=(w, h),
+        scale=iris.to_json(canvas_per_source=float(np.sqrt(abs(np.linalg.det(al.matrix[:, :2])))))
+        if iris
+        else None,
+        subject_on_image_left="right" if sc.g.left == "R" else "left",
     )

@@ -28,27 +28,9 @@ from facesvg.core.blobs import (
 )
 from facesvg.core.face_geometry import Geometry, geometry, side_of_midline
 from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, NOSE, SKIN, UPPER_LIP
+from facesvg.core.region_names import REGION_NAMES
 from facesvg.core.smooth import smooth_closed
 from facesvg.core.visibility import Occluders, Visibility
-
-REGION_NAMES = (
-    "face",
-    "forehead",
-    "left_eyebrow",
-    "right_eyebrow",
-    "left_eye",
-    "right_eye",
-    "left_undereye",
-    "right_undereye",
-    "left_cheek",
-    "right_cheek",
-    "nose",
-    "upper_lip",
-    "lower_lip",
-    "chin",
-    "left_ear",
-    "right_ear",
-)
 
 FOREHEAD_STRETCH = 1.9  # the oval's top is below the hairline: stretch its upper half upwards
 FOREHEAD_WIDEN = 1.12  # ... and a little sideways, so the temples reach the hair too

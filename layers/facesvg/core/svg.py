@@ -16,10 +16,14 @@ import numpy as np
 import svgwrite
 
 from facesvg.core.options import RegionStyle
+from facesvg.core.region_names import layer_of, viewer_side
 
 _HREF = "__FACESVG_IMAGE__"
 _NAME = "__FACESVG_NAME__"
 _D = "__FACESVG_D__"
+_LAYER = "__FACESVG_LAYER__"
+_CLASS = "__FACESVG_CLASS__"
+_TITLE = "__FACESVG_TITLE__"
 _XML_DECL = '<?xml version="1.0" encoding="utf-8" ?>\n'
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -66,8 +70,21 @@ def data_uri(photo: bytes, image_format: str) -> bytes:
     return f"data:{MIME[image_format]};base64,".encode("ascii") + base64.b64encode(photo)
 
 
+def css_class(name: str) -> str:
+    """``layer-<regions|zones> side-<left|right|centre>``: what a stylesheet or a script selects by."""
+    return f"layer-{layer_of(name)} side-{viewer_side(name) or 'centre'}"
+
+
+def title(name: str) -> str:
+    """The accessible name of a region's path (names are fixed identifiers: nothing to escape)."""
+    return name.replace("_", " ")
+
+
+Group = tuple[str, Sequence[tuple[str, str]]]  # (layer id, [(name, path d)])
+
+
 def _drawing(
-    size: tuple[int, int], clip_d: str, regions: Sequence[tuple[str, str]], style: RegionStyle
+    size: tuple[int, int], clip_d: str, groups: Sequence[Group], style: RegionStyle
 ) -> tuple[bytes, bytes]:
     """The serialised document split where the photo's data URI goes: ``(head, tail)``."""
     w, h = size
@@ -76,18 +93,21 @@ def _drawing(
     clip_path = dwg.defs.add(dwg.clipPath(id="mask_profile"))
     clip_path.add(dwg.path(d=clip_d))
     dwg.add(dwg.image(href=_HREF, insert=(0, 0), size=(str(w), str(h)), clip_path="url(#mask_profile)"))
-    for name, d in regions:
-        dwg.add(
-            dwg.path(
+    for layer, paths in groups:
+        group = dwg.add(dwg.g(id=layer))
+        for name, d in paths:
+            path = dwg.path(
                 d=d,
                 id=f"region-{name}",
+                class_=_CLASS if name == _NAME else css_class(name),
                 fill=style.fill,
                 fill_opacity=fmt(style.fill_opacity),
                 stroke=style.stroke,
                 stroke_width=fmt(style.stroke_width),
                 stroke_dasharray=style.stroke_dasharray,
             )
-        )
+            path.set_desc(title=_TITLE if name == _NAME else title(name))
+            group.add(path)
     head, tail = (_XML_DECL + dwg.tostring()).encode("utf-8").split(_HREF.encode("ascii"), 1)
     return head, tail
 
@@ -98,12 +118,15 @@ def document(
     regions: Sequence[tuple[str, str]],
     style: RegionStyle,
     href: bytes,
+    zones: Sequence[tuple[str, str]] = (),
 ) -> bytes:
-    """One SVG: ``<clipPath id="mask_profile">``, the photo clipped by it, then the region paths.
+    """One SVG: ``<clipPath id="mask_profile">``, the photo clipped by it, then the paths in a group
+    per layer (``<g id="regions">``, ``<g id="zones">`` when there are zones).
 
     ``clip_d`` and each region's ``d`` come from ``path_d`` (formatted once, shared by all files).
     """
-    head, tail = _drawing(size, clip_d, regions, style)
+    groups: list[Group] = [("regions", regions)] + ([("zones", zones)] if zones else [])
+    head, tail = _drawing(size, clip_d, groups, style)
     return b"".join((head, href, tail))
 
 
@@ -114,14 +137,22 @@ def region_documents(
     style: RegionStyle,
     href: bytes,
 ) -> dict[str, bytes]:
-    """One standalone SVG per region, byte-identical to ``document(size, clip_d, [region], ...)``.
+    """One standalone SVG per region or zone, byte-identical to ``document`` with that one path.
 
-    svgwrite serialises one template; names (from ``REGION_NAMES``) and path data (digits,
-    spaces, commas, M/L/Z) need no XML escaping, so they are substituted into it directly.
+    svgwrite serialises one template; names (from ``region_names``), classes, titles and path data
+    (digits, spaces, commas, M/L/Z) need no XML escaping, so they are substituted into it directly.
     """
-    head, tail = _drawing(size, clip_d, [(_NAME, _D)], style)
+    head, tail = _drawing(size, clip_d, [(_LAYER, [(_NAME, _D)])], style)
     out = {}
     for name, d in regions:
-        filled = tail.replace(_NAME.encode(), name.encode(), 1).replace(_D.encode(), d.encode(), 1)
+        filled = tail
+        for key, value in (
+            (_LAYER, layer_of(name)),
+            (_NAME, name),
+            (_CLASS, css_class(name)),
+            (_TITLE, title(name)),
+            (_D, d),
+        ):
+            filled = filled.replace(key.encode(), value.encode(), 1)
         out[name] = b"".join((head, href, filled))
     return out

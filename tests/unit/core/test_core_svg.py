@@ -45,7 +45,7 @@ def test_face_svg_structure_and_style(sample_result: RenderResult) -> None:
     image = root.find("svg:image", NS)
     assert image is not None and image.get("clip-path") == "url(#mask_profile)"
     assert _photo(root).shape == (1024, 1024, 3)
-    paths = root.findall("svg:path", NS)
+    paths = root.findall("svg:g/svg:path", NS)
     ids = [p.get("id") for p in paths]
     assert ids == [f"region-{n}" for n in sample_result.regions if n != "face"]
     for p in paths:
@@ -56,7 +56,7 @@ def test_region_files_hold_one_styled_path_each(sample_result: RenderResult) -> 
     assert set(sample_result.region_svgs) == set(sample_result.regions)
     for name, doc in sample_result.region_svgs.items():
         root = ET.fromstring(doc)
-        paths = root.findall("svg:path", NS)
+        paths = root.findall("svg:g/svg:path", NS)
         assert [p.get("id") for p in paths] == [f"region-{name}"]
         assert {k: paths[0].get(k) for k in QOVES_STYLE} == QOVES_STYLE
         assert root.find("svg:defs/svg:clipPath", NS) is not None
@@ -64,7 +64,7 @@ def test_region_files_hold_one_styled_path_each(sample_result: RenderResult) -> 
 
 def test_path_data_matches_the_published_polygons(sample_result: RenderResult) -> None:
     root = ET.fromstring(sample_result.region_svgs["nose"])
-    d = root.findall("svg:path", NS)[0].get("d") or ""
+    d = root.findall("svg:g/svg:path", NS)[0].get("d") or ""
     nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]
     np.testing.assert_allclose(
         np.array(nums).reshape(-1, 2), np.array(sample_result.regions["nose"]), atol=0.005
@@ -88,7 +88,7 @@ def test_style_is_overridable(sample_inputs: FaceInputs) -> None:
         fill="#112233", fill_opacity=0.25, stroke="#445566", stroke_width=1.5, stroke_dasharray="none"
     )
     res = render_inputs(sample_inputs, RenderOptions(style=style))
-    p = ET.fromstring(res.region_svgs["nose"]).findall("svg:path", NS)[0]
+    p = ET.fromstring(res.region_svgs["nose"]).findall("svg:g/svg:path", NS)[0]
     assert (
         p.get("fill"),
         p.get("fill-opacity"),
@@ -136,7 +136,11 @@ def test_same_input_gives_byte_identical_output(
 
 def test_result_json_contract(sample_result: RenderResult) -> None:
     doc = json.loads(json.dumps(sample_result.to_json()))
-    assert set(doc) == {"size", "transform", "rotation_deg", "regions", "missing", "visibility", "timings_ms"}
+    assert set(doc) == {
+        "size", "source_size", "transform", "inverse_transform", "rotation_deg", "regions", "zones",
+        "regions_source_px", "zones_source_px", "missing", "visibility", "subject_on_image_left", "scale",
+        "areas", "timings_ms",
+    }  # fmt: skip
     assert set(doc["visibility"]) == set(doc["regions"]) | set(doc["missing"])
     assert doc["size"] == [1024, 1024]
     assert np.array(doc["transform"]).shape == (2, 3)
