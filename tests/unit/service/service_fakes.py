@@ -139,6 +139,8 @@ class FakeBlobStore:
             raise ConnectionError(f"simulated S3 outage reading {key}")
         with self.lock:
             self.gets.append(key)
+            if key not in self.objects:
+                raise StoreError(f"no object {key}")  # as S3BlobStore translates NoSuchKey
             return self.objects[key]
 
     def put_many(self, blobs: Sequence[Blob]) -> None:
@@ -160,6 +162,8 @@ class FakeBlobStore:
 
     def copy(self, source_key: str, dest_key: str) -> None:
         with self.lock:
+            if source_key not in self.objects:
+                raise StoreError(f"no object {source_key}")
             self.objects[dest_key] = self.objects[source_key]
 
     def delete(self, key: str) -> None:
