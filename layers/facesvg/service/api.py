@@ -244,7 +244,7 @@ def create_app(
         )
         headers = None
         if isinstance(exc, ServiceUnavailable):
-            logger.warning("service unavailable", extra={"error": repr(exc.__cause__ or exc)[:300]})
+            logger.warning("service unavailable", extra={"error": str(exc)[:300]})
             headers = {"Retry-After": str(exc.retry_after_seconds)}
         return _error(status, exc.code, exc.message, headers=headers)
 

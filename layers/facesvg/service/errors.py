@@ -31,7 +31,12 @@ class ServiceUnavailable(ServiceError):
 
 class StoreUnavailable(ServiceUnavailable):
     """A backing store (DynamoDB, S3, SQS) throttled or could not be reached, after the SDK's own
-    retries. Same answer to the client as any other 503; the cause stays in the logs."""
+    retries. The client gets the same answer as for any other 503; ``str()`` keeps the detail for
+    the logs and a failed job's reason."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("temporarily unavailable, retry shortly")
+        self.args = (detail,)
 
 
 class StoreError(Exception):

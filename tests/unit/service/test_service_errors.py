@@ -69,7 +69,10 @@ def test_a_throttled_dynamodb_create_job_answers_503_with_retry_after() -> None:
     ],
 )
 def test_busy_or_unreachable_stores_are_unavailable(exc: Exception) -> None:
-    assert isinstance(translate(exc, "doing it"), StoreUnavailable)
+    error = translate(exc, "doing it")
+    assert isinstance(error, StoreUnavailable)
+    assert error.message == "temporarily unavailable, retry shortly"  # all the client sees
+    assert str(error).startswith("doing it: ")  # the logs and a failed job's reason say more
 
 
 @pytest.mark.parametrize(

@@ -70,10 +70,11 @@ def is_unavailable(exc: ClientError) -> bool:
 
 def translate(exc: Exception, what: str) -> Exception:
     """The service error for ``exc``, raised by an adapter while doing ``what``."""
-    unavailable = is_unavailable(exc) if isinstance(exc, ClientError) else isinstance(exc, _CONNECTION_ERRORS)
-    if unavailable:  # the client sees only this; the cause is chained, for the logs
-        return StoreUnavailable("temporarily unavailable, retry shortly")
-    return StoreError(f"{what}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, ClientError):
+        detail = f"{what}: {error_code(exc)}"
+        return StoreUnavailable(detail) if is_unavailable(exc) else StoreError(f"{detail}: {exc}")
+    detail = f"{what}: {type(exc).__name__}: {exc}"
+    return StoreUnavailable(detail) if isinstance(exc, _CONNECTION_ERRORS) else StoreError(detail)
 
 
 def translated(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
