@@ -14,7 +14,7 @@ from facesvg.service.events import s3_created_objects
 from facesvg.service.observability import logger, metrics, record, tracer
 from facesvg.service.store import default_service
 
-default_service()  # init phase: settings and SDK clients are built before the first event
+default_service()  # init phase: reads the settings; each SDK client is built on first use
 
 
 @logger.inject_lambda_context

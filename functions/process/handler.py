@@ -14,13 +14,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from facesvg.service import metrics_catalog as mc
-from facesvg.service.jobs import ProcessOutcome
 from facesvg.service.models import JobMessage
 from facesvg.service.observability import correlation, logger, metrics, tracer
 from facesvg.service.observability import record as record_metric
 from facesvg.service.store import default_service
+from facesvg.service.worker import ProcessOutcome
 
-default_service()  # init phase: settings and SDK clients are built before the first event
+default_service()  # init phase: reads the settings; each SDK client is built on first use
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -15,7 +15,7 @@ from facesvg.service.observability import logger, metrics, tracer
 from facesvg.service.settings import get_settings
 from facesvg.service.store import default_service
 
-default_service()  # init phase: settings and SDK clients are built before the first event
+default_service()  # init phase: reads the settings; each SDK client is built on first use
 app = create_app(default_service, cors_allow_origin=get_settings().cors_allow_origin)
 
 

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -27,9 +27,15 @@ from facesvg.commands.redrive import redrive
 from facesvg.core.options import RenderOptions
 from facesvg.local.lambdas import LocalContext, LocalFunction
 from facesvg.local.pollers import SqsEventSource
-from facesvg.service.jobs import JobService, ProcessOutcome, ServiceUnavailable, decode_base64
+from facesvg.service.aws.dynamo import DynamoJobRepository
+from facesvg.service.aws.sqs import SqsJobQueue
+from facesvg.service.errors import ServiceUnavailable
+from facesvg.service.hashing import decode_base64
+from facesvg.service.jobs import JobService
 from facesvg.service.models import JobMessage
-from facesvg.service.store import DynamoJobRepository, SqsJobQueue, build_service
+from facesvg.service.ports import Blob, Deferred
+from facesvg.service.store import build_service
+from facesvg.service.worker import ProcessOutcome
 from integration_helpers import eventually, job_item, job_items, keys, unique_body
 
 pytestmark = pytest.mark.integration
@@ -47,7 +53,8 @@ def client_error(code: str, op: str, **extra: Any) -> ClientError:
 
 
 class FaultyBlobs:
-    """The S3 blob store, with ``put`` failing on the first ``n`` keys matching a prefix."""
+    """The S3 blob store, with ``put`` failing on the first ``n`` keys matching a prefix (also when
+    the service writes several objects at once)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -61,6 +68,13 @@ class FaultyBlobs:
                 raise client_error("InternalError", "PutObject")
         self.puts.append(key)
         self.inner.put(key, data, content_type)
+
+    def put_many(self, blobs: Sequence[Blob]) -> None:
+        for blob in blobs:
+            self.put(*blob)
+
+    def begin_put_many(self, blobs: Sequence[Blob]) -> Deferred[None]:
+        return Deferred(lambda: self.put_many(blobs))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

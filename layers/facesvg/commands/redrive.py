@@ -22,7 +22,7 @@ from typing import Any
 
 from facesvg import names
 
-RETRYABLE_CODES = ("ProcessingFailed",)  # = facesvg.service.jobs.RETRYABLE_FAILURES
+RETRYABLE_CODES = ("ProcessingFailed",)  # = facesvg.service.submit.RETRYABLE_FAILURES
 
 
 @dataclass
@@ -59,7 +59,7 @@ def _job_id(body: str) -> str | None:
 
 def reopen_failed_job(dynamodb: Any, table: str, job_id: str, now_epoch: float | None = None) -> bool:
     """``failed`` with a retryable code → ``pending`` (conditional). False if the job is anything else."""
-    from facesvg.service.jobs import utc_now_iso
+    from facesvg.service.clock import utc_now_iso
 
     now = utc_now_iso(time.time() if now_epoch is None else now_epoch)
     try:

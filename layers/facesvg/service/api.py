@@ -15,7 +15,8 @@ POST with a non-JSON type       415     ``UnsupportedMediaType``
 ``NoFace`` (core)               422     ``NoFace``
 ``JobNotFound`` / unknown route 404     ``NotFound``
 ``PayloadTooLarge``             413
-``ServiceUnavailable``          503     (the client may retry)
+``ServiceUnavailable``          503     with ``Retry-After`` (``StoreUnavailable``: an AWS
+                                        store throttled or unreachable)
 anything else                   500     ``InternalError`` (details only in the logs)
 ==============================  ======  ==========================================
 """
@@ -36,14 +37,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from facesvg import names
 from facesvg.core.errors import InputError, NoFace
 from facesvg.service import metrics_catalog as mc
-from facesvg.service.jobs import (
-    JobNotFound,
-    JobService,
-    PayloadTooLarge,
-    ServiceError,
-    ServiceUnavailable,
-    StatusView,
-)
+from facesvg.service.errors import JobNotFound, PayloadTooLarge, ServiceError, ServiceUnavailable
+from facesvg.service.jobs import JobService
 from facesvg.service.models import (
     ErrorResponse,
     Job,
@@ -53,6 +48,7 @@ from facesvg.service.models import (
     SubmitRequest,
 )
 from facesvg.service.observability import correlation, logger, record
+from facesvg.service.status import StatusView
 
 API_TITLE = "facesvg"
 API_DESCRIPTION = (
@@ -68,12 +64,21 @@ _STATUS_CODES: dict[type[ServiceError], HTTPStatus] = {
 }
 
 
-def _error(status: HTTPStatus, code: str, message: str, field: str | None = None) -> Response[Any]:
+def _error(
+    status: HTTPStatus,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = field
     return Response(
-        status_code=status.value, content_type="application/json", body=json.dumps({"error": body})
+        status_code=status.value,
+        content_type="application/json",
+        body=json.dumps({"error": body}),
+        headers=headers,
     )
 
 
@@ -237,7 +242,11 @@ def create_app(
         status = next(
             (s for cls, s in _STATUS_CODES.items() if isinstance(exc, cls)), HTTPStatus.INTERNAL_SERVER_ERROR
         )
-        return _error(status, exc.code, exc.message)
+        headers = None
+        if isinstance(exc, ServiceUnavailable):
+            logger.warning("service unavailable", extra={"error": str(exc)[:300]})
+            headers = {"Retry-After": str(exc.retry_after_seconds)}
+        return _error(status, exc.code, exc.message, headers=headers)
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[Any]:

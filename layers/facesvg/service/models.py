@@ -3,6 +3,8 @@ the internal job record and queue message."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -10,7 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facesvg.core.options import RenderOptions
 
-JobId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="Job id (32 hex characters).")]
+# The one job-id pattern: the queue message, the API responses and the status lookup all use it.
+JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
+JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, description="Job id (32 hex characters).")]
+_JOB_ID = re.compile(JOB_ID_PATTERN)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_job_id(value: str) -> bool:
+    return _JOB_ID.fullmatch(value) is not None
 
 
 class JobStatus(StrEnum):
@@ -59,7 +72,7 @@ class SubmitRequest(BaseModel):
 class SubmitAccepted(BaseModel):
     """A job was created (202) or an identical job is already queued or running (202)."""
 
-    id: str
+    id: JobId
     status: JobStatus
     status_url: str
 
@@ -82,7 +95,7 @@ class JobError(BaseModel):
 class JobStatusResponse(BaseModel):
     """Body of ``GET …/status/{id}`` (and of a submit that hits a finished job)."""
 
-    id: str
+    id: JobId
     status: JobStatus
     created_at: str
     updated_at: str

@@ -1,20 +1,24 @@
 """In-memory stand-ins for the job service's ports (repository, blob store, queue, render core).
 
 They implement the same conditional semantics as DynamoDB (one lock = one atomic write), so the
-state-machine rules are tested without AWS.
+state-machine rules are tested without AWS; ``tests/contract`` holds ``FakeJobRepository`` and the
+DynamoDB adapter to the same suite.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from facesvg.core.errors import InputError, NoFace
-from facesvg.service.jobs import JobService, RenderCore
+from facesvg.service.errors import StoreError
+from facesvg.service.jobs import JobService
 from facesvg.service.models import Job, JobError, JobMessage, JobResult, JobStatus
+from facesvg.service.ports import Blob, Deferred, RenderCore
 from facesvg.service.settings import Settings
 
 
@@ -52,10 +56,14 @@ class FakeJobRepository:
             return None
 
     def delete_created_job(self, job: Job) -> None:
-        with self.lock:
-            if self.cache.get(job.content_hash) == job.job_id:
-                del self.cache[job.content_hash]
-            self.rows.pop(job.job_id, None)
+        with self.lock:  # both conditions or nothing, as in the DynamoDB transaction
+            row = self.rows.get(job.job_id)
+            if self.cache.get(job.content_hash) != job.job_id or row is None:
+                raise StoreError("the job is not the one created")
+            if row.job.status is not JobStatus.PENDING:
+                raise StoreError("the job is no longer pending")
+            del self.cache[job.content_hash]
+            del self.rows[job.job_id]
 
     def claim(self, job_id: str, token: str, now: str, now_epoch: float, lease_until: float) -> Job | None:
         with self.lock:
@@ -76,6 +84,7 @@ class FakeJobRepository:
             row = self.rows.get(job_id)
             if row and row.job.status is JobStatus.PROCESSING and row.lease_token == token:
                 row.lease_until = 0.0
+                row.job = row.job.model_copy(update={"updated_at": now})
 
     def _finish(self, job_id: str, token: str, **changes: Any) -> Job | None:
         with self.lock:
@@ -90,6 +99,7 @@ class FakeJobRepository:
         return self._finish(job_id, token, status=JobStatus.COMPLETED, result=result, updated_at=now)
 
     def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+        error = error.model_copy(update={"message": error.message[:1000]})
         return self._finish(job_id, token, status=JobStatus.FAILED, error=error, updated_at=now)
 
     def touch_pending(self, job_id: str, seen_updated_at: str, now: str) -> bool:
@@ -129,7 +139,22 @@ class FakeBlobStore:
             raise ConnectionError(f"simulated S3 outage reading {key}")
         with self.lock:
             self.gets.append(key)
+            if key not in self.objects:
+                raise StoreError(f"no object {key}")  # as S3BlobStore translates NoSuchKey
             return self.objects[key]
+
+    def put_many(self, blobs: Sequence[Blob]) -> None:
+        for blob in blobs:
+            self.put(*blob)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        return {key: self.get(key) for key in keys}
+
+    def begin_put_many(self, blobs: Sequence[Blob]) -> Deferred[None]:
+        return Deferred(lambda: self.put_many(blobs))
+
+    def begin_get_many(self, keys: Sequence[str]) -> Deferred[dict[str, bytes]]:
+        return Deferred(lambda: self.get_many(keys))
 
     def list_keys(self, prefix: str) -> list[str]:
         with self.lock:
@@ -137,6 +162,8 @@ class FakeBlobStore:
 
     def copy(self, source_key: str, dest_key: str) -> None:
         with self.lock:
+            if source_key not in self.objects:
+                raise StoreError(f"no object {source_key}")
             self.objects[dest_key] = self.objects[source_key]
 
     def delete(self, key: str) -> None:
@@ -170,17 +197,21 @@ class FakeResult:
     region_svgs: dict[str, bytes] = field(
         default_factory=lambda: {"nose": b"<svg>nose</svg>", "chin": b"<svg/>"}
     )
+    size: tuple[int, int] = (1024, 1024)
     transform: list[list[float]] = field(default_factory=lambda: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    rotation_deg: float = 12.5
     regions: dict[str, list[list[float]]] = field(default_factory=lambda: {"nose": [[1.0, 2.0], [3.0, 4.0]]})
     missing: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "size": [1024, 1024],
+            "size": list(self.size),
             "transform": self.transform,
-            "rotation_deg": 12.5,
+            "rotation_deg": self.rotation_deg,
             "regions": self.regions,
             "missing": self.missing,
+            "timings_ms": self.timings_ms,
         }
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from facesvg.core.errors import InputError
 from facesvg.core.options import RenderOptions
-from facesvg.service.jobs import canonical_landmarks, canonical_options, content_hash, decode_base64
+from facesvg.service.hashing import canonical_landmarks, canonical_options, content_hash, decode_base64
 from service_fakes import FakeLandmarks, make_harness
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from facesvg.service.jobs import IngestOutcome, parse_incoming_key
+from facesvg.service.dropfolder import IngestOutcome
+from facesvg.service.layout import parse_incoming_key
 from facesvg.service.models import JobStatus
 from service_fakes import Harness, make_harness
 

@@ -7,8 +7,9 @@ import json
 import pytest
 from facesvg.core.errors import InputError
 from facesvg.core.options import RenderOptions
-from facesvg.service.jobs import ProcessOutcome, TransientError
+from facesvg.service.errors import TransientError
 from facesvg.service.models import JobStatus
+from facesvg.service.worker import ProcessOutcome
 from service_fakes import Harness, make_harness
 
 OPTS = RenderOptions.model_validate({})

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from facesvg.service.aws.dynamo import DynamoJobRepository, job_from_item, job_to_item
+from facesvg.service.errors import StoreError
 from facesvg.service.models import Job, JobResult, JobStatus
-from facesvg.service.store import DynamoJobRepository, job_from_item, job_to_item
 
 JOB = Job(
     job_id="a" * 32,
@@ -78,7 +79,7 @@ def test_a_transaction_conflict_is_retried_until_the_other_submit_committed() ->
 
 def test_other_cancellations_are_errors() -> None:
     repo = DynamoJobRepository(StubClient([_cancelled("ValidationError")]), "t")
-    with pytest.raises(ClientError):
+    with pytest.raises(StoreError):  # translated: no botocore type above the adapter
         repo.create_job(JOB, 1)
 
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 from facesvg.core.errors import InputError, NoFace
 from facesvg.core.options import RenderOptions
-from facesvg.service.jobs import ServiceUnavailable
+from facesvg.service.errors import ServiceUnavailable
 from facesvg.service.models import JobStatus
 from service_fakes import make_harness
 

@@ -1,0 +1,275 @@
+"""The job table on DynamoDB (single table, partition key ``pk``, no sort key, TTL ``expires_at``).
+
+=================  ==========================================================================
+``JOB#<job id>``    kind=job, job_id, content_hash, status, created_at, updated_at, source,
+                    attempts (N), lease_token, lease_until (N, epoch s), error_code,
+                    error_message, result (JSON string, small: key prefix, region names,
+                    transform), publish_to (SS, drop-folder names), expires_at (N, TTL)
+``HASH#<sha256>``   kind=cache, job_id, created_at, expires_at (N, TTL)
+=================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from facesvg import names
+from facesvg.service.aws.errors import cancellation_reasons, error_code, translated
+from facesvg.service.models import Job, JobError, JobResult, JobStatus
+
+_JOB = names.JOB_KEY_PREFIX
+_CACHE = names.CACHE_KEY_PREFIX
+_PK = names.TABLE_PARTITION_KEY
+_TTL = names.TABLE_TTL_ATTRIBUTE
+_TRANSACTION_ATTEMPTS = 5
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    error = None
+    if "error_code" in item:
+        error = JobError(code=item["error_code"]["S"], message=item.get("error_message", {}).get("S", ""))
+    result = None
+    if "result" in item:
+        result = JobResult.model_validate_json(item["result"]["S"])
+    return Job(
+        job_id=item["job_id"]["S"],
+        content_hash=item["content_hash"]["S"],
+        status=JobStatus(item["status"]["S"]),
+        created_at=item["created_at"]["S"],
+        updated_at=item["updated_at"]["S"],
+        source=item.get("source", {}).get("S", "api"),
+        attempts=int(item.get("attempts", {}).get("N", "0")),
+        error=error,
+        result=result,
+        publish_to=frozenset(item.get("publish_to", {}).get("SS", [])),
+    )
+
+
+def job_to_item(job: Job, expires_at: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        _PK: _s(_JOB + job.job_id),
+        "kind": _s("job"),
+        "job_id": _s(job.job_id),
+        "content_hash": _s(job.content_hash),
+        "status": _s(job.status.value),
+        "created_at": _s(job.created_at),
+        "updated_at": _s(job.updated_at),
+        "source": _s(job.source),
+        "attempts": _n(job.attempts),
+        _TTL: _n(expires_at),
+    }
+    if job.publish_to:
+        item["publish_to"] = {"SS": sorted(job.publish_to)}
+    return item
+
+
+@dataclass
+class DynamoJobRepository:
+    client: Any
+    table: str
+
+    @translated("DynamoDB: reading a job")
+    def get_job(self, job_id: str) -> Job | None:
+        item = self.client.get_item(TableName=self.table, Key={_PK: _s(_JOB + job_id)}, ConsistentRead=True)
+        return job_from_item(item["Item"]) if "Item" in item else None
+
+    @translated("DynamoDB: reading a cache item")
+    def get_cached_job_id(self, content_hash: str) -> str | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={_PK: _s(_CACHE + content_hash)},
+            ConsistentRead=True,
+            ProjectionExpression="job_id",
+        )
+        return item["Item"]["job_id"]["S"] if "Item" in item else None
+
+    @translated("DynamoDB: creating a job")
+    def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:
+        cache_put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {
+                _PK: _s(_CACHE + job.content_hash),
+                "kind": _s("cache"),
+                "job_id": _s(job.job_id),
+                "created_at": _s(job.created_at),
+                _TTL: _n(expires_at),
+            },
+        }
+        if replace_job_id is None:
+            cache_put["ConditionExpression"] = "attribute_not_exists(#pk)"
+            cache_put["ExpressionAttributeNames"] = {"#pk": _PK}
+        else:
+            cache_put["ConditionExpression"] = "attribute_not_exists(#pk) OR job_id = :old"
+            cache_put["ExpressionAttributeNames"] = {"#pk": _PK}
+            cache_put["ExpressionAttributeValues"] = {":old": _s(replace_job_id)}
+        job_put = {
+            "TableName": self.table,
+            "Item": job_to_item(job, expires_at),
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": _PK},
+        }
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": cache_put}, {"Put": job_put}])
+                return None
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                codes = cancellation_reasons(exc)
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    holder = self.get_cached_job_id(job.content_hash)
+                    if holder == job.job_id:
+                        # The SDK retried a transaction whose first attempt committed (its answer
+                        # was lost): the cache item is our own, so this submit did create the job.
+                        return None
+                    if holder is not None:
+                        return holder
+                elif "TransactionConflict" not in codes or attempt == _TRANSACTION_ATTEMPTS - 1:
+                    raise
+                # An identical submit's transaction is in flight on the same item: once it has
+                # committed, the retry sees its cache item (ConditionalCheckFailed) and joins it.
+                time.sleep(0.02 * (attempt + 1))
+        raise RuntimeError("unreachable")
+
+    @translated("DynamoDB: rolling a job back")
+    def delete_created_job(self, job: Job) -> None:
+        self.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": {_PK: _s(_CACHE + job.content_hash)},
+                        "ConditionExpression": "job_id = :id",
+                        "ExpressionAttributeValues": {":id": _s(job.job_id)},
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": {_PK: _s(_JOB + job.job_id)},
+                        "ConditionExpression": "#st = :pending",
+                        "ExpressionAttributeNames": {"#st": "status"},
+                        "ExpressionAttributeValues": {":pending": _s(JobStatus.PENDING.value)},
+                    }
+                },
+            ]
+        )
+
+    def _update(self, job_id: str, **kwargs: Any) -> Job | None:
+        try:
+            out = self.client.update_item(
+                TableName=self.table, Key={_PK: _s(_JOB + job_id)}, ReturnValues="ALL_NEW", **kwargs
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return job_from_item(out["Attributes"])
+
+    @translated("DynamoDB: claiming a job")
+    def claim(self, job_id: str, token: str, now: str, now_epoch: float, lease_until: float) -> Job | None:
+        return self._update(
+            job_id,
+            UpdateExpression="SET #st = :processing, lease_token = :t, lease_until = :lu, updated_at = :now "
+            "ADD attempts :one",
+            ConditionExpression="attribute_exists(#pk) AND (#st = :pending OR (#st = :processing AND "
+            "(attribute_not_exists(lease_until) OR lease_until < :now_epoch)))",
+            ExpressionAttributeNames={"#st": "status", "#pk": _PK},
+            ExpressionAttributeValues={
+                ":processing": _s(JobStatus.PROCESSING.value),
+                ":pending": _s(JobStatus.PENDING.value),
+                ":t": _s(token),
+                ":lu": _n(float(lease_until)),
+                ":now": _s(now),
+                ":now_epoch": _n(float(now_epoch)),
+                ":one": _n(1),
+            },
+        )
+
+    @translated("DynamoDB: releasing a job")
+    def release(self, job_id: str, token: str, now: str) -> None:
+        self._update(
+            job_id,
+            UpdateExpression="SET lease_until = :zero, updated_at = :now",
+            ConditionExpression="#st = :processing AND lease_token = :t",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={
+                ":processing": _s(JobStatus.PROCESSING.value),
+                ":t": _s(token),
+                ":zero": _n(0),
+                ":now": _s(now),
+            },
+        )
+
+    def _finish(
+        self, job_id: str, token: str, now: str, status: JobStatus, sets: dict[str, Any]
+    ) -> Job | None:
+        assignments = ", ".join(f"#a_{name} = :{name}" for name in sets)  # names may be reserved words
+        return self._update(
+            job_id,
+            UpdateExpression=(
+                f"SET #st = :status, updated_at = :now, {assignments} REMOVE lease_token, lease_until"
+            ),
+            ConditionExpression="#st = :processing AND lease_token = :t",
+            ExpressionAttributeNames={"#st": "status", **{f"#a_{name}": name for name in sets}},
+            ExpressionAttributeValues={
+                ":status": _s(status.value),
+                ":processing": _s(JobStatus.PROCESSING.value),
+                ":t": _s(token),
+                ":now": _s(now),
+                **{f":{name}": value for name, value in sets.items()},
+            },
+        )
+
+    @translated("DynamoDB: completing a job")
+    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
+        return self._finish(job_id, token, now, JobStatus.COMPLETED, {"result": _s(result.model_dump_json())})
+
+    @translated("DynamoDB: failing a job")
+    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+        return self._finish(
+            job_id,
+            token,
+            now,
+            JobStatus.FAILED,
+            {"error_code": _s(error.code), "error_message": _s(error.message[:1000])},
+        )
+
+    @translated("DynamoDB: touching a pending job")
+    def touch_pending(self, job_id: str, seen_updated_at: str, now: str) -> bool:
+        return (
+            self._update(
+                job_id,
+                UpdateExpression="SET updated_at = :now",
+                ConditionExpression="#st = :pending AND updated_at = :seen",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={
+                    ":pending": _s(JobStatus.PENDING.value),
+                    ":seen": _s(seen_updated_at),
+                    ":now": _s(now),
+                },
+            )
+            is not None
+        )
+
+    @translated("DynamoDB: adding a drop-folder name")
+    def add_publish_name(self, job_id: str, name: str) -> Job | None:
+        return self._update(
+            job_id,
+            UpdateExpression="ADD publish_to :n",
+            ConditionExpression="attribute_exists(#pk)",
+            ExpressionAttributeNames={"#pk": _PK},
+            ExpressionAttributeValues={":n": {"SS": [name]}},
+        )

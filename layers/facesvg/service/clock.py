@@ -1,0 +1,14 @@
+"""Timestamps as the job records store them: ISO 8601 UTC with milliseconds and a ``Z``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now_iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch_of(iso: str) -> float:
+    """The inverse of ``utc_now_iso`` (raises ValueError for anything else)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

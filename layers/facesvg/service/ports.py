@@ -1,0 +1,218 @@
+"""What the job rules depend on: the job table, the data bucket, the queue and the render core.
+
+The rules (``submit``, ``worker``, ``status``, ``dropfolder``) see only these Protocols, so unit
+tests pass in-memory fakes and ``facesvg.service.store`` provides the AWS adapters. Adapters raise
+only the service's own errors (``facesvg.service.errors``) and own any concurrency: a rule that
+wants several objects asks for them at once (``get_many`` / ``put_many``), or starts the transfer
+and collects it later (``begin_*``), without seeing a thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
+
+from facesvg.core.options import Limits, RenderOptions
+from facesvg.service.models import Job, JobError, JobMessage, JobResult
+
+if TYPE_CHECKING:
+    import numpy as np
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+# ------------------------------------------------------------------------------------ storage
+
+
+class JobRepository(Protocol):
+    """The job table: job items ``JOB#<id>`` and cache items ``HASH#<content hash>``.
+
+    Every write is conditional; a condition that fails is an answer (None / False / the holder),
+    never an exception. ``tests/contract`` runs the same suite against the fake and DynamoDB.
+    """
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    def get_cached_job_id(self, content_hash: str) -> str | None: ...
+
+    def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:
+        """Write the job and its cache item atomically. Returns None when this call created
+        them, or the id of the job that already holds the hash (the caller lost the race)."""
+        ...
+
+    def delete_created_job(self, job: Job) -> None:
+        """Undo ``create_job`` for a job that could not be enqueued: both items, only while the job
+        is pending and the cache item still names it (else nothing is deleted, ``StoreError``)."""
+        ...
+
+    def claim(self, job_id: str, token: str, now: str, now_epoch: float, lease_until: float) -> Job | None:
+        """pending → processing (or take over an expired lease). None if not claimable."""
+        ...
+
+    def release(self, job_id: str, token: str, now: str) -> None:
+        """Give the lease back after a transient failure (the status stays processing)."""
+        ...
+
+    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
+        """processing → completed, only by the lease holder. None if the condition failed."""
+        ...
+
+    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+        """processing → failed, only by the lease holder. None if the condition failed."""
+        ...
+
+    def add_publish_name(self, job_id: str, name: str) -> Job | None:
+        """Add a drop-folder name whose ``results/<name>/`` receives the results."""
+        ...
+
+    def touch_pending(self, job_id: str, seen_updated_at: str, now: str) -> bool:
+        """Move ``updated_at`` forward if the job is still pending and unchanged since it was read
+        (so only one caller re-enqueues a job whose message may have been lost)."""
+        ...
+
+
+class Blob(NamedTuple):
+    key: str
+    data: bytes
+    content_type: str
+
+
+class Pending(Protocol[T_co]):
+    """A transfer under way (``concurrent.futures.Future`` is one): ``result`` waits for it and
+    raises what it raised. Abandoning one is fine."""
+
+    def result(self) -> T_co: ...
+
+
+class Deferred(Generic[T]):
+    """A ``Pending`` that does its work when first asked (for stores with nothing to overlap)."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._work = work
+        self._done: tuple[T] | None = None
+
+    def result(self) -> T:
+        if self._done is None:
+            self._done = (self._work(),)
+        return self._done[0]
+
+
+class BlobReader(Protocol):
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]: ...
+
+
+class BlobStore(BlobReader, Protocol):
+    """The data bucket."""
+
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def put_many(self, blobs: Sequence[Blob]) -> None:
+        """Write all (concurrently where the store can); raise the first error."""
+        ...
+
+    def begin_put_many(self, blobs: Sequence[Blob]) -> Pending[None]: ...
+
+    def begin_get_many(self, keys: Sequence[str]) -> Pending[dict[str, bytes]]: ...
+
+    def list_keys(self, prefix: str) -> list[str]: ...
+
+    def copy(self, source_key: str, dest_key: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def presign_get(self, key: str, expires_in: int) -> str: ...
+
+
+class JobQueue(Protocol):
+    def send(self, message: JobMessage) -> None: ...
+
+
+# -------------------------------------------------------------------------------- render core
+
+# What callers may pass as landmarks (``facesvg.core.inputs.LandmarkSource`` minus parsed ones).
+LandmarkDocument = str | bytes | list[Any] | dict[str, Any]
+
+
+class LandmarksLike(Protocol):
+    """``facesvg.core.inputs.Landmarks``: (N, 2) float points in image pixels."""
+
+    @property
+    def points(self) -> np.ndarray: ...
+
+    @property
+    def dimensions(self) -> tuple[int, int] | None: ...
+
+
+class RenderResultLike(Protocol):
+    """The parts of ``facesvg.core.pipeline.RenderResult`` the service reads. ``to_json()`` is
+    stored as ``result.json`` unread, whatever the core puts in it."""
+
+    @property
+    def svg(self) -> bytes: ...
+
+    @property
+    def region_svgs(self) -> dict[str, bytes]: ...
+
+    @property
+    def size(self) -> tuple[int, int]: ...
+
+    @property
+    def transform(self) -> list[list[float]]: ...
+
+    @property
+    def rotation_deg(self) -> float: ...
+
+    @property
+    def missing(self) -> list[str]: ...
+
+    @property
+    def timings_ms(self) -> dict[str, float]: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class ParseLandmarks(Protocol):
+    def __call__(self, raw: LandmarkDocument, /) -> LandmarksLike: ...
+
+
+class CheckInputs(Protocol):
+    """Validate inputs for accepting a request (raises ``InputError`` / ``NoFace``)."""
+
+    def __call__(self, image: bytes, segmentation: bytes, landmarks: str, /, *, limits: Limits) -> None: ...
+
+
+class Render(Protocol):
+    def __call__(
+        self, image: bytes, segmentation: bytes, landmarks: str, /, *, options: RenderOptions, limits: Limits
+    ) -> RenderResultLike: ...
+
+
+@dataclass(frozen=True)
+class RenderCore:
+    """The four things the service needs from ``facesvg.core`` (fakes in unit tests)."""
+
+    parse_landmarks: ParseLandmarks
+    check_inputs: CheckInputs
+    render: Render
+    pipeline_version: str
+
+    @classmethod
+    def default(cls) -> RenderCore:
+        """The real core. ``render`` (and SciPy with it) is imported on first use only: the submit
+        and ingest functions validate and hash but never render, and their zip layer has no SciPy."""
+        from facesvg.core.inputs import check_inputs, parse_landmarks
+        from facesvg.core.version import PIPELINE_VERSION
+        from facesvg.service.observability import tracer
+
+        @tracer.capture_method(capture_response=False)
+        def render(
+            image: bytes, segmentation: bytes, landmarks: str, /, *, options: RenderOptions, limits: Limits
+        ) -> RenderResultLike:
+            from facesvg.core.pipeline import render as core_render
+
+            return core_render(image, segmentation, landmarks, options=options, limits=limits)
+
+        return cls(parse_landmarks, check_inputs, render, PIPELINE_VERSION)

@@ -1,0 +1,173 @@
+"""Submit: return the job for a set of inputs, creating and enqueueing it at most once.
+
+1. Look the content hash up: a live job is returned as it is (re-enqueued if it has been pending
+   suspiciously long); a job that failed for a reason that was not the caller's, or whose item has
+   expired, is replaced.
+2. Otherwise upload the inputs while the core checks them (a rejected request leaves nothing
+   behind), then write the job and its cache item in one conditional transaction. Only its winner
+   enqueues, so concurrent identical submits make one job; a loser returns the winner's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+
+from facesvg.service.clock import epoch_of, utc_now_iso
+from facesvg.service.errors import ServiceUnavailable
+from facesvg.service.hashing import PreparedInputs
+from facesvg.service.layout import input_keys
+from facesvg.service.models import Job, JobMessage, JobStatus, new_job_id
+from facesvg.service.observability import logger
+from facesvg.service.ports import Blob, BlobStore, JobQueue, JobRepository, RenderCore
+from facesvg.service.settings import Settings
+
+# A failure with one of these codes was not the caller's fault: an identical submit may retry it.
+RETRYABLE_FAILURES = frozenset({"ProcessingFailed"})
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    job: Job
+    created: bool
+
+
+@dataclass(frozen=True)
+class ExpiredJob:
+    """The cache item names a job whose item has expired (TTL removes the two independently): the
+    hash is free to take over, as from a job that failed for a reason that was not the caller's."""
+
+    job_id: str
+
+
+@dataclass
+class Submitter:
+    jobs: JobRepository
+    blobs: BlobStore
+    queue: JobQueue
+    core: RenderCore
+    settings: Settings
+    clock: Callable[[], float]
+
+    def submit(
+        self, prepared: PreparedInputs, source: str, publish_to: frozenset[str] = frozenset()
+    ) -> SubmitOutcome:
+        cached = self._lookup(prepared.content_hash)
+        if isinstance(cached, Job) and not _replaceable(cached):
+            self._requeue_if_stuck(cached)
+            return SubmitOutcome(cached, created=False)
+
+        # The inputs upload while the core checks them; the job id is sent to the queue only after
+        # both, so no worker can look for inputs that are not there yet.
+        upload = self.blobs.begin_put_many(_input_blobs(prepared))
+        try:
+            self.core.check_inputs(
+                prepared.image,
+                prepared.segmentation_map,
+                prepared.landmarks_json.decode(),
+                limits=self.settings.limits,
+            )
+        except Exception:
+            with suppress(Exception):  # refused anyway: only wait for it, to remove what it wrote
+                upload.result()
+            self._delete_inputs(prepared)
+            raise
+
+        now_epoch = self.clock()
+        job = _new_job(prepared, source, publish_to, utc_now_iso(now_epoch))
+        expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
+        holder = self.jobs.create_job(job, expires_at, replace_job_id=cached.job_id if cached else None)
+        try:
+            upload.result()
+        except Exception as exc:
+            if holder is None:
+                self.jobs.delete_created_job(job)
+            raise ServiceUnavailable("could not store the inputs, retry shortly") from exc
+
+        if holder is not None:
+            # Lost the race to an identical submit: return the winner's job, enqueue nothing.
+            winner = self.jobs.get_job(holder)
+            if winner is None:
+                raise ServiceUnavailable("the job for these inputs is being replaced, retry shortly")
+            logger.info("duplicate submit joined the existing job", extra={"job_id": winner.job_id})
+            return SubmitOutcome(winner, created=False)
+
+        try:
+            self.queue.send(JobMessage(job_id=job.job_id, content_hash=job.content_hash))
+        except Exception as exc:
+            logger.exception("could not enqueue job; rolling back", extra={"job_id": job.job_id})
+            self.jobs.delete_created_job(job)
+            raise ServiceUnavailable("could not enqueue the job, retry shortly") from exc
+        logger.info(
+            "job created", extra={"job_id": job.job_id, "content_hash": job.content_hash, "source": source}
+        )
+        return SubmitOutcome(job, created=True)
+
+    def _lookup(self, digest: str) -> Job | ExpiredJob | None:
+        job_id = self.jobs.get_cached_job_id(digest)
+        if job_id is None:
+            return None
+        return self.jobs.get_job(job_id) or ExpiredJob(job_id)
+
+    def _requeue_if_stuck(self, job: Job) -> None:
+        """A job still pending long after it was written may have lost its message (the submit that
+        created it died before the send). Enqueue it again: processing is idempotent, and the
+        conditional touch lets only one of several concurrent submits do it."""
+        if job.status is not JobStatus.PENDING:
+            return
+        now_epoch = self.clock()
+        try:
+            age = now_epoch - epoch_of(job.updated_at)
+        except ValueError:
+            return
+        if age < self.settings.requeue_pending_seconds:
+            return
+        if self.jobs.touch_pending(job.job_id, job.updated_at, utc_now_iso(now_epoch)):
+            logger.warning(
+                "re-enqueueing a job pending for too long", extra={"job_id": job.job_id, "age_s": int(age)}
+            )
+            self.queue.send(JobMessage(job_id=job.job_id, content_hash=job.content_hash))
+
+    def _delete_inputs(self, prepared: PreparedInputs) -> None:
+        for key in input_keys(prepared.content_hash).values():
+            try:
+                self.blobs.delete(key)
+            except Exception:  # best effort: the bucket's lifecycle rule expires inputs/ anyway
+                logger.warning("could not remove rejected inputs", extra={"key": key})
+
+
+def _replaceable(job: Job) -> bool:
+    return job.status is JobStatus.FAILED and job.error is not None and job.error.code in RETRYABLE_FAILURES
+
+
+def _new_job(prepared: PreparedInputs, source: str, publish_to: frozenset[str], now: str) -> Job:
+    return Job(
+        job_id=new_job_id(),
+        content_hash=prepared.content_hash,
+        status=JobStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+        source=source,
+        publish_to=publish_to,
+    )
+
+
+def _input_blobs(p: PreparedInputs) -> list[Blob]:
+    keys = input_keys(p.content_hash)
+    return [
+        Blob(keys["image"], p.image, f"image/{_image_extension(p.image)}"),
+        Blob(keys["segmentation_map"], p.segmentation_map, "image/png"),
+        Blob(keys["landmarks"], p.landmarks_json, "application/json"),
+        Blob(keys["options"], p.options_json, "application/json"),
+    ]
+
+
+def _image_extension(data: bytes) -> str:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "bin"

@@ -1,0 +1,190 @@
+"""Process: render one job, moving it ``pending → processing → completed | failed``.
+
+Every arrow is a conditional write: the claim takes a lease (a concurrent duplicate delivery cannot
+render at the same time), and only the lease holder may finish the job, so a redelivery or a
+worker that outlived its lease can never render twice or move a job backwards. A message for a
+finished job does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from facesvg.core.errors import InputError
+from facesvg.core.options import RenderOptions
+from facesvg.service import layout
+from facesvg.service import metrics_catalog as mc
+from facesvg.service.clock import epoch_of, utc_now_iso
+from facesvg.service.dropfolder import Publisher
+from facesvg.service.errors import TransientError
+from facesvg.service.models import Job, JobError, JobResult
+from facesvg.service.observability import logger, record, tracer
+from facesvg.service.ports import Blob, BlobStore, JobRepository, Pending, RenderCore
+from facesvg.service.settings import Settings
+
+SVG = "image/svg+xml"
+
+
+class ProcessOutcome(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"  # permanent: the inputs cannot be rendered
+    ALREADY_DONE = "already_done"  # redelivery of a finished job: no work
+    LOST_RACE = "lost_race"  # another worker finished it first
+    MISSING = "missing"  # no such job (expired or never created)
+
+
+@dataclass
+class Worker:
+    jobs: JobRepository
+    blobs: BlobStore
+    core: RenderCore
+    settings: Settings
+    publisher: Publisher
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+
+    @tracer.capture_method(capture_response=False)
+    def process(self, job_id: str, receive_count: int = 1, content_hash: str | None = None) -> ProcessOutcome:
+        """Render one job. Raises (→ SQS retries) only for transient problems.
+
+        ``content_hash`` (from the message) lets the inputs download while the job is claimed; the
+        claimed item decides, and a hash that does not match it is ignored.
+        """
+        prefetch = self._download(content_hash) if content_hash else None
+        token = uuid.uuid4().hex
+        now_epoch = self.clock()
+        # The conditional claim is the check: it only succeeds for a pending job (or an expired lease).
+        claimed = self.jobs.claim(
+            job_id, token, utc_now_iso(now_epoch), now_epoch, now_epoch + self.settings.lease_seconds
+        )
+        if claimed is None:
+            current = self.jobs.get_job(job_id)
+            if current is None:
+                logger.warning("message for an unknown job; dropping it", extra={"job_id": job_id})
+                return ProcessOutcome.MISSING
+            if current.status.terminal:
+                logger.info(
+                    "job already finished; nothing to do", extra={"job_id": job_id, "status": current.status}
+                )
+                return ProcessOutcome.ALREADY_DONE
+            raise TransientError(f"job {job_id} is being processed by another worker")
+
+        log_keys = {
+            "job_id": job_id,
+            "content_hash": claimed.content_hash,
+            "attempt": claimed.attempts,
+            "receive_count": receive_count,
+        }
+        tracer.put_annotation("job_id", job_id)
+        logger.info("processing job", extra=log_keys)
+        try:
+            if self.settings.effective_delay_seconds > 0:
+                self.sleep(self.settings.effective_delay_seconds)
+            if prefetch is None or content_hash != claimed.content_hash:
+                prefetch = self._download(claimed.content_hash)
+            try:
+                result = self._render(claimed, prefetch)
+            except InputError as exc:
+                # Permanent: the same inputs fail the same way. Mark failed; the message is done.
+                logger.warning("job failed: inputs cannot be rendered", extra={**log_keys, "code": exc.code})
+                self._fail(job_id, token, JobError(code=exc.code, message=str(exc)))
+                return ProcessOutcome.FAILED
+            done = self.jobs.complete(job_id, token, result, self._now())
+        except Exception as exc:
+            if receive_count >= self.settings.max_receive_count:
+                logger.exception(
+                    "job failed on its last attempt; the message goes to the DLQ", extra=log_keys
+                )
+                message = f"{type(exc).__name__}: {exc}"[:500]
+                self._fail(job_id, token, JobError(code="ProcessingFailed", message=message))
+            else:
+                record(mc.JOBS_RETRIED, 1)
+                logger.warning(
+                    "transient failure; SQS will retry", extra={**log_keys, "error": repr(exc)[:300]}
+                )
+                self.jobs.release(job_id, token, self._now())
+            raise
+
+        if done is None:
+            logger.warning("lease lost before completion; another worker owns the job", extra=log_keys)
+            return ProcessOutcome.LOST_RACE
+        logger.info("job completed", extra=log_keys)
+        record(mc.JOBS_COMPLETED, 1)
+        if claimed.created_at:
+            record(mc.END_TO_END_LATENCY, max(0.0, (self.clock() - epoch_of(claimed.created_at)) * 1000))
+        if done.publish_to:
+            self.publisher.publish(done, sorted(done.publish_to))
+        return ProcessOutcome.COMPLETED
+
+    def _now(self) -> str:
+        return utc_now_iso(self.clock())
+
+    def _download(self, content_hash: str) -> Pending[dict[str, bytes]]:
+        return self.blobs.begin_get_many(list(layout.input_keys(content_hash).values()))
+
+    def _fail(self, job_id: str, token: str, error: JobError) -> None:
+        failed = self.jobs.fail(job_id, token, error, self._now())
+        if failed is not None:
+            record(mc.JOBS_FAILED, 1, error_code=error.code)
+            self.publisher.publish(failed, sorted(failed.publish_to))
+
+    @tracer.capture_method(capture_response=False)
+    def _render(self, job: Job, download: Pending[dict[str, bytes]]) -> JobResult:
+        t0 = time.perf_counter()
+        keys = layout.input_keys(job.content_hash)
+        got = download.result()
+        try:
+            options = RenderOptions.model_validate_json(got[keys["options"]])
+        except ValueError as exc:
+            raise InputError("options", f"stored options are invalid: {exc}", code="InvalidOptions") from exc
+        t1 = time.perf_counter()
+        result = self.core.render(
+            got[keys["image"]],
+            got[keys["segmentation_map"]],
+            got[keys["landmarks"]].decode(),
+            options=options,
+            limits=self.settings.limits,
+        )
+        t2 = time.perf_counter()
+
+        prefix = layout.results_prefix(job.content_hash)
+        regions = [name for name in sorted(result.region_svgs) if layout.is_safe_region_name(name)]
+        if len(regions) != len(result.region_svgs):
+            logger.warning("skipped regions with unsafe names", extra={"job_id": job.job_id})
+        # Nobody reads results/<hash>/ before the job item says completed (the drop folder's copies,
+        # which users watch, are published after that, face.svg last), so the order is free.
+        doc = json.dumps(result.to_json(), separators=(",", ":")).encode()
+        self.blobs.put_many(
+            [
+                *(Blob(layout.region_key(prefix, r), result.region_svgs[r], SVG) for r in regions),
+                Blob(layout.result_json_key(prefix), doc, "application/json"),
+                Blob(layout.svg_key(prefix), result.svg, SVG),
+            ]
+        )
+        stages = {
+            "download": (t1 - t0) * 1000,
+            "render": (t2 - t1) * 1000,
+            "upload": (time.perf_counter() - t2) * 1000,
+        }
+        logger.info(
+            "rendered", extra={"job_id": job.job_id, **{f"{k}_ms": round(v) for k, v in stages.items()}}
+        )
+        record(mc.RENDERS, 1)
+        record(mc.RESULT_BYTES, len(result.svg))
+        for stage, ms in {**result.timings_ms, **stages}.items():
+            if stage != "total":
+                record(mc.STAGE_DURATION, ms, stage=stage)
+        tracer.put_metadata("timings_ms", stages)
+        return JobResult(
+            prefix=prefix,
+            regions=regions,
+            transform=[[float(v) for v in row] for row in result.transform],
+            size=[int(v) for v in result.size],
+            rotation_deg=float(result.rotation_deg),
+            missing=[str(m) for m in result.missing],
+        )

@@ -1,0 +1,88 @@
+"""One suite, two implementations: ``FakeBlobStore`` and ``S3BlobStore`` on moto."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from facesvg import names
+from facesvg.service.aws.s3 import S3BlobStore
+from facesvg.service.errors import StoreError
+from facesvg.service.ports import Blob, BlobStore
+from service_fakes import FakeBlobStore
+
+
+@pytest.fixture(params=["fake", pytest.param("s3", marks=pytest.mark.integration)])
+def blobs(request: pytest.FixtureRequest) -> Iterator[BlobStore]:
+    if request.param == "fake":
+        yield FakeBlobStore()
+    else:
+        stack = request.getfixturevalue("local_stack")
+        yield S3BlobStore(stack.clients["s3"], names.BUCKET_NAME)
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A folder of its own (the moto bucket is shared by the session)."""
+    return f"contract/{uuid.uuid4().hex}/"
+
+
+def test_an_object_reads_back_as_written(blobs: BlobStore, prefix: str) -> None:
+    blobs.put(prefix + "a.svg", b"<svg/>", "image/svg+xml")
+    assert blobs.get(prefix + "a.svg") == b"<svg/>"
+
+
+def test_reading_a_missing_object_is_a_store_error(blobs: BlobStore, prefix: str) -> None:
+    with pytest.raises(StoreError):
+        blobs.get(prefix + "missing")
+
+
+def test_many_objects_are_written_and_read_at_once(blobs: BlobStore, prefix: str) -> None:
+    written = {f"{prefix}{n}": bytes([n]) * 1000 for n in range(6)}
+
+    blobs.put_many([Blob(key, data, "application/octet-stream") for key, data in written.items()])
+
+    assert blobs.get_many(list(written)) == written
+
+
+def test_begun_transfers_finish_when_asked(blobs: BlobStore, prefix: str) -> None:
+    keys = [prefix + "x", prefix + "y"]
+
+    blobs.begin_put_many([Blob(k, k.encode(), "text/plain") for k in keys]).result()
+    reading = blobs.begin_get_many(keys)
+
+    assert reading.result() == {k: k.encode() for k in keys}
+
+
+def test_a_begun_read_of_a_missing_object_fails_only_when_asked(blobs: BlobStore, prefix: str) -> None:
+    blobs.put(prefix + "here", b"1", "text/plain")
+    reading = blobs.begin_get_many([prefix + "here", prefix + "gone"])  # no error yet
+
+    with pytest.raises(StoreError):
+        reading.result()
+
+
+def test_listing_copying_and_deleting(blobs: BlobStore, prefix: str) -> None:
+    for name in ("b", "a", "sub/c"):
+        blobs.put(prefix + name, name.encode(), "text/plain")
+    blobs.put(
+        prefix[:-1] + "-sibling/z", b"z", "text/plain"
+    )  # shares the prefix's characters, not its folder
+
+    assert sorted(blobs.list_keys(prefix)) == [prefix + "a", prefix + "b", prefix + "sub/c"]
+    assert blobs.list_keys(prefix + "nothing/") == []
+
+    blobs.copy(prefix + "a", prefix + "copy/a")
+    assert blobs.get(prefix + "copy/a") == b"a"
+    with pytest.raises(StoreError):
+        blobs.copy(prefix + "missing", prefix + "copy/missing")
+
+    blobs.delete(prefix + "a")
+    blobs.delete(prefix + "never-there")  # deleting what is not there is fine
+    assert prefix + "a" not in blobs.list_keys(prefix)
+
+
+def test_a_presigned_url_names_the_key(blobs: BlobStore, prefix: str) -> None:
+    url = blobs.presign_get(prefix + "a.svg", 60)
+    assert url.startswith("http") and (prefix + "a.svg") in url

@@ -1,0 +1,243 @@
+"""One suite, two implementations: ``FakeJobRepository`` and ``DynamoJobRepository`` on moto.
+
+Every conditional write of ``facesvg.service.ports.JobRepository``, as the rules rely on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from facesvg import names
+from facesvg.service.aws.dynamo import DynamoJobRepository
+from facesvg.service.errors import StoreError
+from facesvg.service.models import Job, JobError, JobResult, JobStatus
+from facesvg.service.ports import JobRepository
+from service_fakes import FakeJobRepository
+
+T0, T1, T2 = "2027-01-15T08:00:00.000Z", "2027-01-15T08:00:01.000Z", "2027-01-15T08:00:02.000Z"
+NOW = 1_800_000_000.0
+LEASE = 120.0
+RESULT = JobResult(prefix="results/h/", regions=["nose"], transform=[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.fixture(params=["fake", pytest.param("dynamodb", marks=pytest.mark.integration)])
+def repo(request: pytest.FixtureRequest) -> Iterator[JobRepository]:
+    if request.param == "fake":
+        yield FakeJobRepository()
+    else:
+        stack = request.getfixturevalue("local_stack")
+        yield DynamoJobRepository(stack.clients["dynamodb"], names.TABLE_NAME)
+
+
+@pytest.fixture
+def new_job() -> Callable[..., Job]:
+    """A fresh pending job (its own id and hash: the moto table is shared by the session)."""
+
+    def make(content_hash: str | None = None, **changes: Any) -> Job:
+        job = Job(
+            job_id=uuid.uuid4().hex,
+            content_hash=content_hash or hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
+            status=JobStatus.PENDING,
+            created_at=T0,
+            updated_at=T0,
+            source="contract",
+        )
+        return job.model_copy(update=changes)
+
+    return make
+
+
+def _created(repo: JobRepository, job: Job) -> Job:
+    assert repo.create_job(job, expires_at=int(NOW) + 86400) is None
+    return job
+
+
+def _claimed(repo: JobRepository, job: Job, token: str = "t1", now_epoch: float = NOW) -> Job:
+    claimed = repo.claim(job.job_id, token, T1, now_epoch, now_epoch + LEASE)
+    assert claimed is not None
+    return claimed
+
+
+# -- create / read ---------------------------------------------------------------------------
+
+
+def test_a_created_job_reads_back_with_its_cache_item(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job(publish_to=frozenset({"drop-a"})))
+
+    assert repo.get_job(job.job_id) == job
+    assert repo.get_cached_job_id(job.content_hash) == job.job_id
+
+
+def test_unknown_ids_and_hashes_read_as_none(repo: JobRepository, new_job: Any) -> None:
+    job = new_job()
+    assert repo.get_job(job.job_id) is None
+    assert repo.get_cached_job_id(job.content_hash) is None
+
+
+def test_a_second_job_for_the_same_hash_loses_to_the_holder(repo: JobRepository, new_job: Any) -> None:
+    first = _created(repo, new_job())
+    second = new_job(content_hash=first.content_hash)
+
+    assert repo.create_job(second, expires_at=int(NOW)) == first.job_id
+    assert repo.get_job(second.job_id) is None
+    assert repo.get_cached_job_id(first.content_hash) == first.job_id
+
+
+def test_a_replacement_takes_the_hash_over_only_from_the_job_it_names(
+    repo: JobRepository, new_job: Any
+) -> None:
+    first = _created(repo, new_job())
+    stranger = new_job(content_hash=first.content_hash)
+    assert repo.create_job(stranger, expires_at=int(NOW), replace_job_id="f" * 32) == first.job_id
+
+    second = new_job(content_hash=first.content_hash)
+    assert repo.create_job(second, expires_at=int(NOW), replace_job_id=first.job_id) is None
+    assert repo.get_cached_job_id(first.content_hash) == second.job_id
+    assert repo.get_job(second.job_id) == second
+
+
+def test_a_replacement_may_also_take_a_free_hash(repo: JobRepository, new_job: Any) -> None:
+    job = new_job()  # the cache item expired with the job it named
+    assert repo.create_job(job, expires_at=int(NOW), replace_job_id="e" * 32) is None
+    assert repo.get_cached_job_id(job.content_hash) == job.job_id
+
+
+# -- roll back -------------------------------------------------------------------------------
+
+
+def test_a_created_job_can_be_rolled_back_while_pending(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job())
+
+    repo.delete_created_job(job)
+
+    assert repo.get_job(job.job_id) is None and repo.get_cached_job_id(job.content_hash) is None
+
+
+def test_a_claimed_job_is_not_rolled_back(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job())
+    _claimed(repo, job)
+
+    with pytest.raises(StoreError):
+        repo.delete_created_job(job)
+
+    assert repo.get_job(job.job_id) is not None
+    assert repo.get_cached_job_id(job.content_hash) == job.job_id
+
+
+# -- claim / release -------------------------------------------------------------------------
+
+
+def test_a_claim_moves_pending_to_processing_and_counts_it(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job())
+
+    claimed = _claimed(repo, job)
+
+    assert claimed.status is JobStatus.PROCESSING and claimed.attempts == 1 and claimed.updated_at == T1
+    assert repo.get_job(job.job_id) == claimed
+
+
+def test_a_live_lease_refuses_a_second_claim_an_expired_one_does_not(
+    repo: JobRepository, new_job: Any
+) -> None:
+    job = _created(repo, new_job())
+    _claimed(repo, job, "t1")
+
+    assert repo.claim(job.job_id, "t2", T2, NOW + LEASE - 1, NOW + 2 * LEASE) is None
+    taken = repo.claim(job.job_id, "t2", T2, NOW + LEASE + 1, NOW + 2 * LEASE)
+
+    assert taken is not None and taken.attempts == 2
+    assert repo.complete(job.job_id, "t1", RESULT, T2) is None  # the old holder lost it
+
+
+def test_unknown_and_finished_jobs_are_not_claimed(repo: JobRepository, new_job: Any) -> None:
+    assert repo.claim(new_job().job_id, "t", T1, NOW, NOW + LEASE) is None
+    job = _created(repo, new_job())
+    _claimed(repo, job)
+    assert repo.complete(job.job_id, "t1", RESULT, T2) is not None
+
+    assert repo.claim(job.job_id, "t2", T2, NOW + 10 * LEASE, NOW + 11 * LEASE) is None
+
+
+def test_a_released_lease_can_be_taken_at_once_and_only_its_holder_releases(
+    repo: JobRepository, new_job: Any
+) -> None:
+    job = _created(repo, new_job())
+    _claimed(repo, job, "t1")
+
+    repo.release(job.job_id, "not-mine", T2)
+    assert repo.claim(job.job_id, "t2", T2, NOW + 1, NOW + LEASE) is None
+    repo.release(job.job_id, "t1", T2)
+
+    released = repo.get_job(job.job_id)
+    assert released is not None and released.status is JobStatus.PROCESSING and released.updated_at == T2
+    assert repo.claim(job.job_id, "t2", T2, NOW + 1, NOW + LEASE) is not None
+
+
+# -- complete / fail -------------------------------------------------------------------------
+
+
+def test_only_the_lease_holder_completes_and_only_once(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job())
+    _claimed(repo, job, "t1")
+
+    assert repo.complete(job.job_id, "t2", RESULT, T2) is None
+    done = repo.complete(job.job_id, "t1", RESULT, T2)
+
+    assert done is not None and done.status is JobStatus.COMPLETED
+    assert done.result == RESULT and done.updated_at == T2 and done.attempts == 1
+    assert repo.get_job(job.job_id) == done
+    assert repo.complete(job.job_id, "t1", RESULT, T2) is None
+    assert repo.fail(job.job_id, "t1", JobError(code="X", message="late"), T2) is None  # never backwards
+
+
+def test_a_pending_job_cannot_be_finished(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job())
+    assert repo.complete(job.job_id, "t1", RESULT, T2) is None
+    assert repo.fail(job.job_id, "t1", JobError(code="X", message="no"), T2) is None
+
+
+def test_a_failure_keeps_its_code_and_a_bounded_message(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job())
+    _claimed(repo, job)
+
+    failed = repo.fail(job.job_id, "t1", JobError(code="ProcessingFailed", message="x" * 5000), T2)
+
+    assert failed is not None and failed.status is JobStatus.FAILED and failed.result is None
+    assert failed.error == JobError(code="ProcessingFailed", message="x" * 1000)
+    assert repo.get_job(job.job_id) == failed
+
+
+# -- touch / publish names ---------------------------------------------------------------------
+
+
+def test_touch_pending_succeeds_once_per_seen_timestamp(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job())
+
+    assert repo.touch_pending(job.job_id, T0, T1) is True
+    assert repo.touch_pending(job.job_id, T0, T2) is False  # someone else touched it first
+    touched = repo.get_job(job.job_id)
+    assert touched is not None and touched.updated_at == T1 and touched.status is JobStatus.PENDING
+
+
+def test_touch_pending_leaves_claimed_and_unknown_jobs_alone(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job())
+    claimed = _claimed(repo, job)
+
+    assert repo.touch_pending(job.job_id, claimed.updated_at, T2) is False
+    assert repo.touch_pending(new_job().job_id, T0, T1) is False
+
+
+def test_publish_names_accumulate_as_a_set(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job())
+
+    repo.add_publish_name(job.job_id, "a")
+    updated = repo.add_publish_name(job.job_id, "b")
+    again = repo.add_publish_name(job.job_id, "a")
+
+    assert updated is not None and updated.publish_to == frozenset({"a", "b"})
+    assert again == repo.get_job(job.job_id) and again is not None and again.publish_to == {"a", "b"}
+    assert repo.add_publish_name(new_job().job_id, "a") is None
