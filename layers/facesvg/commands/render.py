@@ -1,4 +1,5 @@
-"""`facesvg render`: files in, ``face.svg`` + ``regions/<name>.svg`` + ``result.json`` out."""
+"""`facesvg render`: files in, ``face.svg`` + ``regions/<name>.svg`` + ``result.json`` (and the
+same as GeoJSON and COCO) out."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 from facesvg.core.errors import InputError
-from facesvg.core.options import Limits, RenderOptions
+from facesvg.core.options import Limits, RenderOptions, zones_from_text
 from facesvg.core.pipeline import render
 
 EXIT_BAD_INPUT = 2
@@ -27,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-format", choices=("png", "jpeg", "webp"), default="png")
     parser.add_argument("--image-quality", type=int, default=DEFAULTS.image_quality)
     parser.add_argument("--max-pixels", type=int, default=Limits().max_pixels)
+    parser.add_argument(
+        "--zones",
+        default="standard",
+        help="layers to draw: standard (regions), aesthetic (zones), all, or comma-separated names",
+    )
 
 
 def _read(path: Path, field: str) -> bytes:
@@ -44,6 +50,7 @@ def main(args: argparse.Namespace) -> int:
                 "margin": args.margin,
                 "image_format": args.image_format,
                 "image_quality": args.image_quality,
+                "zones": zones_from_text(args.zones),
             }
         )
     except ValueError as exc:
@@ -66,7 +73,8 @@ def main(args: argparse.Namespace) -> int:
     (out / "face.svg").write_bytes(result.svg)
     for name, doc in result.region_svgs.items():
         (out / "regions" / f"{name}.svg").write_bytes(doc)
-    (out / "result.json").write_text(json.dumps(result.to_json(), separators=(",", ":")) + "\n")
+    for name, document in result.documents(args.image.name).items():
+        (out / name).write_text(json.dumps(document, separators=(",", ":")) + "\n")
     missing = f", missing: {', '.join(result.missing)}" if result.missing else ""
     print(f"wrote {out}/face.svg and {len(result.region_svgs)} region files{missing}")
     return 0

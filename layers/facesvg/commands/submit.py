@@ -14,6 +14,7 @@ import httpx
 
 from facesvg import names
 from facesvg.commands.payload import SAMPLE_DIR, build_payload
+from facesvg.core.options import zones_from_text
 
 FAMILIES = {"v1": names.ROUTE_PREFIXES[0], "frontal-crop": names.ROUTE_PREFIXES[1]}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -63,7 +64,8 @@ def wait(
 
 
 def write_results(client: httpx.Client, status: dict[str, Any], out_dir: Path) -> list[Path]:
-    """face.svg, regions/<name>.svg, contours.json and status.json (without the inline SVG)."""
+    """face.svg, regions/<name>.svg, contours.json, the result documents (result.json, .geojson,
+    .coco.json) and status.json (without the inline SVG)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if status.get("svg"):
@@ -79,6 +81,14 @@ def write_results(client: httpx.Client, status: dict[str, Any], out_dir: Path) -
         r = client.get(url)
         r.raise_for_status()
         path = out_dir / "regions" / f"{name}.svg"
+        path.write_bytes(r.content)
+        written.append(path)
+    for name, url in sorted((status.get("result_urls") or {}).items()):
+        if not _SAFE_NAME.match(name.replace(".", "_")):
+            continue
+        r = client.get(url)
+        r.raise_for_status()
+        path = out_dir / name
         path.write_bytes(r.content)
         written.append(path)
     if status.get("mask_contours") is not None:
@@ -102,6 +112,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segmentation", type=Path, default=SAMPLE_DIR / "segmentation_map.png")
     parser.add_argument("--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt")
     parser.add_argument("--options", default=None, help="render options as JSON")
+    parser.add_argument(
+        "--zones",
+        default=None,
+        help="layers: standard, aesthetic, all, or comma-separated region/zone names (options.zones)",
+    )
     parser.add_argument("--wait", action="store_true", help="poll until the job finishes")
     parser.add_argument("--out", type=Path, default=None, help="write the results here (implies --wait)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
@@ -115,6 +130,8 @@ def main(args: argparse.Namespace) -> int:
         body: dict[str, Any] | str = args.payload.read_text(encoding="utf-8")
     else:
         options = json.loads(args.options) if args.options else None
+        if args.zones:
+            options = {**(options or {}), "zones": zones_from_text(args.zones)}
         body = build_payload(args.image, args.segmentation, args.landmarks, options)
     headers = {"x-api-key": args.api_key} if args.api_key else {}
     with httpx.Client(base_url=args.api.rstrip("/"), headers=headers, timeout=60) as client:

@@ -75,6 +75,14 @@ class RenderOptions(BaseModel):
         return regions, zones
 
 
+ZONE_PRESETS = ("standard", "aesthetic", "all")
+
+
+def zones_from_text(text: str) -> str | list[str]:
+    """The ``zones`` option from a command line: a preset, or comma-separated names."""
+    return text if text in ZONE_PRESETS else [n.strip() for n in text.split(",") if n.strip()]
+
+
 @dataclass(frozen=True)
 class Limits:
     """Operator limits on input size; not part of the hash (they only decide accept/reject)."""

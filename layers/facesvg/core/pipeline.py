@@ -106,6 +106,14 @@ class RenderResult:
         w, h = self.source_size
         return exports.coco(self.source_px(self.polygons()), w, h, file_name)
 
+    def documents(self, image_name: str = "image") -> dict[str, dict[str, Any]]:
+        """Every result document by file name (``image_name``: the photo's name, for COCO)."""
+        return {
+            "result.json": self.to_json(),
+            "result.geojson": self.geojson(),
+            "result.coco.json": self.coco(image_name),
+        }
+
 
 def _rounded(poly: np.ndarray) -> np.ndarray:
     out: np.ndarray = np.round(poly, 2) + 0.0  # + 0.0 turns -0.0 into 0.0

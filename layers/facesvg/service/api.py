@@ -27,12 +27,13 @@ import base64
 import json
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import BaseModel
 
 from facesvg import names
 from facesvg.core.errors import InputError, NoFace
@@ -44,11 +45,16 @@ from facesvg.service.models import (
     Job,
     JobError,
     JobStatusResponse,
+    PhysicalScale,
+    RegionArea,
+    RegionVisibility,
     SubmitAccepted,
     SubmitRequest,
 )
 from facesvg.service.observability import correlation, logger, record
 from facesvg.service.status import StatusView
+
+M = TypeVar("M", bound=BaseModel)
 
 API_TITLE = "facesvg"
 API_DESCRIPTION = (
@@ -103,6 +109,7 @@ def _validation_field(errors: Any) -> tuple[str, str]:
 
 def status_response(view: StatusView, status_url: str | None) -> JobStatusResponse:
     job = view.job
+    doc = view.result or {}
     # model_construct: every value is already typed (from our own records), and the contours can be
     # thousands of points; validating them again would cost more than the rest of the request.
     return JobStatusResponse.model_construct(
@@ -117,8 +124,20 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
         regions_svg_urls=view.regions_svg_urls,
         transform=job.result.transform if job.result else None,
         missing=job.result.missing if job.result else None,
+        zone_contours=doc.get("zones") or None,
+        contours_source_px={**doc.get("regions_source_px", {}), **doc.get("zones_source_px", {})} or None,
+        inverse_transform=doc.get("inverse_transform"),
+        visibility=_each(RegionVisibility, doc.get("visibility")),
+        scale=PhysicalScale.model_construct(**doc["scale"]) if doc.get("scale") else None,
+        areas=_each(RegionArea, doc.get("areas")),
+        result_urls=view.result_urls,
         error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
     )
+
+
+def _each(model: type[M], values: dict[str, dict[str, Any]] | None) -> dict[str, M] | None:
+    """Nested models built without re-validation (our own result.json), like the response itself."""
+    return {k: model.model_construct(**v) for k, v in values.items()} if values else None
 
 
 def _json(model: Any, status: HTTPStatus) -> Response[Any]:

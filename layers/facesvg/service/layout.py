@@ -2,7 +2,8 @@
 
 =====================================  =================================================
 ``inputs/<hash>/``                      image, segmentation_map, landmarks.json, options.json
-``results/<hash>/``                     face.svg, regions/<name>.svg, result.json (immutable)
+``results/<hash>/``                     face.svg, regions/<name>.svg, result.json,
+                                        result.geojson, result.coco.json (immutable)
 ``incoming/<name>/<file>``              the drop folder (three fixed file names)
 ``results/<name>/``                     a drop folder's copy of its job's results, job.json,
                                         or error.json
@@ -64,6 +65,18 @@ def svg_key(prefix: str) -> str:
 
 def result_json_key(prefix: str) -> str:
     return f"{prefix}result.json"
+
+
+# The result documents besides face.svg: name -> content type (status presigns a URL for each).
+RESULT_DOCUMENTS = {
+    "result.json": "application/json",
+    "result.geojson": "application/geo+json",
+    "result.coco.json": "application/json",
+}
+
+
+def result_document_key(prefix: str, name: str) -> str:
+    return f"{prefix}{name}"
 
 
 # -- the drop folder -----------------------------------------------------------------------

@@ -92,6 +92,29 @@ class JobError(BaseModel):
     message: str
 
 
+class RegionVisibility(BaseModel):
+    visible_fraction: float = Field(
+        description="Share of the area the landmarks give the region that is visible (its own skin or label)."
+    )
+    occluded_by: list[str] = Field(
+        description="What hides at least 5 % of it: hair, background, outside_frame, turned_away."
+    )
+
+
+class PhysicalScale(BaseModel):
+    method: str = Field(description="`iris`: the visible iris diameter is taken as 11.7 mm.")
+    iris_mm: float
+    iris_px: list[float] = Field(description="Each eye's iris diameter in input-photo pixels.")
+    mm_per_source_px: float
+    mm_per_px: float = Field(description="Millimetres per output-canvas pixel.")
+
+
+class RegionArea(BaseModel):
+    px2: float = Field(description="Output-canvas pixels².")
+    source_px2: float = Field(description="Input-photo pixels².")
+    mm2: float | None = Field(description="Square millimetres; null without a scale.")
+
+
 class JobStatusResponse(BaseModel):
     """Body of ``GET …/status/{id}`` (and of a submit that hits a finished job)."""
 
@@ -114,7 +137,32 @@ class JobStatusResponse(BaseModel):
         default=None, description="2x3 affine matrix mapping original-image pixels to output-canvas pixels."
     )
     missing: list[str] | None = Field(
-        default=None, description="Regions that could not be drawn for this face."
+        default=None, description="Regions and zones that could not be drawn for this face."
+    )
+    zone_contours: dict[str, list[list[float]]] | None = Field(
+        default=None,
+        description="Aesthetic zone name → closed contour in output-canvas pixels (option `zones`).",
+    )
+    contours_source_px: dict[str, list[list[float]]] | None = Field(
+        default=None,
+        description="Every region and zone contour in the input photo's pixels (after EXIF orientation).",
+    )
+    inverse_transform: list[list[float]] | None = Field(
+        default=None, description="2x3 affine matrix mapping output-canvas pixels back to the input photo."
+    )
+    visibility: dict[str, RegionVisibility] | None = Field(
+        default=None, description="Region or zone name → how much of it is visible and what hides the rest."
+    )
+    scale: PhysicalScale | None = Field(
+        default=None, description="Millimetres per pixel from the iris; absent when it cannot be estimated."
+    )
+    areas: dict[str, RegionArea] | None = Field(
+        default=None, description="Region or zone name → its area in canvas px², input-photo px² and mm²."
+    )
+    result_urls: dict[str, str] | None = Field(
+        default=None,
+        description="Presigned URLs of `result.json`, `result.geojson` (input-photo pixels) and "
+        "`result.coco.json` (COCO annotations).",
     )
     error: JobError | None = None
 

@@ -147,8 +147,8 @@ class LandmarksLike(Protocol):
 
 
 class RenderResultLike(Protocol):
-    """The parts of ``facesvg.core.pipeline.RenderResult`` the service reads. ``to_json()`` is
-    stored as ``result.json`` unread, whatever the core puts in it."""
+    """The parts of ``facesvg.core.pipeline.RenderResult`` the service reads. ``to_json()`` and
+    ``documents()`` are stored as ``result.json`` and its siblings, whatever the core puts in them."""
 
     @property
     def svg(self) -> bytes: ...
@@ -172,6 +172,8 @@ class RenderResultLike(Protocol):
     def timings_ms(self) -> dict[str, float]: ...
 
     def to_json(self) -> dict[str, Any]: ...
+
+    def documents(self) -> dict[str, dict[str, Any]]: ...
 
 
 class ParseLandmarks(Protocol):

@@ -21,6 +21,8 @@ class StatusView:
     svg_url: str | None = None
     mask_contours: dict[str, list[list[float]]] | None = None
     regions_svg_urls: dict[str, str] | None = None
+    result: dict[str, Any] | None = None  # result.json as the core wrote it
+    result_urls: dict[str, str] | None = None  # result.json, result.geojson, result.coco.json
 
 
 @dataclass
@@ -42,14 +44,22 @@ class StatusReader:
         prefix, regions = job.result.prefix, job.result.regions
         svg_key, doc_key = layout.svg_key(prefix), layout.result_json_key(prefix)
         got = self.results.get_many([svg_key, doc_key])
-        url_keys = [svg_key, *(layout.region_key(prefix, name) for name in regions)]
+        docs = list(layout.RESULT_DOCUMENTS)
+        url_keys = [
+            svg_key,
+            *(layout.region_key(prefix, name) for name in regions),
+            *(layout.result_document_key(prefix, name) for name in docs),
+        ]
         urls = [self.blobs.presign_get(key, self.presign_seconds) for key in url_keys]
+        doc = json.loads(got[doc_key])
         return StatusView(
             job=job,
             svg=got[svg_key],
             svg_url=urls[0],
-            mask_contours=_contours(json.loads(got[doc_key])),
-            regions_svg_urls=dict(zip(regions, urls[1:], strict=True)),
+            mask_contours=_contours(doc),
+            regions_svg_urls=dict(zip(regions, urls[1 : 1 + len(regions)], strict=True)),
+            result=doc,
+            result_urls=dict(zip(docs, urls[1 + len(regions) :], strict=True)),
         )
 
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from facesvg.core.errors import InputError
 from facesvg.core.options import RenderOptions
@@ -158,11 +159,13 @@ class Worker:
             logger.warning("skipped regions with unsafe names", extra={"job_id": job.job_id})
         # Nobody reads results/<hash>/ before the job item says completed (the drop folder's copies,
         # which users watch, are published after that, face.svg last), so the order is free.
-        doc = json.dumps(result.to_json(), separators=(",", ":")).encode()
         self.blobs.put_many(
             [
                 *(Blob(layout.region_key(prefix, r), result.region_svgs[r], SVG) for r in regions),
-                Blob(layout.result_json_key(prefix), doc, "application/json"),
+                *(
+                    Blob(layout.result_document_key(prefix, n), _compact(d), layout.RESULT_DOCUMENTS[n])
+                    for n, d in result.documents().items()
+                ),
                 Blob(layout.svg_key(prefix), result.svg, SVG),
             ]
         )
@@ -188,3 +191,7 @@ class Worker:
             rotation_deg=float(result.rotation_deg),
             missing=[str(m) for m in result.missing],
         )
+
+
+def _compact(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()

@@ -214,6 +214,13 @@ class FakeResult:
             "timings_ms": self.timings_ms,
         }
 
+    def documents(self) -> dict[str, dict[str, Any]]:
+        return {
+            "result.json": self.to_json(),
+            "result.geojson": {"type": "FeatureCollection", "features": []},
+            "result.coco.json": {"images": [], "annotations": []},
+        }
+
 
 class FakeCore:
     """Landmarks are a list of [x, y]; image b"bad" is an InputError, b"noface" is NoFace."""
