@@ -29,7 +29,9 @@ import numpy as np
 from facesvg.core import align
 from facesvg.core import landmarks_topology as topo
 from facesvg.core.inputs import decode_labels, fit_labels, load_inputs
+from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import render_inputs
+from facesvg.core.region_names import ZONE_NAMES
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_SAMPLE = REPO / "samples" / "qoves"
@@ -57,6 +59,7 @@ CARVED_REGIONS = (
     "right_ear",
 )
 EARS = ("left_ear", "right_ear")
+ALL_LAYERS = RenderOptions(zones="all")  # one render measures the regions and the zones
 CUSTOMER_REGIONS = ("right_cheek", "right_undereye")
 
 # Bars (issue 12).
@@ -218,6 +221,11 @@ class Report:
     ears: dict[str, EarScore] | None = None  # None: no truth for this case
     overlap: Overlap = field(default_factory=lambda: Overlap(0.0))
     customer_iou: dict[str, float | None] | None = None
+    # The aesthetic zones (rendered with zones "all"; they never change the regions above)
+    zones_missing: list[str] = field(default_factory=list)
+    zone_inside_skin: dict[str, float | None] = field(default_factory=dict)
+    zone_overlap: Overlap = field(default_factory=lambda: Overlap(0.0))
+    zones_off_side: list[str] = field(default_factory=list)  # a left_/right_ zone on the wrong side
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -302,7 +310,7 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
         t0 = time.perf_counter()
         inputs = load_inputs(image, seg, lms)
         decode_ms = (time.perf_counter() - t0) * 1e3
-        result = render_inputs(inputs)
+        result = render_inputs(inputs, ALL_LAYERS)
     except Exception as exc:  # every failure is a row of the table
         report.error = f"{type(exc).__name__}: {exc}"
         return report
@@ -311,7 +319,8 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
     raw = decode_labels(seg)
     report.label_px = (raw.shape[1], raw.shape[0])
     report.image_px = (width, height)
-    report.missing = list(result.missing)
+    report.missing = [m for m in result.missing if m not in ZONE_NAMES]
+    report.zones_missing = [m for m in result.missing if m in ZONE_NAMES]
 
     size = result.size
     matrix = np.array(result.transform, np.float64)
@@ -337,6 +346,16 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
         report.ears = ear_scores(masks, truth, line, oval_area)
 
     report.overlap = max_overlap({k: m for k, m in masks.items() if k != "face"})
+
+    zones = {name: rasterize(poly, size, rule) for name, poly in result.zones.items()}
+    report.zone_inside_skin = {name: inside_share(m, skin) for name, m in zones.items()}
+    report.zone_overlap = max_overlap(zones)
+    for name, mask in zones.items():
+        side = name.split("_")[0]
+        if side in ("left", "right"):
+            on_side = inside_share(mask, viewer_side(mask.shape, line, side))
+            if on_side is not None and on_side < 0.5:
+                report.zones_off_side.append(name)
 
     if case.customer is not None:
         doc = json.loads(case.customer.read_text())
@@ -447,6 +466,28 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
             f"max {max((r.overlap.share for r in ok), default=0.0):.3%}",
         )
     )
+    zone_skin = [(r.case, n, v) for r in ok for n, v in r.zone_inside_skin.items()]
+    bars.append(
+        _bar(
+            f"zones: >= {BAR_INSIDE_SKIN:.0%} inside skin",
+            bool(ok),
+            _fails(zone_skin, lambda v: v >= BAR_INSIDE_SKIN),
+            f"min {min((v for *_, v in zone_skin if v is not None), default=1.0):.3f}",
+        )
+    )
+    bars.append(
+        _bar(
+            f"zones: no two overlap by more than {BAR_OVERLAP:.1%}, each on its side",
+            bool(ok),
+            [
+                f"{r.case} {r.zone_overlap.a}/{r.zone_overlap.b} {r.zone_overlap.share:.2%}"
+                for r in ok
+                if r.zone_overlap.share > BAR_OVERLAP
+            ]
+            + [f"{r.case} {n} off its side" for r in ok for n in r.zones_off_side],
+            f"max {max((r.zone_overlap.share for r in ok), default=0.0):.3%}",
+        )
+    )
     return bars
 
 
@@ -529,6 +570,9 @@ def format_table(reports: Sequence[Report]) -> str:
             f" | {_num(cust.get('right_cheek'), BAR_CUSTOMER_IOU) if r.customer_iou else '':>8}"
             f" {_num(cust.get('right_undereye'), BAR_CUSTOMER_IOU) if r.customer_iou else '':>7}"
             f" | {', '.join(r.missing) or '-'}"
+            f" | zones {len(ZONE_NAMES) - len(r.zones_missing)}/{len(ZONE_NAMES)}"
+            f" skin>={min((v for v in r.zone_inside_skin.values() if v is not None), default=1.0):.2f}"
+            f" ovl {r.zone_overlap.share:.2%}"
         )
     return "\n".join(lines)
 

@@ -131,12 +131,13 @@ TEAR_TROUGH_R = mirrored(TEAR_TROUGH_L)
 # (beside the mouth corner -> jaw), the mandible (jaw angle -> chin point).
 NASOLABIAL_L = (294, 327, 391, 322, 410, 432)
 NASOLABIAL_R = mirrored(NASOLABIAL_L)
-MARIONETTE_L = (287, 430, 394, 379)
+MARIONETTE_L = (287, 430, 394)
 MARIONETTE_R = mirrored(MARIONETTE_L)
 JAWLINE_L = (361, 288, 397, 365, 379, 378, 400, 377, 152)
 JAWLINE_R = (*mirrored(JAWLINE_L[:-1]), 152)
 LIPS_OUTER = UPPER_LIP_OUTER + LOWER_LIP_OUTER[-2:0:-1]  # closed loop round both lips
 
+MOUTH_CENTRE = (13, 14)  # the inner lips' midpoints
 MOUTH_CORNER_R = 61
 MOUTH_CORNER_L = 291
 

@@ -157,6 +157,8 @@ def carve_in_order(
         kept = keep_largest(free, sc.min_area, sc.open_px)
         blobs[name] = kept
         vis[name] = visibility.measure(template, sc.skin, sc.occ)
+        if kept is None and template.area < sc.min_area:  # the landmarks fold it onto a turned side
+            vis[name] = visibility.Visibility(0.0, ("turned_away",))
         if kept is not None:
             claim(taken, kept)
     return blobs, vis

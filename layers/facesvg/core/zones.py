@@ -42,13 +42,12 @@ def _paired(chain: str, kind: str = "area", width: float = BAND) -> list[Zone]:
 
 
 # Carving order = priority where two zones meet: the perioral ring first (the folds start where
-# it ends), folds before the areas round them, the jawline before the marionette lines (which end
-# at the mandible).
+# it ends), then the folds, the jawline (which the marionette lines end just above), then the areas.
 ZONES: tuple[Zone, ...] = (
     Zone("perioral", "perioral", ""),
     *_paired("NASOLABIAL", "band"),
-    *_paired("JAWLINE", "band", JAW_BAND),
     *_paired("MARIONETTE", "band"),
+    *_paired("JAWLINE", "band", JAW_BAND),
     *_paired("TEAR_TROUGH"),
     *_paired("UPPER_EYELID"),
     *_paired("CROWS_FEET"),
@@ -86,14 +85,15 @@ def _inside_the_oval(g: Geometry, line: np.ndarray, by: float) -> np.ndarray:
 
 
 def _perioral(g: Geometry) -> Blob:
-    """A ring round the lips, open below the lower lip's midpoint: one outline that leaves them out."""
+    """A ring round the lips, open below the lower lip's middle: one outline that leaves them out."""
     lips = poly_blob(g.at(topo.LIPS_OUTER), g.size)
     w = max(1, round(PERIORAL * g.scale))
     grown = cv2.dilate(np.pad(lips.mask, w), disc(w))
     ring = _clipped(Blob(grown, lips.x0 - w, lips.y0 - w), g.size)
-    bottom = g.pts[topo.LOWER_LIP_OUTER[len(topo.LOWER_LIP_OUTER) // 2]]  # 17, the lower lip's midpoint
-    x = round(bottom[0]) - ring.x0
-    y = max(round(bottom[1]) - ring.y0 - 1, 0)
+    # From between the lips straight down: through the lower lip (not skin) and the ring below it.
+    mouth = g.at(topo.MOUTH_CENTRE).mean(0)
+    x = round(mouth[0]) - ring.x0
+    y = max(round(mouth[1]) - ring.y0, 0)
     mask = ring.mask.copy()
     mask[y:, max(x - SLIT, 0) : x + SLIT] = 0
     return Blob(mask, ring.x0, ring.y0)

@@ -132,10 +132,10 @@ def test_passing_reports_pass_every_bar_and_absent_material_is_skipped() -> None
     assert [n for n, p in by_name.items() if p is None] == [
         f"example: right_cheek, right_undereye IoU with the customer's >= {fid.BAR_CUSTOMER_IOU}"
     ]
-    # The sample alone: only the bars that concern every case are measured.
+    # The sample alone: only the bars that concern every case (renders, overlaps, zones) are measured.
     sample_only = fid.check_bars([_report(fid.SAMPLE, ears=None)])
     assert fid.exit_code(sample_only) == 0
-    assert sum(b.passed is None for b in sample_only) == len(sample_only) - 2
+    assert sum(b.passed is None for b in sample_only) == len(sample_only) - 4
 
 
 @pytest.mark.parametrize(
@@ -148,6 +148,9 @@ def test_passing_reports_pass_every_bar_and_absent_material_is_skipped() -> None
         ({"error": "NoFace: no skin"}, "every case renders"),
         ({"ears": {"left_ear": fid.EarScore(500, 0.01, True, False, None, False)}}, "visible ears found"),
         ({"ears": {"right_ear": fid.EarScore(0, 0.0, False, True, None, True)}}, "no ear drawn"),
+        ({"zone_inside_skin": {"perioral": 0.9}}, "zones: >= 95% inside skin"),
+        ({"zone_overlap": fid.Overlap(0.01, "perioral", "left_nasolabial")}, "zones: no two overlap"),
+        ({"zones_off_side": ["left_temple"]}, "zones: no two overlap"),
     ],
 )
 def test_a_failing_bar_fails_the_run(change: dict[str, object], bar: str) -> None:
