@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 from facesvg.core import landmarks_topology as topo
+from facesvg.core.labels import HEAD  # labels that make up the head box (skin, features, hair, ears)
 
-HEAD_LABELS_MAX = 10  # labels 1..10 (skin, features, hair) make up the head box
 COARSE = 256  # side of the coarse label warp used to find the head box
 
 
@@ -65,7 +65,7 @@ def head_box(labels: np.ndarray, points: np.ndarray, rot: np.ndarray) -> tuple[f
     scale = COARSE / max(sx1 - sx0, sy1 - sy0)
     m = np.hstack([scale * rot, [[-scale * sx0], [-scale * sy0]]])
     coarse = cv2.warpAffine(labels, m, (COARSE, COARSE), flags=cv2.INTER_NEAREST, borderValue=0)
-    head = ((coarse >= 1) & (coarse <= HEAD_LABELS_MAX)).astype(np.uint8)
+    head = ((coarse >= HEAD[0]) & (coarse <= HEAD[1])).astype(np.uint8)
     n, _, stats, _ = cv2.connectedComponentsWithStats(head, connectivity=8)
     box = [lx0, ly0, lx1, ly1]
     if n > 1:

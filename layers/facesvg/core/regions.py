@@ -27,7 +27,20 @@ from facesvg.core.blobs import (
     poly_blob,
 )
 from facesvg.core.face_geometry import Geometry, geometry, side_of_midline
-from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, NOSE, SKIN, UPPER_LIP
+from facesvg.core.labels import (
+    BACKGROUND,
+    BROWS,
+    EAR,
+    EYES,
+    FACE_PARTS,
+    GLASSES,
+    HAIR,
+    HEAD,
+    LOWER_LIP,
+    NOSE,
+    SKIN,
+    UPPER_LIP,
+)
 from facesvg.core.region_names import REGION_NAMES
 from facesvg.core.smooth import smooth_closed
 from facesvg.core.visibility import Occluders, Visibility
@@ -112,8 +125,10 @@ class Scene:
 
     labels: np.ndarray
     g: Geometry
-    skin: np.ndarray
+    skin: np.ndarray  # what regions are carved from: skin, and skin behind glasses frames
+    bare_skin: np.ndarray  # skin that is seen (visibility counts it)
     occ: Occluders
+    ears_labelled: bool  # the map has an ear class: ears follow it, and are never carved
     min_area: float  # smallest carved region worth drawing, px
     open_px: int  # opening that removes slivers from a carved region
 
@@ -122,19 +137,33 @@ class Scene:
         return self.g.size
 
 
-def scene(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None) -> Scene:
-    """``frame``: the input photo's outline on the canvas (``(4, 2)``); None = the whole canvas."""
+def scene(
+    labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None, ears_labelled: bool = False
+) -> Scene:
+    """``frame``: the input photo's outline on the canvas (``(4, 2)``); None = the whole canvas.
+    ``ears_labelled``: the label scheme has an ear class (``core.label_schemes``)."""
     size = labels.shape[0]
     g = geometry(pts, size)
-    skin = in_range(labels, SKIN, SKIN)
-    in_frame = fill_canvas(frame, size) if frame is not None else np.ones_like(skin)
+    bare_skin = in_range(labels, SKIN, SKIN)
+    glasses = in_range(labels, GLASSES, GLASSES)
+    in_frame = fill_canvas(frame, size) if frame is not None else np.ones_like(bare_skin)
     occ = Occluders(
         hair=in_range(labels, HAIR, HAIR),
         background=in_range(labels, BACKGROUND, BACKGROUND) & in_frame,
         outside_frame=1 - in_frame,
+        glasses=glasses,
     )
     oval_area = float(cv2.contourArea(g.oval.astype(np.float32)))
-    return Scene(labels, g, skin, occ, 2e-3 * oval_area, max(1, round(0.012 * g.scale)))
+    return Scene(
+        labels,
+        g,
+        bare_skin | glasses,
+        bare_skin,
+        occ,
+        ears_labelled,
+        2e-3 * oval_area,
+        max(1, round(0.012 * g.scale)),
+    )
 
 
 def claim(taken: np.ndarray, blob: Blob) -> None:
@@ -156,7 +185,7 @@ def carve_in_order(
         free = Blob(reach.mask & crop(sc.skin, reach) & (1 - crop(taken, reach)), reach.x0, reach.y0)
         kept = keep_largest(free, sc.min_area, sc.open_px)
         blobs[name] = kept
-        vis[name] = visibility.measure(template, sc.skin, sc.occ)
+        vis[name] = visibility.measure(template, sc.bare_skin, sc.occ)
         if kept is None and template.area < sc.min_area:  # the landmarks fold it onto a turned side
             vis[name] = visibility.Visibility(0.0, ("turned_away",))
         if kept is not None:
@@ -197,23 +226,38 @@ def carve_regions(sc: Scene) -> Carving:
     blobs.update(carved)
     vis.update(carved_vis)
 
-    oval = fill_canvas(g.oval, size)
-    free_skin = sc.skin & (1 - taken)
+    blobs.update(_ears(sc, taken))
     for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
-        ear = ears.find(free_skin, oval, g, viewer_left)
-        blobs[name] = ear if ear.area else None
+        own = in_range(labels, EAR, EAR) if sc.ears_labelled else sc.bare_skin
+        template = poly_blob(ears.template(g, viewer_left), size)
         vis[name] = (
             visibility.TURNED_AWAY
-            if ears.turned_away(g, viewer_left)
-            else visibility.measure(
-                poly_blob(ears.template(g, viewer_left), size), sc.skin, sc.occ, with_background=False
-            )
+            if blobs[name] is None and ears.turned_away(g, viewer_left)
+            else visibility.measure(template, own, sc.occ, with_background=False)
         )
 
-    face = in_range(labels, SKIN, LOWER_LIP)
+    face = in_range(labels, *FACE_PARTS) | sc.occ.glasses
     blobs["face"] = keep_largest(Blob(face, 0, 0), sc.min_area)
     vis["face"] = visibility.measure(poly_blob(g.oval, size), face, sc.occ)
     return Carving({n: blobs.get(n) for n in REGION_NAMES}, {n: vis[n] for n in REGION_NAMES})
+
+
+def _ears(sc: Scene, taken: np.ndarray) -> dict[str, Blob | None]:
+    """The ears: their own label split by the midline when the scheme has one, else found in skin."""
+    if sc.ears_labelled:
+        both = label_bbox_blob(sc.labels, (EAR,))
+        halves = {v: side_of_midline(sc.g, both, v == "left") for v in ("left", "right")}
+        return {
+            f"{v}_ear": keep_largest(Blob(both.mask & half, both.x0, both.y0), sc.min_area)
+            for v, half in halves.items()
+        }
+    oval = fill_canvas(sc.g.oval, sc.size)
+    free_skin = sc.skin & (1 - taken)
+    found: dict[str, Blob | None] = {}
+    for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
+        ear = ears.find(free_skin, oval, sc.g, viewer_left)
+        found[name] = ear if ear.area else None
+    return found
 
 
 def _or_into(full: np.ndarray, mask: np.ndarray, x0: int, y0: int) -> None:
@@ -226,5 +270,5 @@ def _or_into(full: np.ndarray, mask: np.ndarray, x0: int, y0: int) -> None:
 
 
 def silhouette(labels: np.ndarray) -> np.ndarray:
-    """Person silhouette (skin + features + hair), holes closed: the ``mask_profile`` clip."""
-    return in_range(labels, SKIN, HAIR)
+    """Person silhouette (skin, features, hair, ears, glasses): the ``mask_profile`` clip."""
+    return in_range(labels, *HEAD)

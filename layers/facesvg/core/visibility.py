@@ -37,9 +37,10 @@ class Occluders:
     hair: np.ndarray
     background: np.ndarray  # label 0 inside the photo
     outside_frame: np.ndarray
+    glasses: np.ndarray  # eyeglass frames (only schemes that label them)
 
     def named(self, with_background: bool) -> list[tuple[str, np.ndarray]]:
-        named = [("hair", self.hair), ("outside_frame", self.outside_frame)]
+        named = [("hair", self.hair), ("glasses", self.glasses), ("outside_frame", self.outside_frame)]
         return [*named, ("background", self.background)] if with_background else named
 
 

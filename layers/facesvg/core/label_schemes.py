@@ -1,0 +1,105 @@
+"""Face-parsing label schemes, mapped onto the labels the core works in (``core.labels``).
+
+The 19-class schemes disagree on their indices, and on whose left is "left": CelebAMask-HQ and
+face-parsing.PyTorch name the person's sides, facer's ``celebm`` the image's (it renames
+CelebAMask-HQ's ``l_ear`` as ``rr``). The core never relies on those names: paired features are
+split by the facial midline, so every scheme's left/right pair maps onto one value pair here.
+
+Primary sources (checked 2026-11-30):
+- ``lapa``: LaPa (JDAI-CV/lapa-dataset README): 0 background, 1 skin, 2 left eyebrow, 3 right
+  eyebrow, 4 left eye, 5 right eye, 6 nose, 7 upper lip, 8 inner mouth, 9 lower lip, 10 hair.
+- ``celebamask-hq``: CelebAMask-HQ's ``face_parsing/Data_preprocessing/g_mask.py`` ``label_list``
+  (index + 1): skin, nose, eye_g, l_eye, r_eye, l_brow, r_brow, l_ear, r_ear, mouth, u_lip, l_lip,
+  hair, hat, ear_r, neck_l, neck, cloth.
+- ``faceparsing19``: zllrunning/face-parsing.PyTorch (the BiSeNet model's output order, as in its
+  README's atts list): skin, l_brow, r_brow, l_eye, r_eye, eye_g, l_ear, r_ear, ear_r, nose, mouth,
+  u_lip, l_lip, neck, neck_l, cloth, hair, hat.
+- ``facer-celebm``: FacePerceiver/facer ``facer/face_parsing/farl.py`` ``pretrain_settings
+  ['celebm/448']['label_names']``: background, neck, face, cloth, rr, lr, rb, lb, re, le, nose,
+  imouth, llip, ulip, hair, eyeg, hat, earr, neck_l (note: lower lip before upper lip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facesvg.core.labels import (
+    BACKGROUND,
+    BROWS,
+    EAR,
+    EYES,
+    GLASSES,
+    HAIR,
+    LOWER_LIP,
+    MOUTH,
+    NOSE,
+    SKIN,
+    UPPER_LIP,
+)
+
+# What each class name becomes. Neck, cloth, hat, earrings and necklaces are never face.
+_CLASS = {
+    "background": BACKGROUND, "skin": SKIN, "face": SKIN,
+    "l_brow": BROWS[0], "r_brow": BROWS[1], "lb": BROWS[0], "rb": BROWS[1],
+    "l_eye": EYES[0], "r_eye": EYES[1], "le": EYES[0], "re": EYES[1],
+    "nose": NOSE, "u_lip": UPPER_LIP, "ulip": UPPER_LIP, "mouth": MOUTH, "imouth": MOUTH,
+    "l_lip": LOWER_LIP, "llip": LOWER_LIP, "hair": HAIR,
+    "l_ear": EAR, "r_ear": EAR, "lr": EAR, "rr": EAR,
+    "eye_g": GLASSES, "eyeg": GLASSES,
+    "neck": BACKGROUND, "neck_l": BACKGROUND, "cloth": BACKGROUND, "hat": BACKGROUND,
+    "ear_r": BACKGROUND, "earr": BACKGROUND,
+}  # fmt: skip
+
+_ORDERS = {
+    "lapa": ("background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "nose", "u_lip", "mouth",
+             "l_lip", "hair"),
+    "celebamask-hq": ("background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow",
+                      "l_ear", "r_ear", "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l",
+                      "neck", "cloth"),
+    "faceparsing19": ("background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eye_g", "l_ear",
+                      "r_ear", "ear_r", "nose", "mouth", "u_lip", "l_lip", "neck", "neck_l", "cloth",
+                      "hair", "hat"),
+    "facer-celebm": ("background", "neck", "face", "cloth", "rr", "lr", "rb", "lb", "re", "le", "nose",
+                     "imouth", "llip", "ulip", "hair", "eyeg", "hat", "earr", "neck_l"),
+}  # fmt: skip
+
+SCHEME_NAMES = tuple(_ORDERS)
+DEFAULT_SCHEME = "lapa"
+
+
+@dataclass(frozen=True)
+class Scheme:
+    name: str
+    classes: tuple[str, ...]  # index -> class name
+    lut: np.ndarray  # (256,) uint8: raw value -> core label (values past the scheme: 255)
+
+    @property
+    def size(self) -> int:
+        return len(self.classes)
+
+    @property
+    def labels_ears(self) -> bool:
+        """Ears have a class of their own (so skin beside the face is never an ear)."""
+        return EAR in self.lut[: self.size]
+
+    def to_core(self, raw: np.ndarray) -> np.ndarray:
+        """Raw labels (values < ``size``, checked by the caller) as core labels."""
+        out: np.ndarray = self.lut[raw]
+        return out
+
+
+def _scheme(name: str) -> Scheme:
+    classes = _ORDERS[name]
+    lut = np.full(256, 255, np.uint8)
+    lut[: len(classes)] = [_CLASS[c] for c in classes]
+    return Scheme(name, classes, lut)
+
+
+SCHEMES = {name: _scheme(name) for name in SCHEME_NAMES}
+
+
+def likely_schemes(max_value: int) -> list[str]:
+    """Schemes a map whose largest value is ``max_value`` can be in (for a helpful 400)."""
+    return [s.name for s in SCHEMES.values() if max_value < s.size]
