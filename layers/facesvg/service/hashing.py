@@ -57,7 +57,10 @@ def canonical_landmarks(landmarks: LandmarksLike) -> bytes:
 
 
 def canonical_options(options: RenderOptions) -> bytes:
-    return json.dumps(options.model_dump(mode="json"), separators=(",", ":"), sort_keys=True).encode()
+    """Only what differs from the defaults: a new option (with a default that keeps today's output)
+    leaves every existing request's hash as it was."""
+    doc = options.model_dump(mode="json", exclude_defaults=True)
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
 
 
 def content_hash(

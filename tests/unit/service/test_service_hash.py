@@ -59,6 +59,12 @@ def test_canonical_options_include_defaults() -> None:
     )
 
 
+def test_an_option_at_its_default_does_not_enter_the_hash() -> None:
+    # zones came after the first results were cached: "standard" (its default) must hash as before
+    assert canonical_options(RenderOptions.model_validate({"zones": "standard"})) == b"{}"
+    assert canonical_options(RenderOptions.model_validate({"zones": "all"})) == b'{"zones":"all"}'
+
+
 @pytest.mark.parametrize(
     "text",
     [
