@@ -386,6 +386,17 @@ def _bar(name: str, applies: bool, failures: list[str], measured: str) -> Bar:
     return Bar(name, not failures, ", ".join(failures) if failures else measured)
 
 
+def _inside_skin_bar(name: str, applies: bool, shares: list[tuple[str, str, float | None]]) -> Bar:
+    low = min((v for *_, v in shares if v is not None), default=1.0)
+    return _bar(name, applies, _fails(shares, lambda v: v >= BAR_INSIDE_SKIN), f"min {low:.3f}")
+
+
+def _overlap_bar(name: str, overlaps: list[tuple[str, Overlap]], other_failures: Sequence[str] = ()) -> Bar:
+    failures = [f"{case} {o.a}/{o.b} {o.share:.2%}" for case, o in overlaps if o.share > BAR_OVERLAP]
+    worst = max((o.share for _, o in overlaps), default=0.0)
+    return _bar(name, bool(overlaps), failures + list(other_failures), f"max {worst:.3%}")
+
+
 def check_bars(reports: Sequence[Report]) -> list[Bar]:
     """Issue 12's bars over the measured cases."""
     ok = [r for r in reports if r.error is None]
@@ -447,45 +458,21 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
     )
     skin = [(r.case, n, v) for r in faces_ok for n, v in r.inside_skin.items()]
     bars.append(
-        _bar(
-            f"faces: carved regions >= {BAR_INSIDE_SKIN:.0%} inside skin",
-            bool(faces_ok),
-            _fails(skin, lambda v: v >= BAR_INSIDE_SKIN),
-            f"min {min((v for *_, v in skin if v is not None), default=1.0):.3f}",
-        )
+        _inside_skin_bar(f"faces: carved regions >= {BAR_INSIDE_SKIN:.0%} inside skin", bool(faces_ok), skin)
     )
     bars.append(
-        _bar(
+        _overlap_bar(
             f"all: no two regions overlap by more than {BAR_OVERLAP:.1%} of the smaller",
-            bool(ok),
-            [
-                f"{r.case} {r.overlap.a}/{r.overlap.b} {r.overlap.share:.2%}"
-                for r in ok
-                if r.overlap.share > BAR_OVERLAP
-            ],
-            f"max {max((r.overlap.share for r in ok), default=0.0):.3%}",
+            [(r.case, r.overlap) for r in ok],
         )
     )
     zone_skin = [(r.case, n, v) for r in ok for n, v in r.zone_inside_skin.items()]
+    bars.append(_inside_skin_bar(f"zones: >= {BAR_INSIDE_SKIN:.0%} inside skin", bool(ok), zone_skin))
     bars.append(
-        _bar(
-            f"zones: >= {BAR_INSIDE_SKIN:.0%} inside skin",
-            bool(ok),
-            _fails(zone_skin, lambda v: v >= BAR_INSIDE_SKIN),
-            f"min {min((v for *_, v in zone_skin if v is not None), default=1.0):.3f}",
-        )
-    )
-    bars.append(
-        _bar(
+        _overlap_bar(
             f"zones: no two overlap by more than {BAR_OVERLAP:.1%}, each on its side",
-            bool(ok),
-            [
-                f"{r.case} {r.zone_overlap.a}/{r.zone_overlap.b} {r.zone_overlap.share:.2%}"
-                for r in ok
-                if r.zone_overlap.share > BAR_OVERLAP
-            ]
-            + [f"{r.case} {n} off its side" for r in ok for n in r.zones_off_side],
-            f"max {max((r.zone_overlap.share for r in ok), default=0.0):.3%}",
+            [(r.case, r.zone_overlap) for r in ok],
+            [f"{r.case} {n} off its side" for r in ok for n in r.zones_off_side],
         )
     )
     return bars
