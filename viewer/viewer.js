@@ -274,8 +274,7 @@
       ]);
       // The API reads the landmarks as JSON or as the text of a QOVES landmarks.txt (a Python
       // literal), so the file's text goes as it is.
-      const options = { zones: $("zones-select").value || "standard" };
-      const body = JSON.stringify({ image, segmentation_map, landmarks, options });
+      const body = JSON.stringify(Object.assign({ image, segmentation_map, landmarks }, requestOptions()));
       startJobView();
       const res = await fetch(apiUrl(SUBMIT_PATH), {
         method: "POST",
@@ -308,6 +307,13 @@
     } finally {
       if (run === state.runId) setBusy(false);
     }
+  }
+
+  // options.zones from the "Layers to draw" menu; none for the default (standard), which hashes the
+  // same and is also what an API from before the zones accepts.
+  function requestOptions() {
+    const zones = $("zones-select").value;
+    return zones && zones !== "standard" ? { options: { zones } } : {};
   }
 
   function when(iso) {

@@ -201,7 +201,9 @@ def test_viewer_renders_the_sample_toggles_regions_and_reports_bad_files(
 
 def test_viewer_zones_layers_visibility_and_exports(local_stack: Any, page: Any) -> None:
     page.goto(local_stack.api_url + "/")
-    submit_sample(page, zones="all")
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/submit")) as submitted:
+        submit_sample(page, zones="all")
+    assert submitted.value.post_data_json["options"] == {"zones": "all"}
     job_id = page.locator("#job-id").inner_text()
     api = httpx.get(f"{local_stack.api_url}/api/v1/status/{job_id}", timeout=30).json()
     regions, zones = set(api["mask_contours"]), set(api["zone_contours"])
