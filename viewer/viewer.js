@@ -223,7 +223,7 @@
     let msg = String(err.message || "").trim();
     if (shownUnder && msg.startsWith(`${shownUnder}: `)) msg = msg.slice(shownUnder.length + 2);
     if (!msg) msg = ERROR_WORDS[err.code] || "Request failed";
-    msg = msg[0].toUpperCase() + msg.slice(1);
+    if (!/^[\w.]+: /.test(msg)) msg = msg[0].toUpperCase() + msg.slice(1); // not "options.zones: …"
     return err.code && !msg.includes(err.code) ? `${msg} (${err.code})` : msg;
   }
 
