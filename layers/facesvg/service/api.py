@@ -104,7 +104,8 @@ def _validation_field(errors: Any) -> tuple[str, str]:
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     # Unions report the tried member type in the path (e.g. landmarks.list[any]); drop those.
     loc = [p for p in loc if "[" not in p and p not in {"str", "dict", "list"}] or ["body"]
-    return ".".join(loc), str(first.get("msg", "invalid value"))
+    # A validator's own message comes as "Value error, <message>": the prefix is pydantic's, not ours.
+    return ".".join(loc), str(first.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 def status_response(view: StatusView, status_url: str | None) -> JobStatusResponse:
