@@ -146,6 +146,12 @@ def _raw_landmark_value(value: str) -> Callable[[dict[str, Any]], str]:
     return edit
 
 
+def _random_on_skin(n: int) -> list[dict[str, float]]:
+    ys, xs = np.nonzero(cv2.resize(_LABELS, tuple(_DIMS), interpolation=cv2.INTER_NEAREST) == 1)
+    pick = np.random.default_rng(3).choice(len(xs), n, replace=False)
+    return [{"x": float(xs[i]), "y": float(ys[i])} for i in pick]
+
+
 _UPPER_HALF = _LABELS[: _LABELS.shape[0] // 2]
 _UNKNOWN = _LABELS.copy()
 _UNKNOWN[:20, :20] = 200
@@ -278,6 +284,31 @@ CASES: list[Case] = [
         body=_set(landmarks="__import__('os').system('id')"),
     ),
     Case("landmarks_nested_deeply", 400, "InvalidLandmarks", "landmarks", body=_set(landmarks="[" * 50_000)),
+    # -- landmarks that are not a FaceMesh of this face (issue 14.3)
+    Case(
+        "landmarks_mirrored",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_points(lambda pts: [{"x": _DIMS[0] - 1 - p["x"], "y": p["y"]} for p in pts]),
+    ),
+    Case(
+        "landmarks_one_point", 400, "InvalidLandmarks", "landmarks", body=_points(lambda p: [p[1]] * len(p))
+    ),
+    Case(
+        "landmarks_on_a_line",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_points(lambda pts: [{"x": 300 + i, "y": 400 + 0.5 * i} for i in range(len(pts))]),
+    ),
+    Case(
+        "landmarks_random_on_skin",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_points(lambda pts: _random_on_skin(len(pts))),
+    ),
     # -- transport
     Case(
         "body_over_the_limit",

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from facesvg.core.errors import Field, InputError, NoFace
+from facesvg.core.face_plausibility import check_features_on_labels, check_mesh_shape
 from facesvg.core.landmarks_topology import N_MESH, N_WITH_IRIS
 from facesvg.core.options import Limits
 
@@ -360,6 +361,14 @@ def check_face(labels: np.ndarray, points: np.ndarray) -> None:
         raise NoFace("segmentation_map", "no skin label near the landmarks: no usable face")
 
 
+def check_landmarks(labels: np.ndarray, points: np.ndarray) -> None:
+    """The points (image pixels) are a plausible FaceMesh of the face in ``labels``: a face's layout,
+    not mirrored (``InvalidLandmarks``), on the face (``NoFace``), eyes/nose/lips on their labels."""
+    check_mesh_shape(points)
+    check_face(labels, points)
+    check_features_on_labels(labels, points)
+
+
 def check_inputs(
     image: bytes,
     segmentation: bytes,
@@ -380,7 +389,7 @@ def check_inputs(
     _check_size("segmentation_map", segmentation, limits)
     lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits)
     lab = fit_labels(decode_labels(segmentation, limits), width, height)
-    check_face(lab, landmarks_in_image(lm, width, height))
+    check_landmarks(lab, landmarks_in_image(lm, width, height))
 
 
 def load_inputs(
@@ -405,5 +414,5 @@ def load_inputs(
     height, width = img.shape[:2]
     lab = fit_labels(lab, width, height)
     pts = landmarks_in_image(lm, width, height)
-    check_face(lab, pts)
+    check_landmarks(lab, pts)
     return FaceInputs(image=img, labels=lab, landmarks=pts)
