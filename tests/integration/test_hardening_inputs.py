@@ -152,6 +152,32 @@ def _random_on_skin(n: int) -> list[dict[str, float]]:
     return [{"x": float(xs[i]), "y": float(ys[i])} for i in pick]
 
 
+def _raw_dimension(value: str) -> Callable[[dict[str, Any]], str]:
+    """The body as JSON text with the landmarks' width replaced by a bare token."""
+
+    def edit(body: dict[str, Any]) -> str:
+        body["landmarks"] = with_points(copy.deepcopy(_POINTS), ["__TOKEN__", _DIMS[1]])
+        return json.dumps(body).replace('"__TOKEN__"', value)
+
+    return edit
+
+
+def _raw_field(name: str, value: str) -> Callable[[dict[str, Any]], str]:
+    """The body as JSON text with one top-level field's value replaced by raw JSON text."""
+
+    def edit(body: dict[str, Any]) -> str:
+        body[name] = "__TOKEN__"
+        return json.dumps(body).replace('"__TOKEN__"', value)
+
+    return edit
+
+
+_BIG = "1" + "0" * 400  # 10**400: OverflowError when made a float (a 500 before)
+_HUGE = "9" * 5001  # over Python's 4300-digit int() limit: ValueError in the JSON decoder (a 500 before)
+_DEEP = "[" * 5000 + "]" * 5000  # RecursionError in the JSON decoder (a 500 before)
+_LITERAL_MB = "[True, " + "(0,0)," * 170_000 + "]"  # ast.literal_eval: seconds and ~450 MB before
+
+
 _UPPER_HALF = _LABELS[: _LABELS.shape[0] // 2]
 _UNKNOWN = _LABELS.copy()
 _UNKNOWN[:20, :20] = 200
@@ -284,6 +310,31 @@ CASES: list[Case] = [
         body=_set(landmarks="__import__('os').system('id')"),
     ),
     Case("landmarks_nested_deeply", 400, "InvalidLandmarks", "landmarks", body=_set(landmarks="[" * 50_000)),
+    # -- numbers and nesting that Python's parsers choke on (issue 14.6), a hostile literal (14.7)
+    Case("landmarks_coordinate_10e400", 400, "NonFinite", "landmarks", body=_raw_landmark_value(_BIG)),
+    Case("landmarks_coordinate_5001_digits", 400, "NonFinite", "landmarks", body=_raw_landmark_value(_HUGE)),
+    Case("landmarks_dimensions_10e400", 400, "InvalidLandmarks", "landmarks", body=_raw_dimension(_BIG)),
+    Case(
+        "landmarks_dimensions_5001_digits", 400, "InvalidLandmarks", "landmarks", body=_raw_dimension(_HUGE)
+    ),
+    Case(
+        "landmarks_body_nested_deeply",
+        400,
+        "ValidationError",
+        "landmarks",
+        body=_raw_field("landmarks", _DEEP),
+    ),
+    Case("options_nested_deeply", 400, "ValidationError", "options", body=_raw_field("options", _DEEP)),
+    Case(
+        "body_too_many_values",
+        400,
+        "ValidationError",
+        "body",
+        body=_raw_field("landmarks", "[" + "[]," * 300_000 + "[]]"),
+    ),
+    Case(
+        "landmarks_literal_megabyte", 400, "InvalidLandmarks", "landmarks", body=_set(landmarks=_LITERAL_MB)
+    ),
     # -- landmarks that are not a FaceMesh of this face (issue 14.3)
     Case(
         "landmarks_mirrored",

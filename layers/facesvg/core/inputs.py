@@ -6,8 +6,6 @@ float64 ``(x, y)`` in image pixels. Header sizes are checked before any pixel is
 
 from __future__ import annotations
 
-import ast
-import json
 import math
 import struct
 import zlib
@@ -18,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from facesvg.core import documents
 from facesvg.core.errors import Field, InputError, NoFace
 from facesvg.core.face_plausibility import check_features_on_labels, check_mesh_shape
 from facesvg.core.landmarks_topology import N_MESH, N_WITH_IRIS
@@ -27,6 +26,7 @@ N_LABELS = 11  # LaPa: 0 background .. 10 hair
 FACE_LABELS = tuple(range(1, 10))  # skin and facial features (not hair, not background)
 SKIN = 1
 ASPECT_TOLERANCE = 0.02
+MAX_DIMENSION = 1_000_000  # px; any real photo is far smaller
 MAX_OUTSIDE_FRACTION = 0.5  # more landmarks than this outside the image: wrong image or wrong points
 MIN_ON_FACE_FRACTION = 0.5  # fewer landmarks than this on face labels: NoFace
 
@@ -206,7 +206,12 @@ def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError("landmarks", "coordinates must be numbers", "InvalidLandmarks")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float range (10**400): as infinite as 1e400
+        raise InputError(
+            "landmarks", f"coordinate too large ({len(str(value))} digits)", "NonFinite"
+        ) from None
 
 
 def _point(p: Any) -> tuple[float, float]:
@@ -235,9 +240,11 @@ def _dimensions(doc: dict[str, Any]) -> tuple[int, int] | None:
         not isinstance(dims, list | tuple)
         or len(dims) != 2
         or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in dims)
-        or not all(math.isfinite(v) and v > 0 for v in dims)
+        or not all(1 <= v <= MAX_DIMENSION for v in dims)  # compares ints of any size, rejects NaN
     ):
-        raise InputError("landmarks", "'dimensions' must be [width, height] > 0", "InvalidLandmarks")
+        raise InputError(
+            "landmarks", f"'dimensions' must be [width, height], each 1..{MAX_DIMENSION}", "InvalidLandmarks"
+        )
     return round(dims[0]), round(dims[1])
 
 
@@ -251,27 +258,31 @@ def _decode_text(raw: str | bytes) -> Any:
     if not text:
         raise InputError("landmarks", "empty document", "InvalidLandmarks")
     try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    except RecursionError as exc:
+        return documents.loads_json(text)
+    except documents.TooDeep as exc:
         raise InputError("landmarks", "document nested too deeply", "InvalidLandmarks") from exc
+    except documents.DocumentError:
+        pass
     if '"' not in text and "\\" not in text:
-        # Fast path for the QOVES literal (ast.parse costs ~10 ms on 25 kB). Without double quotes
-        # and backslashes every ' delimits a plain string, so swapping them yields JSON that means
-        # exactly what the literal means; anything JSON rejects (True, tuples, comments...) falls
-        # through to literal_eval.
+        # Fast path for the QOVES literal (C speed). Without double quotes and backslashes every '
+        # delimits a plain string, so swapping them yields JSON that means exactly what the literal
+        # means; anything JSON rejects (True, tuples, trailing commas...) falls through.
         try:
-            return json.loads(text.replace("'", '"'))
-        except ValueError:
-            pass
-        except RecursionError as exc:
+            return documents.loads_json(text.replace("'", '"'))
+        except documents.TooDeep as exc:
             raise InputError("landmarks", "document nested too deeply", "InvalidLandmarks") from exc
+        except documents.DocumentError:
+            pass
     try:
-        # The QOVES landmarks.txt is a Python literal (single quotes); literal_eval never executes code.
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise InputError("landmarks", "neither JSON nor a Python literal", "InvalidLandmarks") from exc
+        # The QOVES landmarks.txt is a Python literal (single quotes): a bounded tokenizer reads it,
+        # nothing is evaluated (ast.literal_eval took seconds and ~450 MB on a hostile megabyte).
+        return documents.loads_literal(text)
+    except documents.TooDeep as exc:
+        raise InputError("landmarks", "document nested too deeply", "InvalidLandmarks") from exc
+    except documents.DocumentError as exc:
+        raise InputError(
+            "landmarks", f"neither JSON nor a Python literal ({exc})", "InvalidLandmarks"
+        ) from exc
 
 
 def parse_landmarks(
