@@ -178,6 +178,14 @@ _DEEP = "[" * 5000 + "]" * 5000  # RecursionError in the JSON decoder (a 500 bef
 _LITERAL_MB = "[True, " + "(0,0)," * 170_000 + "]"  # ast.literal_eval: seconds and ~450 MB before
 
 
+_JPEG = cv2.imencode(".jpg", _PHOTO)[1].tobytes()
+_JPEG_SCAN = _JPEG.index(b"\xff\xda") + 12
+_JPEG_CUT = (
+    _JPEG[: _JPEG_SCAN + (len(_JPEG) - _JPEG_SCAN) * 3 // 10] + b"\xff\xd9"
+)  # cut at 30 %, EOI re-added
+_MOTION_PHOTO_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 400
+
+
 _UPPER_HALF = _LABELS[: _LABELS.shape[0] // 2]
 _UNKNOWN = _LABELS.copy()
 _UNKNOWN[:20, :20] = 200
@@ -231,6 +239,7 @@ CASES: list[Case] = [
         "image",
         body=_set(image=b64(png_header_only(1101, 1100))),
     ),
+    Case("image_jpeg_cut_with_eoi", 400, "Corrupt", "image", body=_set(image=b64(_JPEG_CUT))),
     # -- the segmentation map
     Case("map_not_png", 400, "NotPNG", "segmentation_map", body=_set(segmentation_map=b64(_JPEG_MAP))),
     Case(
@@ -485,6 +494,9 @@ ACCEPTED = {
         "segmentation_map": b64(png(_LABELS.astype(np.uint16))),
     },
     "map_grey_palette": {"segmentation_map": b64(palette_png(_LABELS, colours=False))},
+    # phone files: bytes after the end of the image are ignored (issue 14.8)
+    "photo_jpeg_motion_photo": {"image": b64(_JPEG + _MOTION_PHOTO_MP4)},
+    "photo_png_bytes_after_iend": {"image": b64(_IMAGE + _MOTION_PHOTO_MP4)},
 }
 
 

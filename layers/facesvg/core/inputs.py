@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facesvg.core import documents
+from facesvg.core import documents, jpeg
 from facesvg.core.errors import Field, InputError, NoFace
 from facesvg.core.face_plausibility import check_features_on_labels, check_mesh_shape
 from facesvg.core.landmarks_topology import N_MESH, N_WITH_IRIS
@@ -34,6 +34,7 @@ DEFAULT_LIMITS = Limits()
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
+_IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, and its (fixed) CRC
 
 
 @dataclass(frozen=True)
@@ -57,44 +58,22 @@ class FaceInputs:
 
 
 def image_header(data: bytes, field: Field) -> tuple[str, int, int]:
-    """``(format, width, height)`` from a PNG or JPEG header, without decoding pixels."""
+    """``(format, width, height)`` from a PNG or JPEG header, without decoding pixels.
+
+    Bytes after the end of the image (the IEND chunk, the JPEG EOI) are ignored: phones append
+    trailers and Motion Photo videos there.
+    """
     if data.startswith(PNG_SIGNATURE):
         if len(data) < 33 or data[12:16] != b"IHDR":
             raise InputError(field, "truncated PNG header", "Truncated")
         width, height = struct.unpack(">II", data[16:24])
-        if b"IEND" not in data[-64:]:
+        if b"IEND" not in data[-64:] and data.find(_IEND_CHUNK, 33) < 0:
             raise InputError(field, "truncated PNG (no IEND chunk)", "Truncated")
         return "png", width, height
     if data.startswith(JPEG_SIGNATURE):
-        width, height = _jpeg_size(data, field)
-        if b"\xff\xd9" not in data[-1024:]:
-            raise InputError(field, "truncated JPEG (no end-of-image marker)", "Truncated")
-        return "jpeg", width, height
+        info = jpeg.jpeg_info(data, field)
+        return "jpeg", info.width, info.height
     raise InputError(field, "not a PNG or JPEG file", "UnsupportedFormat")
-
-
-def _jpeg_size(data: bytes, field: Field) -> tuple[int, int]:
-    # Walk the marker segments up to the first start-of-frame; it carries the size.
-    pos = 2
-    sof = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            raise InputError(field, "corrupt JPEG marker stream", "Corrupt")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if marker in sof:
-            if pos + 9 > len(data):
-                break
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return width, height
-        pos += 2 + length
-    raise InputError(field, "truncated JPEG header (no frame size)", "Truncated")
 
 
 def _check_size(field: Field, data: bytes, limits: Limits) -> tuple[str, int, int]:
@@ -168,9 +147,15 @@ def decode_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
 def _decode_checked(data: bytes, width: int, height: int) -> np.ndarray:
     # IMREAD_COLOR does the normalisation inside the decoder: alpha stripped, grey expanded,
     # 16 bits reduced to 8, EXIF orientation applied (so landmarks match what viewers show).
+    info = jpeg.jpeg_info(data, "image") if data.startswith(JPEG_SIGNATURE) else None
+    if info is not None:
+        jpeg.check_restart_markers(data, info, "image")
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None or {img.shape[0], img.shape[1]} != {height, width}:
         raise InputError("image", "cannot decode the image (corrupt or truncated)", "Corrupt")
+    if info is not None and jpeg.ends_in_grey_fill(img, info.mcu_size):
+        # libjpeg only warns when the scan data ends early or is damaged, and returns grey for the rest
+        raise InputError("image", "corrupt JPEG (scan data ends early or is damaged: grey fill)", "Corrupt")
     return img
 
 
