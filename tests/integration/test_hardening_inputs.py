@@ -186,6 +186,14 @@ _JPEG_CUT = (
 _MOTION_PHOTO_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 400
 
 
+def jpeg_with_exif(img: np.ndarray, orientation: int) -> bytes:
+    """A JPEG of ``img`` (its stored pixels) with an EXIF orientation tag."""
+    entry = struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)
+    app1 = b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 1) + entry + b"\0\0\0\0"
+    data = cv2.imencode(".jpg", img)[1].tobytes()
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
+
+
 _UPPER_HALF = _LABELS[: _LABELS.shape[0] // 2]
 _UNKNOWN = _LABELS.copy()
 _UNKNOWN[:20, :20] = 200
@@ -240,6 +248,13 @@ CASES: list[Case] = [
         body=_set(image=b64(png_header_only(1101, 1100))),
     ),
     Case("image_jpeg_cut_with_eoi", 400, "Corrupt", "image", body=_set(image=b64(_JPEG_CUT))),
+    Case(
+        "image_exif_orientation_ambiguous",
+        400,
+        "AmbiguousOrientation",
+        "image",
+        body=_set(image=b64(jpeg_with_exif(np.full_like(_PHOTO, (90, 120, 150)), 3))),
+    ),
     # -- the segmentation map
     Case("map_not_png", 400, "NotPNG", "segmentation_map", body=_set(segmentation_map=b64(_JPEG_MAP))),
     Case(
@@ -494,6 +509,8 @@ ACCEPTED = {
         "segmentation_map": b64(png(_LABELS.astype(np.uint16))),
     },
     "map_grey_palette": {"segmentation_map": b64(palette_png(_LABELS, colours=False))},
+    # EXIF orientation 6, the map and landmarks computed on the stored pixels: turned with the photo (14.4)
+    "photo_exif_6_labels_on_stored_pixels": {"image": b64(jpeg_with_exif(_PHOTO, 6))},
     # phone files: bytes after the end of the image are ignored (issue 14.8)
     "photo_jpeg_motion_photo": {"image": b64(_JPEG + _MOTION_PHOTO_MP4)},
     "photo_png_bytes_after_iend": {"image": b64(_IMAGE + _MOTION_PHOTO_MP4)},

@@ -126,6 +126,9 @@ def _number(token: str) -> str:
 def loads_literal(text: str) -> Any:
     """A Python literal (the QOVES landmarks.txt) -> the same object ``ast.literal_eval`` gives
     for the subset used by landmark documents; ``DocumentError`` for anything else."""
+    # Cheap refusals first (C-speed scans): each container and each comma is at least one token.
+    if text.count("(") + count_containers(text) > MAX_CONTAINERS or text.count(",") > MAX_TOKENS // 2:
+        raise DocumentError(f"more than {MAX_CONTAINERS} containers or {MAX_TOKENS} tokens")
     out: list[str] = []
     stack: list[str] = []
     escaped = 0

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from facesvg.core import documents, jpeg
+from facesvg.core import orientation as orientation_
 from facesvg.core.errors import Field, InputError, NoFace
 from facesvg.core.face_plausibility import check_features_on_labels, check_mesh_shape
 from facesvg.core.landmarks_topology import N_MESH, N_WITH_IRIS
@@ -139,24 +140,46 @@ def png_chunk_types(data: bytes, field: Field) -> list[bytes]:
 
 
 def decode_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
-    """PNG/JPEG bytes -> ``(H, W, 3)`` uint8 BGR; alpha dropped, grey expanded, 16-bit reduced."""
+    """PNG/JPEG bytes -> ``(H, W, 3)`` uint8 BGR as displayed (EXIF orientation applied); alpha
+    dropped, grey expanded, 16-bit reduced."""
     _, width, height = _check_size("image", data, limits)
-    return _decode_checked(data, width, height)
+    stored, orientation = _decode_stored(data, width, height)
+    return orientation_.orient_array(stored, orientation) if orientation != 1 else stored
 
 
-def _decode_checked(data: bytes, width: int, height: int) -> np.ndarray:
-    # IMREAD_COLOR does the normalisation inside the decoder: alpha stripped, grey expanded,
-    # 16 bits reduced to 8, EXIF orientation applied (so landmarks match what viewers show).
+def _png_orientation(data: bytes) -> int:
+    """The EXIF orientation of a PNG's eXIf chunk (1 when none): walks the chunk headers only."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"eXIf":
+            return jpeg.exif_orientation(data[pos + 8 : pos + 8 + length])
+        if kind in (b"IDAT", b"IEND"):  # eXIf must precede the image data
+            return 1
+        pos += 12 + length
+    return 1
+
+
+def _decode_stored(data: bytes, width: int, height: int) -> tuple[np.ndarray, int]:
+    """The stored pixels (EXIF orientation *not* applied) and the EXIF orientation (1..8).
+
+    IMREAD_COLOR does the normalisation inside the decoder: alpha stripped, grey expanded, 16 bits
+    reduced to 8. The orientation is applied by the caller, once it knows which frame the label map
+    and landmarks were computed on (``orientation``).
+    """
     info = jpeg.jpeg_info(data, "image") if data.startswith(JPEG_SIGNATURE) else None
     if info is not None:
         jpeg.check_restart_markers(data, info, "image")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None or {img.shape[0], img.shape[1]} != {height, width}:
+    orientation = info.orientation if info is not None else _png_orientation(data)
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if img is None or img.shape[:2] != (height, width):
         raise InputError("image", "cannot decode the image (corrupt or truncated)", "Corrupt")
     if info is not None and jpeg.ends_in_grey_fill(img, info.mcu_size):
         # libjpeg only warns when the scan data ends early or is damaged, and returns grey for the rest
         raise InputError("image", "corrupt JPEG (scan data ends early or is damaged: grey fill)", "Corrupt")
-    return img
+    return img, orientation
 
 
 def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
@@ -399,16 +422,71 @@ def load_inputs(
     Headers are checked first (cheap, and before any pixel is decoded); then the photo decodes in
     a worker thread (OpenCV releases the GIL) while this thread parses landmarks and labels.
     The order in which errors are reported does not depend on thread timing.
+
+    The result is in the frame of the photo as displayed (EXIF orientation applied); labels and
+    landmarks computed on the stored pixels of a photo with an EXIF orientation are turned into it.
     """
     _, width, height = _check_size("image", image, limits)
     _check_size("segmentation_map", segmentation, limits)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_decode_checked, bytes(image), width, height)
+        pending = pool.submit(_decode_stored, bytes(image), width, height)
         lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits)
         lab = decode_labels(segmentation, limits)
-        img = pending.result()
-    height, width = img.shape[:2]
+        stored, orientation = pending.result()
+    if orientation == 1:
+        lab = fit_labels(lab, width, height)
+        pts = landmarks_in_image(lm, width, height)
+        check_landmarks(lab, pts)
+        return FaceInputs(image=stored, labels=lab, landmarks=pts)
+    photo = orientation_.orient_array(stored, orientation)
+    on_stored = _labels_on_stored_frame(photo, stored, orientation, lab, lm)
+    frame = stored if on_stored else photo
+    height, width = frame.shape[:2]
     lab = fit_labels(lab, width, height)
     pts = landmarks_in_image(lm, width, height)
-    check_landmarks(lab, pts)
-    return FaceInputs(image=img, labels=lab, landmarks=pts)
+    check_landmarks(lab, pts)  # in the landmarks' own frame: handedness is the face's, not EXIF's
+    if on_stored:
+        lab = orientation_.orient_array(lab, orientation)
+        pts = orientation_.orient_points(pts, orientation, width, height)
+    return FaceInputs(image=photo, labels=lab, landmarks=pts)
+
+
+def _fits(size: tuple[int, int], width: int, height: int) -> bool:
+    return abs((size[0] / size[1]) / (width / height) - 1.0) <= ASPECT_TOLERANCE
+
+
+def _labels_on_stored_frame(
+    photo: np.ndarray, stored: np.ndarray, orientation: int, labels: np.ndarray, lm: Landmarks
+) -> bool:
+    """Were the map and landmarks computed on the stored pixels rather than the displayed photo?
+
+    By aspect (the map's, and the landmarks' ``dimensions``) when only one frame fits; else by
+    which photo the label regions fit (``orientation.agreement``); ``AmbiguousOrientation`` naming
+    EXIF when neither fits clearly better.
+    """
+    frames = {"displayed": photo, "stored": stored}
+    fitting = [
+        name
+        for name, img in frames.items()
+        if _fits((labels.shape[1], labels.shape[0]), img.shape[1], img.shape[0])
+        and (lm.dimensions is None or _fits(lm.dimensions, img.shape[1], img.shape[0]))
+    ]
+    if len(fitting) == 1:
+        return fitting[0] == "stored"
+    if not fitting:
+        return False  # the usual AspectMismatch, against the displayed photo
+    score = {
+        name: orientation_.agreement(img, fit_labels(labels, img.shape[1], img.shape[0]))
+        for name, img in frames.items()
+    }
+    if score["stored"] > orientation_.CLEAR_MARGIN * score["displayed"]:
+        return True
+    if score["displayed"] > orientation_.CLEAR_MARGIN * score["stored"]:
+        return False
+    raise InputError(
+        "image",
+        f"the photo's EXIF orientation ({orientation}) turns it, and the segmentation map fits both the "
+        "photo as displayed and its stored pixels: send the photo upright without an EXIF orientation, "
+        "or with labels and landmarks computed on the photo as displayed",
+        "AmbiguousOrientation",
+    )

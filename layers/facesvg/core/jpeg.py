@@ -130,7 +130,32 @@ _GREY = 128  # what libjpeg returns for blocks it has no data for
 
 
 def ends_in_grey_fill(image: np.ndarray, mcu: tuple[int, int]) -> bool:
-    """The decoded image's last MCU is exactly mid-grey in every channel: the decoder ran out of
-    (valid) scan data and filled the rest. A real photo's corner is never exactly 128 everywhere."""
-    corner = image[-mcu[1] :, -2 * mcu[0] :]  # the last two MCUs of the bottom row (or all of a tiny image)
-    return bool((corner == _GREY).all())
+    """The decoder ran out of (valid) scan data and filled the rest of the image with mid-grey.
+
+    Its signature: in raster order of MCUs, from one MCU *in the middle of a row* to the end, every
+    MCU is exactly 128 in every channel (inset by 2 px: chroma upsampling blends the edges), and
+    none before it in that row. A photo padded with a 128-grey fill (a rotated photo's corners, a
+    letterbox bar) does not match: its grey starts at a row's first MCU, or at both ends of a row, or
+    does not cover whole rows. Missed: a cut exactly at a row start, or within the last MCU row.
+    Cost: one corner comparison unless the corner is grey.
+    """
+    mw, mh = mcu
+    h, w = image.shape[:2]
+    if not (image[-mh:, -2 * mw :] == _GREY).all():
+        return False
+    rows, cols = -(-h // mh), -(-w // mw)  # the last row or column may be partial
+    if mw <= 4 or mh <= 4:
+        return False
+    for r in range(rows - 1, -1, -1):
+        top, bottom = r * mh, min((r + 1) * mh, h)
+        band = image[top + 2 : bottom - 2] if bottom - top > 4 else image[top:bottom]
+        columns = (band == _GREY).all(axis=(0, 2))
+        columns = np.pad(columns, (0, cols * mw - w), constant_values=True)
+        grey: np.ndarray = np.asarray(columns.reshape(cols, mw)[:, 2 : mw - 2].all(axis=1))
+        if grey.all():
+            continue
+        # The row where the data ran out: real MCUs, then grey ones to its end; below it whole rows
+        # of grey (so a cut within the last row is missed, and a padded corner is not taken for one).
+        first = cols - int(np.argmin(grey[::-1]))  # where this row's trailing grey run starts
+        return r < rows - 1 and first < cols and not grey[:first].any()
+    return True  # every MCU grey: nothing of the picture was decoded

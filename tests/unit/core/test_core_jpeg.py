@@ -119,6 +119,15 @@ def test_intact_jpegs_are_not_corrupt(photo: np.ndarray, params: tuple[int, ...]
     decode_image(_jpeg(photo, *params))
     grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
     decode_image(_jpeg(grey, *params))
-    # a photo whose bottom is a flat colour (not the decoder's mid-grey) is fine
-    padded = cv2.copyMakeBorder(photo, 0, 64, 0, 0, cv2.BORDER_CONSTANT, value=(120, 130, 140))
-    decode_image(_jpeg(padded, *params))
+    # a photo whose bottom is a flat colour is fine, also the decoder's mid-grey: a letterbox bar,
+    # and the corners of a photo rotated onto a 128-grey canvas (as ../shared/faces has one)
+    for value in ((120, 130, 140), (128, 128, 128)):
+        padded = cv2.copyMakeBorder(photo, 0, 64, 0, 0, cv2.BORDER_CONSTANT, value=value)
+        decode_image(_jpeg(padded, *params))
+    h, w = photo.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 22, 1.0)
+    rotated = cv2.warpAffine(photo, turn, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=(128, 128, 128))
+    decode_image(_jpeg(rotated, *params))
+    decode_image(
+        _jpeg(cv2.copyMakeBorder(rotated, 0, 40, 0, 0, cv2.BORDER_CONSTANT, value=(128, 128, 128)), *params)
+    )
