@@ -359,6 +359,13 @@ CASES: list[Case] = [
     Case(
         "landmarks_literal_megabyte", 400, "InvalidLandmarks", "landmarks", body=_set(landmarks=_LITERAL_MB)
     ),
+    Case(
+        "landmarks_normalised_with_dimensions",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_points(lambda pts: [{"x": p["x"] / _DIMS[0], "y": p["y"] / _DIMS[1]} for p in pts]),
+    ),
     # -- landmarks that are not a FaceMesh of this face (issue 14.3)
     Case(
         "landmarks_mirrored",

@@ -27,6 +27,7 @@ N_LABELS = 11  # LaPa: 0 background .. 10 hair
 FACE_LABELS = tuple(range(1, 10))  # skin and facial features (not hair, not background)
 SKIN = 1
 ASPECT_TOLERANCE = 0.02
+NORMALISED_MAX = 2.0  # coordinates all within this are normalised (no face spans two pixels)
 MAX_DIMENSION = 1_000_000  # px; any real photo is far smaller
 MAX_OUTSIDE_FRACTION = 0.5  # more landmarks than this outside the image: wrong image or wrong points
 MIN_ON_FACE_FRACTION = 0.5  # fewer landmarks than this on face labels: NoFace
@@ -42,6 +43,11 @@ _IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, and its (fixe
 class Landmarks:
     points: np.ndarray  # (N, 2) float64, N in {468, 478}
     dimensions: tuple[int, int] | None  # (width, height) the points refer to, when the document says
+
+    @property
+    def normalised(self) -> bool:
+        """MediaPipe's 0..1 output (scaled to the photo later): keep ~6 more decimals than pixels."""
+        return self.dimensions is None and bool(np.abs(self.points).max() <= NORMALISED_MAX)
 
 
 # What callers may pass as landmarks: the JSON/literal text, parsed JSON, or already-parsed points.
@@ -335,9 +341,18 @@ def landmarks_in_image(landmarks: Landmarks, width: int, height: int) -> np.ndar
             raise InputError(
                 "landmarks", f"dimensions {dw}x{dh} do not match the image {width}x{height}", "AspectMismatch"
             )
+        if np.abs(pts).max() <= NORMALISED_MAX and max(dw, dh) > 10 * NORMALISED_MAX:
+            # 0..1 values with pixel dimensions: the points would sit in the top-left pixel (NoFace
+            # on the map before); the units are what is wrong.
+            raise InputError(
+                "landmarks",
+                f"the coordinates are normalised (all within 0..{NORMALISED_MAX:g}) but 'dimensions' "
+                f"({dw}x{dh}) says they are pixels: send pixels with 'dimensions', or 0..1 values without",
+                "InvalidLandmarks",
+            )
         pts *= (width / dw, height / dh)
-    elif np.abs(pts).max() <= 2.0:
-        pts *= (width, height)  # MediaPipe's normalised output: no face spans two pixels
+    elif landmarks.normalised:
+        pts *= (width, height)  # MediaPipe's normalised output
     outside = (pts[:, 0] < -0.5) | (pts[:, 0] > width - 0.5) | (pts[:, 1] < -0.5) | (pts[:, 1] > height - 0.5)
     if outside.mean() > MAX_OUTSIDE_FRACTION:
         raise InputError(
