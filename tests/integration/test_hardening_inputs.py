@@ -530,3 +530,23 @@ def test_unusual_but_valid_encodings_are_accepted_and_render(api: httpx.Client, 
     r = api.post(submit_url(), json=body)
     assert r.status_code == 202, r.text[:500]
     assert wait_finished(api, r.json()["id"], timeout=60)["status"] == "completed"
+
+
+def test_exif_rotated_photo_with_stored_frame_labels_is_uprighted_from_the_displayed_photo(
+    api: httpx.Client,
+) -> None:
+    # Given the sample, and the same photo stored with EXIF orientation 6 (shown turned 90 degrees
+    # clockwise) whose map and landmarks were computed on the stored pixels (issue 14.4)
+    def rotation(body: dict[str, Any]) -> float:
+        r = api.post(submit_url(), json=body)
+        assert r.status_code == 202, r.text[:500]
+        done = wait_finished(api, r.json()["id"], timeout=60)
+        assert done["status"] == "completed", done
+        t = done["transform"]  # pixels of the photo as displayed -> canvas
+        return float(np.degrees(np.arctan2(t[1][0], t[0][0])))
+
+    plain = rotation(base_body())
+    turned = rotation({**base_body(), "image": b64(jpeg_with_exif(_PHOTO, 6))})
+    # Then the render turned the displayed photo a quarter turn back: the contours stay on the face
+    # (before, the transform was the sample's and the photo lay on its side under upright contours)
+    assert abs(abs((turned - plain + 180) % 360 - 180) - 90) < 2
