@@ -375,7 +375,7 @@ CASES: list[Case] = [
         body=_points(lambda pts: [{"x": _DIMS[0] - 1 - p["x"], "y": p["y"]} for p in pts]),
     ),
     Case(
-        "landmarks_one_point", 400, "InvalidLandmarks", "landmarks", body=_points(lambda p: [p[1]] * len(p))
+        "landmarks_one_point", 400, "InvalidLandmarks", "landmarks", body=_points(lambda p: [p[205]] * len(p))
     ),
     Case(
         "landmarks_on_a_line",

@@ -128,8 +128,10 @@ def test_transient_errors_are_retried_then_fail_the_job_and_end_in_the_dlq(
 def test_landmarks_that_fail_in_the_worker_fail_the_job_on_the_first_attempt(local_stack: Any) -> None:
     # Given a job whose stored landmarks became 478 copies of one point (they used to pass submit and
     # raise LinAlgError in the render three times, ending in the DLQ)
-    job_id, content_hash = _create_job(unique_body())
-    one_point = {"landmarks": [[{"x": 500.0, "y": 600.0}] * 478], "dimensions": [1101, 1100]}
+    body = unique_body()
+    cheek = body["landmarks"]["landmarks"][0][205]  # on the skin: the old check let it through
+    job_id, content_hash = _create_job(body)
+    one_point = {"landmarks": [[cheek] * 478], "dimensions": body["landmarks"]["dimensions"]}
     local_stack.clients["s3"].put_object(
         Bucket=names.BUCKET_NAME,
         Key=f"inputs/{content_hash}/landmarks.json",
