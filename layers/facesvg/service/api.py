@@ -36,6 +36,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from facesvg import names
+from facesvg.core import documents
 from facesvg.core.errors import InputError, NoFace
 from facesvg.service import metrics_catalog as mc
 from facesvg.service.errors import JobNotFound, PayloadTooLarge, ServiceError, ServiceUnavailable
@@ -152,6 +153,30 @@ def _json(model: Any, status: HTTPStatus) -> Response[Any]:
     )
 
 
+_MAX_BODY_CONTAINERS = 200_000  # a request has ~500 (the landmarks); a hostile 5 MB body ~1.8 million
+
+
+def _json_body(text: str) -> Any:
+    """The request body as JSON, bounded: a number too long for Python's int() (over 4300 digits)
+    reads as infinity and is refused where it is used, naming its field; nesting deeper than the
+    interpreter allows is a 400 naming the top-level field it is in (a 500 before); so many lists
+    and objects that parsing them would cost seconds and hundreds of MB is refused before parsing."""
+    if documents.count_containers(text) > _MAX_BODY_CONTAINERS:
+        error = {
+            "type": "too_many_values",
+            "loc": ("body",),
+            "msg": "too many lists and objects",
+            "input": {},
+        }
+        raise RequestValidationError([error])
+    try:
+        return json.loads(text, parse_int=documents.bounded_int)
+    except RecursionError:
+        field = documents.deep_key(text) or "body"
+        error = {"type": "too_deep", "loc": ("body", field), "msg": "nested too deeply", "input": {}}
+        raise RequestValidationError([error]) from None
+
+
 def create_app(
     service_factory: Callable[[], JobService], cors_allow_origin: str = ""
 ) -> APIGatewayRestResolver:
@@ -165,7 +190,7 @@ def create_app(
         if cors_allow_origin
         else None
     )
-    app = APIGatewayRestResolver(enable_validation=True, cors=cors)
+    app = APIGatewayRestResolver(enable_validation=True, cors=cors, json_body_deserializer=_json_body)
     app.enable_swagger(path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version="1.0.0")
 
     def status_url(prefix: str, job_id: str) -> str:

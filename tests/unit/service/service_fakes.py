@@ -189,6 +189,7 @@ class FakeQueue:
 class FakeLandmarks:
     points: np.ndarray
     dimensions: tuple[int, int] | None
+    normalised: bool = False
 
 
 @dataclass
