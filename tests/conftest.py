@@ -1,12 +1,16 @@
 """Shared fixtures. The local stack (moto's server + resources + API on a free loopback port +
 SQS/S3 event sources, the same handler modules Lambda runs) starts once per pytest process, so
-``pytest -n 2`` runs two independent stacks."""
+``pytest -n 2`` runs two independent stacks.
+
+Hypothesis profiles: ``hypothesis_profiles.py`` (loaded here, before any test module).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import hypothesis_profiles  # noqa: F401 (registers and loads the hypothesis profile)
 import pytest
 
 

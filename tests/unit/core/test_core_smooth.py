@@ -6,11 +6,22 @@ import cv2
 import numpy as np
 from facesvg.core import smooth
 from facesvg.core.svg import fmt, path_d
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
+
+SIGMA, STEP = 6.0, 4.0
 
 
-@settings(max_examples=40, deadline=None)
+def allowed_deviation(contour: np.ndarray) -> float:
+    """1.5 px for the staircase, or the Gaussian's shrink on a circle of the blob's area, sigma^2 /
+    (2 R) (``core/smooth.py``), when that is more: a blob of ~8 px radius shrinks by ~2 px."""
+    r_eq = float(np.sqrt(cv2.contourArea(contour) / np.pi))
+    return max(1.5, SIGMA**2 / (2 * r_eq))
+
+
+@settings(max_examples=examples(40), deadline=None)
+@example(circles=[(46, 46, 9)])  # found by hypothesis: R ~ 8.2 px, mean deviation 1.557 (shrink 2.19)
 @given(
     st.lists(
         st.tuples(st.integers(20, 180), st.integers(20, 180), st.integers(6, 40)),
@@ -33,9 +44,9 @@ def test_smoothed_blob_outline_is_simple_and_close(circles: list[tuple[int, int,
     contour = smooth.mask_contour(mask)
     if contour is None or cv2.contourArea(contour) < 200:
         return
-    curve = smooth.smooth_closed(contour, 6.0, 4.0)
+    curve = smooth.smooth_closed(contour, SIGMA, STEP)
     assert smooth.is_simple(curve)
-    assert smooth.mean_deviation(curve, contour) <= 1.5
+    assert smooth.mean_deviation(curve, contour) <= allowed_deviation(contour)
     seg = np.hypot(*np.diff(np.vstack([curve, curve[:1]]), axis=0).T)
     assert seg.max() <= 1.5 * seg.min() + 1.0
 
