@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from facesvg.core import smooth
 from facesvg.core.svg import fmt, path_d
 from hypothesis import example, given, settings
@@ -69,3 +70,16 @@ def test_is_simple_detects_a_figure_eight() -> None:
 def test_number_format() -> None:
     assert [fmt(v) for v in (0.0, -0.001, 2.0, 0.5, 12.345, -3.1)] == ["0", "0", "2", "0.5", "12.35", "-3.1"]
     assert path_d([np.array([[0.0, 1.5], [2.25, -0.0], [3.456, 4.0]])]) == "M 0,1.5 L 2.25,0 L 3.46,4 Z"
+
+
+def test_circular_gaussian_is_scipys_wrap_filter() -> None:
+    """The NumPy filter that replaced ``scipy.ndimage.gaussian_filter1d(..., mode="wrap")``: same
+    output on random closed sequences of every length the pipeline sees, down to 8 points."""
+    ndimage = pytest.importorskip("scipy.ndimage")
+    rng = np.random.default_rng(13)
+    for n in (8, 9, 13, 40, 400, 2700):
+        points = rng.normal(scale=50, size=(n, 2)).cumsum(axis=0)
+        for sigma in (n / 8.0, 0.7, 3.0, 6.0):
+            sigma = min(sigma, n / 8.0)
+            expected = ndimage.gaussian_filter1d(points, sigma, axis=0, mode="wrap")
+            assert np.abs(smooth.circular_gaussian(points, sigma) - expected).max() < 1e-9, (n, sigma)
