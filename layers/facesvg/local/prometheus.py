@@ -2,14 +2,15 @@
 
 Every function (the API's in this process, the process workers in theirs) emits its metrics as
 CloudWatch EMF records (``facesvg.service.observability``). The runtime points them, through
-``FACESVG_EMF_ENDPOINT``, at this exporter's UDP socket on loopback — the same way the CloudWatch
-agent takes EMF on ``udp://127.0.0.1:25888`` — and the exporter turns each record into the
-Prometheus metrics of ``facesvg.service.metrics_catalog``: counts → counters, durations and sizes
-→ histograms (seconds, bytes), dimensions → labels. ``/metrics`` is served on
+``FACESVG_EMF_ENDPOINT`` and ``facesvg.local.emf``, at this exporter's UDP socket on loopback —
+the same way the CloudWatch agent takes EMF on ``udp://127.0.0.1:25888`` — and the exporter
+turns each record into the Prometheus metrics of ``facesvg.service.metrics_catalog``: counts →
+counters, durations and sizes → histograms (seconds, bytes), dimensions → labels. ``/metrics`` is served on
 ``127.0.0.1:9100`` (``facesvg.names.LOCAL_METRICS_PORT``).
 
     exporter = EmfExporter(port=9100).start()
     os.environ["FACESVG_EMF_ENDPOINT"] = exporter.emf_endpoint
+    facesvg.local.emf.install_from_environment()
 """
 
 from __future__ import annotations

@@ -24,9 +24,11 @@ from facesvg.local.aws import (
     local_clients,
     provision,
 )
+from facesvg.local.emf import install_from_environment as install_emf_transport
 from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction, ProcessFunction
 from facesvg.local.pollers import S3NotificationSource, SqsEventSource
 from facesvg.local.prometheus import EmfExporter
+from facesvg.service.observability import set_emf_transport
 
 
 @dataclass
@@ -91,6 +93,7 @@ class LocalRuntime:
         if self.config.log_level:
             env["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
         apply_environment(env)
+        install_emf_transport()  # this process's functions; the workers install it themselves
         self._reset_service_caches()
         if self.config.log_level:
             from facesvg.service.observability import logger
@@ -162,6 +165,7 @@ class LocalRuntime:
             w.stop()
         if self.exporter is not None:
             self.exporter.stop()
+            set_emf_transport(None)
         self.moto.stop()
         self.moto_s3.stop()
 
