@@ -29,6 +29,7 @@ from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction, ProcessFunction
 from facesvg.local.pollers import S3NotificationSource, SqsEventSource
 from facesvg.local.prometheus import EmfExporter
 from facesvg.service.observability import set_emf_transport
+from facesvg.stack_config import StackConfig
 
 
 @dataclass
@@ -52,6 +53,8 @@ class RuntimeConfig:
     # Prometheus /metrics on 127.0.0.1 (fed by the functions' EMF records); a free port when this
     # one is taken, 0 = any free port, None = no exporter (EMF disabled, as before).
     metrics_port: int | None = names.LOCAL_METRICS_PORT
+    # The stack's config (queue visibility, redrive, lease...): None = cdk.json's, as `cdk synth`.
+    stack: StackConfig | None = None
 
 
 class LocalRuntime:
@@ -78,7 +81,7 @@ class LocalRuntime:
         with ThreadPoolExecutor(max_workers=2) as pool:  # each spends ~1.5 s importing moto
             for started in [pool.submit(server.start) for server in (self.moto, self.moto_s3)]:
                 started.result()
-        self.resources = provision(self.moto.endpoint, self.moto_s3.endpoint)
+        self.resources = provision(self.moto.endpoint, self.moto_s3.endpoint, self.config.stack)
         env = self.resources.function_environment()
         if self.config.metrics_port is None:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF records would flood the console locally
