@@ -13,18 +13,40 @@ from typing import Any
 import hypothesis_profiles  # noqa: F401 (registers and loads the hypothesis profile)
 import pytest
 
+_RUNTIME: list[Any] = []  # the session's LocalRuntime, once a test asked for it
+
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[Any]:
+    """The session's local stack. Its event sources (the threads that poll SQS) run only during
+    the tests that use the stack: they start with it, ``pytest_runtest_setup`` starts them again,
+    ``pytest_runtest_teardown`` stops them (joined) before a test that does not use the stack, so
+    no thread of it runs during, e.g., a unit test that blocks the network."""
     from facesvg.local.runtime import LocalRuntime, RuntimeConfig
 
     runtime = LocalRuntime(
         RuntimeConfig(api_port=0, log_level="WARNING", retry_delay_seconds=1, load_test_mode=True)
     ).start()
+    _RUNTIME.append(runtime)
     try:
         yield runtime
     finally:
+        _RUNTIME.clear()
         runtime.stop()
+
+
+def _uses_stack(item: pytest.Item | None) -> bool:
+    return item is not None and "local_stack" in getattr(item, "fixturenames", ())
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _uses_stack(item) and _RUNTIME:
+        _RUNTIME[0].start_pollers()  # a no-op while they run
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _RUNTIME and not _uses_stack(nextitem):
+        _RUNTIME[0].stop_pollers()
 
 
 @pytest.fixture(scope="session")

@@ -149,21 +149,40 @@ class LocalRuntime:
         for t in self._threads:
             t.start()
 
+    def stop_pollers(self) -> None:
+        """Stop the event sources' threads (joined before this returns); ``start_pollers`` starts
+        them again. The process workers stay (idle processes). Tests call this so no thread of the
+        stack runs during a test that did not ask for the stack."""
+        with self._lock:
+            if not self._pollers_started:
+                return
+            self._stop.set()
+            threads, self._threads = self._threads, []
+        for t in threads:
+            t.join(timeout=10)
+        with self._lock:
+            self._stop = threading.Event()
+            self._pollers_started = False
+
+    @property
+    def pollers_running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
     def _process_invokers(self) -> list[Callable[[dict[str, Any]], Any]]:
         n = self.config.process_workers
         if not self.config.isolate_process_workers:
             return [lambda event: self.invoke("process", event)] * n
-        self._workers = [ProcessFunction("process", preload=("facesvg.core.pipeline",)) for _ in range(n)]
-        for worker in self._workers:
-            worker.wait_ready()  # handler loaded, render core imported (they start in parallel)
+        if not self._workers:
+            self._workers = [ProcessFunction("process", preload=("facesvg.core.pipeline",)) for _ in range(n)]
+            for worker in self._workers:
+                worker.wait_ready()  # handler loaded, render core imported (they start in parallel)
         return [w.invoke for w in self._workers]
 
     def stop(self) -> None:
         self._stop.set()
         if self.api is not None:
             self.api.stop()
-        for t in self._threads:
-            t.join(timeout=5)
+        self.stop_pollers()
         for w in self._workers:
             w.stop()
         if self.exporter is not None:
