@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench bench-e2e load synth lint format clean redrive audit
+.PHONY: install run test bench bench-cold bench-e2e load synth lint format clean redrive audit
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: install
 ## bench: per-stage render timings on the QOVES sample
 bench: install
 	$(VENV)/bin/facesvg bench
+
+## bench-cold: each handler's import vs import boto3, the process function's first-job extra, facesvg render wall time (median of 5 fresh processes)
+bench-cold: install
+	$(PY) -m facesvg.commands.bench_cold
 
 ## bench-e2e: submit→completed p50/p95 over 30 jobs + cache-hit p50 on the local stack (LOAD_TEST_MODE=true)
 bench-e2e: install

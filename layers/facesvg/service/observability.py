@@ -2,7 +2,8 @@
 
 In Lambda the logger writes Powertools' structured JSON (one object per line, CloudWatch-friendly);
 anywhere else (the local runtime, tests, a terminal) it writes readable Rich lines with the same
-structured keys appended. Tracing is a no-op outside Lambda (Powertools detects it); metrics are EMF
+structured keys appended. Tracing is a no-op outside Lambda or with ``POWERTOOLS_TRACE_DISABLED``
+(``NoTracer``: aws_xray_sdk is not even imported); metrics are EMF
 records: ``record(metric, value, **dimensions)`` emits one immediately (each call builds its own
 Powertools EMF provider, so concurrent invocations in one process — the local API's threads — never
 share or lose a metric set); ``metrics.log_metrics(capture_cold_start_metric=True)`` on each handler
@@ -25,7 +26,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -213,8 +214,33 @@ def correlation(**keys: Any) -> Iterator[None]:
         logger.thread_safe_remove_keys(present.keys())
 
 
+def tracing_enabled() -> bool:
+    """Powertools' own rule: in Lambda, unless ``POWERTOOLS_TRACE_DISABLED`` or SAM/Chalice local."""
+    return in_lambda() and not Tracer._is_tracer_disabled()
+
+
+class NoTracer:
+    """The part of Powertools' ``Tracer`` the functions use, doing nothing. Used when tracing is
+    off (outside Lambda, or ``POWERTOOLS_TRACE_DISABLED=true``), where Powertools' Tracer would be a
+    no-op too but still imports and patches with ``aws_xray_sdk`` (~0.1-0.5 s of every cold start)."""
+
+    @staticmethod
+    def _decorator(function: Any = None, **_options: Any) -> Any:
+        return function if function is not None else (lambda f: f)
+
+    capture_lambda_handler = _decorator
+    capture_method = _decorator
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        pass
+
+
 logger: Logger = _build_logger()
-tracer: Tracer = Tracer(service=names.SERVICE_NAME)
+# X-Ray only when tracing is on (the stack's functions have active tracing): then Powertools' Tracer.
+tracer: Tracer = Tracer(service=names.SERVICE_NAME) if tracing_enabled() else cast(Tracer, NoTracer())
 metrics: Metrics = Metrics(
     provider=EmfProvider(namespace=names.METRICS_NAMESPACE, service=names.SERVICE_NAME)
 )
