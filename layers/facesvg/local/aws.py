@@ -53,10 +53,14 @@ class MotoServer:
     keeps it in this process (one interpreter, e.g. under a debugger).
     """
 
-    def __init__(self, port: int | None = None, in_process: bool = False) -> None:
+    def __init__(
+        self, port: int | None = None, in_process: bool = False, speedups: bool | None = None
+    ) -> None:
         self.requested_port = port or 0  # 0: the server binds any free port and reports it
         self.port = self.requested_port
         self.in_process = in_process
+        # moto_patches' speed-only patches: None = the FACESVG_MOTO_SPEEDUPS environment variable
+        self.speedups = moto_patches.speedups_requested() if speedups is None else speedups
         self._server: Any = None
         self._proc: subprocess.Popen[str] | None = None
 
@@ -69,11 +73,12 @@ class MotoServer:
             _check_free(self.requested_port)  # a taken port is an error, not a hang in moto's start()
         if self.in_process:
             self.port = self.requested_port or free_port()
-            self._server = _threaded_server(self.port)
+            self._server = _threaded_server(self.port, self.speedups)
             self._server.start()
             return
         self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             [sys.executable, "-m", "facesvg.local.aws", str(self.requested_port)],
+            env={**os.environ, moto_patches.SPEEDUPS_ENV: "1" if self.speedups else "0"},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -106,10 +111,10 @@ class MotoServer:
             proc.stdout.close()
 
 
-def _threaded_server(port: int) -> Any:
+def _threaded_server(port: int, speedups: bool | None = None) -> Any:
     from moto.server import ThreadedMotoServer
 
-    moto_patches.apply()
+    moto_patches.apply(speedups)
     # werkzeug logs every request moto serves; keep that out of the console.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     return ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

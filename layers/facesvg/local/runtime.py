@@ -55,6 +55,8 @@ class RuntimeConfig:
     metrics_port: int | None = names.LOCAL_METRICS_PORT
     # The stack's config (queue visibility, redrive, lease...): None = cdk.json's, as `cdk synth`.
     stack: StackConfig | None = None
+    # moto_patches' speed-only patches in the emulator processes (None: FACESVG_MOTO_SPEEDUPS).
+    moto_speedups: bool | None = None
 
 
 class LocalRuntime:
@@ -62,8 +64,8 @@ class LocalRuntime:
         self.config = config or RuntimeConfig()
         # Two emulator processes: S3 moves megabytes per job in Python, and on one server (one GIL)
         # every DynamoDB and SQS request of the job queued behind those bodies.
-        self.moto = MotoServer(self.config.moto_port)
-        self.moto_s3 = MotoServer(self.config.moto_s3_port)
+        self.moto = MotoServer(self.config.moto_port, speedups=self.config.moto_speedups)
+        self.moto_s3 = MotoServer(self.config.moto_s3_port, speedups=self.config.moto_speedups)
         self.functions = {name: LocalFunction(name) for name in FUNCTION_NAMES}
         self.resources: LocalResources | None = None
         self.api: ApiGateway | None = None
