@@ -101,15 +101,19 @@ def copy_package(destination: Path) -> None:
 
 def unshipped_paths(root: Path) -> list[str]:
     """Paths under ``root`` (a staged layer asset or image build context) that must not ship: the
-    local runtime, the CLI, and the distributions only they use. Empty when the asset is clean."""
+    local runtime, the CLI, and the distributions only they use (a top-level package or dist-info
+    of a site directory: ``python/`` of a layer, or ``site-packages/``). Empty when clean."""
     found = []
     for path in root.rglob("*"):
         parts = path.relative_to(root).parts
         in_package = any(a == "facesvg" and b in NOT_SHIPPED_PARTS for a, b in itertools.pairwise(parts))
+        top_level = [
+            b
+            for i, (a, b) in enumerate(itertools.pairwise(parts))
+            if (a == "python" and i == 0) or a == "site-packages"
+        ]
         distribution = any(
-            part.lower().split("-")[0] in NOT_SHIPPED_DISTRIBUTIONS
-            for part in parts
-            if path.is_dir() or part != parts[-1]
+            name.lower().removesuffix(".py").split("-")[0] in NOT_SHIPPED_DISTRIBUTIONS for name in top_level
         )
         if in_package or distribution:
             found.append(str(path.relative_to(root)))
