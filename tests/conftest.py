@@ -7,6 +7,7 @@ Hypothesis profiles: ``hypothesis_profiles.py`` (loaded here, before any test mo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,3 +56,15 @@ def api(local_stack: Any) -> Iterator[Any]:
 
     with httpx.Client(base_url=local_stack.api_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _stops_its_threads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every thread a test starts is stopped (joined) by that test. The session stack's threads
+    are the hooks' business above, so tests that use it are not checked."""
+    before = set(threading.enumerate())
+    yield
+    if _uses_stack(request.node):
+        return
+    left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert left == [], f"{request.node.nodeid} left threads running: {left}"
