@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from facesvg import names
 from facesvg.commands.redrive import redrive
 from facesvg.core.options import RenderOptions
+from facesvg.local.aws import queue_depth
 from facesvg.local.lambdas import LocalContext, LocalFunction
 from facesvg.local.pollers import SqsEventSource
 from facesvg.service.jobs import JobService, ProcessOutcome, ServiceUnavailable, decode_base64
@@ -148,16 +149,9 @@ class Harness:
             self.source.poll_once()
 
     def depth(self, url: str) -> int:
-        """Messages in the queue, in flight or not. Read in two requests, in-flight first: moto
-        counts visible messages before in-flight ones within one request, so a message whose
-        visibility timeout ran out between the two counts was in neither, and ``pump_until`` saw
-        an empty queue that was not (a flaky failure). A message only turns visible by itself;
-        counted in flight first, then visible, it is counted once."""
-        counts = [
-            int(self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[name])["Attributes"][name])
-            for name in ("ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages")
-        ]
-        return sum(counts)
+        """Messages in the queue, waiting or in flight (``queue_depth``: counted so that a message
+        turning visible during the read is not missed, which made this file flaky)."""
+        return queue_depth(self.sqs, url)
 
     def status(self, job_id: str) -> str:
         return str(job_item(self.stack, job_id)["status"]["S"])

@@ -275,6 +275,17 @@ def provision(
     )
 
 
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    """Messages in a queue, waiting or in flight. Two requests, in-flight first: within one request
+    moto counts the visible messages before the in-flight ones, so a message whose visibility
+    timeout ran out in between was counted in neither (an empty queue that was not). A message
+    only turns visible by itself, so counted in flight first, then visible, it is counted once."""
+    return sum(
+        int(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[name])["Attributes"][name])
+        for name in ("ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages")
+    )
+
+
 def apply_environment(env: dict[str, str]) -> None:
     """Set the functions' environment in this process (the handlers run in-process)."""
     os.environ.update(env)

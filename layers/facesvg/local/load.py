@@ -299,12 +299,11 @@ def _wait_idle(runtime: Any, metrics_url: str | None, timeout_s: float = 60.0) -
     deadline = time.monotonic() + timeout_s
     last = None
     while time.monotonic() < deadline:
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=runtime.resources.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
+        from facesvg.local.aws import queue_depth
+
+        depth = queue_depth(sqs, runtime.resources.queue_url)
         counts = _metric_counts(metrics_url)
-        if sum(int(v) for v in attrs.values()) == 0 and counts == last:
+        if depth == 0 and counts == last:
             return
         last = counts
         time.sleep(0.3)
