@@ -27,12 +27,11 @@ import base64
 import json
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from facesvg import names
@@ -346,12 +345,6 @@ def resolve(
                 _error(HTTPStatus.BAD_REQUEST, "ValidationError", "body: the body is not UTF-8 JSON", "body")
             )
         event = {**event, "body": text, "isBase64Encoded": False}
-    # Powertools keeps the current event on the BaseRouter *class*, shared by every resolver in
-    # the process. Lambda runs one invocation per process; the local runtime runs many at once,
-    # and a route then read another request's body (a submit answered with another job). Pin the
-    # event on this resolver instance, which every read (app.current_event) sees first.
-    app.current_event = cast(APIGatewayProxyEvent, app._to_proxy_event(event))
-    app.lambda_context = context
     return app.resolve(event, context)
 
 
