@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Start the local stack (moto + API on 127.0.0.1:3000) and process the sample."),
     "payload": ("payload", "Build a submit request body from raw image/segmentation/landmarks files."),
     "submit": ("submit", "Submit a job to a facesvg API, wait for it and write the results."),
+    "drop": (
+        "drop",
+        "Upload a face to the local stack's drop folder (incoming/<name>/) and wait for results/<name>/.",
+    ),
     "redrive": ("redrive", "Move the jobs DLQ's messages back to the jobs queue (reopening failed jobs)."),
 }
 

@@ -45,7 +45,13 @@ STATUS_PATH = "/status/{id}"
 
 # Local runtime ports (loopback only).
 LOCAL_API_PORT = 3000
+LOCAL_AWS_PORT = 3001  # moto: DynamoDB and SQS (AWS_ENDPOINT_URL); fixed, so exports survive a restart
+LOCAL_S3_PORT = 3002  # moto: S3 (AWS_ENDPOINT_URL_S3); fixed, so presigned URLs survive a restart
 LOCAL_METRICS_PORT = 9100
+# `facesvg run`'s state (jobs, objects, messages) and its addresses (endpoints.json), relative to
+# the working directory; gitignored.
+LOCAL_DATA_DIR = ".facesvg"
+LOCAL_ENDPOINTS_FILE = "endpoints.json"
 
 # --- asynchronous path (service/ and local/) ---------------------------------------------------
 # DynamoDB item kinds share the table; the partition key value is "<PREFIX><id>".

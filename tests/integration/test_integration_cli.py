@@ -54,7 +54,9 @@ def test_payload_then_submit_wait_writes_the_results(local_stack: Any, tmp_path:
 def test_run_once_processes_the_bundled_sample(tmp_path: Path) -> None:
     out = tmp_path / "out"
     # The default log level, as `make run` uses it: every INFO line is formatted.
-    done = _facesvg("run", "--once", "--port", "0", "--out", str(out))
+    done = _facesvg(
+        "run", "--once", "--port", "0", "--aws-port", "0", "--s3-port", "0", "--in-memory", "--out", str(out)
+    )
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert (out / "face.svg").is_file() and (out / "contours.json").is_file()

@@ -73,10 +73,15 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(body + "\n")
         return 0
     args.output.write_text(body, encoding="utf-8")
-    url = f"http://127.0.0.1:{names.LOCAL_API_PORT}{names.ROUTE_PREFIXES[0]}{names.SUBMIT_PATH}"
+    from facesvg.commands.run import read_endpoints
+
+    running = read_endpoints()  # the port the local stack actually serves on, when one runs here
+    api = running["api"] if running else f"http://127.0.0.1:{names.LOCAL_API_PORT}"
+    url = f"{api}{names.ROUTE_PREFIXES[0]}{names.SUBMIT_PATH}"
     print(
         f"wrote {args.output} ({len(body) / 1e6:.1f} MB); submit it with:\n"
-        f"  curl -s -X POST {url} -H 'Content-Type: application/json' --data @{args.output}",
+        f"  curl -s -X POST {url} -H 'content-type: application/json' -d @{args.output} "
+        "| jq '{id, status}'",
         file=sys.stderr,
     )
     return 0

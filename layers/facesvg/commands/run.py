@@ -1,12 +1,23 @@
-"""`facesvg run`: the local stack on this machine, the bundled sample through it, then serve."""
+"""`facesvg run`: the local stack on this machine, the bundled sample through it, then serve.
+
+Addresses and hints are printed as plain lines (never wrapped or cut, whatever the terminal width
+or when piped); the stack's state lives in ``--data-dir`` (default ``.facesvg/``) and survives a
+restart (``facesvg.local.persist``); its addresses are written to ``<data-dir>/endpoints.json`` for
+the other commands (``facesvg payload``, ``facesvg submit``) while it serves.
+"""
 
 from __future__ import annotations
 
 import argparse
 import errno
+import json
+import os
+import signal
+import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from facesvg import names
 
@@ -14,6 +25,36 @@ from facesvg import names
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=int, default=names.LOCAL_API_PORT, help="API port on 127.0.0.1 (0 = any)"
+    )
+    parser.add_argument(
+        "--aws-port",
+        type=int,
+        default=names.LOCAL_AWS_PORT,
+        help="moto's DynamoDB and SQS endpoint port (AWS_ENDPOINT_URL; 0 = any)",
+    )
+    parser.add_argument(
+        "--s3-port",
+        type=int,
+        default=names.LOCAL_S3_PORT,
+        help="moto's S3 endpoint port (AWS_ENDPOINT_URL_S3; 0 = any)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=names.LOCAL_METRICS_PORT,
+        help="Prometheus /metrics port (another free one when taken; 0 = any)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(names.LOCAL_DATA_DIR),
+        help="where jobs, inputs, results and queued messages are kept across restarts",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="start empty (clears the data directory's state)"
+    )
+    parser.add_argument(
+        "--in-memory", action="store_true", help="keep nothing: no data directory (state is lost on stop)"
     )
     parser.add_argument("--out", type=Path, default=Path("out"), help="where the sample's results go")
     parser.add_argument("--once", action="store_true", help="exit after the sample (tests, CI)")
@@ -31,42 +72,107 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO")
 
 
+def facesvg_command() -> str:
+    """How to call this CLI again from the current directory: ``.venv/bin/facesvg`` after ``make
+    install`` (the script beside this interpreter), bare ``facesvg`` only when there is none."""
+    script = Path(sys.executable).parent / "facesvg"
+    if not script.is_file():
+        return "facesvg"
+    rel = os.path.relpath(script.absolute())
+    return rel if not rel.startswith("..") else str(script.absolute())
+
+
+def read_endpoints(data_dir: Path | None = None) -> dict[str, Any] | None:
+    """The addresses a running ``facesvg run`` wrote to its data directory (None when none runs)."""
+    path = Path(data_dir or names.LOCAL_DATA_DIR) / names.LOCAL_ENDPOINTS_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        os.kill(int(doc["pid"]), 0)  # raises when that process is gone
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _line(label: str, value: str) -> None:
+    print(f"  {label:<36} {value}", flush=True)
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(args: argparse.Namespace) -> int:
     import httpx
     from rich.console import Console
-    from rich.table import Table
 
     from facesvg.commands.payload import sample_payload
     from facesvg.commands.submit import SubmitError, submit, wait, write_results
     from facesvg.local.runtime import LocalRuntime, RuntimeConfig
 
-    console = Console()
+    console = Console(stderr=True, highlight=False)
+    data_dir = None if args.in_memory else args.data_dir
     config = RuntimeConfig(
         api_port=args.port,
+        moto_port=args.aws_port or None,
+        moto_s3_port=args.s3_port or None,
+        metrics_port=args.metrics_port,
         process_workers=args.workers,
         artificial_delay_seconds=args.delay,
         api_key=args.api_key,
         log_level=args.log_level.upper(),
+        data_dir=data_dir,
+        fresh=args.fresh,
     )
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _sigterm)  # `kill` stops the stack as Ctrl-C does
+        # Ctrl-C stops it even when started in the background by a shell (which ignores SIGINT there)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     runtime = LocalRuntime(config)
     with console.status("starting moto's server, creating resources, loading functions…"):
         try:
             runtime.start()
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                console.print(f"[red]port {args.port} is in use[/red]: try [bold]facesvg run --port 0[/bold]")
-                runtime.stop()
-                return 2
-            raise
+            runtime.stop()
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            what = exc.strerror if "in use" in str(exc.strerror) else f"port {args.port} (API) is in use"
+            print(
+                f"error: {what}.\n"
+                "  Another `facesvg run` may be serving (stop it), or choose other ports: "
+                "--port, --aws-port, --s3-port (0 = any free port).",
+                file=sys.stderr,
+            )
+            return 2
 
-    table = Table(show_header=False, box=None, padding=(0, 2))
-    table.add_row("API", runtime.api_url)
-    table.add_row("Swagger UI", runtime.swagger_url)
-    table.add_row("OpenAPI", runtime.swagger_url + "?format=json")
-    table.add_row("AWS endpoint (moto: DynamoDB, SQS)", runtime.endpoint)
-    table.add_row("S3 endpoint (moto)", runtime.s3_endpoint)
-    table.add_row("drop folder", f"s3://{names.BUCKET_NAME}/{names.PREFIX_INCOMING}<name>/")
-    console.print(table)
+    endpoints = {
+        "api": runtime.api_url,
+        "aws": runtime.endpoint,
+        "s3": runtime.s3_endpoint,
+        "metrics": runtime.metrics_url,
+        "pid": os.getpid(),
+    }
+    endpoints_file = data_dir / names.LOCAL_ENDPOINTS_FILE if data_dir is not None else None
+    if endpoints_file is not None:
+        endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
+
+    print("facesvg local stack", flush=True)
+    _line("API", runtime.api_url)
+    _line("viewer", runtime.api_url + "/")
+    _line("Swagger UI", runtime.swagger_url)
+    _line("OpenAPI", runtime.swagger_url + "?format=json")
+    _line("AWS endpoint (moto: DynamoDB, SQS)", runtime.endpoint)
+    _line("S3 endpoint (moto)", runtime.s3_endpoint)
+    _line("metrics (Prometheus)", runtime.metrics_url or "off")
+    _line("drop folder", f"s3://{names.BUCKET_NAME}/{names.PREFIX_INCOMING}<name>/")
+    if data_dir is not None:
+        restored = runtime.restored
+        _line(
+            "data directory",
+            f"{data_dir} (restored {restored.get('items', 0)} items, {restored.get('objects', 0)} objects, "
+            f"{restored.get('messages', 0)} messages)",
+        )
+    else:
+        _line("data directory", "none (--in-memory: nothing survives a restart)")
 
     code = 0
     try:
@@ -75,35 +181,50 @@ def main(args: argparse.Namespace) -> int:
             with httpx.Client(base_url=runtime.api_url, headers=headers, timeout=60) as client:
                 started = time.monotonic()
                 accepted = submit(client, sample_payload())
-                console.print(f"submitted the QOVES sample: job [bold]{accepted['id']}[/bold]")
+                print(f"submitted the QOVES sample: job {accepted['id']}", flush=True)
                 final = wait(client, accepted, interval=0.1)
                 if final["status"] != "completed":
-                    console.print(f"[red]the sample failed:[/red] {final.get('error')}")
+                    print(f"the sample failed: {final.get('error')}", flush=True)
                     code = 1
                 else:
                     written = write_results(client, final, args.out)
-                    console.print(
-                        f"[green]completed[/green] in {time.monotonic() - started:.2f} s; "
-                        f"wrote {len(written)} files to [bold]{args.out.resolve()}[/bold] "
-                        f"(face.svg, regions/, contours.json)"
+                    print(
+                        f"completed in {time.monotonic() - started:.2f} s; "
+                        f"wrote {len(written)} files to {args.out.resolve()} "
+                        "(face.svg, regions/, contours.json)",
+                        flush=True,
                     )
         if not args.once:
-            prefix = names.ROUTE_PREFIXES[0]
-            console.print(
-                "\n[bold]try[/bold]\n"
-                "  facesvg payload -o payload.json\n"
-                f"  curl -s -X POST {runtime.api_url}{prefix}{names.SUBMIT_PATH} "
-                "-H 'Content-Type: application/json' --data @payload.json\n"
-                f"  curl -s {runtime.api_url}{prefix}/status/<id>\n"
-                f"  facesvg submit --api {runtime.api_url} --wait --out out/mine\n"
-                "\nserving; Ctrl-C to stop"
+            cli = facesvg_command()
+            submit_url = f"{runtime.api_url}{names.ROUTE_PREFIXES[0]}{names.SUBMIT_PATH}"
+            print(
+                "\ntry (from this directory):\n"
+                f"  {cli} payload -o payload.json\n"
+                f"  ID=$(curl -s -X POST {submit_url} -H 'content-type: application/json' "
+                "-d @payload.json | jq -r .id)\n"
+                f"  curl -s {runtime.api_url}{names.ROUTE_PREFIXES[0]}/status/$ID "
+                "| jq '{id, status, svg_url}'\n"
+                f"  {cli} submit --api {runtime.api_url} --wait --out out/mine\n"
+                "\nserving; Ctrl-C to stop",
+                flush=True,
             )
             threading.Event().wait()
     except KeyboardInterrupt:
-        console.print("stopping")
+        print("stopping", flush=True)
     except (SubmitError, httpx.HTTPError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         code = 2
     finally:
+        stopping = time.monotonic()
         runtime.stop()
+        if endpoints_file is not None:
+            endpoints_file.unlink(missing_ok=True)
+        if not args.once:
+            print(f"stopped in {time.monotonic() - stopping:.2f} s", flush=True)
+    if threading.current_thread() is threading.main_thread():
+        # Everything this command started is stopped and its state is on disk: skip the
+        # interpreter's teardown of NumPy, OpenCV, boto3… (a second or more on a busy machine).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code

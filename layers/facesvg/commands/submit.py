@@ -102,7 +102,11 @@ def write_results(client: httpx.Client, status: dict[str, Any], out_dir: Path) -
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api", default=f"http://127.0.0.1:{names.LOCAL_API_PORT}", help="API base URL")
+    parser.add_argument(
+        "--api",
+        default=None,
+        help=f"API base URL (default: the local stack `facesvg run` serves here, else http://127.0.0.1:{names.LOCAL_API_PORT})",
+    )
     parser.add_argument("--api-key", default=None, help="API key (sent as x-api-key), for a deployed API")
     parser.add_argument("--family", choices=sorted(FAMILIES), default="v1", help="route family")
     parser.add_argument(
@@ -134,6 +138,11 @@ def main(args: argparse.Namespace) -> int:
             options = {**(options or {}), "zones": zones_from_text(args.zones)}
         body = build_payload(args.image, args.segmentation, args.landmarks, options)
     headers = {"x-api-key": args.api_key} if args.api_key else {}
+    if args.api is None:
+        from facesvg.commands.run import read_endpoints
+
+        running = read_endpoints()
+        args.api = running["api"] if running else f"http://127.0.0.1:{names.LOCAL_API_PORT}"
     with httpx.Client(base_url=args.api.rstrip("/"), headers=headers, timeout=60) as client:
         try:
             accepted = submit(client, body, args.family)

@@ -172,13 +172,16 @@ class ApiGateway:
         started = time.perf_counter()
         method = req.command
         path = urlsplit(req.path).path
+        chunked = "chunked" in (req.headers.get("Transfer-Encoding") or "").lower()
         length = int(req.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        body: bytes | None = _read_chunked(req.rfile, MAX_BODY_BYTES) if chunked else None
+        if length > MAX_BODY_BYTES or (chunked and body is None):
             self._send(
                 req, 413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}', close=True
             )
             return
-        body = req.rfile.read(length) if length else b""
+        if body is None:
+            body = req.rfile.read(length) if length else b""
 
         if method in ("GET", "HEAD"):  # the viewer and the sample files, served directly
             asset = static_asset(path or "/")
@@ -253,6 +256,28 @@ class ApiGateway:
         req.end_headers()
         if req.command != "HEAD":
             req.wfile.write(body)
+
+
+def _read_chunked(rfile: Any, limit: int) -> bytes | None:
+    """A ``Transfer-Encoding: chunked`` body (API Gateway accepts one, as curl sends it with
+    ``-H 'Transfer-Encoding: chunked'`` or from a pipe); None when it is larger than ``limit``."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        line = rfile.readline(1024)
+        if not line:
+            break
+        chunk = int(line.split(b";", 1)[0].strip() or b"0", 16)
+        if chunk == 0:
+            while rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            break
+        size += chunk
+        if size > limit:
+            return None
+        parts.append(rfile.read(chunk))
+        rfile.readline(8)  # the CRLF after the chunk
+    return b"".join(parts)
 
 
 def _from_proxy_result(result: Any) -> tuple[int, dict[str, str], bytes]:

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from facesvg import names
@@ -54,11 +55,22 @@ class MotoServer:
     """
 
     def __init__(
-        self, port: int | None = None, in_process: bool = False, speedups: bool | None = None
+        self,
+        port: int | None = None,
+        in_process: bool = False,
+        speedups: bool | None = None,
+        data_dir: Path | None = None,
+        journal: str = "",
+        role: str = "moto",
     ) -> None:
         self.requested_port = port or 0  # 0: the server binds any free port and reports it
         self.port = self.requested_port
         self.in_process = in_process
+        # With a data directory the server journals its state there and restores it on start
+        # (facesvg.local.persist); None keeps everything in memory, as moto does.
+        self.data_dir = data_dir
+        self.journal = journal
+        self.role = role  # named in errors ("S3", "DynamoDB and SQS")
         # moto_patches' speed-only patches: None = the FACESVG_MOTO_SPEEDUPS environment variable
         self.speedups = moto_patches.speedups_requested() if speedups is None else speedups
         self._server: Any = None
@@ -70,14 +82,15 @@ class MotoServer:
 
     def start(self, timeout_s: float = 60.0) -> None:
         if self.requested_port:
-            _check_free(self.requested_port)  # a taken port is an error, not a hang in moto's start()
+            _check_free(self.requested_port, self.role)  # an error, not a hang in moto's start()
+        journal = [str(self.data_dir / self.journal)] if self.data_dir is not None and self.journal else []
         if self.in_process:
             self.port = self.requested_port or free_port()
-            self._server = _threaded_server(self.port, self.speedups)
+            self._server = _threaded_server(self.port, self.speedups, *journal)
             self._server.start()
             return
         self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "facesvg.local.aws", str(self.requested_port)],
+            [sys.executable, "-m", "facesvg.local.aws", str(self.requested_port), *journal],
             env={**os.environ, moto_patches.SPEEDUPS_ENV: "1" if self.speedups else "0"},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -93,7 +106,9 @@ class MotoServer:
             raise RuntimeError(f"moto's server did not start (exit {exit_code})")
         self.port = int(line.split()[1])
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 1.5) -> None:
+        """Stop the server; the process exits as soon as its stdin closes (every write it answered
+        is already in the journal), and is killed if it has not within ``timeout_s``."""
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -103,7 +118,7 @@ class MotoServer:
         if proc.stdin is not None:
             proc.stdin.close()  # the server process exits when its stdin closes
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -111,30 +126,77 @@ class MotoServer:
             proc.stdout.close()
 
 
-def _threaded_server(port: int, speedups: bool | None = None) -> Any:
-    from moto.server import ThreadedMotoServer
+def _threaded_server(port: int, speedups: bool | None = None, journal_path: str | None = None) -> Any:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
 
     moto_patches.apply(speedups)
     # werkzeug logs every request moto serves; keep that out of the console.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    return ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    journal = None
+    if journal_path is not None:
+        from facesvg.local.persist import Journal, restore_s3
+
+        path = Path(journal_path)
+        journal = Journal(path.parent, path.name)
+        restore_s3(journal, LOCAL_REGION)  # before the first request (no-op on the DynamoDB/SQS server)
+
+    class Server(ThreadedMotoServer):
+        """moto's threaded server, its app wrapped in the journal when there is a data directory."""
+
+        journal: Any = None
+
+        def _server_entry(self) -> None:
+            from facesvg.local.persist import JournalMiddleware
+
+            app: Any = DomainDispatcherApplication(create_backend_app)
+            if self.journal is not None:
+                app = JournalMiddleware(app, self.journal)
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    server = Server(ip_address="127.0.0.1", port=port, verbose=False)
+    server.journal = journal
+    return server
 
 
-def _check_free(port: int) -> None:
+class PortInUseError(OSError):
+    """A fixed local port is taken (another stack, or another program)."""
+
+
+def _check_free(port: int, role: str = "moto") -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", port))  # OSError(EADDRINUSE) when taken
+        # as the servers bind: a port in TIME_WAIT after a restart is free, a listening one is not
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUseError(
+                exc.errno, f"port {port} ({role}) is in use: another `facesvg run`, or another program"
+            ) from exc
 
 
-def serve(port: int) -> int:
+def serve(port: int, journal_path: str | None = None) -> int:
     """The server process: serve until stdin closes (the parent stopped, or died). Port 0 binds
-    any free port; the first line on stdout is ``ready <port>``."""
+    any free port; the first line on stdout is ``ready <port>``. With a journal the state is
+    restored before that line and every write is journaled before it is answered, so the process
+    simply exits when stdin closes: nothing is left to flush."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the parent stops us
-    server = _threaded_server(port)
+    server = _threaded_server(port, None, journal_path)
     server.start()
     print(f"ready {server.get_host_and_port()[1]}", flush=True)
     sys.stdin.read()
-    server.stop()
-    return 0
+    if server.journal is not None:
+        server.journal.lock.acquire()  # no write is half-recorded when we go
+    os._exit(0)
 
 
 @dataclass(frozen=True)
@@ -292,4 +354,4 @@ def apply_environment(env: dict[str, str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(int(sys.argv[1])))
+    sys.exit(serve(int(sys.argv[1]), *sys.argv[2:3]))

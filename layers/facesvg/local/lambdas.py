@@ -5,7 +5,13 @@ unique module name: every function folder has a ``handler.py``), used by one inv
 as in Lambda: module-level state such as a ``BatchProcessor`` is never shared between concurrent
 invocations. A new environment is created (a cold start) when all existing ones are busy.
 
-One thing a module copy does not isolate: Powertools keeps a resolver's current event on the
+Nor does it isolate the logger: every handler logs through the one ``facesvg.service.observability``
+logger, whose formatter keeps its keys (``correlation_id``, ``function_request_id``…) in one dict,
+so a drop-folder or worker line carried the correlation id of an earlier API request.
+``isolate_log_keys`` gives each invocation its own copy of those keys (a context variable), starting
+from the logger's defaults, as a fresh Lambda invocation would.
+
+One more thing a module copy does not isolate: Powertools keeps a resolver's current event on the
 ``BaseRouter`` *class*, shared by every resolver in the process. Lambda runs one invocation per
 process; here many run at once, and a route then read another request's body (a submit answered
 with another job). ``pin_current_event`` makes each environment's resolver keep its event on the
@@ -14,6 +20,8 @@ instance, which every read (``app.current_event``) sees first.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib.util
 import itertools
 import json
@@ -21,6 +29,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -47,6 +56,48 @@ def pin_current_event(app: Any) -> Any:
 
     app.resolve = resolve_pinned
     return app
+
+
+_invocation_log_keys: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "facesvg_local_log_keys", default=None
+)
+
+
+def isolate_log_keys(logger: Any) -> None:
+    """Make ``logger``'s formatter read and write its keys per invocation (see the module); outside
+    an invocation it uses its own dict, as before. Idempotent."""
+    formatter = getattr(logger, "registered_formatter", None)
+    if formatter is None or getattr(type(formatter), "_facesvg_isolated", False):
+        return
+    base = type(formatter)
+
+    def get(self: Any) -> dict[str, Any]:
+        keys = _invocation_log_keys.get()
+        return keys if keys is not None else self.__dict__["log_format"]
+
+    def set_(self: Any, value: dict[str, Any]) -> None:
+        if _invocation_log_keys.get() is not None:
+            _invocation_log_keys.set(value)
+        else:
+            self.__dict__["log_format"] = value
+
+    isolated = type(base.__name__, (base,), {"log_format": property(get, set_), "_facesvg_isolated": True})
+    formatter.__class__ = isolated
+
+
+@contextlib.contextmanager
+def invocation_log_keys(logger: Any) -> Iterator[None]:
+    """One invocation's own copy of the logger's keys, from the keys it has outside invocations."""
+    formatter = getattr(logger, "registered_formatter", None)
+    if formatter is None:
+        yield
+        return
+    isolate_log_keys(logger)
+    token = _invocation_log_keys.set(dict(formatter.__dict__["log_format"]))
+    try:
+        yield
+    finally:
+        _invocation_log_keys.reset(token)
 
 
 def functions_dir() -> Path:
@@ -112,7 +163,8 @@ class LocalFunction:
             env = self._load()
         try:
             context = LocalContext(function_name=f"facesvg-{self.name}", timeout_seconds=self.timeout_seconds)
-            return env.lambda_handler(event, context)
+            with invocation_log_keys(_service_logger()):
+                return env.lambda_handler(event, context)
         finally:
             with self._lock:
                 self._idle.append(env)
@@ -122,6 +174,12 @@ class LocalFunction:
         env = self._load()
         with self._lock:
             self._idle.append(env)
+
+
+def _service_logger() -> Any:
+    from facesvg.service.observability import logger
+
+    return logger
 
 
 # --- execution environments in their own process -------------------------------------------------
@@ -190,11 +248,11 @@ class ProcessFunction:
             raise RemoteFunctionError(*answer["error"])
         return answer["ok"]
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 10.0) -> None:
         if self._proc.stdin is not None:
             self._proc.stdin.close()
         try:
-            self._proc.wait(timeout=10)
+            self._proc.wait(timeout=timeout_s)
         except Exception:
             self._proc.kill()
             self._proc.wait()

@@ -8,10 +8,12 @@ driving the very handler modules that Lambda runs.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from facesvg import names
@@ -26,6 +28,7 @@ from facesvg.local.aws import (
 )
 from facesvg.local.emf import install_from_environment as install_emf_transport
 from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction, ProcessFunction
+from facesvg.local.persist import AWS_JOURNAL, S3_JOURNAL
 from facesvg.local.pollers import S3NotificationSource, SqsEventSource
 from facesvg.local.prometheus import EmfExporter
 from facesvg.service.observability import set_emf_transport
@@ -57,6 +60,10 @@ class RuntimeConfig:
     stack: StackConfig | None = None
     # moto_patches' speed-only patches in the emulator processes (None: FACESVG_MOTO_SPEEDUPS).
     moto_speedups: bool | None = None
+    # Where the stack keeps its state across restarts (facesvg.local.persist); None = in memory.
+    data_dir: Path | None = None
+    # Start empty: remove the data directory's state first.
+    fresh: bool = False
 
 
 class LocalRuntime:
@@ -64,8 +71,22 @@ class LocalRuntime:
         self.config = config or RuntimeConfig()
         # Two emulator processes: S3 moves megabytes per job in Python, and on one server (one GIL)
         # every DynamoDB and SQS request of the job queued behind those bodies.
-        self.moto = MotoServer(self.config.moto_port, speedups=self.config.moto_speedups)
-        self.moto_s3 = MotoServer(self.config.moto_s3_port, speedups=self.config.moto_speedups)
+        data_dir = self.config.data_dir
+        self.moto = MotoServer(
+            self.config.moto_port,
+            speedups=self.config.moto_speedups,
+            data_dir=data_dir,
+            journal=AWS_JOURNAL,
+            role="DynamoDB and SQS",
+        )
+        self.moto_s3 = MotoServer(
+            self.config.moto_s3_port,
+            speedups=self.config.moto_speedups,
+            data_dir=data_dir,
+            journal=S3_JOURNAL,
+            role="S3",
+        )
+        self.restored: dict[str, int] = {}  # what start() restored from the data directory
         self.functions = {name: LocalFunction(name) for name in FUNCTION_NAMES}
         self.resources: LocalResources | None = None
         self.api: ApiGateway | None = None
@@ -80,10 +101,22 @@ class LocalRuntime:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> LocalRuntime:
-        with ThreadPoolExecutor(max_workers=2) as pool:  # each spends ~1.5 s importing moto
-            for started in [pool.submit(server.start) for server in (self.moto, self.moto_s3)]:
-                started.result()
+        data_dir = self.config.data_dir
+        if data_dir is not None:
+            if self.config.fresh:
+                clear_data_dir(data_dir)
+            data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:  # each spends ~1.5 s importing moto
+                for started in [pool.submit(server.start) for server in (self.moto, self.moto_s3)]:
+                    started.result()
+        except BaseException:
+            self.moto.stop()
+            self.moto_s3.stop()
+            raise
         self.resources = provision(self.moto.endpoint, self.moto_s3.endpoint, self.config.stack)
+        if data_dir is not None:
+            self._restore(data_dir)
         env = self.resources.function_environment()
         if self.config.metrics_port is None:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF records would flood the console locally
@@ -180,18 +213,49 @@ class LocalRuntime:
                 worker.wait_ready()  # handler loaded, render core imported (they start in parallel)
         return [w.invoke for w in self._workers]
 
+    def _restore(self, data_dir: Path) -> None:
+        """Write the journaled DynamoDB items and SQS messages back (S3 restored itself)."""
+        from facesvg.local.persist import Journal, restore_items, restore_messages
+
+        assert self.resources is not None
+        r = self.resources
+        c = local_clients(self.moto.endpoint, self.moto_s3.endpoint)
+        queues = {
+            names.QUEUE_NAME: (c["sqs"], r.queue_url),
+            names.DLQ_NAME: (c["sqs"], r.dlq_url),
+            names.LOCAL_INGEST_EVENTS_QUEUE_NAME: (c["s3_events"], r.ingest_queue_url),
+        }
+        aws_journal = Journal(data_dir, AWS_JOURNAL)
+        s3_journal = Journal(data_dir, S3_JOURNAL)
+        try:
+            self.restored = {
+                "items": restore_items(c["dynamodb"], aws_journal),
+                "messages": restore_messages(queues, aws_journal) + restore_messages(queues, s3_journal),
+                "objects": s3_journal.object_count(),
+            }
+        finally:
+            aws_journal.close()
+            s3_journal.close()
+
     def stop(self) -> None:
+        """Stop everything, in parallel where it can be: the API and the event sources first (no
+        new work), then the workers and moto's servers. Every write moto answered is already in the
+        data directory, so nothing needs flushing; a job a worker was rendering is picked up again
+        by the next start (its message is still journaled)."""
         self._stop.set()
-        if self.api is not None:
-            self.api.stop()
-        self.stop_pollers()
-        for w in self._workers:
-            w.stop()
+        with ThreadPoolExecutor(max_workers=4 + len(self._workers)) as pool:
+            if self.api is not None:
+                pool.submit(self.api.stop)
+            pool.submit(self.stop_pollers)
+            for w in self._workers:
+                pool.submit(w.stop, 0.5)  # an idle worker exits at once; a rendering one is killed
+            if self.exporter is not None:
+                pool.submit(self.exporter.stop)
         if self.exporter is not None:
-            self.exporter.stop()
             set_emf_transport(None)
-        self.moto.stop()
-        self.moto_s3.stop()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pool.submit(self.moto.stop)
+            pool.submit(self.moto_s3.stop)
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -232,6 +296,16 @@ class LocalRuntime:
     def s3_endpoint(self) -> str:
         """S3 (``AWS_ENDPOINT_URL_S3``)."""
         return self.moto_s3.endpoint
+
+
+def clear_data_dir(data_dir: Path) -> None:
+    """Remove the stack's state from ``data_dir`` (its journals and blobs; nothing else)."""
+    from facesvg.local.persist import BLOBS
+
+    for name in (AWS_JOURNAL, S3_JOURNAL):
+        for suffix in ("", "-wal", "-shm"):
+            (data_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(data_dir / BLOBS, ignore_errors=True)
 
 
 def environment_summary() -> dict[str, str | None]:

@@ -24,6 +24,7 @@ anything else                   500     ``InternalError`` (details only in the l
 from __future__ import annotations
 
 import base64
+import difflib
 import json
 from collections.abc import Callable
 from http import HTTPStatus
@@ -97,7 +98,14 @@ def _ok_doc(description: str, model: type) -> OpenAPIResponse:
 
 
 def _validation_field(errors: Any) -> tuple[str, str]:
-    """The first validation error as (dotted field path without the ``body`` prefix, message)."""
+    """The first validation error as (dotted field path without the ``body`` prefix, message).
+
+    An unknown field comes first, with the name it probably meant: ``segmentation`` next to a
+    missing ``segmentation_map`` is a typo of it, not two unrelated problems."""
+    errors = list(errors or [])
+    unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
+    if unknown is not None:
+        return _unknown_field(unknown, errors)
     first = errors[0] if errors else {}
     if first.get("type") == "json_invalid":  # its loc is the character offset, not a field
         return "body", "the body is not valid JSON"
@@ -106,6 +114,39 @@ def _validation_field(errors: Any) -> tuple[str, str]:
     loc = [p for p in loc if "[" not in p and p not in {"str", "dict", "list"}] or ["body"]
     # A validator's own message comes as "Value error, <message>": the prefix is pydantic's, not ours.
     return ".".join(loc), str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+def _unknown_field(error: Any, errors: list[Any]) -> tuple[str, str]:
+    loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+    name, parent = (loc[-1] if loc else "body"), loc[:-1]
+    # the names it may have meant: required siblings that are missing, else every field there
+    missing = [
+        str(e["loc"][-1])
+        for e in errors
+        if e.get("type") == "missing" and [str(p) for p in e.get("loc", ()) if p != "body"][:-1] == parent
+    ]
+    known = missing or _field_names(parent)
+    guess = difflib.get_close_matches(name, known, n=1, cutoff=0.5) or missing[:1]
+    field = ".".join(loc) or "body"
+    message = f"unknown field {name!r}"
+    if guess:
+        message += f"; did you mean {guess[0]!r}?"
+        if guess[0] in missing:
+            message += f" ({guess[0]!r} is required)"
+    elif missing:
+        message += f"; missing: {', '.join(missing)}"
+    return field, message
+
+
+def _field_names(path: list[str]) -> list[str]:
+    """The fields the request model accepts at ``path`` (``[]`` the body, ``["options"]``...)."""
+    model: Any = SubmitRequest
+    for part in path:
+        info = getattr(model, "model_fields", {}).get(part)
+        model = getattr(info, "annotation", None)
+        if not isinstance(model, type):
+            return []
+    return list(getattr(model, "model_fields", {}))
 
 
 def status_response(view: StatusView, status_url: str | None) -> JobStatusResponse:

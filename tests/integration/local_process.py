@@ -1,0 +1,171 @@
+"""`facesvg run` as a user runs it: a real process (and its children) on ports of the test's choosing,
+started, stopped with Ctrl-C (SIGINT) or SIGKILL, and started again on the same data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+START_TIMEOUT_S = 90.0
+
+
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def children(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (from /proc)."""
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                out += [int(child), *children(int(child))]
+    except OSError:
+        pass
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class StackProcess:
+    """One ``facesvg run --no-sample`` process serving on fixed ports with a data directory."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        ports: list[int],
+        *extra: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir, self.ports, self.extra, self.cwd = data_dir, ports, extra, cwd
+        self.env = env or {}
+        self.proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+        self.lines: list[str] = []
+        self.pids: list[int] = []
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.ports[0]}"
+
+    def start(self, check: bool = True) -> StackProcess:
+        api, aws, s3 = self.ports
+        deadline = time.monotonic() + 30
+        while check and not all(port_free(p) for p in self.ports):  # the previous stack's sockets closing
+            assert time.monotonic() < deadline, f"ports {self.ports} still taken"
+            time.sleep(0.1)
+        self.lines = []
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "facesvg.cli",
+                "run",
+                "--no-sample",
+                "--port",
+                str(api),
+                "--aws-port",
+                str(aws),
+                "--s3-port",
+                str(s3),
+                "--metrics-port",
+                "0",
+                "--data-dir",
+                str(self.data_dir),
+                "--log-level",
+                "WARNING",
+                *self.extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=self.cwd,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+        )
+        ready = threading.Event()
+        self._reader = threading.Thread(
+            target=self._read, args=(ready,), name="test-stack-output", daemon=True
+        )
+        self._reader.start()
+        assert ready.wait(START_TIMEOUT_S), "the stack did not start:\n" + "".join(self.lines)
+        if check:
+            assert self.proc.poll() is None, "".join(self.lines)
+        self.pids = children(self.proc.pid)
+        return self
+
+    def _read(self, ready: threading.Event) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if line.startswith("serving;"):
+                ready.set()
+        ready.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 30.0) -> float:
+        """Send ``sig``; the seconds until the process and every process it started are gone."""
+        assert self.proc is not None
+        pids = [self.proc.pid, *children(self.proc.pid)]
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=timeout_s)
+        while any(alive(p) for p in pids[1:]):
+            assert time.monotonic() - started < timeout_s, "a child process outlived the stack"
+            time.sleep(0.02)
+        took = time.monotonic() - started
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        return took
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop(signal.SIGKILL)
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+
+
+def wait_status(
+    client: httpx.Client, job_id: str, statuses: set[str], timeout_s: float = 60.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        doc: dict[str, Any] = client.get(f"/api/v1/status/{job_id}").json()
+        if doc.get("status") in statuses or time.monotonic() > deadline:
+            return doc
+        time.sleep(0.1)
