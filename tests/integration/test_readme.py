@@ -93,19 +93,24 @@ def _localize(code: str, ports: list[int]) -> str:
 def test_the_readme_has_runnable_blocks() -> None:
     assert len([b for b in BLOCKS if not _skipped(b[1])]) >= 3
     assert all(" facesvg " not in f" {code}" for _, _, code in BLOCKS), "call .venv/bin/facesvg"
-    assert "payload.json" in (ROOT / ".gitignore").read_text() and ".facesvg/" in (ROOT / ".gitignore").read_text()
+    assert (
+        "payload.json" in (ROOT / ".gitignore").read_text()
+        and ".facesvg/" in (ROOT / ".gitignore").read_text()
+    )
 
 
 @pytest.mark.parametrize("line,marker,code", BLOCKS, ids=[f"README.md:{b[0]}" for b in BLOCKS])
-def test_readme_block_runs_as_written(stack: StackProcess, scratch: Path, line: int, marker: str, code: str) -> None:
+def test_readme_block_runs_as_written(
+    stack: StackProcess, scratch: Path, line: int, marker: str, code: str
+) -> None:
     if _skipped(marker):
         pytest.skip(marker.strip("<!-> "))
     for tool in ("curl", "jq"):
         if re.search(rf"\b{tool}\b", code) and shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (a README prerequisite)")
 
-    done = subprocess.run(  # noqa: S603
-        ["bash", "-euo", "pipefail", "-c", _localize(code, stack.ports)],  # noqa: S607
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", _localize(code, stack.ports)],
         cwd=scratch,
         capture_output=True,
         text=True,
@@ -136,7 +141,7 @@ def test_addresses_are_printed_whole(stack: StackProcess, scratch: Path) -> None
     assert "  facesvg " not in out
 
     # `facesvg payload` names the port actually serving
-    hint = subprocess.run(  # noqa: S603
+    hint = subprocess.run(
         [".venv/bin/facesvg", "payload", "-o", "payload-hint.json"],
         cwd=scratch,
         capture_output=True,
