@@ -18,6 +18,13 @@ import httpx
 START_TIMEOUT_S = 90.0
 
 
+def clean_environment() -> dict[str, str]:
+    """This environment without what the session's in-process stack exported into it (endpoints,
+    resource names, LOAD_TEST_MODE…): a process started with it is what a fresh shell starts."""
+    dropped = ("AWS_", "FACESVG_", "POWERTOOLS_", "LOAD_TEST_MODE", "ARTIFICIAL_DELAY_SECONDS")
+    return {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+
+
 def free_ports(n: int) -> list[int]:
     socks = [socket.socket() for _ in range(n)]
     try:
@@ -113,7 +120,7 @@ class StackProcess:
             stderr=subprocess.STDOUT,
             text=True,
             cwd=self.cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+            env={**clean_environment(), "PYTHONUNBUFFERED": "1", **self.env},
         )
         ready = threading.Event()
         self._reader = threading.Thread(

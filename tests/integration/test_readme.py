@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from facesvg import names
-from local_process import StackProcess, free_ports
+from local_process import StackProcess, clean_environment, free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +112,8 @@ def test_readme_block_runs_as_written(
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", _localize(code, stack.ports)],
         cwd=scratch,
+        # a fresh shell: none of the session stack's AWS_* / FACESVG_* variables this process holds
+        env=clean_environment(),
         capture_output=True,
         text=True,
         timeout=BLOCK_TIMEOUT_S,

@@ -1,8 +1,9 @@
 """`facesvg drop NAME`: put a face's three files under ``incoming/NAME/`` of the data bucket (the drop
 folder), optionally wait for ``results/NAME/`` and list it; no aws CLI needed.
 
-The S3 endpoint is the local stack's (``--s3-endpoint``, else ``AWS_ENDPOINT_URL_S3``, else what a
-running ``facesvg run`` wrote to ``.facesvg/endpoints.json``, else ``http://127.0.0.1:3002``).
+The S3 endpoint is the local stack's: ``--s3-endpoint``, else what the ``facesvg run`` serving from
+this directory wrote to ``.facesvg/endpoints.json``, else ``AWS_ENDPOINT_URL_S3``, else
+``http://127.0.0.1:3002``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def s3_endpoint(explicit: str | None = None) -> str:
     running = read_endpoints()
     return (
         explicit
-        or os.environ.get(names.ENV_ENDPOINT_URL_S3)
         or (running or {}).get("s3")
+        or os.environ.get(names.ENV_ENDPOINT_URL_S3)
         or f"http://127.0.0.1:{names.LOCAL_S3_PORT}"
     )
 
