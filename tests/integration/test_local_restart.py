@@ -74,6 +74,7 @@ def test_ctrl_c_stops_everything_within_2_s_and_queued_work_survives(stack: Stac
     took = stack.stop(signal.SIGINT)
 
     # Then it and every process it started are gone within 2 s (and it says how long it took)
+    print(f"Ctrl-C with a job mid-render: the stack and its children gone after {took:.2f} s")
     assert took <= SHUTDOWN_BUDGET_S, f"shutdown took {took:.2f} s"
     assert "stopped in" in stack.output
     # and after a start both jobs complete
