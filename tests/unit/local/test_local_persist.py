@@ -34,7 +34,7 @@ class _Dynamo:
     def __init__(self) -> None:
         self.written: list[dict[str, Any]] = []
 
-    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         for requests in RequestItems.values():
             self.written += [r["PutRequest"]["Item"] for r in requests]
         return {}
@@ -44,7 +44,7 @@ class _Sqs:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> None:  # noqa: N803
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> None:
         self.sent += Entries
 
 
