@@ -112,3 +112,15 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
         assert stack.proc.wait(timeout=60) == 2
     assert f"port {s3} (S3) is in use" in stack.output
     assert "--s3-port" in stack.output
+
+
+def test_one_stack_per_data_directory(stack: StackProcess, tmp_path: Path) -> None:
+    stack.extra = ()
+    stack.start()
+    second = StackProcess(stack.data_dir, free_ports(3))
+    try:
+        second.start(check=False)
+        assert second.proc is not None and second.proc.wait(timeout=60) == 2
+        assert "is in use by another running stack" in second.output
+    finally:
+        second.kill()

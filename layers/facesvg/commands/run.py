@@ -107,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
 
     from facesvg.commands.payload import sample_payload
     from facesvg.commands.submit import SubmitError, submit, wait, write_results
-    from facesvg.local.runtime import LocalRuntime, RuntimeConfig
+    from facesvg.local.runtime import DataDirInUseError, LocalRuntime, RuntimeConfig
 
     console = Console(stderr=True, highlight=False)
     data_dir = None if args.in_memory else args.data_dir
@@ -131,6 +131,10 @@ def main(args: argparse.Namespace) -> int:
     with console.status("starting moto's server, creating resources, loading functions…"):
         try:
             runtime.start()
+        except DataDirInUseError as exc:
+            runtime.stop()
+            print(f"error: {exc}: stop it, or use another --data-dir", file=sys.stderr)
+            return 2
         except OSError as exc:
             runtime.stop()
             if exc.errno != errno.EADDRINUSE:

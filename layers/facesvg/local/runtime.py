@@ -87,6 +87,7 @@ class LocalRuntime:
             role="S3",
         )
         self.restored: dict[str, int] = {}  # what start() restored from the data directory
+        self._data_dir_lock: Any = None
         self.functions = {name: LocalFunction(name) for name in FUNCTION_NAMES}
         self.resources: LocalResources | None = None
         self.api: ApiGateway | None = None
@@ -103,9 +104,10 @@ class LocalRuntime:
     def start(self) -> LocalRuntime:
         data_dir = self.config.data_dir
         if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self._lock_data_dir(data_dir)
             if self.config.fresh:
                 clear_data_dir(data_dir)
-            data_dir.mkdir(parents=True, exist_ok=True)
         try:
             with ThreadPoolExecutor(max_workers=2) as pool:  # each spends ~1.5 s importing moto
                 for started in [pool.submit(server.start) for server in (self.moto, self.moto_s3)]:
@@ -213,6 +215,19 @@ class LocalRuntime:
                 worker.wait_ready()  # handler loaded, render core imported (they start in parallel)
         return [w.invoke for w in self._workers]
 
+    def _lock_data_dir(self, data_dir: Path) -> None:
+        """One stack per data directory (two would journal over each other); the kernel drops the
+        lock when this process ends, however it ends."""
+        import fcntl
+
+        handle = (data_dir / "lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise DataDirInUseError(f"{data_dir} is in use by another running stack") from None
+        self._data_dir_lock = handle
+
     def _restore(self, data_dir: Path) -> None:
         """Write the journaled DynamoDB items and SQS messages back (S3 restored itself)."""
         from facesvg.local.persist import Journal, restore_items, restore_messages
@@ -256,6 +271,9 @@ class LocalRuntime:
         with ThreadPoolExecutor(max_workers=2) as pool:
             pool.submit(self.moto.stop)
             pool.submit(self.moto_s3.stop)
+        if self._data_dir_lock is not None:
+            self._data_dir_lock.close()
+            self._data_dir_lock = None
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -296,6 +314,10 @@ class LocalRuntime:
     def s3_endpoint(self) -> str:
         """S3 (``AWS_ENDPOINT_URL_S3``)."""
         return self.moto_s3.endpoint
+
+
+class DataDirInUseError(RuntimeError):
+    """Another running stack keeps its state in this data directory."""
 
 
 def clear_data_dir(data_dir: Path) -> None:
