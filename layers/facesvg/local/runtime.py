@@ -137,6 +137,7 @@ class LocalRuntime:
                     name=f"local-sqs-process-{i}",
                     batch_size=self.config.batch_size,
                     retry_delay_seconds=self.config.retry_delay_seconds,
+                    crash_visibility_seconds=self._crash_visibility_seconds(),
                     region=LOCAL_REGION,
                 )
             )
@@ -175,10 +176,28 @@ class LocalRuntime:
         if not self.config.isolate_process_workers:
             return [lambda event: self.invoke("process", event)] * n
         if not self._workers:
-            self._workers = [ProcessFunction("process", preload=("facesvg.core.pipeline",)) for _ in range(n)]
+            assert self.resources is not None
+            timeout = self.resources.config.process_timeout_seconds
+            self._workers = [
+                ProcessFunction("process", timeout_seconds=timeout, preload=("facesvg.core.pipeline",))
+                for _ in range(n)
+            ]
             for worker in self._workers:
                 worker.wait_ready()  # handler loaded, render core imported (they start in parallel)
         return [w.invoke for w in self._workers]
+
+    def _crash_visibility_seconds(self) -> int:
+        """How long the batch of a worker that died stays in flight: past any lease the worker
+        took (the functions' lease, as set in the environment, + the local retry delay), so the
+        redelivery can claim the job. See local/README.md, "When a render worker dies"."""
+        assert self.resources is not None
+        lease = int(os.environ.get(names.ENV_LEASE_SECONDS) or self.resources.config.lease_seconds)
+        return lease + max(1, self.config.retry_delay_seconds)
+
+    @property
+    def process_worker_pids(self) -> list[int]:
+        """The current render worker processes (a replaced worker has a new pid)."""
+        return [w.pid for w in self._workers]
 
     def stop(self) -> None:
         self._stop.set()
