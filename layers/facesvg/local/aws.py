@@ -54,13 +54,19 @@ class MotoServer:
     """
 
     def __init__(
-        self, port: int | None = None, in_process: bool = False, speedups: bool | None = None
+        self,
+        port: int | None = None,
+        in_process: bool = False,
+        speedups: bool | None = None,
+        s3_auth: bool = False,
     ) -> None:
         self.requested_port = port or 0  # 0: the server binds any free port and reports it
         self.port = self.requested_port
         self.in_process = in_process
         # moto_patches' speed-only patches: None = the FACESVG_MOTO_SPEEDUPS environment variable
         self.speedups = moto_patches.speedups_requested() if speedups is None else speedups
+        # SigV4 checks in front of moto (s3_auth.py): signatures, presigned URL expiry, no anonymity
+        self.s3_auth = s3_auth
         self._server: Any = None
         self._proc: subprocess.Popen[str] | None = None
 
@@ -75,9 +81,17 @@ class MotoServer:
             self.port = self.requested_port or free_port()
             self._server = _threaded_server(self.port, self.speedups)
             self._server.start()
+            if self.s3_auth:
+                _require_signatures(self._server)
             return
         self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "facesvg.local.aws", str(self.requested_port)],
+            [
+                sys.executable,
+                "-m",
+                "facesvg.local.aws",
+                str(self.requested_port),
+                *(["--s3-auth"] if self.s3_auth else []),
+            ],
             env={**os.environ, moto_patches.SPEEDUPS_ENV: "1" if self.speedups else "0"},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -120,17 +134,28 @@ def _threaded_server(port: int, speedups: bool | None = None) -> Any:
     return ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
 
+def _require_signatures(server: Any) -> None:
+    """Put ``s3_auth.authenticate`` in front of a started ``ThreadedMotoServer``'s app (werkzeug's
+    request handler reads ``server.app`` for every request)."""
+    from facesvg.local.s3_auth import authenticate
+
+    wsgi = server._server  # moto keeps its werkzeug server there (test_integration_local checks)
+    wsgi.app = authenticate(wsgi.app)
+
+
 def _check_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", port))  # OSError(EADDRINUSE) when taken
 
 
-def serve(port: int) -> int:
+def serve(port: int, s3_auth: bool = False) -> int:
     """The server process: serve until stdin closes (the parent stopped, or died). Port 0 binds
     any free port; the first line on stdout is ``ready <port>``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the parent stops us
     server = _threaded_server(port)
     server.start()
+    if s3_auth:
+        _require_signatures(server)
     print(f"ready {server.get_host_and_port()[1]}", flush=True)
     sys.stdin.read()
     server.stop()
@@ -292,4 +317,4 @@ def apply_environment(env: dict[str, str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(int(sys.argv[1])))
+    sys.exit(serve(int(sys.argv[1]), s3_auth="--s3-auth" in sys.argv[2:]))

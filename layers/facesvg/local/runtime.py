@@ -57,6 +57,8 @@ class RuntimeConfig:
     stack: StackConfig | None = None
     # moto_patches' speed-only patches in the emulator processes (None: FACESVG_MOTO_SPEEDUPS).
     moto_speedups: bool | None = None
+    # S3 refuses unsigned requests, bad signatures and expired presigned URLs (local/s3_auth.py).
+    s3_auth: bool = True
 
 
 class LocalRuntime:
@@ -65,7 +67,9 @@ class LocalRuntime:
         # Two emulator processes: S3 moves megabytes per job in Python, and on one server (one GIL)
         # every DynamoDB and SQS request of the job queued behind those bodies.
         self.moto = MotoServer(self.config.moto_port, speedups=self.config.moto_speedups)
-        self.moto_s3 = MotoServer(self.config.moto_s3_port, speedups=self.config.moto_speedups)
+        self.moto_s3 = MotoServer(
+            self.config.moto_s3_port, speedups=self.config.moto_speedups, s3_auth=self.config.s3_auth
+        )
         self.functions = {name: LocalFunction(name) for name in FUNCTION_NAMES}
         self.resources: LocalResources | None = None
         self.api: ApiGateway | None = None
