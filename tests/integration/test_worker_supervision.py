@@ -76,6 +76,21 @@ def test_a_worker_killed_mid_invocation_raises_worker_crashed_and_is_replaced(fu
     assert function.restarts == 1
 
 
+def test_a_worker_that_cannot_be_replaced_is_a_crash_and_is_tried_again(
+    function: Any, tmp_path: Path
+) -> None:
+    handler = tmp_path / "echo" / "handler.py"
+    handler.write_text("raise ImportError('broken deploy')\n")  # the replacement dies on start
+    os.kill(function.pid, signal.SIGKILL)
+    time.sleep(0.2)
+    with pytest.raises(WorkerCrashed) as info:
+        function.invoke({})
+    assert not info.value.replaced
+    handler.write_text(HANDLER)
+    assert function.invoke({})["pid"] == function.pid  # the next invocation starts one
+    assert function.restarts == 2
+
+
 def test_stop_leaves_no_worker_process(tmp_path: Path) -> None:
     (tmp_path / "echo").mkdir()
     (tmp_path / "echo" / "handler.py").write_text(HANDLER)

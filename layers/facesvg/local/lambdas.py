@@ -209,7 +209,9 @@ class ProcessFunction:
             if self._stopped:
                 raise RuntimeError(f"the {self.name} worker is stopped")
             if self._proc.poll() is not None:  # died while idle: nothing was lost, replace it first
-                self._replace()
+                exit_code = self._proc.returncode
+                if not self._try_replace():
+                    raise WorkerCrashed(self.name, exit_code, replaced=False)
             proc = self._proc
             assert proc.stdin is not None and proc.stdout is not None
             try:
@@ -220,15 +222,23 @@ class ProcessFunction:
                 line = ""
             if not line:
                 exit_code = _reap(proc)
-                replaced = False
-                if not self._stopped:
-                    self._replace()
-                    replaced = True
-                raise WorkerCrashed(self.name, exit_code, replaced)
+                raise WorkerCrashed(self.name, exit_code, replaced=not self._stopped and self._try_replace())
         answer = json.loads(line)
         if "error" in answer:
             raise RemoteFunctionError(*answer["error"])
         return answer["ok"]
+
+    def _try_replace(self) -> bool:
+        """Replace the dead process; False (logged) when the new one would not start: the next
+        invocation tries again."""
+        try:
+            self._replace()
+        except Exception:
+            from facesvg.service.observability import logger
+
+            logger.exception("could not start a replacement worker process", extra={"function": self.name})
+            return False
+        return True
 
     def _replace(self) -> None:
         """A fresh worker process in place of the dead one (called with the lock held)."""

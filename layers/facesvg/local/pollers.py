@@ -26,6 +26,9 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from facesvg.service.observability import logger
 
 Invoke = Callable[[dict[str, Any]], Any]
+# After a crash whose worker could not be replaced, before the next receive (the next invocation
+# tries to start a worker again).
+CRASH_BACKOFF_SECONDS = 5.0
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -174,15 +177,16 @@ class SqsEventSource(_Poller):
                 "visible_in_s": seconds if seconds is not None else "queue visibility timeout",
             },
         )
-        if seconds is None:
-            return
-        for m in messages:
-            try:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=seconds
-                )
-            except Exception:  # the queue's own visibility timeout still brings it back
-                logger.exception("could not set the visibility of a crashed batch's message")
+        if seconds is not None:
+            for m in messages:
+                try:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=seconds
+                    )
+                except Exception:  # the queue's own visibility timeout still brings it back
+                    logger.exception("could not set the visibility of a crashed batch's message")
+        if not getattr(exc, "replaced", True):  # no worker to give the next batch to: wait a little
+            self.stop_event.wait(CRASH_BACKOFF_SECONDS)
 
 
 class S3NotificationSource(_Poller):
