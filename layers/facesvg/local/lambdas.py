@@ -23,7 +23,7 @@ from typing import Any
 
 import facesvg
 
-FUNCTION_NAMES = ("submit", "status", "process", "ingest")
+FUNCTION_NAMES = ("submit", "status", "process", "ingest", "notify")
 
 
 def functions_dir() -> Path:

@@ -50,6 +50,9 @@ class RuntimeConfig:
     # Prometheus /metrics on 127.0.0.1 (fed by the functions' EMF records); a free port when this
     # one is taken, 0 = any free port, None = no exporter (EMF disabled, as before).
     metrics_port: int | None = names.LOCAL_METRICS_PORT
+    # Base of the webhook retry backoff (FACESVG_NOTIFY_BACKOFF_SECONDS); None: the environment's
+    # value or the code default (30 s). Tests use 0: retries come back at once, in order.
+    notify_backoff_seconds: float | None = None
 
 
 class LocalRuntime:
@@ -90,6 +93,8 @@ class LocalRuntime:
             env[names.ENV_LOAD_TEST_MODE] = "true" if self.config.load_test_mode else "false"
         if self.config.log_level:
             env["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
+        if self.config.notify_backoff_seconds is not None:
+            env[names.ENV_NOTIFY_BACKOFF_SECONDS] = str(self.config.notify_backoff_seconds)
         apply_environment(env)
         self._reset_service_caches()
         if self.config.log_level:
@@ -132,6 +137,21 @@ class LocalRuntime:
                     region=LOCAL_REGION,
                 )
             )
+        # Bus → rule → notify queue is moto's own delivery (as on AWS); the notify function then
+        # backs its retries off by the message's visibility itself, so the poller leaves it alone.
+        self._threads.append(
+            SqsEventSource(
+                self.clients["sqs"],
+                r.notify_queue_url,
+                r.notify_queue_arn,
+                lambda event: self.invoke("notify", event),
+                self._stop,
+                name="local-sqs-notify",
+                batch_size=self.config.batch_size,
+                retry_delay_seconds=None,
+                region=LOCAL_REGION,
+            )
+        )
         self._threads.append(
             S3NotificationSource(
                 self.clients["s3_events"],
@@ -194,6 +214,13 @@ class LocalRuntime:
     @property
     def metrics_url(self) -> str | None:
         return self.exporter.url if self.exporter is not None else None
+
+    def webhook_secret(self) -> str:
+        """The local stack's webhook signing secret (for ``facesvg webhook-listen``)."""
+        assert self.resources is not None
+        from facesvg.local.aws import local_secret
+
+        return local_secret(self.endpoint, self.resources.webhook_secret_id)
 
     @property
     def endpoint(self) -> str:

@@ -409,3 +409,49 @@ def test_garbage_on_the_notify_queue_is_an_error() -> None:
     for body in ("[]", "{}", '{"source": "other", "detail-type": "JobCompleted"}', "nope"):
         with pytest.raises(ValueError):
             parse_notify_message(body)
+
+
+# ------------------------------------------------------------------------- the API's answer
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example.com/hook",  # plain HTTP in AWS mode
+        "https://127.0.0.1/hook",  # loopback in AWS mode
+        "https://10.1.2.3/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://user:secret@hooks.example.com/hook",
+    ],
+)
+def test_the_api_answers_a_refused_callback_with_a_400_naming_it(url: str) -> None:
+    from facesvg.local.lambdas import LocalContext
+    from facesvg.service.api import create_app, resolve
+
+    h = make_harness(notify=True)
+    body = {
+        "image": base64.b64encode(b"img").decode(),
+        "segmentation_map": base64.b64encode(b"map").decode(),
+        "landmarks": [[1, 2], [3, 4]],
+        "callback_url": url,
+    }
+    event = {
+        "resource": "/api/v1/submit",
+        "path": "/api/v1/submit",
+        "httpMethod": "POST",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"stage": "prod", "path": "/prod/api/v1/submit", "httpMethod": "POST"},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+    response = resolve(create_app(lambda: h.service), event, LocalContext("test"), max_body_bytes=1_000_000)
+
+    error = json.loads(response["body"])["error"]
+    assert response["statusCode"] == 400, response
+    assert error["field"] == "callback_url" and error["code"] == "InvalidCallbackUrl"
+    assert h.jobs.rows == {}
+
+
+def test_a_client_reference_longer_than_128_characters_is_a_400() -> None:
+    with pytest.raises(ValueError, match="client_reference"):
+        _request(None, ref="x" * 129)
