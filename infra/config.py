@@ -36,6 +36,10 @@ class StackConfig:
     ingest_memory_mb: int = 1024
     ingest_timeout_seconds: int = 60
     api_reserved_concurrency: int | None = None
+    # Notify function (webhooks): a batch of deliveries, each POST at most 5 s.
+    notify_function_memory_mb: int = 512
+    notify_function_timeout_seconds: int = 40
+    notify_batch_size: int = 5
     # Queue.
     max_receive_count: int = names.MAX_RECEIVE_COUNT
     visibility_timeout_factor: int = 6  # visibility >= factor x process timeout (AWS guidance: 6)
@@ -84,6 +88,11 @@ class StackConfig:
             raise ValueError("the queue visibility timeout (factor x process timeout) exceeds 12 hours")
         if self.process_max_concurrency is not None and not 2 <= self.process_max_concurrency <= 1000:
             raise ValueError("facesvg:processMaxConcurrency must be between 2 and 1000")
+        if self.notify_function_timeout_seconds < 6 * self.notify_batch_size:
+            raise ValueError(
+                "facesvg:notifyFunctionTimeoutSeconds must leave 6 s per delivery of a batch "
+                "(facesvg:notifyBatchSize)"
+            )
         if self.api_timeout_seconds > 29:
             raise ValueError("facesvg:apiTimeoutSeconds above 29 s is cut off by API Gateway anyway")
 

@@ -25,10 +25,17 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 # functions/<name>/handler.py defines ``lambda_handler(event, context)`` (tests/infra checks it).
 HANDLER_MODULE = "handler"
 HANDLER_FUNCTION = "lambda_handler"
-ZIP_FUNCTIONS = ("submit", "status", "ingest")
+ZIP_FUNCTIONS = ("submit", "status", "ingest", "notify")
 
 # Settings fields whose value is a resource name, filled in by the stack.
-RESOURCE_SETTINGS = {"bucket": names.ENV_BUCKET, "table": names.ENV_TABLE, "queue_url": names.ENV_QUEUE_URL}
+RESOURCE_SETTINGS = {
+    "bucket": names.ENV_BUCKET,
+    "table": names.ENV_TABLE,
+    "queue_url": names.ENV_QUEUE_URL,
+    "event_bus": names.ENV_EVENT_BUS,
+    "notify_queue_url": names.ENV_NOTIFY_QUEUE_URL,
+    "webhook_secret_id": names.ENV_WEBHOOK_SECRET_ID,
+}
 
 
 def settings_env_names() -> dict[str, str]:
