@@ -317,3 +317,17 @@ def test_every_refused_url_class_is_a_400_naming_callback_url(api: httpx.Client,
     assert r.status_code == 400, r.text
     error = r.json()["error"]
     assert error["field"] == "callback_url" and error["code"] == "InvalidCallbackUrl"
+
+
+def test_a_load_run_with_webhooks_checks_every_callback_arrived_exactly_once(local_stack: Any) -> None:
+    from facesvg.local.load import check, check_webhooks, execute, report
+
+    run = execute(jobs=8, clients=4, duplicates=0.25, timeout_s=60, runtime=local_stack, webhooks=True)
+
+    problems = check(run)
+    assert problems == [], report(run, problems)
+    assert run.webhooks is not None and len([g for g in run.webhooks if g.status == 200]) == 8
+    assert "webhooks: 8 delivered for 8 callbacks" in report(run, problems)
+    # and the check notices a delivery that arrived twice
+    run.webhooks.append(next(g for g in run.webhooks if g.status == 200))
+    assert any("more than once" in p for p in check_webhooks(run))

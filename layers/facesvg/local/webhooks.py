@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class Received:
     status: int  # what the receiver answered
     raw: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+    at: float = 0.0  # time.time() when it arrived
 
     def header(self, name: str) -> str:
         return next((v for k, v in self.headers if k.lower() == name.lower()), "")
@@ -71,6 +73,7 @@ class WebhookReceiver:
                     status,
                     raw,
                     tuple((k.lower(), v) for k, v in self.headers.items()),
+                    time.time(),
                 )
                 with receiver._lock:
                     receiver.received.append(got)
