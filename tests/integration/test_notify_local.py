@@ -331,3 +331,24 @@ def test_a_load_run_with_webhooks_checks_every_callback_arrived_exactly_once(loc
     # and the check notices a delivery that arrived twice
     run.webhooks.append(next(g for g in run.webhooks if g.status == 200))
     assert any("more than once" in p for p in check_webhooks(run))
+
+
+def test_the_sample_notify_event_runs_through_the_handler(local_stack: Any) -> None:
+    sample = json.loads((DOCS.parents[1] / "events" / "notify_job_event.json").read_text())
+    # its job does not exist here: nothing to fan out, and the record succeeds
+    assert local_stack.invoke("notify", sample) == {"batchItemFailures": []}
+
+
+def test_a_receiver_that_never_answers_is_cut_off_after_the_timeout() -> None:
+    import socket
+
+    from facesvg.service.notify import UrlPolicy, check_callback_url, post
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/slow"
+        target = check_callback_url(url, UrlPolicy(allow_http=True, allow_loopback=True))
+        started = time.monotonic()
+        answer = post(target, b"{}", {"content-type": "application/json"}, timeout=0.3)
+    assert answer.status is None and answer.error and time.monotonic() - started < 2

@@ -37,6 +37,7 @@ import ipaddress
 import json
 import socket
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -359,6 +360,11 @@ def post(target: SafeUrl, body: bytes, headers: dict[str, str], timeout: float) 
         )
     else:
         conn = _PinnedHTTPConnection(target.host, target.port, address, timeout)
+    # The socket timeout bounds each connect/read; the timer bounds the whole exchange (a receiver
+    # that trickles its answer byte by byte is cut off too, and counts as a network error).
+    deadline = threading.Timer(timeout, conn.close)
+    deadline.daemon = True
+    deadline.start()
     try:
         conn.request("POST", target.target, body=body, headers=headers)
         response = conn.getresponse()
@@ -369,9 +375,10 @@ def post(target: SafeUrl, body: bytes, headers: dict[str, str], timeout: float) 
         except ValueError:
             after = None
         return HttpAnswer(response.status, after)
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, AttributeError) as exc:  # AttributeError: closed by the timer
         return HttpAnswer(None, error=f"{type(exc).__name__}: {exc}"[:200])
     finally:
+        deadline.cancel()
         conn.close()
 
 
