@@ -53,6 +53,7 @@ class RuntimeConfig:
     # Base of the webhook retry backoff (FACESVG_NOTIFY_BACKOFF_SECONDS); None: the environment's
     # value or the code default (30 s). Tests use 0: retries come back at once, in order.
     notify_backoff_seconds: float | None = None
+    notify_workers: int = 2  # concurrent notify "Lambda" invocations polling the notify queue
 
 
 class LocalRuntime:
@@ -139,19 +140,20 @@ class LocalRuntime:
             )
         # Bus → rule → notify queue is moto's own delivery (as on AWS); the notify function then
         # backs its retries off by the message's visibility itself, so the poller leaves it alone.
-        self._threads.append(
-            SqsEventSource(
-                self.clients["sqs"],
-                r.notify_queue_url,
-                r.notify_queue_arn,
-                lambda event: self.invoke("notify", event),
-                self._stop,
-                name="local-sqs-notify",
-                batch_size=self.config.batch_size,
-                retry_delay_seconds=None,
-                region=LOCAL_REGION,
+        for i in range(self.config.notify_workers):
+            self._threads.append(
+                SqsEventSource(
+                    self.clients["sqs"],
+                    r.notify_queue_url,
+                    r.notify_queue_arn,
+                    lambda event: self.invoke("notify", event),
+                    self._stop,
+                    name=f"local-sqs-notify-{i}",
+                    batch_size=self.config.batch_size,
+                    retry_delay_seconds=None,
+                    region=LOCAL_REGION,
+                )
             )
-        )
         self._threads.append(
             S3NotificationSource(
                 self.clients["s3_events"],
