@@ -63,7 +63,8 @@ API_TITLE = "facesvg"
 API_DESCRIPTION = (
     "Face photo + segmentation map + landmarks → SVG of smooth, styled facial-region contours. "
     "Submit returns a job id at once; poll the status URL until the job is completed or failed. "
-    "Identical submissions return the same job."
+    "Identical submissions return the same job. With `callback_url`, a signed webhook is POSTed there "
+    "when the job ends (docs/notifications.md)."
 )
 
 _STATUS_CODES: dict[type[ServiceError], HTTPStatus] = {
@@ -236,7 +237,10 @@ def create_app(
                 200: _ok_doc(
                     "An identical job already finished: its status, with the result", JobStatusResponse
                 ),
-                400: _error_doc("The body is invalid; error.field names the field"),
+                400: _error_doc(
+                    "The body is invalid (or callback_url is refused); error.field names the field"
+                ),
+                409: _error_doc("The job already has the most callbacks it takes (TooManyCallbacks)"),
                 413: _error_doc("The body is too large"),
                 415: _error_doc("The body is not application/json"),
                 422: _error_doc("The inputs show no usable face (NoFace)"),
