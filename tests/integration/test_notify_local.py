@@ -352,3 +352,41 @@ def test_a_receiver_that_never_answers_is_cut_off_after_the_timeout() -> None:
         started = time.monotonic()
         answer = post(target, b"{}", {"content-type": "application/json"}, timeout=0.3)
     assert answer.status is None and answer.error and time.monotonic() - started < 2
+
+
+def _line(stream: Any, timeout: float = 60) -> str:
+    import select
+
+    ready, _, _ = select.select([stream], [], [], timeout)
+    assert ready, "no output within the timeout"
+    return str(stream.readline())
+
+
+def test_webhook_listen_prints_the_verified_delivery_of_submit_callback_url(local_stack: Any) -> None:
+    from facesvg.local.aws import free_port
+
+    port = free_port()
+    env = {**os.environ, names.ENV_ENDPOINT_URL: local_stack.endpoint, "COLUMNS": "200"}
+    listen = subprocess.Popen(
+        [sys.executable, "-m", "facesvg.cli", "webhook-listen", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert listen.stdout is not None
+        assert "listening on" in _line(listen.stdout)
+        submitted = subprocess.run(
+            [
+                sys.executable, "-m", "facesvg.cli", "submit", "--api", local_stack.api_url,
+                "--options", json.dumps(unique_body()["options"]),
+                "--callback-url", f"http://127.0.0.1:{port}/hook", "--client-reference", "cli-demo",
+            ],
+            capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        job_id = json.loads(submitted.stdout)["id"]
+        line = _line(listen.stdout)
+        assert "verified" in line and job_id in line and "ref=cli-demo" in line, line
+    finally:
+        listen.terminate()
+        listen.wait(timeout=10)
