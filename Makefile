@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench fidelity bench-e2e load synth lint format clean redrive audit
+.PHONY: install run test bench bench-cold fidelity bench-e2e load synth lint format clean redrive audit
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ FIDELITY_ARGS ?=
 fidelity: install
 	$(VENV)/bin/facesvg fidelity $(FIDELITY_ARGS)
 
+## bench-cold: each handler's import vs import boto3, the process function's first-job extra, facesvg render wall time (median of 5 fresh processes)
+bench-cold: install
+	$(PY) -m facesvg.commands.bench_cold
+
 ## bench-e2e: submit→completed p50/p95 over 30 jobs + cache-hit p50 on the local stack (LOAD_TEST_MODE=true)
 bench-e2e: install
 	$(PY) -m facesvg.local.bench_e2e
@@ -46,6 +50,7 @@ load: install
 synth: install
 	npm ci --no-audit --no-fund
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk synth --quiet
+	$(PY) -m infra.layer cdk.out  # the Lambda assets carry no local/, commands/, moto, rich or httpx
 
 ## redrive: move the jobs DLQ's messages back to the jobs queue (AWS_ENDPOINT_URL=… for the local stack; REDRIVE_ARGS=--dry-run)
 redrive: install

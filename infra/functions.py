@@ -9,13 +9,13 @@ stack; everything else from the context (``infra.config``) or, when not given, t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 from facesvg import names
+from facesvg.stack_config import RESOURCE_SETTINGS, settings_env_names, settings_environment
 
 from infra.config import StackConfig
 from infra.layer import ARCHITECTURE, REPO_ROOT, RUNTIME
@@ -26,53 +26,13 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 HANDLER_MODULE = "handler"
 HANDLER_FUNCTION = "lambda_handler"
 ZIP_FUNCTIONS = ("submit", "status", "ingest", "notify")
-
-# Settings fields whose value is a resource name, filled in by the stack.
-RESOURCE_SETTINGS = {
-    "bucket": names.ENV_BUCKET,
-    "table": names.ENV_TABLE,
-    "queue_url": names.ENV_QUEUE_URL,
-    "event_bus": names.ENV_EVENT_BUS,
-    "notify_queue_url": names.ENV_NOTIFY_QUEUE_URL,
-    "webhook_secret_id": names.ENV_WEBHOOK_SECRET_ID,
-}
-
-
-def settings_env_names() -> dict[str, str]:
-    """Settings field name → environment variable name, as ``Settings`` declares them."""
-    from facesvg.service.settings import Settings
-
-    out: dict[str, str] = {}
-    for field_name, info in Settings.model_fields.items():
-        alias = info.validation_alias
-        choices = getattr(alias, "choices", None)
-        env = str(choices[0]) if choices else (str(alias) if alias else field_name.upper())
-        out[field_name] = env
-    return out
-
-
-def _env_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+__all__ = ["RESOURCE_SETTINGS", "function_environment", "settings_env_names", "zip_function"]
 
 
 def function_environment(config: StackConfig, resources: dict[str, str]) -> dict[str, str]:
-    """Every variable the settings model reads, plus Powertools' own."""
-    from facesvg.service.settings import Settings
-
-    env: dict[str, str] = {}
-    for field_name, env_name in settings_env_names().items():
-        if field_name in RESOURCE_SETTINGS:
-            env[env_name] = resources[field_name]
-            continue
-        if field_name == "lease_seconds":
-            value: Any = config.lease_seconds
-        else:
-            value = getattr(config, field_name, None)
-        if value is None:
-            value = Settings.model_fields[field_name].default
-        env[env_name] = _env_value(value)
+    """Every variable the settings model reads (``facesvg.stack_config.settings_environment``, the
+    same the local runtime uses), plus Powertools' own."""
+    env = settings_environment(config, resources)
     env.update(
         {
             "POWERTOOLS_SERVICE_NAME": names.SERVICE_NAME,

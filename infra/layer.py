@@ -5,14 +5,17 @@ platform (manylinux2014 x86_64, CPython 3.11, wheels only) into ``<asset>/python
 package next to it. If that is impossible on the host (no pip), CDK falls back to the declared
 Docker bundling image (the SAM build image for the runtime) running the same commands.
 
-The requirement specifiers come from ``pyproject.toml`` (one source of versions); packages the
-zip functions do not need are left out, each for a stated reason, because Lambda caps a function
-plus its layers at 250 MB unzipped and numpy + OpenCV + SciPy alone exceed it.
+The requirement specifiers are the project's core dependencies in ``pyproject.toml`` (one source
+of versions; the CLI and the local runtime have extras of their own, which never ship); boto3 is
+left out because the runtime has it. Only what Lambda runs is shipped: ``LAMBDA_PACKAGE_PARTS``
+of the package (core, service, names), never ``local/`` (the emulator and its moto patches),
+``commands/`` or ``cli.py``. The process image's Dockerfile copies the same parts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -44,13 +47,15 @@ PIP_PLATFORM_ARGS = (
     "--only-binary=:all:",
 )
 
+# The parts of the facesvg package that run in Lambda (paths under layers/facesvg/).
+LAMBDA_PACKAGE_PARTS = ("__init__.py", "names.py", "py.typed", "core", "service")
+# What must never be in a Lambda artefact (tests/infra checks the staged assets).
+NOT_SHIPPED_PARTS = ("local", "commands", "cli.py")
+NOT_SHIPPED_DISTRIBUTIONS = ("moto", "rich", "httpx", "prometheus_client", "werkzeug", "flask")
+
 # Project dependencies that do not go into the layer, and why.
 EXCLUDED_DEPENDENCIES: dict[str, str] = {
     "boto3": "provided by the Lambda Python runtime",
-    "scipy": "render core only (smoothing): the process function is a container image with it; "
-    "numpy + OpenCV + SciPy exceed Lambda's 250 MB unzipped limit for zip functions",
-    "rich": "CLI only",
-    "httpx": "CLI and local runtime only",
 }
 # Installed as dependencies of the above but already in the Lambda runtime: removed after pip.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
@@ -73,11 +78,56 @@ def layer_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[s
 
 
 def _package_files() -> list[Path]:
-    return sorted(
-        p
-        for p in PACKAGE_DIR.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
-    )
+    """The files of ``LAMBDA_PACKAGE_PARTS`` (sources and data, no bytecode)."""
+    files: list[Path] = []
+    for part in LAMBDA_PACKAGE_PARTS:
+        path = PACKAGE_DIR / part
+        candidates = [path] if path.is_file() else list(path.rglob("*"))
+        files += [
+            p
+            for p in candidates
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+        ]
+    return sorted(files)
+
+
+def copy_package(destination: Path) -> None:
+    """``LAMBDA_PACKAGE_PARTS`` of the package into ``destination`` (``<site>/facesvg``)."""
+    for path in _package_files():
+        target = destination / path.relative_to(PACKAGE_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+
+
+def unshipped_paths(root: Path) -> list[str]:
+    """Paths under ``root`` (a staged layer asset or image build context) that must not ship: the
+    local runtime, the CLI, and the distributions only they use (a top-level package or dist-info
+    of a site directory: ``python/`` of a layer, or ``site-packages/``). Empty when clean."""
+    found = []
+    for path in root.rglob("*"):
+        parts = path.relative_to(root).parts
+        in_package = any(a == "facesvg" and b in NOT_SHIPPED_PARTS for a, b in itertools.pairwise(parts))
+        top_level = [
+            b
+            for i, (a, b) in enumerate(itertools.pairwise(parts))
+            if (a == "python" and i == 0) or a == "site-packages"
+        ]
+        distribution = any(
+            name.lower().removesuffix(".py").split("-")[0] in NOT_SHIPPED_DISTRIBUTIONS for name in top_level
+        )
+        if in_package or distribution:
+            found.append(str(path.relative_to(root)))
+    return sorted(found)
+
+
+def asset_exclude() -> list[str]:
+    """Docker-ignore patterns (relative to ``layers/``) that keep only ``LAMBDA_PACKAGE_PARTS``."""
+    return [
+        "*",
+        *(f"!facesvg/{part}" for part in LAMBDA_PACKAGE_PARTS),
+        "**/__pycache__",
+        "**/*.pyc",
+    ]
 
 
 def layer_asset_hash(requirements: list[str]) -> str:
@@ -113,6 +163,9 @@ def slim(site: Path) -> None:
 class PipLayerBundler:
     """Local (Docker-free) bundling of the layer with the host's pip."""
 
+    # How the dependencies are installed (tests replace it to check the bundle without pip).
+    install: Any = staticmethod(subprocess.run)
+
     def __init__(self, requirements: list[str]) -> None:
         self.requirements = requirements
 
@@ -135,12 +188,12 @@ class PipLayerBundler:
             *self.requirements,
         ]
         try:
-            subprocess.run(cmd, check=True)  # noqa: S603 - fixed argv, no shell
+            self.install(cmd, check=True)
         except (OSError, subprocess.CalledProcessError) as exc:
             print(f"facesvg layer: local pip bundling failed ({exc}); trying Docker", file=sys.stderr)
             shutil.rmtree(site, ignore_errors=True)
             return False
-        shutil.copytree(PACKAGE_DIR, site / "facesvg", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        copy_package(site / "facesvg")
         slim(site)
         size = _dir_size_mb(site)
         budget = LAMBDA_UNZIPPED_LIMIT_MB - CODE_BUDGET_MB
@@ -153,15 +206,29 @@ class PipLayerBundler:
         return True
 
 
+def check_assets(cdk_out: Path, stack: str = "FaceSvg") -> list[str]:
+    """``unshipped_paths`` of every Lambda asset (layer, image context) of a synthesized ``cdk.out``."""
+    import json
+
+    template = json.loads((cdk_out / f"{stack}.template.json").read_text())
+    found = []
+    for resource in template["Resources"].values():
+        asset = resource.get("Metadata", {}).get("aws:asset:path")
+        if asset and resource["Type"] in ("AWS::Lambda::LayerVersion", "AWS::Lambda::Function"):
+            found += [f"{asset}/{p}" for p in unshipped_paths(cdk_out / asset)]
+    return found
+
+
 def docker_command(requirements: list[str]) -> list[str]:
     """The same recipe for the Docker fallback (SAM build image, /asset-input = layers/)."""
     quoted = " ".join(f"'{r}'" for r in requirements)
     removed = " ".join(f"/asset-output/python/{n}*" for n in RUNTIME_PROVIDED)
+    parts = " ".join(f"/asset-input/facesvg/{part}" for part in LAMBDA_PACKAGE_PARTS)
     return [
         "bash",
         "-c",
         f"pip install --no-compile --target /asset-output/python {quoted}"
-        " && cp -r /asset-input/facesvg /asset-output/python/"
+        f" && mkdir -p /asset-output/python/facesvg && cp -r {parts} /asset-output/python/facesvg/"
         f" && rm -rf {removed} /asset-output/python/bin"
         " && find /asset-output/python -name __pycache__ -prune -exec rm -rf {} +",
     ]
@@ -178,7 +245,8 @@ class FaceSvgLayer(Construct):
             str(PACKAGE_DIR.parent),
             asset_hash=layer_asset_hash(requirements),
             asset_hash_type=cdk.AssetHashType.CUSTOM,
-            exclude=["*.egg-info", "**/__pycache__", "**/*.pyc"],
+            exclude=asset_exclude(),
+            ignore_mode=cdk.IgnoreMode.DOCKER,
             bundling=cdk.BundlingOptions(
                 image=RUNTIME.bundling_image,
                 command=docker_command(requirements),
@@ -194,3 +262,10 @@ class FaceSvgLayer(Construct):
             compatible_architectures=[ARCHITECTURE],
             description="facesvg package + runtime dependencies (numpy, OpenCV, pydantic, Powertools)",
         )
+
+
+if __name__ == "__main__":  # make synth: python -m infra.layer cdk.out
+    leaked = check_assets(Path(sys.argv[1] if len(sys.argv) > 1 else "cdk.out"))
+    for line in leaked[:20]:
+        print(f"not for Lambda: {line}", file=sys.stderr)
+    sys.exit(1 if leaked else 0)

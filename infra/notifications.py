@@ -26,7 +26,7 @@ from constructs import Construct
 from facesvg import names
 from facesvg.service.notify import DETAIL_TYPES, EVENT_SOURCE
 
-from infra.config import StackConfig
+from infra.config import DLQ_RETENTION_DAYS, QUEUE_RETENTION_DAYS, StackConfig
 from infra.functions import zip_function
 from infra.nag import acknowledge
 from infra.storage import Storage
@@ -44,7 +44,7 @@ class Notifications(Construct):
             "NotifyDlq",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
+            retention_period=cdk.Duration.days(DLQ_RETENTION_DAYS),
         )
         self.queue = sqs.Queue(
             self,
@@ -53,7 +53,7 @@ class Notifications(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=cdk.Duration.seconds(6 * config.notify_function_timeout_seconds),
-            retention_period=cdk.Duration.days(4),
+            retention_period=cdk.Duration.days(QUEUE_RETENTION_DAYS),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dlq, max_receive_count=names.NOTIFY_MAX_RECEIVE_COUNT
             ),

@@ -17,18 +17,18 @@ from facesvg import names
 
 from infra.config import StackConfig
 from infra.functions import acknowledge_xray, log_group, zip_function
-from infra.layer import ARCHITECTURE, REPO_ROOT
+from infra.layer import ARCHITECTURE, LAMBDA_PACKAGE_PARTS, REPO_ROOT
 from infra.storage import Storage
 
 PROCESS_DOCKERFILE = "functions/process/Dockerfile"
 # The image's build context is the repo root, reduced to what the Dockerfile COPYs (an allow-list,
 # Docker-ignore syntax), so edits elsewhere neither bloat the context nor change the image hash.
-# tests/infra checks every COPY source of the Dockerfile is in the staged context.
+# tests/infra checks every COPY source of the Dockerfile is in the staged context, and that the
+# context holds only the package parts Lambda runs (no local/, commands/, cli.py).
 IMAGE_CONTEXT_EXCLUDE = [
     "*",
     "!pyproject.toml",
-    "!README.md",
-    "!layers",
+    *(f"!layers/facesvg/{part}" for part in LAMBDA_PACKAGE_PARTS),
     "!functions/process",
     "**/__pycache__",
     "**/*.pyc",

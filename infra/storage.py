@@ -12,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from facesvg import names
 
-from infra.config import StackConfig
+from infra.config import DLQ_RETENTION_DAYS, QUEUE_RETENTION_DAYS, StackConfig
 from infra.nag import acknowledge
 
 
@@ -104,7 +104,7 @@ class Storage(Construct):
             "JobsDlq",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
+            retention_period=cdk.Duration.days(DLQ_RETENTION_DAYS),
         )
         self.queue = sqs.Queue(
             self,
@@ -112,7 +112,7 @@ class Storage(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=cdk.Duration.seconds(config.visibility_timeout_seconds),
-            retention_period=cdk.Duration.days(4),
+            retention_period=cdk.Duration.days(QUEUE_RETENTION_DAYS),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=config.max_receive_count),
         )
 

@@ -15,6 +15,7 @@
   };
   const SEEN_KEY = "facesvg.viewer.jobs";
   const SETTINGS_KEY = "facesvg.viewer.settings";
+  const DOWNLOADS = ["download-svg", "download-json", "download-geojson", "download-coco"];
   const SVG_NS = "http://www.w3.org/2000/svg";
   const XLINK_NS = "http://www.w3.org/1999/xlink";
 
@@ -23,7 +24,8 @@
 
   const state = {
     job: null, // last status payload
-    regions: [], // [{name, area, path, row, checkbox}]
+    regions: [], // [{name, layer, area, share, visibility, mm2, path, row, checkbox}]
+    layer: "both", // the layer switch: regions, zones or both
     pollTimer: null,
     tickTimer: null,
     startedAt: 0,
@@ -199,23 +201,30 @@
     return FIELDS.includes(head) ? head : "form";
   }
 
-  function describeError(err) {
-    const words = {
-      NoFace: "No usable face was found",
-      UnsupportedFormat: "This is not a PNG or JPEG file",
-      NotPNG: "The segmentation map must be a PNG",
-      NotLabelMap: "This looks like a colour image, not a label map",
-      InvalidBase64: "The file could not be read",
-      LandmarkCount: "Wrong number of landmarks",
-      InvalidLandmarks: "The landmarks file could not be read",
-      Corrupt: "The file is corrupt",
-      Truncated: "The file is truncated",
-      Empty: "The file is empty",
-      TooLarge: "The file is too large",
-    };
-    const lead = words[err.code];
-    const msg = err.message || "";
-    return lead ? `${lead}: ${msg} (${err.code})` : `${msg || "Request failed"}${err.code ? ` (${err.code})` : ""}`;
+  // Words for an error that comes without a message; the API's own message is used when there is one.
+  const ERROR_WORDS = {
+    NoFace: "No usable face was found",
+    UnsupportedFormat: "This is not a PNG or JPEG file",
+    NotPNG: "The segmentation map must be a PNG",
+    NotLabelMap: "This looks like a colour image, not a label map",
+    InvalidBase64: "The file could not be read",
+    LandmarkCount: "Wrong number of landmarks",
+    InvalidLandmarks: "The landmarks file could not be read",
+    Corrupt: "The file is corrupt",
+    Truncated: "The file is truncated",
+    Empty: "The file is empty",
+    TooLarge: "The file is too large",
+  };
+
+  // One sentence per error: the API's message once, then its code, e.g.
+  // "Not a PNG or JPEG file (UnsupportedFormat)". A message that starts with the name of the field
+  // it is shown under ("image: …") loses that prefix.
+  function describeError(err, shownUnder) {
+    let msg = String(err.message || "").trim();
+    if (shownUnder && msg.startsWith(`${shownUnder}: `)) msg = msg.slice(shownUnder.length + 2);
+    if (!msg) msg = ERROR_WORDS[err.code] || "Request failed";
+    if (!/^[\w.]+: /.test(msg)) msg = msg[0].toUpperCase() + msg.slice(1); // not "options.zones: …"
+    return err.code && !msg.includes(err.code) ? `${msg} (${err.code})` : msg;
   }
 
   // ------------------------------------------------------------------ submit
@@ -265,7 +274,7 @@
       ]);
       // The API reads the landmarks as JSON or as the text of a QOVES landmarks.txt (a Python
       // literal), so the file's text goes as it is.
-      const body = JSON.stringify({ image, segmentation_map, landmarks });
+      const body = JSON.stringify(Object.assign({ image, segmentation_map, landmarks }, requestOptions()));
       startJobView();
       const res = await fetch(apiUrl(SUBMIT_PATH), {
         method: "POST",
@@ -276,7 +285,8 @@
       if (run !== state.runId) return;
       if (!res.ok) {
         const err = payload.error || { code: `HTTP ${res.status}`, message: payload.message || res.statusText };
-        setFieldError(fieldOf(err.field), describeError(err));
+        const field = fieldOf(err.field);
+        setFieldError(field, describeError(err, field));
         if (res.status === 413) setFieldError("form", "The files are too large together (the API takes about 9 MB).");
         hideJob();
         return;
@@ -297,6 +307,13 @@
     } finally {
       if (run === state.runId) setBusy(false);
     }
+  }
+
+  // options.zones from the "Layers to draw" menu; none for the default (standard), which hashes the
+  // same and is also what an API from before the zones accepts.
+  function requestOptions() {
+    const zones = $("zones-select").value;
+    return zones && zones !== "standard" ? { options: { zones } } : {};
   }
 
   function when(iso) {
@@ -413,7 +430,7 @@
       // A failed job has a code and a message, not a field; messages of input errors start with it.
       const m = /^(image|segmentation_map|landmarks)\b/.exec(err.message || "");
       const field = m ? m[1] : err.code === "NoFace" ? "segmentation_map" : null;
-      if (field) setFieldError(field, describeError(err));
+      if (field) setFieldError(field, describeError(err, field));
     } else {
       const delay = Math.min(1000, 150 + (performance.now() - state.startedAt) / 10);
       state.pollTimer = setTimeout(() => poll(payload.id, run), delay);
@@ -452,11 +469,13 @@
     $("region-count").textContent = "";
     $("regions-hint").hidden = false;
     $("area-note").hidden = true;
+    $("visibility-note").hidden = true;
     $("tooltip").hidden = true;
     const sel = $("view-select");
     sel.replaceChildren(new Option("Combined SVG", ""));
     sel.disabled = true;
-    for (const id of ["download-svg", "download-json"]) {
+    setLayerSwitch([]);
+    for (const id of DOWNLOADS) {
       const a = $(id);
       if (a.href && a.href.startsWith("blob:")) URL.revokeObjectURL(a.href);
       a.removeAttribute("href");
@@ -489,10 +508,11 @@
     "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-dasharray", "stroke-opacity",
     "stroke-linejoin", "stroke-linecap", "opacity", "clip-path", "clip-rule", "mask", "transform",
     "cx", "cy", "r", "rx", "ry", "x1", "y1", "x2", "y2", "points", "offset", "stop-color",
-    "stop-opacity", "gradientUnits", "clipPathUnits",
+    "stop-opacity", "gradientUnits", "clipPathUnits", "class",
   ]);
   const SAFE_HREF = /^(#[\w-]+|data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+/=\s]*)$/;
   const SAFE_URL_REF = /^url\(#[\w-]+\)$/;
+  const SAFE_CLASS = /^[\w\s-]*$/;
 
   function sanitizeSvg(text) {
     const doc = new DOMParser().parseFromString(text, "image/svg+xml");
@@ -510,6 +530,7 @@
         }
         if (attr.namespaceURI !== null || !SVG_ATTRS.has(name)) continue;
         if (/url\(/i.test(value) && !SAFE_URL_REF.test(value.trim())) continue;
+        if (name === "class" && !SAFE_CLASS.test(value)) continue;
         out.setAttribute(name, value);
       }
       for (const child of Array.from(src.childNodes)) {
@@ -547,8 +568,29 @@
     return `${Math.round(a).toLocaleString("en-US")} px²`;
   }
 
+  // "57 % visible, hair" from {visible_fraction, occluded_by}; "" for a response without it.
+  function visibilityText(v) {
+    if (!v || typeof v.visible_fraction !== "number") return "";
+    const pct = `${Math.round(v.visible_fraction * 100)} % visible`;
+    const by = Array.isArray(v.occluded_by) ? v.occluded_by.map(prettyName).join(", ") : "";
+    return by ? `${pct}, ${by}` : pct;
+  }
+
+  function isPartlyHidden(v) {
+    if (!v || typeof v.visible_fraction !== "number") return false;
+    return Math.round(v.visible_fraction * 100) < 100 || (Array.isArray(v.occluded_by) && v.occluded_by.length > 0);
+  }
+
+  // Every contour of the response with its layer: the standard regions (mask_contours), then the
+  // aesthetic zones (zone_contours; absent in responses from before the zones).
+  function layeredContours(p) {
+    const out = [];
+    for (const [name, pts] of Object.entries(p.mask_contours || {})) out.push({ name, pts, layer: "regions" });
+    for (const [name, pts] of Object.entries(p.zone_contours || {})) out.push({ name, pts, layer: "zones" });
+    return out;
+  }
+
   function showResult(p) {
-    const contours = p.mask_contours || {};
     let svgText = "";
     try {
       svgText = p.svg ? decodeBase64Utf8(p.svg) : "";
@@ -574,30 +616,51 @@
     stage.hidden = false;
     $("stage-empty").hidden = true;
 
-    // One entry per region the API returned contours for; its path is the SVG's own
-    // region-<name> path, or (for a region the combined SVG only uses as the clip, such as the
-    // face) an outline drawn from the contour, off by default.
-    const names = Object.keys(contours);
-    const faceArea = contours.face ? polygonArea(contours.face) : 0;
+    state.regions = buildRegionList(p, svg);
+    const layers = Array.from(new Set(state.regions.map((r) => r.layer)));
+    setLayerSwitch(layers);
+    $("regions-hint").hidden = true;
+    $("area-note").hidden = false;
+    $("visibility-note").hidden = !p.visibility;
+    $("regions-all").disabled = false;
+    $("regions-none").disabled = false;
+    showMissing(p);
+    fillViewSelect(p);
+    showView("");
+    applyLayer(layers.length > 1 ? "both" : layers[0] || "both");
+    setDownloads(p, svgText);
+  }
+
+  // One entry per region and zone the API returned contours for; its path is the SVG's own
+  // region-<name> path, or (for a region the combined SVG only uses as the clip, such as the
+  // face) an outline drawn from the contour, off by default.
+  function buildRegionList(p, svg) {
+    const contours = layeredContours(p);
+    const face = (p.mask_contours || {}).face;
+    const faceArea = face ? polygonArea(face) : 0;
     const list = $("region-list");
-    state.regions = names.map((name) => {
-      const pts = contours[name];
+    const hasBoth = new Set(contours.map((c) => c.layer)).size > 1;
+    let layerShown = null;
+    return contours.map(({ name, pts, layer }) => {
+      if (hasBoth && layer !== layerShown) list.appendChild(groupHead(layer));
+      layerShown = layer;
       const area = polygonArea(pts);
       let path = svg.querySelector(`path[id="region-${CSS.escape(name)}"]`);
-      let on = true;
-      if (!path) {
-        path = document.createElementNS(SVG_NS, "path");
-        path.setAttribute("d", pathFromPoints(pts));
-        path.setAttribute("stroke", "#80929C");
-        path.setAttribute("stroke-width", "2");
-        path.setAttribute("stroke-dasharray", "4,2");
-        path.classList.add("region-outline");
-        svg.appendChild(path);
-        on = false;
-      }
+      const on = !!path;
+      if (!path) path = outlinePath(svg, pts);
       path.classList.add("region");
       path.dataset.region = name;
-      const region = { name, area, path, share: faceArea ? area / faceArea : null };
+      path.dataset.layer = layer;
+      const region = {
+        name,
+        layer,
+        area,
+        path,
+        share: faceArea ? area / faceArea : null,
+        visibility: visibilityText((p.visibility || {})[name]),
+        partlyHidden: isPartlyHidden((p.visibility || {})[name]),
+        mm2: ((p.areas || {})[name] || {}).mm2,
+      };
       region.row = regionRow(region, on);
       list.appendChild(region.row.parentElement);
       setRegionOn(region, on);
@@ -606,28 +669,102 @@
       path.addEventListener("mousemove", (e) => placeTooltip(e));
       return region;
     });
-    $("region-count").textContent = String(names.length);
-    $("regions-hint").hidden = true;
-    $("area-note").hidden = false;
-    $("regions-all").disabled = false;
-    $("regions-none").disabled = false;
-    if (p.missing && p.missing.length) {
-      const note = document.createElement("p");
-      note.className = "missing";
-      note.textContent = `Not drawn for this face: ${p.missing.map(prettyName).join(", ")}`;
-      list.after(note);
-    }
+  }
 
+  function groupHead(layer) {
+    const li = document.createElement("li");
+    li.className = "group-head";
+    li.dataset.layer = layer;
+    li.textContent = layer === "zones" ? "Aesthetic zones" : "Regions";
+    return li;
+  }
+
+  function outlinePath(svg, pts) {
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", pathFromPoints(pts));
+    path.setAttribute("stroke", "#80929C");
+    path.setAttribute("stroke-width", "2");
+    path.setAttribute("stroke-dasharray", "4,2");
+    path.classList.add("region-outline");
+    svg.appendChild(path);
+    return path;
+  }
+
+  // What could not be drawn, with the reason when the visibility says it (e.g. "left ear (turned away)").
+  function showMissing(p) {
+    if (!p.missing || !p.missing.length) return;
+    const why = (name) => {
+      const v = (p.visibility || {})[name];
+      const by = v && Array.isArray(v.occluded_by) ? v.occluded_by.map(prettyName).join(", ") : "";
+      return by ? `${prettyName(name)} (${by})` : prettyName(name);
+    };
+    const note = document.createElement("p");
+    note.className = "missing";
+    note.textContent = `Not drawn for this face: ${p.missing.map(why).join(", ")}`;
+    $("region-list").after(note);
+  }
+
+  function fillViewSelect(p) {
     const sel = $("view-select");
-    for (const name of Object.keys(p.regions_svg_urls || {})) sel.add(new Option(`Region: ${prettyName(name)}`, name));
+    const zones = p.zone_contours || {};
+    const groups = { regions: null, zones: null };
+    for (const name of Object.keys(p.regions_svg_urls || {})) {
+      const layer = name in zones ? "zones" : "regions";
+      if (!groups[layer]) {
+        groups[layer] = document.createElement("optgroup");
+        groups[layer].label = layer === "zones" ? "Zone SVGs" : "Region SVGs";
+        sel.appendChild(groups[layer]);
+      }
+      groups[layer].appendChild(new Option(`${layer === "zones" ? "Zone" : "Region"}: ${prettyName(name)}`, name));
+    }
     sel.disabled = false;
     sel.value = "";
-    showView("");
+  }
 
-    const svgBlob = new Blob([svgText], { type: "image/svg+xml" });
-    setDownload("download-svg", svgBlob, `face-${p.id.slice(0, 8)}.svg`);
-    const json = JSON.stringify({ id: p.id, mask_contours: contours, transform: p.transform || null }, null, 1);
-    setDownload("download-json", new Blob([json], { type: "application/json" }), `contours-${p.id.slice(0, 8)}.json`);
+  // ------------------------------------------------------------------ layers (regions / zones / both)
+
+  function setLayerSwitch(layers) {
+    const box = $("layer-switch");
+    box.disabled = layers.length < 2;
+    const value = layers.length === 1 ? layers[0] : "both";
+    for (const radio of box.querySelectorAll("input")) radio.checked = radio.value === value;
+  }
+
+  function inLayer(region, layer) {
+    return layer === "both" || region.layer === layer;
+  }
+
+  // Shows one layer (or both) in the SVG and the list; "All"/"None" then act on what is shown.
+  function applyLayer(layer) {
+    state.layer = layer;
+    for (const r of state.regions) {
+      const shown = inLayer(r, layer);
+      r.path.classList.toggle("is-layer-off", !shown);
+      r.row.parentElement.hidden = !shown;
+      if (!shown) hot(r, false);
+    }
+    for (const head of $("region-list").querySelectorAll(".group-head")) head.hidden = layer !== "both";
+    $("region-count").textContent = String(state.regions.filter((r) => inLayer(r, layer)).length);
+  }
+
+  function shownRegions() {
+    return state.regions.filter((r) => inLayer(r, state.layer || "both"));
+  }
+
+  // ------------------------------------------------------------------ downloads
+
+  function setDownloads(p, svgText) {
+    const tag = String(p.id || "").slice(0, 8);
+    setDownload("download-svg", new Blob([svgText], { type: "image/svg+xml" }), `face-${tag}.svg`);
+    const contours = { id: p.id, mask_contours: p.mask_contours || {}, transform: p.transform || null };
+    if (p.zone_contours) contours.zone_contours = p.zone_contours;
+    if (p.inverse_transform) contours.inverse_transform = p.inverse_transform;
+    const json = JSON.stringify(contours, null, 1);
+    setDownload("download-json", new Blob([json], { type: "application/json" }), `contours-${tag}.json`);
+    // Presigned links on another origin: a download attribute would be ignored, so they open in a tab.
+    const urls = p.result_urls || {};
+    setLink("download-geojson", urls["result.geojson"]);
+    setLink("download-coco", urls["result.coco.json"]);
   }
 
   function setDownload(id, blob, filename) {
@@ -639,8 +776,28 @@
     a.removeAttribute("aria-disabled");
   }
 
+  function setLink(id, url) {
+    const a = $(id);
+    if (!url) {
+      a.removeAttribute("href");
+      a.setAttribute("aria-disabled", "true");
+      return;
+    }
+    a.href = url;
+    a.target = "_blank";
+    a.rel = "noopener";
+    a.removeAttribute("aria-disabled");
+  }
+
+  // ------------------------------------------------------------------ region list
+
+  function shareText(region) {
+    return region.share !== null && region.name !== "face" ? `${(region.share * 100).toFixed(1)} %` : fmtArea(region.area);
+  }
+
   function regionRow(region, on) {
     const li = document.createElement("li");
+    li.dataset.layer = region.layer;
     const label = document.createElement("label");
     label.className = "region-row";
     const box = document.createElement("input");
@@ -652,16 +809,21 @@
     name.textContent = prettyName(region.name);
     const area = document.createElement("span");
     area.className = "area";
-    area.textContent = region.share !== null && region.name !== "face"
-      ? `${(region.share * 100).toFixed(1)} %`
-      : fmtArea(region.area);
-    label.title = `${prettyName(region.name)} · ${fmtArea(region.area)}`;
+    area.textContent = shareText(region);
     const bar = document.createElement("span");
     bar.className = "bar";
     const fill = document.createElement("span");
     fill.style.width = `${Math.min(100, (region.share || 0) * 100 * 2.5).toFixed(1)}%`;
     bar.appendChild(fill);
-    label.append(box, name, area, bar);
+    label.append(box, name, area);
+    if (region.partlyHidden) {
+      const vis = document.createElement("span");
+      vis.className = "vis";
+      vis.textContent = region.visibility;
+      label.appendChild(vis);
+    }
+    label.appendChild(bar);
+    label.title = [prettyName(region.name), fmtArea(region.area), region.visibility].filter(Boolean).join(" · ");
     li.appendChild(label);
     region.checkbox = box;
     box.addEventListener("change", () => setRegionOn(region, box.checked));
@@ -678,6 +840,14 @@
     if (region.checkbox) region.checkbox.checked = on;
   }
 
+  function tooltipText(region) {
+    const share = region.share !== null && region.name !== "face" ? ` · ${(region.share * 100).toFixed(1)} % of face` : "";
+    const mm = typeof region.mm2 === "number" ? ` · ≈ ${Math.round(region.mm2).toLocaleString("en-US")} mm²` : "";
+    const lines = [`${fmtArea(region.area)}${share}${mm}`];
+    if (region.visibility) lines.push(region.visibility);
+    return lines;
+  }
+
   function hot(region, on, anchor) {
     for (const r of state.regions) {
       const h = on && r === region;
@@ -692,8 +862,12 @@
     }
     const title = document.createElement("strong");
     title.textContent = prettyName(region.name);
-    const share = region.share !== null && region.name !== "face" ? ` · ${(region.share * 100).toFixed(1)} % of face` : "";
-    tip.replaceChildren(title, document.createTextNode(`${fmtArea(region.area)}${share}`));
+    const lines = tooltipText(region).map((text) => {
+      const line = document.createElement("span");
+      line.textContent = text;
+      return line;
+    });
+    tip.replaceChildren(title, ...lines);
     tip.hidden = false;
     if (anchor) {
       // From the list (mouse or keyboard): pin the label at the region's centre.
@@ -735,17 +909,18 @@
     }
     if (combined || !p) return;
     // A cross-origin link cannot force a download: open the region's SVG in a new tab instead.
+    const kind = (p.zone_contours || {})[name] ? "zone" : "region";
     dl.href = (p.regions_svg_urls || {})[name] || "#";
     dl.removeAttribute("download");
     dl.target = "_blank";
     dl.rel = "noopener";
-    dl.textContent = "Open region SVG";
+    dl.textContent = `Open ${kind} SVG`;
     const img = $("region-img");
     const cap = $("region-caption");
     cap.textContent = `${prettyName(name)} — its own SVG`;
-    img.alt = `SVG of the ${prettyName(name)} region`;
+    img.alt = `SVG of the ${prettyName(name)} ${kind}`;
     img.onerror = () => {
-      cap.textContent = `${prettyName(name)}: the region SVG could not be loaded (its link may have expired; submit again to refresh it).`;
+      cap.textContent = `${prettyName(name)}: the ${kind} SVG could not be loaded (its link may have expired; submit again to refresh it).`;
     };
     img.src = (p.regions_svg_urls || {})[name] || "";
   }
@@ -758,8 +933,11 @@
     $("submit-form").addEventListener("submit", submit);
     $("sample-btn").addEventListener("click", trySample);
     $("view-select").addEventListener("change", (e) => showView(e.target.value));
-    $("regions-all").addEventListener("click", () => state.regions.forEach((r) => setRegionOn(r, true)));
-    $("regions-none").addEventListener("click", () => state.regions.forEach((r) => setRegionOn(r, false)));
+    $("regions-all").addEventListener("click", () => shownRegions().forEach((r) => setRegionOn(r, true)));
+    $("regions-none").addEventListener("click", () => shownRegions().forEach((r) => setRegionOn(r, false)));
+    $("layer-switch").addEventListener("change", (e) => {
+      if (e.target.name === "layer") applyLayer(e.target.value);
+    });
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape") state.regions.forEach((r) => hot(r, false));
     });

@@ -1,7 +1,7 @@
 """facesvg: face photo + LaPa segmentation + MediaPipe landmarks -> styled SVG contours.
 
 Packages:
-    facesvg.core     image work only (NumPy/OpenCV/SciPy/svgwrite); no AWS, no env vars, no I/O.
+    facesvg.core     image work only (NumPy/OpenCV/svgwrite); no AWS, no env vars, no I/O.
     facesvg.service  jobs, hashing, storage, queue; the only boto3 user; no image math.
     facesvg.local    the embedded local runtime (moto server, HTTP -> API Gateway events, SQS poller).
 """

@@ -3,12 +3,14 @@ library; no browser download) against the local stack that serves it at ``/``.""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -30,6 +32,18 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1440, "height": 900}
+WIDTHS = (1440, 800, 390)  # desktop, a small laptop / tablet, a phone
+# Fields of the status response added with the zones: a response from before them lacks them all.
+NEW_STATUS_FIELDS = (
+    "zone_contours",
+    "contours_source_px",
+    "inverse_transform",
+    "visibility",
+    "scale",
+    "areas",
+    "result_urls",
+)
+UPDATE_SCREENSHOTS = os.environ.get("FACESVG_UPDATE_SCREENSHOT") == "1"
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
@@ -56,14 +70,57 @@ def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A Content-Security-Policy violation is only a console message: count it as an error too.
+    pg.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text) if msg.type == "error" and "Content Security Policy" in msg.text else None
+        ),
+    )
     pg.set_default_timeout(20_000)
     yield pg
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript or CSP errors on the page: {errors}"
 
 
 def visible_region_paths(page: Any) -> int:
     return int(page.locator("#stage-svg path.region:visible").count())
+
+
+def visible_paths(page: Any, layer: str) -> int:
+    return int(page.locator(f'#stage-svg path.region[data-layer="{layer}"]:visible').count())
+
+
+def visible_rows(page: Any, layer: str) -> int:
+    return int(page.locator(f'#region-list li[data-layer="{layer}"]:visible').count())
+
+
+def submit_sample(page: Any, zones: str = "standard") -> None:
+    """The three sample files through the file inputs, the zones option, Submit; until completed."""
+    page.set_input_files("#image-input", str(SAMPLE / "original_image.png"))
+    page.set_input_files("#segmentation_map-input", str(SAMPLE / "segmentation_map.png"))
+    page.set_input_files("#landmarks-input", str(SAMPLE / "landmarks.txt"))
+    page.select_option("#zones-select", zones)
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#steps li.is-done", has_text="Completed").wait_for()
+
+
+def assert_no_horizontal_overflow(page: Any, when: str) -> None:
+    width, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"{when}: the page is {width} px wide in a {inner} px window"
+    # And no card sticks out of the window (a card can overflow without widening the page when
+    # something clips it).
+    worst = page.evaluate(
+        "Math.max(...Array.from(document.querySelectorAll('.panel, .topbar'),"
+        " (e) => e.getBoundingClientRect().right))"
+    )
+    assert worst <= inner + 0.5, f"{when}: a card reaches x = {worst} in a {inner} px window"
+
+
+def same_object(url_a: str, url_b: str) -> bool:
+    """Two presigned URLs of the same object (the signature's date may differ between calls)."""
+    a, b = urlsplit(url_a), urlsplit(url_b)
+    return (a.scheme, a.netloc, a.path) == (b.scheme, b.netloc, b.path) and "Signature" in a.query
 
 
 def test_viewer_renders_the_sample_toggles_regions_and_reports_bad_files(
@@ -132,9 +189,134 @@ def test_viewer_renders_the_sample_toggles_regions_and_reports_bad_files(
     page.get_by_role("button", name="Submit").click()
     error = page.locator("#image-error")
     error.wait_for()
-    assert "PNG or JPEG" in error.inner_text()
+    # The API's message once, with its code: "Not a PNG or JPEG file (UnsupportedFormat)".
+    assert error.inner_text().lower().count("png or jpeg") == 1, error.inner_text()
+    assert error.inner_text().count("UnsupportedFormat") == 1, error.inner_text()
     assert page.locator("#image-input").get_attribute("aria-invalid") == "true"
     assert page.locator("#segmentation_map-error").inner_text() == ""
     page.screenshot(path=str(tmp_path / "viewer-bad-file.png"))
 
     assert time.monotonic() - started < 30
+
+
+def test_viewer_zones_layers_visibility_and_exports(local_stack: Any, page: Any) -> None:
+    page.goto(local_stack.api_url + "/")
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/submit")) as submitted:
+        submit_sample(page, zones="all")
+    assert submitted.value.post_data_json["options"] == {"zones": "all"}
+    job_id = page.locator("#job-id").inner_text()
+    api = httpx.get(f"{local_stack.api_url}/api/v1/status/{job_id}", timeout=30).json()
+    regions, zones = set(api["mask_contours"]), set(api["zone_contours"])
+    assert zones and not regions & zones
+
+    # Both layers in the list and the SVG, each path marked with its layer.
+    boxes = page.locator("#region-list input[type=checkbox]")
+    assert {boxes.nth(i).get_attribute("data-region") for i in range(boxes.count())} == regions | zones
+    assert int(page.locator("#region-count").inner_text()) == len(regions | zones)
+    assert visible_paths(page, "zones") == len(zones)
+    drawn_regions = visible_paths(page, "regions")
+    assert drawn_regions >= len(regions) - 1 > 0  # face is the clip, its outline is off
+    assert page.locator("#stage-svg g#zones path.layer-zones").count() == len(zones)
+
+    # The layer switch shows one layer or both, in the SVG and in the list.
+    switch = page.locator("#layer-switch")
+    switch.get_by_text("Regions", exact=True).click()
+    assert visible_paths(page, "zones") == 0 and visible_rows(page, "zones") == 0
+    assert visible_paths(page, "regions") == drawn_regions and visible_rows(page, "regions") == len(regions)
+    assert int(page.locator("#region-count").inner_text()) == len(regions)
+    switch.get_by_text("Zones", exact=True).click()
+    assert visible_paths(page, "regions") == 0 and visible_rows(page, "regions") == 0
+    assert visible_paths(page, "zones") == len(zones) and visible_rows(page, "zones") == len(zones)
+    # "None" acts on the layer shown: the zones go, the regions stay on.
+    page.get_by_role("button", name="None").click()
+    assert visible_paths(page, "zones") == 0
+    switch.get_by_text("Both", exact=True).click()
+    assert visible_paths(page, "regions") == drawn_regions and visible_paths(page, "zones") == 0
+    page.get_by_role("button", name="All").click()
+    assert visible_paths(page, "zones") == len(zones)
+    assert visible_paths(page, "regions") == len(regions)  # All includes the face outline
+
+    # Visibility in the list: a partly hidden region says how much shows and what hides it.
+    drawn = regions | zones
+    hidden = {n: v for n, v in api["visibility"].items() if n in drawn and v["visible_fraction"] < 0.995}
+    assert hidden, "the sample has partly hidden regions (the ears under the hair)"
+    for name, vis in hidden.items():
+        row = page.locator(f'#region-list li:has(input[data-region="{name}"])')
+        expected = f"{round(vis['visible_fraction'] * 100)} % visible"
+        if vis["occluded_by"]:
+            expected += ", " + ", ".join(c.replace("_", " ") for c in vis["occluded_by"])
+        assert expected in row.inner_text(), (name, row.inner_text())
+
+    # Exports: the presigned GeoJSON and COCO links of the status response.
+    for link, doc in (("#download-geojson", "result.geojson"), ("#download-coco", "result.coco.json")):
+        href = page.locator(link).get_attribute("href") or ""
+        assert same_object(href, api["result_urls"][doc]), (href, api["result_urls"][doc])
+        assert page.locator(link).get_attribute("aria-disabled") is None
+    geojson = httpx.get(page.locator("#download-geojson").get_attribute("href") or "", timeout=30).json()
+    assert geojson["type"] == "FeatureCollection"
+    assert {f["properties"]["name"] for f in geojson["features"]} >= zones
+
+    # A zone's own SVG, from the view menu.
+    page.select_option("#view-select", sorted(zones)[0])
+    page.wait_for_function("() => document.getElementById('region-img').naturalWidth > 0")
+    assert page.locator("#download-svg").inner_text() == "Open zone SVG"
+
+
+def test_viewer_lists_a_response_from_before_the_zones(local_stack: Any, page: Any) -> None:
+    """A status response without the new fields (an older API): the list, SVG and downloads work,
+    the new controls stay off."""
+
+    def strip(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        for field in NEW_STATUS_FIELDS:
+            body.pop(field, None)
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route("**/api/v1/submit", strip)
+    page.route("**/api/v1/status/*", strip)
+    page.goto(local_stack.api_url + "/")
+    submit_sample(page)
+    job_id = page.locator("#job-id").inner_text()
+    api = httpx.get(f"{local_stack.api_url}/api/v1/status/{job_id}", timeout=30).json()
+    assert page.locator("#region-list input[type=checkbox]").count() == len(api["mask_contours"])
+    assert visible_region_paths(page) >= len(api["mask_contours"]) - 1
+    assert page.locator("#region-list .vis").count() == 0
+    assert page.locator("#visibility-note").is_hidden()
+    assert page.locator("#layer-switch input").count() == 3
+    assert all(page.locator("#layer-switch input").nth(i).is_disabled() for i in range(3))
+    for link in ("#download-geojson", "#download-coco"):
+        assert page.locator(link).get_attribute("aria-disabled") == "true"
+        assert page.locator(link).get_attribute("href") is None
+    assert page.locator("#download-svg").get_attribute("aria-disabled") is None
+    page.locator(".region-row", has_text="nose").hover()
+    assert "nose" in page.locator("#tooltip").inner_text()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_viewer_fits_the_window(local_stack: Any, page: Any, tmp_path: Path, width: int) -> None:
+    """Nothing overflows horizontally at a desktop, a laptop and a phone width, empty or with a
+    result; a screenshot per width (``docs/viewer-<width>.png`` with FACESVG_UPDATE_SCREENSHOT=1)."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(local_stack.api_url + "/")
+    assert_no_horizontal_overflow(page, f"empty page at {width} px")
+    # "Drop or choose a file" on one line in every drop zone.
+    line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.drop-text')).fontSize)")
+    heights = page.evaluate(
+        "Array.from(document.querySelectorAll('.drop-text'), (e) => e.getBoundingClientRect().height)"
+    )
+    assert len(heights) == 3 and max(heights) < 2 * line, heights  # one line is ~1.2 em
+
+    submit_sample(page, zones="all")
+    assert_no_horizontal_overflow(page, f"result at {width} px")
+    stage = page.locator("#stage").bounding_box()
+    assert stage and stage["width"] > 0.5 * min(width, 700)  # the result is not squeezed either
+    # The tooltip of a hovered region stays usable too.
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.locator(".region-row", has_text="forehead").hover()
+    assert_no_horizontal_overflow(page, f"hover at {width} px")
+    page.mouse.move(0, 0)
+    shot = tmp_path / f"viewer-{width}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    if UPDATE_SCREENSHOTS:
+        shutil.copyfile(shot, REPO / "docs" / f"viewer-{width}.png")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -204,7 +205,17 @@ def test_layer_holds_the_package_dependencies_minus_the_excluded(tmp_path: Path)
 def test_zip_functions_import_without_the_packages_left_out_of_the_layer() -> None:
     from infra.layer import EXCLUDED_DEPENDENCIES
 
+    # What the Lambda artefacts do not carry: the extras' packages and the package's local parts.
     blocked = [d.replace("-", "_") for d in EXCLUDED_DEPENDENCIES if d != "boto3"]
+    blocked += [
+        "rich",
+        "httpx",
+        "moto",
+        "prometheus_client",
+        "facesvg.local",
+        "facesvg.commands",
+        "facesvg.cli",
+    ]
     code = "\n".join(
         [
             "import os, sys",
@@ -212,7 +223,7 @@ def test_zip_functions_import_without_the_packages_left_out_of_the_layer() -> No
             "os.environ['LAMBDA_TASK_ROOT'] = '/var/task'",
             "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1')",
             "import importlib.util",
-            "for name in ('submit', 'status', 'ingest'):",
+            "for name in ('submit', 'status', 'ingest', 'process'):",
             "    spec = importlib.util.spec_from_file_location(name, f'functions/{name}/handler.py')",
             "    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)",
             "from facesvg.service.jobs import RenderCore",
@@ -247,3 +258,67 @@ def test_layer_slimming_drops_what_the_runtime_has(tmp_path: Path) -> None:
     command = docker_command(layer_requirements())[-1]
     for requirement in layer_requirements():
         assert f"'{requirement}'" in command
+
+
+def _staged(synth: Any, resource: dict[str, Any]) -> Path:
+    return Path(synth.stack.node.root.outdir) / resource["Metadata"]["aws:asset:path"]
+
+
+def test_lambda_assets_hold_no_local_runtime_cli_or_their_dependencies(
+    synth: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layer asset (bundled: the dependencies' install is stubbed, they are checked by name) and
+    the process image's build context, as staged in cdk.out, carry only what Lambda runs (core,
+    service, names): no local/ (the emulator and its moto patches), no commands/ or cli.py, no
+    moto/rich/httpx. ``make synth`` runs the same check (``python -m infra.layer``) on its cdk.out."""
+    import aws_cdk as cdk
+
+    from infra.app import build_app
+    from infra.layer import LAMBDA_PACKAGE_PARTS, PipLayerBundler, check_assets, layer_requirements
+    from tests.infra.conftest import cdk_json_context
+
+    def install(cmd: list[str], check: bool) -> None:
+        assert not {"moto", "rich", "httpx"} & {c.split("[")[0].split(">")[0] for c in cmd}
+        (Path(cmd[cmd.index("--target") + 1]) / "numpy").mkdir(parents=True)
+
+    monkeypatch.setattr(PipLayerBundler, "install", staticmethod(install))
+    context = {**cdk_json_context(), "aws:cdk:enable-asset-metadata": True}
+    app, _ = build_app(cdk.App(context=context, outdir=str(tmp_path / "cdk.out")), nag=False)
+    app.synth()
+
+    out = tmp_path / "cdk.out"
+    assert check_assets(out) == []
+    template = json.loads((out / "FaceSvg.template.json").read_text())
+    paths = {
+        r["Type"]: r["Metadata"]["aws:asset:path"]
+        for r in template["Resources"].values()
+        if "aws:asset:path" in r.get("Metadata", {}) and r["Type"] != "AWS::Lambda::Function"
+    }
+    layer = out / paths["AWS::Lambda::LayerVersion"] / "python"
+    assert sorted(p.name for p in (layer / "facesvg").iterdir()) == sorted(LAMBDA_PACKAGE_PARTS)
+    (image,) = (
+        out / r["Metadata"]["aws:asset:path"]
+        for r in template["Resources"].values()
+        if r.get("Metadata", {}).get("aws:asset:dockerfile-path")
+    )
+    assert sorted(p.name for p in (image / "layers" / "facesvg").iterdir()) == sorted(LAMBDA_PACKAGE_PARTS)
+    dists = {r.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip() for r in layer_requirements()}
+    assert not dists & {"moto", "rich", "httpx", "prometheus-client"}
+
+
+def test_the_asset_check_finds_a_leak(tmp_path: Path) -> None:
+    from infra.layer import unshipped_paths
+
+    for leak in (
+        "python/facesvg/local/aws.py",
+        "python/moto/__init__.py",
+        "python/rich-13.0.dist-info/RECORD",
+    ):
+        (tmp_path / leak).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / leak).write_text("")
+    (tmp_path / "python" / "facesvg" / "service").mkdir(parents=True)
+    (tmp_path / "python" / "aws_xray_sdk" / "ext" / "httpx").mkdir(parents=True)  # X-Ray's patcher: fine
+    found = unshipped_paths(tmp_path)
+    assert "python/facesvg/local" in found and "python/moto" in found
+    assert "python/rich-13.0.dist-info" in found
+    assert not any(p.startswith(("python/facesvg/service", "python/aws_xray_sdk")) for p in found)

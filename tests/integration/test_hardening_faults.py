@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from facesvg import names
 from facesvg.commands.redrive import redrive
 from facesvg.core.options import RenderOptions
+from facesvg.local.aws import queue_depth
 from facesvg.local.lambdas import LocalContext, LocalFunction
 from facesvg.local.pollers import SqsEventSource
 from facesvg.service.aws.dynamo import DynamoJobRepository
@@ -162,11 +163,9 @@ class Harness:
             self.source.poll_once()
 
     def depth(self, url: str) -> int:
-        attrs = self.sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(v) for v in attrs.values())
+        """Messages in the queue, waiting or in flight (``queue_depth``: counted so that a message
+        turning visible during the read is not missed, which made this file flaky)."""
+        return queue_depth(self.sqs, url)
 
     def status(self, job_id: str) -> str:
         return str(job_item(self.stack, job_id)["status"]["S"])

@@ -147,6 +147,54 @@ def _raw_landmark_value(value: str) -> Callable[[dict[str, Any]], str]:
     return edit
 
 
+def _random_on_skin(n: int) -> list[dict[str, float]]:
+    ys, xs = np.nonzero(cv2.resize(_LABELS, tuple(_DIMS), interpolation=cv2.INTER_NEAREST) == 1)
+    pick = np.random.default_rng(3).choice(len(xs), n, replace=False)
+    return [{"x": float(xs[i]), "y": float(ys[i])} for i in pick]
+
+
+def _raw_dimension(value: str) -> Callable[[dict[str, Any]], str]:
+    """The body as JSON text with the landmarks' width replaced by a bare token."""
+
+    def edit(body: dict[str, Any]) -> str:
+        body["landmarks"] = with_points(copy.deepcopy(_POINTS), ["__TOKEN__", _DIMS[1]])
+        return json.dumps(body).replace('"__TOKEN__"', value)
+
+    return edit
+
+
+def _raw_field(name: str, value: str) -> Callable[[dict[str, Any]], str]:
+    """The body as JSON text with one top-level field's value replaced by raw JSON text."""
+
+    def edit(body: dict[str, Any]) -> str:
+        body[name] = "__TOKEN__"
+        return json.dumps(body).replace('"__TOKEN__"', value)
+
+    return edit
+
+
+_BIG = "1" + "0" * 400  # 10**400: OverflowError when made a float (a 500 before)
+_HUGE = "9" * 5001  # over Python's 4300-digit int() limit: ValueError in the JSON decoder (a 500 before)
+_DEEP = "[" * 5000 + "]" * 5000  # RecursionError in the JSON decoder (a 500 before)
+_LITERAL_MB = "[True, " + "(0,0)," * 170_000 + "]"  # ast.literal_eval: seconds and ~450 MB before
+
+
+_JPEG = cv2.imencode(".jpg", _PHOTO)[1].tobytes()
+_JPEG_SCAN = _JPEG.index(b"\xff\xda") + 12
+_JPEG_CUT = (
+    _JPEG[: _JPEG_SCAN + (len(_JPEG) - _JPEG_SCAN) * 3 // 10] + b"\xff\xd9"
+)  # cut at 30 %, EOI re-added
+_MOTION_PHOTO_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 400
+
+
+def jpeg_with_exif(img: np.ndarray, orientation: int) -> bytes:
+    """A JPEG of ``img`` (its stored pixels) with an EXIF orientation tag."""
+    entry = struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)
+    app1 = b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 1) + entry + b"\0\0\0\0"
+    data = cv2.imencode(".jpg", img)[1].tobytes()
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
+
+
 _UPPER_HALF = _LABELS[: _LABELS.shape[0] // 2]
 _UNKNOWN = _LABELS.copy()
 _UNKNOWN[:20, :20] = 200
@@ -199,6 +247,14 @@ CASES: list[Case] = [
         "Corrupt",
         "image",
         body=_set(image=b64(png_header_only(1101, 1100))),
+    ),
+    Case("image_jpeg_cut_with_eoi", 400, "Corrupt", "image", body=_set(image=b64(_JPEG_CUT))),
+    Case(
+        "image_exif_orientation_ambiguous",
+        400,
+        "AmbiguousOrientation",
+        "image",
+        body=_set(image=b64(jpeg_with_exif(np.full_like(_PHOTO, (90, 120, 150)), 3))),
     ),
     # -- the segmentation map
     Case("map_not_png", 400, "NotPNG", "segmentation_map", body=_set(segmentation_map=b64(_JPEG_MAP))),
@@ -279,6 +335,63 @@ CASES: list[Case] = [
         body=_set(landmarks="__import__('os').system('id')"),
     ),
     Case("landmarks_nested_deeply", 400, "InvalidLandmarks", "landmarks", body=_set(landmarks="[" * 50_000)),
+    # -- numbers and nesting that Python's parsers choke on (issue 14.6), a hostile literal (14.7)
+    Case("landmarks_coordinate_10e400", 400, "NonFinite", "landmarks", body=_raw_landmark_value(_BIG)),
+    Case("landmarks_coordinate_5001_digits", 400, "NonFinite", "landmarks", body=_raw_landmark_value(_HUGE)),
+    Case("landmarks_dimensions_10e400", 400, "InvalidLandmarks", "landmarks", body=_raw_dimension(_BIG)),
+    Case(
+        "landmarks_dimensions_5001_digits", 400, "InvalidLandmarks", "landmarks", body=_raw_dimension(_HUGE)
+    ),
+    Case(
+        "landmarks_body_nested_deeply",
+        400,
+        "ValidationError",
+        "landmarks",
+        body=_raw_field("landmarks", _DEEP),
+    ),
+    Case("options_nested_deeply", 400, "ValidationError", "options", body=_raw_field("options", _DEEP)),
+    Case(
+        "body_too_many_values",
+        400,
+        "ValidationError",
+        "body",
+        body=_raw_field("landmarks", "[" + "[]," * 300_000 + "[]]"),
+    ),
+    Case(
+        "landmarks_literal_megabyte", 400, "InvalidLandmarks", "landmarks", body=_set(landmarks=_LITERAL_MB)
+    ),
+    Case(
+        "landmarks_normalised_with_dimensions",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_points(lambda pts: [{"x": p["x"] / _DIMS[0], "y": p["y"] / _DIMS[1]} for p in pts]),
+    ),
+    # -- landmarks that are not a FaceMesh of this face (issue 14.3)
+    Case(
+        "landmarks_mirrored",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_points(lambda pts: [{"x": _DIMS[0] - 1 - p["x"], "y": p["y"]} for p in pts]),
+    ),
+    Case(
+        "landmarks_one_point", 400, "InvalidLandmarks", "landmarks", body=_points(lambda p: [p[205]] * len(p))
+    ),
+    Case(
+        "landmarks_on_a_line",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_points(lambda pts: [{"x": 300 + i, "y": 400 + 0.5 * i} for i in range(len(pts))]),
+    ),
+    Case(
+        "landmarks_random_on_skin",
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=_points(lambda pts: _random_on_skin(len(pts))),
+    ),
     # -- transport
     Case(
         "body_over_the_limit",
@@ -404,6 +517,11 @@ ACCEPTED = {
         "segmentation_map": b64(png(_LABELS.astype(np.uint16))),
     },
     "map_grey_palette": {"segmentation_map": b64(palette_png(_LABELS, colours=False))},
+    # EXIF orientation 6, the map and landmarks computed on the stored pixels: turned with the photo (14.4)
+    "photo_exif_6_labels_on_stored_pixels": {"image": b64(jpeg_with_exif(_PHOTO, 6))},
+    # phone files: bytes after the end of the image are ignored (issue 14.8)
+    "photo_jpeg_motion_photo": {"image": b64(_JPEG + _MOTION_PHOTO_MP4)},
+    "photo_png_bytes_after_iend": {"image": b64(_IMAGE + _MOTION_PHOTO_MP4)},
 }
 
 
@@ -413,3 +531,23 @@ def test_unusual_but_valid_encodings_are_accepted_and_render(api: httpx.Client, 
     r = api.post(submit_url(), json=body)
     assert r.status_code == 202, r.text[:500]
     assert wait_finished(api, r.json()["id"], timeout=60)["status"] == "completed"
+
+
+def test_exif_rotated_photo_with_stored_frame_labels_is_uprighted_from_the_displayed_photo(
+    api: httpx.Client,
+) -> None:
+    # Given the sample, and the same photo stored with EXIF orientation 6 (shown turned 90 degrees
+    # clockwise) whose map and landmarks were computed on the stored pixels (issue 14.4)
+    def rotation(body: dict[str, Any]) -> float:
+        r = api.post(submit_url(), json=body)
+        assert r.status_code == 202, r.text[:500]
+        done = wait_finished(api, r.json()["id"], timeout=60)
+        assert done["status"] == "completed", done
+        t = done["transform"]  # pixels of the photo as displayed -> canvas
+        return float(np.degrees(np.arctan2(t[1][0], t[0][0])))
+
+    plain = rotation(base_body())
+    turned = rotation({**base_body(), "image": b64(jpeg_with_exif(_PHOTO, 6))})
+    # Then the render turned the displayed photo a quarter turn back: the contours stay on the face
+    # (before, the transform was the sample's and the photo lay on its side under upright contours)
+    assert abs(abs((turned - plain + 180) % 360 - 180) - 90) < 2

@@ -160,7 +160,7 @@ def test_concurrent_writes_and_reads_of_one_s3_key_all_succeed(local_stack: Any)
 
 def test_every_moto_patch_still_finds_what_it_replaces() -> None:
     """The patches skip themselves when moto's internals move; a moto upgrade must not drop the
-    fixes above silently."""
+    fixes above silently. The speed-only ones are applied only when asked for."""
     from facesvg.local import moto_patches
     from moto import backends
     from moto.dynamodb.models import DynamoDBBackend
@@ -168,12 +168,29 @@ def test_every_moto_patch_still_finds_what_it_replaces() -> None:
     from moto.s3.responses import S3Response
     from werkzeug.wsgi import LimitedStream
 
-    moto_patches.apply()
-    targets = {
-        "module listing": backends.list_of_moto_modules,
-        "request bodies": LimitedStream.readall,
-        "DynamoDB requests": DynamoHandler.call_action,
-        "transaction snapshots": DynamoDBBackend.transact_write_items,
-        "S3 keys": S3Response.key_response,
+    fixes = {
+        "DynamoDB requests": lambda: DynamoHandler.call_action,
+        "S3 keys": lambda: S3Response.key_response,
     }
-    assert [name for name, f in targets.items() if not getattr(f, "_facesvg_patch", False)] == []
+    speedups = {
+        "module listing": lambda: backends.list_of_moto_modules,
+        "request bodies": lambda: LimitedStream.readall,
+        "transaction snapshots": lambda: DynamoDBBackend.transact_write_items,
+    }
+    moto_patches.apply(speedups=False)
+    assert [name for name, f in fixes.items() if not getattr(f(), "_facesvg_patch", False)] == []
+    if "speedups" not in moto_patches._applied:  # this process may have asked for them before
+        assert [name for name, f in speedups.items() if getattr(f(), "_facesvg_patch", False)] == []
+    moto_patches.apply(speedups=True)
+    assert [name for name, f in speedups.items() if not getattr(f(), "_facesvg_patch", False)] == []
+
+
+def test_the_emulator_applies_the_speed_only_patches_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from facesvg.local import moto_patches
+    from facesvg.local.aws import MotoServer
+
+    monkeypatch.delenv(moto_patches.SPEEDUPS_ENV, raising=False)
+    assert MotoServer().speedups is False
+    assert MotoServer(speedups=True).speedups is True
+    monkeypatch.setenv(moto_patches.SPEEDUPS_ENV, "1")
+    assert MotoServer().speedups is True

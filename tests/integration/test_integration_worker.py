@@ -124,3 +124,27 @@ def test_transient_errors_are_retried_then_fail_the_job_and_end_in_the_dlq(
     r = api.post(submit_url(), json=body)
     assert r.status_code == 202 and r.json()["id"] != job_id
     assert wait_finished(api, r.json()["id"])["status"] == "completed"
+
+
+def test_landmarks_that_fail_in_the_worker_fail_the_job_on_the_first_attempt(local_stack: Any) -> None:
+    # Given a job whose stored landmarks became 478 copies of one point (they used to pass submit and
+    # raise LinAlgError in the render three times, ending in the DLQ)
+    body = unique_body()
+    cheek = body["landmarks"]["landmarks"][0][205]  # on the skin: the old check let it through
+    job_id, content_hash = _create_job(body)
+    one_point = {"landmarks": [[cheek] * 478], "dimensions": body["landmarks"]["dimensions"]}
+    local_stack.clients["s3"].put_object(
+        Bucket=names.BUCKET_NAME,
+        Key=f"inputs/{content_hash}/landmarks.json",
+        Body=json.dumps(one_point).encode(),
+    )
+    # When the worker takes it
+    response = local_stack.invoke(
+        "process", _batch(local_stack, [JobMessage(job_id=job_id).model_dump_json()])
+    )
+    # Then the message is done (no retry, no DLQ) and the job failed on its inputs, once
+    assert response == {"batchItemFailures": []}
+    item = job_item(local_stack, job_id)
+    assert item["status"]["S"] == "failed"
+    assert item["error_code"]["S"] == "InvalidLandmarks"
+    assert item["attempts"]["N"] == "1"

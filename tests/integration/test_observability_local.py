@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from facesvg import names
+from facesvg.local.emf import install_from_environment
 from facesvg.local.prometheus import EmfExporter
 from facesvg.service import metrics_catalog as mc
 from facesvg.service import observability as obs
@@ -121,7 +122,12 @@ def test_exporter_receives_records_over_udp(monkeypatch: pytest.MonkeyPatch) -> 
     exporter = EmfExporter(port=0).start()
     try:
         monkeypatch.setenv(names.ENV_EMF_ENDPOINT, exporter.emf_endpoint)
-        obs.record(mc.JOBS_FAILED, 1, error_code="NoFace")
+        previous = obs._transport
+        assert install_from_environment()
+        try:
+            obs.record(mc.JOBS_FAILED, 1, error_code="NoFace")
+        finally:
+            obs.set_emf_transport(previous)
         eventually(lambda: exporter.value(mc.JOBS_FAILED, {"error_code": "NoFace"}) >= 1, timeout=5)
         assert 'facesvg_jobs_failed_total{error_code="NoFace"} 1.0' in httpx.get(exporter.url).text
     finally:

@@ -6,8 +6,6 @@ float64 ``(x, y)`` in image pixels. Header sizes are checked before any pixel is
 
 from __future__ import annotations
 
-import ast
-import json
 import math
 import struct
 import zlib
@@ -18,7 +16,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from facesvg.core import documents, jpeg
+from facesvg.core import orientation as orientation_
 from facesvg.core.errors import Field, InputError, NoFace
+from facesvg.core.face_plausibility import check_features_on_labels, check_mesh_shape
 from facesvg.core.landmarks_topology import N_MESH, N_WITH_IRIS
 from facesvg.core.options import Limits
 
@@ -26,6 +27,8 @@ N_LABELS = 11  # LaPa: 0 background .. 10 hair
 FACE_LABELS = tuple(range(1, 10))  # skin and facial features (not hair, not background)
 SKIN = 1
 ASPECT_TOLERANCE = 0.02
+NORMALISED_MAX = 2.0  # coordinates all within this are normalised (no face spans two pixels)
+MAX_DIMENSION = 1_000_000  # px; any real photo is far smaller
 MAX_OUTSIDE_FRACTION = 0.5  # more landmarks than this outside the image: wrong image or wrong points
 MIN_ON_FACE_FRACTION = 0.5  # fewer landmarks than this on face labels: NoFace
 
@@ -33,12 +36,18 @@ DEFAULT_LIMITS = Limits()
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
+_IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, and its (fixed) CRC
 
 
 @dataclass(frozen=True)
 class Landmarks:
     points: np.ndarray  # (N, 2) float64, N in {468, 478}
     dimensions: tuple[int, int] | None  # (width, height) the points refer to, when the document says
+
+    @property
+    def normalised(self) -> bool:
+        """MediaPipe's 0..1 output (scaled to the photo later): keep ~6 more decimals than pixels."""
+        return self.dimensions is None and bool(np.abs(self.points).max() <= NORMALISED_MAX)
 
 
 # What callers may pass as landmarks: the JSON/literal text, parsed JSON, or already-parsed points.
@@ -56,44 +65,22 @@ class FaceInputs:
 
 
 def image_header(data: bytes, field: Field) -> tuple[str, int, int]:
-    """``(format, width, height)`` from a PNG or JPEG header, without decoding pixels."""
+    """``(format, width, height)`` from a PNG or JPEG header, without decoding pixels.
+
+    Bytes after the end of the image (the IEND chunk, the JPEG EOI) are ignored: phones append
+    trailers and Motion Photo videos there.
+    """
     if data.startswith(PNG_SIGNATURE):
         if len(data) < 33 or data[12:16] != b"IHDR":
             raise InputError(field, "truncated PNG header", "Truncated")
         width, height = struct.unpack(">II", data[16:24])
-        if b"IEND" not in data[-64:]:
+        if b"IEND" not in data[-64:] and data.find(_IEND_CHUNK, 33) < 0:
             raise InputError(field, "truncated PNG (no IEND chunk)", "Truncated")
         return "png", width, height
     if data.startswith(JPEG_SIGNATURE):
-        width, height = _jpeg_size(data, field)
-        if b"\xff\xd9" not in data[-1024:]:
-            raise InputError(field, "truncated JPEG (no end-of-image marker)", "Truncated")
-        return "jpeg", width, height
+        info = jpeg.jpeg_info(data, field)
+        return "jpeg", info.width, info.height
     raise InputError(field, "not a PNG or JPEG file", "UnsupportedFormat")
-
-
-def _jpeg_size(data: bytes, field: Field) -> tuple[int, int]:
-    # Walk the marker segments up to the first start-of-frame; it carries the size.
-    pos = 2
-    sof = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            raise InputError(field, "corrupt JPEG marker stream", "Corrupt")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if marker in sof:
-            if pos + 9 > len(data):
-                break
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return width, height
-        pos += 2 + length
-    raise InputError(field, "truncated JPEG header (no frame size)", "Truncated")
 
 
 def _check_size(field: Field, data: bytes, limits: Limits) -> tuple[str, int, int]:
@@ -159,18 +146,46 @@ def png_chunk_types(data: bytes, field: Field) -> list[bytes]:
 
 
 def decode_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
-    """PNG/JPEG bytes -> ``(H, W, 3)`` uint8 BGR; alpha dropped, grey expanded, 16-bit reduced."""
+    """PNG/JPEG bytes -> ``(H, W, 3)`` uint8 BGR as displayed (EXIF orientation applied); alpha
+    dropped, grey expanded, 16-bit reduced."""
     _, width, height = _check_size("image", data, limits)
-    return _decode_checked(data, width, height)
+    stored, orientation = _decode_stored(data, width, height)
+    return orientation_.orient_array(stored, orientation) if orientation != 1 else stored
 
 
-def _decode_checked(data: bytes, width: int, height: int) -> np.ndarray:
-    # IMREAD_COLOR does the normalisation inside the decoder: alpha stripped, grey expanded,
-    # 16 bits reduced to 8, EXIF orientation applied (so landmarks match what viewers show).
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None or {img.shape[0], img.shape[1]} != {height, width}:
+def _png_orientation(data: bytes) -> int:
+    """The EXIF orientation of a PNG's eXIf chunk (1 when none): walks the chunk headers only."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"eXIf":
+            return jpeg.exif_orientation(data[pos + 8 : pos + 8 + length])
+        if kind in (b"IDAT", b"IEND"):  # eXIf must precede the image data
+            return 1
+        pos += 12 + length
+    return 1
+
+
+def _decode_stored(data: bytes, width: int, height: int) -> tuple[np.ndarray, int]:
+    """The stored pixels (EXIF orientation *not* applied) and the EXIF orientation (1..8).
+
+    IMREAD_COLOR does the normalisation inside the decoder: alpha stripped, grey expanded, 16 bits
+    reduced to 8. The orientation is applied by the caller, once it knows which frame the label map
+    and landmarks were computed on (``orientation``).
+    """
+    info = jpeg.jpeg_info(data, "image") if data.startswith(JPEG_SIGNATURE) else None
+    if info is not None:
+        jpeg.check_restart_markers(data, info, "image")
+    orientation = info.orientation if info is not None else _png_orientation(data)
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if img is None or img.shape[:2] != (height, width):
         raise InputError("image", "cannot decode the image (corrupt or truncated)", "Corrupt")
-    return img
+    if info is not None and jpeg.ends_in_grey_fill(img, info.mcu_size):
+        # libjpeg only warns when the scan data ends early or is damaged, and returns grey for the rest
+        raise InputError("image", "corrupt JPEG (scan data ends early or is damaged: grey fill)", "Corrupt")
+    return img, orientation
 
 
 def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
@@ -205,7 +220,12 @@ def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError("landmarks", "coordinates must be numbers", "InvalidLandmarks")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float range (10**400): as infinite as 1e400
+        raise InputError(
+            "landmarks", f"coordinate too large ({len(str(value))} digits)", "NonFinite"
+        ) from None
 
 
 def _point(p: Any) -> tuple[float, float]:
@@ -234,9 +254,11 @@ def _dimensions(doc: dict[str, Any]) -> tuple[int, int] | None:
         not isinstance(dims, list | tuple)
         or len(dims) != 2
         or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in dims)
-        or not all(math.isfinite(v) and v > 0 for v in dims)
+        or not all(1 <= v <= MAX_DIMENSION for v in dims)  # compares ints of any size, rejects NaN
     ):
-        raise InputError("landmarks", "'dimensions' must be [width, height] > 0", "InvalidLandmarks")
+        raise InputError(
+            "landmarks", f"'dimensions' must be [width, height], each 1..{MAX_DIMENSION}", "InvalidLandmarks"
+        )
     return round(dims[0]), round(dims[1])
 
 
@@ -250,27 +272,31 @@ def _decode_text(raw: str | bytes) -> Any:
     if not text:
         raise InputError("landmarks", "empty document", "InvalidLandmarks")
     try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    except RecursionError as exc:
+        return documents.loads_json(text)
+    except documents.TooDeep as exc:
         raise InputError("landmarks", "document nested too deeply", "InvalidLandmarks") from exc
+    except documents.DocumentError:
+        pass
     if '"' not in text and "\\" not in text:
-        # Fast path for the QOVES literal (ast.parse costs ~10 ms on 25 kB). Without double quotes
-        # and backslashes every ' delimits a plain string, so swapping them yields JSON that means
-        # exactly what the literal means; anything JSON rejects (True, tuples, comments...) falls
-        # through to literal_eval.
+        # Fast path for the QOVES literal (C speed). Without double quotes and backslashes every '
+        # delimits a plain string, so swapping them yields JSON that means exactly what the literal
+        # means; anything JSON rejects (True, tuples, trailing commas...) falls through.
         try:
-            return json.loads(text.replace("'", '"'))
-        except ValueError:
-            pass
-        except RecursionError as exc:
+            return documents.loads_json(text.replace("'", '"'))
+        except documents.TooDeep as exc:
             raise InputError("landmarks", "document nested too deeply", "InvalidLandmarks") from exc
+        except documents.DocumentError:
+            pass
     try:
-        # The QOVES landmarks.txt is a Python literal (single quotes); literal_eval never executes code.
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise InputError("landmarks", "neither JSON nor a Python literal", "InvalidLandmarks") from exc
+        # The QOVES landmarks.txt is a Python literal (single quotes): a bounded tokenizer reads it,
+        # nothing is evaluated (ast.literal_eval took seconds and ~450 MB on a hostile megabyte).
+        return documents.loads_literal(text)
+    except documents.TooDeep as exc:
+        raise InputError("landmarks", "document nested too deeply", "InvalidLandmarks") from exc
+    except documents.DocumentError as exc:
+        raise InputError(
+            "landmarks", f"neither JSON nor a Python literal ({exc})", "InvalidLandmarks"
+        ) from exc
 
 
 def parse_landmarks(
@@ -315,9 +341,18 @@ def landmarks_in_image(landmarks: Landmarks, width: int, height: int) -> np.ndar
             raise InputError(
                 "landmarks", f"dimensions {dw}x{dh} do not match the image {width}x{height}", "AspectMismatch"
             )
+        if np.abs(pts).max() <= NORMALISED_MAX and max(dw, dh) > 10 * NORMALISED_MAX:
+            # 0..1 values with pixel dimensions: the points would sit in the top-left pixel (NoFace
+            # on the map before); the units are what is wrong.
+            raise InputError(
+                "landmarks",
+                f"the coordinates are normalised (all within 0..{NORMALISED_MAX:g}) but 'dimensions' "
+                f"({dw}x{dh}) says they are pixels: send pixels with 'dimensions', or 0..1 values without",
+                "InvalidLandmarks",
+            )
         pts *= (width / dw, height / dh)
-    elif np.abs(pts).max() <= 2.0:
-        pts *= (width, height)  # MediaPipe's normalised output: no face spans two pixels
+    elif landmarks.normalised:
+        pts *= (width, height)  # MediaPipe's normalised output
     outside = (pts[:, 0] < -0.5) | (pts[:, 0] > width - 0.5) | (pts[:, 1] < -0.5) | (pts[:, 1] > height - 0.5)
     if outside.mean() > MAX_OUTSIDE_FRACTION:
         raise InputError(
@@ -360,6 +395,14 @@ def check_face(labels: np.ndarray, points: np.ndarray) -> None:
         raise NoFace("segmentation_map", "no skin label near the landmarks: no usable face")
 
 
+def check_landmarks(labels: np.ndarray, points: np.ndarray) -> None:
+    """The points (image pixels) are a plausible FaceMesh of the face in ``labels``: a face's layout,
+    not mirrored (``InvalidLandmarks``), on the face (``NoFace``), eyes/nose/lips on their labels."""
+    check_mesh_shape(points)
+    check_face(labels, points)
+    check_features_on_labels(labels, points)
+
+
 def check_inputs(
     image: bytes,
     segmentation: bytes,
@@ -380,7 +423,7 @@ def check_inputs(
     _check_size("segmentation_map", segmentation, limits)
     lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits)
     lab = fit_labels(decode_labels(segmentation, limits), width, height)
-    check_face(lab, landmarks_in_image(lm, width, height))
+    check_landmarks(lab, landmarks_in_image(lm, width, height))
 
 
 def load_inputs(
@@ -394,16 +437,71 @@ def load_inputs(
     Headers are checked first (cheap, and before any pixel is decoded); then the photo decodes in
     a worker thread (OpenCV releases the GIL) while this thread parses landmarks and labels.
     The order in which errors are reported does not depend on thread timing.
+
+    The result is in the frame of the photo as displayed (EXIF orientation applied); labels and
+    landmarks computed on the stored pixels of a photo with an EXIF orientation are turned into it.
     """
     _, width, height = _check_size("image", image, limits)
     _check_size("segmentation_map", segmentation, limits)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_decode_checked, bytes(image), width, height)
+        pending = pool.submit(_decode_stored, bytes(image), width, height)
         lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits)
         lab = decode_labels(segmentation, limits)
-        img = pending.result()
-    height, width = img.shape[:2]
+        stored, orientation = pending.result()
+    if orientation == 1:
+        lab = fit_labels(lab, width, height)
+        pts = landmarks_in_image(lm, width, height)
+        check_landmarks(lab, pts)
+        return FaceInputs(image=stored, labels=lab, landmarks=pts)
+    photo = orientation_.orient_array(stored, orientation)
+    on_stored = _labels_on_stored_frame(photo, stored, orientation, lab, lm)
+    frame = stored if on_stored else photo
+    height, width = frame.shape[:2]
     lab = fit_labels(lab, width, height)
     pts = landmarks_in_image(lm, width, height)
-    check_face(lab, pts)
-    return FaceInputs(image=img, labels=lab, landmarks=pts)
+    check_landmarks(lab, pts)  # in the landmarks' own frame: handedness is the face's, not EXIF's
+    if on_stored:
+        lab = orientation_.orient_array(lab, orientation)
+        pts = orientation_.orient_points(pts, orientation, width, height)
+    return FaceInputs(image=photo, labels=lab, landmarks=pts)
+
+
+def _fits(size: tuple[int, int], width: int, height: int) -> bool:
+    return abs((size[0] / size[1]) / (width / height) - 1.0) <= ASPECT_TOLERANCE
+
+
+def _labels_on_stored_frame(
+    photo: np.ndarray, stored: np.ndarray, orientation: int, labels: np.ndarray, lm: Landmarks
+) -> bool:
+    """Were the map and landmarks computed on the stored pixels rather than the displayed photo?
+
+    By aspect (the map's, and the landmarks' ``dimensions``) when only one frame fits; else by
+    which photo the label regions fit (``orientation.agreement``); ``AmbiguousOrientation`` naming
+    EXIF when neither fits clearly better.
+    """
+    frames = {"displayed": photo, "stored": stored}
+    fitting = [
+        name
+        for name, img in frames.items()
+        if _fits((labels.shape[1], labels.shape[0]), img.shape[1], img.shape[0])
+        and (lm.dimensions is None or _fits(lm.dimensions, img.shape[1], img.shape[0]))
+    ]
+    if len(fitting) == 1:
+        return fitting[0] == "stored"
+    if not fitting:
+        return False  # the usual AspectMismatch, against the displayed photo
+    score = {
+        name: orientation_.agreement(img, fit_labels(labels, img.shape[1], img.shape[0]))
+        for name, img in frames.items()
+    }
+    if score["stored"] > orientation_.CLEAR_MARGIN * score["displayed"]:
+        return True
+    if score["displayed"] > orientation_.CLEAR_MARGIN * score["stored"]:
+        return False
+    raise InputError(
+        "image",
+        f"the photo's EXIF orientation ({orientation}) turns it, and the segmentation map fits both the "
+        "photo as displayed and its stored pixels: send the photo upright without an EXIF orientation, "
+        "or with labels and landmarks computed on the photo as displayed",
+        "AmbiguousOrientation",
+    )

@@ -106,14 +106,26 @@ def label_area(g: Geometry, name: str) -> np.ndarray:
 LABELS = {"nose": NOSE, "upper_lip": UPPER_LIP, "lower_lip": LOWER_LIP}
 
 
+def split_by_midline(
+    labels: np.ndarray, values: tuple[int, ...], g: Geometry, name: str, min_area: float
+) -> dict[str, Blob | None]:
+    """``left_<name>`` and ``right_<name>``: the label's largest blob on each side of the midline.
+
+    Schemes disagree on whose left a "left eye" is; the midline does not."""
+    both = label_bbox_blob(labels, values)
+    out: dict[str, Blob | None] = {}
+    for viewer in ("left", "right"):
+        half = side_of_midline(g, both, viewer == "left")
+        out[f"{viewer}_{name}"] = keep_largest(Blob(both.mask & half, both.x0, both.y0), min_area)
+    return out
+
+
 def label_regions(labels: np.ndarray, g: Geometry, min_area: float) -> dict[str, Blob | None]:
     """Regions that follow their own label; paired labels are split by the facial midline."""
-    out: dict[str, Blob | None] = {}
-    for pair, name in ((BROWS, "eyebrow"), (EYES, "eye")):
-        both = label_bbox_blob(labels, pair)
-        for viewer in ("left", "right"):
-            half = side_of_midline(g, both, viewer == "left")
-            out[f"{viewer}_{name}"] = keep_largest(Blob(both.mask & half, both.x0, both.y0), min_area)
+    out = {
+        **split_by_midline(labels, BROWS, g, "eyebrow", min_area),
+        **split_by_midline(labels, EYES, g, "eye", min_area),
+    }
     for name, value in LABELS.items():
         out[name] = keep_largest(label_bbox_blob(labels, (value,)), min_area)
     return out
@@ -245,12 +257,7 @@ def carve_regions(sc: Scene) -> Carving:
 def _ears(sc: Scene, taken: np.ndarray) -> dict[str, Blob | None]:
     """The ears: their own label split by the midline when the scheme has one, else found in skin."""
     if sc.ears_labelled:
-        both = label_bbox_blob(sc.labels, (EAR,))
-        halves = {v: side_of_midline(sc.g, both, v == "left") for v in ("left", "right")}
-        return {
-            f"{v}_ear": keep_largest(Blob(both.mask & half, both.x0, both.y0), sc.min_area)
-            for v, half in halves.items()
-        }
+        return split_by_midline(sc.labels, (EAR,), sc.g, "ear", sc.min_area)
     oval = fill_canvas(sc.g.oval, sc.size)
     free_skin = sc.skin & (1 - taken)
     found: dict[str, Blob | None] = {}

@@ -1,5 +1,7 @@
-"""moto's server on loopback, and the same resources the CDK stack defines (names from
-``facesvg.names``)."""
+"""moto's server on loopback, and the same resources the CDK stack defines: names from
+``facesvg.names``, every number (visibility timeout, retention, redrive, TTL, notification) from the
+same ``facesvg.stack_config.StackConfig`` the CDK app builds from (``cdk.json``);
+``tests/infra/test_infra_local_parity.py`` compares what this provisions with the synthesized template."""
 
 from __future__ import annotations
 
@@ -12,11 +14,19 @@ import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from facesvg import names
 from facesvg.local import moto_patches
+from facesvg.stack_config import (
+    DLQ_RETENTION_DAYS,
+    INGEST_S3_EVENT,
+    QUEUE_RETENTION_DAYS,
+    RESOURCE_SETTINGS,
+    StackConfig,
+    settings_environment,
+)
 
 LOCAL_REGION = "us-east-1"
 # moto accepts any credentials; these make sure nothing local ever signs with real ones.
@@ -25,7 +35,7 @@ LOCAL_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
 }
-QUEUE_VISIBILITY_SECONDS = 60
+DAY_SECONDS = 86400
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -43,10 +53,14 @@ class MotoServer:
     keeps it in this process (one interpreter, e.g. under a debugger).
     """
 
-    def __init__(self, port: int | None = None, in_process: bool = False) -> None:
+    def __init__(
+        self, port: int | None = None, in_process: bool = False, speedups: bool | None = None
+    ) -> None:
         self.requested_port = port or 0  # 0: the server binds any free port and reports it
         self.port = self.requested_port
         self.in_process = in_process
+        # moto_patches' speed-only patches: None = the FACESVG_MOTO_SPEEDUPS environment variable
+        self.speedups = moto_patches.speedups_requested() if speedups is None else speedups
         self._server: Any = None
         self._proc: subprocess.Popen[str] | None = None
 
@@ -59,11 +73,12 @@ class MotoServer:
             _check_free(self.requested_port)  # a taken port is an error, not a hang in moto's start()
         if self.in_process:
             self.port = self.requested_port or free_port()
-            self._server = _threaded_server(self.port)
+            self._server = _threaded_server(self.port, self.speedups)
             self._server.start()
             return
         self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             [sys.executable, "-m", "facesvg.local.aws", str(self.requested_port)],
+            env={**os.environ, moto_patches.SPEEDUPS_ENV: "1" if self.speedups else "0"},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -96,10 +111,10 @@ class MotoServer:
             proc.stdout.close()
 
 
-def _threaded_server(port: int) -> Any:
+def _threaded_server(port: int, speedups: bool | None = None) -> Any:
     from moto.server import ThreadedMotoServer
 
-    moto_patches.apply()
+    moto_patches.apply(speedups)
     # werkzeug logs every request moto serves; keep that out of the console.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     return ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -132,6 +147,7 @@ class LocalResources:
     queue_arn: str
     dlq_url: str
     ingest_queue_url: str  # on the S3 endpoint
+    config: StackConfig = field(default_factory=StackConfig)
     # Notifications (on the DynamoDB/SQS endpoint: moto delivers the bus's events to the queue).
     event_bus: str = ""
     notify_queue_url: str = ""
@@ -140,21 +156,29 @@ class LocalResources:
     webhook_secret_id: str = ""
 
     def function_environment(self) -> dict[str, str]:
-        """The environment the CDK stack gives the functions, pointed at moto."""
+        """The environment the CDK stack gives the functions (the same derivation from the same
+        config), pointed at moto. A setting already in this process's environment (e.g.
+        ``ARTIFICIAL_DELAY_SECONDS=4 facesvg run``) keeps its value; resource names do not."""
+        resources = {
+            "bucket": self.bucket,
+            "table": self.table,
+            "queue_url": self.queue_url,
+            "event_bus": self.event_bus,
+            "notify_queue_url": self.notify_queue_url,
+            "webhook_secret_id": self.webhook_secret_id,
+        }
+        resource_vars = set(RESOURCE_SETTINGS.values())
+        settings = {
+            k: v if k in resource_vars else os.environ.get(k, v)
+            for k, v in settings_environment(self.config, resources).items()
+        }
         return {
-            names.ENV_EVENT_BUS: self.event_bus,
-            names.ENV_NOTIFY_QUEUE_URL: self.notify_queue_url,
-            names.ENV_WEBHOOK_SECRET_ID: self.webhook_secret_id,
-            names.ENV_NOTIFY_MAX_ATTEMPTS: str(names.NOTIFY_MAX_RECEIVE_COUNT),
+            **settings,
             # Local only: receivers on this machine (webhook-listen, tests) over plain HTTP.
             names.ENV_CALLBACK_ALLOW_HTTP: "true",
             names.ENV_CALLBACK_ALLOW_LOOPBACK: "true",
             names.ENV_ENDPOINT_URL: self.endpoint,
             names.ENV_ENDPOINT_URL_S3: self.s3_endpoint,
-            names.ENV_BUCKET: self.bucket,
-            names.ENV_TABLE: self.table,
-            names.ENV_QUEUE_URL: self.queue_url,
-            names.ENV_MAX_RECEIVE_COUNT: str(names.MAX_RECEIVE_COUNT),
             "AWS_DEFAULT_REGION": LOCAL_REGION,
             "AWS_REGION": LOCAL_REGION,
             **LOCAL_CREDENTIALS,
@@ -181,13 +205,29 @@ def local_clients(endpoint: str, s3_endpoint: str | None = None) -> dict[str, An
     }
 
 
-def provision(endpoint: str, s3_endpoint: str | None = None) -> LocalResources:
-    """Create the bucket, table (with TTL), queue + DLQ (redrive) and the drop-folder notification.
+def queue_attributes(config: StackConfig, dlq_arn: str) -> dict[str, str]:
+    """The jobs queue as ``infra/storage.py`` defines it: visibility timeout (>= the lease, which
+    is the process timeout), retention, and the redrive policy to the DLQ."""
+    return {
+        "VisibilityTimeout": str(config.visibility_timeout_seconds),
+        "MessageRetentionPeriod": str(QUEUE_RETENTION_DAYS * DAY_SECONDS),
+        "RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(config.max_receive_count)}
+        ),
+    }
+
+
+def provision(
+    endpoint: str, s3_endpoint: str | None = None, config: StackConfig | None = None
+) -> LocalResources:
+    """Create the bucket, table (with TTL), queue + DLQ (redrive) and the drop-folder notification,
+    from ``config`` (default: ``cdk.json``'s, as ``cdk synth`` reads it).
 
     Idempotent: safe to run against servers that already have them. S3 may live on a server of
     its own (``s3_endpoint``); its notification queue then lives there too, as moto delivers
     notifications inside one server.
     """
+    config = config or StackConfig.from_cdk_json()
     s3_endpoint = s3_endpoint or endpoint
     c = local_clients(endpoint, s3_endpoint)
     s3, sqs, ddb = c["s3"], c["sqs"], c["dynamodb"]
@@ -206,21 +246,15 @@ def provision(endpoint: str, s3_endpoint: str | None = None) -> LocalResources:
         TimeToLiveSpecification={"Enabled": True, "AttributeName": names.TABLE_TTL_ATTRIBUTE},
     )
 
-    dlq_url = sqs.create_queue(QueueName=names.DLQ_NAME, Attributes={"MessageRetentionPeriod": "1209600"})[
-        "QueueUrl"
-    ]
+    dlq_url = sqs.create_queue(
+        QueueName=names.DLQ_NAME, Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_DAYS * DAY_SECONDS)}
+    )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    queue_url = sqs.create_queue(
-        QueueName=names.QUEUE_NAME,
-        Attributes={
-            "VisibilityTimeout": str(QUEUE_VISIBILITY_SECONDS),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(names.MAX_RECEIVE_COUNT)}
-            ),
-        },
-    )["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=names.QUEUE_NAME, Attributes=queue_attributes(config, dlq_arn))[
+        "QueueUrl"
+    ]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
@@ -238,13 +272,13 @@ def provision(endpoint: str, s3_endpoint: str | None = None) -> LocalResources:
             "QueueConfigurations": [
                 {
                     "QueueArn": ingest_arn,
-                    "Events": ["s3:ObjectCreated:*"],
+                    "Events": [INGEST_S3_EVENT],
                     "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": names.PREFIX_INCOMING}]}},
                 }
             ]
         },
     )
-    notify = provision_notifications(endpoint)
+    notify = provision_notifications(endpoint, config)
     return LocalResources(
         endpoint=endpoint,
         s3_endpoint=s3_endpoint,
@@ -254,16 +288,26 @@ def provision(endpoint: str, s3_endpoint: str | None = None) -> LocalResources:
         queue_arn=queue_arn,
         dlq_url=dlq_url,
         ingest_queue_url=ingest_url,
+        config=config,
         **notify,
     )
 
 
-NOTIFY_VISIBILITY_SECONDS = 30
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    """Messages in a queue, waiting or in flight. Two requests, in-flight first: within one request
+    moto counts the visible messages before the in-flight ones, so a message whose visibility
+    timeout ran out in between was counted in neither (an empty queue that was not). A message
+    only turns visible by itself, so counted in flight first, then visible, it is counted once."""
+    return sum(
+        int(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[name])["Attributes"][name])
+        for name in ("ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages")
+    )
 
 
-def provision_notifications(endpoint: str) -> dict[str, str]:
+def provision_notifications(endpoint: str, config: StackConfig | None = None) -> dict[str, str]:
     """The bus, its job-end rule → the notify queue (+ DLQ by redrive), and the signing secret, as
-    ``infra/notifications.py`` defines them. Idempotent."""
+    ``infra/notifications.py`` defines them from the same config. Idempotent."""
+    config = config or StackConfig.from_cdk_json()
     import secrets
 
     import boto3
@@ -284,12 +328,14 @@ def provision_notifications(endpoint: str) -> dict[str, str]:
         )
 
     dlq_url = sqs.create_queue(
-        QueueName=names.NOTIFY_DLQ_NAME, Attributes={"MessageRetentionPeriod": "1209600"}
+        QueueName=names.NOTIFY_DLQ_NAME,
+        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_DAYS * DAY_SECONDS)},
     )["QueueUrl"]
     queue_url = sqs.create_queue(
         QueueName=names.NOTIFY_QUEUE_NAME,
         Attributes={
-            "VisibilityTimeout": str(NOTIFY_VISIBILITY_SECONDS),
+            "VisibilityTimeout": str(6 * config.notify_function_timeout_seconds),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_DAYS * DAY_SECONDS),
             "RedrivePolicy": json.dumps(
                 {
                     "deadLetterTargetArn": arn_of(dlq_url),

@@ -21,6 +21,7 @@ import httpx
 
 from facesvg import names
 from facesvg.commands.payload import sample_payload
+from facesvg.local import moto_patches
 from facesvg.local.load import percentile
 from facesvg.local.runtime import LocalRuntime, RuntimeConfig
 
@@ -40,10 +41,16 @@ def wait_completed(
     raise TimeoutError(status_url)
 
 
-def run(jobs: int, hits: int, poll_s: float, extra: dict[str, Any] | None = None) -> dict[str, float]:
+def run(
+    jobs: int,
+    hits: int,
+    poll_s: float,
+    extra: dict[str, Any] | None = None,
+    moto_speedups: bool | None = None,
+) -> dict[str, float]:
     extra = extra or {}
     submit_path = names.ROUTE_PREFIXES[0] + names.SUBMIT_PATH
-    config = RuntimeConfig(api_port=0, load_test_mode=True, log_level="WARNING")
+    config = RuntimeConfig(api_port=0, load_test_mode=True, log_level="WARNING", moto_speedups=moto_speedups)
     with LocalRuntime(config) as rt, httpx.Client(base_url=rt.api_url, timeout=60) as client:
         # Warm-up (cold imports, first connections): not measured.
         warm = sample_payload({"margin": 0.3})
@@ -90,13 +97,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--options", default=None, help='extra render options as JSON, e.g. \'{"image_format": "jpeg"}\''
     )
+    parser.add_argument(
+        "--moto-speedups",
+        action="store_true",
+        default=None,
+        help="apply moto_patches' speed-only patches (default: FACESVG_MOTO_SPEEDUPS)",
+    )
     args = parser.parse_args(argv)
-    res = run(args.jobs, args.hits, args.poll, json.loads(args.options) if args.options else None)
+    options = json.loads(args.options) if args.options else None
+    res = run(args.jobs, args.hits, args.poll, options, args.moto_speedups)
     ok_done = res["completed_p50_s"] <= TARGET_COMPLETED_P50_S
     ok_hit = res["hit_p50_ms"] <= TARGET_HIT_P50_MS
     print(
         f"submit → completed over {res['jobs']} jobs "
-        f"(LOAD_TEST_MODE=true, local stack on moto, options: {args.options or 'defaults'}):"
+        f"(LOAD_TEST_MODE=true, local stack on moto, options: {args.options or 'defaults'}, "
+        f"moto speedups: {'on' if args.moto_speedups or moto_patches.speedups_requested() else 'off'}):"
     )
     print(
         f"  p50 {res['completed_p50_s']:.3f} s   p95 {res['completed_p95_s']:.3f} s   "

@@ -2,9 +2,14 @@
 
 Each *execution environment* is its own copy of the handler module (loaded by file path under a
 unique module name: every function folder has a ``handler.py``), used by one invocation at a time,
-as in Lambda: module-level state such as a resolver's current event or a ``BatchProcessor`` is
-never shared between concurrent invocations. A new environment is created (a cold start) when all
-existing ones are busy.
+as in Lambda: module-level state such as a ``BatchProcessor`` is never shared between concurrent
+invocations. A new environment is created (a cold start) when all existing ones are busy.
+
+One thing a module copy does not isolate: Powertools keeps a resolver's current event on the
+``BaseRouter`` *class*, shared by every resolver in the process. Lambda runs one invocation per
+process; here many run at once, and a route then read another request's body (a submit answered
+with another job). ``pin_current_event`` makes each environment's resolver keep its event on the
+instance, which every read (``app.current_event``) sees first.
 """
 
 from __future__ import annotations
@@ -24,6 +29,24 @@ from typing import Any
 import facesvg
 
 FUNCTION_NAMES = ("submit", "status", "process", "ingest", "notify")
+
+
+def pin_current_event(app: Any) -> Any:
+    """Make an API resolver set its current event and context on itself before resolving, so
+    concurrent invocations in this process never share them (returns ``app``; anything that is not a
+    resolver is returned untouched)."""
+    resolve = getattr(app, "resolve", None)
+    to_proxy_event = getattr(app, "_to_proxy_event", None)
+    if resolve is None or to_proxy_event is None:
+        return app
+
+    def resolve_pinned(event: dict[str, Any], context: Any) -> Any:
+        app.current_event = to_proxy_event(event)
+        app.lambda_context = context
+        return resolve(event, context)
+
+    app.resolve = resolve_pinned
+    return app
 
 
 def functions_dir() -> Path:
@@ -76,6 +99,7 @@ class LocalFunction:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
+        pin_current_event(getattr(module, "app", None))
         return module
 
     def invoke(self, event: dict[str, Any]) -> Any:

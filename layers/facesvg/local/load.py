@@ -357,12 +357,11 @@ def _wait_idle(runtime: Any, metrics_url: str | None, timeout_s: float = 60.0) -
     deadline = time.monotonic() + timeout_s
     last = None
     while time.monotonic() < deadline:
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=runtime.resources.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
+        from facesvg.local.aws import queue_depth
+
+        depth = queue_depth(sqs, runtime.resources.queue_url)
         counts = _metric_counts(metrics_url)
-        if sum(int(v) for v in attrs.values()) == 0 and counts == last:
+        if depth == 0 and counts == last:
             return
         last = counts
         time.sleep(0.3)
@@ -378,6 +377,7 @@ def execute(
     metrics_url: str | None = None,
     process_workers: int = 2,
     runtime: Any = None,
+    moto_speedups: bool | None = None,
     webhooks: bool = False,
 ) -> RunResult:
     """Run the load against ``api_url``, a given running ``LocalRuntime``, or a local stack started
@@ -389,7 +389,11 @@ def execute(
         from facesvg.local.runtime import LocalRuntime, RuntimeConfig
 
         config = RuntimeConfig(
-            api_port=0, load_test_mode=True, log_level="WARNING", process_workers=process_workers
+            api_port=0,
+            load_test_mode=True,
+            log_level="WARNING",
+            process_workers=process_workers,
+            moto_speedups=moto_speedups,
         )
         runtime = LocalRuntime(config).start()
         api_url, metrics_url = runtime.api_url, runtime.metrics_url
@@ -449,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api", help="a running stack's API URL (default: start one)")
     parser.add_argument("--metrics", help="its /metrics URL, for the render count")
     parser.add_argument(
+        "--moto-speedups",
+        action="store_true",
+        default=None,
+        help="apply moto_patches' speed-only patches (a long run's transactions stay O(1))",
+    )
+    parser.add_argument(
         "--webhooks",
         action="store_true",
         help="give every submit a callback on a local receiver; check each got exactly one delivery",
@@ -462,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         args.api,
         args.metrics,
         args.workers,
+        moto_speedups=args.moto_speedups,
         webhooks=args.webhooks,
     )
     problems = check(result)

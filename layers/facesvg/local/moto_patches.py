@@ -1,32 +1,56 @@
-"""Patches to moto's server, applied only in the local runtime's emulator process.
+"""Patches to moto's server, applied only in the local runtime's emulator processes.
 
-Each one keeps moto faithful to what AWS does, or removes an emulator cost AWS does not have, and
-each is harmless (skipped) if moto changes its internals. ``apply()`` installs them all, once.
+Two fix concurrency bugs in moto, where its server breaks guarantees AWS gives and the service
+relies on; they are always applied (``tests/integration/test_integration_local.py`` checks both):
+
+* ``_isolate_dynamodb_requests`` (with ``_snapshot_only_touched_items``' lock): a failed
+  transaction must not undo concurrent writes, and a read must not see an item mid-update;
+* ``_serialise_requests_per_s3_key``: concurrent PUT/GET of one S3 key must not answer HTTP 500.
+
+The others only make the emulator faster and are off unless asked for (``apply(speedups=True)``,
+``FACESVG_MOTO_SPEEDUPS=1``, ``RuntimeConfig.moto_speedups``): caching moto's module listing,
+reading werkzeug request bodies in one call, and rolling a failed transaction back from the items
+it names instead of a deep copy of every table (swapping the ``copy`` module moto's DynamoDB
+models see). ``make bench-e2e`` meets its targets without them (``local/README.md`` has the
+figures); ``make load`` runs with them, where the full-table snapshot makes every submit of a long
+run slower than the last.
+
+Each patch is skipped if moto changes its internals. ``apply()`` installs them, once.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+# Environment variable that turns the speed-only patches on in the emulator processes.
+SPEEDUPS_ENV = "FACESVG_MOTO_SPEEDUPS"
+
 # moto's DynamoDB requests are serialised by this lock (see ``_isolate_dynamodb_requests``).
 _ddb_lock = threading.RLock()
-_applied = False
+_applied: set[str] = set()
 
 
-def apply() -> None:
-    global _applied
-    if _applied:
-        return
-    _cache_module_listing()
-    _read_bodies_in_one_call()
-    _isolate_dynamodb_requests()
-    _snapshot_only_touched_items()
-    _serialise_requests_per_s3_key()
-    _applied = True
+def speedups_requested() -> bool:
+    return os.environ.get(SPEEDUPS_ENV, "").lower() in ("1", "true", "yes")
+
+
+def apply(speedups: bool | None = None) -> None:
+    """The concurrency fixes; the speed-only patches too when ``speedups`` (default: the
+    ``FACESVG_MOTO_SPEEDUPS`` environment variable)."""
+    if "fixes" not in _applied:
+        _isolate_dynamodb_requests()
+        _serialise_requests_per_s3_key()
+        _applied.add("fixes")
+    if (speedups_requested() if speedups is None else speedups) and "speedups" not in _applied:
+        _cache_module_listing()
+        _read_bodies_in_one_call()
+        _snapshot_only_touched_items()
+        _applied.add("speedups")
 
 
 def _replace(owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:

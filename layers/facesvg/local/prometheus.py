@@ -2,14 +2,15 @@
 
 Every function (the API's in this process, the process workers in theirs) emits its metrics as
 CloudWatch EMF records (``facesvg.service.observability``). The runtime points them, through
-``FACESVG_EMF_ENDPOINT``, at this exporter's UDP socket on loopback — the same way the CloudWatch
-agent takes EMF on ``udp://127.0.0.1:25888`` — and the exporter turns each record into the
-Prometheus metrics of ``facesvg.service.metrics_catalog``: counts → counters, durations and sizes
-→ histograms (seconds, bytes), dimensions → labels. ``/metrics`` is served on
+``FACESVG_EMF_ENDPOINT`` and ``facesvg.local.emf``, at this exporter's UDP socket on loopback —
+the same way the CloudWatch agent takes EMF on ``udp://127.0.0.1:25888`` — and the exporter
+turns each record into the Prometheus metrics of ``facesvg.service.metrics_catalog``: counts →
+counters, durations and sizes → histograms (seconds, bytes), dimensions → labels. ``/metrics`` is served on
 ``127.0.0.1:9100`` (``facesvg.names.LOCAL_METRICS_PORT``).
 
     exporter = EmfExporter(port=9100).start()
     os.environ["FACESVG_EMF_ENDPOINT"] = exporter.emf_endpoint
+    facesvg.local.emf.install_from_environment()
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class EmfExporter:
         self._sock.bind((host, 0))
         self._thread = threading.Thread(target=self._receive, name="local-emf-exporter", daemon=True)
         self._server: Any = None
+        self._server_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
 
     @property
@@ -99,27 +102,39 @@ class EmfExporter:
 
     def start(self) -> EmfExporter:
         try:
-            self._server, _ = start_http_server(self.requested_port, self.host, registry=self.registry)
+            self._server, self._server_thread = start_http_server(
+                self.requested_port, self.host, registry=self.registry
+            )
         except OSError:
             # 9100 taken (another stack, e.g. a parallel test process): any free port instead.
             logger.warning("metrics port in use; using a free port", extra={"port": self.requested_port})
-            self._server, _ = start_http_server(0, self.host, registry=self.registry)
+            self._server, self._server_thread = start_http_server(0, self.host, registry=self.registry)
         self.port = int(self._server.server_address[1])
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and receiving; both threads are joined before this returns."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        if self._server_thread is not None:
+            self._server_thread.join(timeout=5)
+        self._stopping.set()
+        if self._thread.is_alive():  # wake the blocking recv with an empty datagram
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as wake:
+                wake.sendto(b"", self._sock.getsockname())
+            self._thread.join(timeout=5)
         self._sock.close()
 
     def _receive(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 data = self._sock.recv(MAX_DATAGRAM)
             except OSError:
-                return  # closed by stop()
+                return  # closed
+            if self._stopping.is_set():
+                return
             try:
                 self.ingest(json.loads(data))
             except Exception:

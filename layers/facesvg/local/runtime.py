@@ -24,9 +24,12 @@ from facesvg.local.aws import (
     local_clients,
     provision,
 )
+from facesvg.local.emf import install_from_environment as install_emf_transport
 from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction, ProcessFunction
 from facesvg.local.pollers import S3NotificationSource, SqsEventSource
 from facesvg.local.prometheus import EmfExporter
+from facesvg.service.observability import set_emf_transport
+from facesvg.stack_config import StackConfig
 
 
 @dataclass
@@ -50,6 +53,10 @@ class RuntimeConfig:
     # Prometheus /metrics on 127.0.0.1 (fed by the functions' EMF records); a free port when this
     # one is taken, 0 = any free port, None = no exporter (EMF disabled, as before).
     metrics_port: int | None = names.LOCAL_METRICS_PORT
+    # The stack's config (queue visibility, redrive, lease...): None = cdk.json's, as `cdk synth`.
+    stack: StackConfig | None = None
+    # moto_patches' speed-only patches in the emulator processes (None: FACESVG_MOTO_SPEEDUPS).
+    moto_speedups: bool | None = None
     # Base of the webhook retry backoff (FACESVG_NOTIFY_BACKOFF_SECONDS); None: the environment's
     # value or the code default (30 s). Tests use 0: retries come back at once, in order.
     notify_backoff_seconds: float | None = None
@@ -61,8 +68,8 @@ class LocalRuntime:
         self.config = config or RuntimeConfig()
         # Two emulator processes: S3 moves megabytes per job in Python, and on one server (one GIL)
         # every DynamoDB and SQS request of the job queued behind those bodies.
-        self.moto = MotoServer(self.config.moto_port)
-        self.moto_s3 = MotoServer(self.config.moto_s3_port)
+        self.moto = MotoServer(self.config.moto_port, speedups=self.config.moto_speedups)
+        self.moto_s3 = MotoServer(self.config.moto_s3_port, speedups=self.config.moto_speedups)
         self.functions = {name: LocalFunction(name) for name in FUNCTION_NAMES}
         self.resources: LocalResources | None = None
         self.api: ApiGateway | None = None
@@ -80,7 +87,7 @@ class LocalRuntime:
         with ThreadPoolExecutor(max_workers=2) as pool:  # each spends ~1.5 s importing moto
             for started in [pool.submit(server.start) for server in (self.moto, self.moto_s3)]:
                 started.result()
-        self.resources = provision(self.moto.endpoint, self.moto_s3.endpoint)
+        self.resources = provision(self.moto.endpoint, self.moto_s3.endpoint, self.config.stack)
         env = self.resources.function_environment()
         if self.config.metrics_port is None:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF records would flood the console locally
@@ -97,6 +104,7 @@ class LocalRuntime:
         if self.config.notify_backoff_seconds is not None:
             env[names.ENV_NOTIFY_BACKOFF_SECONDS] = str(self.config.notify_backoff_seconds)
         apply_environment(env)
+        install_emf_transport()  # this process's functions; the workers install it themselves
         self._reset_service_caches()
         if self.config.log_level:
             from facesvg.service.observability import logger
@@ -165,25 +173,45 @@ class LocalRuntime:
         for t in self._threads:
             t.start()
 
+    def stop_pollers(self) -> None:
+        """Stop the event sources' threads (joined before this returns); ``start_pollers`` starts
+        them again. The process workers stay (idle processes). Tests call this so no thread of the
+        stack runs during a test that did not ask for the stack."""
+        with self._lock:
+            if not self._pollers_started:
+                return
+            self._stop.set()
+            threads, self._threads = self._threads, []
+        for t in threads:
+            t.join(timeout=10)
+        with self._lock:
+            self._stop = threading.Event()
+            self._pollers_started = False
+
+    @property
+    def pollers_running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
     def _process_invokers(self) -> list[Callable[[dict[str, Any]], Any]]:
         n = self.config.process_workers
         if not self.config.isolate_process_workers:
             return [lambda event: self.invoke("process", event)] * n
-        self._workers = [ProcessFunction("process", preload=("facesvg.core.pipeline",)) for _ in range(n)]
-        for worker in self._workers:
-            worker.wait_ready()  # handler loaded, render core imported (they start in parallel)
+        if not self._workers:
+            self._workers = [ProcessFunction("process", preload=("facesvg.core.pipeline",)) for _ in range(n)]
+            for worker in self._workers:
+                worker.wait_ready()  # handler loaded, render core imported (they start in parallel)
         return [w.invoke for w in self._workers]
 
     def stop(self) -> None:
         self._stop.set()
         if self.api is not None:
             self.api.stop()
-        for t in self._threads:
-            t.join(timeout=5)
+        self.stop_pollers()
         for w in self._workers:
             w.stop()
         if self.exporter is not None:
             self.exporter.stop()
+            set_emf_transport(None)
         self.moto.stop()
         self.moto_s3.stop()
 

@@ -15,6 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
+from facesvg.local.emf import install_from_environment
 from facesvg.local.lambdas import LocalFunction
 
 
@@ -27,6 +28,7 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
+    install_from_environment()  # EMF records to the runtime's exporter (FACESVG_EMF_ENDPOINT)
     function = LocalFunction(name, Path(directory), float(timeout))
     function.warm()
     for module in preload:  # what a cold start imports anyway, done before the first event

@@ -29,15 +29,15 @@ import base64
 import json
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from facesvg import names
+from facesvg.core import documents
 from facesvg.core.errors import InputError, NoFace
 from facesvg.service import metrics_catalog as mc
 from facesvg.service.errors import JobNotFound, PayloadTooLarge, ServiceError, ServiceUnavailable
@@ -110,7 +110,8 @@ def _validation_field(errors: Any) -> tuple[str, str]:
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     # Unions report the tried member type in the path (e.g. landmarks.list[any]); drop those.
     loc = [p for p in loc if "[" not in p and p not in {"str", "dict", "list"}] or ["body"]
-    return ".".join(loc), str(first.get("msg", "invalid value"))
+    # A validator's own message comes as "Value error, <message>": the prefix is pydantic's, not ours.
+    return ".".join(loc), str(first.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 def status_response(view: StatusView, status_url: str | None) -> JobStatusResponse:
@@ -157,6 +158,30 @@ def _json(model: Any, status: HTTPStatus) -> Response[Any]:
     )
 
 
+_MAX_BODY_CONTAINERS = 200_000  # a request has ~500 (the landmarks); a hostile 5 MB body ~1.8 million
+
+
+def _json_body(text: str) -> Any:
+    """The request body as JSON, bounded: a number too long for Python's int() (over 4300 digits)
+    reads as infinity and is refused where it is used, naming its field; nesting deeper than the
+    interpreter allows is a 400 naming the top-level field it is in (a 500 before); so many lists
+    and objects that parsing them would cost seconds and hundreds of MB is refused before parsing."""
+    if documents.count_containers(text) > _MAX_BODY_CONTAINERS:
+        error = {
+            "type": "too_many_values",
+            "loc": ("body",),
+            "msg": "too many lists and objects",
+            "input": {},
+        }
+        raise RequestValidationError([error])
+    try:
+        return json.loads(text, parse_int=documents.bounded_int)
+    except RecursionError:
+        field = documents.deep_key(text) or "body"
+        error = {"type": "too_deep", "loc": ("body", field), "msg": "nested too deeply", "input": {}}
+        raise RequestValidationError([error]) from None
+
+
 def create_app(
     service_factory: Callable[[], JobService], cors_allow_origin: str = ""
 ) -> APIGatewayRestResolver:
@@ -170,7 +195,7 @@ def create_app(
         if cors_allow_origin
         else None
     )
-    app = APIGatewayRestResolver(enable_validation=True, cors=cors)
+    app = APIGatewayRestResolver(enable_validation=True, cors=cors, json_body_deserializer=_json_body)
     app.enable_swagger(path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version="1.0.0")
 
     def status_url(prefix: str, job_id: str) -> str:
@@ -336,12 +361,6 @@ def resolve(
                 _error(HTTPStatus.BAD_REQUEST, "ValidationError", "body: the body is not UTF-8 JSON", "body")
             )
         event = {**event, "body": text, "isBase64Encoded": False}
-    # Powertools keeps the current event on the BaseRouter *class*, shared by every resolver in
-    # the process. Lambda runs one invocation per process; the local runtime runs many at once,
-    # and a route then read another request's body (a submit answered with another job). Pin the
-    # event on this resolver instance, which every read (app.current_event) sees first.
-    app.current_event = cast(APIGatewayProxyEvent, app._to_proxy_event(event))
-    app.lambda_context = context
     return app.resolve(event, context)
 
 

@@ -46,9 +46,10 @@ def canonical_landmarks(landmarks: LandmarksLike) -> bytes:
     The same document is stored as ``inputs/<hash>/landmarks.json`` and is what the worker
     renders, so the hash always describes exactly what gets rendered.
     """
+    # 0..1 coordinates are scaled to the photo later: keep 1/1000 px up to a 10^6 px side.
+    decimals = LANDMARK_DECIMALS + 6 if landmarks.normalised else LANDMARK_DECIMALS
     points = [
-        {"x": round(float(x), LANDMARK_DECIMALS), "y": round(float(y), LANDMARK_DECIMALS)}
-        for x, y in landmarks.points.tolist()
+        {"x": round(float(x), decimals), "y": round(float(y), decimals)} for x, y in landmarks.points.tolist()
     ]
     doc: dict[str, Any] = {"landmarks": [points]}
     if landmarks.dimensions is not None:

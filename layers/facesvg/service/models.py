@@ -148,7 +148,9 @@ class JobStatusResponse(BaseModel):
         default=None, description="Region name → presigned URL of its SVG."
     )
     transform: list[list[float]] | None = Field(
-        default=None, description="2x3 affine matrix mapping original-image pixels to output-canvas pixels."
+        default=None,
+        description="2x3 affine matrix mapping pixels of the photo as displayed (EXIF orientation applied) "
+        "to output-canvas pixels.",
     )
     missing: list[str] | None = Field(
         default=None, description="Regions and zones that could not be drawn for this face."

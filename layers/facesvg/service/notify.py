@@ -379,6 +379,7 @@ def post(target: SafeUrl, body: bytes, headers: dict[str, str], timeout: float) 
         return HttpAnswer(None, error=f"{type(exc).__name__}: {exc}"[:200])
     finally:
         deadline.cancel()
+        deadline.join()  # returns at once once cancelled: no timer thread outlives a POST
         conn.close()
 
 

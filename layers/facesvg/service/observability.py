@@ -2,15 +2,16 @@
 
 In Lambda the logger writes Powertools' structured JSON (one object per line, CloudWatch-friendly);
 anywhere else (the local runtime, tests, a terminal) it writes readable Rich lines with the same
-structured keys appended. Tracing is a no-op outside Lambda (Powertools detects it); metrics are EMF
+structured keys appended. Tracing is a no-op outside Lambda or with ``POWERTOOLS_TRACE_DISABLED``
+(``NoTracer``: aws_xray_sdk is not even imported); metrics are EMF
 records: ``record(metric, value, **dimensions)`` emits one immediately (each call builds its own
 Powertools EMF provider, so concurrent invocations in one process — the local API's threads — never
 share or lose a metric set); ``metrics.log_metrics(capture_cold_start_metric=True)`` on each handler
 adds ``ColdStart``. Every metric is defined once in ``facesvg.service.metrics_catalog``.
 
-Where EMF records go: stdout in Lambda (CloudWatch Logs extracts them), or, when
-``FACESVG_EMF_ENDPOINT=udp://127.0.0.1:<port>`` is set (the local runtime does), one JSON datagram
-per record to that endpoint: the local Prometheus exporter (``facesvg.local.prometheus``).
+Where EMF records go: stdout (in Lambda, CloudWatch Logs extracts them), unless a transport is set
+with ``set_emf_transport``: the local runtime sends them to its Prometheus exporter
+(``facesvg.local.prometheus``); nothing in Lambda sets one.
 
 Log correlation: the API handlers set Powertools' correlation id from the API Gateway request id;
 ``correlation(job_id=…, content_hash=…)`` adds keys to every log line inside it (thread-safe).
@@ -21,12 +22,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -46,6 +46,7 @@ __all__ = [
     "metrics",
     "record",
     "set_emf_sink",
+    "set_emf_transport",
     "tracer",
 ]
 
@@ -94,54 +95,70 @@ class ConsoleFormatter(LambdaPowertoolsFormatter):
 def _build_logger() -> Logger:
     if in_lambda():
         return Logger(service=names.SERVICE_NAME)
+    return Logger(
+        service=names.SERVICE_NAME, logger_handler=_console_handler(), logger_formatter=ConsoleFormatter()
+    )
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (pytest's capture replaces it)."""
+
+    @property
+    def stream(self) -> Any:
+        import sys
+
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _console_handler() -> logging.Handler:
+    """Rich's handler when the CLI/local extra is installed (``facesvg[cli]``), else plain stderr."""
     import sys
 
-    from rich.console import Console
-    from rich.logging import RichHandler
-
+    try:
+        from rich.console import Console
+        from rich.logging import RichHandler
+    except ImportError:  # the Lambda dependencies only: a plain line per record
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(message)s"))
+        return handler
     # Not a terminal (CI, a pipe): wide lines rather than Rich's 80-column default.
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-    handler = RichHandler(
+    return RichHandler(
         console=console, show_path=False, markup=False, rich_tracebacks=False, log_time_format="%H:%M:%S.%f"
     )
-    return Logger(service=names.SERVICE_NAME, logger_handler=handler, logger_formatter=ConsoleFormatter())
 
 
 # ------------------------------------------------------------------------------------ metrics
 
 _sink: Callable[[dict[str, Any]], None] | None = None
-_udp: tuple[str, socket.socket] | None = None
-_udp_lock = threading.Lock()
+_transport: Callable[[str], None] | None = None
 
 
 def set_emf_sink(sink: Callable[[dict[str, Any]], None] | None) -> None:
-    """Send EMF records to ``sink`` instead of stdout/the endpoint (tests); None restores."""
+    """Send EMF records to ``sink`` instead of stdout/the transport (tests); None restores."""
     global _sink
     _sink = sink
 
 
-def _send_udp(endpoint: str, data: bytes) -> None:
-    global _udp
-    with _udp_lock:
-        if _udp is None or _udp[0] != endpoint:
-            host, _, port = endpoint.removeprefix("udp://").rpartition(":")
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.connect((host, int(port)))
-            _udp = (endpoint, sock)
-        sock = _udp[1]
-    with suppress(OSError):  # the exporter is gone (runtime stopping): metrics are best effort
-        sock.send(data)
+def set_emf_transport(transport: Callable[[str], None] | None) -> None:
+    """Send each serialized EMF record to ``transport`` instead of stdout (the local runtime's
+    exporter); None restores stdout."""
+    global _transport
+    _transport = transport
 
 
 def emit_record(emf: dict[str, Any]) -> None:
-    """One serialized EMF record → the sink, the local exporter, or stdout (CloudWatch Logs)."""
+    """One serialized EMF record → the sink, the transport, or stdout (CloudWatch Logs)."""
     if _sink is not None:
         _sink(emf)
         return
     text = json.dumps(emf, separators=(",", ":"))
-    endpoint = os.environ.get(names.ENV_EMF_ENDPOINT, "")
-    if endpoint.startswith("udp://"):
-        _send_udp(endpoint, text.encode())
+    if _transport is not None:
+        _transport(text)
     else:
         print(text)
 
@@ -197,8 +214,33 @@ def correlation(**keys: Any) -> Iterator[None]:
         logger.thread_safe_remove_keys(present.keys())
 
 
+def tracing_enabled() -> bool:
+    """Powertools' own rule: in Lambda, unless ``POWERTOOLS_TRACE_DISABLED`` or SAM/Chalice local."""
+    return in_lambda() and not Tracer._is_tracer_disabled()
+
+
+class NoTracer:
+    """The part of Powertools' ``Tracer`` the functions use, doing nothing. Used when tracing is
+    off (outside Lambda, or ``POWERTOOLS_TRACE_DISABLED=true``), where Powertools' Tracer would be a
+    no-op too but still imports and patches with ``aws_xray_sdk`` (~0.1-0.5 s of every cold start)."""
+
+    @staticmethod
+    def _decorator(function: Any = None, **_options: Any) -> Any:
+        return function if function is not None else (lambda f: f)
+
+    capture_lambda_handler = _decorator
+    capture_method = _decorator
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        pass
+
+
 logger: Logger = _build_logger()
-tracer: Tracer = Tracer(service=names.SERVICE_NAME)
+# X-Ray only when tracing is on (the stack's functions have active tracing): then Powertools' Tracer.
+tracer: Tracer = Tracer(service=names.SERVICE_NAME) if tracing_enabled() else cast(Tracer, NoTracer())
 metrics: Metrics = Metrics(
     provider=EmfProvider(namespace=names.METRICS_NAMESPACE, service=names.SERVICE_NAME)
 )

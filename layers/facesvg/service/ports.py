@@ -199,6 +199,9 @@ class LandmarksLike(Protocol):
     @property
     def dimensions(self) -> tuple[int, int] | None: ...
 
+    @property
+    def normalised(self) -> bool: ...  # 0..1 coordinates, scaled to the photo when it is decoded
+
 
 class RenderResultLike(Protocol):
     """The parts of ``facesvg.core.pipeline.RenderResult`` the service reads. ``to_json()`` and

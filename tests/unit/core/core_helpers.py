@@ -79,3 +79,38 @@ def mapped_back(
 
 def _affine3(m: np.ndarray) -> np.ndarray:
     return np.vstack([m, [0.0, 0.0, 1.0]])
+
+
+def facemesh_mirror_index(points: np.ndarray) -> np.ndarray:
+    """For each FaceMesh index, the index at the mirrored position (33 <-> 263, midline points fixed).
+
+    What FaceMesh returns for a mirrored photo is the mirrored coordinates *re-indexed* by this
+    permutation; mirrored coordinates alone put the subject's right eye (33) on the wrong side.
+    Built by matching the template's points to their reflection across its midline.
+    """
+    from facesvg.core.face_template import TEMPLATE
+    from facesvg.core.landmarks_topology import MIDLINE
+    from scipy.optimize import linear_sum_assignment
+
+    x0 = TEMPLATE[list(MIDLINE), 0].mean()
+    reflected = TEMPLATE * (-1, 1) + (2 * x0, 0)
+    cost = np.linalg.norm(TEMPLATE[:, None, :] - reflected[None, :, :], axis=2)
+    _, index = linear_sum_assignment(cost)
+    index = list(index)
+    if len(points) > 468:  # the iris points: the centres swap, the ring by its reflected positions
+        iris = points[468:478]
+        mid = points[list(MIDLINE)].mean(axis=0)
+        axis = points[263] - points[33]
+        axis = axis / np.linalg.norm(axis)
+        rel = iris - mid
+        refl = iris - 2 * np.outer(rel @ axis, axis)
+        _, iris_index = linear_sum_assignment(np.linalg.norm(iris[:, None] - refl[None], axis=2))
+        index += [468 + i for i in iris_index]
+    return np.array(index)
+
+
+def mirrored_face(points: np.ndarray, width: int) -> np.ndarray:
+    """The landmarks FaceMesh would give for the photo flipped left-right (coordinates and indices)."""
+    flipped = points.copy()
+    flipped[:, 0] = (width - 1) - flipped[:, 0]
+    return flipped[facemesh_mirror_index(points)]

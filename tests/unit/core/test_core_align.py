@@ -6,7 +6,7 @@ import math
 
 import cv2
 import numpy as np
-from core_helpers import landmarks_json, png
+from core_helpers import landmarks_json, mirrored_face, png
 from facesvg.core.align import apply, eye_line_angle
 from facesvg.core.inputs import FaceInputs
 from facesvg.core.pipeline import RenderResult, render, render_inputs
@@ -64,12 +64,12 @@ def test_468_points_level_from_eye_corners(sample_inputs: FaceInputs) -> None:
 def test_mirrored_photo_is_uprighted_and_sides_follow_the_viewer(
     sample_inputs: FaceInputs, sample_result: RenderResult
 ) -> None:
-    # Given the sample flipped left-right (labels and landmarks too)
+    # Given the sample flipped left-right, labels too, with the landmarks FaceMesh would find on it
+    # (mirrored coordinates re-indexed: the subject's right eye of the mirrored face is on the left)
     w = sample_inputs.image.shape[1]
     img = cv2.flip(sample_inputs.image, 1)
     lab = cv2.flip(sample_inputs.labels, 1)
-    pts = sample_inputs.landmarks.copy()
-    pts[:, 0] = (w - 1) - pts[:, 0]
+    pts = mirrored_face(sample_inputs.landmarks, w)
     res = render(png(img), png(lab), landmarks_json(pts))
     # Then the chin is still below the eyes and the eye line is level
     t = np.array(res.transform)

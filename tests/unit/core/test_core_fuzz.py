@@ -9,6 +9,7 @@ from facesvg.core.errors import InputError
 from facesvg.core.inputs import decode_image, decode_labels, parse_landmarks
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=5),
@@ -20,7 +21,7 @@ JSONISH = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(JSONISH)
 def test_any_json_document_is_parsed_or_rejected(doc: object) -> None:
     for raw in (json.dumps(doc), repr(doc), doc):
@@ -32,7 +33,9 @@ def test_any_json_document_is_parsed_or_rejected(doc: object) -> None:
             assert lm.points.shape in ((468, 2), (478, 2))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.data())
 def test_corrupted_images_are_rejected_cleanly(sample_bytes: dict[str, bytes], data: st.DataObject) -> None:
     original = sample_bytes["segmentation"]

@@ -351,7 +351,14 @@ def test_first_bad_field_is_reported_deterministically(sample_bytes: dict[str, b
 def test_python_literal_fast_path_means_what_literal_eval_means(text: str) -> None:
     from facesvg.core.inputs import _decode_text
 
-    assert _decode_text(text) == ast.literal_eval(text)
+    def lists(value: object) -> object:  # tuples read as lists: the same points
+        if isinstance(value, list | tuple):
+            return [lists(v) for v in value]
+        if isinstance(value, dict):
+            return {k: lists(v) for k, v in value.items()}
+        return value
+
+    assert _decode_text(text) == lists(ast.literal_eval(text))
 
 
 @pytest.mark.parametrize(
@@ -362,3 +369,18 @@ def test_deeply_nested_documents_are_rejected(text: str) -> None:
     with pytest.raises(InputError) as exc:
         parse_landmarks(text)
     assert exc.value.field == "landmarks"
+
+
+def test_normalised_points_with_pixel_dimensions_are_a_units_error_on_landmarks(
+    sample_bytes: dict[str, bytes], sample_points: np.ndarray
+) -> None:
+    # Given MediaPipe's 0..1 points sent with the photo's pixel size (they sat in the top-left
+    # pixel and the answer was NoFace on the map)
+    norm = sample_points / (1101, 1100)
+    with pytest.raises(InputError) as exc:
+        load_inputs(sample_bytes["image"], sample_bytes["segmentation"], landmarks_json(norm, (1101, 1100)))
+    assert (exc.value.field, exc.value.code) == ("landmarks", "InvalidLandmarks")
+    assert "normalised" in exc.value.message
+    # while the same points without dimensions are scaled to the photo
+    got = load_inputs(sample_bytes["image"], sample_bytes["segmentation"], landmarks_json(norm))
+    np.testing.assert_allclose(got.landmarks, sample_points, atol=1e-9)

@@ -21,12 +21,13 @@ from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import SIGMA_PX, STEP_PX, RenderResult, render
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 # Every render costs ~0.3 s: a handful of examples per property keeps the file under ~15 s.
+# Derandomized by the ``ci`` profile (tests/hypothesis_profiles.py), random under ``explore``.
 _RENDER_SETTINGS = settings(
-    max_examples=6,
+    max_examples=examples(6),
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
@@ -109,7 +110,7 @@ def _blob(
     return cv2.resize(small, (64 * up, 64 * up), interpolation=cv2.INTER_NEAREST)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     ellipses=st.lists(
         st.tuples(

@@ -264,6 +264,7 @@ class FakeNotifyQueue:
 class FakeLandmarks:
     points: np.ndarray
     dimensions: tuple[int, int] | None
+    normalised: bool = False
 
 
 @dataclass

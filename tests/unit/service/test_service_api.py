@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from facesvg.local.lambdas import LocalContext
+from facesvg.local.lambdas import LocalContext, pin_current_event
 from facesvg.service.api import create_app, resolve
 from service_fakes import make_harness
 
@@ -71,8 +71,9 @@ def test_a_submit_logs_at_debug_level_without_clashing_with_log_record_fields() 
 
 def test_each_resolver_answers_from_its_own_event_while_another_resolves() -> None:
     """Powertools keeps the current event on a class shared by every resolver in the process; the
-    local runtime runs invocations concurrently in one process. Simulate the overlap exactly: a
-    second resolver runs a whole request in the middle of the first one's route."""
+    local runtime runs invocations concurrently in one process (and pins each environment's event,
+    ``facesvg.local.lambdas.pin_current_event``). Simulate the overlap exactly: a second resolver
+    runs a whole request in the middle of the first one's route."""
     h = make_harness()
 
     def submit_event(host: str, landmarks: list[list[float]]) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def test_each_resolver_answers_from_its_own_event_while_another_resolves() -> No
         event["multiValueHeaders"]["Host"] = [host]
         return event
 
-    second_app = create_app(lambda: h.service)
+    second_app = pin_current_event(create_app(lambda: h.service))
     second: dict[str, Any] = {}
 
     class Overlapping:
@@ -100,7 +101,7 @@ def test_each_resolver_answers_from_its_own_event_while_another_resolves() -> No
             )
             return h.service.submit_request(request)
 
-    first_app = create_app(lambda: Overlapping())  # type: ignore[arg-type,return-value]
+    first_app = pin_current_event(create_app(lambda: Overlapping()))  # type: ignore[arg-type,return-value]
     first = resolve(
         first_app, submit_event("one.example", [[1.0, 2.0]]), LocalContext("test"), max_body_bytes=1_000_000
     )

@@ -90,3 +90,21 @@ def test_prepare_hashes_without_validating_images() -> None:
     p2 = h.service.prepare(b"img", b"map", [[1, 2], [3, 4.0000001]], RenderOptions.model_validate({}))
     assert p1.content_hash == p2.content_hash
     assert h.core.validations == 0
+
+
+def test_normalised_landmarks_keep_their_precision_until_scaled() -> None:
+    # Given MediaPipe's 0..1 output for a 4000 px photo (issue 14.9: rounded to 3 decimals before
+    # scaling, points moved up to 2 px)
+    from facesvg.core.inputs import landmarks_in_image, parse_landmarks
+
+    rng = np.random.default_rng(5)
+    norm = rng.uniform(0.2, 0.8, (478, 2))
+    parsed = parse_landmarks([{"x": x, "y": y} for x, y in norm.tolist()])
+    # When canonicalised (what is hashed, stored and rendered) and scaled to the photo
+    stored = parse_landmarks(canonical_landmarks(parsed))
+    pixels = landmarks_in_image(stored, 4000, 3000)
+    # Then every point is where the unrounded one would be, to 1/1000 px
+    np.testing.assert_allclose(pixels, norm * (4000, 3000), atol=1e-3, rtol=0)
+    # and pixel documents are still rounded to 1/1000 px
+    px = parse_landmarks({"landmarks": [[{"x": 1.23456789, "y": 2.0}] * 478], "dimensions": [10, 10]})
+    assert b'"x":1.235' in canonical_landmarks(px)

@@ -26,7 +26,7 @@ def _transfers() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_TRANSFER_THREADS, thread_name_prefix="s3")
+            _pool = ThreadPoolExecutor(max_workers=_TRANSFER_THREADS, thread_name_prefix="facesvg-io")
         return _pool
 
 
