@@ -241,3 +241,63 @@ def test_publish_names_accumulate_as_a_set(repo: JobRepository, new_job: Any) ->
     assert updated is not None and updated.publish_to == frozenset({"a", "b"})
     assert again == repo.get_job(job.job_id) and again is not None and again.publish_to == {"a", "b"}
     assert repo.add_publish_name(new_job().job_id, "a") is None
+
+
+# --- notifications: callbacks and the job-end event's outbox flag (facesvg.service.notify) -------
+
+
+def test_callbacks_are_stored_at_creation_and_appended_until_the_job_ends(
+    repo: JobRepository, new_job: Any
+) -> None:
+    from facesvg.service.models import Callback
+
+    first = Callback(id="c1", url="https://a.example/hook", client_reference="ref-a")
+    job = _created(repo, new_job(callbacks=(first,)))
+    second = Callback(id="c2", url="https://b.example/hook")
+
+    added = repo.add_callback(job.job_id, second, max_callbacks=2)
+    assert added is not None and added.callbacks == (first, second)
+    assert repo.add_callback(job.job_id, Callback(id="c3", url="https://c.example/"), max_callbacks=2) is None
+    assert repo.add_callback(uuid.uuid4().hex, second, max_callbacks=2) is None
+
+    _claimed(repo, job)
+    assert repo.complete(job.job_id, "t1", RESULT, T2) is not None
+    assert repo.add_callback(job.job_id, Callback(id="c4", url="https://d.example/"), max_callbacks=9) is None
+    stored = repo.get_job(job.job_id)
+    assert stored is not None and stored.callbacks == (first, second)
+
+
+def test_the_write_that_ends_a_job_sets_the_event_flag_which_is_published_once(
+    repo: JobRepository, new_job: Any
+) -> None:
+    from facesvg.service.models import EventState
+
+    job = _claimed(repo, _created(repo, new_job()))
+    done = repo.complete(job.job_id, "t1", RESULT, T2, event_claim_until=NOW + 60)
+    assert done is not None and done.event_state is EventState.PENDING and done.event_claim_until == NOW + 60
+
+    assert repo.claim_event(job.job_id, NOW + 30, NOW + 90) is None  # the writer's claim is live
+    taken = repo.claim_event(job.job_id, NOW + 61, NOW + 121)  # expired: taken over, by one caller
+    assert taken is not None and taken.event_claim_until == NOW + 121
+    assert repo.claim_event(job.job_id, NOW + 62, NOW + 122) is None
+
+    assert repo.mark_event_published(job.job_id) is True
+    assert repo.mark_event_published(job.job_id) is False
+    assert repo.claim_event(job.job_id, NOW + 999, NOW + 1059) is None
+    stored = repo.get_job(job.job_id)
+    assert stored is not None and stored.event_state is EventState.PUBLISHED
+
+
+def test_a_failure_sets_the_event_flag_too_and_without_a_claim_there_is_none(
+    repo: JobRepository, new_job: Any
+) -> None:
+    from facesvg.service.models import EventState
+
+    failing = _claimed(repo, _created(repo, new_job()))
+    failed = repo.fail(failing.job_id, "t1", JobError(code="X", message="m"), T2, event_claim_until=NOW)
+    assert failed is not None and failed.event_state is EventState.PENDING
+
+    plain = _claimed(repo, _created(repo, new_job()))
+    done = repo.complete(plain.job_id, "t1", RESULT, T2)
+    assert done is not None and done.event_state is None
+    assert repo.mark_event_published(plain.job_id) is False

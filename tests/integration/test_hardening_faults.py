@@ -89,11 +89,11 @@ class FaultyJobs:
         self.completed: Counter[str] = Counter()  # job id → successful complete() calls
         self.before_complete: Callable[[str], None] | None = None
 
-    def complete(self, job_id: str, token: str, result: Any, now: str) -> Any:
+    def complete(self, job_id: str, token: str, result: Any, now: str, event_claim_until: Any = None) -> Any:
         if self.before_complete is not None:
             hook, self.before_complete = self.before_complete, None
             hook(job_id)
-        done = self.inner.complete(job_id, token, result, now)
+        done = self.inner.complete(job_id, token, result, now, event_claim_until)
         if done is not None:
             self.completed[job_id] += 1
         return done

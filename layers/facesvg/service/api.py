@@ -13,6 +13,8 @@ body not JSON / not UTF-8       400     code ``ValidationError``, field ``body``
 POST with a non-JSON type       415     ``UnsupportedMediaType``
 ``InputError`` (core)           400     its code and field
 ``NoFace`` (core)               422     ``NoFace``
+``InvalidCallbackUrl``          400     field ``callback_url`` (refused URL class)
+``TooManyCallbacks``            409     field ``callback_url``
 ``JobNotFound`` / unknown route 404     ``NotFound``
 ``PayloadTooLarge``             413
 ``ServiceUnavailable``          503     with ``Retry-After`` (``StoreUnavailable``: an AWS
@@ -51,6 +53,7 @@ from facesvg.service.models import (
     SubmitAccepted,
     SubmitRequest,
 )
+from facesvg.service.notify import InvalidCallbackUrl, TooManyCallbacks
 from facesvg.service.observability import correlation, logger, record
 from facesvg.service.status import StatusView
 
@@ -60,11 +63,14 @@ API_TITLE = "facesvg"
 API_DESCRIPTION = (
     "Face photo + segmentation map + landmarks → SVG of smooth, styled facial-region contours. "
     "Submit returns a job id at once; poll the status URL until the job is completed or failed. "
-    "Identical submissions return the same job."
+    "Identical submissions return the same job. With `callback_url`, a signed webhook is POSTed there "
+    "when the job ends (docs/notifications.md)."
 )
 
 _STATUS_CODES: dict[type[ServiceError], HTTPStatus] = {
     JobNotFound: HTTPStatus.NOT_FOUND,
+    InvalidCallbackUrl: HTTPStatus.BAD_REQUEST,
+    TooManyCallbacks: HTTPStatus.CONFLICT,
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ServiceUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
@@ -223,9 +229,14 @@ def create_app(
             with correlation(job_id=job.job_id, content_hash=job.content_hash):
                 logger.info("job submitted", extra={"new_job": outcome.created, "status": job.status})
             if job.status.terminal:
-                return _json(job_body(job, prefix), HTTPStatus.OK)
+                finished = job_body(job, prefix)
+                finished.client_reference = body.client_reference
+                return _json(finished, HTTPStatus.OK)
             accepted = SubmitAccepted(
-                id=job.job_id, status=job.status, status_url=status_url(prefix, job.job_id)
+                id=job.job_id,
+                status=job.status,
+                status_url=status_url(prefix, job.job_id),
+                client_reference=body.client_reference,
             )
             return _json(accepted, HTTPStatus.ACCEPTED)
 
@@ -251,7 +262,10 @@ def create_app(
                 200: _ok_doc(
                     "An identical job already finished: its status, with the result", JobStatusResponse
                 ),
-                400: _error_doc("The body is invalid; error.field names the field"),
+                400: _error_doc(
+                    "The body is invalid (or callback_url is refused); error.field names the field"
+                ),
+                409: _error_doc("The job already has the most callbacks it takes (TooManyCallbacks)"),
                 413: _error_doc("The body is too large"),
                 415: _error_doc("The body is not application/json"),
                 422: _error_doc("The inputs show no usable face (NoFace)"),
@@ -290,7 +304,9 @@ def create_app(
         if isinstance(exc, ServiceUnavailable):
             logger.warning("service unavailable", extra={"error": str(exc)[:300]})
             headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return _error(status, exc.code, exc.message, headers=headers)
+        if status is HTTPStatus.BAD_REQUEST:
+            record(mc.REQUESTS_REJECTED, 1, error_code=exc.code)
+        return _error(status, exc.code, exc.message, exc.field, headers=headers)
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[Any]:

@@ -67,6 +67,19 @@ class SubmitRequest(BaseModel):
     options: RenderOptions = Field(
         default_factory=_default_options, description="Output options (all optional)."
     )
+    # Not part of the content hash: an identical submit with another callback reuses the render,
+    # and every caller with a callback is notified (facesvg.service.notify).
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="HTTPS URL that receives a signed POST when the job ends (see docs/notifications.md). "
+        "Not part of the content hash.",
+    )
+    client_reference: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Your own reference, echoed in the webhook and the EventBridge event (never in the SVG).",
+    )
 
 
 class SubmitAccepted(BaseModel):
@@ -75,6 +88,7 @@ class SubmitAccepted(BaseModel):
     id: JobId
     status: JobStatus
     status_url: str
+    client_reference: str | None = Field(default=None, description="Echoes the request's client_reference.")
 
 
 class ErrorDetail(BaseModel):
@@ -167,6 +181,9 @@ class JobStatusResponse(BaseModel):
         "`result.coco.json` (COCO annotations).",
     )
     error: JobError | None = None
+    client_reference: str | None = Field(
+        default=None, description="A submit's own client_reference, echoed (not stored on the status)."
+    )
 
 
 # ---------------------------------------------------------------------------------- internals
@@ -185,6 +202,23 @@ class JobResult(BaseModel):
     missing: list[str] = Field(default_factory=list)
 
 
+class Callback(BaseModel):
+    """A caller waiting for a job's end: where to POST and what to echo back."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str  # unique per subscription (part of the delivery id)
+    url: str
+    client_reference: str | None = None
+
+
+class EventState(StrEnum):
+    """The job-end event's outbox flag, set by the conditional write that ends the job."""
+
+    PENDING = "pending"  # claimed until ``event_claim_until`` by whoever publishes it
+    PUBLISHED = "published"
+
+
 class Job(BaseModel):
     """The job record (DynamoDB item ``JOB#<id>``)."""
 
@@ -200,6 +234,9 @@ class Job(BaseModel):
     error: JobError | None = None
     result: JobResult | None = None
     publish_to: frozenset[str] = frozenset()
+    callbacks: tuple[Callback, ...] = ()
+    event_state: EventState | None = None
+    event_claim_until: float | None = None
 
 
 class JobMessage(BaseModel):

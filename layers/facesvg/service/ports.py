@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from facesvg.core.options import Limits, RenderOptions
-from facesvg.service.models import Job, JobError, JobMessage, JobResult
+from facesvg.service.models import Callback, Job, JobError, JobMessage, JobResult
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,12 +54,33 @@ class JobRepository(Protocol):
         """Give the lease back after a transient failure (the status stays processing)."""
         ...
 
-    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
-        """processing → completed, only by the lease holder. None if the condition failed."""
+    def complete(
+        self, job_id: str, token: str, result: JobResult, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
+        """processing → completed, only by the lease holder. None if the condition failed.
+
+        With ``event_claim_until`` the same write sets the job-end event's outbox flag
+        (``event_state = pending``, claimed by this caller until then)."""
         ...
 
-    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+    def fail(
+        self, job_id: str, token: str, error: JobError, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
         """processing → failed, only by the lease holder. None if the condition failed."""
+        ...
+
+    def claim_event(self, job_id: str, now_epoch: float, claim_until: float) -> Job | None:
+        """Take over publishing a job-end event whose claim expired (the publisher died).
+        None unless ``event_state = pending`` and ``event_claim_until < now_epoch``."""
+        ...
+
+    def mark_event_published(self, job_id: str) -> bool:
+        """``event_state``: pending → published. False if it was not pending."""
+        ...
+
+    def add_callback(self, job_id: str, callback: Callback, max_callbacks: int) -> Job | None:
+        """Append a caller to a job that has not ended (and has fewer than ``max_callbacks``).
+        None if the job ended (notify that caller at once), was not found, or is full."""
         ...
 
     def add_publish_name(self, job_id: str, name: str) -> Job | None:
@@ -128,6 +149,39 @@ class BlobStore(BlobReader, Protocol):
 
 class JobQueue(Protocol):
     def send(self, message: JobMessage) -> None: ...
+
+
+# ------------------------------------------------------------------------- notifications
+
+
+class EventPublisher(Protocol):
+    """The event bus (EventBridge): one event per job end."""
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+class NotifyQueue(Protocol):
+    """The webhook delivery queue (SQS): one message per delivery; its retries and DLQ."""
+
+    def send_many(self, bodies: Sequence[str]) -> None: ...
+
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again after ``seconds`` (the backoff)."""
+        ...
+
+
+class SecretSource(Protocol):
+    """The webhook signing secret (Secrets Manager locally and on AWS)."""
+
+    def get(self) -> bytes: ...
+
+
+class DeliveryLog(Protocol):
+    """Which deliveries reached their receiver (a duplicate event or message is not re-sent)."""
+
+    def delivered(self, delivery_id: str) -> bool: ...
+
+    def mark_delivered(self, delivery_id: str, job_id: str, expires_at: int) -> None: ...
 
 
 # -------------------------------------------------------------------------------- render core

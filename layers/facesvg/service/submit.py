@@ -18,7 +18,7 @@ from facesvg.service.clock import epoch_of, utc_now_iso
 from facesvg.service.errors import ServiceUnavailable
 from facesvg.service.hashing import PreparedInputs
 from facesvg.service.layout import input_keys
-from facesvg.service.models import Job, JobMessage, JobStatus, new_job_id
+from facesvg.service.models import Callback, Job, JobMessage, JobStatus, new_job_id
 from facesvg.service.observability import logger
 from facesvg.service.ports import Blob, BlobStore, JobQueue, JobRepository, RenderCore
 from facesvg.service.settings import Settings
@@ -51,7 +51,11 @@ class Submitter:
     clock: Callable[[], float]
 
     def submit(
-        self, prepared: PreparedInputs, source: str, publish_to: frozenset[str] = frozenset()
+        self,
+        prepared: PreparedInputs,
+        source: str,
+        publish_to: frozenset[str] = frozenset(),
+        callback: Callback | None = None,  # the creator's; a caller who joins is added by notify
     ) -> SubmitOutcome:
         cached = self._lookup(prepared.content_hash)
         if isinstance(cached, Job) and not _replaceable(cached):
@@ -75,7 +79,7 @@ class Submitter:
             raise
 
         now_epoch = self.clock()
-        job = _new_job(prepared, source, publish_to, utc_now_iso(now_epoch))
+        job = _new_job(prepared, source, publish_to, utc_now_iso(now_epoch), callback)
         expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
         holder = self.jobs.create_job(job, expires_at, replace_job_id=cached.job_id if cached else None)
         try:
@@ -141,8 +145,11 @@ def _replaceable(job: Job) -> bool:
     return job.status is JobStatus.FAILED and job.error is not None and job.error.code in RETRYABLE_FAILURES
 
 
-def _new_job(prepared: PreparedInputs, source: str, publish_to: frozenset[str], now: str) -> Job:
+def _new_job(
+    prepared: PreparedInputs, source: str, publish_to: frozenset[str], now: str, callback: Callback | None
+) -> Job:
     return Job(
+        callbacks=(callback,) if callback else (),
         job_id=new_job_id(),
         content_hash=prepared.content_hash,
         status=JobStatus.PENDING,

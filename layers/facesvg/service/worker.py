@@ -24,6 +24,7 @@ from facesvg.service.clock import epoch_of, utc_now_iso
 from facesvg.service.dropfolder import Publisher
 from facesvg.service.errors import TransientError
 from facesvg.service.models import Job, JobError, JobResult
+from facesvg.service.notify import EventOutbox
 from facesvg.service.observability import logger, record, tracer
 from facesvg.service.ports import Blob, BlobStore, JobRepository, Pending, RenderCore
 from facesvg.service.settings import Settings
@@ -48,6 +49,7 @@ class Worker:
     publisher: Publisher
     clock: Callable[[], float]
     sleep: Callable[[float], None]
+    outbox: EventOutbox | None = None  # the job-end event (facesvg.service.notify); None: no bus
 
     @tracer.capture_method(capture_response=False)
     def process(self, job_id: str, receive_count: int = 1, content_hash: str | None = None) -> ProcessOutcome:
@@ -72,6 +74,8 @@ class Worker:
                 logger.info(
                     "job already finished; nothing to do", extra={"job_id": job_id, "status": current.status}
                 )
+                if self.outbox is not None:  # its writer may have died before publishing its event
+                    self.outbox.resume(current)
                 return ProcessOutcome.ALREADY_DONE
             raise TransientError(f"job {job_id} is being processed by another worker")
 
@@ -95,7 +99,7 @@ class Worker:
                 logger.warning("job failed: inputs cannot be rendered", extra={**log_keys, "code": exc.code})
                 self._fail(job_id, token, JobError(code=exc.code, message=str(exc)))
                 return ProcessOutcome.FAILED
-            done = self.jobs.complete(job_id, token, result, self._now())
+            done = self.jobs.complete(job_id, token, result, self._now(), self._event_claim())
         except Exception as exc:
             if receive_count >= self.settings.max_receive_count:
                 logger.exception(
@@ -120,6 +124,7 @@ class Worker:
             record(mc.END_TO_END_LATENCY, max(0.0, (self.clock() - epoch_of(claimed.created_at)) * 1000))
         if done.publish_to:
             self.publisher.publish(done, sorted(done.publish_to))
+        self._publish_event(done)
         return ProcessOutcome.COMPLETED
 
     def _now(self) -> str:
@@ -129,10 +134,25 @@ class Worker:
         return self.blobs.begin_get_many(list(layout.input_keys(content_hash).values()))
 
     def _fail(self, job_id: str, token: str, error: JobError) -> None:
-        failed = self.jobs.fail(job_id, token, error, self._now())
+        failed = self.jobs.fail(job_id, token, error, self._now(), self._event_claim())
         if failed is not None:
             record(mc.JOBS_FAILED, 1, error_code=error.code)
             self.publisher.publish(failed, sorted(failed.publish_to))
+            self._publish_event(failed)
+
+    def _event_claim(self) -> float | None:
+        return self.outbox.claim_until() if self.outbox is not None else None
+
+    def _publish_event(self, job: Job) -> None:
+        """This worker's write ended the job (and set the outbox flag): it publishes the event. If
+        that fails, the message is retried and the redelivery publishes once the claim expired."""
+        if self.outbox is None:
+            return
+        try:
+            self.outbox.publish_claimed(job)
+        except Exception as exc:
+            logger.exception("could not publish the job-end event; retrying", extra={"job_id": job.job_id})
+            raise TransientError(f"job {job.job_id}: event not published") from exc
 
     @tracer.capture_method(capture_response=False)
     def _render(self, job: Job, download: Pending[dict[str, bytes]]) -> JobResult:

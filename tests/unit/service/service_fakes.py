@@ -17,7 +17,7 @@ import numpy as np
 from facesvg.core.errors import InputError, NoFace
 from facesvg.service.errors import StoreError
 from facesvg.service.jobs import JobService
-from facesvg.service.models import Job, JobError, JobMessage, JobResult, JobStatus
+from facesvg.service.models import Callback, EventState, Job, JobError, JobMessage, JobResult, JobStatus
 from facesvg.service.ports import Blob, Deferred, RenderCore
 from facesvg.service.settings import Settings
 
@@ -95,12 +95,58 @@ class FakeJobRepository:
             row.lease_token, row.lease_until = None, 0.0
             return row.job
 
-    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
-        return self._finish(job_id, token, status=JobStatus.COMPLETED, result=result, updated_at=now)
+    def complete(
+        self, job_id: str, token: str, result: JobResult, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
+        return self._finish(
+            job_id,
+            token,
+            status=JobStatus.COMPLETED,
+            result=result,
+            updated_at=now,
+            **_event_flag(event_claim_until),
+        )
 
-    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+    def fail(
+        self, job_id: str, token: str, error: JobError, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
         error = error.model_copy(update={"message": error.message[:1000]})
-        return self._finish(job_id, token, status=JobStatus.FAILED, error=error, updated_at=now)
+        return self._finish(
+            job_id,
+            token,
+            status=JobStatus.FAILED,
+            error=error,
+            updated_at=now,
+            **_event_flag(event_claim_until),
+        )
+
+    def claim_event(self, job_id: str, now_epoch: float, claim_until: float) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row is None or row.job.event_state is not EventState.PENDING:
+                return None
+            if (row.job.event_claim_until or 0.0) >= now_epoch:
+                return None
+            row.job = row.job.model_copy(update={"event_claim_until": claim_until})
+            return row.job
+
+    def mark_event_published(self, job_id: str) -> bool:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row is None or row.job.event_state is not EventState.PENDING:
+                return False
+            row.job = row.job.model_copy(
+                update={"event_state": EventState.PUBLISHED, "event_claim_until": None}
+            )
+            return True
+
+    def add_callback(self, job_id: str, callback: Callback, max_callbacks: int) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row is None or row.job.status.terminal or len(row.job.callbacks) >= max_callbacks:
+                return None
+            row.job = row.job.model_copy(update={"callbacks": (*row.job.callbacks, callback)})
+            return row.job
 
     def touch_pending(self, job_id: str, seen_updated_at: str, now: str) -> bool:
         with self.lock:
@@ -121,6 +167,12 @@ class FakeJobRepository:
                 return None
             row.job = row.job.model_copy(update={"publish_to": row.job.publish_to | {name}})
             return row.job
+
+
+def _event_flag(claim_until: float | None) -> dict[str, Any]:
+    if claim_until is None:
+        return {}
+    return {"event_state": EventState.PENDING, "event_claim_until": claim_until}
 
 
 class FakeBlobStore:
@@ -183,6 +235,29 @@ class FakeQueue:
         if self.fail:
             raise ConnectionError("simulated SQS outage")
         self.messages.append(message)
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+        self.fail = False
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        if self.fail:
+            raise ConnectionError("simulated EventBridge outage")
+        self.published.append((detail_type, detail))
+
+
+class FakeNotifyQueue:
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+        self.delays: list[tuple[str, int]] = []
+
+    def send_many(self, bodies: Sequence[str]) -> None:
+        self.bodies.extend(bodies)
+
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        self.delays.append((receipt_handle, seconds))
 
 
 @dataclass
@@ -274,10 +349,14 @@ class Harness:
     core: FakeCore
     sleeps: list[float]
     clock: list[float]
+    events: FakeEvents = field(default_factory=FakeEvents)
+    notify_queue: FakeNotifyQueue = field(default_factory=FakeNotifyQueue)
 
 
-def make_harness(**settings: Any) -> Harness:
+def make_harness(*, notify: bool = False, **settings: Any) -> Harness:
+    """``notify=True`` wires a fake event bus and notify queue (facesvg.service.notify)."""
     jobs, blobs, queue, core = FakeJobRepository(), FakeBlobStore(), FakeQueue(), FakeCore()
+    events, notify_queue = FakeEvents(), FakeNotifyQueue()
     sleeps: list[float] = []
     clock = [1_800_000_000.0]
     service = JobService(
@@ -288,8 +367,10 @@ def make_harness(**settings: Any) -> Harness:
         core=core.as_render_core(),
         clock=lambda: clock[0],
         sleep=sleeps.append,
+        events=events if notify else None,
+        notify_queue=notify_queue if notify else None,
     )
-    return Harness(service, jobs, blobs, queue, core, sleeps, clock)
+    return Harness(service, jobs, blobs, queue, core, sleeps, clock, events, notify_queue)
 
 
 def now() -> float:

@@ -4,7 +4,9 @@
 ``JOB#<job id>``    kind=job, job_id, content_hash, status, created_at, updated_at, source,
                     attempts (N), lease_token, lease_until (N, epoch s), error_code,
                     error_message, result (JSON string, small: key prefix, region names,
-                    transform), publish_to (SS, drop-folder names), expires_at (N, TTL)
+                    transform), publish_to (SS, drop-folder names), expires_at (N, TTL),
+                    callbacks (L of M: id, url, client_reference), event_state (pending |
+                    published: the job-end event's outbox flag), event_claim_until (N)
 ``HASH#<sha256>``   kind=cache, job_id, created_at, expires_at (N, TTL)
 =================  ==========================================================================
 """
@@ -19,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from facesvg import names
 from facesvg.service.aws.errors import cancellation_reasons, error_code, translated
-from facesvg.service.models import Job, JobError, JobResult, JobStatus
+from facesvg.service.models import Callback, EventState, Job, JobError, JobResult, JobStatus
 
 _JOB = names.JOB_KEY_PREFIX
 _CACHE = names.CACHE_KEY_PREFIX
@@ -54,7 +56,22 @@ def job_from_item(item: dict[str, Any]) -> Job:
         error=error,
         result=result,
         publish_to=frozenset(item.get("publish_to", {}).get("SS", [])),
+        callbacks=tuple(_callback_from(c["M"]) for c in item.get("callbacks", {}).get("L", [])),
+        event_state=EventState(item["event_state"]["S"]) if "event_state" in item else None,
+        event_claim_until=float(item["event_claim_until"]["N"]) if "event_claim_until" in item else None,
     )
+
+
+def _callback_from(m: dict[str, Any]) -> Callback:
+    ref = m.get("client_reference", {}).get("S")
+    return Callback(id=m["id"]["S"], url=m["url"]["S"], client_reference=ref)
+
+
+def _callback_item(callback: Callback) -> dict[str, Any]:
+    m = {"id": _s(callback.id), "url": _s(callback.url)}
+    if callback.client_reference is not None:
+        m["client_reference"] = _s(callback.client_reference)
+    return {"M": m}
 
 
 def job_to_item(job: Job, expires_at: int) -> dict[str, Any]:
@@ -72,6 +89,8 @@ def job_to_item(job: Job, expires_at: int) -> dict[str, Any]:
     }
     if job.publish_to:
         item["publish_to"] = {"SS": sorted(job.publish_to)}
+    if job.callbacks:
+        item["callbacks"] = {"L": [_callback_item(c) for c in job.callbacks]}
     return item
 
 
@@ -214,8 +233,20 @@ class DynamoJobRepository:
         )
 
     def _finish(
-        self, job_id: str, token: str, now: str, status: JobStatus, sets: dict[str, Any]
+        self,
+        job_id: str,
+        token: str,
+        now: str,
+        status: JobStatus,
+        sets: dict[str, Any],
+        event_claim_until: float | None = None,
     ) -> Job | None:
+        if event_claim_until is not None:  # the outbox flag, set by the write that ends the job
+            sets = {
+                **sets,
+                "event_state": _s(EventState.PENDING.value),
+                "event_claim_until": _n(float(event_claim_until)),
+            }
         assignments = ", ".join(f"#a_{name} = :{name}" for name in sets)  # names may be reserved words
         return self._update(
             job_id,
@@ -234,17 +265,74 @@ class DynamoJobRepository:
         )
 
     @translated("DynamoDB: completing a job")
-    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
-        return self._finish(job_id, token, now, JobStatus.COMPLETED, {"result": _s(result.model_dump_json())})
+    def complete(
+        self, job_id: str, token: str, result: JobResult, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
+        return self._finish(
+            job_id,
+            token,
+            now,
+            JobStatus.COMPLETED,
+            {"result": _s(result.model_dump_json())},
+            event_claim_until,
+        )
 
     @translated("DynamoDB: failing a job")
-    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+    def fail(
+        self, job_id: str, token: str, error: JobError, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
         return self._finish(
             job_id,
             token,
             now,
             JobStatus.FAILED,
             {"error_code": _s(error.code), "error_message": _s(error.message[:1000])},
+            event_claim_until,
+        )
+
+    @translated("DynamoDB: claiming a job-end event")
+    def claim_event(self, job_id: str, now_epoch: float, claim_until: float) -> Job | None:
+        return self._update(
+            job_id,
+            UpdateExpression="SET event_claim_until = :until",
+            ConditionExpression="event_state = :pending AND event_claim_until < :now",
+            ExpressionAttributeValues={
+                ":pending": _s(EventState.PENDING.value),
+                ":now": _n(float(now_epoch)),
+                ":until": _n(float(claim_until)),
+            },
+        )
+
+    @translated("DynamoDB: marking a job-end event published")
+    def mark_event_published(self, job_id: str) -> bool:
+        return (
+            self._update(
+                job_id,
+                UpdateExpression="SET event_state = :published REMOVE event_claim_until",
+                ConditionExpression="event_state = :pending",
+                ExpressionAttributeValues={
+                    ":pending": _s(EventState.PENDING.value),
+                    ":published": _s(EventState.PUBLISHED.value),
+                },
+            )
+            is not None
+        )
+
+    @translated("DynamoDB: adding a callback")
+    def add_callback(self, job_id: str, callback: Callback, max_callbacks: int) -> Job | None:
+        return self._update(
+            job_id,
+            UpdateExpression="SET callbacks = list_append(if_not_exists(callbacks, :empty), :cb)",
+            ConditionExpression="attribute_exists(#pk) AND #st IN (:pending, :processing) "
+            "AND (attribute_not_exists(callbacks) OR size(callbacks) < :max)",
+            ExpressionAttributeNames={"#pk": _PK, "#st": "status"},
+            ExpressionAttributeValues={
+                ":empty": {"L": []},
+                ":cb": {"L": [_callback_item(callback)]},
+                ":pending": _s(JobStatus.PENDING.value),
+                ":processing": _s(JobStatus.PROCESSING.value),
+                ":max": _n(max_callbacks),
+            },
         )
 
     @translated("DynamoDB: touching a pending job")
