@@ -124,3 +124,23 @@ def test_transient_errors_are_retried_then_fail_the_job_and_end_in_the_dlq(
     r = api.post(submit_url(), json=body)
     assert r.status_code == 202 and r.json()["id"] != job_id
     assert wait_finished(api, r.json()["id"])["status"] == "completed"
+
+
+def test_degenerate_landmarks_fail_the_job_on_the_first_attempt_without_the_dlq(local_stack: Any) -> None:
+    # Given a job whose stored landmarks are 478 copies of one point (past submit, straight to the
+    # worker: whatever submit checks, the worker must not retry inputs that cannot be rendered)
+    job_id, content_hash = _create_job(unique_body())
+    one_point = {"landmarks": [[{"x": 300.0, "y": 300.0}] * 478]}
+    local_stack.clients["s3"].put_object(
+        Bucket=names.BUCKET_NAME, Key=f"inputs/{content_hash}/landmarks.json", Body=json.dumps(one_point)
+    )
+
+    # When the real process function gets its message on the first receive
+    response = local_stack.invoke("process", _batch(local_stack, [JobMessage(job_id=job_id).model_dump_json()]))
+
+    # Then the record succeeds (nothing to retry, nothing for the DLQ) and the job failed on its inputs
+    assert response == {"batchItemFailures": []}
+    item = job_item(local_stack, job_id)
+    assert item["status"]["S"] == "failed" and item["attempts"]["N"] == "1"
+    # (the core answers NoFace today; a LinAlgError would be InvalidInput, see the unit tests)
+    assert item["error_code"]["S"] in {"InvalidInput", "InvalidLandmarks", "NoFace"}, item["error_code"]

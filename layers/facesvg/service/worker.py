@@ -144,13 +144,24 @@ class Worker:
         except ValueError as exc:
             raise InputError("options", f"stored options are invalid: {exc}", code="InvalidOptions") from exc
         t1 = time.perf_counter()
-        result = self.core.render(
-            got[keys["image"]],
-            got[keys["segmentation_map"]],
-            got[keys["landmarks"]].decode(),
-            options=options,
-            limits=self.settings.limits,
-        )
+        try:
+            result = self.core.render(
+                got[keys["image"]],
+                got[keys["segmentation_map"]],
+                got[keys["landmarks"]].decode(),
+                options=options,
+                limits=self.settings.limits,
+            )
+        except InputError:
+            raise
+        except Exception as exc:
+            if not is_deterministic(exc):
+                raise
+            # The render is a pure function of the stored inputs: the same inputs fail the same way
+            # on every attempt (degenerate landmarks → LinAlgError). Not worth a retry or the DLQ.
+            logger.exception("render failed on its inputs", extra={"job_id": job.job_id})
+            reason = f"the inputs cannot be rendered ({type(exc).__name__}: {exc})"
+            raise UnrenderableInputs(reason[:500]) from exc
         t2 = time.perf_counter()
 
         prefix = layout.results_prefix(job.content_hash)
@@ -191,6 +202,25 @@ class Worker:
             rotation_deg=float(result.rotation_deg),
             missing=[str(m) for m in result.missing],
         )
+
+
+class UnrenderableInputs(InputError):
+    """A deterministic failure of the render core on a job's inputs (not a typed ``InputError``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("landmarks", message, code="InvalidInput")
+
+    def __str__(self) -> str:  # which input is at fault is not known: no field prefix
+        return self.message
+
+
+def is_deterministic(exc: BaseException) -> bool:
+    """Would the render core raise this again for the same inputs? Arithmetic and value errors
+    (``numpy.linalg.LinAlgError`` is a ``ValueError``) and OpenCV's ``cv2.error`` come from the
+    numbers themselves; I/O, memory and everything else may pass on a retry."""
+    if isinstance(exc, ValueError | ArithmeticError):
+        return True
+    return type(exc).__module__.split(".")[0] == "cv2"
 
 
 def _compact(doc: dict[str, Any]) -> bytes:
