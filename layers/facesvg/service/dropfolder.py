@@ -78,11 +78,11 @@ class DropFolder:
     def ingest(self, bucket: str, key: str) -> IngestOutcome:
         """One ``incoming/<name>/<file>`` object was created; start the job once all three exist."""
         if bucket != self.settings.bucket:
-            logger.warning("event for another bucket ignored", extra={"bucket": bucket[:80]})
+            logger.warning("event for another bucket ignored", extra={"bucket": layout.printable(bucket, 80)})
             return IngestOutcome.IGNORED
         parsed = layout.parse_incoming_key(key)
         if parsed is None:
-            logger.warning("ignoring an object outside the drop-folder layout", extra={"key": key[:200]})
+            logger.warning("ignoring an object outside the drop-folder layout", extra={"key": layout.printable(key)})
             return IngestOutcome.IGNORED
         name, _ = parsed
         folder = layout.incoming_folder(name)

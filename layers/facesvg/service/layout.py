@@ -104,6 +104,17 @@ def parse_incoming_key(key: str) -> tuple[str, str] | None:
     return name, file_name
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` (an S3 key or bucket name from an event: anyone who may upload chooses it) made safe
+    for one log line: cut to ``limit`` characters, then every non-printable character escaped as in
+    a Python literal (``\\x1b``, ``\\n``, ``\\u2028``) and backslashes doubled, so a key can neither
+    break a line, forge one nor drive the terminal."""
+    cut = text[:limit]
+    if cut.isprintable() and "\\" not in cut:
+        return cut
+    return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in cut)
+
+
 def drop_results_prefix(name: str) -> str:
     return f"{names.PREFIX_RESULTS}{name}/"
 

@@ -109,3 +109,20 @@ def test_each_resolver_answers_from_its_own_event_while_another_resolves() -> No
     assert one["id"] != two["id"]
     assert one["status_url"].startswith("https://one.example/")
     assert two["status_url"].startswith("https://two.example/")
+
+
+def test_a_dash_pattern_with_non_ascii_digits_is_400_naming_the_option() -> None:
+    # Given a style whose dash pattern uses Arabic-Indic digits (Unicode \d, not ASCII)
+    style = {"stroke_dasharray": "٤,٢"}
+    body = {"image": "aGk=", "segmentation_map": "aGk=", "landmarks": [], "options": {"style": style}}
+
+    response = _call(_event("api_submit_v1.json", body=json.dumps(body)))
+
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["field"] == "options.style.stroke_dasharray"
+
+
+def test_an_ascii_dash_pattern_is_still_accepted() -> None:
+    from facesvg.core.options import RenderOptions
+
+    assert RenderOptions.model_validate({"style": {"stroke_dasharray": "4.5,2,10"}}).style.stroke_dasharray

@@ -112,3 +112,32 @@ def test_a_job_failing_on_its_inputs_publishes_an_error_file() -> None:
     job = h.jobs.get_job(h.queue.messages[0].job_id)
     assert job is not None and job.status is JobStatus.FAILED
     assert json.loads(h.blobs.objects["results/f/error.json"])["error"]["code"] == "InvalidInput"
+
+
+def test_keys_with_control_characters_are_escaped_in_the_log_line() -> None:
+    # Given a console log line as `facesvg run` writes it
+    import io
+    import logging
+
+    from facesvg.service.observability import ConsoleFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(ConsoleFormatter())
+    target = logging.getLogger("facesvg")
+    target.addHandler(handler)
+    h = make_harness()
+    hostile = "incoming/a\x1b[31mRED\nforged line\u2028x/../image.png"
+    try:
+        # When an event carries a key with an escape sequence, a newline and a line separator
+        assert h.service.ingest(h.service.settings.bucket, hostile) is IngestOutcome.IGNORED
+        assert h.service.ingest("bucket\x1b[2J", "incoming/x/image.png") is IngestOutcome.IGNORED
+    finally:
+        target.removeHandler(handler)
+
+    # Then each log record is one printable line with the characters escaped
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert all(line.isprintable() for line in lines)
+    assert "a\\x1b[31mRED\\nforged line\\u2028x" in lines[0]
+    assert "bucket\\x1b[2J" in lines[1]
