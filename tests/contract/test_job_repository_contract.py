@@ -241,3 +241,37 @@ def test_publish_names_accumulate_as_a_set(repo: JobRepository, new_job: Any) ->
     assert updated is not None and updated.publish_to == frozenset({"a", "b"})
     assert again == repo.get_job(job.job_id) and again is not None and again.publish_to == {"a", "b"}
     assert repo.add_publish_name(new_job().job_id, "a") is None
+
+
+# -- scopes and renders ----------------------------------------------------------------------------
+
+
+def test_the_same_content_in_two_scopes_is_two_jobs(repo: JobRepository, new_job: Any) -> None:
+    a = _created(repo, new_job(scope="key:A"))
+    b = new_job(content_hash=a.content_hash, scope="key:B")
+
+    assert repo.create_job(b, expires_at=int(NOW) + 86400) is None
+    assert repo.get_cached_job_id(a.content_hash, "key:A") == a.job_id
+    assert repo.get_cached_job_id(a.content_hash, "key:B") == b.job_id
+    assert repo.get_cached_job_id(a.content_hash) is None
+    again = new_job(content_hash=a.content_hash, scope="key:B")
+    assert repo.create_job(again, expires_at=int(NOW) + 86400) == b.job_id  # one per scope
+    got = repo.get_job(b.job_id)
+    assert got is not None and got.scope == "key:B"
+    repo.delete_created_job(b)
+    assert repo.get_cached_job_id(a.content_hash, "key:B") is None
+    assert repo.get_cached_job_id(a.content_hash, "key:A") == a.job_id
+
+
+def test_a_job_created_completed_keeps_its_result(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job(status=JobStatus.COMPLETED, result=RESULT, scope="key:C"))
+    got = repo.get_job(job.job_id)
+    assert got is not None and got.status is JobStatus.COMPLETED and got.result == RESULT
+    assert repo.claim(job.job_id, "t", T1, NOW, NOW + LEASE) is None  # nothing to process
+
+
+def test_a_recorded_render_reads_back(repo: JobRepository) -> None:
+    content_hash = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    assert repo.get_render(content_hash) is None
+    repo.record_render(content_hash, RESULT, expires_at=int(NOW) + 86400)
+    assert repo.get_render(content_hash) == RESULT

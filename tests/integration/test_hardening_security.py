@@ -254,3 +254,26 @@ def test_the_local_gateway_enforces_an_api_key_when_given_one() -> None:
             assert calls == ["status"]
     finally:
         gateway.stop()
+
+
+def test_the_job_cache_is_per_api_key_and_the_render_is_shared(api: httpx.Client, local_stack: Any) -> None:
+    # Given client A's job for some inputs, finished
+    body = unique_body()
+    a = api.post(submit_url(), json=body, headers={"x-api-key": "client-a"})
+    assert a.status_code == 202
+    done_a = wait_finished(api, a.json()["id"], timeout=60)
+    assert done_a["status"] == "completed"
+
+    # When client B (another key) submits the identical inputs
+    b = api.post(submit_url(), json=body, headers={"x-api-key": "client-b"})
+
+    # Then B gets a job record of its own (not A's id or times), finished at once from A's render
+    assert b.status_code == 200, b.text[:300]
+    done_b = b.json()
+    assert done_b["id"] != done_a["id"] and done_b["created_at"] != done_a["created_at"]
+    assert done_b["status"] == "completed" and done_b["svg"] == done_a["svg"]
+    assert urlsplit(done_b["svg_url"]).path == urlsplit(done_a["svg_url"]).path  # results/<hash>/ shared
+    # and each client keeps getting its own job back; a keyless caller has a scope of its own too
+    assert api.post(submit_url(), json=body, headers={"x-api-key": "client-a"}).json()["id"] == done_a["id"]
+    assert api.post(submit_url(), json=body, headers={"x-api-key": "client-b"}).json()["id"] == done_b["id"]
+    assert api.post(submit_url(), json=body).json()["id"] not in {done_a["id"], done_b["id"]}

@@ -136,7 +136,9 @@ def test_degenerate_landmarks_fail_the_job_on_the_first_attempt_without_the_dlq(
     )
 
     # When the real process function gets its message on the first receive
-    response = local_stack.invoke("process", _batch(local_stack, [JobMessage(job_id=job_id).model_dump_json()]))
+    response = local_stack.invoke(
+        "process", _batch(local_stack, [JobMessage(job_id=job_id).model_dump_json()])
+    )
 
     # Then the record succeeds (nothing to retry, nothing for the DLQ) and the job failed on its inputs
     assert response == {"batchItemFailures": []}

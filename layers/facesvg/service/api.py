@@ -53,6 +53,7 @@ from facesvg.service.models import (
 )
 from facesvg.service.observability import correlation, logger, record
 from facesvg.service.status import StatusView
+from facesvg.service.submit import client_scope
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -135,6 +136,12 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
     )
 
 
+def _client_scope(event: APIGatewayProxyEvent) -> str:
+    """The caller's cache scope: the API key id API Gateway put in the event, else the key header."""
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    return client_scope(event.request_context.identity.api_key_id, headers.get("x-api-key"))
+
+
 def _each(model: type[M], values: dict[str, dict[str, Any]] | None) -> dict[str, M] | None:
     """Nested models built without re-validation (our own result.json), like the response itself."""
     return {k: model.model_construct(**v) for k, v in values.items()} if values else None
@@ -184,7 +191,7 @@ def create_app(
 
     def make_submit(prefix: str) -> Callable[[SubmitRequest], Response[Any]]:
         def submit(body: SubmitRequest):  # type: ignore[no-untyped-def]  # no annotation: see _json
-            outcome = service_factory().submit_request(body)
+            outcome = service_factory().submit_request(body, scope=_client_scope(app.current_event))
             job = outcome.job
             record(mc.JOBS_SUBMITTED, 1)
             kind = (

@@ -17,7 +17,7 @@ from facesvg.service.models import Job, JobStatus
 from facesvg.service.observability import logger
 from facesvg.service.ports import BlobStore, JobRepository, RenderCore
 from facesvg.service.settings import Settings
-from facesvg.service.submit import SubmitOutcome, Submitter
+from facesvg.service.submit import DROP_SCOPE, SubmitOutcome, Submitter
 
 
 class IngestOutcome(StrEnum):
@@ -82,7 +82,9 @@ class DropFolder:
             return IngestOutcome.IGNORED
         parsed = layout.parse_incoming_key(key)
         if parsed is None:
-            logger.warning("ignoring an object outside the drop-folder layout", extra={"key": layout.printable(key)})
+            logger.warning(
+                "ignoring an object outside the drop-folder layout", extra={"key": layout.printable(key)}
+            )
             return IngestOutcome.IGNORED
         name, _ = parsed
         folder = layout.incoming_folder(name)
@@ -126,8 +128,11 @@ class DropFolder:
     def submit(self, prepared: PreparedInputs, name: str, source: str) -> SubmitOutcome:
         """Submit with ``name`` on the job: a new job carries it from the start; an existing one
         gets it added, and is published at once if it has already finished."""
-        outcome = self.submitter.submit(prepared, source, publish_to=frozenset({name}))
-        if outcome.created:
+        outcome = self.submitter.submit(prepared, source, publish_to=frozenset({name}), scope=DROP_SCOPE)
+        if outcome.created and not outcome.job.status.terminal:
+            return outcome  # the worker publishes it
+        if outcome.created:  # created finished, from another scope's render
+            self.publisher.publish(outcome.job, [name])
             return outcome
         job = outcome.job
         if name not in job.publish_to:

@@ -20,7 +20,7 @@ from facesvg.service.ports import BlobStore, JobQueue, JobRepository, LandmarkDo
 from facesvg.service.results_cache import DEFAULT_MAX_BYTES, CachingReader, ImmutableCache
 from facesvg.service.settings import Settings
 from facesvg.service.status import StatusReader, StatusView
-from facesvg.service.submit import SubmitOutcome, Submitter
+from facesvg.service.submit import LOCAL_SCOPE, SubmitOutcome, Submitter
 from facesvg.service.worker import ProcessOutcome, Worker
 
 
@@ -55,16 +55,23 @@ class JobService:
     ) -> PreparedInputs:
         return prepare(self.render_core, self.limits, image, segmentation_map, landmarks, options)
 
-    def submit_request(self, request: SubmitRequest) -> SubmitOutcome:
+    def submit_request(self, request: SubmitRequest, scope: str = LOCAL_SCOPE) -> SubmitOutcome:
+        """``scope``: the caller's API key scope (``submit.client_scope``)."""
         image = decode_base64(request.image, "image")
         segmentation_map = decode_base64(request.segmentation_map, "segmentation_map")
         prepared = self.prepare(image, segmentation_map, request.landmarks, request.options)
-        return self.submit(prepared, source="api")
+        return self.submit(prepared, source="api", scope=scope)
 
-    def submit(self, prepared: PreparedInputs, source: str, publish_name: str | None = None) -> SubmitOutcome:
+    def submit(
+        self,
+        prepared: PreparedInputs,
+        source: str,
+        publish_name: str | None = None,
+        scope: str = LOCAL_SCOPE,
+    ) -> SubmitOutcome:
         if publish_name:
             return self._drop_folder.submit(prepared, publish_name, source)
-        return self._submitter.submit(prepared, source)
+        return self._submitter.submit(prepared, source, scope=scope)
 
     # -- status, process, drop folder ---------------------------------------------------------
 

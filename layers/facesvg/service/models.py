@@ -194,6 +194,9 @@ class Job(BaseModel):
     created_at: str
     updated_at: str
     source: str = "api"
+    # Whose job this is: the API key (``submit.client_scope``) or ``drop`` for the drop folder. The
+    # cache item is per scope, so one client never receives another's job (ids, times).
+    scope: str = ""
     attempts: int = 0
     error: JobError | None = None
     result: JobResult | None = None

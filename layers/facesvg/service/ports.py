@@ -26,7 +26,9 @@ T_co = TypeVar("T_co", covariant=True)
 
 
 class JobRepository(Protocol):
-    """The job table: job items ``JOB#<id>`` and cache items ``HASH#<content hash>``.
+    """The job table: job items ``JOB#<id>``, cache items ``HASH#<content hash>#<scope>`` (one job
+    per client scope and content) and render items ``RENDER#<content hash>`` (a finished render of
+    that content, which any scope may reuse).
 
     Every write is conditional; a condition that fails is an answer (None / False / the holder),
     never an exception. ``tests/contract`` runs the same suite against the fake and DynamoDB.
@@ -34,11 +36,20 @@ class JobRepository(Protocol):
 
     def get_job(self, job_id: str) -> Job | None: ...
 
-    def get_cached_job_id(self, content_hash: str) -> str | None: ...
+    def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None: ...
 
     def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:
-        """Write the job and its cache item atomically. Returns None when this call created
-        them, or the id of the job that already holds the hash (the caller lost the race)."""
+        """Write the job and its cache item (``job.content_hash`` in ``job.scope``) atomically; a job
+        created ``completed`` keeps its ``result``. Returns None when this call created them, or the
+        id of the job that already holds the hash in that scope (the caller lost the race)."""
+        ...
+
+    def get_render(self, content_hash: str) -> JobResult | None:
+        """The result of a finished render of this content, by whichever scope's job."""
+        ...
+
+    def record_render(self, content_hash: str, result: JobResult, expires_at: int) -> None:
+        """Remember a finished render (``results/<hash>/`` is immutable, so the last write wins)."""
         ...
 
     def delete_created_job(self, job: Job) -> None:

@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -114,6 +115,10 @@ class Worker:
         if done is None:
             logger.warning("lease lost before completion; another worker owns the job", extra=log_keys)
             return ProcessOutcome.LOST_RACE
+        # After the completion (the client already sees it): other scopes' identical submits reuse it.
+        expires_at = int(self.clock()) + self.settings.job_ttl_days * 86400
+        with suppress(Exception):  # only an optimisation: without it, another scope renders again
+            self.jobs.record_render(done.content_hash, result, expires_at)
         logger.info("job completed", extra=log_keys)
         record(mc.JOBS_COMPLETED, 1)
         if claimed.created_at:

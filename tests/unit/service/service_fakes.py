@@ -32,7 +32,8 @@ class _Row:
 class FakeJobRepository:
     def __init__(self) -> None:
         self.rows: dict[str, _Row] = {}
-        self.cache: dict[str, str] = {}
+        self.cache: dict[tuple[str, str], str] = {}  # (content hash, scope) → job id
+        self.renders: dict[str, JobResult] = {}
         self.lock = threading.Lock()
         self.creates = 0
 
@@ -41,16 +42,16 @@ class FakeJobRepository:
             row = self.rows.get(job_id)
             return row.job if row else None
 
-    def get_cached_job_id(self, content_hash: str) -> str | None:
+    def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None:
         with self.lock:
-            return self.cache.get(content_hash)
+            return self.cache.get((content_hash, scope))
 
     def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:
         with self.lock:
-            holder = self.cache.get(job.content_hash)
+            holder = self.cache.get((job.content_hash, job.scope))
             if holder is not None and holder != replace_job_id:
                 return holder
-            self.cache[job.content_hash] = job.job_id
+            self.cache[(job.content_hash, job.scope)] = job.job_id
             self.rows[job.job_id] = _Row(job)
             self.creates += 1
             return None
@@ -58,12 +59,20 @@ class FakeJobRepository:
     def delete_created_job(self, job: Job) -> None:
         with self.lock:  # both conditions or nothing, as in the DynamoDB transaction
             row = self.rows.get(job.job_id)
-            if self.cache.get(job.content_hash) != job.job_id or row is None:
+            if self.cache.get((job.content_hash, job.scope)) != job.job_id or row is None:
                 raise StoreError("the job is not the one created")
             if row.job.status is not JobStatus.PENDING:
                 raise StoreError("the job is no longer pending")
-            del self.cache[job.content_hash]
+            del self.cache[(job.content_hash, job.scope)]
             del self.rows[job.job_id]
+
+    def get_render(self, content_hash: str) -> JobResult | None:
+        with self.lock:
+            return self.renders.get(content_hash)
+
+    def record_render(self, content_hash: str, result: JobResult, expires_at: int) -> None:
+        with self.lock:
+            self.renders[content_hash] = result
 
     def claim(self, job_id: str, token: str, now: str, now_epoch: float, lease_until: float) -> Job | None:
         with self.lock:

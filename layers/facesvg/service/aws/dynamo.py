@@ -5,7 +5,9 @@
                     attempts (N), lease_token, lease_until (N, epoch s), error_code,
                     error_message, result (JSON string, small: key prefix, region names,
                     transform), publish_to (SS, drop-folder names), expires_at (N, TTL)
-``HASH#<sha256>``   kind=cache, job_id, created_at, expires_at (N, TTL)
+                    scope, result / error_code, error_message when created finished
+``HASH#<sha256>#<scope>``  kind=cache, job_id, created_at, expires_at (N, TTL)
+``RENDER#<sha256>`` kind=render, result (JSON string), expires_at (N, TTL)
 =================  ==========================================================================
 """
 
@@ -23,6 +25,7 @@ from facesvg.service.models import Job, JobError, JobResult, JobStatus
 
 _JOB = names.JOB_KEY_PREFIX
 _CACHE = names.CACHE_KEY_PREFIX
+_RENDER = names.RENDER_KEY_PREFIX
 _PK = names.TABLE_PARTITION_KEY
 _TTL = names.TABLE_TTL_ATTRIBUTE
 _TRANSACTION_ATTEMPTS = 5
@@ -34,6 +37,11 @@ def _s(value: str) -> dict[str, str]:
 
 def _n(value: float) -> dict[str, str]:
     return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+def cache_pk(content_hash: str, scope: str) -> str:
+    """``HASH#<hash>#<scope>`` (``HASH#<hash>`` for the empty scope, as before scopes existed)."""
+    return f"{_CACHE}{content_hash}#{scope}" if scope else f"{_CACHE}{content_hash}"
 
 
 def job_from_item(item: dict[str, Any]) -> Job:
@@ -50,6 +58,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
         created_at=item["created_at"]["S"],
         updated_at=item["updated_at"]["S"],
         source=item.get("source", {}).get("S", "api"),
+        scope=item.get("scope", {}).get("S", ""),
         attempts=int(item.get("attempts", {}).get("N", "0")),
         error=error,
         result=result,
@@ -70,8 +79,15 @@ def job_to_item(job: Job, expires_at: int) -> dict[str, Any]:
         "attempts": _n(job.attempts),
         _TTL: _n(expires_at),
     }
+    if job.scope:
+        item["scope"] = _s(job.scope)
     if job.publish_to:
         item["publish_to"] = {"SS": sorted(job.publish_to)}
+    if job.result is not None:
+        item["result"] = _s(job.result.model_dump_json())
+    if job.error is not None:
+        item["error_code"] = _s(job.error.code)
+        item["error_message"] = _s(job.error.message[:1000])
     return item
 
 
@@ -86,10 +102,10 @@ class DynamoJobRepository:
         return job_from_item(item["Item"]) if "Item" in item else None
 
     @translated("DynamoDB: reading a cache item")
-    def get_cached_job_id(self, content_hash: str) -> str | None:
+    def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None:
         item = self.client.get_item(
             TableName=self.table,
-            Key={_PK: _s(_CACHE + content_hash)},
+            Key={_PK: _s(cache_pk(content_hash, scope))},
             ConsistentRead=True,
             ProjectionExpression="job_id",
         )
@@ -100,7 +116,7 @@ class DynamoJobRepository:
         cache_put: dict[str, Any] = {
             "TableName": self.table,
             "Item": {
-                _PK: _s(_CACHE + job.content_hash),
+                _PK: _s(cache_pk(job.content_hash, job.scope)),
                 "kind": _s("cache"),
                 "job_id": _s(job.job_id),
                 "created_at": _s(job.created_at),
@@ -129,7 +145,7 @@ class DynamoJobRepository:
                     raise
                 codes = cancellation_reasons(exc)
                 if codes and codes[0] == "ConditionalCheckFailed":
-                    holder = self.get_cached_job_id(job.content_hash)
+                    holder = self.get_cached_job_id(job.content_hash, job.scope)
                     if holder == job.job_id:
                         # The SDK retried a transaction whose first attempt committed (its answer
                         # was lost): the cache item is our own, so this submit did create the job.
@@ -143,6 +159,28 @@ class DynamoJobRepository:
                 time.sleep(0.02 * (attempt + 1))
         raise RuntimeError("unreachable")
 
+    @translated("DynamoDB: reading a render item")
+    def get_render(self, content_hash: str) -> JobResult | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={_PK: _s(_RENDER + content_hash)},
+            ProjectionExpression="#r",
+            ExpressionAttributeNames={"#r": "result"},
+        )
+        return JobResult.model_validate_json(item["Item"]["result"]["S"]) if "Item" in item else None
+
+    @translated("DynamoDB: writing a render item")
+    def record_render(self, content_hash: str, result: JobResult, expires_at: int) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                _PK: _s(_RENDER + content_hash),
+                "kind": _s("render"),
+                "result": _s(result.model_dump_json()),
+                _TTL: _n(expires_at),
+            },
+        )
+
     @translated("DynamoDB: rolling a job back")
     def delete_created_job(self, job: Job) -> None:
         self.client.transact_write_items(
@@ -150,7 +188,7 @@ class DynamoJobRepository:
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": {_PK: _s(_CACHE + job.content_hash)},
+                        "Key": {_PK: _s(cache_pk(job.content_hash, job.scope))},
                         "ConditionExpression": "job_id = :id",
                         "ExpressionAttributeValues": {":id": _s(job.job_id)},
                     }
