@@ -52,7 +52,7 @@ from facesvg.service.models import (
     SubmitRequest,
 )
 from facesvg.service.observability import correlation, logger, record
-from facesvg.service.status import StatusView
+from facesvg.service.status import StatusView, bounded_json
 from facesvg.service.submit import client_scope
 
 M = TypeVar("M", bound=BaseModel)
@@ -132,6 +132,7 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
         scale=PhysicalScale.model_construct(**doc["scale"]) if doc.get("scale") else None,
         areas=_each(RegionArea, doc.get("areas")),
         result_urls=view.result_urls,
+        omitted=["svg"] if view.svg_omitted else None,
         error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
     )
 
@@ -151,11 +152,13 @@ def _json(model: Any, status: HTTPStatus) -> Response[Any]:
     # Serialised here (pydantic-core, fast) rather than by the resolver: the routes carry no return
     # annotation, so Powertools does not re-validate a response with thousands of contour points.
     # The OpenAPI responses are declared explicitly on each route instead.
-    return Response(
-        status_code=status.value,
-        content_type="application/json",
-        body=model.model_dump_json(exclude_none=True),
+    # A status body is kept under Lambda's 6 MB response limit (facesvg.service.status).
+    body = (
+        bounded_json(model)
+        if isinstance(model, JobStatusResponse)
+        else model.model_dump_json(exclude_none=True)
     )
+    return Response(status_code=status.value, content_type="application/json", body=body)
 
 
 def create_app(

@@ -124,7 +124,11 @@ class JobStatusResponse(BaseModel):
     updated_at: str
     status_url: str | None = None
     svg: str | None = Field(
-        default=None, description="The SVG document, base64 (as the QOVES spec returns it)."
+        default=None,
+        description="The SVG document, base64 (as the QOVES spec returns it) — only when the SVG is at "
+        "most 2,000,000 bytes (the default 1024 px canvas is about 1 MB). A larger SVG (e.g. "
+        "`canvas_size` 4096 with a PNG photo, ~9 MB) is left out, like any field that would take the "
+        "response over 5,000,000 bytes (Lambda answers at most 6 MB): read it from `svg_url`.",
     )
     svg_url: str | None = Field(default=None, description="Presigned URL of the SVG (expires).")
     mask_contours: dict[str, list[list[float]]] | None = Field(
@@ -164,6 +168,12 @@ class JobStatusResponse(BaseModel):
         description="Presigned URLs of `result.json`, `result.geojson` (input-photo pixels) and "
         "`result.coco.json` (COCO annotations).",
     )
+    omitted: list[str] | None = Field(
+        default=None,
+        description="Fields left out of this response to keep it under 5,000,000 bytes (`svg` above "
+        "2,000,000 bytes, then contours if ever needed): `svg_url` and `result_urls` (`result.json`) "
+        "carry them.",
+    )
     error: JobError | None = None
 
 
@@ -181,6 +191,7 @@ class JobResult(BaseModel):
     size: list[int] | None = None
     rotation_deg: float | None = None
     missing: list[str] = Field(default_factory=list)
+    svg_bytes: int | None = None  # size of face.svg (status inlines it only when small enough)
 
 
 class Job(BaseModel):

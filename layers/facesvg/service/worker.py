@@ -206,6 +206,7 @@ class Worker:
             size=[int(v) for v in result.size],
             rotation_deg=float(result.rotation_deg),
             missing=[str(m) for m in result.missing],
+            svg_bytes=len(result.svg),
         )
 
 
