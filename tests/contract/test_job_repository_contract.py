@@ -275,3 +275,57 @@ def test_a_recorded_render_reads_back(repo: JobRepository) -> None:
     assert repo.get_render(content_hash) is None
     repo.record_render(content_hash, RESULT, expires_at=int(NOW) + 86400)
     assert repo.get_render(content_hash) == RESULT
+
+
+# -- drop folders ---------------------------------------------------------------------------------
+
+
+def _drop_name() -> str:
+    return "drop-" + uuid.uuid4().hex[:12]
+
+
+def test_a_drop_folder_advances_one_state_at_a_time(repo: JobRepository) -> None:
+    from facesvg.service.models import DropState
+
+    name = _drop_name()
+    assert repo.get_drop(name) is None
+    first = DropState(name=name, seq=0, set_id="s1", files={"image": "image.png:e@1.000"}, newest=1.0)
+
+    assert repo.advance_drop(first, expected_seq=0, expires_at=int(NOW))
+    assert not repo.advance_drop(first, expected_seq=0, expires_at=int(NOW))  # someone else was first
+    got = repo.get_drop(name)
+    assert got is not None and (got.seq, got.set_id, got.files, got.newest) == (1, "s1", first.files, 1.0)
+    assert got.job_id is None and got.published_seq == 0
+
+    assert repo.set_drop_job(name, 1, "j1") and repo.get_drop(name).job_id == "j1"  # type: ignore[union-attr]
+    second = first.model_copy(update={"set_id": "s2", "newest": 2.0})
+    assert not repo.advance_drop(second, expected_seq=0, expires_at=int(NOW))
+    assert repo.advance_drop(second, expected_seq=1, expires_at=int(NOW))
+    got = repo.get_drop(name)
+    assert got is not None and (got.seq, got.set_id, got.job_id) == (2, "s2", None)
+    assert not repo.set_drop_job(name, 1, "j1")  # the old state's job no longer lands
+
+
+def test_the_publish_lease_orders_publishes_of_one_folder(repo: JobRepository) -> None:
+    from facesvg.service.models import DropState
+
+    name = _drop_name()
+    repo.advance_drop(DropState(name=name, seq=0, set_id="s1"), expected_seq=0, expires_at=int(NOW))
+
+    assert repo.acquire_drop_publish(name, 1, "p1", NOW, NOW + 60)
+    assert not repo.acquire_drop_publish(name, 1, "p2", NOW + 1, NOW + 61)  # held
+    assert not repo.acquire_drop_publish(name, 2, "p2", NOW + 1, NOW + 61)  # not the current state
+    # a new state does not free the lease: the holder may still be writing
+    repo.advance_drop(DropState(name=name, seq=0, set_id="s2"), expected_seq=1, expires_at=int(NOW))
+    assert not repo.acquire_drop_publish(name, 2, "p2", NOW + 1, NOW + 61)
+    repo.release_drop_publish(name, 1, "p1")
+    got = repo.get_drop(name)
+    assert got is not None and got.published_seq == 1 and got.seq == 2
+    assert repo.acquire_drop_publish(name, 2, "p2", NOW + 2, NOW + 62)
+    repo.release_drop_publish(name, 2, "not-the-owner")  # ignored
+    assert repo.get_drop(name).published_seq == 1  # type: ignore[union-attr]
+    # an expired lease can be taken over
+    assert repo.acquire_drop_publish(name, 2, "p3", NOW + 100, NOW + 160)
+    repo.release_drop_publish(name, 2, "p3")
+    assert repo.get_drop(name).published_seq == 2  # type: ignore[union-attr]
+    assert not repo.acquire_drop_publish(name, 2, "p4", NOW + 200, NOW + 260)  # published already

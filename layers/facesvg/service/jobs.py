@@ -95,12 +95,18 @@ class JobService:
 
     @cached_property
     def _publisher(self) -> Publisher:
-        return Publisher(self.blobs)
+        return Publisher(self.blobs, self.jobs, self.clock, self.sleep)
 
     @cached_property
     def _drop_folder(self) -> DropFolder:
         return DropFolder(
-            self.jobs, self.blobs, self.render_core, self.settings, self._submitter, self._publisher
+            self.jobs,
+            self.blobs,
+            self.render_core,
+            self.settings,
+            self._submitter,
+            self._publisher,
+            self.clock,
         )
 
     @cached_property

@@ -214,6 +214,23 @@ class Job(BaseModel):
     publish_to: frozenset[str] = frozenset()
 
 
+class DropState(BaseModel):
+    """A drop folder's state (DynamoDB item ``DROP#<name>``): which uploaded set (or error) owns
+    ``results/<name>/``. ``seq`` grows by one per state; only the current state may publish."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    seq: int
+    set_id: str  # the state: a hash of its set's three objects, or "error:…" for refused files
+    # The last set that was taken (started a job or was refused): file slot → "<file>:<etag>@<mtime>",
+    # and its newest upload time. A new set must replace all three files after it.
+    files: dict[str, str] = Field(default_factory=dict)
+    newest: float = 0.0
+    job_id: str | None = None  # the job of this state's set, once submitted
+    published_seq: int = 0  # the last state whose results (or error) were published
+
+
 class JobMessage(BaseModel):
     """The SQS message body: a reference to the job, never the payload."""
 

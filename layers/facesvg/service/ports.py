@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from facesvg.core.options import Limits, RenderOptions
-from facesvg.service.models import Job, JobError, JobMessage, JobResult
+from facesvg.service.models import DropState, Job, JobError, JobMessage, JobResult
 
 if TYPE_CHECKING:
     import numpy as np
@@ -82,11 +82,39 @@ class JobRepository(Protocol):
         (so only one caller re-enqueues a job whose message may have been lost)."""
         ...
 
+    # -- drop folders (``DROP#<name>``) --
+
+    def get_drop(self, name: str) -> DropState | None: ...
+
+    def advance_drop(self, state: DropState, expected_seq: int, expires_at: int) -> bool:
+        """Make ``state`` (its ``seq`` = ``expected_seq`` + 1, no job yet) the folder's current state,
+        only if the current one is still ``expected_seq`` (0: none yet). Publish leases are kept."""
+        ...
+
+    def set_drop_job(self, name: str, seq: int, job_id: str) -> bool:
+        """Record the job of state ``seq``, only while it is the current state."""
+        ...
+
+    def acquire_drop_publish(self, name: str, seq: int, owner: str, now_epoch: float, until: float) -> bool:
+        """Take the folder's publish lease for state ``seq``: only while ``seq`` is current and not yet
+        published, and no other lease is live. Publishes of one folder never overlap."""
+        ...
+
+    def release_drop_publish(self, name: str, seq: int, owner: str) -> None:
+        """Mark ``seq`` published and give the lease back (only by its owner)."""
+        ...
+
 
 class Blob(NamedTuple):
     key: str
     data: bytes
     content_type: str
+
+
+class ObjectInfo(NamedTuple):
+    key: str
+    etag: str
+    last_modified: float  # epoch seconds (S3 keeps whole seconds)
 
 
 class Pending(Protocol[T_co]):
@@ -129,6 +157,14 @@ class BlobStore(BlobReader, Protocol):
     def begin_get_many(self, keys: Sequence[str]) -> Pending[dict[str, bytes]]: ...
 
     def list_keys(self, prefix: str) -> list[str]: ...
+
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        """Keys with their ETag and upload time."""
+        ...
+
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        """The object and the ETag of exactly those bytes."""
+        ...
 
     def copy(self, source_key: str, dest_key: str) -> None: ...
 

@@ -73,6 +73,8 @@ class Worker:
                 logger.info(
                     "job already finished; nothing to do", extra={"job_id": job_id, "status": current.status}
                 )
+                if current.publish_to:  # a publish that did not finish (a redelivery retries it)
+                    self.publisher.publish(current, sorted(current.publish_to))
                 return ProcessOutcome.ALREADY_DONE
             raise TransientError(f"job {job_id} is being processed by another worker")
 

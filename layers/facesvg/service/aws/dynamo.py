@@ -8,11 +8,15 @@
                     scope, result / error_code, error_message when created finished
 ``HASH#<sha256>#<scope>``  kind=cache, job_id, created_at, expires_at (N, TTL)
 ``RENDER#<sha256>`` kind=render, result (JSON string), expires_at (N, TTL)
+``DROP#<name>``     kind=drop, seq (N), set_id, files (JSON string), newest (N), job_id,
+                    published_seq (N), pub_owner, pub_until (N): a drop folder's current state
+                    and its publish lease
 =================  ==========================================================================
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +25,12 @@ from botocore.exceptions import ClientError
 
 from facesvg import names
 from facesvg.service.aws.errors import cancellation_reasons, error_code, translated
-from facesvg.service.models import Job, JobError, JobResult, JobStatus
+from facesvg.service.models import DropState, Job, JobError, JobResult, JobStatus
 
 _JOB = names.JOB_KEY_PREFIX
 _CACHE = names.CACHE_KEY_PREFIX
 _RENDER = names.RENDER_KEY_PREFIX
+_DROP = names.DROP_KEY_PREFIX
 _PK = names.TABLE_PARTITION_KEY
 _TTL = names.TABLE_TTL_ATTRIBUTE
 _TRANSACTION_ATTEMPTS = 5
@@ -310,4 +315,87 @@ class DynamoJobRepository:
             ConditionExpression="attribute_exists(#pk)",
             ExpressionAttributeNames={"#pk": _PK},
             ExpressionAttributeValues={":n": {"SS": [name]}},
+        )
+
+    # -- drop folders ------------------------------------------------------------------------------
+
+    def _drop_update(self, name: str, **kwargs: Any) -> bool:
+        try:
+            self.client.update_item(TableName=self.table, Key={_PK: _s(_DROP + name)}, **kwargs)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    @translated("DynamoDB: reading a drop folder")
+    def get_drop(self, name: str) -> DropState | None:
+        out = self.client.get_item(TableName=self.table, Key={_PK: _s(_DROP + name)}, ConsistentRead=True)
+        item = out.get("Item")
+        if item is None:
+            return None
+        return DropState(
+            name=name,
+            seq=int(item["seq"]["N"]),
+            set_id=item["set_id"]["S"],
+            files=json.loads(item.get("files", {}).get("S", "{}")),
+            newest=float(item.get("newest", {}).get("N", "0")),
+            job_id=item.get("job_id", {}).get("S"),
+            published_seq=int(item.get("published_seq", {}).get("N", "0")),
+        )
+
+    @translated("DynamoDB: advancing a drop folder")
+    def advance_drop(self, state: DropState, expected_seq: int, expires_at: int) -> bool:
+        condition = "attribute_not_exists(#pk)" if expected_seq == 0 else "seq = :expected"
+        values: dict[str, Any] = {
+            ":seq": _n(expected_seq + 1),
+            ":set": _s(state.set_id),
+            ":files": _s(json.dumps(state.files, sort_keys=True)),
+            ":newest": _n(float(state.newest)),
+            ":kind": _s("drop"),
+            ":ttl": _n(expires_at),
+        }
+        if expected_seq:
+            values[":expected"] = _n(expected_seq)
+        return self._drop_update(
+            state.name,
+            UpdateExpression="SET seq = :seq, set_id = :set, files = :files, newest = :newest, kind = :kind, "
+            "#ttl = :ttl REMOVE job_id",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#ttl": _TTL, **({"#pk": _PK} if expected_seq == 0 else {})},
+            ExpressionAttributeValues=values,
+        )
+
+    @translated("DynamoDB: recording a drop folder's job")
+    def set_drop_job(self, name: str, seq: int, job_id: str) -> bool:
+        return self._drop_update(
+            name,
+            UpdateExpression="SET job_id = :job",
+            ConditionExpression="seq = :seq",
+            ExpressionAttributeValues={":job": _s(job_id), ":seq": _n(seq)},
+        )
+
+    @translated("DynamoDB: taking a drop folder's publish lease")
+    def acquire_drop_publish(self, name: str, seq: int, owner: str, now_epoch: float, until: float) -> bool:
+        return self._drop_update(
+            name,
+            UpdateExpression="SET pub_owner = :owner, pub_until = :until",
+            ConditionExpression="seq = :seq "
+            "AND (attribute_not_exists(published_seq) OR published_seq < :seq) "
+            "AND (attribute_not_exists(pub_owner) OR pub_until < :now)",
+            ExpressionAttributeValues={
+                ":owner": _s(owner),
+                ":until": _n(float(until)),
+                ":seq": _n(seq),
+                ":now": _n(float(now_epoch)),
+            },
+        )
+
+    @translated("DynamoDB: releasing a drop folder's publish lease")
+    def release_drop_publish(self, name: str, seq: int, owner: str) -> None:
+        self._drop_update(
+            name,
+            UpdateExpression="SET published_seq = :seq REMOVE pub_owner, pub_until",
+            ConditionExpression="pub_owner = :owner",
+            ExpressionAttributeValues={":seq": _n(seq), ":owner": _s(owner)},
         )
