@@ -329,3 +329,16 @@ def test_the_publish_lease_orders_publishes_of_one_folder(repo: JobRepository) -
     repo.release_drop_publish(name, 2, "p3")
     assert repo.get_drop(name).published_seq == 2  # type: ignore[union-attr]
     assert not repo.acquire_drop_publish(name, 2, "p4", NOW + 200, NOW + 260)  # published already
+
+
+def test_a_failed_publish_gives_the_lease_back_without_marking_it_published(repo: JobRepository) -> None:
+    from facesvg.service.models import DropState
+
+    name = _drop_name()
+    repo.advance_drop(DropState(name=name, seq=0, set_id="s1"), expected_seq=0, expires_at=int(NOW))
+    assert repo.acquire_drop_publish(name, 1, "p1", NOW, NOW + 60)
+
+    repo.release_drop_publish(name, 1, "p1", published=False)
+
+    assert repo.get_drop(name).published_seq == 0  # type: ignore[union-attr]
+    assert repo.acquire_drop_publish(name, 1, "p2", NOW + 1, NOW + 61)  # free at once

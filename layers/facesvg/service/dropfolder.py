@@ -47,7 +47,10 @@ from facesvg.service.ports import BlobStore, JobRepository, ObjectInfo, RenderCo
 from facesvg.service.settings import Settings
 from facesvg.service.submit import DROP_SCOPE, SubmitOutcome, Submitter
 
-PUBLISH_LEASE_SECONDS = 60.0  # how long a publisher owns a folder (a publish takes well under 1 s)
+# How long a publisher owns a folder: a publish (server-side copies) takes well under 2 s; a
+# publisher that died holding it (a function timeout) blocks the folder this long at most, and its
+# redelivery (or the event's retry) publishes again.
+PUBLISH_LEASE_SECONDS = 20.0
 _SLOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("image", layout.INGEST_IMAGE_FILES),
     ("segmentation_map", layout.INGEST_MAP_FILES),
@@ -115,8 +118,10 @@ class Publisher:
             self.sleep(0.1)
         try:
             write()
-        finally:
-            self.jobs.release_drop_publish(name, seq, owner)
+        except Exception:
+            self.jobs.release_drop_publish(name, seq, owner, published=False)  # a retry writes it all again
+            raise
+        self.jobs.release_drop_publish(name, seq, owner)
         logger.info("drop folder published", extra={"drop_name": name, "seq": seq})
 
     # -- what a state looks like in results/<name>/ ---------------------------------------------

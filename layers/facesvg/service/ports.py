@@ -100,8 +100,8 @@ class JobRepository(Protocol):
         published, and no other lease is live. Publishes of one folder never overlap."""
         ...
 
-    def release_drop_publish(self, name: str, seq: int, owner: str) -> None:
-        """Mark ``seq`` published and give the lease back (only by its owner)."""
+    def release_drop_publish(self, name: str, seq: int, owner: str, published: bool = True) -> None:
+        """Give the lease back (only its owner), marking ``seq`` published unless the publish failed."""
         ...
 
 

@@ -159,14 +159,15 @@ class FakeJobRepository:
             self.drop_leases[name] = (owner, until)
             return True
 
-    def release_drop_publish(self, name: str, seq: int, owner: str) -> None:
+    def release_drop_publish(self, name: str, seq: int, owner: str, published: bool = True) -> None:
         with self.lock:
             lease = self.drop_leases.get(name)
             current = self.drops.get(name)
             if lease is None or lease[0] != owner or current is None:
                 return
             del self.drop_leases[name]
-            self.drops[name] = current.model_copy(update={"published_seq": seq})
+            if published:
+                self.drops[name] = current.model_copy(update={"published_seq": seq})
 
     def add_publish_name(self, job_id: str, name: str) -> Job | None:
         with self.lock:

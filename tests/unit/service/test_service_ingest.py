@@ -330,3 +330,31 @@ def test_publishing_waits_for_a_publish_in_progress() -> None:
 
     # Then it published after the other lease ended
     assert h.sleeps and "face.svg" in _published(h, "f")
+
+
+def test_a_publish_that_fails_is_retried_by_the_redelivery() -> None:
+    # Given a job whose first publish fails half-way (S3 refuses a copy)
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    job_id = h.queue.messages[0].job_id
+    real_copy = h.blobs.copy
+    calls = {"n": 0}
+
+    def flaky_copy(source: str, dest: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionError("S3 hiccup")
+        real_copy(source, dest)
+
+    h.blobs.copy = flaky_copy  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        h.service.process(job_id)  # completed, but the record fails: SQS redelivers
+    assert "face.svg" not in _published(h, "f")
+
+    # When the message is redelivered
+    from facesvg.service.worker import ProcessOutcome
+
+    assert h.service.process(job_id, receive_count=2) is ProcessOutcome.ALREADY_DONE
+
+    # Then the folder is published in full, rendered once
+    assert "face.svg" in _published(h, "f") and h.core.renders == 1

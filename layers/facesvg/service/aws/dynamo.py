@@ -392,7 +392,15 @@ class DynamoJobRepository:
         )
 
     @translated("DynamoDB: releasing a drop folder's publish lease")
-    def release_drop_publish(self, name: str, seq: int, owner: str) -> None:
+    def release_drop_publish(self, name: str, seq: int, owner: str, published: bool = True) -> None:
+        if not published:
+            self._drop_update(
+                name,
+                UpdateExpression="REMOVE pub_owner, pub_until",
+                ConditionExpression="pub_owner = :owner",
+                ExpressionAttributeValues={":owner": _s(owner)},
+            )
+            return
         self._drop_update(
             name,
             UpdateExpression="SET published_seq = :seq REMOVE pub_owner, pub_until",
