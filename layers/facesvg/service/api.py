@@ -140,7 +140,9 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
 def _client_scope(event: APIGatewayProxyEvent) -> str:
     """The caller's cache scope: the API key id API Gateway put in the event, else the key header."""
     headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-    return client_scope(event.request_context.identity.api_key_id, headers.get("x-api-key"))
+    identity = (event.get("requestContext") or {}).get("identity") or {}  # absent in hand-made events
+    api_key_id = identity.get("apiKeyId") if isinstance(identity, dict) else None
+    return client_scope(api_key_id, headers.get("x-api-key"))
 
 
 def _each(model: type[M], values: dict[str, dict[str, Any]] | None) -> dict[str, M] | None:

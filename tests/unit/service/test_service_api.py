@@ -146,3 +146,15 @@ def test_api_gateway_api_key_ids_scope_the_job_cache() -> None:
     # Then each key has its own job, and each gets its own back
     assert a1 == a2 and b1 == b2 and a1 != b1
     assert {row.job.scope for row in h.jobs.rows.values()} == {"key:keyA1", "key:keyB2"}
+
+
+def test_a_submit_event_without_an_identity_is_the_local_scope() -> None:
+    h = make_harness()
+    body = json.dumps({"image": "aW1n", "segmentation_map": "bWFw", "landmarks": [[1.0, 2.0]]})
+    event = _event("api_submit_v1.json", body=body)
+    event["requestContext"].pop("identity", None)
+
+    response = resolve(create_app(lambda: h.service), event, LocalContext("test"), max_body_bytes=1_000_000)
+
+    assert response["statusCode"] == 202, response["body"]
+    assert {row.job.scope for row in h.jobs.rows.values()} == {"local"}
