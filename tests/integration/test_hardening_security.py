@@ -125,6 +125,7 @@ HOSTILE_NAMES = [
     "-dash",
     "a\\b",
     "a\x00b",
+    "face\n",  # "$" of a Python pattern matches before a final newline: names are fullmatched
     "<script>",
     'q"uote',
     "",

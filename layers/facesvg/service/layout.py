@@ -22,6 +22,7 @@ INGEST_MAP_FILES = ("segmentation_map.png",)
 INGEST_LANDMARK_FILES = ("landmarks.json", "landmarks.txt")
 INGEST_FILES = frozenset(INGEST_IMAGE_FILES + INGEST_MAP_FILES + INGEST_LANDMARK_FILES)
 
+# Always fullmatch: with re.match, "$" also matches before a final newline ("name\n" would pass).
 _INGEST_NAME = re.compile(names.INGEST_NAME_PATTERN)
 # Region names become object keys: only these ever do (the core's names all match).
 _REGION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -53,7 +54,7 @@ def results_prefix(content_hash: str) -> str:
 
 
 def is_safe_region_name(name: str) -> bool:
-    return _REGION_NAME.match(name) is not None
+    return _REGION_NAME.fullmatch(name) is not None
 
 
 def region_key(prefix: str, region: str) -> str:
@@ -92,14 +93,14 @@ ERROR_NAME_MAX_CHARS = 200
 def is_drop_name(name: str) -> bool:
     """A name the drop folder accepts. Never the shape of a content hash: ``results/<hash>/`` is the
     immutable render that status URLs serve, and a drop folder must not publish over one."""
-    return _INGEST_NAME.match(name) is not None and _CONTENT_HASH.match(name) is None
+    return _INGEST_NAME.fullmatch(name) is not None and _CONTENT_HASH.fullmatch(name) is None
 
 
 def drop_name_problem(name: str) -> str:
     """Why the drop folder refuses ``name`` (for its error.json)."""
     if len(name) > 64:
         return f"the folder name has {len(name)} characters; at most 64"
-    if _CONTENT_HASH.match(name):
+    if _CONTENT_HASH.fullmatch(name):
         return "the folder name looks like a content hash (64 hex digits), which results/ reserves"
     bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "_.-"))})
     if bad:
@@ -119,7 +120,7 @@ def has_error_folder(name: str) -> bool:
         and not name.startswith(".")
         and "/" not in name
         and not (_ERROR_NAME_FORBIDDEN & set(name))
-        and _CONTENT_HASH.match(name) is None
+        and _CONTENT_HASH.fullmatch(name) is None
     )
 
 

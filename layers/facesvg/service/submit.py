@@ -40,7 +40,7 @@ def client_scope(api_key_id: str | None, api_key: str | None) -> str:
     """Whose cache a request uses: API Gateway's ``requestContext.identity.apiKeyId`` (the usage
     plan's key, set by API Gateway, not the caller), else a hash of the ``x-api-key`` header (the
     local gateway checks the key but has no ids), else ``local``. Never the key itself."""
-    if api_key_id and _API_KEY_ID.match(api_key_id):
+    if api_key_id and _API_KEY_ID.fullmatch(api_key_id):
         return f"key:{api_key_id}"
     if api_key:
         return "hdr:" + hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

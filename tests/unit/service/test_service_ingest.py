@@ -358,3 +358,15 @@ def test_a_publish_that_fails_is_retried_by_the_redelivery() -> None:
 
     # Then the folder is published in full, rendered once
     assert "face.svg" in _published(h, "f") and h.core.renders == 1
+
+
+@pytest.mark.parametrize("name", ["face\n", "face\r\n", "face\x1b[2J", "face\u2028"])
+def test_a_name_ending_in_a_newline_or_holding_control_characters_is_never_a_drop_name(name: str) -> None:
+    # ("$" in a Python pattern also matches before a final newline: the check is a fullmatch)
+    from facesvg.service.layout import has_error_folder, is_drop_name
+
+    assert not is_drop_name(name) and not has_error_folder(name)
+    h = make_harness()
+    h.blobs.put(f"incoming/{name}/image.png", b"img", "image/png")
+    assert h.service.ingest(h.service.settings.bucket, f"incoming/{name}/image.png") is IngestOutcome.IGNORED
+    assert [k for k in h.blobs.objects if not k.startswith("incoming/")] == []
