@@ -193,7 +193,8 @@ class DropFolder:
             return self._refuse_name(name, key)
 
         folder = layout.incoming_folder(name)
-        listing = {o.key[len(folder) :]: o for o in self.blobs.list_objects(folder)}
+        # (the empty name is the folder marker the S3 console's "Create folder" leaves)
+        listing = {o.key[len(folder) :]: o for o in self.blobs.list_objects(folder) if o.key != folder}
         if file_name not in layout.INGEST_FILES and file_name not in listing:
             logger.warning(
                 "event for an object that is not there; ignored", extra={"key": layout.printable(key)}

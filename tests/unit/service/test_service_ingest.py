@@ -370,3 +370,9 @@ def test_a_name_ending_in_a_newline_or_holding_control_characters_is_never_a_dro
     h.blobs.put(f"incoming/{name}/image.png", b"img", "image/png")
     assert h.service.ingest(h.service.settings.bucket, f"incoming/{name}/image.png") is IngestOutcome.IGNORED
     assert [k for k in h.blobs.objects if not k.startswith("incoming/")] == []
+
+
+def test_the_s3_consoles_folder_marker_is_not_a_file() -> None:
+    h = make_harness()
+    h.blobs.put("incoming/f/", b"", "application/x-directory")
+    assert _drop(h, "f", SET_A) is IngestOutcome.SUBMITTED
