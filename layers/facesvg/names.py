@@ -50,7 +50,9 @@ LOCAL_METRICS_PORT = 9100
 # --- asynchronous path (service/ and local/) ---------------------------------------------------
 # DynamoDB item kinds share the table; the partition key value is "<PREFIX><id>".
 JOB_KEY_PREFIX = "JOB#"
-CACHE_KEY_PREFIX = "HASH#"
+CACHE_KEY_PREFIX = "HASH#"  # HASH#<content hash>#<client scope>: one job per client and content
+DROP_KEY_PREFIX = "DROP#"  # DROP#<name>: a drop folder's current set and its publish lease
+RENDER_KEY_PREFIX = "RENDER#"  # RENDER#<content hash>: a finished render, reused by every client
 
 # SQS: receives before a message moves to the DLQ (the redrive policy's maxReceiveCount). The
 # process function reads the same number to mark a job failed on its last attempt.

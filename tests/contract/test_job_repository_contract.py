@@ -301,3 +301,104 @@ def test_a_failure_sets_the_event_flag_too_and_without_a_claim_there_is_none(
     done = repo.complete(plain.job_id, "t1", RESULT, T2)
     assert done is not None and done.event_state is None
     assert repo.mark_event_published(plain.job_id) is False
+
+
+# -- scopes and renders ----------------------------------------------------------------------------
+
+
+def test_the_same_content_in_two_scopes_is_two_jobs(repo: JobRepository, new_job: Any) -> None:
+    a = _created(repo, new_job(scope="key:A"))
+    b = new_job(content_hash=a.content_hash, scope="key:B")
+
+    assert repo.create_job(b, expires_at=int(NOW) + 86400) is None
+    assert repo.get_cached_job_id(a.content_hash, "key:A") == a.job_id
+    assert repo.get_cached_job_id(a.content_hash, "key:B") == b.job_id
+    assert repo.get_cached_job_id(a.content_hash) is None
+    again = new_job(content_hash=a.content_hash, scope="key:B")
+    assert repo.create_job(again, expires_at=int(NOW) + 86400) == b.job_id  # one per scope
+    got = repo.get_job(b.job_id)
+    assert got is not None and got.scope == "key:B"
+    repo.delete_created_job(b)
+    assert repo.get_cached_job_id(a.content_hash, "key:B") is None
+    assert repo.get_cached_job_id(a.content_hash, "key:A") == a.job_id
+
+
+def test_a_job_created_completed_keeps_its_result(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job(status=JobStatus.COMPLETED, result=RESULT, scope="key:C"))
+    got = repo.get_job(job.job_id)
+    assert got is not None and got.status is JobStatus.COMPLETED and got.result == RESULT
+    assert repo.claim(job.job_id, "t", T1, NOW, NOW + LEASE) is None  # nothing to process
+
+
+def test_a_recorded_render_reads_back(repo: JobRepository) -> None:
+    content_hash = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    assert repo.get_render(content_hash) is None
+    repo.record_render(content_hash, RESULT, expires_at=int(NOW) + 86400)
+    assert repo.get_render(content_hash) == RESULT
+
+
+# -- drop folders ---------------------------------------------------------------------------------
+
+
+def _drop_name() -> str:
+    return "drop-" + uuid.uuid4().hex[:12]
+
+
+def test_a_drop_folder_advances_one_state_at_a_time(repo: JobRepository) -> None:
+    from facesvg.service.models import DropState
+
+    name = _drop_name()
+    assert repo.get_drop(name) is None
+    first = DropState(name=name, seq=0, set_id="s1", files={"image": "image.png:e@1.000"}, newest=1.0)
+
+    assert repo.advance_drop(first, expected_seq=0, expires_at=int(NOW))
+    assert not repo.advance_drop(first, expected_seq=0, expires_at=int(NOW))  # someone else was first
+    got = repo.get_drop(name)
+    assert got is not None and (got.seq, got.set_id, got.files, got.newest) == (1, "s1", first.files, 1.0)
+    assert got.job_id is None and got.published_seq == 0
+
+    assert repo.set_drop_job(name, 1, "j1") and repo.get_drop(name).job_id == "j1"  # type: ignore[union-attr]
+    second = first.model_copy(update={"set_id": "s2", "newest": 2.0})
+    assert not repo.advance_drop(second, expected_seq=0, expires_at=int(NOW))
+    assert repo.advance_drop(second, expected_seq=1, expires_at=int(NOW))
+    got = repo.get_drop(name)
+    assert got is not None and (got.seq, got.set_id, got.job_id) == (2, "s2", None)
+    assert not repo.set_drop_job(name, 1, "j1")  # the old state's job no longer lands
+
+
+def test_the_publish_lease_orders_publishes_of_one_folder(repo: JobRepository) -> None:
+    from facesvg.service.models import DropState
+
+    name = _drop_name()
+    repo.advance_drop(DropState(name=name, seq=0, set_id="s1"), expected_seq=0, expires_at=int(NOW))
+
+    assert repo.acquire_drop_publish(name, 1, "p1", NOW, NOW + 60)
+    assert not repo.acquire_drop_publish(name, 1, "p2", NOW + 1, NOW + 61)  # held
+    assert not repo.acquire_drop_publish(name, 2, "p2", NOW + 1, NOW + 61)  # not the current state
+    # a new state does not free the lease: the holder may still be writing
+    repo.advance_drop(DropState(name=name, seq=0, set_id="s2"), expected_seq=1, expires_at=int(NOW))
+    assert not repo.acquire_drop_publish(name, 2, "p2", NOW + 1, NOW + 61)
+    repo.release_drop_publish(name, 1, "p1")
+    got = repo.get_drop(name)
+    assert got is not None and got.published_seq == 1 and got.seq == 2
+    assert repo.acquire_drop_publish(name, 2, "p2", NOW + 2, NOW + 62)
+    repo.release_drop_publish(name, 2, "not-the-owner")  # ignored
+    assert repo.get_drop(name).published_seq == 1  # type: ignore[union-attr]
+    # an expired lease can be taken over
+    assert repo.acquire_drop_publish(name, 2, "p3", NOW + 100, NOW + 160)
+    repo.release_drop_publish(name, 2, "p3")
+    assert repo.get_drop(name).published_seq == 2  # type: ignore[union-attr]
+    assert not repo.acquire_drop_publish(name, 2, "p4", NOW + 200, NOW + 260)  # published already
+
+
+def test_a_failed_publish_gives_the_lease_back_without_marking_it_published(repo: JobRepository) -> None:
+    from facesvg.service.models import DropState
+
+    name = _drop_name()
+    repo.advance_drop(DropState(name=name, seq=0, set_id="s1"), expected_seq=0, expires_at=int(NOW))
+    assert repo.acquire_drop_publish(name, 1, "p1", NOW, NOW + 60)
+
+    repo.release_drop_publish(name, 1, "p1", published=False)
+
+    assert repo.get_drop(name).published_seq == 0  # type: ignore[union-attr]
+    assert repo.acquire_drop_publish(name, 1, "p2", NOW + 1, NOW + 61)  # free at once

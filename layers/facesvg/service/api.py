@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from facesvg import names
@@ -55,7 +56,8 @@ from facesvg.service.models import (
 )
 from facesvg.service.notify import InvalidCallbackUrl, TooManyCallbacks
 from facesvg.service.observability import correlation, logger, record
-from facesvg.service.status import StatusView
+from facesvg.service.status import StatusView, bounded_json
+from facesvg.service.submit import client_scope
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -138,8 +140,17 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
         scale=PhysicalScale.model_construct(**doc["scale"]) if doc.get("scale") else None,
         areas=_each(RegionArea, doc.get("areas")),
         result_urls=view.result_urls,
+        omitted=["svg"] if view.svg_omitted else None,
         error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
     )
+
+
+def _client_scope(event: APIGatewayProxyEvent) -> str:
+    """The caller's cache scope: the API key id API Gateway put in the event, else the key header."""
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    identity = (event.get("requestContext") or {}).get("identity") or {}  # absent in hand-made events
+    api_key_id = identity.get("apiKeyId") if isinstance(identity, dict) else None
+    return client_scope(api_key_id, headers.get("x-api-key"))
 
 
 def _each(model: type[M], values: dict[str, dict[str, Any]] | None) -> dict[str, M] | None:
@@ -151,11 +162,13 @@ def _json(model: Any, status: HTTPStatus) -> Response[Any]:
     # Serialised here (pydantic-core, fast) rather than by the resolver: the routes carry no return
     # annotation, so Powertools does not re-validate a response with thousands of contour points.
     # The OpenAPI responses are declared explicitly on each route instead.
-    return Response(
-        status_code=status.value,
-        content_type="application/json",
-        body=model.model_dump_json(exclude_none=True),
+    # A status body is kept under Lambda's 6 MB response limit (facesvg.service.status).
+    body = (
+        bounded_json(model)
+        if isinstance(model, JobStatusResponse)
+        else model.model_dump_json(exclude_none=True)
     )
+    return Response(status_code=status.value, content_type="application/json", body=body)
 
 
 _MAX_BODY_CONTAINERS = 200_000  # a request has ~500 (the landmarks); a hostile 5 MB body ~1.8 million
@@ -215,7 +228,7 @@ def create_app(
 
     def make_submit(prefix: str) -> Callable[[SubmitRequest], Response[Any]]:
         def submit(body: SubmitRequest):  # type: ignore[no-untyped-def]  # no annotation: see _json
-            outcome = service_factory().submit_request(body)
+            outcome = service_factory().submit_request(body, scope=_client_scope(app.current_event))
             job = outcome.job
             record(mc.JOBS_SUBMITTED, 1)
             kind = (

@@ -29,7 +29,7 @@ from facesvg.service.ports import (
 from facesvg.service.results_cache import DEFAULT_MAX_BYTES, CachingReader, ImmutableCache
 from facesvg.service.settings import Settings
 from facesvg.service.status import StatusReader, StatusView
-from facesvg.service.submit import SubmitOutcome, Submitter
+from facesvg.service.submit import LOCAL_SCOPE, SubmitOutcome, Submitter
 from facesvg.service.worker import ProcessOutcome, Worker
 
 
@@ -68,7 +68,8 @@ class JobService:
     ) -> PreparedInputs:
         return prepare(self.render_core, self.limits, image, segmentation_map, landmarks, options)
 
-    def submit_request(self, request: SubmitRequest) -> SubmitOutcome:
+    def submit_request(self, request: SubmitRequest, scope: str = LOCAL_SCOPE) -> SubmitOutcome:
+        """``scope``: the caller's API key scope (``submit.client_scope``)."""
         callback = None
         if request.callback_url is not None:  # refused before any work (400 naming callback_url)
             check_callback_url(request.callback_url, self.settings.url_policy)
@@ -76,15 +77,23 @@ class JobService:
         image = decode_base64(request.image, "image")
         segmentation_map = decode_base64(request.segmentation_map, "segmentation_map")
         prepared = self.prepare(image, segmentation_map, request.landmarks, request.options)
-        outcome = self._submitter.submit(prepared, "api", callback=callback)
-        if callback is not None and not outcome.created:
+        outcome = self._submitter.submit(prepared, "api", scope=scope, callback=callback)
+        # A caller who joined a job, or got one created over an earlier render (already completed,
+        # so no worker will announce it), is subscribed: an ended job is delivered at once.
+        if callback is not None and (not outcome.created or outcome.job.status.terminal):
             Subscriptions(self.jobs, self.notify_queue).subscribe(outcome.job, callback)
         return outcome
 
-    def submit(self, prepared: PreparedInputs, source: str, publish_name: str | None = None) -> SubmitOutcome:
+    def submit(
+        self,
+        prepared: PreparedInputs,
+        source: str,
+        publish_name: str | None = None,
+        scope: str = LOCAL_SCOPE,
+    ) -> SubmitOutcome:
         if publish_name:
             return self._drop_folder.submit(prepared, publish_name, source)
-        return self._submitter.submit(prepared, source)
+        return self._submitter.submit(prepared, source, scope=scope)
 
     # -- status, process, drop folder ---------------------------------------------------------
 
@@ -108,12 +117,18 @@ class JobService:
 
     @cached_property
     def _publisher(self) -> Publisher:
-        return Publisher(self.blobs)
+        return Publisher(self.blobs, self.jobs, self.clock, self.sleep)
 
     @cached_property
     def _drop_folder(self) -> DropFolder:
         return DropFolder(
-            self.jobs, self.blobs, self.render_core, self.settings, self._submitter, self._publisher
+            self.jobs,
+            self.blobs,
+            self.render_core,
+            self.settings,
+            self._submitter,
+            self._publisher,
+            self.clock,
         )
 
     @cached_property

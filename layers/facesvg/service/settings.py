@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     )
     cors_allow_origin: str = Field(
         default="",
-        pattern=r"^(|\*|https?://[A-Za-z0-9.-]+(:\d+)?)$",
+        pattern=r"^(|\*|https?://[A-Za-z0-9.-]+(:[0-9]+)?)$",
         validation_alias=_env(names.ENV_CORS_ALLOW_ORIGIN),
     )
     requeue_pending_seconds: int = Field(

@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -76,6 +77,8 @@ class Worker:
                 )
                 if self.outbox is not None:  # its writer may have died before publishing its event
                     self.outbox.resume(current)
+                if current.publish_to:  # a publish that did not finish (a redelivery retries it)
+                    self.publisher.publish(current, sorted(current.publish_to))
                 return ProcessOutcome.ALREADY_DONE
             raise TransientError(f"job {job_id} is being processed by another worker")
 
@@ -118,6 +121,10 @@ class Worker:
         if done is None:
             logger.warning("lease lost before completion; another worker owns the job", extra=log_keys)
             return ProcessOutcome.LOST_RACE
+        # After the completion (the client already sees it): other scopes' identical submits reuse it.
+        expires_at = int(self.clock()) + self.settings.job_ttl_days * 86400
+        with suppress(Exception):  # only an optimisation: without it, another scope renders again
+            self.jobs.record_render(done.content_hash, result, expires_at)
         logger.info("job completed", extra=log_keys)
         record(mc.JOBS_COMPLETED, 1)
         if claimed.created_at:
@@ -164,13 +171,24 @@ class Worker:
         except ValueError as exc:
             raise InputError("options", f"stored options are invalid: {exc}", code="InvalidOptions") from exc
         t1 = time.perf_counter()
-        result = self.core.render(
-            got[keys["image"]],
-            got[keys["segmentation_map"]],
-            got[keys["landmarks"]].decode(),
-            options=options,
-            limits=self.settings.limits,
-        )
+        try:
+            result = self.core.render(
+                got[keys["image"]],
+                got[keys["segmentation_map"]],
+                got[keys["landmarks"]].decode(),
+                options=options,
+                limits=self.settings.limits,
+            )
+        except InputError:
+            raise
+        except Exception as exc:
+            if not is_deterministic(exc):
+                raise
+            # The render is a pure function of the stored inputs: the same inputs fail the same way
+            # on every attempt (degenerate landmarks → LinAlgError). Not worth a retry or the DLQ.
+            logger.exception("render failed on its inputs", extra={"job_id": job.job_id})
+            reason = f"the inputs cannot be rendered ({type(exc).__name__}: {exc})"
+            raise UnrenderableInputs(reason[:500]) from exc
         t2 = time.perf_counter()
 
         prefix = layout.results_prefix(job.content_hash)
@@ -210,7 +228,27 @@ class Worker:
             size=[int(v) for v in result.size],
             rotation_deg=float(result.rotation_deg),
             missing=[str(m) for m in result.missing],
+            svg_bytes=len(result.svg),
         )
+
+
+class UnrenderableInputs(InputError):
+    """A deterministic failure of the render core on a job's inputs (not a typed ``InputError``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("landmarks", message, code="InvalidInput")
+
+    def __str__(self) -> str:  # which input is at fault is not known: no field prefix
+        return self.message
+
+
+def is_deterministic(exc: BaseException) -> bool:
+    """Would the render core raise this again for the same inputs? Arithmetic and value errors
+    (``numpy.linalg.LinAlgError`` is a ``ValueError``) and OpenCV's ``cv2.error`` come from the
+    numbers themselves; I/O, memory and everything else may pass on a retry."""
+    if isinstance(exc, ValueError | ArithmeticError):
+        return True
+    return type(exc).__module__.split(".")[0] == "cv2"
 
 
 def _compact(doc: dict[str, Any]) -> bytes:
