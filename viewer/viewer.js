@@ -441,7 +441,17 @@
       tick();
       const server = serverSeconds(payload);
       if (server !== null) $("job-elapsed").textContent += ` · job ${server.toFixed(1)} s`;
-      showResult(payload);
+      if (!payload.svg && payload.svg_url) {
+        // A large SVG is not inlined (the API keeps responses under Lambda's limit): fetch it.
+        fetch(payload.svg_url)
+          .then((r) => (r.ok ? r.text() : ""))
+          .catch(() => "")
+          .then((text) => {
+            if (run === state.runId) showResult(payload, text);
+          });
+      } else {
+        showResult(payload);
+      }
     } else if (payload.status === "failed") {
       stopTimers();
       tick();
@@ -612,10 +622,10 @@
     return out;
   }
 
-  function showResult(p) {
-    let svgText = "";
+  function showResult(p, fetchedSvg) {
+    let svgText = fetchedSvg || "";
     try {
-      svgText = p.svg ? decodeBase64Utf8(p.svg) : "";
+      if (!svgText) svgText = p.svg ? decodeBase64Utf8(p.svg) : "";
     } catch (_) {
       svgText = "";
     }

@@ -345,3 +345,22 @@ def test_a_link_s_api_parameter_does_not_receive_the_saved_key(local_stack: Any,
     with page.expect_request(lambda r: r.url.startswith(elsewhere)) as submitted:
         page.get_by_role("button", name="Submit").click()
     assert "x-api-key" not in submitted.value.headers
+
+
+def test_a_result_too_large_to_inline_is_fetched_from_its_url(local_stack: Any, page: Any) -> None:
+    """Over 2 MB the API answers ``omitted: ["svg"]`` and only ``svg_url``: the viewer fetches it."""
+
+    def without_svg(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        if body.pop("svg", None) is not None:
+            body["omitted"] = ["svg"]
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route("**/api/v1/submit", without_svg)
+    page.route("**/api/v1/status/*", without_svg)
+    page.goto(local_stack.api_url + "/")
+    submit_sample(page)
+    page.locator("#stage-svg svg").wait_for()
+    assert visible_region_paths(page) > 5
+    assert page.locator("#form-error").inner_text() == ""
