@@ -287,13 +287,6 @@ CASES: list[Case] = [
         body=_set(segmentation_map=b64(_COLOUR_MAP)),
     ),
     Case(
-        "map_colour_palette",
-        400,
-        "NotLabelMap",
-        "segmentation_map",
-        body=_set(segmentation_map=b64(palette_png(_LABELS, colours=True))),
-    ),
-    Case(
         "map_all_background",
         422,
         "NoFace",
@@ -517,6 +510,8 @@ ACCEPTED = {
         "segmentation_map": b64(png(_LABELS.astype(np.uint16))),
     },
     "map_grey_palette": {"segmentation_map": b64(palette_png(_LABELS, colours=False))},
+    # a palette PNG with a colour palette is read by index (issue 16)
+    "map_colour_palette": {"segmentation_map": b64(palette_png(_LABELS, colours=True))},
     # EXIF orientation 6, the map and landmarks computed on the stored pixels: turned with the photo (14.4)
     "photo_exif_6_labels_on_stored_pixels": {"image": b64(jpeg_with_exif(_PHOTO, 6))},
     # phone files: bytes after the end of the image are ignored (issue 14.8)
@@ -551,3 +546,23 @@ def test_exif_rotated_photo_with_stored_frame_labels_is_uprighted_from_the_displ
     # Then the render turned the displayed photo a quarter turn back: the contours stay on the face
     # (before, the transform was the sample's and the photo lay on its side under upright contours)
     assert abs(abs((turned - plain + 180) % 360 - 180) - 90) < 2
+
+
+# LaPa -> face-parsing.PyTorch (by class name): the sample's map as a 19-class map (issue 16).
+_LAPA_TO_FACEPARSING19 = np.array([0, 1, 2, 3, 4, 5, 10, 12, 11, 13, 17], np.uint8)
+
+
+def test_a_map_in_another_scheme_is_refused_naming_it_and_renders_when_declared(api: httpx.Client) -> None:
+    fp19 = b64(png(_LAPA_TO_FACEPARSING19[_LABELS]))
+    r = api.post(submit_url(), json={**base_body(), "segmentation_map": fp19})
+    assert r.status_code == 400, r.text[:500]
+    error = r.json()["error"]
+    assert (error["code"], error["field"]) == ("UnknownLabels", "segmentation_map")
+    assert error["likely_schemes"][0] == "faceparsing19"
+    assert "faceparsing19" in error["message"]
+
+    body = {**base_body(), "segmentation_map": fp19}
+    body["options"]["label_scheme"] = "faceparsing19"
+    r = api.post(submit_url(), json=body)
+    assert r.status_code == 202, r.text[:500]
+    assert wait_finished(api, r.json()["id"], timeout=60)["status"] == "completed"

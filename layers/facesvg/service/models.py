@@ -81,6 +81,11 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. InvalidBase64, NoFace, NotFound.")
     message: str
     field: str | None = Field(default=None, description="The request field at fault, when there is one.")
+    likely_schemes: list[str] | None = Field(
+        default=None,
+        description="With `UnknownLabels`: the label schemes the map's values fit, likeliest first "
+        "(set `options.label_scheme`).",
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -67,6 +67,7 @@ class Submitter:
                 prepared.segmentation_map,
                 prepared.landmarks_json.decode(),
                 limits=self.settings.limits,
+                label_scheme=prepared.options.label_scheme,
             )
         except Exception:
             with suppress(Exception):  # refused anyway: only wait for it, to remove what it wrote
