@@ -499,6 +499,19 @@ def test_inputs_uploaded_while_validating_are_removed(
     assert not remaining & set(uploaded)
 
 
+def pillow_photo(fmt: str) -> bytes:
+    """The sample photo as HEIC (pillow-heif) or AVIF (Pillow) (issue 16)."""
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.fromarray(cv2.cvtColor(_PHOTO, cv2.COLOR_BGR2RGB)).save(out, fmt, quality=80)
+    return out.getvalue()
+
+
 # Not errors: a grey, 16-bit or palette photo (and a grey-palette or 16-bit label map in range) is
 # normalised by the decoder and renders like the original.
 _GREY = cv2.cvtColor(_PHOTO, cv2.COLOR_BGR2GRAY)
@@ -517,6 +530,10 @@ ACCEPTED = {
     # phone files: bytes after the end of the image are ignored (issue 14.8)
     "photo_jpeg_motion_photo": {"image": b64(_JPEG + _MOTION_PHOTO_MP4)},
     "photo_png_bytes_after_iend": {"image": b64(_IMAGE + _MOTION_PHOTO_MP4)},
+    # what phones and browsers produce (issue 16)
+    "photo_webp": {"image": b64(cv2.imencode(".webp", _PHOTO)[1].tobytes())},
+    "photo_heic": {"image": b64(pillow_photo("HEIF"))},
+    "photo_avif": {"image": b64(pillow_photo("AVIF"))},
 }
 
 

@@ -325,8 +325,10 @@ def _decode_with_pillow(data: bytes, width: int, height: int) -> np.ndarray:
         raise InputError(
             "image", f"cannot decode the image ({type(exc).__name__}: {exc})", "Corrupt"
         ) from None
-    if rgb.ndim != 3 or sorted(rgb.shape[:2]) != sorted((width, height)):
-        raise InputError("image", "cannot decode the image (its size differs from its header)", "Corrupt")
+    h, w = rgb.shape[:2]
+    # ``ispe`` is the coded size: a clean aperture (``clap``) may crop a few pixels off it.
+    if rgb.ndim != 3 or not ((w <= width and h <= height) or (w <= height and h <= width)):
+        raise InputError("image", "cannot decode the image (larger than its header says)", "Corrupt")
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 

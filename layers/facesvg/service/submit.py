@@ -171,4 +171,6 @@ def _image_extension(data: bytes) -> str:
         return "jpg"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
+    if data[4:8] == b"ftyp":
+        return "avif" if b"avif" in data[8:32] else "heic"
     return "bin"
