@@ -17,7 +17,7 @@ DEFAULTS = RenderOptions.model_validate({})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--image", type=Path, required=True, help="face photo (PNG or JPEG)")
+    parser.add_argument("--image", type=Path, required=True, help="face photo (PNG, JPEG, WebP, HEIC/HEIF or AVIF)")
     parser.add_argument("--segmentation", type=Path, required=True, help="LaPa label map (PNG)")
     parser.add_argument(
         "--landmarks", type=Path, required=True, help="MediaPipe landmarks (JSON or QOVES .txt)"
