@@ -53,7 +53,9 @@ class SubmitRequest(BaseModel):
 
     # repr=False: megabytes of base64 must not end up in reprs (Powertools formats the route
     # arguments into a debug message on every request, even with debug logging off).
-    image: str = Field(min_length=1, repr=False, description="The face photo (PNG, JPEG, WebP, HEIC/HEIF or AVIF), base64.")
+    image: str = Field(
+        min_length=1, repr=False, description="The face photo (PNG, JPEG, WebP, HEIC/HEIF or AVIF), base64."
+    )
     segmentation_map: str = Field(
         min_length=1, repr=False, description="Single-channel label PNG (LaPa 11-class scheme), base64."
     )
