@@ -304,9 +304,13 @@ def _decode_with_pillow(data: bytes, width: int, height: int) -> np.ndarray:
     import io
     import warnings
 
-    if data[8:12] not in _AVIF_BRANDS and "heif" not in _PILLOW_OPENERS:
-        from pillow_heif import register_heif_opener
-
+    if image_header(data, "image")[0] == "heif" and "heif" not in _PILLOW_OPENERS:
+        try:
+            from pillow_heif import register_heif_opener
+        except ImportError:
+            raise InputError(
+                "image", "HEIF photos are not supported here (no decoder)", "UnsupportedFormat"
+            ) from None
         register_heif_opener(thumbnails=False)
         _PILLOW_OPENERS.append("heif")
     try:
@@ -670,7 +674,7 @@ def check_inputs(
     """
     fmt, width, height = _check_size("image", image, limits)
     by_header = (fmt == "png" and b"eXIf" not in png_chunk_types(bytes(image), "image")) or (
-        fmt in PILLOW_FORMATS and not _pillow_available()
+        fmt in PILLOW_FORMATS and not _pillow_available(fmt)
     )
     if not by_header:
         load_inputs(image, segmentation, landmarks, limits, label_scheme, face_index)
@@ -681,10 +685,12 @@ def check_inputs(
     check_landmarks(lab, landmarks_in_image(lm, width, height))
 
 
-def _pillow_available() -> bool:
+def _pillow_available(fmt: str) -> bool:
+    """Can this process decode ``fmt`` (``heif``/``avif``)? Looked up, not imported."""
     import importlib.util
 
-    return importlib.util.find_spec("PIL") is not None
+    needed = ("PIL", "pillow_heif") if fmt == "heif" else ("PIL",)
+    return all(importlib.util.find_spec(name) is not None for name in needed)
 
 
 def load_inputs(

@@ -271,3 +271,15 @@ def decode_raw(data: bytes) -> np.ndarray:
     out = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert out is not None
     return np.asarray(out)
+
+
+def test_the_default_scheme_keeps_existing_hashes_and_another_changes_them() -> None:
+    from facesvg.service.hashing import canonical_options
+
+    assert canonical_options(RenderOptions(label_scheme="lapa", face_index=0)) == canonical_options(
+        RenderOptions()
+    )
+    assert canonical_options(RenderOptions()) == b"{}"
+    assert (
+        canonical_options(RenderOptions(label_scheme="faceparsing19")) == b'{"label_scheme":"faceparsing19"}'
+    )

@@ -155,7 +155,7 @@ def test_without_pillow_heif_and_avif_are_checked_by_their_header(
     sample_bytes: dict[str, bytes], encoded: dict[str, bytes], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The zip functions' layer has no Pillow: submit accepts by the header, only the process image decodes.
-    monkeypatch.setattr(inputs, "_pillow_available", lambda: False)
+    monkeypatch.setattr(inputs, "_pillow_available", lambda fmt: False)
     check_inputs(encoded[name], sample_bytes["segmentation"], sample_bytes["landmarks"])
     with pytest.raises(InputError) as exc:
         check_inputs(_ispe_bomb(encoded[name]), sample_bytes["segmentation"], sample_bytes["landmarks"])
