@@ -361,9 +361,9 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
             truth &= viewer_side(truth.shape, line, side)
         report.label_iou[name] = iou(masks.get(name, empty), truth)
     if lapa is not None:
-        theirs = {name: rasterize(poly, lapa.size, rule) for name, poly in lapa.regions.items()}
+        lapa_masks = {name: rasterize(poly, lapa.size, rule) for name, poly in lapa.regions.items()}
         report.lapa_iou = {
-            name: iou(masks[name], theirs[name]) if name in masks and name in theirs else None
+            name: iou(masks[name], lapa_masks[name]) if name in masks and name in lapa_masks else None
             for name in LABEL_REGIONS
         }
     skin = labels == SKIN
