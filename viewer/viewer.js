@@ -42,13 +42,35 @@
       saved = {};
     }
     const query = new URLSearchParams(location.search);
-    return {
-      apiBase: (query.get("api") || saved.apiBase || cfg.apiBase || "").replace(/\/+$/, ""),
-      apiKey: saved.apiKey || cfg.apiKey || "",
-    };
+    const trim = (url) => (url || "").replace(/\/+$/, "");
+    const apiBase = trim(query.get("api") || saved.apiBase || cfg.apiBase);
+    // A key goes only to the API it was saved (or configured) for: a link's ?api= cannot collect it.
+    let apiKey = "";
+    if (saved.apiKey && trim(saved.apiBase) === apiBase) apiKey = saved.apiKey;
+    else if (cfg.apiKey && trim(cfg.apiBase) === apiBase) apiKey = cfg.apiKey;
+    return { apiBase, apiKey, unconfirmedKey: !apiKey && Boolean(saved.apiKey || cfg.apiKey) };
+  }
+
+  function confirmLinkedApi() {
+    // Opened with ?api= for another API than the saved one: ask before the saved key goes there.
+    const s = settings();
+    if (!s.unconfirmedKey) return;
+    const ok = window.confirm(
+      `This page was opened for the API ${s.apiBase || "(this server)"}, not the one your API key ` +
+        "is saved for. Send your saved API key to it?",
+    );
+    if (!ok) return;
+    let saved = {};
+    try {
+      saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}");
+    } catch (_) {
+      saved = {};
+    }
+    localStorage.setItem(SETTINGS_KEY, JSON.stringify({ apiBase: s.apiBase, apiKey: saved.apiKey || cfg.apiKey }));
   }
 
   function initSettings() {
+    confirmLinkedApi();
     const s = settings();
     $("api-base").value = s.apiBase;
     $("api-key").value = s.apiKey;
@@ -488,7 +510,17 @@
       tick();
       const server = serverSeconds(payload);
       if (server !== null) $("job-elapsed").textContent += ` · job ${server.toFixed(1)} s`;
-      showResult(payload);
+      if (!payload.svg && payload.svg_url) {
+        // A large SVG is not inlined (the API keeps responses under Lambda's limit): fetch it.
+        fetch(payload.svg_url)
+          .then((r) => (r.ok ? r.text() : ""))
+          .catch(() => "")
+          .then((text) => {
+            if (run === state.runId) showResult(payload, text);
+          });
+      } else {
+        showResult(payload);
+      }
     } else if (payload.status === "failed") {
       stopTimers();
       tick();
@@ -659,10 +691,10 @@
     return out;
   }
 
-  function showResult(p) {
-    let svgText = "";
+  function showResult(p, fetchedSvg) {
+    let svgText = fetchedSvg || "";
     try {
-      svgText = p.svg ? decodeBase64Utf8(p.svg) : "";
+      if (!svgText) svgText = p.svg ? decodeBase64Utf8(p.svg) : "";
     } catch (_) {
       svgText = "";
     }

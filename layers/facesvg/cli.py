@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "payload": ("payload", "Build a submit request body from raw image/segmentation/landmarks files."),
     "submit": ("submit", "Submit a job to a facesvg API, wait for it and write the results."),
     "redrive": ("redrive", "Move the jobs DLQ's messages back to the jobs queue (reopening failed jobs)."),
+    "webhook-listen": ("webhook_listen", "Receive webhooks on 127.0.0.1 and print the verified deliveries."),
 }
 
 

@@ -343,3 +343,47 @@ def test_viewer_suggests_the_label_scheme_and_sends_it(local_stack: Any, page: A
     page.wait_for_function(
         "() => document.getElementById('job-status').innerText === 'Completed'", timeout=30_000
     )
+
+
+def test_a_link_s_api_parameter_does_not_receive_the_saved_key(local_stack: Any, page: Any) -> None:
+    # Given a key saved for this stack's API
+    page.goto(local_stack.api_url + "/")
+    page.evaluate(
+        "(base) => localStorage.setItem('facesvg.viewer.settings',"
+        " JSON.stringify({apiBase: base, apiKey: 'k-123'}))",
+        local_stack.api_url,
+    )
+    # When a link opens the viewer for another API, and the user declines the prompt
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    elsewhere = "http://127.0.0.1:9"  # nothing listens: requests there fail, which is fine
+    page.goto(f"{local_stack.api_url}/?api={elsewhere}")
+    page.wait_for_function("document.readyState === 'complete'")
+    # Then the user was asked, and the key field and every request to that API carry no key.
+    assert asked and "API key" in asked[0]
+    assert page.input_value("#api-key") == ""
+    page.set_input_files("#image-input", str(SAMPLE / "original_image.png"))
+    page.set_input_files("#segmentation_map-input", str(SAMPLE / "segmentation_map.png"))
+    page.set_input_files("#landmarks-input", str(SAMPLE / "landmarks.txt"))
+    with page.expect_request(lambda r: r.url.startswith(elsewhere)) as submitted:
+        page.get_by_role("button", name="Submit").click()
+    assert "x-api-key" not in submitted.value.headers
+
+
+def test_a_result_too_large_to_inline_is_fetched_from_its_url(local_stack: Any, page: Any) -> None:
+    """Over 2 MB the API answers ``omitted: ["svg"]`` and only ``svg_url``: the viewer fetches it."""
+
+    def without_svg(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        if body.pop("svg", None) is not None:
+            body["omitted"] = ["svg"]
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route("**/api/v1/submit", without_svg)
+    page.route("**/api/v1/status/*", without_svg)
+    page.goto(local_stack.api_url + "/")
+    submit_sample(page)
+    page.locator("#stage-svg svg").wait_for()
+    assert visible_region_paths(page) > 5
+    assert page.locator("#form-error").inner_text() == ""

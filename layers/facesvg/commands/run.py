@@ -96,6 +96,10 @@ def main(args: argparse.Namespace) -> int:
                 "-H 'Content-Type: application/json' --data @payload.json\n"
                 f"  curl -s {runtime.api_url}{prefix}/status/<id>\n"
                 f"  facesvg submit --api {runtime.api_url} --wait --out out/mine\n"
+                "\n[bold]webhooks[/bold] (in two more terminals)\n"
+                f"  AWS_ENDPOINT_URL={runtime.endpoint} facesvg webhook-listen --port 8765\n"
+                f"  facesvg submit --api {runtime.api_url} --callback-url http://127.0.0.1:8765/hook"
+                " --client-reference demo\n"
                 "\nserving; Ctrl-C to stop"
             )
             threading.Event().wait()

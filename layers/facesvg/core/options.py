@@ -12,7 +12,10 @@ from facesvg.core.region_names import REGION_NAMES, ZONE_NAMES
 # Colours and dash patterns end up as SVG attribute values, so they are validated strictly:
 # nothing a caller sends reaches the SVG as free text.
 HexColour = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$", examples=["#AFC0C4"])]
-DashArray = Annotated[str, Field(pattern=r"^(none|\d{1,3}(\.\d{1,2})?(,\d{1,3}(\.\d{1,2})?){0,7})$")]
+# [0-9], never \d: pydantic's (Rust) regex matches every Unicode digit with \d ("٤,٢").
+DashArray = Annotated[
+    str, Field(pattern=r"^(none|[0-9]{1,3}(\.[0-9]{1,2})?(,[0-9]{1,3}(\.[0-9]{1,2})?){0,7})$")
+]
 
 
 class RegionStyle(BaseModel):

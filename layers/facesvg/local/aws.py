@@ -148,12 +148,25 @@ class LocalResources:
     dlq_url: str
     ingest_queue_url: str  # on the S3 endpoint
     config: StackConfig = field(default_factory=StackConfig)
+    # Notifications (on the DynamoDB/SQS endpoint: moto delivers the bus's events to the queue).
+    event_bus: str = ""
+    notify_queue_url: str = ""
+    notify_queue_arn: str = ""
+    notify_dlq_url: str = ""
+    webhook_secret_id: str = ""
 
     def function_environment(self) -> dict[str, str]:
         """The environment the CDK stack gives the functions (the same derivation from the same
         config), pointed at moto. A setting already in this process's environment (e.g.
         ``ARTIFICIAL_DELAY_SECONDS=4 facesvg run``) keeps its value; resource names do not."""
-        resources = {"bucket": self.bucket, "table": self.table, "queue_url": self.queue_url}
+        resources = {
+            "bucket": self.bucket,
+            "table": self.table,
+            "queue_url": self.queue_url,
+            "event_bus": self.event_bus,
+            "notify_queue_url": self.notify_queue_url,
+            "webhook_secret_id": self.webhook_secret_id,
+        }
         resource_vars = set(RESOURCE_SETTINGS.values())
         settings = {
             k: v if k in resource_vars else os.environ.get(k, v)
@@ -161,6 +174,9 @@ class LocalResources:
         }
         return {
             **settings,
+            # Local only: receivers on this machine (webhook-listen, tests) over plain HTTP.
+            names.ENV_CALLBACK_ALLOW_HTTP: "true",
+            names.ENV_CALLBACK_ALLOW_LOOPBACK: "true",
             names.ENV_ENDPOINT_URL: self.endpoint,
             names.ENV_ENDPOINT_URL_S3: self.s3_endpoint,
             "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -262,6 +278,7 @@ def provision(
             ]
         },
     )
+    notify = provision_notifications(endpoint, config)
     return LocalResources(
         endpoint=endpoint,
         s3_endpoint=s3_endpoint,
@@ -272,6 +289,7 @@ def provision(
         dlq_url=dlq_url,
         ingest_queue_url=ingest_url,
         config=config,
+        **notify,
     )
 
 
@@ -284,6 +302,86 @@ def queue_depth(sqs: Any, queue_url: str) -> int:
         int(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[name])["Attributes"][name])
         for name in ("ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages")
     )
+
+
+def provision_notifications(endpoint: str, config: StackConfig | None = None) -> dict[str, str]:
+    """The bus, its job-end rule → the notify queue (+ DLQ by redrive), and the signing secret, as
+    ``infra/notifications.py`` defines them from the same config. Idempotent."""
+    config = config or StackConfig.from_cdk_json()
+    import secrets
+
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=LOCAL_REGION,
+    )
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    events = session.client("events", endpoint_url=endpoint)
+    secretsmanager = session.client("secretsmanager", endpoint_url=endpoint)
+
+    def arn_of(url: str) -> str:
+        return str(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        )
+
+    dlq_url = sqs.create_queue(
+        QueueName=names.NOTIFY_DLQ_NAME,
+        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_DAYS * DAY_SECONDS)},
+    )["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=names.NOTIFY_QUEUE_NAME,
+        Attributes={
+            "VisibilityTimeout": str(6 * config.notify_function_timeout_seconds),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_DAYS * DAY_SECONDS),
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": arn_of(dlq_url),
+                    "maxReceiveCount": str(names.NOTIFY_MAX_RECEIVE_COUNT),
+                }
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = arn_of(queue_url)
+    with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+        events.create_event_bus(Name=names.EVENT_BUS_NAME)
+    from facesvg.service.notify import DETAIL_TYPES, EVENT_SOURCE
+
+    events.put_rule(
+        Name=names.NOTIFY_RULE_NAME,
+        EventBusName=names.EVENT_BUS_NAME,
+        EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": list(DETAIL_TYPES)}),
+    )
+    events.put_targets(
+        Rule=names.NOTIFY_RULE_NAME,
+        EventBusName=names.EVENT_BUS_NAME,
+        Targets=[{"Id": "notify-queue", "Arn": queue_arn}],
+    )
+    try:
+        secretsmanager.describe_secret(SecretId=names.WEBHOOK_SECRET_NAME)
+    except secretsmanager.exceptions.ResourceNotFoundException:
+        secretsmanager.create_secret(Name=names.WEBHOOK_SECRET_NAME, SecretString=secrets.token_urlsafe(32))
+    return {
+        "event_bus": names.EVENT_BUS_NAME,
+        "notify_queue_url": queue_url,
+        "notify_queue_arn": queue_arn,
+        "notify_dlq_url": dlq_url,
+        "webhook_secret_id": names.WEBHOOK_SECRET_NAME,
+    }
+
+
+def local_secret(endpoint: str, secret_id: str = names.WEBHOOK_SECRET_NAME) -> str:
+    import boto3
+
+    client = boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=LOCAL_REGION,
+    ).client("secretsmanager", endpoint_url=endpoint)
+    return str(client.get_secret_value(SecretId=secret_id)["SecretString"])
 
 
 def apply_environment(env: dict[str, str]) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import facesvg
 
-FUNCTION_NAMES = ("submit", "status", "process", "ingest")
+FUNCTION_NAMES = ("submit", "status", "process", "ingest", "notify")
 
 
 def pin_current_event(app: Any) -> Any:

@@ -99,7 +99,7 @@ class SqsEventSource(_Poller):
         name: str = "local-sqs-process",
         batch_size: int = 10,
         wait_seconds: int = 1,
-        retry_delay_seconds: int = 1,
+        retry_delay_seconds: int | None = 1,  # None: the function sets its records' visibility itself
         region: str = "us-east-1",
     ) -> None:
         super().__init__(sqs, queue_url, stop, name, wait_seconds)
@@ -133,7 +133,7 @@ class SqsEventSource(_Poller):
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
         for m in messages:
-            if m["MessageId"] in failed:
+            if m["MessageId"] in failed and self.retry_delay_seconds is not None:
                 self.sqs.change_message_visibility(
                     QueueUrl=self.queue_url,
                     ReceiptHandle=m["ReceiptHandle"],

@@ -57,6 +57,10 @@ class RuntimeConfig:
     stack: StackConfig | None = None
     # moto_patches' speed-only patches in the emulator processes (None: FACESVG_MOTO_SPEEDUPS).
     moto_speedups: bool | None = None
+    # Base of the webhook retry backoff (FACESVG_NOTIFY_BACKOFF_SECONDS); None: the environment's
+    # value or the code default (30 s). Tests use 0: retries come back at once, in order.
+    notify_backoff_seconds: float | None = None
+    notify_workers: int = 2  # concurrent notify "Lambda" invocations polling the notify queue
 
 
 class LocalRuntime:
@@ -97,6 +101,8 @@ class LocalRuntime:
             env[names.ENV_LOAD_TEST_MODE] = "true" if self.config.load_test_mode else "false"
         if self.config.log_level:
             env["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
+        if self.config.notify_backoff_seconds is not None:
+            env[names.ENV_NOTIFY_BACKOFF_SECONDS] = str(self.config.notify_backoff_seconds)
         apply_environment(env)
         install_emf_transport()  # this process's functions; the workers install it themselves
         self._reset_service_caches()
@@ -137,6 +143,22 @@ class LocalRuntime:
                     name=f"local-sqs-process-{i}",
                     batch_size=self.config.batch_size,
                     retry_delay_seconds=self.config.retry_delay_seconds,
+                    region=LOCAL_REGION,
+                )
+            )
+        # Bus → rule → notify queue is moto's own delivery (as on AWS); the notify function then
+        # backs its retries off by the message's visibility itself, so the poller leaves it alone.
+        for i in range(self.config.notify_workers):
+            self._threads.append(
+                SqsEventSource(
+                    self.clients["sqs"],
+                    r.notify_queue_url,
+                    r.notify_queue_arn,
+                    lambda event: self.invoke("notify", event),
+                    self._stop,
+                    name=f"local-sqs-notify-{i}",
+                    batch_size=self.config.batch_size,
+                    retry_delay_seconds=None,
                     region=LOCAL_REGION,
                 )
             )
@@ -222,6 +244,13 @@ class LocalRuntime:
     @property
     def metrics_url(self) -> str | None:
         return self.exporter.url if self.exporter is not None else None
+
+    def webhook_secret(self) -> str:
+        """The local stack's webhook signing secret (for ``facesvg webhook-listen``)."""
+        assert self.resources is not None
+        from facesvg.local.aws import local_secret
+
+        return local_secret(self.endpoint, self.resources.webhook_secret_id)
 
     @property
     def endpoint(self) -> str:
