@@ -54,6 +54,23 @@ class RenderOptions(BaseModel):
         examples=["standard", "all", ["left_nasolabial", "right_nasolabial", "perioral"]],
     )
 
+    label_scheme: Literal["lapa", "celebamask-hq", "faceparsing19", "facer-celebm"] = Field(
+        "lapa",
+        description=(
+            "What the segmentation map's values mean: `lapa` (11 classes, 0 background .. 10 hair), "
+            "`celebamask-hq` (CelebAMask-HQ's official 19-class order), `faceparsing19` (the order the "
+            "face-parsing.PyTorch BiSeNet model outputs) or `facer-celebm` (FaRL/facer's `celebm` order). "
+            "With a scheme that labels ears, the ear regions follow the ear labels; glasses are reported "
+            "in `occluded_by`; neck, cloth and hat are never face. Region names stay the viewer's."
+        ),
+    )
+    face_index: int = Field(
+        0,
+        ge=0,
+        le=63,
+        description="Which face of a landmarks document with several (MediaPipe's `face_landmarks`), from 0.",
+    )
+
     @field_validator("zones")
     @classmethod
     def _known_names(cls, v: str | list[str]) -> str | list[str]:

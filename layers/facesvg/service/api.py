@@ -84,10 +84,12 @@ def _error(
     message: str,
     field: str | None = None,
     headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response[Any]:
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = field
+    body.update(details or {})
     return Response(
         status_code=status.value,
         content_type="application/json",
@@ -306,7 +308,7 @@ def create_app(
     def _input_error(exc: InputError) -> Response[Any]:
         status = HTTPStatus.UNPROCESSABLE_ENTITY if isinstance(exc, NoFace) else HTTPStatus.BAD_REQUEST
         record(mc.REQUESTS_REJECTED, 1, error_code=exc.code)
-        return _error(status, exc.code, exc.message, exc.field)
+        return _error(status, exc.code, exc.message, exc.field, details=exc.details)
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response[Any]:

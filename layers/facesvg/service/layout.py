@@ -17,7 +17,15 @@ import re
 
 from facesvg import names
 
-INGEST_IMAGE_FILES = ("image.png", "image.jpg", "image.jpeg")
+INGEST_IMAGE_FILES = (
+    "image.png",
+    "image.jpg",
+    "image.jpeg",
+    "image.webp",
+    "image.heic",
+    "image.heif",
+    "image.avif",
+)
 INGEST_MAP_FILES = ("segmentation_map.png",)
 INGEST_LANDMARK_FILES = ("landmarks.json", "landmarks.txt")
 INGEST_FILES = frozenset(INGEST_IMAGE_FILES + INGEST_MAP_FILES + INGEST_LANDMARK_FILES)

@@ -53,7 +53,9 @@ class SubmitRequest(BaseModel):
 
     # repr=False: megabytes of base64 must not end up in reprs (Powertools formats the route
     # arguments into a debug message on every request, even with debug logging off).
-    image: str = Field(min_length=1, repr=False, description="The face photo (PNG or JPEG), base64.")
+    image: str = Field(
+        min_length=1, repr=False, description="The face photo (PNG, JPEG, WebP, HEIC/HEIF or AVIF), base64."
+    )
     segmentation_map: str = Field(
         min_length=1, repr=False, description="Single-channel label PNG (LaPa 11-class scheme), base64."
     )
@@ -95,6 +97,11 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. InvalidBase64, NoFace, NotFound.")
     message: str
     field: str | None = Field(default=None, description="The request field at fault, when there is one.")
+    likely_schemes: list[str] | None = Field(
+        default=None,
+        description="With `UnknownLabels`: the label schemes the map's values fit, likeliest first "
+        "(set `options.label_scheme`).",
+    )
 
 
 class ErrorResponse(BaseModel):

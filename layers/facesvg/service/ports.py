@@ -281,13 +281,18 @@ class RenderResultLike(Protocol):
 
 
 class ParseLandmarks(Protocol):
-    def __call__(self, raw: LandmarkDocument, /) -> LandmarksLike: ...
+    """The landmarks of face ``face_index`` of a document (raises ``InputError``)."""
+
+    def __call__(self, raw: LandmarkDocument, /, *, face_index: int = 0) -> LandmarksLike: ...
 
 
 class CheckInputs(Protocol):
-    """Validate inputs for accepting a request (raises ``InputError`` / ``NoFace``)."""
+    """Validate inputs for accepting a request (raises ``InputError`` / ``NoFace``); ``landmarks`` is
+    the canonical document (one face), the map is in ``label_scheme``."""
 
-    def __call__(self, image: bytes, segmentation: bytes, landmarks: str, /, *, limits: Limits) -> None: ...
+    def __call__(
+        self, image: bytes, segmentation: bytes, landmarks: str, /, *, limits: Limits, label_scheme: str = ...
+    ) -> None: ...
 
 
 class Render(Protocol):
@@ -319,6 +324,8 @@ class RenderCore:
         ) -> RenderResultLike:
             from facesvg.core.pipeline import render as core_render
 
-            return core_render(image, segmentation, landmarks, options=options, limits=limits)
+            # The stored landmarks are the chosen face already (``face_index`` picked it at submit).
+            points = parse_landmarks(landmarks, limits)
+            return core_render(image, segmentation, points, options=options, limits=limits)
 
         return cls(parse_landmarks, check_inputs, render, PIPELINE_VERSION)

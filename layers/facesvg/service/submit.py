@@ -97,6 +97,7 @@ class Submitter:
                 prepared.segmentation_map,
                 prepared.landmarks_json.decode(),
                 limits=self.settings.limits,
+                label_scheme=prepared.options.label_scheme,
             )
         except Exception:
             with suppress(Exception):  # refused anyway: only wait for it, to remove what it wrote
@@ -238,4 +239,6 @@ def _image_extension(data: bytes) -> str:
         return "jpg"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
+    if data[4:8] == b"ftyp":
+        return "avif" if b"avif" in data[8:32] else "heic"
     return "bin"

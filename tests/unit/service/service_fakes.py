@@ -394,7 +394,7 @@ class FakeCore:
         self.render_error: Exception | None = None
         self.lock = threading.Lock()
 
-    def parse_landmarks(self, raw: Any) -> FakeLandmarks:
+    def parse_landmarks(self, raw: Any, face_index: int = 0) -> FakeLandmarks:
         if isinstance(raw, str) and raw.startswith("{"):
             import json
 
@@ -404,7 +404,14 @@ class FakeCore:
             raise InputError("landmarks", "must be a non-empty list", code="InvalidLandmarks")
         return FakeLandmarks(np.asarray(raw, dtype=float), (100, 100))
 
-    def check_inputs(self, image: bytes, segmentation: bytes, landmarks: Any, limits: Any = None) -> None:
+    def check_inputs(
+        self,
+        image: bytes,
+        segmentation: bytes,
+        landmarks: Any,
+        limits: Any = None,
+        label_scheme: str = "lapa",
+    ) -> None:
         with self.lock:
             self.validations += 1
         if image == b"bad":
