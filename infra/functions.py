@@ -25,7 +25,7 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 # functions/<name>/handler.py defines ``lambda_handler(event, context)`` (tests/infra checks it).
 HANDLER_MODULE = "handler"
 HANDLER_FUNCTION = "lambda_handler"
-ZIP_FUNCTIONS = ("submit", "status", "ingest")
+ZIP_FUNCTIONS = ("submit", "status", "ingest", "notify")
 __all__ = ["RESOURCE_SETTINGS", "function_environment", "settings_env_names", "zip_function"]
 
 

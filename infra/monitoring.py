@@ -15,6 +15,7 @@ from facesvg import names
 
 from infra.api import Api
 from infra.config import StackConfig
+from infra.notifications import Notifications
 from infra.processing import Processing
 from infra.storage import Storage
 
@@ -32,6 +33,7 @@ class Monitoring(Construct):
         storage: Storage,
         api: Api,
         processing: Processing,
+        notifications: Notifications | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic: sns.Topic | None = None
@@ -49,6 +51,8 @@ class Monitoring(Construct):
             "Ingest": processing.ingest,
             "Process": processing.process,
         }
+        if notifications is not None and notifications.notify is not None:
+            functions["Notify"] = notifications.notify
         self.alarms: list[cloudwatch.Alarm] = []
 
         def alarm(
@@ -78,6 +82,15 @@ class Monitoring(Construct):
             0,
             "Jobs exhausted their retries and sit in the dead-letter queue",
         )
+        if notifications is not None:
+            alarm(
+                "NotifyDlqNotEmpty",
+                notifications.dlq.metric_approximate_number_of_messages_visible(
+                    period=FIVE_MINUTES, statistic="Maximum"
+                ),
+                0,
+                "Webhook deliveries exhausted their retries (make redrive REDRIVE_ARGS=--notify)",
+            )
         alarm(
             "QueueOldestMessageAge",
             storage.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
@@ -97,7 +110,7 @@ class Monitoring(Construct):
                 0,
                 f"The {name.lower()} function is throttled",
             )
-        for name in ("Submit", "Status", "Ingest"):
+        for name in [n for n in ("Submit", "Status", "Ingest", "Notify") if n in functions]:
             alarm(
                 f"{name}Errors",
                 functions[name].metric_errors(period=FIVE_MINUTES, statistic="Sum"),

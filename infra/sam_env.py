@@ -23,12 +23,15 @@ OUTPUT_TO_ENV = {
     "BucketName": names.ENV_BUCKET,
     "TableName": names.ENV_TABLE,
     "QueueUrl": names.ENV_QUEUE_URL,
+    "EventBusName": names.ENV_EVENT_BUS,
+    "NotifyQueueUrl": names.ENV_NOTIFY_QUEUE_URL,
+    "WebhookSecretArn": names.ENV_WEBHOOK_SECRET_ID,
 }
 
 
 def env_file(outputs: dict[str, str]) -> dict[str, dict[str, str]]:
     """SAM's format: ``Parameters`` apply to every function in the template."""
-    return {"Parameters": {env: outputs[key] for key, env in OUTPUT_TO_ENV.items()}}
+    return {"Parameters": {env: outputs[key] for key, env in OUTPUT_TO_ENV.items() if key in outputs}}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ from infra.functions import function_environment
 from infra.layer import FaceSvgLayer
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
+from infra.notifications import Notifications
 from infra.processing import Processing
 from infra.storage import Storage
 
@@ -26,12 +27,14 @@ class FaceSvgStack(cdk.Stack):
         cdk.Tags.of(self).add("service", names.SERVICE_NAME)
 
         self.storage = Storage(self, "Storage", config=config)
+        self.notifications = Notifications(self, "Notifications", config=config)
         environment = function_environment(
             config,
             {
                 "bucket": self.storage.bucket.bucket_name,
                 "table": self.storage.table.table_name,
                 "queue_url": self.storage.queue.queue_url,
+                **self.notifications.resources,
             },
         )
         self.function_env = environment
@@ -42,8 +45,21 @@ class FaceSvgStack(cdk.Stack):
         self.processing = Processing(
             self, "Processing", config=config, storage=self.storage, layer=self.layer, environment=environment
         )
+        self.notifications.add_function(
+            storage=self.storage,
+            layer=self.layer,
+            environment=environment,
+            process=self.processing.process,
+            submit=self.api.submit,
+        )
         self.monitoring = Monitoring(
-            self, "Monitoring", config=config, storage=self.storage, api=self.api, processing=self.processing
+            self,
+            "Monitoring",
+            config=config,
+            storage=self.storage,
+            api=self.api,
+            processing=self.processing,
+            notifications=self.notifications,
         )
         self._outputs()
         self._acknowledgements()
@@ -62,6 +78,14 @@ class FaceSvgStack(cdk.Stack):
             "QueueUrl": (self.storage.queue.queue_url, "Jobs queue"),
             "DeadLetterQueueUrl": (self.storage.dlq.queue_url, "Jobs that exhausted their retries"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+            "EventBusName": (self.notifications.bus.event_bus_name, "Job-end events (source facesvg)"),
+            "EventBusArn": (self.notifications.bus.event_bus_arn, "Attach your own rules here"),
+            "NotifyQueueUrl": (self.notifications.queue.queue_url, "Webhook deliveries"),
+            "NotifyDeadLetterQueueUrl": (
+                self.notifications.dlq.queue_url,
+                "Webhook deliveries that exhausted their retries (make redrive REDRIVE_ARGS=--notify)",
+            ),
+            "WebhookSecretArn": (self.notifications.secret.secret_arn, "Webhook signing secret"),
         }
         for output_id, (value, description) in outputs.items():
             cdk.CfnOutput(self, output_id, value=value, description=description)

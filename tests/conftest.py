@@ -29,7 +29,13 @@ def local_stack() -> Iterator[Any]:
     from facesvg.local.runtime import LocalRuntime, RuntimeConfig
 
     runtime = LocalRuntime(
-        RuntimeConfig(api_port=0, log_level="WARNING", retry_delay_seconds=1, load_test_mode=True)
+        RuntimeConfig(
+            api_port=0,
+            log_level="WARNING",
+            retry_delay_seconds=1,
+            load_test_mode=True,
+            notify_backoff_seconds=0,  # webhook retries come back at once (tests drive them)
+        )
     ).start()
     _RUNTIME.append(runtime)
     try:

@@ -42,13 +42,35 @@
       saved = {};
     }
     const query = new URLSearchParams(location.search);
-    return {
-      apiBase: (query.get("api") || saved.apiBase || cfg.apiBase || "").replace(/\/+$/, ""),
-      apiKey: saved.apiKey || cfg.apiKey || "",
-    };
+    const trim = (url) => (url || "").replace(/\/+$/, "");
+    const apiBase = trim(query.get("api") || saved.apiBase || cfg.apiBase);
+    // A key goes only to the API it was saved (or configured) for: a link's ?api= cannot collect it.
+    let apiKey = "";
+    if (saved.apiKey && trim(saved.apiBase) === apiBase) apiKey = saved.apiKey;
+    else if (cfg.apiKey && trim(cfg.apiBase) === apiBase) apiKey = cfg.apiKey;
+    return { apiBase, apiKey, unconfirmedKey: !apiKey && Boolean(saved.apiKey || cfg.apiKey) };
+  }
+
+  function confirmLinkedApi() {
+    // Opened with ?api= for another API than the saved one: ask before the saved key goes there.
+    const s = settings();
+    if (!s.unconfirmedKey) return;
+    const ok = window.confirm(
+      `This page was opened for the API ${s.apiBase || "(this server)"}, not the one your API key ` +
+        "is saved for. Send your saved API key to it?",
+    );
+    if (!ok) return;
+    let saved = {};
+    try {
+      saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}");
+    } catch (_) {
+      saved = {};
+    }
+    localStorage.setItem(SETTINGS_KEY, JSON.stringify({ apiBase: s.apiBase, apiKey: saved.apiKey || cfg.apiKey }));
   }
 
   function initSettings() {
+    confirmLinkedApi();
     const s = settings();
     $("api-base").value = s.apiBase;
     $("api-key").value = s.apiKey;
@@ -110,15 +132,78 @@
     setFieldError(field, "");
   }
 
+  // Each label scheme's raw value -> the core label (core/label_schemes.py): 0 background, 1 skin,
+  // 2/3 brows, 4/5 eyes, 6 nose, 7 upper lip, 8 mouth, 9 lower lip, 10 hair, 11 ear, 12 glasses.
+  const SCHEME_LUTS = {
+    lapa: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    faceparsing19: [0, 1, 2, 3, 4, 5, 12, 11, 11, 0, 6, 8, 7, 9, 0, 0, 0, 10, 0],
+    "celebamask-hq": [0, 1, 6, 12, 4, 5, 2, 3, 11, 11, 8, 7, 9, 10, 0, 0, 0, 0, 0],
+    "facer-celebm": [0, 0, 1, 0, 11, 11, 3, 2, 5, 4, 6, 8, 9, 7, 10, 12, 0, 0, 0],
+  };
+
+  // The likeliest scheme for a grey map's values (null when nothing fits, or the map has colours):
+  // the same plausibility as the API's likely_schemes: read in the right scheme, skin is the largest
+  // facial class, the nose is larger than each eye and brow, and brows, eyes, nose, upper and lower
+  // lip come from top to bottom.
+  function suggestScheme(img) {
+    const count = new Float64Array(256);
+    const rows = new Float64Array(256);
+    let top = 0;
+    for (let i = 0, px = 0; i < img.data.length; i += 4, px++) {
+      const v = img.data[i];
+      if (v !== img.data[i + 1] || v !== img.data[i + 2]) return null;
+      count[v] += 1;
+      rows[v] += Math.floor(px / img.width);
+      if (v > top) top = v;
+    }
+    let best = null;
+    let bestScore = -1;
+    for (const [name, lut] of Object.entries(SCHEME_LUTS)) {
+      if (top >= lut.length) continue;
+      const c = new Float64Array(13);
+      const r = new Float64Array(13);
+      lut.forEach((core, raw) => {
+        c[core] += count[raw];
+        r[core] += rows[raw];
+      });
+      let score = 0;
+      const face = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12];
+      if (c[1] > 0 && face.every((k) => c[1] >= c[k])) score += 2;
+      const pairs = lut.map((core, raw) => ([2, 3, 4, 5].includes(core) ? count[raw] : 0));
+      if (c[6] > 0 && pairs.every((n) => c[6] >= n)) score += 1;
+      const mean = [[2, 3], [4, 5], [6], [7], [9]].map((ks) => {
+        const n = ks.reduce((a, k) => a + c[k], 0);
+        return n ? ks.reduce((a, k) => a + r[k], 0) / n : null;
+      });
+      for (let k = 0; k + 1 < mean.length; k++) {
+        if (mean[k] !== null && mean[k + 1] !== null && mean[k] < mean[k + 1]) score += 1;
+      }
+      if (score > bestScore) [best, bestScore] = [name, score];
+    }
+    return best;
+  }
+
   // A label map is near-black (values 0..10): show its labels in false colour for the thumbnail.
   const LABEL_COLOURS = [
     [236, 232, 224], [233, 196, 170], [120, 90, 60], [120, 90, 60], [70, 120, 170], [70, 120, 170],
-    [200, 140, 110], [190, 80, 90], [220, 110, 120], [210, 90, 100], [60, 50, 45],
+    [200, 140, 110], [190, 80, 90], [220, 110, 120], [210, 90, 100], [60, 50, 45], [214, 170, 140],
+    [90, 160, 200],
   ];
 
   function colourLabels(thumb) {
     thumb.addEventListener("load", function once() {
       thumb.removeEventListener("load", once);
+      // The scheme from the map's values (a few hundred px are plenty), then the thumbnail.
+      const probe = document.createElement("canvas");
+      const scale = Math.min(1, 256 / Math.max(thumb.naturalWidth || 1, thumb.naturalHeight || 1));
+      probe.width = Math.max(1, Math.round((thumb.naturalWidth || 1) * scale));
+      probe.height = Math.max(1, Math.round((thumb.naturalHeight || 1) * scale));
+      const pctx = probe.getContext("2d", { willReadFrequently: true });
+      pctx.imageSmoothingEnabled = false;
+      pctx.drawImage(thumb, 0, 0, probe.width, probe.height);
+      const suggested = suggestScheme(pctx.getImageData(0, 0, probe.width, probe.height));
+      if (suggested) $("scheme-select").value = suggested;
+      const lut = SCHEME_LUTS[$("scheme-select").value] || SCHEME_LUTS.lapa;
       const size = 88;
       const canvas = document.createElement("canvas");
       canvas.width = canvas.height = size;
@@ -127,7 +212,8 @@
       ctx.drawImage(thumb, 0, 0, size, size);
       const img = ctx.getImageData(0, 0, size, size);
       for (let i = 0; i < img.data.length; i += 4) {
-        const c = LABEL_COLOURS[img.data[i] % LABEL_COLOURS.length];
+        const v = img.data[i];
+        const c = LABEL_COLOURS[(v < lut.length ? lut[v] : v) % LABEL_COLOURS.length];
         img.data[i] = c[0];
         img.data[i + 1] = c[1];
         img.data[i + 2] = c[2];
@@ -204,7 +290,7 @@
   // Words for an error that comes without a message; the API's own message is used when there is one.
   const ERROR_WORDS = {
     NoFace: "No usable face was found",
-    UnsupportedFormat: "This is not a PNG or JPEG file",
+    UnsupportedFormat: "This is not a PNG, JPEG, WebP, HEIC or AVIF file",
     NotPNG: "The segmentation map must be a PNG",
     NotLabelMap: "This looks like a colour image, not a label map",
     InvalidBase64: "The file could not be read",
@@ -217,7 +303,7 @@
   };
 
   // One sentence per error: the API's message once, then its code, e.g.
-  // "Not a PNG or JPEG file (UnsupportedFormat)". A message that starts with the name of the field
+  // "Not a PNG, JPEG, WebP, HEIF or AVIF file (UnsupportedFormat)". A message that starts with the name of the field
   // it is shown under ("image: …") loses that prefix.
   function describeError(err, shownUnder) {
     let msg = String(err.message || "").trim();
@@ -311,9 +397,14 @@
 
   // options.zones from the "Layers to draw" menu; none for the default (standard), which hashes the
   // same and is also what an API from before the zones accepts.
+  // options.label_scheme likewise: none for the default (lapa).
   function requestOptions() {
+    const options = {};
     const zones = $("zones-select").value;
-    return zones && zones !== "standard" ? { options: { zones } } : {};
+    if (zones && zones !== "standard") options.zones = zones;
+    const scheme = $("scheme-select").value;
+    if (scheme && scheme !== "lapa") options.label_scheme = scheme;
+    return Object.keys(options).length ? { options } : {};
   }
 
   function when(iso) {
@@ -419,7 +510,17 @@
       tick();
       const server = serverSeconds(payload);
       if (server !== null) $("job-elapsed").textContent += ` · job ${server.toFixed(1)} s`;
-      showResult(payload);
+      if (!payload.svg && payload.svg_url) {
+        // A large SVG is not inlined (the API keeps responses under Lambda's limit): fetch it.
+        fetch(payload.svg_url)
+          .then((r) => (r.ok ? r.text() : ""))
+          .catch(() => "")
+          .then((text) => {
+            if (run === state.runId) showResult(payload, text);
+          });
+      } else {
+        showResult(payload);
+      }
     } else if (payload.status === "failed") {
       stopTimers();
       tick();
@@ -590,10 +691,10 @@
     return out;
   }
 
-  function showResult(p) {
-    let svgText = "";
+  function showResult(p, fetchedSvg) {
+    let svgText = fetchedSvg || "";
     try {
-      svgText = p.svg ? decodeBase64Utf8(p.svg) : "";
+      if (!svgText) svgText = p.svg ? decodeBase64Utf8(p.svg) : "";
     } catch (_) {
       svgText = "";
     }

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Upload a face to the local stack's drop folder (incoming/<name>/) and wait for results/<name>/.",
     ),
     "redrive": ("redrive", "Move the jobs DLQ's messages back to the jobs queue (reopening failed jobs)."),
+    "webhook-listen": ("webhook_listen", "Receive webhooks on 127.0.0.1 and print the verified deliveries."),
 }
 
 

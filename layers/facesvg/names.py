@@ -56,7 +56,9 @@ LOCAL_ENDPOINTS_FILE = "endpoints.json"
 # --- asynchronous path (service/ and local/) ---------------------------------------------------
 # DynamoDB item kinds share the table; the partition key value is "<PREFIX><id>".
 JOB_KEY_PREFIX = "JOB#"
-CACHE_KEY_PREFIX = "HASH#"
+CACHE_KEY_PREFIX = "HASH#"  # HASH#<content hash>#<client scope>: one job per client and content
+DROP_KEY_PREFIX = "DROP#"  # DROP#<name>: a drop folder's current set and its publish lease
+RENDER_KEY_PREFIX = "RENDER#"  # RENDER#<content hash>: a finished render, reused by every client
 
 # SQS: receives before a message moves to the DLQ (the redrive policy's maxReceiveCount). The
 # process function reads the same number to mark a job failed on its last attempt.
@@ -83,3 +85,24 @@ ENV_CORS_ALLOW_ORIGIN = "FACESVG_CORS_ALLOW_ORIGIN"
 # Where the functions send their EMF metric records instead of stdout (``udp://127.0.0.1:<port>``):
 # set by the local runtime to its Prometheus exporter; unset in Lambda (stdout → CloudWatch Logs).
 ENV_EMF_ENDPOINT = "FACESVG_EMF_ENDPOINT"
+
+# --- notifications (service/notify.py, infra/notifications.py, the local runtime) -----------------
+# The event bus job-end events go to, the webhook delivery queue + DLQ, and the signing secret.
+# Like the other resources, the CDK stack lets CloudFormation name the real ones.
+EVENT_BUS_NAME = "facesvg-local-events"
+NOTIFY_RULE_NAME = "facesvg-local-job-ended"
+NOTIFY_QUEUE_NAME = "facesvg-local-notify"
+NOTIFY_DLQ_NAME = "facesvg-local-notify-dlq"
+WEBHOOK_SECRET_NAME = "facesvg-local-webhook-secret"  # noqa: S105 (a name, not a secret)
+# Delivery attempts before a webhook message moves to the notify DLQ (the redrive policy's
+# maxReceiveCount); the notify function reads the same number to stop backing off.
+NOTIFY_MAX_RECEIVE_COUNT = 6
+ENV_EVENT_BUS = "FACESVG_EVENT_BUS"
+ENV_NOTIFY_QUEUE_URL = "FACESVG_NOTIFY_QUEUE_URL"
+ENV_WEBHOOK_SECRET_ID = "FACESVG_WEBHOOK_SECRET_ID"  # noqa: S105 (a variable name)
+ENV_NOTIFY_MAX_ATTEMPTS = "FACESVG_NOTIFY_MAX_ATTEMPTS"
+ENV_NOTIFY_BACKOFF_SECONDS = "FACESVG_NOTIFY_BACKOFF_SECONDS"  # base of the exponential backoff
+ENV_NOTIFY_TIMEOUT_SECONDS = "FACESVG_NOTIFY_TIMEOUT_SECONDS"
+# Operator settings, off on AWS, on in the local stack: plain-HTTP and loopback callback URLs.
+ENV_CALLBACK_ALLOW_HTTP = "FACESVG_CALLBACK_ALLOW_HTTP"
+ENV_CALLBACK_ALLOW_LOOPBACK = "FACESVG_CALLBACK_ALLOW_LOOPBACK"

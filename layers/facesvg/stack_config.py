@@ -50,6 +50,10 @@ class StackConfig:
     ingest_memory_mb: int = 1024
     ingest_timeout_seconds: int = 60
     api_reserved_concurrency: int | None = None
+    # Notify function (webhooks): a batch of deliveries, each POST at most 5 s.
+    notify_function_memory_mb: int = 512
+    notify_function_timeout_seconds: int = 40
+    notify_batch_size: int = 5
     # Queue.
     max_receive_count: int = names.MAX_RECEIVE_COUNT
     visibility_timeout_factor: int = 6  # visibility >= factor x process timeout (AWS guidance: 6)
@@ -98,6 +102,11 @@ class StackConfig:
             raise ValueError("the queue visibility timeout (factor x process timeout) exceeds 12 hours")
         if self.process_max_concurrency is not None and not 2 <= self.process_max_concurrency <= 1000:
             raise ValueError("facesvg:processMaxConcurrency must be between 2 and 1000")
+        if self.notify_function_timeout_seconds < 6 * self.notify_batch_size:
+            raise ValueError(
+                "facesvg:notifyFunctionTimeoutSeconds must leave 6 s per delivery of a batch "
+                "(facesvg:notifyBatchSize)"
+            )
         if self.api_timeout_seconds > 29:
             raise ValueError("facesvg:apiTimeoutSeconds above 29 s is cut off by API Gateway anyway")
 
@@ -169,7 +178,14 @@ def _coerce(name: str, type_name: str, raw: Any) -> Any:
 
 
 # Settings fields whose value is a resource name, filled in by the stack.
-RESOURCE_SETTINGS = {"bucket": names.ENV_BUCKET, "table": names.ENV_TABLE, "queue_url": names.ENV_QUEUE_URL}
+RESOURCE_SETTINGS = {
+    "bucket": names.ENV_BUCKET,
+    "table": names.ENV_TABLE,
+    "queue_url": names.ENV_QUEUE_URL,
+    "event_bus": names.ENV_EVENT_BUS,
+    "notify_queue_url": names.ENV_NOTIFY_QUEUE_URL,
+    "webhook_secret_id": names.ENV_WEBHOOK_SECRET_ID,
+}
 
 
 def settings_env_names() -> dict[str, str]:

@@ -86,3 +86,21 @@ def test_listing_copying_and_deleting(blobs: BlobStore, prefix: str) -> None:
 def test_a_presigned_url_names_the_key(blobs: BlobStore, prefix: str) -> None:
     url = blobs.presign_get(prefix + "a.svg", 60)
     assert url.startswith("http") and (prefix + "a.svg") in url
+
+
+def test_objects_list_with_their_etag_and_upload_time(blobs: BlobStore, prefix: str) -> None:
+    import time
+
+    before = time.time() - 5
+    blobs.put(prefix + "a", b"one", "text/plain")
+    blobs.put(prefix + "b", b"two", "text/plain")
+
+    listed = {o.key: o for o in blobs.list_objects(prefix)}
+
+    assert set(listed) == {prefix + "a", prefix + "b"}
+    assert listed[prefix + "a"].etag != listed[prefix + "b"].etag
+    assert before <= listed[prefix + "a"].last_modified <= time.time() + 5
+    data, etag = blobs.get_tagged(prefix + "a")
+    assert data == b"one" and etag == listed[prefix + "a"].etag
+    blobs.put(prefix + "a", b"changed", "text/plain")
+    assert blobs.get_tagged(prefix + "a")[1] != etag

@@ -241,3 +241,164 @@ def test_publish_names_accumulate_as_a_set(repo: JobRepository, new_job: Any) ->
     assert updated is not None and updated.publish_to == frozenset({"a", "b"})
     assert again == repo.get_job(job.job_id) and again is not None and again.publish_to == {"a", "b"}
     assert repo.add_publish_name(new_job().job_id, "a") is None
+
+
+# --- notifications: callbacks and the job-end event's outbox flag (facesvg.service.notify) -------
+
+
+def test_callbacks_are_stored_at_creation_and_appended_until_the_job_ends(
+    repo: JobRepository, new_job: Any
+) -> None:
+    from facesvg.service.models import Callback
+
+    first = Callback(id="c1", url="https://a.example/hook", client_reference="ref-a")
+    job = _created(repo, new_job(callbacks=(first,)))
+    second = Callback(id="c2", url="https://b.example/hook")
+
+    added = repo.add_callback(job.job_id, second, max_callbacks=2)
+    assert added is not None and added.callbacks == (first, second)
+    assert repo.add_callback(job.job_id, Callback(id="c3", url="https://c.example/"), max_callbacks=2) is None
+    assert repo.add_callback(uuid.uuid4().hex, second, max_callbacks=2) is None
+
+    _claimed(repo, job)
+    assert repo.complete(job.job_id, "t1", RESULT, T2) is not None
+    assert repo.add_callback(job.job_id, Callback(id="c4", url="https://d.example/"), max_callbacks=9) is None
+    stored = repo.get_job(job.job_id)
+    assert stored is not None and stored.callbacks == (first, second)
+
+
+def test_the_write_that_ends_a_job_sets_the_event_flag_which_is_published_once(
+    repo: JobRepository, new_job: Any
+) -> None:
+    from facesvg.service.models import EventState
+
+    job = _claimed(repo, _created(repo, new_job()))
+    done = repo.complete(job.job_id, "t1", RESULT, T2, event_claim_until=NOW + 60)
+    assert done is not None and done.event_state is EventState.PENDING and done.event_claim_until == NOW + 60
+
+    assert repo.claim_event(job.job_id, NOW + 30, NOW + 90) is None  # the writer's claim is live
+    taken = repo.claim_event(job.job_id, NOW + 61, NOW + 121)  # expired: taken over, by one caller
+    assert taken is not None and taken.event_claim_until == NOW + 121
+    assert repo.claim_event(job.job_id, NOW + 62, NOW + 122) is None
+
+    assert repo.mark_event_published(job.job_id) is True
+    assert repo.mark_event_published(job.job_id) is False
+    assert repo.claim_event(job.job_id, NOW + 999, NOW + 1059) is None
+    stored = repo.get_job(job.job_id)
+    assert stored is not None and stored.event_state is EventState.PUBLISHED
+
+
+def test_a_failure_sets_the_event_flag_too_and_without_a_claim_there_is_none(
+    repo: JobRepository, new_job: Any
+) -> None:
+    from facesvg.service.models import EventState
+
+    failing = _claimed(repo, _created(repo, new_job()))
+    failed = repo.fail(failing.job_id, "t1", JobError(code="X", message="m"), T2, event_claim_until=NOW)
+    assert failed is not None and failed.event_state is EventState.PENDING
+
+    plain = _claimed(repo, _created(repo, new_job()))
+    done = repo.complete(plain.job_id, "t1", RESULT, T2)
+    assert done is not None and done.event_state is None
+    assert repo.mark_event_published(plain.job_id) is False
+
+
+# -- scopes and renders ----------------------------------------------------------------------------
+
+
+def test_the_same_content_in_two_scopes_is_two_jobs(repo: JobRepository, new_job: Any) -> None:
+    a = _created(repo, new_job(scope="key:A"))
+    b = new_job(content_hash=a.content_hash, scope="key:B")
+
+    assert repo.create_job(b, expires_at=int(NOW) + 86400) is None
+    assert repo.get_cached_job_id(a.content_hash, "key:A") == a.job_id
+    assert repo.get_cached_job_id(a.content_hash, "key:B") == b.job_id
+    assert repo.get_cached_job_id(a.content_hash) is None
+    again = new_job(content_hash=a.content_hash, scope="key:B")
+    assert repo.create_job(again, expires_at=int(NOW) + 86400) == b.job_id  # one per scope
+    got = repo.get_job(b.job_id)
+    assert got is not None and got.scope == "key:B"
+    repo.delete_created_job(b)
+    assert repo.get_cached_job_id(a.content_hash, "key:B") is None
+    assert repo.get_cached_job_id(a.content_hash, "key:A") == a.job_id
+
+
+def test_a_job_created_completed_keeps_its_result(repo: JobRepository, new_job: Any) -> None:
+    job = _created(repo, new_job(status=JobStatus.COMPLETED, result=RESULT, scope="key:C"))
+    got = repo.get_job(job.job_id)
+    assert got is not None and got.status is JobStatus.COMPLETED and got.result == RESULT
+    assert repo.claim(job.job_id, "t", T1, NOW, NOW + LEASE) is None  # nothing to process
+
+
+def test_a_recorded_render_reads_back(repo: JobRepository) -> None:
+    content_hash = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    assert repo.get_render(content_hash) is None
+    repo.record_render(content_hash, RESULT, expires_at=int(NOW) + 86400)
+    assert repo.get_render(content_hash) == RESULT
+
+
+# -- drop folders ---------------------------------------------------------------------------------
+
+
+def _drop_name() -> str:
+    return "drop-" + uuid.uuid4().hex[:12]
+
+
+def test_a_drop_folder_advances_one_state_at_a_time(repo: JobRepository) -> None:
+    from facesvg.service.models import DropState
+
+    name = _drop_name()
+    assert repo.get_drop(name) is None
+    first = DropState(name=name, seq=0, set_id="s1", files={"image": "image.png:e@1.000"}, newest=1.0)
+
+    assert repo.advance_drop(first, expected_seq=0, expires_at=int(NOW))
+    assert not repo.advance_drop(first, expected_seq=0, expires_at=int(NOW))  # someone else was first
+    got = repo.get_drop(name)
+    assert got is not None and (got.seq, got.set_id, got.files, got.newest) == (1, "s1", first.files, 1.0)
+    assert got.job_id is None and got.published_seq == 0
+
+    assert repo.set_drop_job(name, 1, "j1") and repo.get_drop(name).job_id == "j1"  # type: ignore[union-attr]
+    second = first.model_copy(update={"set_id": "s2", "newest": 2.0})
+    assert not repo.advance_drop(second, expected_seq=0, expires_at=int(NOW))
+    assert repo.advance_drop(second, expected_seq=1, expires_at=int(NOW))
+    got = repo.get_drop(name)
+    assert got is not None and (got.seq, got.set_id, got.job_id) == (2, "s2", None)
+    assert not repo.set_drop_job(name, 1, "j1")  # the old state's job no longer lands
+
+
+def test_the_publish_lease_orders_publishes_of_one_folder(repo: JobRepository) -> None:
+    from facesvg.service.models import DropState
+
+    name = _drop_name()
+    repo.advance_drop(DropState(name=name, seq=0, set_id="s1"), expected_seq=0, expires_at=int(NOW))
+
+    assert repo.acquire_drop_publish(name, 1, "p1", NOW, NOW + 60)
+    assert not repo.acquire_drop_publish(name, 1, "p2", NOW + 1, NOW + 61)  # held
+    assert not repo.acquire_drop_publish(name, 2, "p2", NOW + 1, NOW + 61)  # not the current state
+    # a new state does not free the lease: the holder may still be writing
+    repo.advance_drop(DropState(name=name, seq=0, set_id="s2"), expected_seq=1, expires_at=int(NOW))
+    assert not repo.acquire_drop_publish(name, 2, "p2", NOW + 1, NOW + 61)
+    repo.release_drop_publish(name, 1, "p1")
+    got = repo.get_drop(name)
+    assert got is not None and got.published_seq == 1 and got.seq == 2
+    assert repo.acquire_drop_publish(name, 2, "p2", NOW + 2, NOW + 62)
+    repo.release_drop_publish(name, 2, "not-the-owner")  # ignored
+    assert repo.get_drop(name).published_seq == 1  # type: ignore[union-attr]
+    # an expired lease can be taken over
+    assert repo.acquire_drop_publish(name, 2, "p3", NOW + 100, NOW + 160)
+    repo.release_drop_publish(name, 2, "p3")
+    assert repo.get_drop(name).published_seq == 2  # type: ignore[union-attr]
+    assert not repo.acquire_drop_publish(name, 2, "p4", NOW + 200, NOW + 260)  # published already
+
+
+def test_a_failed_publish_gives_the_lease_back_without_marking_it_published(repo: JobRepository) -> None:
+    from facesvg.service.models import DropState
+
+    name = _drop_name()
+    repo.advance_drop(DropState(name=name, seq=0, set_id="s1"), expected_seq=0, expires_at=int(NOW))
+    assert repo.acquire_drop_publish(name, 1, "p1", NOW, NOW + 60)
+
+    repo.release_drop_publish(name, 1, "p1", published=False)
+
+    assert repo.get_drop(name).published_seq == 0  # type: ignore[union-attr]
+    assert repo.acquire_drop_publish(name, 1, "p2", NOW + 1, NOW + 61)  # free at once

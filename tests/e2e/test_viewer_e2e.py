@@ -189,8 +189,8 @@ def test_viewer_renders_the_sample_toggles_regions_and_reports_bad_files(
     page.get_by_role("button", name="Submit").click()
     error = page.locator("#image-error")
     error.wait_for()
-    # The API's message once, with its code: "Not a PNG or JPEG file (UnsupportedFormat)".
-    assert error.inner_text().lower().count("png or jpeg") == 1, error.inner_text()
+    # The API's message once, with its code: "Not a PNG, JPEG, WebP, HEIF or AVIF file (UnsupportedFormat)".
+    assert error.inner_text().lower().count("png, jpeg, webp") == 1, error.inner_text()
     assert error.inner_text().count("UnsupportedFormat") == 1, error.inner_text()
     assert page.locator("#image-input").get_attribute("aria-invalid") == "true"
     assert page.locator("#segmentation_map-error").inner_text() == ""
@@ -204,6 +204,7 @@ def test_viewer_zones_layers_visibility_and_exports(local_stack: Any, page: Any)
     with page.expect_request(lambda r: r.url.endswith("/api/v1/submit")) as submitted:
         submit_sample(page, zones="all")
     assert submitted.value.post_data_json["options"] == {"zones": "all"}
+    assert page.input_value("#scheme-select") == "lapa"  # suggested from the sample map's values
     job_id = page.locator("#job-id").inner_text()
     api = httpx.get(f"{local_stack.api_url}/api/v1/status/{job_id}", timeout=30).json()
     regions, zones = set(api["mask_contours"]), set(api["zone_contours"])
@@ -320,3 +321,69 @@ def test_viewer_fits_the_window(local_stack: Any, page: Any, tmp_path: Path, wid
     page.screenshot(path=str(shot), full_page=True)
     if UPDATE_SCREENSHOTS:
         shutil.copyfile(shot, REPO / "docs" / f"viewer-{width}.png")
+
+
+def test_viewer_suggests_the_label_scheme_and_sends_it(local_stack: Any, page: Any, tmp_path: Path) -> None:
+    # The sample's map re-indexed by class name into face-parsing.PyTorch's 19-class order (issue 16).
+    import cv2
+    import numpy as np
+
+    lapa = cv2.imread(str(SAMPLE / "segmentation_map.png"), cv2.IMREAD_UNCHANGED)
+    fp19 = np.array([0, 1, 2, 3, 4, 5, 10, 12, 11, 13, 17], np.uint8)[lapa]
+    path = tmp_path / "segmentation_map_fp19.png"
+    cv2.imwrite(str(path), fp19)
+    page.goto(local_stack.api_url + "/")
+    page.set_input_files("#segmentation_map-input", str(path))
+    page.wait_for_function("() => document.getElementById('scheme-select').value === 'faceparsing19'")
+    page.set_input_files("#image-input", str(SAMPLE / "original_image.png"))
+    page.set_input_files("#landmarks-input", str(SAMPLE / "landmarks.txt"))
+    with page.expect_request(lambda r: r.method == "POST") as submitted:
+        page.get_by_role("button", name="Submit").click()
+    assert submitted.value.post_data_json["options"] == {"label_scheme": "faceparsing19"}
+    page.wait_for_function(
+        "() => document.getElementById('job-status').innerText === 'Completed'", timeout=30_000
+    )
+
+
+def test_a_link_s_api_parameter_does_not_receive_the_saved_key(local_stack: Any, page: Any) -> None:
+    # Given a key saved for this stack's API
+    page.goto(local_stack.api_url + "/")
+    page.evaluate(
+        "(base) => localStorage.setItem('facesvg.viewer.settings',"
+        " JSON.stringify({apiBase: base, apiKey: 'k-123'}))",
+        local_stack.api_url,
+    )
+    # When a link opens the viewer for another API, and the user declines the prompt
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    elsewhere = "http://127.0.0.1:9"  # nothing listens: requests there fail, which is fine
+    page.goto(f"{local_stack.api_url}/?api={elsewhere}")
+    page.wait_for_function("document.readyState === 'complete'")
+    # Then the user was asked, and the key field and every request to that API carry no key.
+    assert asked and "API key" in asked[0]
+    assert page.input_value("#api-key") == ""
+    page.set_input_files("#image-input", str(SAMPLE / "original_image.png"))
+    page.set_input_files("#segmentation_map-input", str(SAMPLE / "segmentation_map.png"))
+    page.set_input_files("#landmarks-input", str(SAMPLE / "landmarks.txt"))
+    with page.expect_request(lambda r: r.url.startswith(elsewhere)) as submitted:
+        page.get_by_role("button", name="Submit").click()
+    assert "x-api-key" not in submitted.value.headers
+
+
+def test_a_result_too_large_to_inline_is_fetched_from_its_url(local_stack: Any, page: Any) -> None:
+    """Over 2 MB the API answers ``omitted: ["svg"]`` and only ``svg_url``: the viewer fetches it."""
+
+    def without_svg(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        if body.pop("svg", None) is not None:
+            body["omitted"] = ["svg"]
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route("**/api/v1/submit", without_svg)
+    page.route("**/api/v1/status/*", without_svg)
+    page.goto(local_stack.api_url + "/")
+    submit_sample(page)
+    page.locator("#stage-svg svg").wait_for()
+    assert visible_region_paths(page) > 5
+    assert page.locator("#form-error").inner_text() == ""

@@ -74,8 +74,28 @@ def test_function_settings_match_the_template(synth: Any, local_stack: Any) -> N
     deployed = _props(synth, synth.stack.processing.process)["Environment"]["Variables"]
     local = local_stack.resources.function_environment()
     overridden = {names.ENV_LOAD_TEST_MODE, names.ENV_ARTIFICIAL_DELAY, *RESOURCE_SETTINGS.values()}
+    # local-only: loopback/plain-HTTP callbacks allowed; the test stack's webhook retries immediate
+    overridden |= {
+        names.ENV_CALLBACK_ALLOW_HTTP,
+        names.ENV_CALLBACK_ALLOW_LOOPBACK,
+        names.ENV_NOTIFY_BACKOFF_SECONDS,
+    }
     compared = set(settings_env_names().values()) - overridden
     assert {names.ENV_LEASE_SECONDS, names.ENV_MAX_RECEIVE_COUNT} <= compared
     assert {k: local[k] for k in compared} == {k: deployed[k] for k in compared}
     visibility = int(_queue(local_stack, local_stack.resources.queue_url)["VisibilityTimeout"])
     assert int(local[names.ENV_LEASE_SECONDS]) <= visibility  # names.py: never a lease beyond it
+
+
+def test_notify_queues_match_the_template(synth: Any, local_stack: Any) -> None:
+    n = synth.stack.notifications
+    queue, dlq = _props(synth, n.queue), _props(synth, n.dlq)
+    local_queue = _queue(local_stack, local_stack.resources.notify_queue_url)
+    local_dlq = _queue(local_stack, local_stack.resources.notify_dlq_url)
+
+    assert int(local_queue["VisibilityTimeout"]) == queue["VisibilityTimeout"]
+    assert int(local_queue["MessageRetentionPeriod"]) == queue["MessageRetentionPeriod"]
+    assert int(local_dlq["MessageRetentionPeriod"]) == dlq["MessageRetentionPeriod"]
+    redrive = json.loads(local_queue["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == queue["RedrivePolicy"]["maxReceiveCount"]
+    assert redrive["deadLetterTargetArn"] == local_dlq["QueueArn"]

@@ -35,7 +35,7 @@ def test_the_failure_signals_have_alarms(synth: Any) -> None:
     assert dlq_alarm["Threshold"] == 0 and dlq_alarm["ComparisonOperator"] == "GreaterThanThreshold"
     # process errors, throttles on every function, age of the oldest message
     assert _find(alarms, "Errors", FunctionName=process)
-    assert len(_find(alarms, "Throttles")) == 4
+    assert len(_find(alarms, "Throttles")) == 5  # submit, status, ingest, process, notify
     assert _find(alarms, "ApproximateAgeOfOldestMessage", QueueName=queue)
     # API 5xx and p95 latency
     assert _find(alarms, "5XXError")

@@ -21,9 +21,9 @@ def test_resource_counts(synth: Any) -> None:
     counts = {
         "AWS::S3::Bucket": 2,  # data + its server-access-log bucket
         "AWS::DynamoDB::Table": 1,
-        "AWS::SQS::Queue": 2,  # jobs + DLQ
+        "AWS::SQS::Queue": 4,  # jobs + DLQ, notify + DLQ
         "AWS::Lambda::LayerVersion": 1,
-        "AWS::Lambda::EventSourceMapping": 1,
+        "AWS::Lambda::EventSourceMapping": 2,  # process, notify
         "AWS::ApiGateway::RestApi": 1,
         "AWS::ApiGateway::Stage": 1,
         "AWS::ApiGateway::ApiKey": 1,
@@ -35,13 +35,13 @@ def test_resource_counts(synth: Any) -> None:
     }
     for resource_type, count in counts.items():
         synth.template.resource_count_is(resource_type, count)
-    # submit, status, ingest (zip) + process (image) + CDK's bucket-notification helper
+    # submit, status, ingest, notify (zip) + process (image) + CDK's bucket-notification helper
     app_functions = {
         k: v
         for k, v in synth.of_type("AWS::Lambda::Function").items()
         if "BucketNotificationsHandler" not in k
     }
-    assert len(app_functions) == 4
+    assert len(app_functions) == 5
 
 
 def test_every_bucket_is_private_encrypted_and_tls_only(synth: Any) -> None:
@@ -128,7 +128,12 @@ def test_queue_dlq_wiring_encryption_and_visibility(synth: Any) -> None:
 
 
 def test_event_source_mapping_reports_batch_item_failures(synth: Any) -> None:
-    (mapping,) = synth.of_type("AWS::Lambda::EventSourceMapping").values()
+    process = {"Ref": synth.logical_id(synth.stack.processing.process)}
+    (mapping,) = [
+        m
+        for m in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == process
+    ]
     props = mapping["Properties"]
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["EventSourceArn"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.queue), "Arn"]}

@@ -89,11 +89,11 @@ class FaultyJobs:
         self.completed: Counter[str] = Counter()  # job id → successful complete() calls
         self.before_complete: Callable[[str], None] | None = None
 
-    def complete(self, job_id: str, token: str, result: Any, now: str) -> Any:
+    def complete(self, job_id: str, token: str, result: Any, now: str, event_claim_until: Any = None) -> Any:
         if self.before_complete is not None:
             hook, self.before_complete = self.before_complete, None
             hook(job_id)
-        done = self.inner.complete(job_id, token, result, now)
+        done = self.inner.complete(job_id, token, result, now, event_claim_until)
         if done is not None:
             self.completed[job_id] += 1
         return done
@@ -269,6 +269,28 @@ def test_render_raising_once_is_retried_and_completes_once(harness: Harness) -> 
 
     assert harness.renders["calls"] == 2
     _assert_completed_once(harness, job_id, content_hash, attempts=2)
+
+
+def test_a_linalg_error_on_the_inputs_fails_the_job_at_once_without_retry_or_dlq(harness: Harness) -> None:
+    # Given inputs on which the render raises LinAlgError every time (degenerate landmarks)
+    import numpy as np
+
+    job_id, _ = harness.create_job()
+
+    def degenerate() -> None:
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    harness.render_fault.append(degenerate)
+
+    # When the real process function gets the message from SQS
+    harness.pump_until(lambda: harness.status(job_id) == "failed" and harness.depth(harness.queue_url) == 0)
+
+    # Then one attempt, failed InvalidInput naming the exception; nothing retried, nothing dead-lettered
+    item = job_item(harness.stack, job_id)
+    assert item["attempts"]["N"] == "1" and item["error_code"]["S"] == "InvalidInput"
+    assert "LinAlgError" in item["error_message"]["S"]
+    assert harness.renders["calls"] == 1
+    assert harness.depth(harness.queue_url) == 0 and harness.depth(harness.dlq_url) == 0
 
 
 def test_s3_put_failing_once_on_a_result_is_retried_and_completes_once(harness: Harness) -> None:

@@ -287,13 +287,6 @@ CASES: list[Case] = [
         body=_set(segmentation_map=b64(_COLOUR_MAP)),
     ),
     Case(
-        "map_colour_palette",
-        400,
-        "NotLabelMap",
-        "segmentation_map",
-        body=_set(segmentation_map=b64(palette_png(_LABELS, colours=True))),
-    ),
-    Case(
         "map_all_background",
         422,
         "NoFace",
@@ -506,6 +499,19 @@ def test_inputs_uploaded_while_validating_are_removed(
     assert not remaining & set(uploaded)
 
 
+def pillow_photo(fmt: str) -> bytes:
+    """The sample photo as HEIC (pillow-heif) or AVIF (Pillow) (issue 16)."""
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.fromarray(cv2.cvtColor(_PHOTO, cv2.COLOR_BGR2RGB)).save(out, fmt, quality=80)
+    return out.getvalue()
+
+
 # Not errors: a grey, 16-bit or palette photo (and a grey-palette or 16-bit label map in range) is
 # normalised by the decoder and renders like the original.
 _GREY = cv2.cvtColor(_PHOTO, cv2.COLOR_BGR2GRAY)
@@ -517,11 +523,17 @@ ACCEPTED = {
         "segmentation_map": b64(png(_LABELS.astype(np.uint16))),
     },
     "map_grey_palette": {"segmentation_map": b64(palette_png(_LABELS, colours=False))},
+    # a palette PNG with a colour palette is read by index (issue 16)
+    "map_colour_palette": {"segmentation_map": b64(palette_png(_LABELS, colours=True))},
     # EXIF orientation 6, the map and landmarks computed on the stored pixels: turned with the photo (14.4)
     "photo_exif_6_labels_on_stored_pixels": {"image": b64(jpeg_with_exif(_PHOTO, 6))},
     # phone files: bytes after the end of the image are ignored (issue 14.8)
     "photo_jpeg_motion_photo": {"image": b64(_JPEG + _MOTION_PHOTO_MP4)},
     "photo_png_bytes_after_iend": {"image": b64(_IMAGE + _MOTION_PHOTO_MP4)},
+    # what phones and browsers produce (issue 16)
+    "photo_webp": {"image": b64(cv2.imencode(".webp", _PHOTO)[1].tobytes())},
+    "photo_heic": {"image": b64(pillow_photo("HEIF"))},
+    "photo_avif": {"image": b64(pillow_photo("AVIF"))},
 }
 
 
@@ -551,3 +563,23 @@ def test_exif_rotated_photo_with_stored_frame_labels_is_uprighted_from_the_displ
     # Then the render turned the displayed photo a quarter turn back: the contours stay on the face
     # (before, the transform was the sample's and the photo lay on its side under upright contours)
     assert abs(abs((turned - plain + 180) % 360 - 180) - 90) < 2
+
+
+# LaPa -> face-parsing.PyTorch (by class name): the sample's map as a 19-class map (issue 16).
+_LAPA_TO_FACEPARSING19 = np.array([0, 1, 2, 3, 4, 5, 10, 12, 11, 13, 17], np.uint8)
+
+
+def test_a_map_in_another_scheme_is_refused_naming_it_and_renders_when_declared(api: httpx.Client) -> None:
+    fp19 = b64(png(_LAPA_TO_FACEPARSING19[_LABELS]))
+    r = api.post(submit_url(), json={**base_body(), "segmentation_map": fp19})
+    assert r.status_code == 400, r.text[:500]
+    error = r.json()["error"]
+    assert (error["code"], error["field"]) == ("UnknownLabels", "segmentation_map")
+    assert error["likely_schemes"][0] == "faceparsing19"
+    assert "faceparsing19" in error["message"]
+
+    body = {**base_body(), "segmentation_map": fp19}
+    body["options"]["label_scheme"] = "faceparsing19"
+    r = api.post(submit_url(), json=body)
+    assert r.status_code == 202, r.text[:500]
+    assert wait_finished(api, r.json()["id"], timeout=60)["status"] == "completed"

@@ -119,10 +119,13 @@ HOSTILE_NAMES = [
     "näme",
     "名前",
     "x" * 65,
+    "0" * 64,  # shaped like a content hash: results/<hash>/ is a render status URLs serve
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     ".hidden",
     "-dash",
     "a\\b",
     "a\x00b",
+    "face\n",  # "$" of a Python pattern matches before a final newline: names are fullmatched
     "<script>",
     'q"uote',
     "",
@@ -142,12 +145,22 @@ def _s3_event(key: str) -> dict[str, Any]:
     }
 
 
+# Refused, but harmless as one key segment: these get results/<name>/error.json saying why (and only that).
+NAMES_WITH_AN_ERROR_FOLDER = {"name with space", "näme", "名前", "x" * 65, "-dash"}
+
+
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=[repr(n)[:20] for n in HOSTILE_NAMES])
 def test_hostile_drop_folder_names_never_decide_a_key(local_stack: Any, name: str) -> None:
     before = set(keys(local_stack, "results/")) | set(keys(local_stack, "inputs/"))
     out = local_stack.invoke("ingest", _s3_event(f"incoming/{name}/image.png"))
-    assert set(out["objects"].values()) == {"ignored"}, out
-    assert set(keys(local_stack, "results/")) | set(keys(local_stack, "inputs/")) == before
+    created = (set(keys(local_stack, "results/")) | set(keys(local_stack, "inputs/"))) - before
+    if name in NAMES_WITH_AN_ERROR_FOLDER:
+        assert set(out["objects"].values()) == {"invalid"}, out
+        assert created <= {f"results/{name}/error.json"}  # (already there from an earlier run)
+        assert keys(local_stack, f"results/{name}/") == [f"results/{name}/error.json"]
+    else:
+        assert set(out["objects"].values()) == {"ignored"}, out
+        assert created == set()
 
 
 def test_submitted_inputs_are_stored_under_their_hash_only(api: httpx.Client, local_stack: Any) -> None:
@@ -254,3 +267,26 @@ def test_the_local_gateway_enforces_an_api_key_when_given_one() -> None:
             assert calls == ["status"]
     finally:
         gateway.stop()
+
+
+def test_the_job_cache_is_per_api_key_and_the_render_is_shared(api: httpx.Client, local_stack: Any) -> None:
+    # Given client A's job for some inputs, finished
+    body = unique_body()
+    a = api.post(submit_url(), json=body, headers={"x-api-key": "client-a"})
+    assert a.status_code == 202
+    done_a = wait_finished(api, a.json()["id"], timeout=60)
+    assert done_a["status"] == "completed"
+
+    # When client B (another key) submits the identical inputs
+    b = api.post(submit_url(), json=body, headers={"x-api-key": "client-b"})
+
+    # Then B gets a job record of its own (not A's id or times), finished at once from A's render
+    assert b.status_code == 200, b.text[:300]
+    done_b = b.json()
+    assert done_b["id"] != done_a["id"] and done_b["created_at"] != done_a["created_at"]
+    assert done_b["status"] == "completed" and done_b["svg"] == done_a["svg"]
+    assert urlsplit(done_b["svg_url"]).path == urlsplit(done_a["svg_url"]).path  # results/<hash>/ shared
+    # and each client keeps getting its own job back; a keyless caller has a scope of its own too
+    assert api.post(submit_url(), json=body, headers={"x-api-key": "client-a"}).json()["id"] == done_a["id"]
+    assert api.post(submit_url(), json=body, headers={"x-api-key": "client-b"}).json()["id"] == done_b["id"]
+    assert api.post(submit_url(), json=body).json()["id"] not in {done_a["id"], done_b["id"]}

@@ -167,6 +167,12 @@ def test_swagger_ui_is_served_offline_with_both_route_families(api: httpx.Client
         "/api/v1/frontal/crop/status/{id}",
     } <= set(spec["paths"])
     assert "SubmitRequest" in spec["components"]["schemas"]
+    # issue 16: the label schemes, face_index and the error's likely_schemes are documented
+    schemas = spec["components"]["schemas"]
+    options = schemas["RenderOptions"]["properties"]
+    assert set(options["label_scheme"]["enum"]) == {"lapa", "celebamask-hq", "faceparsing19", "facer-celebm"}
+    assert options["face_index"]["default"] == 0
+    assert "likely_schemes" in schemas["ErrorDetail"]["properties"]
 
 
 def test_a_body_over_the_lambda_payload_limit_is_413(api: httpx.Client) -> None:

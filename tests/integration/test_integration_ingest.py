@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import struct
+import time
+import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -63,18 +67,135 @@ def test_bad_drop_folder_inputs_leave_an_error_file(local_stack: Any) -> None:
     assert error["field"] == "image"
 
 
-def test_names_that_fail_the_check_are_ignored(local_stack: Any) -> None:
+def test_names_that_fail_the_check_are_ignored_or_get_an_error_saying_why(local_stack: Any) -> None:
     # "my face" arrives URL-encoded as "my+face"; decoded, the space fails the name pattern.
     _upload(local_stack, "my face", FILES)
-    _upload(local_stack, "ok-name", {"notes.txt": b"not one of the three files"})
+    _upload(local_stack, "visage-é", FILES)
+    _upload(local_stack, "x" * 65, FILES)
+    _upload(local_stack, "ok-name", {"image.PNG": FILES["image.png"]})  # the case matters
+    _upload(local_stack, "a%2Fb", FILES)  # not harmless as a key: ignored
     marker = "incoming/zz-marker/"
     _upload(local_stack, "zz-marker", {"image.png": FILES["image.png"]})
 
     # Events are handled in order; once the marker's event is consumed the others were too.
     eventually(lambda: not _pending_ingest_events(local_stack), timeout=15)
-    assert keys(local_stack, "results/my face/") == [] and keys(local_stack, "results/my+face/") == []
-    assert keys(local_stack, "results/ok-name/") == []
+    for name, says in (("my face", "ASCII letters"), ("visage-é", "ASCII letters"), ("x" * 65, "at most 64")):
+        assert keys(local_stack, f"results/{name}/") == [f"results/{name}/error.json"], name
+        error = json.loads(_get(local_stack, f"results/{name}/error.json"))["error"]
+        assert error["code"] == "InvalidName" and says in error["message"]
+    assert keys(local_stack, "results/my+face/") == []
+    assert keys(local_stack, "results/ok-name/") == ["results/ok-name/error.json"]
+    error = json.loads(_get(local_stack, "results/ok-name/error.json"))["error"]
+    assert error["code"] == "InvalidFileName" and "'image.PNG'" in error["message"]
+    assert keys(local_stack, "results/a%2Fb/") == [] and keys(local_stack, "results/a/") == []
     assert keys(local_stack, marker)  # the upload itself is untouched
+    assert _jobs_of(local_stack, "my face") == [] and _jobs_of(local_stack, "ok-name") == []
+
+
+# -- re-uploads: the folder shows exactly one uploaded set -------------------------------------------
+
+
+def _reencoded(path: Path, level: int) -> bytes:
+    """The same pixels in other bytes (a new content hash, the same face)."""
+    import cv2
+    import numpy as np
+
+    pixels = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
+    ok, encoded = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, level])
+    assert ok
+    return bytes(encoded)
+
+
+def _corrupt_png(data: bytes) -> bytes:
+    """Intact chunks (CRCs fixed) over broken compressed data: passes ingest, fails in the worker."""
+    out, pos, done = bytearray(data[:8]), 8, False
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        ctype, body = data[pos + 4 : pos + 8], bytearray(data[pos + 8 : pos + 8 + length])
+        if ctype == b"IDAT" and not done:
+            for i in range(len(body) // 2, len(body) // 2 + 64):
+                body[i] ^= 0xFF
+            done = True
+        crc = zlib.crc32(ctype + bytes(body)) & 0xFFFFFFFF
+        out += struct.pack(">I", length) + ctype + body + struct.pack(">I", crc)
+        pos += 12 + length
+    return bytes(out)
+
+
+def _jobs_of(stack: Any, name: str) -> list[dict[str, Any]]:
+    out = stack.clients["dynamodb"].scan(
+        TableName=names.TABLE_NAME,
+        FilterExpression="#s = :s",
+        ExpressionAttributeNames={"#s": "source"},
+        ExpressionAttributeValues={":s": {"S": f"ingest:{name}"}},
+    )
+    return sorted(out["Items"], key=lambda i: i["created_at"]["S"])
+
+
+def _one_at_a_time(stack: Any, name: str, files: dict[str, bytes]) -> None:
+    """Each file, then wait for its event to be handled (and a second: S3 keeps whole seconds)."""
+    for file_name, data in files.items():
+        _upload(stack, name, {file_name: data})
+        eventually(lambda: not _pending_ingest_events(stack), timeout=15)
+        time.sleep(1.05)
+
+
+def test_re_uploading_one_file_at_a_time_publishes_only_complete_sets(local_stack: Any) -> None:
+    name = "reupload-" + uuid.uuid4().hex[:8]
+    landmarks = FILES["landmarks.txt"].read_bytes()
+    # Given set A (its own content: a re-encoded photo) published
+    _upload(local_stack, name, {**FILES, "image.png": _reencoded(FILES["image.png"], 3)})
+    eventually(lambda: f"results/{name}/face.svg" in keys(local_stack, f"results/{name}/"), timeout=30)
+    job_a = json.loads(_get(local_stack, f"results/{name}/job.json"))["id"]
+    time.sleep(1.05)
+
+    # When set B replaces it one file at a time (new photo bytes, new map bytes, landmarks again)
+    set_b = {
+        "image.png": _reencoded(FILES["image.png"], 1),
+        "segmentation_map.png": _reencoded(FILES["segmentation_map.png"], 1),
+        "landmarks.txt": landmarks + b"\n",
+    }
+    _one_at_a_time(local_stack, name, dict(list(set_b.items())[:2]))
+
+    # Then the two partial re-uploads started nothing: A is still what the folder shows
+    assert len(_jobs_of(local_stack, name)) == 1
+    assert json.loads(_get(local_stack, f"results/{name}/job.json"))["id"] == job_a
+
+    # and the third file completes B, which alone is rendered and published
+    _one_at_a_time(local_stack, name, dict(list(set_b.items())[2:]))
+    eventually(lambda: json.loads(_get(local_stack, f"results/{name}/job.json"))["id"] != job_a, timeout=30)
+    eventually(lambda: f"results/{name}/face.svg" in keys(local_stack, f"results/{name}/"), timeout=30)
+    jobs = _jobs_of(local_stack, name)
+    assert len(jobs) == 2
+    job_b = json.loads(_get(local_stack, f"results/{name}/job.json"))
+    assert job_b["id"] == jobs[1]["job_id"]["S"]
+    assert _get(local_stack, f"inputs/{job_b['content_hash']}/image") == set_b["image.png"]
+    assert (
+        _get(local_stack, f"inputs/{job_b['content_hash']}/segmentation_map") == set_b["segmentation_map.png"]
+    )
+    assert "results/{name}/error.json" not in keys(local_stack, f"results/{name}/")
+
+    # When a re-upload then fails in the worker (a photo whose compressed data is broken)
+    set_c = {
+        "image.png": _corrupt_png(FILES["image.png"].read_bytes()),
+        "segmentation_map.png": FILES["segmentation_map.png"].read_bytes(),
+        "landmarks.txt": landmarks + b"\n\n",
+    }
+    _one_at_a_time(local_stack, name, set_c)
+
+    # Then the folder holds only error.json and job.json, naming the failed job
+    eventually(lambda: f"results/{name}/error.json" in keys(local_stack, f"results/{name}/"), timeout=30)
+    assert keys(local_stack, f"results/{name}/") == [f"results/{name}/error.json", f"results/{name}/job.json"]
+    failed = json.loads(_get(local_stack, f"results/{name}/job.json"))["id"]
+    assert failed == _jobs_of(local_stack, name)[-1]["job_id"]["S"] and failed != job_b["id"]
+    error = json.loads(_get(local_stack, f"results/{name}/error.json"))
+    assert error["id"] == failed and error["error"]["code"] == "Corrupt", error
+
+    # And a re-upload refused at ingest (no job) leaves error.json alone
+    _one_at_a_time(local_stack, name, {**set_b, "image.png": b"this is no image"})
+    eventually(lambda: keys(local_stack, f"results/{name}/") == [f"results/{name}/error.json"], timeout=30)
+    assert json.loads(_get(local_stack, f"results/{name}/error.json"))["error"]["field"] == "image"
+    assert len(_jobs_of(local_stack, name)) == 3
 
 
 def _pending_ingest_events(stack: Any) -> bool:

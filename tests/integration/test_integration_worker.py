@@ -148,3 +148,25 @@ def test_landmarks_that_fail_in_the_worker_fail_the_job_on_the_first_attempt(loc
     assert item["status"]["S"] == "failed"
     assert item["error_code"]["S"] == "InvalidLandmarks"
     assert item["attempts"]["N"] == "1"
+
+
+def test_degenerate_landmarks_fail_the_job_on_the_first_attempt_without_the_dlq(local_stack: Any) -> None:
+    # Given a job whose stored landmarks are 478 copies of one point (past submit, straight to the
+    # worker: whatever submit checks, the worker must not retry inputs that cannot be rendered)
+    job_id, content_hash = _create_job(unique_body())
+    one_point = {"landmarks": [[{"x": 300.0, "y": 300.0}] * 478]}
+    local_stack.clients["s3"].put_object(
+        Bucket=names.BUCKET_NAME, Key=f"inputs/{content_hash}/landmarks.json", Body=json.dumps(one_point)
+    )
+
+    # When the real process function gets its message on the first receive
+    response = local_stack.invoke(
+        "process", _batch(local_stack, [JobMessage(job_id=job_id).model_dump_json()])
+    )
+
+    # Then the record succeeds (nothing to retry, nothing for the DLQ) and the job failed on its inputs
+    assert response == {"batchItemFailures": []}
+    item = job_item(local_stack, job_id)
+    assert item["status"]["S"] == "failed" and item["attempts"]["N"] == "1"
+    # (the core answers NoFace today; a LinAlgError would be InvalidInput, see the unit tests)
+    assert item["error_code"]["S"] in {"InvalidInput", "InvalidLandmarks", "NoFace"}, item["error_code"]

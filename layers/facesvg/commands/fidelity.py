@@ -72,7 +72,12 @@ BAR_OVERLAP = 0.001
 EAR_VISIBLE = 0.002  # a true ear counts as visible from this share of the face-oval area
 EAR_FALSE_IOU = 0.1  # a drawn ear below this IoU with the true one is drawn "where there is none"
 
-SAMPLE, EXAMPLE, FACES = "sample", "example", "faces"
+# Issue 16: a face's real 19-class map (face-parsing.PyTorch order) against its LaPa render and true ears.
+SCHEME_FILE, SCHEME = "segmentation_map_faceparsing19.png", "faceparsing19"
+BAR_SCHEME_LABEL_IOU = 0.95  # each label region against the same region of the LaPa render
+BAR_SCHEME_EAR_IOU = 0.85  # each visible true ear against the drawn one (the ears follow the ear labels)
+
+SAMPLE, EXAMPLE, FACES, SCHEMES = "sample", "example", "faces", "schemes"
 CENTRE, FILLPOLY = "centre", "fillpoly"  # rasterization rules
 
 
@@ -195,6 +200,8 @@ class Case:
     landmarks: Path
     truth_ears: Path | None = None
     customer: Path | None = None  # regions.json of the example face
+    label_scheme: str = "lapa"
+    lapa_segmentation: Path | None = None  # SCHEMES rows: the LaPa map whose render they must agree with
 
 
 @dataclass
@@ -226,6 +233,7 @@ class Report:
     zone_inside_skin: dict[str, float | None] = field(default_factory=dict)
     zone_overlap: Overlap = field(default_factory=lambda: Overlap(0.0))
     zones_off_side: list[str] = field(default_factory=list)  # a left_/right_ zone on the wrong side
+    lapa_iou: dict[str, float | None] | None = None  # SCHEMES rows: label regions vs the LaPa render
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -275,6 +283,19 @@ def discover(sample: Path | None, shared: Path | None) -> list[Case]:
                 truth_ears=truth if truth.is_file() else None,
             )
         )
+        if (folder / SCHEME_FILE).is_file():
+            cases.append(
+                Case(
+                    f"{folder.name}@{SCHEME}",
+                    SCHEMES,
+                    image,
+                    folder / SCHEME_FILE,
+                    folder / "landmarks.json",
+                    truth_ears=truth if truth.is_file() else None,
+                    label_scheme=SCHEME,
+                    lapa_segmentation=folder / "segmentation_map.png",
+                )
+            )
     return cases
 
 
@@ -308,15 +329,19 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
     try:
         image, seg, lms = (p.read_bytes() for p in (case.image, case.segmentation, case.landmarks))
         t0 = time.perf_counter()
-        inputs = load_inputs(image, seg, lms)
+        inputs = load_inputs(image, seg, lms, label_scheme=case.label_scheme)
         decode_ms = (time.perf_counter() - t0) * 1e3
-        result = render_inputs(inputs, ALL_LAYERS)
+        options = ALL_LAYERS.model_copy(update={"label_scheme": case.label_scheme})
+        result = render_inputs(inputs, options)
+        lapa = None
+        if case.lapa_segmentation is not None:
+            lapa = render_inputs(load_inputs(image, case.lapa_segmentation.read_bytes(), lms), ALL_LAYERS)
     except Exception as exc:  # every failure is a row of the table
         report.error = f"{type(exc).__name__}: {exc}"
         return report
     report.render_ms = round(decode_ms + result.timings_ms["total"], 1)
     height, width = inputs.image.shape[:2]
-    raw = decode_labels(seg)
+    raw = decode_labels(seg, scheme=case.label_scheme)
     report.label_px = (raw.shape[1], raw.shape[0])
     report.image_px = (width, height)
     report.missing = [m for m in result.missing if m not in ZONE_NAMES]
@@ -335,8 +360,16 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
         if side is not None:
             truth &= viewer_side(truth.shape, line, side)
         report.label_iou[name] = iou(masks.get(name, empty), truth)
+    if lapa is not None:
+        lapa_masks = {name: rasterize(poly, lapa.size, rule) for name, poly in lapa.regions.items()}
+        report.lapa_iou = {
+            name: iou(masks[name], lapa_masks[name]) if name in masks and name in lapa_masks else None
+            for name in LABEL_REGIONS
+        }
     skin = labels == SKIN
     for name in CARVED_REGIONS:
+        if case.label_scheme != "lapa" and name in EARS:
+            continue  # drawn from the ear labels, not carved out of skin
         report.inside_skin[name] = inside_share(masks[name], skin) if name in masks else None
 
     if case.truth_ears is not None:
@@ -464,6 +497,31 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
         _overlap_bar(
             f"all: no two regions overlap by more than {BAR_OVERLAP:.1%} of the smaller",
             [(r.case, r.overlap) for r in ok],
+        )
+    )
+    schemes = [r for r in ok if r.kind == SCHEMES]
+    agree = [(r.case, n, v) for r in schemes for n, v in (r.lapa_iou or {}).items()]
+    bars.append(
+        _bar(
+            f"{SCHEME}: label regions IoU >= {BAR_SCHEME_LABEL_IOU} with the LaPa render",
+            bool(schemes),
+            _fails(agree, lambda v: v >= BAR_SCHEME_LABEL_IOU),
+            f"min {min((v for *_, v in agree if v is not None), default=1.0):.3f}",
+        )
+    )
+    scheme_ears = [
+        (r.case, n, e.iou if e.found else 0.0)
+        for r in schemes
+        if r.ears
+        for n, e in r.ears.items()
+        if e.visible
+    ]
+    bars.append(
+        _bar(
+            f"{SCHEME}: visible ears IoU >= {BAR_SCHEME_EAR_IOU} with truth_ears",
+            bool(scheme_ears),
+            _fails(scheme_ears, lambda v: v >= BAR_SCHEME_EAR_IOU),
+            f"{len(scheme_ears)} ears, min {min((v or 0.0 for *_, v in scheme_ears), default=1.0):.3f}",
         )
     )
     zone_skin = [(r.case, n, v) for r in ok for n, v in r.zone_inside_skin.items()]

@@ -9,6 +9,11 @@ job messages stay in the DLQ and are listed: they would only come back.
 
     AWS_ENDPOINT_URL=… facesvg redrive                     # the queue from FACESVG_QUEUE_URL / names
     facesvg redrive --queue-url https://sqs…/facesvg-jobs --table facesvg-jobs --dry-run
+    facesvg redrive --notify                               # webhook deliveries: the notify DLQ
+
+``--notify`` replays the webhook deliveries that exhausted their retries (the notify DLQ → the
+notify queue, FACESVG_NOTIFY_QUEUE_URL): each comes back with a fresh set of attempts and the same
+delivery id. Nothing is reopened.
 """
 
 from __future__ import annotations
@@ -57,6 +62,17 @@ def _job_id(body: str) -> str | None:
         return None
 
 
+def _delivery_id(body: str) -> str | None:
+    """A notify-queue message's id: the delivery id, or the job id of a job-end event."""
+    from facesvg.service.notify import Delivery, parse_notify_message
+
+    try:
+        message = parse_notify_message(body)
+    except ValueError:
+        return None
+    return message.delivery_id if isinstance(message, Delivery) else str(message.get("detail", {}).get("id"))
+
+
 def reopen_failed_job(dynamodb: Any, table: str, job_id: str, now_epoch: float | None = None) -> bool:
     """``failed`` with a retryable code → ``pending`` (conditional). False if the job is anything else."""
     from facesvg.service.clock import utc_now_iso
@@ -67,7 +83,7 @@ def reopen_failed_job(dynamodb: Any, table: str, job_id: str, now_epoch: float |
             TableName=table,
             Key={names.TABLE_PARTITION_KEY: {"S": names.JOB_KEY_PREFIX + job_id}},
             UpdateExpression="SET #st = :pending, updated_at = :now "
-            "REMOVE error_code, error_message, lease_token, lease_until",
+            "REMOVE error_code, error_message, lease_token, lease_until, event_state, event_claim_until",
             ConditionExpression="#st = :failed AND error_code IN ("
             + ", ".join(f":c{i}" for i in range(len(RETRYABLE_CODES)))
             + ")",
@@ -94,6 +110,7 @@ def redrive(
     max_messages: int = 1000,
     reopen: bool = True,
     dry_run: bool = False,
+    notify: bool = False,
 ) -> RedriveReport:
     """Move up to ``max_messages`` job messages from the DLQ back to ``queue_url``.
 
@@ -116,14 +133,14 @@ def redrive(
             break
         seen += len(messages)
         for message in messages:
-            job_id = _job_id(message["Body"])
+            job_id = _delivery_id(message["Body"]) if notify else _job_id(message["Body"])
             if job_id is None:
                 report.invalid.append(message["MessageId"])
                 continue
             if dry_run:
                 report.moved.append(job_id)
                 continue
-            if reopen and reopen_failed_job(dynamodb, table, job_id):
+            if reopen and not notify and reopen_failed_job(dynamodb, table, job_id):
                 report.reopened.append(job_id)
             sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
@@ -154,13 +171,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-reopen", action="store_true", help="do not reopen jobs that failed with ProcessingFailed"
     )
     parser.add_argument("--dry-run", action="store_true", help="only count what would be moved")
+    parser.add_argument(
+        "--notify",
+        action="store_true",
+        help=f"replay dead-lettered webhook deliveries (the notify queue: ${names.ENV_NOTIFY_QUEUE_URL} "
+        f"or {names.NOTIFY_QUEUE_NAME})",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     from facesvg.service.store import client
 
     sqs, dynamodb = client("sqs"), client("dynamodb")
-    queue_url = args.queue_url or sqs.get_queue_url(QueueName=names.QUEUE_NAME)["QueueUrl"]
+    notify = bool(getattr(args, "notify", False))
+    if notify:
+        queue_url = (
+            os.environ.get(names.ENV_NOTIFY_QUEUE_URL)
+            or sqs.get_queue_url(QueueName=names.NOTIFY_QUEUE_NAME)["QueueUrl"]
+        )
+    else:
+        queue_url = args.queue_url or sqs.get_queue_url(QueueName=names.QUEUE_NAME)["QueueUrl"]
     report = redrive(
         sqs,
         dynamodb,
@@ -170,6 +200,7 @@ def main(args: argparse.Namespace) -> int:
         max_messages=args.max_messages,
         reopen=not args.no_reopen,
         dry_run=args.dry_run,
+        notify=notify,
     )
     print(("[dry run] " if args.dry_run else "") + report.summary())
     for message_id in report.invalid:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from facesvg.core.errors import InputError
+from facesvg.core.label_schemes import SCHEME_NAMES
 from facesvg.core.options import Limits, RenderOptions, zones_from_text
 from facesvg.core.pipeline import render
 
@@ -17,8 +18,12 @@ DEFAULTS = RenderOptions.model_validate({})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--image", type=Path, required=True, help="face photo (PNG or JPEG)")
-    parser.add_argument("--segmentation", type=Path, required=True, help="LaPa label map (PNG)")
+    parser.add_argument(
+        "--image", type=Path, required=True, help="face photo (PNG, JPEG, WebP, HEIC/HEIF or AVIF)"
+    )
+    parser.add_argument(
+        "--segmentation", type=Path, required=True, help="label map (PNG, grey or palette) in --label-scheme"
+    )
     parser.add_argument(
         "--landmarks", type=Path, required=True, help="MediaPipe landmarks (JSON or QOVES .txt)"
     )
@@ -28,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-format", choices=("png", "jpeg", "webp"), default="png")
     parser.add_argument("--image-quality", type=int, default=DEFAULTS.image_quality)
     parser.add_argument("--max-pixels", type=int, default=Limits().max_pixels)
+    parser.add_argument("--label-scheme", choices=SCHEME_NAMES, default=DEFAULTS.label_scheme)
+    parser.add_argument("--face-index", type=int, default=DEFAULTS.face_index, help="face of several, from 0")
     parser.add_argument(
         "--zones",
         default="standard",
@@ -51,6 +58,8 @@ def main(args: argparse.Namespace) -> int:
                 "image_format": args.image_format,
                 "image_quality": args.image_quality,
                 "zones": zones_from_text(args.zones),
+                "label_scheme": args.label_scheme,
+                "face_index": args.face_index,
             }
         )
     except ValueError as exc:

@@ -209,6 +209,10 @@ def main(args: argparse.Namespace) -> int:
                 f"  curl -s {runtime.api_url}{names.ROUTE_PREFIXES[0]}/status/$ID "
                 "| jq '{id, status, svg_url}'\n"
                 f"  {cli} submit --api {runtime.api_url} --wait --out out/mine\n"
+                "\nwebhooks (in two more terminals)\n"
+                f"  AWS_ENDPOINT_URL={runtime.endpoint} {cli} webhook-listen --port 8765\n"
+                f"  {cli} submit --api {runtime.api_url} --callback-url http://127.0.0.1:8765/hook"
+                " --client-reference demo\n"
                 "\nserving; Ctrl-C to stop",
                 flush=True,
             )

@@ -121,6 +121,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="layers: standard, aesthetic, all, or comma-separated region/zone names (options.zones)",
     )
+    parser.add_argument(
+        "--callback-url", default=None, help="POST a signed webhook here when the job ends (callback_url)"
+    )
+    parser.add_argument("--client-reference", default=None, help="your reference, echoed in the webhook")
     parser.add_argument("--wait", action="store_true", help="poll until the job finishes")
     parser.add_argument("--out", type=Path, default=None, help="write the results here (implies --wait)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
@@ -137,6 +141,12 @@ def main(args: argparse.Namespace) -> int:
         if args.zones:
             options = {**(options or {}), "zones": zones_from_text(args.zones)}
         body = build_payload(args.image, args.segmentation, args.landmarks, options)
+    if args.callback_url or args.client_reference:
+        if isinstance(body, str):
+            body = json.loads(body)
+        assert isinstance(body, dict)
+        body = {**body, "callback_url": args.callback_url, "client_reference": args.client_reference}
+        body = {k: v for k, v in body.items() if v is not None}
     headers = {"x-api-key": args.api_key} if args.api_key else {}
     if args.api is None:
         from facesvg.commands.run import read_endpoints

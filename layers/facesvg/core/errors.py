@@ -7,7 +7,7 @@ in one place (``facesvg.service``); the core never knows about HTTP.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 Field = Literal["image", "segmentation_map", "landmarks", "options"]
 
@@ -17,15 +17,18 @@ class InputError(ValueError):
 
     code: str = "InvalidInput"
 
-    def __init__(self, field: Field, message: str, code: str | None = None) -> None:
+    def __init__(
+        self, field: Field, message: str, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(f"{field}: {message}")
         self.field: Field = field
         self.message = message
+        self.details = details or {}  # extra members of the error body (e.g. ``likely_schemes``)
         if code is not None:
             self.code = code
 
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "field": self.field, "message": self.message}
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "field": self.field, "message": self.message, **self.details}
 
 
 class NoFace(InputError):

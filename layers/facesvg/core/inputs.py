@@ -1,7 +1,12 @@
 """Decode and validate the three inputs into typed arrays; every problem is one ``InputError``.
 
-Shapes: image ``(H, W, 3)`` uint8 BGR, labels ``(H, W)`` uint8 (LaPa 0..10), landmarks ``(N, 2)``
-float64 ``(x, y)`` in image pixels. Header sizes are checked before any pixel is decoded.
+Shapes: image ``(H, W, 3)`` uint8 BGR, labels ``(H, W)`` uint8 (core labels, ``core.labels``: a
+map in any ``core.label_schemes`` scheme is mapped onto them), landmarks ``(N, 2)`` float64
+``(x, y)`` in image pixels. Header sizes are checked before any pixel is decoded.
+
+Photos: PNG, JPEG and WebP decode with OpenCV; HEIC/HEIF and AVIF with Pillow (+ pillow-heif),
+imported only when such a photo arrives (the optional ``photos`` extra: the process image has it,
+the zip functions' layer does not, and accepts those photos by their header there).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from facesvg.core import documents, jpeg
 from facesvg.core import orientation as orientation_
 from facesvg.core.errors import Field, InputError, NoFace
 from facesvg.core.face_plausibility import check_features_on_labels, check_mesh_shape
+from facesvg.core.label_schemes import DEFAULT_SCHEME, SCHEMES, likely_schemes
 from facesvg.core.landmarks_topology import N_MESH, N_WITH_IRIS
 from facesvg.core.options import Limits
 
@@ -36,6 +42,10 @@ DEFAULT_LIMITS = Limits()
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
+# ISO BMFF brands (the ``ftyp`` box) of still images: AVIF, and HEIF/HEIC (HEVC).
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+PILLOW_FORMATS = ("heif", "avif")  # decoded by Pillow (lazily imported), not OpenCV
 _IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, and its (fixed) CRC
 
 
@@ -65,7 +75,8 @@ class FaceInputs:
 
 
 def image_header(data: bytes, field: Field) -> tuple[str, int, int]:
-    """``(format, width, height)`` from a PNG or JPEG header, without decoding pixels.
+    """``(format, width, height)`` from a PNG, JPEG, WebP, HEIF or AVIF header, without decoding
+    pixels (for HEIF/AVIF: the largest image the file describes, turned by its ``irot``).
 
     Bytes after the end of the image (the IEND chunk, the JPEG EOI) are ignored: phones append
     trailers and Motion Photo videos there.
@@ -80,7 +91,88 @@ def image_header(data: bytes, field: Field) -> tuple[str, int, int]:
     if data.startswith(JPEG_SIGNATURE):
         info = jpeg.jpeg_info(data, field)
         return "jpeg", info.width, info.height
-    raise InputError(field, "not a PNG or JPEG file", "UnsupportedFormat")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ("webp", *_webp_size(data, field))
+    if data[4:8] == b"ftyp":
+        return _bmff_header(data, field)
+    raise InputError(field, "not a PNG, JPEG, WebP, HEIF or AVIF file", "UnsupportedFormat")
+
+
+def _webp_size(data: bytes, field: Field) -> tuple[int, int]:
+    """The canvas of a WebP file (VP8, VP8L or VP8X); an animation is refused."""
+    if len(data) < 30:
+        raise InputError(field, "truncated WebP header", "Truncated")
+    (riff_size,) = struct.unpack("<I", data[4:8])
+    if riff_size + 8 > len(data):
+        raise InputError(field, "truncated WebP (shorter than its RIFF size)", "Truncated")
+    kind, body = data[12:16], data[20:30]
+    if kind == b"VP8X":
+        if body[0] & 0x02:
+            raise InputError(field, "an animated WebP is not a photo", "UnsupportedFormat")
+        width = 1 + int.from_bytes(body[4:7], "little")
+        height = 1 + int.from_bytes(body[7:10], "little")
+        return width, height
+    if kind == b"VP8 ":
+        if body[3:6] != b"\x9d\x01\x2a":
+            raise InputError(field, "corrupt WebP (no VP8 start code)", "Corrupt")
+        w, h = struct.unpack("<HH", data[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if kind == b"VP8L":
+        if body[0] != 0x2F:
+            raise InputError(field, "corrupt WebP (no VP8L signature)", "Corrupt")
+        (bits,) = struct.unpack("<I", body[1:5])
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    raise InputError(field, f"unknown WebP chunk {kind!r}", "Corrupt")
+
+
+_BMFF_CONTAINERS = {b"meta": 4, b"iprp": 0, b"ipco": 0}  # boxes holding the properties (+ header)
+_BMFF_MAX_BOXES = 10_000
+
+
+def _bmff_header(data: bytes, field: Field) -> tuple[str, int, int]:
+    """HEIF/AVIF: the brand, and the largest ``ispe`` (image spatial extent) in the ``meta`` box,
+    turned by ``irot``. The largest bounds every image in the file (a grid, its tiles, thumbnails)."""
+    (ftyp_size,) = struct.unpack(">I", data[:4])
+    brands = {data[i : i + 4] for i in range(8, min(ftyp_size, len(data), 4096), 4)} - {b"\0\0\0\0"}
+    if brands & _AVIF_BRANDS:
+        fmt = "avif"
+    elif brands & _HEIF_BRANDS:
+        fmt = "heif"
+    else:
+        raise InputError(field, "an ISO media file that is not a HEIF or AVIF image", "UnsupportedFormat")
+    sizes: list[tuple[int, int]] = []
+    turned = False
+    boxes = 0
+    stack = [(0, len(data))]
+    while stack:
+        pos, end = stack.pop()
+        while pos + 8 <= end:
+            boxes += 1
+            if boxes > _BMFF_MAX_BOXES:
+                raise InputError(field, f"corrupt {fmt.upper()} (too many boxes)", "Corrupt")
+            size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+            header = 8
+            if size == 1 and pos + 16 <= end:
+                (size,) = struct.unpack(">Q", data[pos + 8 : pos + 16])
+                header = 16
+            elif size == 0:
+                size = end - pos
+            if size < header or pos + size > end:
+                if kind == b"mdat":  # the pixel data may run past a truncated file: checked by decoding
+                    break
+                raise InputError(field, f"truncated {fmt.upper()} ({kind!r} box cut short)", "Truncated")
+            body = pos + header
+            if kind in _BMFF_CONTAINERS:
+                stack.append((body + _BMFF_CONTAINERS[kind], pos + size))
+            elif kind == b"ispe" and size >= header + 12:
+                sizes.append(struct.unpack(">II", data[body + 4 : body + 12]))
+            elif kind == b"irot" and size >= header + 1:
+                turned = turned or bool(data[body] & 1)
+            pos += size
+    if not sizes:
+        raise InputError(field, f"corrupt {fmt.upper()} (no image size in its header)", "Corrupt")
+    width, height = max(sizes, key=lambda wh: wh[0] * wh[1])
+    return (fmt, height, width) if turned else (fmt, width, height)
 
 
 def _check_size(field: Field, data: bytes, limits: Limits) -> tuple[str, int, int]:
@@ -146,7 +238,7 @@ def png_chunk_types(data: bytes, field: Field) -> list[bytes]:
 
 
 def decode_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
-    """PNG/JPEG bytes -> ``(H, W, 3)`` uint8 BGR as displayed (EXIF orientation applied); alpha
+    """Photo bytes -> ``(H, W, 3)`` uint8 BGR as displayed (EXIF orientation applied); alpha
     dropped, grey expanded, 16-bit reduced."""
     _, width, height = _check_size("image", data, limits)
     stored, orientation = _decode_stored(data, width, height)
@@ -174,10 +266,15 @@ def _decode_stored(data: bytes, width: int, height: int) -> tuple[np.ndarray, in
     reduced to 8. The orientation is applied by the caller, once it knows which frame the label map
     and landmarks were computed on (``orientation``).
     """
+    if data[4:8] == b"ftyp":
+        return _decode_with_pillow(data, width, height), 1
     info = jpeg.jpeg_info(data, "image") if data.startswith(JPEG_SIGNATURE) else None
     if info is not None:
         jpeg.check_restart_markers(data, info, "image")
-    orientation = info.orientation if info is not None else _png_orientation(data)
+    if info is not None:
+        orientation = info.orientation
+    else:  # a WebP's EXIF orientation is not applied (as libwebp and most viewers do not)
+        orientation = _png_orientation(data) if data.startswith(PNG_SIGNATURE) else 1
     flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
     img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if img is None or img.shape[:2] != (height, width):
@@ -188,11 +285,109 @@ def _decode_stored(data: bytes, width: int, height: int) -> tuple[np.ndarray, in
     return img, orientation
 
 
-def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
-    """8-bit label PNG -> ``(h, w)`` uint8 with values in 0..10."""
+_PILLOW_OPENERS: list[str] = []  # the HEIF opener is registered once, on the first HEIF photo
+
+
+def _decode_with_pillow(data: bytes, width: int, height: int) -> np.ndarray:
+    """A HEIF or AVIF photo, as displayed (``irot``/``imir`` and EXIF orientation applied), in BGR.
+
+    Pillow (and pillow-heif for HEIF) are imported here, on the first such photo only. The size in
+    the header was checked against the limits already; the decoder's own size must agree with it
+    before any pixel is decoded (``Image.open`` reads the header only).
+    """
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:  # the zip functions' layer: it accepts these photos by their header only
+        raise InputError(
+            "image", "HEIF/AVIF photos are not supported here (no decoder)", "UnsupportedFormat"
+        ) from None
+    import io
+    import warnings
+
+    if image_header(data, "image")[0] == "heif" and "heif" not in _PILLOW_OPENERS:
+        try:
+            from pillow_heif import register_heif_opener
+        except ImportError:
+            raise InputError(
+                "image", "HEIF photos are not supported here (no decoder)", "UnsupportedFormat"
+            ) from None
+        register_heif_opener(thumbnails=False)
+        _PILLOW_OPENERS.append("heif")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data))
+            if opened.width * opened.height > width * height:
+                raise InputError(
+                    "image", f"{opened.width}x{opened.height} is larger than its header says", "Corrupt"
+                )
+            opened.load()
+            rgb = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+    except InputError:
+        raise
+    except Exception as exc:  # Pillow/libheif raise many kinds: all of them mean a bad file here
+        raise InputError(
+            "image", f"cannot decode the image ({type(exc).__name__}: {exc})", "Corrupt"
+        ) from None
+    h, w = rgb.shape[:2]
+    # ``ispe`` is the coded size: a clean aperture (``clap``) may crop a few pixels off it.
+    if rgb.ndim != 3 or not ((w <= width and h <= height) or (w <= height and h <= width)):
+        raise InputError("image", "cannot decode the image (larger than its header says)", "Corrupt")
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+# Ancillary chunks that could make a decoder change the palette's colours (they describe colour).
+_COLOUR_CHUNKS = frozenset({b"tRNS", b"gAMA", b"iCCP", b"sRGB", b"cHRM", b"sBIT"})
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
+
+
+def _palette_as_indices(data: bytes) -> bytes | None:
+    """A palette PNG (colour type 3) whose palette has colours, rewritten so its palette is the grey
+    ramp (entry i = (i, i, i)): decoded, its pixels are the indices (OpenCV expands palettes to
+    colours). ``None`` for any other PNG, and for a grey palette, whose greys are the values (what
+    every viewer shows, and what such a map was read as before). The chunks were walked (lengths,
+    CRCs, the IDAT bound) by ``png_chunk_types`` already; the pixel data is not touched.
+    """
+    depth, colour = data[24], data[25]
+    if colour != 3:
+        return None
+    out = [PNG_SIGNATURE]
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if kind == b"PLTE":
+            palette = np.frombuffer(data[pos + 8 : pos + 8 + length - length % 3], np.uint8).reshape(-1, 3)
+            if (palette == palette[:, :1]).all():
+                return None
+            ramp = np.repeat(np.arange(1 << min(depth, 8), dtype=np.uint8), 3)
+            out.append(_png_chunk(b"PLTE", ramp.tobytes()))
+        elif kind not in _COLOUR_CHUNKS:
+            out.append(data[pos:end])
+        pos = end
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS, scheme: str = DEFAULT_SCHEME) -> np.ndarray:
+    """Label PNG in ``scheme`` -> ``(h, w)`` uint8 core labels (``core.labels``).
+
+    The values are the grey levels of a grey (or grey-as-RGB, or grey-palette) PNG, or the indices
+    of a palette PNG with a colour palette; they must fit the scheme (``UnknownLabels`` naming the
+    schemes they would fit, likeliest first, otherwise).
+    """
     fmt, width, height = _check_size("segmentation_map", data, limits)
     if fmt != "png":
         raise InputError("segmentation_map", "must be a PNG (JPEG would corrupt the labels)", "NotPNG")
+    data = bytes(data)
+    if data[25] == 3:  # palette: walk the chunks first (the IDAT bound holds for the rewrite too)
+        png_chunk_types(data, "segmentation_map")
+        data = _palette_as_indices(data) or data
     lab = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if lab is None or lab.shape[0] != height or lab.shape[1] != width:
         raise InputError("segmentation_map", "cannot decode the PNG (corrupt or truncated)", "Corrupt")
@@ -206,12 +401,19 @@ def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
             raise InputError("segmentation_map", "expected single-channel labels, got colours", "NotLabelMap")
         lab = np.ascontiguousarray(colour[:, :, 0])
     top = int(lab.max())
-    if top >= N_LABELS:
-        values = np.unique(lab[lab >= N_LABELS])[:5].tolist()
+    sch = SCHEMES[scheme]
+    if top >= sch.size:
+        values = np.unique(lab[lab >= sch.size])[:5].tolist()
+        likely = likely_schemes(top, lab)
+        hint = f"; its values fit label_scheme {', '.join(likely)}" if likely else ""
         raise InputError(
-            "segmentation_map", f"unknown label values {values} (LaPa uses 0..10)", "UnknownLabels"
+            "segmentation_map",
+            f"unknown label values {values} (label_scheme {scheme!r} uses 0..{sch.size - 1}){hint}",
+            "UnknownLabels",
+            {"likely_schemes": likely},
         )
-    return lab.astype(np.uint8, copy=False)
+    lab = lab.astype(np.uint8, copy=False)
+    return lab if scheme == DEFAULT_SCHEME else sch.to_core(lab)
 
 
 # -------------------------------------------------------------------------------------- landmarks
@@ -299,10 +501,48 @@ def _decode_text(raw: str | bytes) -> Any:
         ) from exc
 
 
+_FLAT_SIZES = {N_MESH * 2: 2, N_WITH_IRIS * 2: 2, N_MESH * 3: 3, N_WITH_IRIS * 3: 3}  # numbers -> per point
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _is_face(doc: Any) -> bool:
+    """One face: a list of points, or a flat list of numbers (x, y[, z] after each other)."""
+    return isinstance(doc, list | tuple) and bool(doc) and (_is_point(doc[0]) or _is_number(doc[0]))
+
+
+def _faces(doc: Any) -> tuple[list[Any], dict[str, Any]]:
+    """The faces of a landmark document (each a list of points or numbers), and its top level when
+    it is an object. Shapes: MediaPipe Tasks' ``FaceLandmarkerResult`` (``face_landmarks``, or the
+    JavaScript API's ``faceLandmarks``: a list of faces of ``{x, y, z, visibility?, presence?}``),
+    ``{"landmarks": ..., "dimensions"?}``, a list of faces, or one face."""
+    top: dict[str, Any] = {}
+    if isinstance(doc, dict):
+        top = doc
+        key = next((k for k in ("face_landmarks", "faceLandmarks", "landmarks") if k in doc), None)
+        if key is None:
+            raise InputError(
+                "landmarks",
+                "document has no 'landmarks' (or MediaPipe 'face_landmarks') key",
+                "InvalidLandmarks",
+            )
+        doc = doc[key]
+        if key != "landmarks" and isinstance(doc, list | tuple) and not doc:
+            raise NoFace("landmarks", "MediaPipe found no face (its face_landmarks list is empty)")
+    if not isinstance(doc, list | tuple) or not doc:
+        raise InputError("landmarks", "expected a list of points", "InvalidLandmarks")
+    return ([doc] if _is_face(doc) else list(doc)), top
+
+
 def parse_landmarks(
-    raw: str | bytes | list[Any] | dict[str, Any], limits: Limits = DEFAULT_LIMITS
+    raw: str | bytes | list[Any] | dict[str, Any], limits: Limits = DEFAULT_LIMITS, face_index: int = 0
 ) -> Landmarks:
-    """Parse any supported landmark document into ``Landmarks`` (image pixels, not yet rescaled)."""
+    """Parse any supported landmark document into ``Landmarks`` (image pixels, not yet rescaled).
+
+    ``face_index`` picks the face of a document with several (MediaPipe returns one list per face).
+    """
     if isinstance(raw, str | bytes | bytearray):
         if len(raw) > limits.max_landmarks_bytes:
             raise InputError(
@@ -311,22 +551,34 @@ def parse_landmarks(
         doc = _decode_text(raw)
     else:
         doc = raw
-    dimensions = None
-    if isinstance(doc, dict):
-        dimensions = _dimensions(doc)
-        if "landmarks" not in doc:
-            raise InputError("landmarks", "document has no 'landmarks' key", "InvalidLandmarks")
-        doc = doc["landmarks"]
-    if not isinstance(doc, list | tuple) or not doc:
-        raise InputError("landmarks", "expected a list of points", "InvalidLandmarks")
-    # A list of faces (QOVES: [[...478 points...]]): take the first face.
-    if not _is_point(doc[0]) and isinstance(doc[0], list | tuple):
-        doc = doc[0]
-    if len(doc) not in (N_MESH, N_WITH_IRIS):
+    faces, top = _faces(doc)
+    dimensions = _dimensions(top) if top else None
+    if not 0 <= face_index < len(faces):
         raise InputError(
-            "landmarks", f"expected {N_MESH} or {N_WITH_IRIS} points, got {len(doc)}", "LandmarkCount"
+            "landmarks",
+            f"face_index {face_index}, but the document has {len(faces)} face{'s' * (len(faces) != 1)}",
+            "FaceIndex",
         )
-    points = np.array([_point(p) for p in doc], dtype=np.float64)
+    face = faces[face_index]
+    if not isinstance(face, list | tuple) or not face:
+        raise InputError("landmarks", "a face must be a list of points", "InvalidLandmarks")
+    if _is_number(face[0]):
+        per_point = _FLAT_SIZES.get(len(face))
+        if per_point is None:
+            raise InputError(
+                "landmarks",
+                f"a flat list of numbers must hold {N_MESH} or {N_WITH_IRIS} points as x,y pairs or x,y,z "
+                f"triples ({', '.join(map(str, sorted(_FLAT_SIZES)))} numbers), got {len(face)}",
+                "LandmarkCount",
+            )
+        flat = np.array([_number(v) for v in face], dtype=np.float64)
+        points = np.ascontiguousarray(flat.reshape(-1, per_point)[:, :2])
+    else:
+        if len(face) not in (N_MESH, N_WITH_IRIS):
+            raise InputError(
+                "landmarks", f"expected {N_MESH} or {N_WITH_IRIS} points, got {len(face)}", "LandmarkCount"
+            )
+        points = np.array([_point(p) for p in face], dtype=np.float64)
     if not np.isfinite(points).all():
         raise InputError("landmarks", "coordinates must be finite (found NaN or inf)", "NonFinite")
     return Landmarks(points=points, dimensions=dimensions)
@@ -408,22 +660,37 @@ def check_inputs(
     segmentation: bytes,
     landmarks: LandmarkSource,
     limits: Limits = DEFAULT_LIMITS,
+    label_scheme: str = DEFAULT_SCHEME,
+    face_index: int = 0,
 ) -> None:
     """What ``load_inputs`` checks, for accepting a request: raises the same errors, but a PNG photo
     is verified by its structure (every chunk's CRC, pixel data present) instead of being decoded.
 
     The pixels are then decoded once, by the renderer; a PNG whose chunks are intact but whose
     compressed data is not (it takes a crafted file) fails its job with ``Corrupt`` there. A JPEG,
-    or a PNG with EXIF (whose orientation may swap width and height), is decoded here as before.
+    or a PNG with EXIF (whose orientation may swap width and height), is decoded here as before; so
+    are a WebP, and a HEIF/AVIF where Pillow is installed (elsewhere, the zip functions' layer, those
+    are accepted by their header's size, turned by its ``irot``, as a PNG is).
     """
     fmt, width, height = _check_size("image", image, limits)
-    if fmt != "png" or b"eXIf" in png_chunk_types(bytes(image), "image"):
-        load_inputs(image, segmentation, landmarks, limits)
+    by_header = (fmt == "png" and b"eXIf" not in png_chunk_types(bytes(image), "image")) or (
+        fmt in PILLOW_FORMATS and not _pillow_available(fmt)
+    )
+    if not by_header:
+        load_inputs(image, segmentation, landmarks, limits, label_scheme, face_index)
         return
     _check_size("segmentation_map", segmentation, limits)
-    lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits)
-    lab = fit_labels(decode_labels(segmentation, limits), width, height)
+    lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+    lab = fit_labels(decode_labels(segmentation, limits, label_scheme), width, height)
     check_landmarks(lab, landmarks_in_image(lm, width, height))
+
+
+def _pillow_available(fmt: str) -> bool:
+    """Can this process decode ``fmt`` (``heif``/``avif``)? Looked up, not imported."""
+    import importlib.util
+
+    needed = ("PIL", "pillow_heif") if fmt == "heif" else ("PIL",)
+    return all(importlib.util.find_spec(name) is not None for name in needed)
 
 
 def load_inputs(
@@ -431,6 +698,8 @@ def load_inputs(
     segmentation: bytes,
     landmarks: LandmarkSource,
     limits: Limits = DEFAULT_LIMITS,
+    label_scheme: str = DEFAULT_SCHEME,
+    face_index: int = 0,
 ) -> FaceInputs:
     """Decode and validate everything; raises ``InputError`` (naming the field) or ``NoFace``.
 
@@ -440,14 +709,17 @@ def load_inputs(
 
     The result is in the frame of the photo as displayed (EXIF orientation applied); labels and
     landmarks computed on the stored pixels of a photo with an EXIF orientation are turned into it.
+    ``label_scheme``: the map's scheme (``core.label_schemes``); ``face_index``: which face of a
+    landmark document with several.
     """
     _, width, height = _check_size("image", image, limits)
     _check_size("segmentation_map", segmentation, limits)
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_decode_stored, bytes(image), width, height)
-        lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits)
-        lab = decode_labels(segmentation, limits)
+        lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+        lab = decode_labels(segmentation, limits, label_scheme)
         stored, orientation = pending.result()
+    height, width = stored.shape[:2]  # a HEIF/AVIF's header bounds its size; the decoder turns it
     if orientation == 1:
         lab = fit_labels(lab, width, height)
         pts = landmarks_in_image(lm, width, height)

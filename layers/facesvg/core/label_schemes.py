@@ -21,6 +21,7 @@ Primary sources (checked 2026-11-30):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,35 @@ def _scheme(name: str) -> Scheme:
 SCHEMES = {name: _scheme(name) for name in SCHEME_NAMES}
 
 
-def likely_schemes(max_value: int) -> list[str]:
-    """Schemes a map whose largest value is ``max_value`` can be in (for a helpful 400)."""
-    return [s.name for s in SCHEMES.values() if max_value < s.size]
+def likely_schemes(max_value: int, labels: np.ndarray | None = None) -> list[str]:
+    """Schemes a map whose largest value is ``max_value`` can be in (for a helpful 400), likeliest
+    first when the map (raw values) is given: read in the right scheme, skin is the largest facial
+    class, the nose is larger than each eye and each brow, and from top to bottom come brows, eyes,
+    nose, upper lip, lower lip. A wrong order breaks some of that (only on this error path)."""
+    fitting = [s for s in SCHEMES.values() if max_value < s.size]
+    if labels is None or max_value > 255:
+        return [s.name for s in fitting]
+    flat = labels.ravel()
+    raw = np.bincount(flat, minlength=256).astype(np.float64)
+    rows = np.repeat(np.arange(labels.shape[0], dtype=np.float64), labels.shape[1])
+    row_sum = np.bincount(flat, weights=rows, minlength=256)
+    score = {s.name: _plausibility(s, raw, row_sum) for s in fitting}
+    return sorted(score, key=lambda name: -score[name])  # stable: ties keep SCHEMES' order
+
+
+def _plausibility(scheme: Scheme, raw: np.ndarray, row_sum: np.ndarray) -> int:
+    lut = scheme.lut[: scheme.size]
+    core = np.bincount(lut, weights=raw[: scheme.size], minlength=256)
+    core_rows = np.bincount(lut, weights=row_sum[: scheme.size], minlength=256)
+    face = [SKIN, *BROWS, *EYES, NOSE, UPPER_LIP, MOUTH, LOWER_LIP, EAR, GLASSES]
+    score = 2 * int(core[SKIN] > 0 and core[SKIN] == max(core[v] for v in face))
+    pairs = [raw[i] for i, c in enumerate(scheme.classes) if _CLASS[c] in (*BROWS, *EYES)]
+    score += int(core[NOSE] > 0 and all(core[NOSE] >= p for p in pairs))
+    order = [BROWS, EYES, (NOSE,), (UPPER_LIP,), (LOWER_LIP,)]
+    mean_row = []
+    for values in order:
+        n = sum(core[v] for v in values)
+        mean_row.append(sum(core_rows[v] for v in values) / n if n else None)
+    for above, below in itertools.pairwise(mean_row):
+        score += int(above is not None and below is not None and above < below)
+    return score

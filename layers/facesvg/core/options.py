@@ -12,7 +12,10 @@ from facesvg.core.region_names import REGION_NAMES, ZONE_NAMES
 # Colours and dash patterns end up as SVG attribute values, so they are validated strictly:
 # nothing a caller sends reaches the SVG as free text.
 HexColour = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$", examples=["#AFC0C4"])]
-DashArray = Annotated[str, Field(pattern=r"^(none|\d{1,3}(\.\d{1,2})?(,\d{1,3}(\.\d{1,2})?){0,7})$")]
+# [0-9], never \d: pydantic's (Rust) regex matches every Unicode digit with \d ("٤,٢").
+DashArray = Annotated[
+    str, Field(pattern=r"^(none|[0-9]{1,3}(\.[0-9]{1,2})?(,[0-9]{1,3}(\.[0-9]{1,2})?){0,7})$")
+]
 
 
 class RegionStyle(BaseModel):
@@ -49,6 +52,23 @@ class RenderOptions(BaseModel):
             "temples, jawlines, upper eyelids), `all` (both), or a list of region and zone names."
         ),
         examples=["standard", "all", ["left_nasolabial", "right_nasolabial", "perioral"]],
+    )
+
+    label_scheme: Literal["lapa", "celebamask-hq", "faceparsing19", "facer-celebm"] = Field(
+        "lapa",
+        description=(
+            "What the segmentation map's values mean: `lapa` (11 classes, 0 background .. 10 hair), "
+            "`celebamask-hq` (CelebAMask-HQ's official 19-class order), `faceparsing19` (the order the "
+            "face-parsing.PyTorch BiSeNet model outputs) or `facer-celebm` (FaRL/facer's `celebm` order). "
+            "With a scheme that labels ears, the ear regions follow the ear labels; glasses are reported "
+            "in `occluded_by`; neck, cloth and hat are never face. Region names stay the viewer's."
+        ),
+    )
+    face_index: int = Field(
+        0,
+        ge=0,
+        le=63,
+        description="Which face of a landmarks document with several (MediaPipe's `face_landmarks`), from 0.",
     )
 
     @field_validator("zones")

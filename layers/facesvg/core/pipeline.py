@@ -12,6 +12,7 @@ import numpy as np
 
 from facesvg.core import align, exports, regions, smooth, svg, zones
 from facesvg.core.inputs import DEFAULT_LIMITS, FaceInputs, LandmarkSource, load_inputs
+from facesvg.core.label_schemes import SCHEMES
 from facesvg.core.options import Limits, RenderOptions
 from facesvg.core.scale import iris_scale
 from facesvg.core.version import PIPELINE_VERSION
@@ -44,6 +45,7 @@ class RenderResult:
     source_size: tuple[int, int] = (0, 0)  # the input photo (after EXIF orientation), px
     scale: dict[str, Any] | None = None  # mm per px from the iris, or None
     subject_on_image_left: str = "right"  # whose side the viewer's "left" names are
+    face_index: int = 0  # which face of the landmark document was rendered
 
     @property
     def inverse_transform(self) -> list[list[float]]:
@@ -91,6 +93,7 @@ class RenderResult:
             "missing": self.missing,
             "visibility": self.visibility,
             "subject_on_image_left": self.subject_on_image_left,
+            "face_index": self.face_index,
             "scale": self.scale,
             "areas": self.areas(),
             "timings_ms": self.timings_ms,
@@ -178,7 +181,7 @@ def render(
 ) -> RenderResult:
     """Bytes in, SVG documents and geometry out. Raises ``InputError``/``NoFace`` on bad input."""
     t0 = time.perf_counter()
-    inputs = load_inputs(image, segmentation, landmarks, limits)
+    inputs = load_inputs(image, segmentation, landmarks, limits, options.label_scheme, options.face_index)
     return _render(inputs, options, decode_ms=(time.perf_counter() - t0) * 1e3, t_start=t0)
 
 
@@ -209,7 +212,7 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         h, w = inputs.image.shape[:2]
         frame = align.apply(al.matrix, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
         region_names, zone_names = options.layers()
-        sc = regions.scene(labels, pts, frame)
+        sc = regions.scene(labels, pts, frame, ears_labelled=SCHEMES[options.label_scheme].labels_ears)
         blobs: dict[str, regions.Blob | None] = {}
         visibility: dict[str, dict[str, Any]] = {}
         for carving in (
@@ -262,4 +265,5 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         if iris
         else None,
         subject_on_image_left="right" if sc.g.left == "R" else "left",
+        face_index=options.face_index,
     )

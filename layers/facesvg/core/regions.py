@@ -45,6 +45,7 @@ from facesvg.core.region_names import REGION_NAMES
 from facesvg.core.smooth import smooth_closed
 from facesvg.core.visibility import Occluders, Visibility
 
+MIN_PIXELS = 12  # however small the canvas, a region drawn has this many pixels (an outline, not a dot)
 FOREHEAD_STRETCH = 1.9  # the oval's top is below the hairline: stretch its upper half upwards
 FOREHEAD_WIDEN = 1.12  # ... and a little sideways, so the temples reach the hair too
 
@@ -173,7 +174,7 @@ def scene(
         bare_skin,
         occ,
         ears_labelled,
-        2e-3 * oval_area,
+        max(2e-3 * oval_area, 4 * MIN_PIXELS),
         max(1, round(0.012 * g.scale)),
     )
 
@@ -212,7 +213,7 @@ def all_regions(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = 
 
 def carve_regions(sc: Scene) -> Carving:
     g, size, labels = sc.g, sc.size, sc.labels
-    blobs = label_regions(labels, g, sc.min_area / 4)
+    blobs = label_regions(labels, g, max(sc.min_area / 4, MIN_PIXELS))
     vis: dict[str, Visibility] = {}
     for name in blobs:
         values = EYES if name.endswith("_eye") else BROWS if name.endswith("_eyebrow") else (LABELS[name],)

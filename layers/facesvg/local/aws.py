@@ -62,6 +62,7 @@ class MotoServer:
         data_dir: Path | None = None,
         journal: str = "",
         role: str = "moto",
+        s3_auth: bool = False,
     ) -> None:
         self.requested_port = port or 0  # 0: the server binds any free port and reports it
         self.port = self.requested_port
@@ -73,6 +74,8 @@ class MotoServer:
         self.role = role  # named in errors ("S3", "DynamoDB and SQS")
         # moto_patches' speed-only patches: None = the FACESVG_MOTO_SPEEDUPS environment variable
         self.speedups = moto_patches.speedups_requested() if speedups is None else speedups
+        # SigV4 checks in front of moto (s3_auth.py): signatures, presigned URL expiry, no anonymity
+        self.s3_auth = s3_auth
         self._server: Any = None
         self._proc: subprocess.Popen[str] | None = None
 
@@ -88,9 +91,18 @@ class MotoServer:
             self.port = self.requested_port or free_port()
             self._server = _threaded_server(self.port, self.speedups, *journal)
             self._server.start()
+            if self.s3_auth:
+                _require_signatures(self._server)
             return
         self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "facesvg.local.aws", str(self.requested_port), *journal],
+            [
+                sys.executable,
+                "-m",
+                "facesvg.local.aws",
+                str(self.requested_port),
+                *(["--s3-auth"] if self.s3_auth else []),
+                *[f"--journal={path}" for path in journal],
+            ],
             env={**os.environ, moto_patches.SPEEDUPS_ENV: "1" if self.speedups else "0"},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -168,6 +180,16 @@ def _threaded_server(port: int, speedups: bool | None = None, journal_path: str 
     return server
 
 
+def _require_signatures(server: Any) -> None:
+    """Put ``s3_auth.authenticate`` in front of a started ``ThreadedMotoServer``'s app (werkzeug's
+    request handler reads ``server.app`` for every request): a request is checked before the
+    journal (``persist.JournalMiddleware``) records anything."""
+    from facesvg.local.s3_auth import authenticate
+
+    wsgi = server._server  # moto keeps its werkzeug server there (test_integration_local checks)
+    wsgi.app = authenticate(wsgi.app)
+
+
 class PortInUseError(OSError):
     """A fixed local port is taken (another stack, or another program)."""
 
@@ -184,7 +206,7 @@ def _check_free(port: int, role: str = "moto") -> None:
             ) from exc
 
 
-def serve(port: int, journal_path: str | None = None) -> int:
+def serve(port: int, s3_auth: bool = False, journal_path: str | None = None) -> int:
     """The server process: serve until stdin closes (the parent stopped, or died). Port 0 binds
     any free port; the first line on stdout is ``ready <port>``. With a journal the state is
     restored before that line and every write is journaled before it is answered, so the process
@@ -192,6 +214,8 @@ def serve(port: int, journal_path: str | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the parent stops us
     server = _threaded_server(port, None, journal_path)
     server.start()
+    if s3_auth:
+        _require_signatures(server)
     print(f"ready {server.get_host_and_port()[1]}", flush=True)
     sys.stdin.read()
     if server.journal is not None:
@@ -210,12 +234,25 @@ class LocalResources:
     dlq_url: str
     ingest_queue_url: str  # on the S3 endpoint
     config: StackConfig = field(default_factory=StackConfig)
+    # Notifications (on the DynamoDB/SQS endpoint: moto delivers the bus's events to the queue).
+    event_bus: str = ""
+    notify_queue_url: str = ""
+    notify_queue_arn: str = ""
+    notify_dlq_url: str = ""
+    webhook_secret_id: str = ""
 
     def function_environment(self) -> dict[str, str]:
         """The environment the CDK stack gives the functions (the same derivation from the same
         config), pointed at moto. A setting already in this process's environment (e.g.
         ``ARTIFICIAL_DELAY_SECONDS=4 facesvg run``) keeps its value; resource names do not."""
-        resources = {"bucket": self.bucket, "table": self.table, "queue_url": self.queue_url}
+        resources = {
+            "bucket": self.bucket,
+            "table": self.table,
+            "queue_url": self.queue_url,
+            "event_bus": self.event_bus,
+            "notify_queue_url": self.notify_queue_url,
+            "webhook_secret_id": self.webhook_secret_id,
+        }
         resource_vars = set(RESOURCE_SETTINGS.values())
         settings = {
             k: v if k in resource_vars else os.environ.get(k, v)
@@ -223,6 +260,9 @@ class LocalResources:
         }
         return {
             **settings,
+            # Local only: receivers on this machine (webhook-listen, tests) over plain HTTP.
+            names.ENV_CALLBACK_ALLOW_HTTP: "true",
+            names.ENV_CALLBACK_ALLOW_LOOPBACK: "true",
             names.ENV_ENDPOINT_URL: self.endpoint,
             names.ENV_ENDPOINT_URL_S3: self.s3_endpoint,
             "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -324,6 +364,7 @@ def provision(
             ]
         },
     )
+    notify = provision_notifications(endpoint, config)
     return LocalResources(
         endpoint=endpoint,
         s3_endpoint=s3_endpoint,
@@ -334,6 +375,7 @@ def provision(
         dlq_url=dlq_url,
         ingest_queue_url=ingest_url,
         config=config,
+        **notify,
     )
 
 
@@ -348,10 +390,91 @@ def queue_depth(sqs: Any, queue_url: str) -> int:
     )
 
 
+def provision_notifications(endpoint: str, config: StackConfig | None = None) -> dict[str, str]:
+    """The bus, its job-end rule → the notify queue (+ DLQ by redrive), and the signing secret, as
+    ``infra/notifications.py`` defines them from the same config. Idempotent."""
+    config = config or StackConfig.from_cdk_json()
+    import secrets
+
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=LOCAL_REGION,
+    )
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    events = session.client("events", endpoint_url=endpoint)
+    secretsmanager = session.client("secretsmanager", endpoint_url=endpoint)
+
+    def arn_of(url: str) -> str:
+        return str(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        )
+
+    dlq_url = sqs.create_queue(
+        QueueName=names.NOTIFY_DLQ_NAME,
+        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_DAYS * DAY_SECONDS)},
+    )["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=names.NOTIFY_QUEUE_NAME,
+        Attributes={
+            "VisibilityTimeout": str(6 * config.notify_function_timeout_seconds),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_DAYS * DAY_SECONDS),
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": arn_of(dlq_url),
+                    "maxReceiveCount": str(names.NOTIFY_MAX_RECEIVE_COUNT),
+                }
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = arn_of(queue_url)
+    with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+        events.create_event_bus(Name=names.EVENT_BUS_NAME)
+    from facesvg.service.notify import DETAIL_TYPES, EVENT_SOURCE
+
+    events.put_rule(
+        Name=names.NOTIFY_RULE_NAME,
+        EventBusName=names.EVENT_BUS_NAME,
+        EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": list(DETAIL_TYPES)}),
+    )
+    events.put_targets(
+        Rule=names.NOTIFY_RULE_NAME,
+        EventBusName=names.EVENT_BUS_NAME,
+        Targets=[{"Id": "notify-queue", "Arn": queue_arn}],
+    )
+    try:
+        secretsmanager.describe_secret(SecretId=names.WEBHOOK_SECRET_NAME)
+    except secretsmanager.exceptions.ResourceNotFoundException:
+        secretsmanager.create_secret(Name=names.WEBHOOK_SECRET_NAME, SecretString=secrets.token_urlsafe(32))
+    return {
+        "event_bus": names.EVENT_BUS_NAME,
+        "notify_queue_url": queue_url,
+        "notify_queue_arn": queue_arn,
+        "notify_dlq_url": dlq_url,
+        "webhook_secret_id": names.WEBHOOK_SECRET_NAME,
+    }
+
+
+def local_secret(endpoint: str, secret_id: str = names.WEBHOOK_SECRET_NAME) -> str:
+    import boto3
+
+    client = boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=LOCAL_REGION,
+    ).client("secretsmanager", endpoint_url=endpoint)
+    return str(client.get_secret_value(SecretId=secret_id)["SecretString"])
+
+
 def apply_environment(env: dict[str, str]) -> None:
     """Set the functions' environment in this process (the handlers run in-process)."""
     os.environ.update(env)
 
 
 if __name__ == "__main__":
-    sys.exit(serve(int(sys.argv[1]), *sys.argv[2:3]))
+    journal_arg = next((a.split("=", 1)[1] for a in sys.argv[2:] if a.startswith("--journal=")), None)
+    sys.exit(serve(int(sys.argv[1]), s3_auth="--s3-auth" in sys.argv[2:], journal_path=journal_arg))

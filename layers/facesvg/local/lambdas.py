@@ -25,6 +25,7 @@ import contextvars
 import importlib.util
 import itertools
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -37,7 +38,7 @@ from typing import Any
 
 import facesvg
 
-FUNCTION_NAMES = ("submit", "status", "process", "ingest")
+FUNCTION_NAMES = ("submit", "status", "process", "ingest", "notify")
 
 
 def pin_current_event(app: Any) -> Any:
@@ -193,6 +194,17 @@ class RemoteFunctionError(Exception):
         self.kind = kind
 
 
+class WorkerCrashed(RuntimeError):
+    """The worker process died during an invocation (killed, out of memory, a native crash): the
+    invocation has no answer, as when a Lambda execution environment dies mid-invocation. The
+    process has been replaced by a fresh one by the time this is raised (``replaced``)."""
+
+    def __init__(self, name: str, exit_code: int | None, replaced: bool) -> None:
+        super().__init__(f"the {name} worker process died (exit {exit_code})")
+        self.exit_code = exit_code
+        self.replaced = replaced
+
+
 class ProcessFunction:
     """One execution environment of a function in its own worker process (``facesvg.local.worker``).
 
@@ -200,6 +212,11 @@ class ProcessFunction:
     and answers JSON, and has its own interpreter: a CPU-heavy function (the renderer) does not
     compete for this process's GIL with the API, the event sources and moto's server. The worker
     inherits this process's environment (endpoint, resource names, credentials).
+
+    Supervised: a worker process that dies (SIGKILL, OOM, a crash in native code) is replaced by a
+    fresh one (a cold start), as Lambda replaces a dead execution environment. A death during an
+    invocation raises ``WorkerCrashed`` after the replacement is up; a death while idle is noticed
+    and repaired before the next event is sent. ``restarts`` counts the replacements.
     """
 
     def __init__(
@@ -209,25 +226,34 @@ class ProcessFunction:
         timeout_seconds: float = 300.0,
         preload: tuple[str, ...] = (),
     ) -> None:
-        import subprocess
-
         self.name = name
+        self._argv = [
+            sys.executable,
+            "-m",
+            "facesvg.local.worker",
+            name,
+            str(directory or functions_dir()),
+            str(timeout_seconds),
+            *preload,
+        ]
         self._lock = threading.Lock()
-        self._proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [
-                sys.executable,
-                "-m",
-                "facesvg.local.worker",
-                name,
-                str(directory or functions_dir()),
-                str(timeout_seconds),
-                *preload,
-            ],
+        self._stopped = False
+        self.restarts = 0
+        self._proc = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[str]:
+        return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            self._argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             encoding="utf-8",
         )
+
+    @property
+    def pid(self) -> int:
+        """The current worker process (a replacement has a new one)."""
+        return self._proc.pid
 
     def wait_ready(self) -> None:
         assert self._proc.stdout is not None
@@ -236,25 +262,89 @@ class ProcessFunction:
             raise RuntimeError(f"the {self.name} worker process did not start (exit {self._proc.poll()})")
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
         with self._lock:
-            self._proc.stdin.write(json.dumps(event) + "\n")
-            self._proc.stdin.flush()
-            line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the {self.name} worker process died (exit {self._proc.poll()})")
+            if self._stopped:
+                raise RuntimeError(f"the {self.name} worker is stopped")
+            if self._proc.poll() is not None:  # died while idle: nothing was lost, replace it first
+                exit_code = self._proc.returncode
+                if not self._try_replace():
+                    raise WorkerCrashed(self.name, exit_code, replaced=False)
+            proc = self._proc
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(json.dumps(event) + "\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+            except (OSError, ValueError):  # broken pipe: it died before or while reading the event
+                line = ""
+            if not line:
+                exit_code = _reap(proc)
+                raise WorkerCrashed(self.name, exit_code, replaced=not self._stopped and self._try_replace())
         answer = json.loads(line)
         if "error" in answer:
             raise RemoteFunctionError(*answer["error"])
         return answer["ok"]
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self._proc.stdin is not None:
-            self._proc.stdin.close()
+    def _try_replace(self) -> bool:
+        """Replace the dead process; False (logged) when the new one would not start: the next
+        invocation tries again."""
         try:
-            self._proc.wait(timeout=timeout_s)
+            self._replace()
         except Exception:
-            self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+            from facesvg.service.observability import logger
+
+            logger.exception("could not start a replacement worker process", extra={"function": self.name})
+            return False
+        return True
+
+    def _replace(self) -> None:
+        """A fresh worker process in place of the dead one (called with the lock held)."""
+        old, self._proc = self._proc, self._spawn()
+        _close_pipes(old)
+        self.restarts += 1
+        try:
+            self.wait_ready()
+        except Exception:
+            _reap(self._proc, kill=True)  # the next invoke finds it dead and tries again
+            raise
+        if self._stopped:  # stop() ran meanwhile: do not leave the replacement behind
+            _reap(self._proc, kill=True)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop the worker: an invocation in progress may finish for up to ``timeout_s`` (the event
+        sources are stopped before this), then the process is killed (``facesvg run`` passes 0.5 s:
+        the job it was rendering is picked up again by the next start)."""
+        self._stopped = True
+        locked = self._lock.acquire(timeout=timeout_s)
+        try:
+            proc = self._proc
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=min(timeout_s, 10))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            _close_pipes(proc)
+        finally:
+            if locked:
+                self._lock.release()
+
+
+def _reap(proc: subprocess.Popen[str], kill: bool = False) -> int | None:
+    """Wait for a process whose stdout ended (it is exiting); kill it if it lingers."""
+    if kill:
+        proc.kill()
+    try:
+        return proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def _close_pipes(proc: subprocess.Popen[str]) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()

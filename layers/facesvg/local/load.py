@@ -8,6 +8,10 @@ Unique inputs are the QOVES sample with a different render option each (a new co
 valid, cheap to render: small canvas, JPEG photo); ``--duplicates`` of the submits repeat an earlier
 payload and must get the same job back. Everything is bounded by ``--timeout``.
 
+``--webhooks`` also gives every submit (duplicates included) its own ``callback_url`` on a local
+receiver (``facesvg.local.webhooks``) and checks that each one got exactly one verified delivery,
+for its job, by delivery id (``submit → webhook`` percentiles in the report).
+
 It prints requests/s, submit and submit→completed p50/p95/p99, the error count, and checks that
 every job completed exactly once: every unique payload got one job id (duplicates the same one),
 every job is completed, and the process function rendered each job once (the ``Renders`` and
@@ -46,6 +50,8 @@ class Submission:
     final_status: str | None = None
     error: str | None = None
     transport_retries: int = 0  # connection errors recovered by re-sending (submit is idempotent)
+    callback: str | None = None  # --webhooks: this submit's callback URL
+    started: float = 0.0  # time.time() of the submit (webhook latency)
 
 
 @dataclass
@@ -55,6 +61,7 @@ class RunResult:
     renders: float | None = None  # Renders counter growth during the run
     completions: float | None = None  # JobsCompleted counter growth during the run
     attempts: dict[str, int] | None = None  # job id → attempts (own stack only)
+    webhooks: list[Any] | None = None  # --webhooks: every POST the receiver got (Received)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -138,6 +145,29 @@ def check(result: RunResult) -> list[str]:
         for job_id, n in result.attempts.items():
             if n != 1:
                 problems.append(f"job {job_id} was claimed {n} times")
+    if result.webhooks is not None:
+        problems += check_webhooks(result)
+    return problems
+
+
+def check_webhooks(result: RunResult) -> list[str]:
+    """Every submit's callback got exactly one verified delivery, for its own job."""
+    problems: list[str] = []
+    by_path: dict[str, list[Any]] = {}
+    for got in result.webhooks or []:
+        by_path.setdefault(got.path, []).append(got)
+    ids = [g.delivery_id for g in result.webhooks or [] if g.status == 200]
+    if len(ids) != len(set(ids)):
+        problems.append(f"{len(ids) - len(set(ids))} delivery ids were delivered more than once")
+    for s in result.submissions:
+        if s.callback is None or s.job_id is None:
+            continue
+        path = s.callback[s.callback.index("/load/") :]
+        got = [g for g in by_path.get(path, []) if g.status == 200]
+        if len(got) != 1:
+            problems.append(f"callback {path} got {len(got)} deliveries, not 1")
+        elif not got[0].verified or got[0].body.get("id") != s.job_id:
+            problems.append(f"callback {path}: unverified, or for another job")
     return problems
 
 
@@ -163,8 +193,12 @@ async def _client(
     while not queue.empty():
         s = queue.get_nowait()
         t0 = time.perf_counter()
+        s.started = time.time()
+        body = bodies[s.key]
+        if s.callback is not None:  # the payload's closing brace, then this submit's callback
+            body = body[:-1] + b',"callback_url":' + json.dumps(s.callback).encode() + b"}"
         try:
-            r = await _send(client, s, "POST", SUBMIT_PATH, bodies[s.key])
+            r = await _send(client, s, "POST", SUBMIT_PATH, body)
             s.submit_s = time.perf_counter() - t0
             s.status_code = r.status_code
             if r.status_code not in (200, 202):
@@ -205,7 +239,13 @@ async def _send(
 
 
 async def run_load(
-    api_url: str, jobs: int, clients: int, duplicates: float, timeout_s: float, poll_s: float = 0.25
+    api_url: str,
+    jobs: int,
+    clients: int,
+    duplicates: float,
+    timeout_s: float,
+    poll_s: float = 0.25,
+    callback_base: str | None = None,
 ) -> tuple[list[Submission], float]:
     from facesvg.commands.payload import sample_payload
 
@@ -215,6 +255,9 @@ async def run_load(
     bodies = {key: json.dumps(payload(base, key, run_tag)).encode() for key, dup in order if not dup}
     queue: asyncio.Queue[Submission] = asyncio.Queue()
     submissions = [Submission(key, dup) for key, dup in order]
+    if callback_base is not None:
+        for i, s in enumerate(submissions):
+            s.callback = f"{callback_base}/load/{i}"
     for s in submissions:
         queue.put_nowait(s)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -248,11 +291,26 @@ def report(result: RunResult, problems: list[str]) -> str:
         f"renders: {result.renders if result.renders is not None else 'n/a'}"
         f"  completions: {result.completions if result.completions is not None else 'n/a'}"
         f"  (metric records lost in transit: {metrics_shortfall(result)})",
+        *_webhook_lines(result),
         "check: OK — every job completed exactly once"
         if not problems
         else "check: FAILED\n  " + "\n  ".join(problems[:20]),
     ]
     return "\n".join(lines)
+
+
+def _webhook_lines(result: RunResult) -> list[str]:
+    if result.webhooks is None:
+        return []
+    started = {s.callback[s.callback.index("/load/") :]: s.started for s in result.submissions if s.callback}
+    ok = [g for g in result.webhooks if g.status == 200]
+    latency = [(g.at - started[g.path]) * 1000 for g in ok if g.path in started]
+    pct = " ".join(f"p{int(q * 100)}={percentile(latency, q):.0f}ms" for q in (0.5, 0.95, 0.99))
+    return [
+        f"webhooks: {len(ok)} delivered for {sum(1 for s in result.submissions if s.callback)} callbacks"
+        f" ({len({g.delivery_id for g in ok})} distinct delivery ids)",
+        f"submit → webhook:    {pct}",
+    ]
 
 
 def _attempts(runtime: Any, job_ids: set[str]) -> dict[str, int]:
@@ -320,6 +378,7 @@ def execute(
     process_workers: int = 2,
     runtime: Any = None,
     moto_speedups: bool | None = None,
+    webhooks: bool = False,
 ) -> RunResult:
     """Run the load against ``api_url``, a given running ``LocalRuntime``, or a local stack started
     (and stopped) here."""
@@ -339,11 +398,21 @@ def execute(
         runtime = LocalRuntime(config).start()
         api_url, metrics_url = runtime.api_url, runtime.metrics_url
     assert api_url is not None
+    receiver = None
+    if webhooks:
+        if runtime is None:
+            raise SystemExit("--webhooks needs the local stack (its signing secret); drop --api")
+        from facesvg.local.webhooks import WebhookReceiver
+
+        receiver = WebhookReceiver(runtime.webhook_secret()).start()
     try:
         if runtime is not None and not own:
             _wait_idle(runtime, metrics_url)  # a shared stack may still be finishing earlier jobs
         before = _metric_counts(metrics_url)
-        submissions, elapsed = asyncio.run(run_load(api_url, jobs, clients, duplicates, timeout_s))
+        callback_base = receiver.url("").rstrip("/") if receiver is not None else None
+        submissions, elapsed = asyncio.run(
+            run_load(api_url, jobs, clients, duplicates, timeout_s, callback_base=callback_base)
+        )
         n_jobs = len({s.key for s in submissions})
         grown = _settled(metrics_url, before, n_jobs)
         result = RunResult(submissions, elapsed)
@@ -351,10 +420,25 @@ def execute(
             result.renders, result.completions = grown
         if runtime is not None:
             result.attempts = _attempts(runtime, {s.job_id for s in submissions if s.job_id})
+        if receiver is not None:
+            result.webhooks = _deliveries(receiver, sum(1 for s in submissions if s.job_id))
         return result
     finally:
+        if receiver is not None:
+            receiver.stop()
         if own and runtime is not None:
             runtime.stop()
+
+
+def _deliveries(receiver: Any, expected: int, timeout_s: float = 120.0) -> list[Any]:
+    """Every POST the receiver got, once ``expected`` were answered 200 and no more arrive."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if sum(1 for g in receiver.received if g.status == 200) >= expected:
+            break
+        time.sleep(0.1)
+    time.sleep(1.5)  # a duplicate would arrive within this (the notify poller waits ≤ 1 s)
+    return list(receiver.received)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,6 +458,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="apply moto_patches' speed-only patches (a long run's transactions stay O(1))",
     )
+    parser.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="give every submit a callback on a local receiver; check each got exactly one delivery",
+    )
     args = parser.parse_args(argv)
     result = execute(
         args.jobs,
@@ -384,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         args.metrics,
         args.workers,
         moto_speedups=args.moto_speedups,
+        webhooks=args.webhooks,
     )
     problems = check(result)
     print(report(result, problems))

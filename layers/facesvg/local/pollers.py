@@ -4,7 +4,12 @@
   receive up to ``batch_size`` messages, invoke the function with an SQS event, delete the
   records that succeeded, leave the failed ones to SQS (redelivery, then the DLQ by the queue's
   redrive policy). Locally a failed record becomes visible again after ``retry_delay_seconds``
-  instead of the full visibility timeout, so retries are quick to watch.
+  instead of the full visibility timeout, so retries are quick to watch. When the function's
+  worker process dies mid-batch (``WorkerCrashed``: it has been replaced by then) nothing is
+  deleted and nothing is reported failed: the batch stays in flight and comes back after
+  ``crash_visibility_seconds`` (the runtime passes the job lease + the retry delay, so a job the
+  dead worker had claimed is claimable again when it returns), or, when that is None, after the
+  queue's own visibility timeout, which is what Lambda does.
 * ``S3NotificationSource`` receives the bucket's S3 notifications (delivered to a queue by moto)
   and invokes the ingest function with the S3 event itself, as S3 → Lambda would.
 """
@@ -21,6 +26,9 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from facesvg.service.observability import logger
 
 Invoke = Callable[[dict[str, Any]], Any]
+# After a crash whose worker could not be replaced, before the next receive (the next invocation
+# tries to start a worker again).
+CRASH_BACKOFF_SECONDS = 5.0
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -45,6 +53,12 @@ def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
+
+
+def _worker_crashed(exc: Exception) -> bool:
+    from facesvg.local.lambdas import WorkerCrashed
+
+    return isinstance(exc, WorkerCrashed)
 
 
 def _all_records_failed(exc: Exception) -> bool:
@@ -99,7 +113,8 @@ class SqsEventSource(_Poller):
         name: str = "local-sqs-process",
         batch_size: int = 10,
         wait_seconds: int = 1,
-        retry_delay_seconds: int = 1,
+        retry_delay_seconds: int | None = 1,  # None: the function sets its records' visibility itself
+        crash_visibility_seconds: int | None = None,
         region: str = "us-east-1",
     ) -> None:
         super().__init__(sqs, queue_url, stop, name, wait_seconds)
@@ -107,7 +122,9 @@ class SqsEventSource(_Poller):
         self.invoke = invoke
         self.batch_size = batch_size
         self.retry_delay_seconds = retry_delay_seconds
+        self.crash_visibility_seconds = crash_visibility_seconds
         self.region = region
+        self.crashes = 0
 
     def poll_once(self) -> None:
         messages = self.receive(self.batch_size)
@@ -118,6 +135,9 @@ class SqsEventSource(_Poller):
             response = self.invoke(event) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception as exc:
+            if _worker_crashed(exc):
+                self._crashed(messages, exc)
+                return
             if _all_records_failed(exc):
                 # Every record failed: Powertools raises, Lambda reports an error, SQS retries them all.
                 logger.warning(
@@ -133,12 +153,40 @@ class SqsEventSource(_Poller):
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
         for m in messages:
-            if m["MessageId"] in failed:
+            if m["MessageId"] in failed and self.retry_delay_seconds is not None:
                 self.sqs.change_message_visibility(
                     QueueUrl=self.queue_url,
                     ReceiptHandle=m["ReceiptHandle"],
                     VisibilityTimeout=self.retry_delay_seconds,
                 )
+
+    def _crashed(self, messages: list[dict[str, Any]], exc: Exception) -> None:
+        """The invocation died with its worker: no answer, so no record succeeded and none failed.
+        Leave the batch in flight (never delete it, never hand it back at once: a job the dead
+        worker claimed is leased until its lease ends, and a redelivery inside the lease would only
+        burn a receive); it returns after ``crash_visibility_seconds`` from now, which is after any
+        lease the dead worker took, or after the queue's visibility timeout when that is None."""
+        self.crashes += 1
+        seconds = self.crash_visibility_seconds
+        logger.error(
+            "process worker crashed mid-batch; replaced; the batch returns to the queue",
+            extra={
+                "poller": self.name,
+                "error": str(exc),
+                "messages": [m["MessageId"] for m in messages],
+                "visible_in_s": seconds if seconds is not None else "queue visibility timeout",
+            },
+        )
+        if seconds is not None:
+            for m in messages:
+                try:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=seconds
+                    )
+                except Exception:  # the queue's own visibility timeout still brings it back
+                    logger.exception("could not set the visibility of a crashed batch's message")
+        if not getattr(exc, "replaced", True):  # no worker to give the next batch to: wait a little
+            self.stop_event.wait(CRASH_BACKOFF_SECONDS)
 
 
 class S3NotificationSource(_Poller):

@@ -64,6 +64,12 @@ class RuntimeConfig:
     data_dir: Path | None = None
     # Start empty: remove the data directory's state first.
     fresh: bool = False
+    # Base of the webhook retry backoff (FACESVG_NOTIFY_BACKOFF_SECONDS); None: the environment's
+    # value or the code default (30 s). Tests use 0: retries come back at once, in order.
+    notify_backoff_seconds: float | None = None
+    notify_workers: int = 2  # concurrent notify "Lambda" invocations polling the notify queue
+    # S3 refuses unsigned requests, bad signatures and expired presigned URLs (local/s3_auth.py).
+    s3_auth: bool = True
 
 
 class LocalRuntime:
@@ -82,6 +88,7 @@ class LocalRuntime:
         self.moto_s3 = MotoServer(
             self.config.moto_s3_port,
             speedups=self.config.moto_speedups,
+            s3_auth=self.config.s3_auth,
             data_dir=data_dir,
             journal=S3_JOURNAL,
             role="S3",
@@ -132,6 +139,8 @@ class LocalRuntime:
             env[names.ENV_LOAD_TEST_MODE] = "true" if self.config.load_test_mode else "false"
         if self.config.log_level:
             env["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
+        if self.config.notify_backoff_seconds is not None:
+            env[names.ENV_NOTIFY_BACKOFF_SECONDS] = str(self.config.notify_backoff_seconds)
         apply_environment(env)
         install_emf_transport()  # this process's functions; the workers install it themselves
         self._reset_service_caches()
@@ -172,6 +181,23 @@ class LocalRuntime:
                     name=f"local-sqs-process-{i}",
                     batch_size=self.config.batch_size,
                     retry_delay_seconds=self.config.retry_delay_seconds,
+                    crash_visibility_seconds=self._crash_visibility_seconds(),
+                    region=LOCAL_REGION,
+                )
+            )
+        # Bus → rule → notify queue is moto's own delivery (as on AWS); the notify function then
+        # backs its retries off by the message's visibility itself, so the poller leaves it alone.
+        for i in range(self.config.notify_workers):
+            self._threads.append(
+                SqsEventSource(
+                    self.clients["sqs"],
+                    r.notify_queue_url,
+                    r.notify_queue_arn,
+                    lambda event: self.invoke("notify", event),
+                    self._stop,
+                    name=f"local-sqs-notify-{i}",
+                    batch_size=self.config.batch_size,
+                    retry_delay_seconds=None,
                     region=LOCAL_REGION,
                 )
             )
@@ -210,7 +236,12 @@ class LocalRuntime:
         if not self.config.isolate_process_workers:
             return [lambda event: self.invoke("process", event)] * n
         if not self._workers:
-            self._workers = [ProcessFunction("process", preload=("facesvg.core.pipeline",)) for _ in range(n)]
+            assert self.resources is not None
+            timeout = self.resources.config.process_timeout_seconds
+            self._workers = [
+                ProcessFunction("process", timeout_seconds=timeout, preload=("facesvg.core.pipeline",))
+                for _ in range(n)
+            ]
             for worker in self._workers:
                 worker.wait_ready()  # handler loaded, render core imported (they start in parallel)
         return [w.invoke for w in self._workers]
@@ -240,6 +271,8 @@ class LocalRuntime:
             names.DLQ_NAME: (c["sqs"], r.dlq_url),
             names.LOCAL_INGEST_EVENTS_QUEUE_NAME: (c["s3_events"], r.ingest_queue_url),
         }
+        if r.notify_queue_url:  # webhooks waiting for delivery (those the bus had queued)
+            queues[names.NOTIFY_QUEUE_NAME] = (c["sqs"], r.notify_queue_url)
         aws_journal = Journal(data_dir, AWS_JOURNAL)
         s3_journal = Journal(data_dir, S3_JOURNAL)
         try:
@@ -251,6 +284,19 @@ class LocalRuntime:
         finally:
             aws_journal.close()
             s3_journal.close()
+
+    def _crash_visibility_seconds(self) -> int:
+        """How long the batch of a worker that died stays in flight: past any lease the worker
+        took (the functions' lease, as set in the environment, + the local retry delay), so the
+        redelivery can claim the job. See local/README.md, "When a render worker dies"."""
+        assert self.resources is not None
+        lease = int(os.environ.get(names.ENV_LEASE_SECONDS) or self.resources.config.lease_seconds)
+        return lease + max(1, self.config.retry_delay_seconds)
+
+    @property
+    def process_worker_pids(self) -> list[int]:
+        """The current render worker processes (a replaced worker has a new pid)."""
+        return [w.pid for w in self._workers]
 
     def stop(self) -> None:
         """Stop everything, in parallel where it can be: the API and the event sources first (no
@@ -304,6 +350,13 @@ class LocalRuntime:
     @property
     def metrics_url(self) -> str | None:
         return self.exporter.url if self.exporter is not None else None
+
+    def webhook_secret(self) -> str:
+        """The local stack's webhook signing secret (for ``facesvg webhook-listen``)."""
+        assert self.resources is not None
+        from facesvg.local.aws import local_secret
+
+        return local_secret(self.endpoint, self.resources.webhook_secret_id)
 
     @property
     def endpoint(self) -> str:

@@ -14,11 +14,13 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 VIEWER_DIR = REPO_ROOT / "viewer"
 SAMPLE_DIR = REPO_ROOT / "samples" / "qoves"
 
-# The page may load images from the moto/S3 endpoint (presigned region SVGs) and data:/blob: URLs.
+# The page talks to the local stack (API, moto's S3 for presigned URLs) or to a deployed API on
+# AWS (API Gateway, S3): nothing else, so a page script cannot send a photo or key anywhere else.
+_AWS = "https://*.amazonaws.com"
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data: blob: http://127.0.0.1:* http://localhost:* https:; "
-    "connect-src 'self' http://127.0.0.1:* http://localhost:* https:; "
+    f"img-src 'self' data: blob: http://127.0.0.1:* http://localhost:* {_AWS}; "
+    f"connect-src 'self' http://127.0.0.1:* http://localhost:* {_AWS}; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 

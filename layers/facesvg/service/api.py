@@ -13,6 +13,8 @@ body not JSON / not UTF-8       400     code ``ValidationError``, field ``body``
 POST with a non-JSON type       415     ``UnsupportedMediaType``
 ``InputError`` (core)           400     its code and field
 ``NoFace`` (core)               422     ``NoFace``
+``InvalidCallbackUrl``          400     field ``callback_url`` (refused URL class)
+``TooManyCallbacks``            409     field ``callback_url``
 ``JobNotFound`` / unknown route 404     ``NotFound``
 ``PayloadTooLarge``             413
 ``ServiceUnavailable``          503     with ``Retry-After`` (``StoreUnavailable``: an AWS
@@ -33,6 +35,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from facesvg import names
@@ -52,8 +55,10 @@ from facesvg.service.models import (
     SubmitAccepted,
     SubmitRequest,
 )
+from facesvg.service.notify import InvalidCallbackUrl, TooManyCallbacks
 from facesvg.service.observability import correlation, logger, record
-from facesvg.service.status import StatusView
+from facesvg.service.status import StatusView, bounded_json
+from facesvg.service.submit import client_scope
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -61,11 +66,14 @@ API_TITLE = "facesvg"
 API_DESCRIPTION = (
     "Face photo + segmentation map + landmarks → SVG of smooth, styled facial-region contours. "
     "Submit returns a job id at once; poll the status URL until the job is completed or failed. "
-    "Identical submissions return the same job."
+    "Identical submissions return the same job. With `callback_url`, a signed webhook is POSTed there "
+    "when the job ends (docs/notifications.md)."
 )
 
 _STATUS_CODES: dict[type[ServiceError], HTTPStatus] = {
     JobNotFound: HTTPStatus.NOT_FOUND,
+    InvalidCallbackUrl: HTTPStatus.BAD_REQUEST,
+    TooManyCallbacks: HTTPStatus.CONFLICT,
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ServiceUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
@@ -77,10 +85,12 @@ def _error(
     message: str,
     field: str | None = None,
     headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response[Any]:
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = field
+    body.update(details or {})
     return Response(
         status_code=status.value,
         content_type="application/json",
@@ -173,8 +183,17 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
         scale=PhysicalScale.model_construct(**doc["scale"]) if doc.get("scale") else None,
         areas=_each(RegionArea, doc.get("areas")),
         result_urls=view.result_urls,
+        omitted=["svg"] if view.svg_omitted else None,
         error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
     )
+
+
+def _client_scope(event: APIGatewayProxyEvent) -> str:
+    """The caller's cache scope: the API key id API Gateway put in the event, else the key header."""
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    identity = (event.get("requestContext") or {}).get("identity") or {}  # absent in hand-made events
+    api_key_id = identity.get("apiKeyId") if isinstance(identity, dict) else None
+    return client_scope(api_key_id, headers.get("x-api-key"))
 
 
 def _each(model: type[M], values: dict[str, dict[str, Any]] | None) -> dict[str, M] | None:
@@ -186,11 +205,13 @@ def _json(model: Any, status: HTTPStatus) -> Response[Any]:
     # Serialised here (pydantic-core, fast) rather than by the resolver: the routes carry no return
     # annotation, so Powertools does not re-validate a response with thousands of contour points.
     # The OpenAPI responses are declared explicitly on each route instead.
-    return Response(
-        status_code=status.value,
-        content_type="application/json",
-        body=model.model_dump_json(exclude_none=True),
+    # A status body is kept under Lambda's 6 MB response limit (facesvg.service.status).
+    body = (
+        bounded_json(model)
+        if isinstance(model, JobStatusResponse)
+        else model.model_dump_json(exclude_none=True)
     )
+    return Response(status_code=status.value, content_type="application/json", body=body)
 
 
 _MAX_BODY_CONTAINERS = 200_000  # a request has ~500 (the landmarks); a hostile 5 MB body ~1.8 million
@@ -250,7 +271,7 @@ def create_app(
 
     def make_submit(prefix: str) -> Callable[[SubmitRequest], Response[Any]]:
         def submit(body: SubmitRequest):  # type: ignore[no-untyped-def]  # no annotation: see _json
-            outcome = service_factory().submit_request(body)
+            outcome = service_factory().submit_request(body, scope=_client_scope(app.current_event))
             job = outcome.job
             record(mc.JOBS_SUBMITTED, 1)
             kind = (
@@ -264,9 +285,14 @@ def create_app(
             with correlation(job_id=job.job_id, content_hash=job.content_hash):
                 logger.info("job submitted", extra={"new_job": outcome.created, "status": job.status})
             if job.status.terminal:
-                return _json(job_body(job, prefix), HTTPStatus.OK)
+                finished = job_body(job, prefix)
+                finished.client_reference = body.client_reference
+                return _json(finished, HTTPStatus.OK)
             accepted = SubmitAccepted(
-                id=job.job_id, status=job.status, status_url=status_url(prefix, job.job_id)
+                id=job.job_id,
+                status=job.status,
+                status_url=status_url(prefix, job.job_id),
+                client_reference=body.client_reference,
             )
             return _json(accepted, HTTPStatus.ACCEPTED)
 
@@ -292,7 +318,10 @@ def create_app(
                 200: _ok_doc(
                     "An identical job already finished: its status, with the result", JobStatusResponse
                 ),
-                400: _error_doc("The body is invalid; error.field names the field"),
+                400: _error_doc(
+                    "The body is invalid (or callback_url is refused); error.field names the field"
+                ),
+                409: _error_doc("The job already has the most callbacks it takes (TooManyCallbacks)"),
                 413: _error_doc("The body is too large"),
                 415: _error_doc("The body is not application/json"),
                 422: _error_doc("The inputs show no usable face (NoFace)"),
@@ -320,7 +349,7 @@ def create_app(
     def _input_error(exc: InputError) -> Response[Any]:
         status = HTTPStatus.UNPROCESSABLE_ENTITY if isinstance(exc, NoFace) else HTTPStatus.BAD_REQUEST
         record(mc.REQUESTS_REJECTED, 1, error_code=exc.code)
-        return _error(status, exc.code, exc.message, exc.field)
+        return _error(status, exc.code, exc.message, exc.field, details=exc.details)
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response[Any]:
@@ -331,7 +360,9 @@ def create_app(
         if isinstance(exc, ServiceUnavailable):
             logger.warning("service unavailable", extra={"error": str(exc)[:300]})
             headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return _error(status, exc.code, exc.message, headers=headers)
+        if status is HTTPStatus.BAD_REQUEST:
+            record(mc.REQUESTS_REJECTED, 1, error_code=exc.code)
+        return _error(status, exc.code, exc.message, exc.field, headers=headers)
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[Any]:

@@ -1,62 +1,163 @@
-"""The drop folder: ``incoming/<name>/`` starts the same job as the API once its three files exist;
-the finished job's results (or its error) are copied to ``results/<name>/``."""
+"""The drop folder: ``incoming/<name>/`` starts the same job as the API once a complete set of its
+three files is there; the finished job's results (or its error) are published to ``results/<name>/``.
+
+What ``results/<name>/`` shows is always exactly one uploaded set — the most recent complete one by
+the uploads' times — or a clear ``error.json`` and nothing else; never a mix:
+
+* **A set** is the folder's three objects, each identified by file name, ETag and upload time
+  (``<file>:<etag>@<mtime>``). The folder's state lives in DynamoDB (``DROP#<name>``): the last set
+  taken (started a job, or was refused), the newest upload time in it, its job, a sequence number.
+* **Complete** means: all three files, none of them from the last taken set, none uploaded before
+  its newest file. Replacing one file of a finished set therefore starts nothing (no job from a new
+  photo + the old map + the old landmarks); a new set needs all three files uploaded again.
+* **Taking** a set is a conditional write on the state's sequence number, so of several events for
+  the same folder exactly one starts each set, and sets are taken in upload order.
+* **Publishing** holds the folder's publish lease (another conditional write) and is allowed only
+  while the job's set is still the folder's current state: a job of a set that has been replaced
+  publishes nothing, and two publishes of one folder never overlap. A completed job replaces the
+  folder's contents (``face.svg`` removed first and copied last: its presence means a complete set;
+  stale files removed; ``job.json`` names the job); a failed job or a refused set clears the folder
+  and leaves ``error.json`` (+ ``job.json`` naming the failed job, when there is one).
+* **Refused names**: a folder name outside ``facesvg.names.INGEST_NAME_PATTERN`` gets
+  ``results/<name>/error.json`` saying why (when the name is harmless as a key:
+  ``layout.has_error_folder``; anything else is only logged); a file in the folder that is not one
+  of the fixed names (``image.PNG``, ``notes.txt``) makes the folder's state an error naming it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable
+import time
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
+from typing import Any
 
-from facesvg.core.errors import Field as InputField
 from facesvg.core.errors import InputError
 from facesvg.core.options import RenderOptions
 from facesvg.service import layout
+from facesvg.service.errors import TransientError
 from facesvg.service.hashing import PreparedInputs, prepare
-from facesvg.service.models import Job, JobStatus
+from facesvg.service.models import DropState, Job, JobStatus
 from facesvg.service.observability import logger
-from facesvg.service.ports import BlobStore, JobRepository, RenderCore
+from facesvg.service.ports import BlobStore, JobRepository, ObjectInfo, RenderCore
 from facesvg.service.settings import Settings
-from facesvg.service.submit import SubmitOutcome, Submitter
+from facesvg.service.submit import DROP_SCOPE, SubmitOutcome, Submitter
+
+# How long a publisher owns a folder: a publish (server-side copies) takes well under 2 s; a
+# publisher that died holding it (a function timeout) blocks the folder this long at most, and its
+# redelivery (or the event's retry) publishes again.
+PUBLISH_LEASE_SECONDS = 20.0
+_SLOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("image", layout.INGEST_IMAGE_FILES),
+    ("segmentation_map", layout.INGEST_MAP_FILES),
+    ("landmarks", layout.INGEST_LANDMARK_FILES),
+)
+_ACCEPTED = ", ".join(sorted(layout.INGEST_FILES))
 
 
 class IngestOutcome(StrEnum):
     IGNORED = "ignored"
-    WAITING = "waiting"  # not all three files are there yet
+    WAITING = "waiting"  # no complete set yet (or not a new one)
     SUBMITTED = "submitted"
     INVALID = "invalid"
 
 
 @dataclass
 class Publisher:
-    """Copies finished jobs to the drop folders named on them (the worker on completion, ingest
-    when its job had already finished; copies are idempotent)."""
+    """Writes ``results/<name>/`` for the folder's current state, one publisher at a time."""
 
     blobs: BlobStore
+    jobs: JobRepository
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    lease_seconds: float = PUBLISH_LEASE_SECONDS
 
     def publish(self, job: Job, publish_names: Iterable[str]) -> None:
+        """Publish a finished job to each drop folder whose current set it is (the worker on
+        completion or failure, ingest when the job had already finished). Idempotent."""
+        if not job.status.terminal:
+            return
         for name in publish_names:
             if not layout.is_drop_name(name):
                 continue
-            dest = layout.drop_results_prefix(name)
-            self.write_pointer(name, job)  # first: a complete set includes the pointer
+            state = self.jobs.get_drop(name)
+            if state is None or state.job_id != job.job_id:
+                logger.info(
+                    "drop folder has moved on to another set; not publishing",
+                    extra={"job_id": job.job_id, "drop_name": name},
+                )
+                continue
             if job.status is JobStatus.COMPLETED and job.result is not None:
-                # face.svg last: in a drop folder's results/<name>/ its presence means the set is complete.
-                sources = sorted(
-                    self.blobs.list_keys(job.result.prefix), key=lambda k: k.endswith("/face.svg")
-                )
-                for src in sources:
-                    self.blobs.copy(src, dest + src[len(job.result.prefix) :])
-                self.blobs.delete(layout.drop_error_key(name))
-            elif job.status is JobStatus.FAILED and job.error is not None:
-                self.blobs.put(
-                    layout.drop_error_key(name),
-                    json.dumps({"id": job.job_id, "error": job.error.model_dump()}).encode(),
-                    "application/json",
-                )
-            logger.info(
-                "results published to the drop folder", extra={"job_id": job.job_id, "drop_name": name}
-            )
+                self._locked(name, state.seq, partial(self._write_results, name, job))
+            elif job.error is not None:
+                error = {"id": job.job_id, "error": job.error.model_dump()}
+                self._locked(name, state.seq, partial(self._write_error, name, error, job))
+
+    def publish_error(self, name: str, seq: int, error: dict[str, Any]) -> None:
+        """State ``seq`` of the folder is an error without a job (refused inputs or file names)."""
+        self._locked(name, seq, partial(self._write_error, name, error, None))
+
+    # -- the lease -------------------------------------------------------------------------------
+
+    def _locked(self, name: str, seq: int, write: Callable[[], None]) -> None:
+        owner = uuid.uuid4().hex
+        deadline = self.clock() + self.lease_seconds + 5
+        while True:
+            now = self.clock()
+            if self.jobs.acquire_drop_publish(name, seq, owner, now, now + self.lease_seconds):
+                break
+            state = self.jobs.get_drop(name)
+            if state is None or state.seq != seq or state.published_seq >= seq:
+                return  # superseded by a newer state, or already published
+            if now > deadline:
+                raise TransientError(f"drop folder {name} is held by another publisher")
+            self.sleep(0.1)
+        try:
+            write()
+        except Exception:
+            self.jobs.release_drop_publish(name, seq, owner, published=False)  # a retry writes it all again
+            raise
+        self.jobs.release_drop_publish(name, seq, owner)
+        logger.info("drop folder published", extra={"drop_name": name, "seq": seq})
+
+    # -- what a state looks like in results/<name>/ ---------------------------------------------
+
+    def _write_results(self, name: str, job: Job) -> None:
+        assert job.result is not None
+        dest = layout.drop_results_prefix(name)
+        source = job.result.prefix
+        svg_dest = layout.svg_key(dest)
+        sources = self.blobs.list_keys(source)
+        wanted = {dest + src[len(source) :] for src in sources} | {layout.drop_pointer_key(name)}
+        existing = set(self.blobs.list_keys(dest))
+        # face.svg goes first and comes back last: while it is absent the folder is being replaced.
+        if svg_dest in existing:
+            self.blobs.delete(svg_dest)
+        for key in sorted(existing - wanted - {svg_dest}):
+            self.blobs.delete(key)  # error.json, regions the new render does not have, …
+        self.write_pointer(name, job)
+        for src in sources:
+            if not src.endswith("/face.svg"):
+                self.blobs.copy(src, dest + src[len(source) :])
+        self.blobs.copy(layout.svg_key(source), svg_dest)
+
+    def _write_error(self, name: str, error: dict[str, Any], job: Job | None) -> None:
+        dest = layout.drop_results_prefix(name)
+        svg_dest = layout.svg_key(dest)
+        keep = {layout.drop_error_key(name)} | ({layout.drop_pointer_key(name)} if job else set())
+        existing = self.blobs.list_keys(dest)
+        if svg_dest in existing:
+            self.blobs.delete(svg_dest)
+        for key in existing:
+            if key not in keep and key != svg_dest:
+                self.blobs.delete(key)
+        if job is not None:
+            self.write_pointer(name, job)
+        self.blobs.put(layout.drop_error_key(name), json.dumps(error).encode(), "application/json")
 
     def write_pointer(self, name: str, job: Job) -> None:
         self.blobs.put(
@@ -74,73 +175,212 @@ class DropFolder:
     settings: Settings
     submitter: Submitter
     publisher: Publisher
+    clock: Callable[[], float] = time.time
 
     def ingest(self, bucket: str, key: str) -> IngestOutcome:
-        """One ``incoming/<name>/<file>`` object was created; start the job once all three exist."""
+        """An object under ``incoming/`` was created: re-evaluate its folder."""
         if bucket != self.settings.bucket:
-            logger.warning("event for another bucket ignored", extra={"bucket": bucket[:80]})
+            logger.warning("event for another bucket ignored", extra={"bucket": layout.printable(bucket, 80)})
             return IngestOutcome.IGNORED
-        parsed = layout.parse_incoming_key(key)
-        if parsed is None:
-            logger.warning("ignoring an object outside the drop-folder layout", extra={"key": key[:200]})
-            return IngestOutcome.IGNORED
-        name, _ = parsed
-        folder = layout.incoming_folder(name)
-        present = {k[len(folder) :] for k in self.blobs.list_keys(folder)}
-        try:
-            image_file = _one_of(present, layout.INGEST_IMAGE_FILES, "image")
-            map_file = _one_of(present, layout.INGEST_MAP_FILES, "segmentation_map")
-            landmarks_file = _one_of(present, layout.INGEST_LANDMARK_FILES, "landmarks")
-            if not (image_file and map_file and landmarks_file):
-                logger.info(
-                    "drop folder incomplete; waiting", extra={"drop_name": name, "present": sorted(present)}
-                )
-                return IngestOutcome.WAITING
-            landmarks_raw = self.blobs.get(folder + landmarks_file)
-            try:
-                landmarks_text = landmarks_raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError("landmarks", "is not UTF-8 text", code="InvalidLandmarks") from exc
-            prepared = prepare(
-                self.core,
-                self.settings.limits,
-                self.blobs.get(folder + image_file),
-                self.blobs.get(folder + map_file),
-                landmarks_text,
-                RenderOptions.model_validate({}),
+        split = layout.split_incoming_key(key)
+        if split is None:
+            logger.warning(
+                "ignoring an object outside the drop-folder layout", extra={"key": layout.printable(key)}
             )
+            return IngestOutcome.IGNORED
+        name, file_name = split
+        if not layout.is_drop_name(name):
+            return self._refuse_name(name, key)
+
+        folder = layout.incoming_folder(name)
+        # (the empty name is the folder marker the S3 console's "Create folder" leaves)
+        listing = {o.key[len(folder) :]: o for o in self.blobs.list_objects(folder) if o.key != folder}
+        if file_name not in layout.INGEST_FILES and file_name not in listing:
+            logger.warning(
+                "event for an object that is not there; ignored", extra={"key": layout.printable(key)}
+            )
+            return IngestOutcome.IGNORED
+        state = self.jobs.get_drop(name)
+        unknown = sorted(f for f in listing if f not in layout.INGEST_FILES)
+        ambiguous = [found for _, files in _SLOTS if len(found := [f for f in files if f in listing]) > 1]
+        if unknown or ambiguous:
+            return self._refuse_files(name, state, listing, unknown, ambiguous)
+
+        chosen = {slot: next((f for f in files if f in listing), None) for slot, files in _SLOTS}
+        if any(f is None for f in chosen.values()):
+            logger.info(
+                "drop folder incomplete; waiting",
+                extra={"drop_name": name, "present": sorted(listing)},
+            )
+            return IngestOutcome.WAITING
+        objects = {slot: listing[f] for slot, f in chosen.items() if f is not None}
+        files = {slot: _identity(chosen[slot] or "", info) for slot, info in objects.items()}
+        set_id = _digest(files)
+        if state is not None and state.set_id == set_id:
+            return self._resume(name, state, objects)
+        if state is not None and not _fresh(files, objects, state):
+            logger.info(
+                "drop folder: not a new complete set (upload all three files again); waiting",
+                extra={"drop_name": name},
+            )
+            return IngestOutcome.WAITING
+
+        data = self._read(objects)
+        if data is None:
+            return IngestOutcome.WAITING  # replaced while being read: its own event follows
+        newest = max(info.last_modified for info in objects.values())
+        taken = DropState(name=name, seq=0, set_id=set_id, files=files, newest=newest)
+        if not self.jobs.advance_drop(taken, state.seq if state else 0, self._expires_at()):
+            logger.info(
+                "drop folder moved on concurrently; leaving it to that event", extra={"drop_name": name}
+            )
+            return IngestOutcome.IGNORED
+        seq = (state.seq if state else 0) + 1
+        logger.info("drop folder: new set taken", extra={"drop_name": name, "seq": seq})
+        return self._start(name, seq, data)
+
+    def submit(self, prepared: PreparedInputs, name: str, source: str) -> SubmitOutcome:
+        """Submit with ``name`` on the job (the worker publishes to the names on a job)."""
+        outcome = self.submitter.submit(prepared, source, publish_to=frozenset({name}), scope=DROP_SCOPE)
+        job = outcome.job
+        if name not in job.publish_to:
+            job = self.jobs.add_publish_name(job.job_id, name) or job
+        return SubmitOutcome(job, outcome.created)
+
+    # -- a set ------------------------------------------------------------------------------------
+
+    def _start(self, name: str, seq: int, data: dict[str, bytes]) -> IngestOutcome:
+        """State ``seq`` is this set: submit it, record the job, publish at once if it is finished
+        (else the worker publishes it)."""
+        try:
+            prepared = self._prepare(data)
             outcome = self.submit(prepared, name, source=f"ingest:{name}")
         except InputError as exc:
             logger.warning(
                 "drop folder inputs rejected", extra={"drop_name": name, "code": exc.code, "field": exc.field}
             )
-            self.blobs.put(
-                layout.drop_error_key(name),
-                json.dumps({"error": exc.to_dict()}).encode(),
-                "application/json",
-            )
+            self.publisher.publish_error(name, seq, {"error": exc.to_dict()})
             return IngestOutcome.INVALID
-        self.publisher.write_pointer(name, outcome.job)
-        return IngestOutcome.SUBMITTED
-
-    def submit(self, prepared: PreparedInputs, name: str, source: str) -> SubmitOutcome:
-        """Submit with ``name`` on the job: a new job carries it from the start; an existing one
-        gets it added, and is published at once if it has already finished."""
-        outcome = self.submitter.submit(prepared, source, publish_to=frozenset({name}))
-        if outcome.created:
-            return outcome
-        job = outcome.job
-        if name not in job.publish_to:
-            job = self.jobs.add_publish_name(job.job_id, name) or job
-        # The name is now on the item: a worker finishing later publishes it; one that finished
-        # earlier did not see it, so publish here (copies are idempotent).
+        if not self.jobs.set_drop_job(name, seq, outcome.job.job_id):
+            return IngestOutcome.IGNORED  # a newer set came in meanwhile
+        # Read after recording it: a worker finishing before that saw no job on the folder.
+        job = self.jobs.get_job(outcome.job.job_id) or outcome.job
         if job.status.terminal:
             self.publisher.publish(job, [name])
-        return SubmitOutcome(job, created=False)
+        return IngestOutcome.SUBMITTED
+
+    def _resume(self, name: str, state: DropState, objects: dict[str, ObjectInfo]) -> IngestOutcome:
+        """Another event for the folder's current set (three uploads, three events; or a retry)."""
+        if state.job_id is not None:
+            job = self.jobs.get_job(state.job_id)
+            if job is not None and job.status.terminal and state.published_seq < state.seq:
+                self.publisher.publish(job, [name])
+            return IngestOutcome.SUBMITTED
+        if state.published_seq >= state.seq:
+            return IngestOutcome.INVALID  # a refused set, already published
+        data = self._read(objects)  # taken but not submitted yet (in flight, or its ingest died)
+        if data is None:
+            return IngestOutcome.WAITING
+        return self._start(name, state.seq, data)
+
+    def _read(self, objects: dict[str, ObjectInfo]) -> dict[str, bytes] | None:
+        """The three objects, exactly as listed (None if one was replaced meanwhile)."""
+        data: dict[str, bytes] = {}
+        for slot, info in objects.items():
+            body, etag = self.blobs.get_tagged(info.key)
+            if etag != info.etag:
+                return None
+            data[slot] = body
+        return data
+
+    def _prepare(self, data: dict[str, bytes]) -> PreparedInputs:
+        try:
+            landmarks_text = data["landmarks"].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError("landmarks", "is not UTF-8 text", code="InvalidLandmarks") from exc
+        return prepare(
+            self.core,
+            self.settings.limits,
+            data["image"],
+            data["segmentation_map"],
+            landmarks_text,
+            RenderOptions.model_validate({}),
+        )
+
+    # -- refusals ---------------------------------------------------------------------------------
+
+    def _refuse_name(self, name: str, key: str) -> IngestOutcome:
+        if not layout.has_error_folder(name):
+            logger.warning(
+                "ignoring an object outside the drop-folder layout", extra={"key": layout.printable(key)}
+            )
+            return IngestOutcome.IGNORED
+        problem = layout.drop_name_problem(name)
+        logger.warning(
+            "drop folder name refused", extra={"drop_name": layout.printable(name), "reason": problem}
+        )
+        error = {"code": "InvalidName", "field": "name", "message": f"{problem}; nothing was processed"}
+        self.blobs.put(layout.drop_error_key(name), json.dumps({"error": error}).encode(), "application/json")
+        return IngestOutcome.INVALID
+
+    def _refuse_files(
+        self,
+        name: str,
+        state: DropState | None,
+        listing: dict[str, ObjectInfo],
+        unknown: list[str],
+        ambiguous: list[list[str]],
+    ) -> IngestOutcome:
+        """The folder holds files it does not accept: its state becomes an error naming them (the
+        last taken set stays the boundary a new set must pass)."""
+        if unknown:
+            names = ", ".join(repr(layout.printable(f, 80)) for f in unknown[:5])
+            error = {
+                "code": "InvalidFileName",
+                "field": "name",
+                "message": f"not an accepted file name: {names}; "
+                f"accepted (exactly, case-sensitive): {_ACCEPTED}",
+            }
+        else:
+            error = {
+                "code": "Ambiguous",
+                "field": "name",
+                "message": f"more than one file given for one input: {', '.join(ambiguous[0])}",
+            }
+        error_id = "error:" + _digest({k: _identity(k, v) for k, v in listing.items()})
+        if state is not None and state.set_id == error_id:
+            if state.published_seq < state.seq:
+                self.publisher.publish_error(name, state.seq, {"error": error})
+            return IngestOutcome.INVALID
+        refused = DropState(
+            name=name,
+            seq=0,
+            set_id=error_id,
+            files=state.files if state else {},
+            newest=state.newest if state else 0.0,
+        )
+        if not self.jobs.advance_drop(refused, state.seq if state else 0, self._expires_at()):
+            return IngestOutcome.IGNORED
+        logger.warning("drop folder files refused", extra={"drop_name": name, "code": error["code"]})
+        self.publisher.publish_error(name, (state.seq if state else 0) + 1, {"error": error})
+        return IngestOutcome.INVALID
+
+    def _expires_at(self) -> int:
+        return int(self.clock()) + self.settings.job_ttl_days * 86400
 
 
-def _one_of(present: set[str], candidates: tuple[str, ...], fld: InputField) -> str | None:
-    found = [c for c in candidates if c in present]
-    if len(found) > 1:
-        raise InputError(fld, f"more than one file given: {', '.join(found)}", code="Ambiguous")
-    return found[0] if found else None
+def _identity(file_name: str, info: ObjectInfo) -> str:
+    return f"{file_name}:{info.etag}@{info.last_modified:.3f}"
+
+
+def _digest(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def _fresh(files: dict[str, str], objects: dict[str, ObjectInfo], state: DropState) -> bool:
+    """Every file of the set was uploaded after the last taken set: none of them belongs to it,
+    and none is older than its newest file."""
+    return all(
+        files[slot] != state.files.get(slot) and info.last_modified >= state.newest
+        for slot, info in objects.items()
+    )

@@ -8,6 +8,7 @@ class ServiceError(Exception):
     """An error the API turns into a JSON error response."""
 
     code = "ServiceError"
+    field: str | None = None  # the request field at fault, when there is one
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

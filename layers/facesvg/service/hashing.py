@@ -99,7 +99,7 @@ def prepare(
     for fld, data in (("image", image), ("segmentation_map", segmentation_map)):
         if len(data) > limits.max_image_bytes:
             raise InputError(fld, f"is larger than {limits.max_image_bytes} bytes", code="TooLarge")  # type: ignore[arg-type]
-    landmarks_json = canonical_landmarks(core.parse_landmarks(landmarks))
+    landmarks_json = canonical_landmarks(core.parse_landmarks(landmarks, face_index=options.face_index))
     options_json = canonical_options(options)
     digest = content_hash(image, segmentation_map, landmarks_json, options_json, core.pipeline_version)
     return PreparedInputs(image, segmentation_map, landmarks_json, options, options_json, digest)

@@ -16,11 +16,20 @@ from facesvg.core.options import Limits, RenderOptions
 from facesvg.service.dropfolder import DropFolder, IngestOutcome, Publisher
 from facesvg.service.hashing import PreparedInputs, decode_base64, prepare
 from facesvg.service.models import Job, SubmitRequest
-from facesvg.service.ports import BlobStore, JobQueue, JobRepository, LandmarkDocument, RenderCore
+from facesvg.service.notify import EventOutbox, Subscriptions, check_callback_url, new_callback
+from facesvg.service.ports import (
+    BlobStore,
+    EventPublisher,
+    JobQueue,
+    JobRepository,
+    LandmarkDocument,
+    NotifyQueue,
+    RenderCore,
+)
 from facesvg.service.results_cache import DEFAULT_MAX_BYTES, CachingReader, ImmutableCache
 from facesvg.service.settings import Settings
 from facesvg.service.status import StatusReader, StatusView
-from facesvg.service.submit import SubmitOutcome, Submitter
+from facesvg.service.submit import LOCAL_SCOPE, SubmitOutcome, Submitter
 from facesvg.service.worker import ProcessOutcome, Worker
 
 
@@ -37,6 +46,10 @@ class JobService:
     _result_cache: ImmutableCache = field(
         default_factory=lambda: ImmutableCache(DEFAULT_MAX_BYTES), repr=False
     )
+    # Notifications (facesvg.service.notify): the bus job-end events go to, and the webhook
+    # delivery queue (a caller who subscribes to a job that already ended is queued at once).
+    events: EventPublisher | None = None
+    notify_queue: NotifyQueue | None = None
 
     @property
     def render_core(self) -> RenderCore:
@@ -55,16 +68,32 @@ class JobService:
     ) -> PreparedInputs:
         return prepare(self.render_core, self.limits, image, segmentation_map, landmarks, options)
 
-    def submit_request(self, request: SubmitRequest) -> SubmitOutcome:
+    def submit_request(self, request: SubmitRequest, scope: str = LOCAL_SCOPE) -> SubmitOutcome:
+        """``scope``: the caller's API key scope (``submit.client_scope``)."""
+        callback = None
+        if request.callback_url is not None:  # refused before any work (400 naming callback_url)
+            check_callback_url(request.callback_url, self.settings.url_policy)
+            callback = new_callback(request.callback_url, request.client_reference)
         image = decode_base64(request.image, "image")
         segmentation_map = decode_base64(request.segmentation_map, "segmentation_map")
         prepared = self.prepare(image, segmentation_map, request.landmarks, request.options)
-        return self.submit(prepared, source="api")
+        outcome = self._submitter.submit(prepared, "api", scope=scope, callback=callback)
+        # A caller who joined a job, or got one created over an earlier render (already completed,
+        # so no worker will announce it), is subscribed: an ended job is delivered at once.
+        if callback is not None and (not outcome.created or outcome.job.status.terminal):
+            Subscriptions(self.jobs, self.notify_queue).subscribe(outcome.job, callback)
+        return outcome
 
-    def submit(self, prepared: PreparedInputs, source: str, publish_name: str | None = None) -> SubmitOutcome:
+    def submit(
+        self,
+        prepared: PreparedInputs,
+        source: str,
+        publish_name: str | None = None,
+        scope: str = LOCAL_SCOPE,
+    ) -> SubmitOutcome:
         if publish_name:
             return self._drop_folder.submit(prepared, publish_name, source)
-        return self._submitter.submit(prepared, source)
+        return self._submitter.submit(prepared, source, scope=scope)
 
     # -- status, process, drop folder ---------------------------------------------------------
 
@@ -88,18 +117,32 @@ class JobService:
 
     @cached_property
     def _publisher(self) -> Publisher:
-        return Publisher(self.blobs)
+        return Publisher(self.blobs, self.jobs, self.clock, self.sleep)
 
     @cached_property
     def _drop_folder(self) -> DropFolder:
         return DropFolder(
-            self.jobs, self.blobs, self.render_core, self.settings, self._submitter, self._publisher
+            self.jobs,
+            self.blobs,
+            self.render_core,
+            self.settings,
+            self._submitter,
+            self._publisher,
+            self.clock,
         )
 
     @cached_property
     def _worker(self) -> Worker:
+        outbox = EventOutbox(self.jobs, self.events, self.clock) if self.events is not None else None
         return Worker(
-            self.jobs, self.blobs, self.render_core, self.settings, self._publisher, self.clock, self.sleep
+            self.jobs,
+            self.blobs,
+            self.render_core,
+            self.settings,
+            self._publisher,
+            self.clock,
+            self.sleep,
+            outbox,
         )
 
     @cached_property

@@ -5,8 +5,9 @@
 ``results/<hash>/``                     face.svg, regions/<name>.svg, result.json,
                                         result.geojson, result.coco.json (immutable)
 ``incoming/<name>/<file>``              the drop folder (three fixed file names)
-``results/<name>/``                     a drop folder's copy of its job's results, job.json,
-                                        or error.json
+``results/<name>/``                     a drop folder's copy of its job's results + job.json,
+                                        or error.json (+ job.json when a job failed); for a
+                                        refused name only error.json
 =====================================  =================================================
 """
 
@@ -16,11 +17,20 @@ import re
 
 from facesvg import names
 
-INGEST_IMAGE_FILES = ("image.png", "image.jpg", "image.jpeg")
+INGEST_IMAGE_FILES = (
+    "image.png",
+    "image.jpg",
+    "image.jpeg",
+    "image.webp",
+    "image.heic",
+    "image.heif",
+    "image.avif",
+)
 INGEST_MAP_FILES = ("segmentation_map.png",)
 INGEST_LANDMARK_FILES = ("landmarks.json", "landmarks.txt")
 INGEST_FILES = frozenset(INGEST_IMAGE_FILES + INGEST_MAP_FILES + INGEST_LANDMARK_FILES)
 
+# Always fullmatch: with re.match, "$" also matches before a final newline ("name\n" would pass).
 _INGEST_NAME = re.compile(names.INGEST_NAME_PATTERN)
 # Region names become object keys: only these ever do (the core's names all match).
 _REGION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -52,7 +62,7 @@ def results_prefix(content_hash: str) -> str:
 
 
 def is_safe_region_name(name: str) -> bool:
-    return _REGION_NAME.match(name) is not None
+    return _REGION_NAME.fullmatch(name) is not None
 
 
 def region_key(prefix: str, region: str) -> str:
@@ -82,8 +92,54 @@ def result_document_key(prefix: str, name: str) -> str:
 # -- the drop folder -----------------------------------------------------------------------
 
 
+_CONTENT_HASH = re.compile(r"^[0-9a-f]{64}$")
+# A refused folder name still gets results/<name>/error.json when it is harmless as a key segment.
+_ERROR_NAME_FORBIDDEN = frozenset("\\\"'<>&%`")
+ERROR_NAME_MAX_CHARS = 200
+
+
 def is_drop_name(name: str) -> bool:
-    return _INGEST_NAME.match(name) is not None
+    """A name the drop folder accepts. Never the shape of a content hash: ``results/<hash>/`` is the
+    immutable render that status URLs serve, and a drop folder must not publish over one."""
+    return _INGEST_NAME.fullmatch(name) is not None and _CONTENT_HASH.fullmatch(name) is None
+
+
+def drop_name_problem(name: str) -> str:
+    """Why the drop folder refuses ``name`` (for its error.json)."""
+    if len(name) > 64:
+        return f"the folder name has {len(name)} characters; at most 64"
+    if _CONTENT_HASH.fullmatch(name):
+        return "the folder name looks like a content hash (64 hex digits), which results/ reserves"
+    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "_.-"))})
+    if bad:
+        return "the folder name may only hold ASCII letters, digits, '_', '.' and '-' (found " + (
+            ", ".join(repr(c) for c in bad[:5]) + ")"
+        )
+    return "the folder name must start with an ASCII letter or digit"
+
+
+def has_error_folder(name: str) -> bool:
+    """May a refused name get ``results/<name>/error.json``? Only a printable single segment with
+    nothing a path, a URL or markup would read (no dot first, no quotes, ``%``, ``\\``, ``<``…), not
+    shaped like a content hash: then it can only ever name its own error folder."""
+    return (
+        0 < len(name) <= ERROR_NAME_MAX_CHARS
+        and name.isprintable()
+        and not name.startswith(".")
+        and "/" not in name
+        and not (_ERROR_NAME_FORBIDDEN & set(name))
+        and _CONTENT_HASH.fullmatch(name) is None
+    )
+
+
+def split_incoming_key(key: str) -> tuple[str, str] | None:
+    """``incoming/<name>/<rest>`` → (name, rest) for any non-empty name and rest, checked or not."""
+    if not key.startswith(names.PREFIX_INCOMING):
+        return None
+    name, sep, rest = key[len(names.PREFIX_INCOMING) :].partition("/")
+    if not name or not sep or not rest:
+        return None
+    return name, rest
 
 
 def incoming_folder(name: str) -> str:
@@ -102,6 +158,17 @@ def parse_incoming_key(key: str) -> tuple[str, str] | None:
     if not is_drop_name(name) or file_name not in INGEST_FILES:
         return None
     return name, file_name
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` (an S3 key or bucket name from an event: anyone who may upload chooses it) made safe
+    for one log line: cut to ``limit`` characters, then every non-printable character escaped as in
+    a Python literal (``\\x1b``, ``\\n``, ``\\u2028``) and backslashes doubled, so a key can neither
+    break a line, forge one nor drive the terminal."""
+    cut = text[:limit]
+    if cut.isprintable() and "\\" not in cut:
+        return cut
+    return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in cut)
 
 
 def drop_results_prefix(name: str) -> str:

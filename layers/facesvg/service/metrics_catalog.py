@@ -100,6 +100,23 @@ _ALL = (
     ),
     MetricDef("EndToEndLatency", "Milliseconds", "process", "Job created → completed."),
     MetricDef("ResultBytes", "Bytes", "process", "Size of the rendered face.svg."),
+    MetricDef(
+        "EventsPublished",
+        "Count",
+        "process",
+        "Job-end events published to the bus (one per job end).",
+        ("status",),
+    ),
+    # notify
+    MetricDef(
+        "WebhookAttempts",
+        "Count",
+        "notify",
+        "Webhook delivery attempts by outcome: delivered, retried, exhausted (to the DLQ), rejected "
+        "(4xx/3xx, not retried), refused (unsafe URL), duplicate (already delivered).",
+        ("outcome",),
+    ),
+    MetricDef("WebhookLatency", "Milliseconds", "notify", "Time a receiver took to answer a webhook POST."),
     # ingest
     MetricDef("IngestObjects", "Count", "ingest", "Drop-folder objects seen, by outcome.", ("outcome",)),
     # every function (Powertools' cold start metric)
@@ -126,6 +143,9 @@ STAGE_DURATION = CATALOG["StageDuration"]
 END_TO_END_LATENCY = CATALOG["EndToEndLatency"]
 RESULT_BYTES = CATALOG["ResultBytes"]
 INGEST_OBJECTS = CATALOG["IngestObjects"]
+EVENTS_PUBLISHED = CATALOG["EventsPublished"]
+WEBHOOK_ATTEMPTS = CATALOG["WebhookAttempts"]
+WEBHOOK_LATENCY = CATALOG["WebhookLatency"]
 COLD_START = CATALOG["ColdStart"]
 
 

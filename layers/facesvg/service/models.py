@@ -53,7 +53,9 @@ class SubmitRequest(BaseModel):
 
     # repr=False: megabytes of base64 must not end up in reprs (Powertools formats the route
     # arguments into a debug message on every request, even with debug logging off).
-    image: str = Field(min_length=1, repr=False, description="The face photo (PNG or JPEG), base64.")
+    image: str = Field(
+        min_length=1, repr=False, description="The face photo (PNG, JPEG, WebP, HEIC/HEIF or AVIF), base64."
+    )
     segmentation_map: str = Field(
         min_length=1, repr=False, description="Single-channel label PNG (LaPa 11-class scheme), base64."
     )
@@ -67,6 +69,19 @@ class SubmitRequest(BaseModel):
     options: RenderOptions = Field(
         default_factory=_default_options, description="Output options (all optional)."
     )
+    # Not part of the content hash: an identical submit with another callback reuses the render,
+    # and every caller with a callback is notified (facesvg.service.notify).
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="HTTPS URL that receives a signed POST when the job ends (see docs/notifications.md). "
+        "Not part of the content hash.",
+    )
+    client_reference: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Your own reference, echoed in the webhook and the EventBridge event (never in the SVG).",
+    )
 
 
 class SubmitAccepted(BaseModel):
@@ -75,12 +90,18 @@ class SubmitAccepted(BaseModel):
     id: JobId
     status: JobStatus
     status_url: str
+    client_reference: str | None = Field(default=None, description="Echoes the request's client_reference.")
 
 
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. InvalidBase64, NoFace, NotFound.")
     message: str
     field: str | None = Field(default=None, description="The request field at fault, when there is one.")
+    likely_schemes: list[str] | None = Field(
+        default=None,
+        description="With `UnknownLabels`: the label schemes the map's values fit, likeliest first "
+        "(set `options.label_scheme`).",
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -124,7 +145,11 @@ class JobStatusResponse(BaseModel):
     updated_at: str
     status_url: str | None = None
     svg: str | None = Field(
-        default=None, description="The SVG document, base64 (as the QOVES spec returns it)."
+        default=None,
+        description="The SVG document, base64 (as the QOVES spec returns it) — only when the SVG is at "
+        "most 2,000,000 bytes (the default 1024 px canvas is about 1 MB). A larger SVG (e.g. "
+        "`canvas_size` 4096 with a PNG photo, ~9 MB) is left out, like any field that would take the "
+        "response over 5,000,000 bytes (Lambda answers at most 6 MB): read it from `svg_url`.",
     )
     svg_url: str | None = Field(default=None, description="Presigned URL of the SVG (expires).")
     mask_contours: dict[str, list[list[float]]] | None = Field(
@@ -166,7 +191,16 @@ class JobStatusResponse(BaseModel):
         description="Presigned URLs of `result.json`, `result.geojson` (input-photo pixels) and "
         "`result.coco.json` (COCO annotations).",
     )
+    omitted: list[str] | None = Field(
+        default=None,
+        description="Fields left out of this response to keep it under 5,000,000 bytes (`svg` above "
+        "2,000,000 bytes, then contours if ever needed): `svg_url` and `result_urls` (`result.json`) "
+        "carry them.",
+    )
     error: JobError | None = None
+    client_reference: str | None = Field(
+        default=None, description="A submit's own client_reference, echoed (not stored on the status)."
+    )
 
 
 # ---------------------------------------------------------------------------------- internals
@@ -183,6 +217,24 @@ class JobResult(BaseModel):
     size: list[int] | None = None
     rotation_deg: float | None = None
     missing: list[str] = Field(default_factory=list)
+    svg_bytes: int | None = None  # size of face.svg (status inlines it only when small enough)
+
+
+class Callback(BaseModel):
+    """A caller waiting for a job's end: where to POST and what to echo back."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str  # unique per subscription (part of the delivery id)
+    url: str
+    client_reference: str | None = None
+
+
+class EventState(StrEnum):
+    """The job-end event's outbox flag, set by the conditional write that ends the job."""
+
+    PENDING = "pending"  # claimed until ``event_claim_until`` by whoever publishes it
+    PUBLISHED = "published"
 
 
 class Job(BaseModel):
@@ -196,10 +248,33 @@ class Job(BaseModel):
     created_at: str
     updated_at: str
     source: str = "api"
+    # Whose job this is: the API key (``submit.client_scope``) or ``drop`` for the drop folder. The
+    # cache item is per scope, so one client never receives another's job (ids, times).
+    scope: str = ""
     attempts: int = 0
     error: JobError | None = None
     result: JobResult | None = None
     publish_to: frozenset[str] = frozenset()
+    callbacks: tuple[Callback, ...] = ()
+    event_state: EventState | None = None
+    event_claim_until: float | None = None
+
+
+class DropState(BaseModel):
+    """A drop folder's state (DynamoDB item ``DROP#<name>``): which uploaded set (or error) owns
+    ``results/<name>/``. ``seq`` grows by one per state; only the current state may publish."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    seq: int
+    set_id: str  # the state: a hash of its set's three objects, or "error:…" for refused files
+    # The last set that was taken (started a job or was refused): file slot → "<file>:<etag>@<mtime>",
+    # and its newest upload time. A new set must replace all three files after it.
+    files: dict[str, str] = Field(default_factory=dict)
+    newest: float = 0.0
+    job_id: str | None = None  # the job of this state's set, once submitted
+    published_seq: int = 0  # the last state whose results (or error) were published
 
 
 class JobMessage(BaseModel):

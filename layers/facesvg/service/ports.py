@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from facesvg.core.options import Limits, RenderOptions
-from facesvg.service.models import Job, JobError, JobMessage, JobResult
+from facesvg.service.models import Callback, DropState, Job, JobError, JobMessage, JobResult
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,7 +26,9 @@ T_co = TypeVar("T_co", covariant=True)
 
 
 class JobRepository(Protocol):
-    """The job table: job items ``JOB#<id>`` and cache items ``HASH#<content hash>``.
+    """The job table: job items ``JOB#<id>``, cache items ``HASH#<content hash>#<scope>`` (one job
+    per client scope and content) and render items ``RENDER#<content hash>`` (a finished render of
+    that content, which any scope may reuse).
 
     Every write is conditional; a condition that fails is an answer (None / False / the holder),
     never an exception. ``tests/contract`` runs the same suite against the fake and DynamoDB.
@@ -34,11 +36,20 @@ class JobRepository(Protocol):
 
     def get_job(self, job_id: str) -> Job | None: ...
 
-    def get_cached_job_id(self, content_hash: str) -> str | None: ...
+    def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None: ...
 
     def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:
-        """Write the job and its cache item atomically. Returns None when this call created
-        them, or the id of the job that already holds the hash (the caller lost the race)."""
+        """Write the job and its cache item (``job.content_hash`` in ``job.scope``) atomically; a job
+        created ``completed`` keeps its ``result``. Returns None when this call created them, or the
+        id of the job that already holds the hash in that scope (the caller lost the race)."""
+        ...
+
+    def get_render(self, content_hash: str) -> JobResult | None:
+        """The result of a finished render of this content, by whichever scope's job."""
+        ...
+
+    def record_render(self, content_hash: str, result: JobResult, expires_at: int) -> None:
+        """Remember a finished render (``results/<hash>/`` is immutable, so the last write wins)."""
         ...
 
     def delete_created_job(self, job: Job) -> None:
@@ -54,12 +65,33 @@ class JobRepository(Protocol):
         """Give the lease back after a transient failure (the status stays processing)."""
         ...
 
-    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
-        """processing → completed, only by the lease holder. None if the condition failed."""
+    def complete(
+        self, job_id: str, token: str, result: JobResult, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
+        """processing → completed, only by the lease holder. None if the condition failed.
+
+        With ``event_claim_until`` the same write sets the job-end event's outbox flag
+        (``event_state = pending``, claimed by this caller until then)."""
         ...
 
-    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+    def fail(
+        self, job_id: str, token: str, error: JobError, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
         """processing → failed, only by the lease holder. None if the condition failed."""
+        ...
+
+    def claim_event(self, job_id: str, now_epoch: float, claim_until: float) -> Job | None:
+        """Take over publishing a job-end event whose claim expired (the publisher died).
+        None unless ``event_state = pending`` and ``event_claim_until < now_epoch``."""
+        ...
+
+    def mark_event_published(self, job_id: str) -> bool:
+        """``event_state``: pending → published. False if it was not pending."""
+        ...
+
+    def add_callback(self, job_id: str, callback: Callback, max_callbacks: int) -> Job | None:
+        """Append a caller to a job that has not ended (and has fewer than ``max_callbacks``).
+        None if the job ended (notify that caller at once), was not found, or is full."""
         ...
 
     def add_publish_name(self, job_id: str, name: str) -> Job | None:
@@ -71,11 +103,39 @@ class JobRepository(Protocol):
         (so only one caller re-enqueues a job whose message may have been lost)."""
         ...
 
+    # -- drop folders (``DROP#<name>``) --
+
+    def get_drop(self, name: str) -> DropState | None: ...
+
+    def advance_drop(self, state: DropState, expected_seq: int, expires_at: int) -> bool:
+        """Make ``state`` (its ``seq`` = ``expected_seq`` + 1, no job yet) the folder's current state,
+        only if the current one is still ``expected_seq`` (0: none yet). Publish leases are kept."""
+        ...
+
+    def set_drop_job(self, name: str, seq: int, job_id: str) -> bool:
+        """Record the job of state ``seq``, only while it is the current state."""
+        ...
+
+    def acquire_drop_publish(self, name: str, seq: int, owner: str, now_epoch: float, until: float) -> bool:
+        """Take the folder's publish lease for state ``seq``: only while ``seq`` is current and not yet
+        published, and no other lease is live. Publishes of one folder never overlap."""
+        ...
+
+    def release_drop_publish(self, name: str, seq: int, owner: str, published: bool = True) -> None:
+        """Give the lease back (only its owner), marking ``seq`` published unless the publish failed."""
+        ...
+
 
 class Blob(NamedTuple):
     key: str
     data: bytes
     content_type: str
+
+
+class ObjectInfo(NamedTuple):
+    key: str
+    etag: str
+    last_modified: float  # epoch seconds (S3 keeps whole seconds)
 
 
 class Pending(Protocol[T_co]):
@@ -119,6 +179,14 @@ class BlobStore(BlobReader, Protocol):
 
     def list_keys(self, prefix: str) -> list[str]: ...
 
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        """Keys with their ETag and upload time."""
+        ...
+
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        """The object and the ETag of exactly those bytes."""
+        ...
+
     def copy(self, source_key: str, dest_key: str) -> None: ...
 
     def delete(self, key: str) -> None: ...
@@ -128,6 +196,39 @@ class BlobStore(BlobReader, Protocol):
 
 class JobQueue(Protocol):
     def send(self, message: JobMessage) -> None: ...
+
+
+# ------------------------------------------------------------------------- notifications
+
+
+class EventPublisher(Protocol):
+    """The event bus (EventBridge): one event per job end."""
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+class NotifyQueue(Protocol):
+    """The webhook delivery queue (SQS): one message per delivery; its retries and DLQ."""
+
+    def send_many(self, bodies: Sequence[str]) -> None: ...
+
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again after ``seconds`` (the backoff)."""
+        ...
+
+
+class SecretSource(Protocol):
+    """The webhook signing secret (Secrets Manager locally and on AWS)."""
+
+    def get(self) -> bytes: ...
+
+
+class DeliveryLog(Protocol):
+    """Which deliveries reached their receiver (a duplicate event or message is not re-sent)."""
+
+    def delivered(self, delivery_id: str) -> bool: ...
+
+    def mark_delivered(self, delivery_id: str, job_id: str, expires_at: int) -> None: ...
 
 
 # -------------------------------------------------------------------------------- render core
@@ -180,13 +281,18 @@ class RenderResultLike(Protocol):
 
 
 class ParseLandmarks(Protocol):
-    def __call__(self, raw: LandmarkDocument, /) -> LandmarksLike: ...
+    """The landmarks of face ``face_index`` of a document (raises ``InputError``)."""
+
+    def __call__(self, raw: LandmarkDocument, /, *, face_index: int = 0) -> LandmarksLike: ...
 
 
 class CheckInputs(Protocol):
-    """Validate inputs for accepting a request (raises ``InputError`` / ``NoFace``)."""
+    """Validate inputs for accepting a request (raises ``InputError`` / ``NoFace``); ``landmarks`` is
+    the canonical document (one face), the map is in ``label_scheme``."""
 
-    def __call__(self, image: bytes, segmentation: bytes, landmarks: str, /, *, limits: Limits) -> None: ...
+    def __call__(
+        self, image: bytes, segmentation: bytes, landmarks: str, /, *, limits: Limits, label_scheme: str = ...
+    ) -> None: ...
 
 
 class Render(Protocol):
@@ -218,6 +324,8 @@ class RenderCore:
         ) -> RenderResultLike:
             from facesvg.core.pipeline import render as core_render
 
-            return core_render(image, segmentation, landmarks, options=options, limits=limits)
+            # The stored landmarks are the chosen face already (``face_index`` picked it at submit).
+            points = parse_landmarks(landmarks, limits)
+            return core_render(image, segmentation, points, options=options, limits=limits)
 
         return cls(parse_landmarks, check_inputs, render, PIPELINE_VERSION)

@@ -8,12 +8,16 @@ code talks to moto, LocalStack or AWS.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from facesvg import names
 from facesvg.core.options import Limits
+
+if TYPE_CHECKING:
+    from facesvg.service.notify import UrlPolicy
 
 
 def _env(name: str) -> AliasChoices:
@@ -45,18 +49,44 @@ class Settings(BaseSettings):
     )
     cors_allow_origin: str = Field(
         default="",
-        pattern=r"^(|\*|https?://[A-Za-z0-9.-]+(:\d+)?)$",
+        pattern=r"^(|\*|https?://[A-Za-z0-9.-]+(:[0-9]+)?)$",
         validation_alias=_env(names.ENV_CORS_ALLOW_ORIGIN),
     )
     requeue_pending_seconds: int = Field(
         default=900, ge=10, le=86400, validation_alias=_env(names.ENV_REQUEUE_PENDING_SECONDS)
     )
     lease_seconds: int = Field(default=120, ge=1, le=43200, validation_alias=_env(names.ENV_LEASE_SECONDS))
+    # Notifications (facesvg.service.notify). Empty bus / queue / secret: that part is off.
+    event_bus: str = Field(default="", validation_alias=_env(names.ENV_EVENT_BUS))
+    notify_queue_url: str = Field(default="", validation_alias=_env(names.ENV_NOTIFY_QUEUE_URL))
+    webhook_secret_id: str = Field(default="", validation_alias=_env(names.ENV_WEBHOOK_SECRET_ID))
+    notify_max_attempts: int = Field(
+        default=names.NOTIFY_MAX_RECEIVE_COUNT,
+        ge=1,
+        le=1000,
+        validation_alias=_env(names.ENV_NOTIFY_MAX_ATTEMPTS),
+    )
+    notify_backoff_seconds: float = Field(
+        default=30.0, ge=0.0, le=900.0, validation_alias=_env(names.ENV_NOTIFY_BACKOFF_SECONDS)
+    )
+    notify_timeout_seconds: float = Field(
+        default=5.0, gt=0.0, le=30.0, validation_alias=_env(names.ENV_NOTIFY_TIMEOUT_SECONDS)
+    )
+    callback_allow_http: bool = Field(default=False, validation_alias=_env(names.ENV_CALLBACK_ALLOW_HTTP))
+    callback_allow_loopback: bool = Field(
+        default=False, validation_alias=_env(names.ENV_CALLBACK_ALLOW_LOOPBACK)
+    )
 
     @property
     def effective_delay_seconds(self) -> float:
         """The simulated long-job delay; ``LOAD_TEST_MODE=true`` turns it off."""
         return 0.0 if self.load_test_mode else self.artificial_delay_seconds
+
+    @property
+    def url_policy(self) -> UrlPolicy:
+        from facesvg.service.notify import UrlPolicy
+
+        return UrlPolicy(allow_http=self.callback_allow_http, allow_loopback=self.callback_allow_loopback)
 
     @property
     def limits(self) -> Limits:

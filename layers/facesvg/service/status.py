@@ -1,15 +1,26 @@
-"""Status: a job, and once it is completed its SVG, contours and presigned result URLs."""
+"""Status: a job, and once it is completed its SVG, contours and presigned result URLs.
+
+Lambda answers at most 6 MB (the whole proxy result), so a response never grows with the canvas:
+the SVG is inlined only up to ``INLINE_SVG_MAX_BYTES`` (else only ``svg_url``), and a body that
+would still be over ``RESPONSE_MAX_BYTES`` loses its largest optional fields, in ``DROPPABLE``
+order, each named in ``omitted`` (their data stays behind ``svg_url`` and ``result_urls``).
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, Self
 
 from facesvg.service import layout
 from facesvg.service.errors import JobNotFound
 from facesvg.service.models import Job, JobStatus, is_job_id
 from facesvg.service.ports import BlobReader, BlobStore, JobRepository
+
+INLINE_SVG_MAX_BYTES = 2_000_000  # raw SVG; base64 makes it 2.67 MB in the body
+RESPONSE_MAX_BYTES = 5_000_000  # the JSON body; the proxy result adds headers and escaping
+# Optional fields a body sheds, largest first, when it would exceed RESPONSE_MAX_BYTES.
+DROPPABLE = ("svg", "contours_source_px", "zone_contours", "mask_contours", "areas", "visibility")
 
 
 @dataclass(frozen=True)
@@ -18,6 +29,7 @@ class StatusView:
 
     job: Job
     svg: bytes | None = None
+    svg_omitted: bool = False  # larger than INLINE_SVG_MAX_BYTES: only svg_url
     svg_url: str | None = None
     mask_contours: dict[str, list[list[float]]] | None = None
     regions_svg_urls: dict[str, str] | None = None
@@ -43,7 +55,12 @@ class StatusReader:
             return StatusView(job=job)
         prefix, regions = job.result.prefix, job.result.regions
         svg_key, doc_key = layout.svg_key(prefix), layout.result_json_key(prefix)
-        got = self.results.get_many([svg_key, doc_key])
+        known_size = job.result.svg_bytes
+        inline = known_size is None or known_size <= INLINE_SVG_MAX_BYTES
+        got = self.results.get_many([svg_key, doc_key] if inline else [doc_key])
+        svg = got.get(svg_key)
+        if svg is not None and len(svg) > INLINE_SVG_MAX_BYTES:  # a job from before svg_bytes
+            svg = None
         docs = list(layout.RESULT_DOCUMENTS)
         url_keys = [
             svg_key,
@@ -54,13 +71,39 @@ class StatusReader:
         doc = json.loads(got[doc_key])
         return StatusView(
             job=job,
-            svg=got[svg_key],
+            svg=svg,
+            svg_omitted=svg is None,
             svg_url=urls[0],
             mask_contours=_contours(doc),
             regions_svg_urls=dict(zip(regions, urls[1 : 1 + len(regions)], strict=True)),
             result=doc,
             result_urls=dict(zip(docs, urls[1 + len(regions) :], strict=True)),
         )
+
+
+class _Response(Protocol):
+    omitted: list[str] | None
+
+    def model_dump_json(self, *, exclude_none: bool) -> str: ...
+
+    def model_copy(self, *, update: dict[str, Any]) -> Self: ...
+
+
+def bounded_json(response: _Response, limit: int = RESPONSE_MAX_BYTES) -> str:
+    """The response as JSON of at most ``limit`` bytes: ``DROPPABLE`` fields are left out, largest
+    first, until it fits, and named in ``omitted``. One serialisation when it fits (always, today:
+    the largest option set is ~0.2 MB without the SVG)."""
+    body = response.model_dump_json(exclude_none=True)
+    omitted = list(response.omitted or [])
+    for name in DROPPABLE:
+        if len(body.encode()) <= limit:
+            break
+        if getattr(response, name, None) is None:
+            continue
+        omitted.append(name)
+        response = response.model_copy(update={name: None, "omitted": omitted})
+        body = response.model_dump_json(exclude_none=True)
+    return body
 
 
 def _contours(doc: dict[str, Any]) -> dict[str, list[list[float]]]:

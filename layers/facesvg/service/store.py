@@ -10,13 +10,23 @@ from __future__ import annotations
 from functools import lru_cache
 
 from facesvg.service.aws.clients import LazyClient, client, forget_clients
+from facesvg.service.aws.deliveries import DynamoDeliveryLog
 from facesvg.service.aws.dynamo import DynamoJobRepository
+from facesvg.service.aws.events import EventBridgePublisher, SecretsManagerSecret, SqsNotifyQueue
 from facesvg.service.aws.s3 import S3BlobStore
 from facesvg.service.aws.sqs import SqsJobQueue
 from facesvg.service.jobs import JobService
+from facesvg.service.notify import Dispatcher
 from facesvg.service.settings import Settings, get_settings
 
-__all__ = ["build_service", "client", "default_service", "reset_caches"]
+__all__ = [
+    "build_dispatcher",
+    "build_service",
+    "client",
+    "default_dispatcher",
+    "default_service",
+    "reset_caches",
+]
 
 
 def build_service(settings: Settings | None = None) -> JobService:
@@ -26,7 +36,36 @@ def build_service(settings: Settings | None = None) -> JobService:
         blobs=S3BlobStore(LazyClient("s3"), settings.bucket),
         queue=SqsJobQueue(LazyClient("sqs"), settings.queue_url),
         settings=settings,
+        events=EventBridgePublisher(LazyClient("events"), settings.event_bus) if settings.event_bus else None,
+        notify_queue=(
+            SqsNotifyQueue(LazyClient("sqs"), settings.notify_queue_url)
+            if settings.notify_queue_url
+            else None
+        ),
     )
+
+
+def build_dispatcher(settings: Settings | None = None) -> Dispatcher:
+    """The notify function's rules wired to AWS (facesvg.service.notify)."""
+    settings = settings or get_settings()
+    return Dispatcher(
+        jobs=DynamoJobRepository(LazyClient("dynamodb"), settings.table),
+        queue=SqsNotifyQueue(LazyClient("sqs"), settings.notify_queue_url),
+        blobs=S3BlobStore(LazyClient("s3"), settings.bucket),
+        secret=SecretsManagerSecret(LazyClient("secretsmanager"), settings.webhook_secret_id),
+        log=DynamoDeliveryLog(LazyClient("dynamodb"), settings.table),
+        policy=settings.url_policy,
+        backoff_base_seconds=settings.notify_backoff_seconds,
+        max_attempts=settings.notify_max_attempts,
+        presign_seconds=settings.presign_seconds,
+        ttl_seconds=settings.job_ttl_days * 86400,
+        timeout_seconds=settings.notify_timeout_seconds,
+    )
+
+
+@lru_cache(maxsize=1)
+def default_dispatcher() -> Dispatcher:
+    return build_dispatcher()
 
 
 @lru_cache(maxsize=1)
@@ -41,3 +80,4 @@ def reset_caches() -> None:
     get_settings.cache_clear()
     forget_clients()
     default_service.cache_clear()
+    default_dispatcher.cache_clear()

@@ -1,15 +1,20 @@
 """Submit: return the job for a set of inputs, creating and enqueueing it at most once.
 
-1. Look the content hash up: a live job is returned as it is (re-enqueued if it has been pending
-   suspiciously long); a job that failed for a reason that was not the caller's, or whose item has
-   expired, is replaced.
-2. Otherwise upload the inputs while the core checks them (a rejected request leaves nothing
+1. Look the content hash up in the caller's scope (its API key: one client never gets another's
+   job record): a live job is returned as it is (re-enqueued if it has been pending suspiciously
+   long); a job that failed for a reason that was not the caller's, or whose item has expired, is
+   replaced.
+2. A render of the same content finished for any scope (``RENDER#<hash>``; ``results/<hash>/`` is
+   shared): the caller's job is created completed with that result — no upload, no queue, no render.
+3. Otherwise upload the inputs while the core checks them (a rejected request leaves nothing
    behind), then write the job and its cache item in one conditional transaction. Only its winner
    enqueues, so concurrent identical submits make one job; a loser returns the winner's job.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -18,13 +23,28 @@ from facesvg.service.clock import epoch_of, utc_now_iso
 from facesvg.service.errors import ServiceUnavailable
 from facesvg.service.hashing import PreparedInputs
 from facesvg.service.layout import input_keys
-from facesvg.service.models import Job, JobMessage, JobStatus, new_job_id
+from facesvg.service.models import Callback, Job, JobMessage, JobResult, JobStatus, new_job_id
 from facesvg.service.observability import logger
 from facesvg.service.ports import Blob, BlobStore, JobQueue, JobRepository, RenderCore
 from facesvg.service.settings import Settings
 
 # A failure with one of these codes was not the caller's fault: an identical submit may retry it.
 RETRYABLE_FAILURES = frozenset({"ProcessingFailed"})
+
+LOCAL_SCOPE = "local"  # no API key (the local stack without --api-key)
+DROP_SCOPE = "drop"  # the S3 drop folder (whoever may write incoming/)
+_API_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,128}$")
+
+
+def client_scope(api_key_id: str | None, api_key: str | None) -> str:
+    """Whose cache a request uses: API Gateway's ``requestContext.identity.apiKeyId`` (the usage
+    plan's key, set by API Gateway, not the caller), else a hash of the ``x-api-key`` header (the
+    local gateway checks the key but has no ids), else ``local``. Never the key itself."""
+    if api_key_id and _API_KEY_ID.fullmatch(api_key_id):
+        return f"key:{api_key_id}"
+    if api_key:
+        return "hdr:" + hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return LOCAL_SCOPE
 
 
 @dataclass(frozen=True)
@@ -51,12 +71,22 @@ class Submitter:
     clock: Callable[[], float]
 
     def submit(
-        self, prepared: PreparedInputs, source: str, publish_to: frozenset[str] = frozenset()
+        self,
+        prepared: PreparedInputs,
+        source: str,
+        publish_to: frozenset[str] = frozenset(),
+        scope: str = LOCAL_SCOPE,
+        callback: Callback | None = None,  # the creator's; a caller who joins is added by notify
     ) -> SubmitOutcome:
-        cached = self._lookup(prepared.content_hash)
+        cached = self._lookup(prepared.content_hash, scope)
         if isinstance(cached, Job) and not _replaceable(cached):
             self._requeue_if_stuck(cached)
             return SubmitOutcome(cached, created=False)
+        replace = cached.job_id if cached else None
+
+        rendered = self.jobs.get_render(prepared.content_hash)
+        if rendered is not None:
+            return self._reuse(prepared, source, publish_to, scope, rendered, replace)
 
         # The inputs upload while the core checks them; the job id is sent to the queue only after
         # both, so no worker can look for inputs that are not there yet.
@@ -67,6 +97,7 @@ class Submitter:
                 prepared.segmentation_map,
                 prepared.landmarks_json.decode(),
                 limits=self.settings.limits,
+                label_scheme=prepared.options.label_scheme,
             )
         except Exception:
             with suppress(Exception):  # refused anyway: only wait for it, to remove what it wrote
@@ -75,9 +106,9 @@ class Submitter:
             raise
 
         now_epoch = self.clock()
-        job = _new_job(prepared, source, publish_to, utc_now_iso(now_epoch))
+        job = _new_job(prepared, source, publish_to, scope, utc_now_iso(now_epoch), callback)
         expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
-        holder = self.jobs.create_job(job, expires_at, replace_job_id=cached.job_id if cached else None)
+        holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
         try:
             upload.result()
         except Exception as exc:
@@ -104,8 +135,37 @@ class Submitter:
         )
         return SubmitOutcome(job, created=True)
 
-    def _lookup(self, digest: str) -> Job | ExpiredJob | None:
-        job_id = self.jobs.get_cached_job_id(digest)
+    def _reuse(
+        self,
+        prepared: PreparedInputs,
+        source: str,
+        publish_to: frozenset[str],
+        scope: str,
+        rendered: JobResult,
+        replace: str | None,
+    ) -> SubmitOutcome:
+        """This content was rendered for another scope: the caller gets its own job record, already
+        completed, over the shared ``results/<hash>/``."""
+        now_epoch = self.clock()
+        now = utc_now_iso(now_epoch)
+        job = _new_job(prepared, source, publish_to, scope, now).model_copy(
+            update={"status": JobStatus.COMPLETED, "result": rendered}
+        )
+        expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
+        holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
+        if holder is not None:
+            winner = self.jobs.get_job(holder)
+            if winner is None:
+                raise ServiceUnavailable("the job for these inputs is being replaced, retry shortly")
+            return SubmitOutcome(winner, created=False)
+        logger.info(
+            "job created from an existing render",
+            extra={"job_id": job.job_id, "content_hash": job.content_hash, "source": source},
+        )
+        return SubmitOutcome(job, created=True)
+
+    def _lookup(self, digest: str, scope: str) -> Job | ExpiredJob | None:
+        job_id = self.jobs.get_cached_job_id(digest, scope)
         if job_id is None:
             return None
         return self.jobs.get_job(job_id) or ExpiredJob(job_id)
@@ -141,14 +201,23 @@ def _replaceable(job: Job) -> bool:
     return job.status is JobStatus.FAILED and job.error is not None and job.error.code in RETRYABLE_FAILURES
 
 
-def _new_job(prepared: PreparedInputs, source: str, publish_to: frozenset[str], now: str) -> Job:
+def _new_job(
+    prepared: PreparedInputs,
+    source: str,
+    publish_to: frozenset[str],
+    scope: str,
+    now: str,
+    callback: Callback | None = None,
+) -> Job:
     return Job(
+        callbacks=(callback,) if callback else (),
         job_id=new_job_id(),
         content_hash=prepared.content_hash,
         status=JobStatus.PENDING,
         created_at=now,
         updated_at=now,
         source=source,
+        scope=scope,
         publish_to=publish_to,
     )
 
@@ -170,4 +239,6 @@ def _image_extension(data: bytes) -> str:
         return "jpg"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
+    if data[4:8] == b"ftyp":
+        return "avif" if b"avif" in data[8:32] else "heic"
     return "bin"

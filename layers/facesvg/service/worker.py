@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,7 @@ from facesvg.service.clock import epoch_of, utc_now_iso
 from facesvg.service.dropfolder import Publisher
 from facesvg.service.errors import TransientError
 from facesvg.service.models import Job, JobError, JobResult
+from facesvg.service.notify import EventOutbox
 from facesvg.service.observability import logger, record, tracer
 from facesvg.service.ports import Blob, BlobStore, JobRepository, Pending, RenderCore
 from facesvg.service.settings import Settings
@@ -48,6 +50,7 @@ class Worker:
     publisher: Publisher
     clock: Callable[[], float]
     sleep: Callable[[float], None]
+    outbox: EventOutbox | None = None  # the job-end event (facesvg.service.notify); None: no bus
 
     @tracer.capture_method(capture_response=False)
     def process(self, job_id: str, receive_count: int = 1, content_hash: str | None = None) -> ProcessOutcome:
@@ -72,6 +75,10 @@ class Worker:
                 logger.info(
                     "job already finished; nothing to do", extra={"job_id": job_id, "status": current.status}
                 )
+                if self.outbox is not None:  # its writer may have died before publishing its event
+                    self.outbox.resume(current)
+                if current.publish_to:  # a publish that did not finish (a redelivery retries it)
+                    self.publisher.publish(current, sorted(current.publish_to))
                 return ProcessOutcome.ALREADY_DONE
             raise TransientError(f"job {job_id} is being processed by another worker")
 
@@ -95,7 +102,7 @@ class Worker:
                 logger.warning("job failed: inputs cannot be rendered", extra={**log_keys, "code": exc.code})
                 self._fail(job_id, token, JobError(code=exc.code, message=str(exc)))
                 return ProcessOutcome.FAILED
-            done = self.jobs.complete(job_id, token, result, self._now())
+            done = self.jobs.complete(job_id, token, result, self._now(), self._event_claim())
         except Exception as exc:
             if receive_count >= self.settings.max_receive_count:
                 logger.exception(
@@ -114,12 +121,17 @@ class Worker:
         if done is None:
             logger.warning("lease lost before completion; another worker owns the job", extra=log_keys)
             return ProcessOutcome.LOST_RACE
+        # After the completion (the client already sees it): other scopes' identical submits reuse it.
+        expires_at = int(self.clock()) + self.settings.job_ttl_days * 86400
+        with suppress(Exception):  # only an optimisation: without it, another scope renders again
+            self.jobs.record_render(done.content_hash, result, expires_at)
         logger.info("job completed", extra=log_keys)
         record(mc.JOBS_COMPLETED, 1)
         if claimed.created_at:
             record(mc.END_TO_END_LATENCY, max(0.0, (self.clock() - epoch_of(claimed.created_at)) * 1000))
         if done.publish_to:
             self.publisher.publish(done, sorted(done.publish_to))
+        self._publish_event(done)
         return ProcessOutcome.COMPLETED
 
     def _now(self) -> str:
@@ -129,10 +141,25 @@ class Worker:
         return self.blobs.begin_get_many(list(layout.input_keys(content_hash).values()))
 
     def _fail(self, job_id: str, token: str, error: JobError) -> None:
-        failed = self.jobs.fail(job_id, token, error, self._now())
+        failed = self.jobs.fail(job_id, token, error, self._now(), self._event_claim())
         if failed is not None:
             record(mc.JOBS_FAILED, 1, error_code=error.code)
             self.publisher.publish(failed, sorted(failed.publish_to))
+            self._publish_event(failed)
+
+    def _event_claim(self) -> float | None:
+        return self.outbox.claim_until() if self.outbox is not None else None
+
+    def _publish_event(self, job: Job) -> None:
+        """This worker's write ended the job (and set the outbox flag): it publishes the event. If
+        that fails, the message is retried and the redelivery publishes once the claim expired."""
+        if self.outbox is None:
+            return
+        try:
+            self.outbox.publish_claimed(job)
+        except Exception as exc:
+            logger.exception("could not publish the job-end event; retrying", extra={"job_id": job.job_id})
+            raise TransientError(f"job {job.job_id}: event not published") from exc
 
     @tracer.capture_method(capture_response=False)
     def _render(self, job: Job, download: Pending[dict[str, bytes]]) -> JobResult:
@@ -144,13 +171,24 @@ class Worker:
         except ValueError as exc:
             raise InputError("options", f"stored options are invalid: {exc}", code="InvalidOptions") from exc
         t1 = time.perf_counter()
-        result = self.core.render(
-            got[keys["image"]],
-            got[keys["segmentation_map"]],
-            got[keys["landmarks"]].decode(),
-            options=options,
-            limits=self.settings.limits,
-        )
+        try:
+            result = self.core.render(
+                got[keys["image"]],
+                got[keys["segmentation_map"]],
+                got[keys["landmarks"]].decode(),
+                options=options,
+                limits=self.settings.limits,
+            )
+        except InputError:
+            raise
+        except Exception as exc:
+            if not is_deterministic(exc):
+                raise
+            # The render is a pure function of the stored inputs: the same inputs fail the same way
+            # on every attempt (degenerate landmarks → LinAlgError). Not worth a retry or the DLQ.
+            logger.exception("render failed on its inputs", extra={"job_id": job.job_id})
+            reason = f"the inputs cannot be rendered ({type(exc).__name__}: {exc})"
+            raise UnrenderableInputs(reason[:500]) from exc
         t2 = time.perf_counter()
 
         prefix = layout.results_prefix(job.content_hash)
@@ -190,7 +228,27 @@ class Worker:
             size=[int(v) for v in result.size],
             rotation_deg=float(result.rotation_deg),
             missing=[str(m) for m in result.missing],
+            svg_bytes=len(result.svg),
         )
+
+
+class UnrenderableInputs(InputError):
+    """A deterministic failure of the render core on a job's inputs (not a typed ``InputError``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("landmarks", message, code="InvalidInput")
+
+    def __str__(self) -> str:  # which input is at fault is not known: no field prefix
+        return self.message
+
+
+def is_deterministic(exc: BaseException) -> bool:
+    """Would the render core raise this again for the same inputs? Arithmetic and value errors
+    (``numpy.linalg.LinAlgError`` is a ``ValueError``) and OpenCV's ``cv2.error`` come from the
+    numbers themselves; I/O, memory and everything else may pass on a retry."""
+    if isinstance(exc, ValueError | ArithmeticError):
+        return True
+    return type(exc).__module__.split(".")[0] == "cv2"
 
 
 def _compact(doc: dict[str, Any]) -> bytes:

@@ -139,7 +139,7 @@ def test_result_json_contract(sample_result: RenderResult) -> None:
     assert set(doc) == {
         "size", "source_size", "transform", "inverse_transform", "rotation_deg", "regions", "zones",
         "regions_source_px", "zones_source_px", "missing", "visibility", "subject_on_image_left", "scale",
-        "areas", "timings_ms",
+        "areas", "timings_ms", "face_index",
     }  # fmt: skip
     assert set(doc["visibility"]) == set(doc["regions"]) | set(doc["missing"])
     assert doc["size"] == [1024, 1024]

@@ -130,7 +130,9 @@ def test_passing_reports_pass_every_bar_and_absent_material_is_skipped() -> None
     assert fid.exit_code(bars) == 0
     by_name = {b.name: b.passed for b in bars}
     assert [n for n, p in by_name.items() if p is None] == [
-        f"example: right_cheek, right_undereye IoU with the customer's >= {fid.BAR_CUSTOMER_IOU}"
+        f"example: right_cheek, right_undereye IoU with the customer's >= {fid.BAR_CUSTOMER_IOU}",
+        f"{fid.SCHEME}: label regions IoU >= {fid.BAR_SCHEME_LABEL_IOU} with the LaPa render",
+        f"{fid.SCHEME}: visible ears IoU >= {fid.BAR_SCHEME_EAR_IOU} with truth_ears",
     ]
     # The sample alone: only the bars that concern every case (renders, overlaps, zones) are measured.
     sample_only = fid.check_bars([_report(fid.SAMPLE, ears=None)])
@@ -159,6 +161,20 @@ def test_a_failing_bar_fails_the_run(change: dict[str, object], bar: str) -> Non
     assert fid.exit_code(bars) == 1
     assert len(failed) == 1 and bar in failed[0].name
     assert "faces-case" in failed[0].detail
+
+
+def test_scheme_rows_are_held_to_their_bars() -> None:
+    ear = fid.EarScore(500, 0.01, True, True, 0.9, False)
+    good = _report(fid.SCHEMES, lapa_iou={"nose": 0.97}, ears={"left_ear": ear})
+    by_name = {b.name: b.passed for b in fid.check_bars([good])}
+    assert by_name[f"{fid.SCHEME}: label regions IoU >= {fid.BAR_SCHEME_LABEL_IOU} with the LaPa render"]
+    assert by_name[f"{fid.SCHEME}: visible ears IoU >= {fid.BAR_SCHEME_EAR_IOU} with truth_ears"]
+    low = fid.EarScore(500, 0.01, True, True, 0.8, False)
+    for bad in (
+        _report(fid.SCHEMES, lapa_iou={"nose": 0.94}, ears={"left_ear": ear}),
+        _report(fid.SCHEMES, lapa_iou={"nose": 0.97}, ears={"left_ear": low}),
+    ):
+        assert fid.exit_code(fid.check_bars([bad])) == 1
 
 
 def test_ear_bar_counts_instances() -> None:

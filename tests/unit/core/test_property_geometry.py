@@ -19,7 +19,7 @@ from facesvg.core import smooth
 from facesvg.core.inputs import FaceInputs
 from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import SIGMA_PX, STEP_PX, RenderResult, render
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis_profiles import examples
 
@@ -83,6 +83,8 @@ def test_any_reframing_gives_the_same_regions_mapped_back(
 
 @_RENDER_SETTINGS
 @given(canvas=st.integers(128, 1536), margin=st.floats(0.0, 1.0))
+@example(canvas=132, margin=0.712)  # a one-pixel upper lip drawn as a dot (before MIN_PIXELS)
+@example(canvas=136, margin=0.5)  # found by the explore profile
 def test_polygons_are_simple_and_inside_the_canvas_for_any_canvas_and_margin(
     sample_bytes: dict[str, bytes], canvas: int, margin: float
 ) -> None:

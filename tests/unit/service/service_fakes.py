@@ -17,8 +17,17 @@ import numpy as np
 from facesvg.core.errors import InputError, NoFace
 from facesvg.service.errors import StoreError
 from facesvg.service.jobs import JobService
-from facesvg.service.models import Job, JobError, JobMessage, JobResult, JobStatus
-from facesvg.service.ports import Blob, Deferred, RenderCore
+from facesvg.service.models import (
+    Callback,
+    DropState,
+    EventState,
+    Job,
+    JobError,
+    JobMessage,
+    JobResult,
+    JobStatus,
+)
+from facesvg.service.ports import Blob, Deferred, ObjectInfo, RenderCore
 from facesvg.service.settings import Settings
 
 
@@ -32,7 +41,10 @@ class _Row:
 class FakeJobRepository:
     def __init__(self) -> None:
         self.rows: dict[str, _Row] = {}
-        self.cache: dict[str, str] = {}
+        self.cache: dict[tuple[str, str], str] = {}  # (content hash, scope) → job id
+        self.renders: dict[str, JobResult] = {}
+        self.drops: dict[str, DropState] = {}
+        self.drop_leases: dict[str, tuple[str, float]] = {}  # name → (owner, until)
         self.lock = threading.Lock()
         self.creates = 0
 
@@ -41,16 +53,16 @@ class FakeJobRepository:
             row = self.rows.get(job_id)
             return row.job if row else None
 
-    def get_cached_job_id(self, content_hash: str) -> str | None:
+    def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None:
         with self.lock:
-            return self.cache.get(content_hash)
+            return self.cache.get((content_hash, scope))
 
     def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:
         with self.lock:
-            holder = self.cache.get(job.content_hash)
+            holder = self.cache.get((job.content_hash, job.scope))
             if holder is not None and holder != replace_job_id:
                 return holder
-            self.cache[job.content_hash] = job.job_id
+            self.cache[(job.content_hash, job.scope)] = job.job_id
             self.rows[job.job_id] = _Row(job)
             self.creates += 1
             return None
@@ -58,12 +70,20 @@ class FakeJobRepository:
     def delete_created_job(self, job: Job) -> None:
         with self.lock:  # both conditions or nothing, as in the DynamoDB transaction
             row = self.rows.get(job.job_id)
-            if self.cache.get(job.content_hash) != job.job_id or row is None:
+            if self.cache.get((job.content_hash, job.scope)) != job.job_id or row is None:
                 raise StoreError("the job is not the one created")
             if row.job.status is not JobStatus.PENDING:
                 raise StoreError("the job is no longer pending")
-            del self.cache[job.content_hash]
+            del self.cache[(job.content_hash, job.scope)]
             del self.rows[job.job_id]
+
+    def get_render(self, content_hash: str) -> JobResult | None:
+        with self.lock:
+            return self.renders.get(content_hash)
+
+    def record_render(self, content_hash: str, result: JobResult, expires_at: int) -> None:
+        with self.lock:
+            self.renders[content_hash] = result
 
     def claim(self, job_id: str, token: str, now: str, now_epoch: float, lease_until: float) -> Job | None:
         with self.lock:
@@ -95,12 +115,58 @@ class FakeJobRepository:
             row.lease_token, row.lease_until = None, 0.0
             return row.job
 
-    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
-        return self._finish(job_id, token, status=JobStatus.COMPLETED, result=result, updated_at=now)
+    def complete(
+        self, job_id: str, token: str, result: JobResult, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
+        return self._finish(
+            job_id,
+            token,
+            status=JobStatus.COMPLETED,
+            result=result,
+            updated_at=now,
+            **_event_flag(event_claim_until),
+        )
 
-    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+    def fail(
+        self, job_id: str, token: str, error: JobError, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
         error = error.model_copy(update={"message": error.message[:1000]})
-        return self._finish(job_id, token, status=JobStatus.FAILED, error=error, updated_at=now)
+        return self._finish(
+            job_id,
+            token,
+            status=JobStatus.FAILED,
+            error=error,
+            updated_at=now,
+            **_event_flag(event_claim_until),
+        )
+
+    def claim_event(self, job_id: str, now_epoch: float, claim_until: float) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row is None or row.job.event_state is not EventState.PENDING:
+                return None
+            if (row.job.event_claim_until or 0.0) >= now_epoch:
+                return None
+            row.job = row.job.model_copy(update={"event_claim_until": claim_until})
+            return row.job
+
+    def mark_event_published(self, job_id: str) -> bool:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row is None or row.job.event_state is not EventState.PENDING:
+                return False
+            row.job = row.job.model_copy(
+                update={"event_state": EventState.PUBLISHED, "event_claim_until": None}
+            )
+            return True
+
+    def add_callback(self, job_id: str, callback: Callback, max_callbacks: int) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            if row is None or row.job.status.terminal or len(row.job.callbacks) >= max_callbacks:
+                return None
+            row.job = row.job.model_copy(update={"callbacks": (*row.job.callbacks, callback)})
+            return row.job
 
     def touch_pending(self, job_id: str, seen_updated_at: str, now: str) -> bool:
         with self.lock:
@@ -114,6 +180,50 @@ class FakeJobRepository:
             row.job = row.job.model_copy(update={"updated_at": now})
             return True
 
+    def get_drop(self, name: str) -> DropState | None:
+        with self.lock:
+            return self.drops.get(name)
+
+    def advance_drop(self, state: DropState, expected_seq: int, expires_at: int) -> bool:
+        with self.lock:
+            current = self.drops.get(state.name)
+            if (current.seq if current else 0) != expected_seq:
+                return False
+            published = current.published_seq if current else 0
+            self.drops[state.name] = state.model_copy(
+                update={"seq": expected_seq + 1, "job_id": None, "published_seq": published}
+            )
+            return True
+
+    def set_drop_job(self, name: str, seq: int, job_id: str) -> bool:
+        with self.lock:
+            current = self.drops.get(name)
+            if current is None or current.seq != seq:
+                return False
+            self.drops[name] = current.model_copy(update={"job_id": job_id})
+            return True
+
+    def acquire_drop_publish(self, name: str, seq: int, owner: str, now_epoch: float, until: float) -> bool:
+        with self.lock:
+            current = self.drops.get(name)
+            if current is None or current.seq != seq or current.published_seq >= seq:
+                return False
+            lease = self.drop_leases.get(name)
+            if lease is not None and lease[1] >= now_epoch:
+                return False
+            self.drop_leases[name] = (owner, until)
+            return True
+
+    def release_drop_publish(self, name: str, seq: int, owner: str, published: bool = True) -> None:
+        with self.lock:
+            lease = self.drop_leases.get(name)
+            current = self.drops.get(name)
+            if lease is None or lease[0] != owner or current is None:
+                return
+            del self.drop_leases[name]
+            if published:
+                self.drops[name] = current.model_copy(update={"published_seq": seq})
+
     def add_publish_name(self, job_id: str, name: str) -> Job | None:
         with self.lock:
             row = self.rows.get(job_id)
@@ -123,9 +233,17 @@ class FakeJobRepository:
             return row.job
 
 
+def _event_flag(claim_until: float | None) -> dict[str, Any]:
+    if claim_until is None:
+        return {}
+    return {"event_state": EventState.PENDING, "event_claim_until": claim_until}
+
+
 class FakeBlobStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.modified: dict[str, float] = {}  # upload time, whole seconds as on S3
+        self.clock = time.time
         self.lock = threading.Lock()
         self.fail_get: set[str] = set()
         self.gets: list[str] = []
@@ -133,6 +251,7 @@ class FakeBlobStore:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         with self.lock:
             self.objects[key] = bytes(data)
+            self.modified[key] = float(int(self.clock()))
 
     def get(self, key: str) -> bytes:
         if key in self.fail_get:
@@ -160,18 +279,38 @@ class FakeBlobStore:
         with self.lock:
             return sorted(k for k in self.objects if k.startswith(prefix))
 
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        with self.lock:
+            return [
+                ObjectInfo(k, _etag(v), self.modified.get(k, 0.0))
+                for k, v in sorted(self.objects.items())
+                if k.startswith(prefix)
+            ]
+
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        data = self.get(key)
+        return data, _etag(data)
+
     def copy(self, source_key: str, dest_key: str) -> None:
         with self.lock:
             if source_key not in self.objects:
                 raise StoreError(f"no object {source_key}")
             self.objects[dest_key] = self.objects[source_key]
+            self.modified[dest_key] = float(int(self.clock()))
 
     def delete(self, key: str) -> None:
         with self.lock:
             self.objects.pop(key, None)
+            self.modified.pop(key, None)
 
     def presign_get(self, key: str, expires_in: int) -> str:
         return f"https://bucket.example/{key}?expires={expires_in}"
+
+
+def _etag(data: bytes) -> str:
+    import hashlib
+
+    return '"' + hashlib.md5(data).hexdigest() + '"'  # as S3's ETag of a one-part upload
 
 
 class FakeQueue:
@@ -183,6 +322,29 @@ class FakeQueue:
         if self.fail:
             raise ConnectionError("simulated SQS outage")
         self.messages.append(message)
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+        self.fail = False
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        if self.fail:
+            raise ConnectionError("simulated EventBridge outage")
+        self.published.append((detail_type, detail))
+
+
+class FakeNotifyQueue:
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+        self.delays: list[tuple[str, int]] = []
+
+    def send_many(self, bodies: Sequence[str]) -> None:
+        self.bodies.extend(bodies)
+
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        self.delays.append((receipt_handle, seconds))
 
 
 @dataclass
@@ -232,7 +394,7 @@ class FakeCore:
         self.render_error: Exception | None = None
         self.lock = threading.Lock()
 
-    def parse_landmarks(self, raw: Any) -> FakeLandmarks:
+    def parse_landmarks(self, raw: Any, face_index: int = 0) -> FakeLandmarks:
         if isinstance(raw, str) and raw.startswith("{"):
             import json
 
@@ -242,7 +404,14 @@ class FakeCore:
             raise InputError("landmarks", "must be a non-empty list", code="InvalidLandmarks")
         return FakeLandmarks(np.asarray(raw, dtype=float), (100, 100))
 
-    def check_inputs(self, image: bytes, segmentation: bytes, landmarks: Any, limits: Any = None) -> None:
+    def check_inputs(
+        self,
+        image: bytes,
+        segmentation: bytes,
+        landmarks: Any,
+        limits: Any = None,
+        label_scheme: str = "lapa",
+    ) -> None:
         with self.lock:
             self.validations += 1
         if image == b"bad":
@@ -274,12 +443,17 @@ class Harness:
     core: FakeCore
     sleeps: list[float]
     clock: list[float]
+    events: FakeEvents = field(default_factory=FakeEvents)
+    notify_queue: FakeNotifyQueue = field(default_factory=FakeNotifyQueue)
 
 
-def make_harness(**settings: Any) -> Harness:
+def make_harness(*, notify: bool = False, **settings: Any) -> Harness:
+    """``notify=True`` wires a fake event bus and notify queue (facesvg.service.notify)."""
     jobs, blobs, queue, core = FakeJobRepository(), FakeBlobStore(), FakeQueue(), FakeCore()
+    events, notify_queue = FakeEvents(), FakeNotifyQueue()
     sleeps: list[float] = []
     clock = [1_800_000_000.0]
+    blobs.clock = lambda: clock[0]  # upload times follow the harness clock
     service = JobService(
         jobs=jobs,
         blobs=blobs,
@@ -288,8 +462,10 @@ def make_harness(**settings: Any) -> Harness:
         core=core.as_render_core(),
         clock=lambda: clock[0],
         sleep=sleeps.append,
+        events=events if notify else None,
+        notify_queue=notify_queue if notify else None,
     )
-    return Harness(service, jobs, blobs, queue, core, sleeps, clock)
+    return Harness(service, jobs, blobs, queue, core, sleeps, clock, events, notify_queue)
 
 
 def now() -> float:

@@ -90,7 +90,7 @@ def test_each_resolver_answers_from_its_own_event_while_another_resolves() -> No
         def __getattr__(self, name: str) -> Any:
             return getattr(h.service, name)
 
-        def submit_request(self, request: Any) -> Any:
+        def submit_request(self, request: Any, scope: str = "local") -> Any:
             second.update(
                 resolve(
                     second_app,
@@ -99,7 +99,7 @@ def test_each_resolver_answers_from_its_own_event_while_another_resolves() -> No
                     max_body_bytes=1_000_000,
                 )
             )
-            return h.service.submit_request(request)
+            return h.service.submit_request(request, scope)
 
     first_app = pin_current_event(create_app(lambda: Overlapping()))  # type: ignore[arg-type,return-value]
     first = resolve(
@@ -110,3 +110,52 @@ def test_each_resolver_answers_from_its_own_event_while_another_resolves() -> No
     assert one["id"] != two["id"]
     assert one["status_url"].startswith("https://one.example/")
     assert two["status_url"].startswith("https://two.example/")
+
+
+def test_a_dash_pattern_with_non_ascii_digits_is_400_naming_the_option() -> None:
+    # Given a style whose dash pattern uses Arabic-Indic digits (Unicode \d, not ASCII)
+    style = {"stroke_dasharray": "٤,٢"}
+    body = {"image": "aGk=", "segmentation_map": "aGk=", "landmarks": [], "options": {"style": style}}
+
+    response = _call(_event("api_submit_v1.json", body=json.dumps(body)))
+
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["field"] == "options.style.stroke_dasharray"
+
+
+def test_an_ascii_dash_pattern_is_still_accepted() -> None:
+    from facesvg.core.options import RenderOptions
+
+    assert RenderOptions.model_validate({"style": {"stroke_dasharray": "4.5,2,10"}}).style.stroke_dasharray
+
+
+def test_api_gateway_api_key_ids_scope_the_job_cache() -> None:
+    # Given one service behind the resolver, and submit events as API Gateway sends them with keys
+    h = make_harness()
+    app = create_app(lambda: h.service)
+    body = json.dumps({"image": "aW1n", "segmentation_map": "bWFw", "landmarks": [[1.0, 2.0]]})
+
+    def submit(api_key_id: str) -> str:
+        event = _event("api_submit_v1.json", body=body)
+        event["requestContext"].setdefault("identity", {})["apiKeyId"] = api_key_id
+        response = resolve(app, event, LocalContext("test"), max_body_bytes=1_000_000)
+        return str(json.loads(response["body"])["id"])
+
+    # When two keys submit identical inputs, twice each
+    a1, b1, a2, b2 = submit("keyA1"), submit("keyB2"), submit("keyA1"), submit("keyB2")
+
+    # Then each key has its own job, and each gets its own back
+    assert a1 == a2 and b1 == b2 and a1 != b1
+    assert {row.job.scope for row in h.jobs.rows.values()} == {"key:keyA1", "key:keyB2"}
+
+
+def test_a_submit_event_without_an_identity_is_the_local_scope() -> None:
+    h = make_harness()
+    body = json.dumps({"image": "aW1n", "segmentation_map": "bWFw", "landmarks": [[1.0, 2.0]]})
+    event = _event("api_submit_v1.json", body=body)
+    event["requestContext"].pop("identity", None)
+
+    response = resolve(create_app(lambda: h.service), event, LocalContext("test"), max_body_bytes=1_000_000)
+
+    assert response["statusCode"] == 202, response["body"]
+    assert {row.job.scope for row in h.jobs.rows.values()} == {"local"}

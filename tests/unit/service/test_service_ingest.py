@@ -47,10 +47,11 @@ def test_the_job_starts_once_all_three_files_exist_and_results_are_published() -
     assert _drop(h, "face-1", {"segmentation_map.png": b"map"}) is IngestOutcome.SUBMITTED
     assert len(h.queue.messages) == 1
     job_id = h.queue.messages[0].job_id
-    assert json.loads(h.blobs.objects["results/face-1/job.json"])["id"] == job_id
+    assert not [k for k in h.blobs.objects if k.startswith("results/face-1/")]  # nothing until it finishes
 
     h.service.process(job_id)
 
+    assert json.loads(h.blobs.objects["results/face-1/job.json"])["id"] == job_id
     assert h.blobs.objects["results/face-1/face.svg"] == b"<svg>face</svg>"
     assert "results/face-1/regions/nose.svg" in h.blobs.objects
 
@@ -112,3 +113,266 @@ def test_a_job_failing_on_its_inputs_publishes_an_error_file() -> None:
     job = h.jobs.get_job(h.queue.messages[0].job_id)
     assert job is not None and job.status is JobStatus.FAILED
     assert json.loads(h.blobs.objects["results/f/error.json"])["error"]["code"] == "InvalidInput"
+
+
+def test_keys_with_control_characters_are_escaped_in_the_log_line() -> None:
+    # Given a console log line as `facesvg run` writes it
+    import io
+    import logging
+
+    from facesvg.service.observability import ConsoleFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(ConsoleFormatter())
+    target = logging.getLogger("facesvg")
+    target.addHandler(handler)
+    h = make_harness()
+    hostile = "incoming/a\x1b[31mRED\nforged line\u2028x/../image.png"
+    try:
+        # When an event carries a key with an escape sequence, a newline and a line separator
+        assert h.service.ingest(h.service.settings.bucket, hostile) is IngestOutcome.IGNORED
+        assert h.service.ingest("bucket\x1b[2J", "incoming/x/image.png") is IngestOutcome.IGNORED
+    finally:
+        target.removeHandler(handler)
+
+    # Then each log record is one printable line with the characters escaped
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert all(line.isprintable() for line in lines)
+    assert "a\\x1b[31mRED\\nforged line\\u2028x" in lines[0]
+    assert "bucket\\x1b[2J" in lines[1]
+
+
+# -- the folder publishes exactly one uploaded set ------------------------------------------------
+
+SET_A = {"image.png": b"img-a", "segmentation_map.png": b"map-a", "landmarks.json": LANDMARKS.encode()}
+SET_B = {"image.png": b"img-b", "segmentation_map.png": b"map-b", "landmarks.json": LANDMARKS.encode()}
+
+
+def _published(h: Harness, name: str) -> dict[str, bytes]:
+    prefix = f"results/{name}/"
+    return {k[len(prefix) :]: v for k, v in h.blobs.objects.items() if k.startswith(prefix)}
+
+
+def _job_of(h: Harness, name: str) -> dict[str, str]:
+    return dict(json.loads(_published(h, name)["job.json"]))
+
+
+def _inputs_of(h: Harness, job_id: str) -> tuple[bytes, bytes]:
+    job = h.jobs.get_job(job_id)
+    assert job is not None
+    return (
+        h.blobs.objects[f"inputs/{job.content_hash}/image"],
+        h.blobs.objects[f"inputs/{job.content_hash}/segmentation_map"],
+    )
+
+
+def _upload_one_at_a_time(h: Harness, name: str, files: dict[str, bytes]) -> list[IngestOutcome]:
+    outcomes = []
+    for file_name, data in files.items():
+        h.clock[0] += 1  # S3 keeps whole seconds: each upload a second later
+        outcomes.append(_drop(h, name, {file_name: data}))
+    return outcomes
+
+
+def test_re_uploading_one_file_at_a_time_starts_only_the_complete_new_set() -> None:
+    # Given set A published
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    h.service.process(h.queue.messages[0].job_id)
+    job_a = _job_of(h, "f")["id"]
+
+    # When set B replaces it one file at a time
+    outcomes = _upload_one_at_a_time(h, "f", SET_B)
+
+    # Then neither (new photo + old map + old landmarks) nor (new, new, old) started a job: only B
+    assert outcomes == [IngestOutcome.WAITING, IngestOutcome.WAITING, IngestOutcome.SUBMITTED]
+    assert len(h.queue.messages) == 2
+    job_b = h.queue.messages[1].job_id
+    assert _inputs_of(h, job_b) == (b"img-b", b"map-b")
+    assert _job_of(h, "f")["id"] == job_a  # A stays published until B is rendered
+    h.service.process(job_b)
+    assert _job_of(h, "f")["id"] == job_b and "error.json" not in _published(h, "f")
+
+
+def test_replacing_one_file_of_a_finished_set_starts_nothing() -> None:
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    h.clock[0] += 5
+    assert _drop(h, "f", {"image.png": b"img-b"}) is IngestOutcome.WAITING
+    assert _drop(h, "f", {"image.png": b"img-b"}) is IngestOutcome.WAITING  # a repeated event too
+    assert len(h.queue.messages) == 1
+
+
+def test_a_job_of_a_replaced_set_never_publishes() -> None:
+    # Given set A's job still pending when set B is taken
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    _upload_one_at_a_time(h, "f", SET_B)
+    job_a, job_b = (m.job_id for m in h.queue.messages)
+
+    # When B finishes first and A last
+    h.service.process(job_b)
+    h.service.process(job_a)
+
+    # Then the folder shows B, and only B
+    assert _job_of(h, "f")["id"] == job_b
+    assert h.jobs.get_job(job_a).status is JobStatus.COMPLETED  # type: ignore[union-attr]
+
+
+def test_a_failing_re_upload_leaves_only_its_error_and_job() -> None:
+    from facesvg.core.errors import InputError
+
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    h.service.process(h.queue.messages[0].job_id)
+    assert "face.svg" in _published(h, "f")
+
+    _upload_one_at_a_time(h, "f", SET_B)
+    h.core.render_error = InputError("segmentation_map", "corrupt")
+    h.service.process(h.queue.messages[1].job_id)
+
+    published = _published(h, "f")
+    assert set(published) == {"error.json", "job.json"}
+    failed = h.queue.messages[1].job_id
+    assert _job_of(h, "f")["id"] == failed
+    assert json.loads(published["error.json"]) == {
+        "id": failed,
+        "error": {"code": "InvalidInput", "message": "segmentation_map: corrupt"},
+    }
+
+
+def test_a_re_upload_refused_at_ingest_leaves_only_its_error() -> None:
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    h.service.process(h.queue.messages[0].job_id)
+
+    outcomes = _upload_one_at_a_time(h, "f", {**SET_B, "image.png": b"bad"})
+
+    assert outcomes[-1] is IngestOutcome.INVALID and len(h.queue.messages) == 1
+    published = _published(h, "f")
+    assert set(published) == {"error.json"}
+    assert json.loads(published["error.json"])["error"]["field"] == "image"
+    # and a later complete set is rendered and replaces the error
+    _upload_one_at_a_time(h, "f", SET_B)
+    h.service.process(h.queue.messages[1].job_id)
+    assert "error.json" not in _published(h, "f") and "face.svg" in _published(h, "f")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("my face", "ASCII letters"),
+        ("visage-é", "ASCII letters"),
+        ("x" * 65, "at most 64"),
+        ("-dash", "start with"),
+    ],
+)
+def test_refused_folder_names_get_an_error_saying_why(name: str, reason: str) -> None:
+    h = make_harness()
+    assert _drop(h, name, SET_A) is IngestOutcome.INVALID
+    error = json.loads(h.blobs.objects[f"results/{name}/error.json"])["error"]
+    assert error["code"] == "InvalidName" and reason in error["message"]
+    assert h.queue.messages == [] and set(_published(h, name)) == {"error.json"}
+
+
+@pytest.mark.parametrize(
+    "name", ["g" * 64, "a" * 64, "0" * 64, "..", ".hidden", 'q"uote', "a\\b", "<script>", "a%2Fb"]
+)
+def test_names_unsafe_as_a_key_or_shaped_like_a_content_hash_write_nothing(name: str) -> None:
+    h = make_harness()
+    before = set(h.blobs.objects)
+    h.blobs.put(f"incoming/{name}/image.png", b"img", "image/png")
+    outcome = h.service.ingest(h.service.settings.bucket, f"incoming/{name}/image.png")
+    if name == "g" * 64:  # 64 characters, not hex: a valid name
+        assert outcome is IngestOutcome.WAITING
+    else:
+        assert outcome is IngestOutcome.IGNORED
+        assert set(h.blobs.objects) - before == {f"incoming/{name}/image.png"}
+
+
+def test_a_wrongly_named_file_makes_the_folder_an_error_naming_it() -> None:
+    # Given a published set
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    h.service.process(h.queue.messages[0].job_id)
+
+    # When a file the folder does not accept arrives (wrong case)
+    h.clock[0] += 1
+    assert _drop(h, "f", {"image.PNG": b"img"}) is IngestOutcome.INVALID
+
+    # Then the folder holds only an error naming it, and the accepted names
+    published = _published(h, "f")
+    assert set(published) == {"error.json"}
+    error = json.loads(published["error.json"])["error"]
+    assert error["code"] == "InvalidFileName" and "'image.PNG'" in error["message"]
+    assert "image.png" in error["message"]
+    assert _drop(h, "f", {"image.PNG": b"img"}) is IngestOutcome.INVALID  # the same state again: no-op
+
+
+def test_publishing_waits_for_a_publish_in_progress() -> None:
+    # Given a finished job of the folder's current set while another publisher holds the lease
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    state = h.jobs.get_drop("f")
+    assert state is not None
+    h.jobs.drop_leases["f"] = ("someone-else", h.clock[0] + 0.3)
+
+    def later(seconds: float) -> None:
+        h.sleeps.append(seconds)
+        h.clock[0] += seconds
+
+    h.service._publisher.sleep = later
+
+    # When the worker completes it
+    h.service.process(h.queue.messages[0].job_id)
+
+    # Then it published after the other lease ended
+    assert h.sleeps and "face.svg" in _published(h, "f")
+
+
+def test_a_publish_that_fails_is_retried_by_the_redelivery() -> None:
+    # Given a job whose first publish fails half-way (S3 refuses a copy)
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    job_id = h.queue.messages[0].job_id
+    real_copy = h.blobs.copy
+    calls = {"n": 0}
+
+    def flaky_copy(source: str, dest: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionError("S3 hiccup")
+        real_copy(source, dest)
+
+    h.blobs.copy = flaky_copy  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        h.service.process(job_id)  # completed, but the record fails: SQS redelivers
+    assert "face.svg" not in _published(h, "f")
+
+    # When the message is redelivered
+    from facesvg.service.worker import ProcessOutcome
+
+    assert h.service.process(job_id, receive_count=2) is ProcessOutcome.ALREADY_DONE
+
+    # Then the folder is published in full, rendered once
+    assert "face.svg" in _published(h, "f") and h.core.renders == 1
+
+
+@pytest.mark.parametrize("name", ["face\n", "face\r\n", "face\x1b[2J", "face\u2028"])
+def test_a_name_ending_in_a_newline_or_holding_control_characters_is_never_a_drop_name(name: str) -> None:
+    # ("$" in a Python pattern also matches before a final newline: the check is a fullmatch)
+    from facesvg.service.layout import has_error_folder, is_drop_name
+
+    assert not is_drop_name(name) and not has_error_folder(name)
+    h = make_harness()
+    h.blobs.put(f"incoming/{name}/image.png", b"img", "image/png")
+    assert h.service.ingest(h.service.settings.bucket, f"incoming/{name}/image.png") is IngestOutcome.IGNORED
+    assert [k for k in h.blobs.objects if not k.startswith("incoming/")] == []
+
+
+def test_the_s3_consoles_folder_marker_is_not_a_file() -> None:
+    h = make_harness()
+    h.blobs.put("incoming/f/", b"", "application/x-directory")
+    assert _drop(h, "f", SET_A) is IngestOutcome.SUBMITTED

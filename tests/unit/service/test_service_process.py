@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from facesvg.core.errors import InputError
 from facesvg.core.options import RenderOptions
@@ -155,3 +156,48 @@ def test_a_prefetched_job_that_is_already_done_is_skipped_without_error() -> Non
 
     assert h.service.process(job_id, 2, content_hash) is ProcessOutcome.ALREADY_DONE
     assert h.core.renders == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        np.linalg.LinAlgError("Singular matrix"),
+        ValueError("zero-size array to reduction operation"),
+        ZeroDivisionError("float division by zero"),
+    ],
+    ids=["LinAlgError", "ValueError", "ZeroDivisionError"],
+)
+def test_a_deterministic_render_failure_fails_the_job_on_the_first_attempt(error: Exception) -> None:
+    # Given degenerate inputs (e.g. 478 copies of one point) that make the core raise
+    h = make_harness(max_receive_count=3)
+    job_id = _job(h)
+    h.core.render_error = error
+
+    # When the first delivery is processed: no exception, so SQS deletes the message (no retry, no DLQ)
+    assert h.service.process(job_id, receive_count=1) is ProcessOutcome.FAILED
+
+    job = h.jobs.get_job(job_id)
+    assert job is not None and job.status is JobStatus.FAILED and job.attempts == 1
+    assert job.error is not None and job.error.code == "InvalidInput"
+    assert type(error).__name__ in job.error.message and not job.error.message.startswith("landmarks:")
+
+
+def test_a_typed_input_error_keeps_its_own_code() -> None:
+    from facesvg.core.errors import NoFace
+
+    h = make_harness()
+    job_id = _job(h)
+    h.core.render_error = NoFace("segmentation_map", "no skin near the landmarks")
+
+    assert h.service.process(job_id) is ProcessOutcome.FAILED
+    assert h.jobs.get_job(job_id).error.code == "NoFace"  # type: ignore[union-attr]
+
+
+def test_an_unexpected_error_is_still_retried() -> None:
+    h = make_harness(max_receive_count=3)
+    job_id = _job(h)
+    h.core.render_error = MemoryError()
+
+    with pytest.raises(MemoryError):
+        h.service.process(job_id, receive_count=1)
+    assert h.jobs.get_job(job_id).status is JobStatus.PROCESSING  # type: ignore[union-attr]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from facesvg.core.options import RenderOptions
 from facesvg.service.errors import JobNotFound
+from facesvg.service.models import Job, JobStatus
 from facesvg.service.results_cache import CachingReader, ImmutableCache
-from service_fakes import FakeBlobStore, make_harness
+from service_fakes import FakeBlobStore, Harness, make_harness
 
 
 def test_a_completed_jobs_results_are_read_once_then_served_from_the_cache() -> None:
@@ -47,3 +48,87 @@ def test_the_cache_keeps_the_most_recently_used_bytes_within_its_bound() -> None
     assert reader.get_many(["a", "b", "c"]) == {k: k.encode() * 40 for k in "abc"}
 
     assert blobs.gets == ["b"]
+
+
+# -- response size: always under Lambda's 6 MB ---------------------------------------------------
+
+
+def _completed(h: Harness, svg: bytes, svg_bytes: int | None) -> Job:
+    """A completed job whose face.svg is ``svg`` and whose record says ``svg_bytes``."""
+    prepared = h.service.prepare(b"img", b"map", [[1, 2], [3, 4]], RenderOptions.model_validate({}))
+    job_id = h.service.submit(prepared, source="api").job.job_id
+    h.service.process(job_id)
+    row = h.jobs.rows[job_id]
+    assert row.job.status is JobStatus.COMPLETED and row.job.result is not None
+    row.job = row.job.model_copy(
+        update={"result": row.job.result.model_copy(update={"svg_bytes": svg_bytes})}
+    )
+    h.blobs.put(f"results/{prepared.content_hash}/face.svg", svg, "image/svg+xml")
+    return row.job
+
+
+def test_an_svg_over_the_inline_limit_is_only_a_url_and_is_not_even_read() -> None:
+    from facesvg.service.api import status_response
+    from facesvg.service.status import INLINE_SVG_MAX_BYTES, RESPONSE_MAX_BYTES, bounded_json
+
+    h = make_harness()
+    big = b"<svg>" + b"x" * INLINE_SVG_MAX_BYTES + b"</svg>"
+    job = _completed(h, big, len(big))
+    h.blobs.gets.clear()
+
+    view = h.service.status_view(job)
+
+    assert view.svg is None and view.svg_omitted and view.svg_url
+    assert not [k for k in h.blobs.gets if k.endswith("face.svg")]
+    body = bounded_json(status_response(view, None))
+    assert '"svg":' not in body and '"omitted":["svg"]' in body and len(body) < RESPONSE_MAX_BYTES
+
+
+def test_a_job_without_a_recorded_svg_size_is_checked_when_read() -> None:
+    from facesvg.service.status import INLINE_SVG_MAX_BYTES
+
+    h = make_harness()
+    big = b"<svg>" + b"x" * INLINE_SVG_MAX_BYTES + b"</svg>"
+    assert h.service.status_view(_completed(h, big, None)).svg is None
+    small = b"<svg>small</svg>"
+    h2 = make_harness()
+    assert h2.service.status_view(_completed(h2, small, None)).svg == small
+
+
+def test_the_svg_at_the_limit_is_still_inlined() -> None:
+    from facesvg.service.status import INLINE_SVG_MAX_BYTES
+
+    h = make_harness()
+    svg = b"<svg>" + b"x" * (INLINE_SVG_MAX_BYTES - 11) + b"</svg>"
+    assert len(svg) == INLINE_SVG_MAX_BYTES
+    assert h.service.status_view(_completed(h, svg, len(svg))).svg == svg
+
+
+def test_a_body_over_the_budget_sheds_the_largest_optional_fields_in_order() -> None:
+    from facesvg.service.models import JobStatusResponse
+    from facesvg.service.status import bounded_json
+
+    contours = {f"r{i}": [[float(i), 1.0]] * 2000 for i in range(10)}  # ~0.2 MB each field
+    response = JobStatusResponse.model_construct(
+        id="0" * 32,
+        status=JobStatus.COMPLETED,
+        created_at="t",
+        updated_at="t",
+        svg="QUFB" * 100_000,
+        mask_contours=contours,
+        zone_contours=contours,
+        contours_source_px=contours,
+        omitted=None,
+    )
+    full = len(response.model_dump_json(exclude_none=True))
+
+    body = bounded_json(response, limit=full - 1)  # the svg alone is enough
+    assert '"svg":"' not in body and '"omitted":["svg"]' in body and '"mask_contours"' in body
+
+    limit = len(bounded_json(response, limit=1)) + 250_000  # room for about one contour field
+    shed = bounded_json(response, limit=limit)
+    import json
+
+    doc = json.loads(shed)
+    assert len(shed) <= limit and doc["omitted"] == ["svg", "contours_source_px", "zone_contours"]
+    assert "mask_contours" in doc and "svg_url" not in doc

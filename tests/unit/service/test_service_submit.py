@@ -23,7 +23,7 @@ def test_a_new_submit_creates_one_pending_job_and_enqueues_its_id() -> None:
 
     assert out.created and out.job.status is JobStatus.PENDING
     assert [m.job_id for m in h.queue.messages] == [out.job.job_id]
-    assert h.jobs.get_cached_job_id(p.content_hash) == out.job.job_id
+    assert h.jobs.get_cached_job_id(p.content_hash, "local") == out.job.job_id
     assert sorted(h.blobs.objects) == [
         f"inputs/{p.content_hash}/image",
         f"inputs/{p.content_hash}/landmarks.json",
@@ -147,3 +147,55 @@ def test_a_job_pending_for_too_long_is_enqueued_again_once() -> None:
 
     assert again.job.job_id == first.job.job_id
     assert [m.job_id for m in h.queue.messages] == [first.job.job_id] * 2  # once, not per submit
+
+
+# -- the job cache is per client (API key); the render is shared ------------------------------
+
+
+def test_two_clients_get_their_own_job_for_identical_inputs_and_share_the_render() -> None:
+    h = make_harness()
+    first = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:A")
+    h.service.process(first.job.job_id)
+    h.clock[0] += 60
+
+    # When a second client (another API key) submits the same inputs
+    second = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:B")
+
+    # Then it gets its own job record (own id and times), already completed from the shared render:
+    # nothing validated, uploaded, enqueued or rendered again
+    assert second.created and second.job.job_id != first.job.job_id
+    assert second.job.created_at != first.job.created_at and second.job.scope == "key:B"
+    assert second.job.status is JobStatus.COMPLETED
+    finished = h.jobs.get_job(first.job.job_id)
+    assert finished is not None and second.job.result == finished.result
+    assert h.core.validations == 1 and h.core.renders == 1 and len(h.queue.messages) == 1
+    # and the same client again gets its own job back
+    again = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:B")
+    assert not again.created and again.job.job_id == second.job.job_id
+
+
+def test_a_second_client_while_the_first_job_is_still_pending_gets_its_own_pending_job() -> None:
+    h = make_harness()
+    first = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:A")
+    second = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:B")
+    assert second.created and second.job.job_id != first.job.job_id
+    assert second.job.status is JobStatus.PENDING and len(h.queue.messages) == 2
+
+
+@pytest.mark.parametrize(
+    ("api_key_id", "api_key", "expected"),
+    [
+        ("abc123XYZ", "secret", "key:abc123XYZ"),  # API Gateway's key id wins over the header
+        (None, "secret", "hdr:" + __import__("hashlib").sha256(b"secret").hexdigest()[:32]),
+        ("not/an id", None, "local"),
+        (None, None, "local"),
+        ("", "", "local"),
+    ],
+)
+def test_the_client_scope_comes_from_the_api_key(
+    api_key_id: str | None, api_key: str | None, expected: str
+) -> None:
+    from facesvg.service.submit import client_scope
+
+    scope = client_scope(api_key_id, api_key)
+    assert scope == expected and "secret" not in scope

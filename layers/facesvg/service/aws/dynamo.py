@@ -4,13 +4,21 @@
 ``JOB#<job id>``    kind=job, job_id, content_hash, status, created_at, updated_at, source,
                     attempts (N), lease_token, lease_until (N, epoch s), error_code,
                     error_message, result (JSON string, small: key prefix, region names,
-                    transform), publish_to (SS, drop-folder names), expires_at (N, TTL)
-``HASH#<sha256>``   kind=cache, job_id, created_at, expires_at (N, TTL)
+                    transform), publish_to (SS, drop-folder names), expires_at (N, TTL),
+                    callbacks (L of M: id, url, client_reference), event_state (pending |
+                    published: the job-end event's outbox flag), event_claim_until (N),
+                    scope, result / error_code, error_message when created finished
+``HASH#<sha256>#<scope>``  kind=cache, job_id, created_at, expires_at (N, TTL)
+``RENDER#<sha256>`` kind=render, result (JSON string), expires_at (N, TTL)
+``DROP#<name>``     kind=drop, seq (N), set_id, files (JSON string), newest (N), job_id,
+                    published_seq (N), pub_owner, pub_until (N): a drop folder's current state
+                    and its publish lease
 =================  ==========================================================================
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +27,12 @@ from botocore.exceptions import ClientError
 
 from facesvg import names
 from facesvg.service.aws.errors import cancellation_reasons, error_code, translated
-from facesvg.service.models import Job, JobError, JobResult, JobStatus
+from facesvg.service.models import Callback, DropState, EventState, Job, JobError, JobResult, JobStatus
 
 _JOB = names.JOB_KEY_PREFIX
 _CACHE = names.CACHE_KEY_PREFIX
+_RENDER = names.RENDER_KEY_PREFIX
+_DROP = names.DROP_KEY_PREFIX
 _PK = names.TABLE_PARTITION_KEY
 _TTL = names.TABLE_TTL_ATTRIBUTE
 _TRANSACTION_ATTEMPTS = 5
@@ -34,6 +44,11 @@ def _s(value: str) -> dict[str, str]:
 
 def _n(value: float) -> dict[str, str]:
     return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+def cache_pk(content_hash: str, scope: str) -> str:
+    """``HASH#<hash>#<scope>`` (``HASH#<hash>`` for the empty scope, as before scopes existed)."""
+    return f"{_CACHE}{content_hash}#{scope}" if scope else f"{_CACHE}{content_hash}"
 
 
 def job_from_item(item: dict[str, Any]) -> Job:
@@ -50,11 +65,27 @@ def job_from_item(item: dict[str, Any]) -> Job:
         created_at=item["created_at"]["S"],
         updated_at=item["updated_at"]["S"],
         source=item.get("source", {}).get("S", "api"),
+        scope=item.get("scope", {}).get("S", ""),
         attempts=int(item.get("attempts", {}).get("N", "0")),
         error=error,
         result=result,
         publish_to=frozenset(item.get("publish_to", {}).get("SS", [])),
+        callbacks=tuple(_callback_from(c["M"]) for c in item.get("callbacks", {}).get("L", [])),
+        event_state=EventState(item["event_state"]["S"]) if "event_state" in item else None,
+        event_claim_until=float(item["event_claim_until"]["N"]) if "event_claim_until" in item else None,
     )
+
+
+def _callback_from(m: dict[str, Any]) -> Callback:
+    ref = m.get("client_reference", {}).get("S")
+    return Callback(id=m["id"]["S"], url=m["url"]["S"], client_reference=ref)
+
+
+def _callback_item(callback: Callback) -> dict[str, Any]:
+    m = {"id": _s(callback.id), "url": _s(callback.url)}
+    if callback.client_reference is not None:
+        m["client_reference"] = _s(callback.client_reference)
+    return {"M": m}
 
 
 def job_to_item(job: Job, expires_at: int) -> dict[str, Any]:
@@ -70,8 +101,17 @@ def job_to_item(job: Job, expires_at: int) -> dict[str, Any]:
         "attempts": _n(job.attempts),
         _TTL: _n(expires_at),
     }
+    if job.scope:
+        item["scope"] = _s(job.scope)
     if job.publish_to:
         item["publish_to"] = {"SS": sorted(job.publish_to)}
+    if job.callbacks:
+        item["callbacks"] = {"L": [_callback_item(c) for c in job.callbacks]}
+    if job.result is not None:
+        item["result"] = _s(job.result.model_dump_json())
+    if job.error is not None:
+        item["error_code"] = _s(job.error.code)
+        item["error_message"] = _s(job.error.message[:1000])
     return item
 
 
@@ -86,10 +126,10 @@ class DynamoJobRepository:
         return job_from_item(item["Item"]) if "Item" in item else None
 
     @translated("DynamoDB: reading a cache item")
-    def get_cached_job_id(self, content_hash: str) -> str | None:
+    def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None:
         item = self.client.get_item(
             TableName=self.table,
-            Key={_PK: _s(_CACHE + content_hash)},
+            Key={_PK: _s(cache_pk(content_hash, scope))},
             ConsistentRead=True,
             ProjectionExpression="job_id",
         )
@@ -100,7 +140,7 @@ class DynamoJobRepository:
         cache_put: dict[str, Any] = {
             "TableName": self.table,
             "Item": {
-                _PK: _s(_CACHE + job.content_hash),
+                _PK: _s(cache_pk(job.content_hash, job.scope)),
                 "kind": _s("cache"),
                 "job_id": _s(job.job_id),
                 "created_at": _s(job.created_at),
@@ -129,7 +169,7 @@ class DynamoJobRepository:
                     raise
                 codes = cancellation_reasons(exc)
                 if codes and codes[0] == "ConditionalCheckFailed":
-                    holder = self.get_cached_job_id(job.content_hash)
+                    holder = self.get_cached_job_id(job.content_hash, job.scope)
                     if holder == job.job_id:
                         # The SDK retried a transaction whose first attempt committed (its answer
                         # was lost): the cache item is our own, so this submit did create the job.
@@ -143,6 +183,28 @@ class DynamoJobRepository:
                 time.sleep(0.02 * (attempt + 1))
         raise RuntimeError("unreachable")
 
+    @translated("DynamoDB: reading a render item")
+    def get_render(self, content_hash: str) -> JobResult | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={_PK: _s(_RENDER + content_hash)},
+            ProjectionExpression="#r",
+            ExpressionAttributeNames={"#r": "result"},
+        )
+        return JobResult.model_validate_json(item["Item"]["result"]["S"]) if "Item" in item else None
+
+    @translated("DynamoDB: writing a render item")
+    def record_render(self, content_hash: str, result: JobResult, expires_at: int) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                _PK: _s(_RENDER + content_hash),
+                "kind": _s("render"),
+                "result": _s(result.model_dump_json()),
+                _TTL: _n(expires_at),
+            },
+        )
+
     @translated("DynamoDB: rolling a job back")
     def delete_created_job(self, job: Job) -> None:
         self.client.transact_write_items(
@@ -150,7 +212,7 @@ class DynamoJobRepository:
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": {_PK: _s(_CACHE + job.content_hash)},
+                        "Key": {_PK: _s(cache_pk(job.content_hash, job.scope))},
                         "ConditionExpression": "job_id = :id",
                         "ExpressionAttributeValues": {":id": _s(job.job_id)},
                     }
@@ -214,8 +276,20 @@ class DynamoJobRepository:
         )
 
     def _finish(
-        self, job_id: str, token: str, now: str, status: JobStatus, sets: dict[str, Any]
+        self,
+        job_id: str,
+        token: str,
+        now: str,
+        status: JobStatus,
+        sets: dict[str, Any],
+        event_claim_until: float | None = None,
     ) -> Job | None:
+        if event_claim_until is not None:  # the outbox flag, set by the write that ends the job
+            sets = {
+                **sets,
+                "event_state": _s(EventState.PENDING.value),
+                "event_claim_until": _n(float(event_claim_until)),
+            }
         assignments = ", ".join(f"#a_{name} = :{name}" for name in sets)  # names may be reserved words
         return self._update(
             job_id,
@@ -234,17 +308,74 @@ class DynamoJobRepository:
         )
 
     @translated("DynamoDB: completing a job")
-    def complete(self, job_id: str, token: str, result: JobResult, now: str) -> Job | None:
-        return self._finish(job_id, token, now, JobStatus.COMPLETED, {"result": _s(result.model_dump_json())})
+    def complete(
+        self, job_id: str, token: str, result: JobResult, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
+        return self._finish(
+            job_id,
+            token,
+            now,
+            JobStatus.COMPLETED,
+            {"result": _s(result.model_dump_json())},
+            event_claim_until,
+        )
 
     @translated("DynamoDB: failing a job")
-    def fail(self, job_id: str, token: str, error: JobError, now: str) -> Job | None:
+    def fail(
+        self, job_id: str, token: str, error: JobError, now: str, event_claim_until: float | None = None
+    ) -> Job | None:
         return self._finish(
             job_id,
             token,
             now,
             JobStatus.FAILED,
             {"error_code": _s(error.code), "error_message": _s(error.message[:1000])},
+            event_claim_until,
+        )
+
+    @translated("DynamoDB: claiming a job-end event")
+    def claim_event(self, job_id: str, now_epoch: float, claim_until: float) -> Job | None:
+        return self._update(
+            job_id,
+            UpdateExpression="SET event_claim_until = :until",
+            ConditionExpression="event_state = :pending AND event_claim_until < :now",
+            ExpressionAttributeValues={
+                ":pending": _s(EventState.PENDING.value),
+                ":now": _n(float(now_epoch)),
+                ":until": _n(float(claim_until)),
+            },
+        )
+
+    @translated("DynamoDB: marking a job-end event published")
+    def mark_event_published(self, job_id: str) -> bool:
+        return (
+            self._update(
+                job_id,
+                UpdateExpression="SET event_state = :published REMOVE event_claim_until",
+                ConditionExpression="event_state = :pending",
+                ExpressionAttributeValues={
+                    ":pending": _s(EventState.PENDING.value),
+                    ":published": _s(EventState.PUBLISHED.value),
+                },
+            )
+            is not None
+        )
+
+    @translated("DynamoDB: adding a callback")
+    def add_callback(self, job_id: str, callback: Callback, max_callbacks: int) -> Job | None:
+        return self._update(
+            job_id,
+            UpdateExpression="SET callbacks = list_append(if_not_exists(callbacks, :empty), :cb)",
+            ConditionExpression="attribute_exists(#pk) AND #st IN (:pending, :processing) "
+            "AND (attribute_not_exists(callbacks) OR size(callbacks) < :max)",
+            ExpressionAttributeNames={"#pk": _PK, "#st": "status"},
+            ExpressionAttributeValues={
+                ":empty": {"L": []},
+                ":cb": {"L": [_callback_item(callback)]},
+                ":pending": _s(JobStatus.PENDING.value),
+                ":processing": _s(JobStatus.PROCESSING.value),
+                ":max": _n(max_callbacks),
+            },
         )
 
     @translated("DynamoDB: touching a pending job")
@@ -272,4 +403,95 @@ class DynamoJobRepository:
             ConditionExpression="attribute_exists(#pk)",
             ExpressionAttributeNames={"#pk": _PK},
             ExpressionAttributeValues={":n": {"SS": [name]}},
+        )
+
+    # -- drop folders ------------------------------------------------------------------------------
+
+    def _drop_update(self, name: str, **kwargs: Any) -> bool:
+        try:
+            self.client.update_item(TableName=self.table, Key={_PK: _s(_DROP + name)}, **kwargs)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    @translated("DynamoDB: reading a drop folder")
+    def get_drop(self, name: str) -> DropState | None:
+        out = self.client.get_item(TableName=self.table, Key={_PK: _s(_DROP + name)}, ConsistentRead=True)
+        item = out.get("Item")
+        if item is None:
+            return None
+        return DropState(
+            name=name,
+            seq=int(item["seq"]["N"]),
+            set_id=item["set_id"]["S"],
+            files=json.loads(item.get("files", {}).get("S", "{}")),
+            newest=float(item.get("newest", {}).get("N", "0")),
+            job_id=item.get("job_id", {}).get("S"),
+            published_seq=int(item.get("published_seq", {}).get("N", "0")),
+        )
+
+    @translated("DynamoDB: advancing a drop folder")
+    def advance_drop(self, state: DropState, expected_seq: int, expires_at: int) -> bool:
+        condition = "attribute_not_exists(#pk)" if expected_seq == 0 else "seq = :expected"
+        values: dict[str, Any] = {
+            ":seq": _n(expected_seq + 1),
+            ":set": _s(state.set_id),
+            ":files": _s(json.dumps(state.files, sort_keys=True)),
+            ":newest": _n(float(state.newest)),
+            ":kind": _s("drop"),
+            ":ttl": _n(expires_at),
+        }
+        if expected_seq:
+            values[":expected"] = _n(expected_seq)
+        return self._drop_update(
+            state.name,
+            UpdateExpression="SET seq = :seq, set_id = :set, files = :files, newest = :newest, kind = :kind, "
+            "#ttl = :ttl REMOVE job_id",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#ttl": _TTL, **({"#pk": _PK} if expected_seq == 0 else {})},
+            ExpressionAttributeValues=values,
+        )
+
+    @translated("DynamoDB: recording a drop folder's job")
+    def set_drop_job(self, name: str, seq: int, job_id: str) -> bool:
+        return self._drop_update(
+            name,
+            UpdateExpression="SET job_id = :job",
+            ConditionExpression="seq = :seq",
+            ExpressionAttributeValues={":job": _s(job_id), ":seq": _n(seq)},
+        )
+
+    @translated("DynamoDB: taking a drop folder's publish lease")
+    def acquire_drop_publish(self, name: str, seq: int, owner: str, now_epoch: float, until: float) -> bool:
+        return self._drop_update(
+            name,
+            UpdateExpression="SET pub_owner = :owner, pub_until = :until",
+            ConditionExpression="seq = :seq "
+            "AND (attribute_not_exists(published_seq) OR published_seq < :seq) "
+            "AND (attribute_not_exists(pub_owner) OR pub_until < :now)",
+            ExpressionAttributeValues={
+                ":owner": _s(owner),
+                ":until": _n(float(until)),
+                ":seq": _n(seq),
+                ":now": _n(float(now_epoch)),
+            },
+        )
+
+    @translated("DynamoDB: releasing a drop folder's publish lease")
+    def release_drop_publish(self, name: str, seq: int, owner: str, published: bool = True) -> None:
+        if not published:
+            self._drop_update(
+                name,
+                UpdateExpression="REMOVE pub_owner, pub_until",
+                ConditionExpression="pub_owner = :owner",
+                ExpressionAttributeValues={":owner": _s(owner)},
+            )
+            return
+        self._drop_update(
+            name,
+            UpdateExpression="SET published_seq = :seq REMOVE pub_owner, pub_until",
+            ConditionExpression="pub_owner = :owner",
+            ExpressionAttributeValues={":seq": _n(seq), ":owner": _s(owner)},
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facesvg.service.aws.errors import translated
-from facesvg.service.ports import Blob, Pending
+from facesvg.service.ports import Blob, ObjectInfo, Pending
 
 _TRANSFER_THREADS = 32  # shared by every invocation of a process (the local runtime runs many)
 _pool_lock = threading.Lock()
@@ -89,6 +89,21 @@ class S3BlobStore:
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             keys.extend(obj["Key"] for obj in page.get("Contents", []))
         return keys
+
+    @translated("S3: listing objects")
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        found: list[ObjectInfo] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            found.extend(
+                ObjectInfo(o["Key"], str(o.get("ETag", "")), o["LastModified"].timestamp())
+                for o in page.get("Contents", [])
+            )
+        return found
+
+    @translated("S3: reading an object")
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        out = self.client.get_object(Bucket=self.bucket, Key=key)
+        return bytes(out["Body"].read()), str(out.get("ETag", ""))
 
     @translated("S3: copying an object")
     def copy(self, source_key: str, dest_key: str) -> None:

@@ -1,0 +1,46 @@
+"""notify: SQS batch from the notify queue → webhook deliveries (partial batch failures).
+
+A record is either an EventBridge job-end event (the bus's rule targets the queue: it becomes one
+delivery message per callback on the job) or one delivery (one signed POST). A delivery to retry
+is made visible again after its backoff and reported failed; after the queue's maxReceiveCount it
+moves to the DLQ (``make redrive REDRIVE_ARGS=--notify`` replays it). Requires
+ReportBatchItemFailures on the event source mapping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from facesvg.service.errors import TransientError
+from facesvg.service.notify import Delivery, DeliveryOutcome, parse_notify_message
+from facesvg.service.observability import correlation, logger, metrics, tracer
+from facesvg.service.store import default_dispatcher
+
+default_dispatcher()  # init phase: reads the settings; each SDK client is built on first use
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> str:
+    message = parse_notify_message(record.body)  # garbage → record fails → DLQ
+    if not isinstance(message, Delivery):
+        return f"fanned_out:{default_dispatcher().fan_out(message)}"
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    with correlation(job_id=message.detail.get("id"), delivery_id=message.delivery_id):
+        result = default_dispatcher().deliver(message, attempt)
+    if result.outcome is DeliveryOutcome.RETRY:
+        default_dispatcher().queue.retry_in(record.receipt_handle, result.retry_in or 0)
+        raise TransientError(f"delivery {message.delivery_id}: HTTP {result.status}; retry")
+    return result.outcome.value
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
