@@ -25,12 +25,12 @@ def _queue(local_stack: Any, url: str) -> dict[str, str]:
     return attrs
 
 
-def test_queues_match_the_template(synth: Any, local_stack: Any) -> None:
-    storage = synth.stack.storage
-    queue, dlq = _props(synth, storage.queue), _props(synth, storage.dlq)
-    local_queue = _queue(local_stack, local_stack.resources.queue_url)
-    local_dlq = _queue(local_stack, local_stack.resources.dlq_url)
-
+def _assert_queue_pair(
+    synth: Any, local_stack: Any, cdk_queues: tuple[Any, Any], urls: tuple[str, str]
+) -> None:
+    """A local queue and its DLQ have the template's visibility, retention and redrive."""
+    queue, dlq = (_props(synth, q) for q in cdk_queues)
+    local_queue, local_dlq = (_queue(local_stack, url) for url in urls)
     assert int(local_queue["VisibilityTimeout"]) == queue["VisibilityTimeout"]
     assert int(local_queue["MessageRetentionPeriod"]) == queue["MessageRetentionPeriod"]
     assert int(local_dlq["MessageRetentionPeriod"]) == dlq["MessageRetentionPeriod"]
@@ -38,8 +38,13 @@ def test_queues_match_the_template(synth: Any, local_stack: Any) -> None:
     assert int(redrive["maxReceiveCount"]) == queue["RedrivePolicy"]["maxReceiveCount"]
     assert redrive["deadLetterTargetArn"] == local_dlq["QueueArn"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
-        "Fn::GetAtt": [synth.logical_id(storage.dlq), "Arn"]
+        "Fn::GetAtt": [synth.logical_id(cdk_queues[1]), "Arn"]
     }
+
+
+def test_queues_match_the_template(synth: Any, local_stack: Any) -> None:
+    storage, res = synth.stack.storage, local_stack.resources
+    _assert_queue_pair(synth, local_stack, (storage.queue, storage.dlq), (res.queue_url, res.dlq_url))
 
 
 def test_table_matches_the_template(synth: Any, local_stack: Any) -> None:
@@ -88,14 +93,5 @@ def test_function_settings_match_the_template(synth: Any, local_stack: Any) -> N
 
 
 def test_notify_queues_match_the_template(synth: Any, local_stack: Any) -> None:
-    n = synth.stack.notifications
-    queue, dlq = _props(synth, n.queue), _props(synth, n.dlq)
-    local_queue = _queue(local_stack, local_stack.resources.notify_queue_url)
-    local_dlq = _queue(local_stack, local_stack.resources.notify_dlq_url)
-
-    assert int(local_queue["VisibilityTimeout"]) == queue["VisibilityTimeout"]
-    assert int(local_queue["MessageRetentionPeriod"]) == queue["MessageRetentionPeriod"]
-    assert int(local_dlq["MessageRetentionPeriod"]) == dlq["MessageRetentionPeriod"]
-    redrive = json.loads(local_queue["RedrivePolicy"])
-    assert int(redrive["maxReceiveCount"]) == queue["RedrivePolicy"]["maxReceiveCount"]
-    assert redrive["deadLetterTargetArn"] == local_dlq["QueueArn"]
+    n, res = synth.stack.notifications, local_stack.resources
+    _assert_queue_pair(synth, local_stack, (n.queue, n.dlq), (res.notify_queue_url, res.notify_dlq_url))

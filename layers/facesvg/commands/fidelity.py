@@ -419,9 +419,10 @@ def _bar(name: str, applies: bool, failures: list[str], measured: str) -> Bar:
     return Bar(name, not failures, ", ".join(failures) if failures else measured)
 
 
-def _inside_skin_bar(name: str, applies: bool, shares: list[tuple[str, str, float | None]]) -> Bar:
-    low = min((v for *_, v in shares if v is not None), default=1.0)
-    return _bar(name, applies, _fails(shares, lambda v: v >= BAR_INSIDE_SKIN), f"min {low:.3f}")
+def _at_least_bar(name: str, applies: bool, values: list[tuple[str, str, float | None]], bar: float) -> Bar:
+    """Every measured value >= ``bar``; reports the lowest."""
+    low = min((v for *_, v in values if v is not None), default=1.0)
+    return _bar(name, applies, _fails(values, lambda v: v >= bar), f"min {low:.3f}")
 
 
 def _overlap_bar(name: str, overlaps: list[tuple[str, Overlap]], other_failures: Sequence[str] = ()) -> Bar:
@@ -482,16 +483,21 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
 
     labels = [(r.case, n, v) for r in faces_ok for n, v in r.label_iou.items()]
     bars.append(
-        _bar(
+        _at_least_bar(
             f"faces: label regions IoU >= {BAR_LABEL_IOU} with their label",
             bool(faces_ok),
-            _fails(labels, lambda v: v >= BAR_LABEL_IOU),
-            f"min {min((v for *_, v in labels if v is not None), default=1.0):.3f}",
+            labels,
+            BAR_LABEL_IOU,
         )
     )
     skin = [(r.case, n, v) for r in faces_ok for n, v in r.inside_skin.items()]
     bars.append(
-        _inside_skin_bar(f"faces: carved regions >= {BAR_INSIDE_SKIN:.0%} inside skin", bool(faces_ok), skin)
+        _at_least_bar(
+            f"faces: carved regions >= {BAR_INSIDE_SKIN:.0%} inside skin",
+            bool(faces_ok),
+            skin,
+            BAR_INSIDE_SKIN,
+        )
     )
     bars.append(
         _overlap_bar(
@@ -502,11 +508,11 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
     schemes = [r for r in ok if r.kind == SCHEMES]
     agree = [(r.case, n, v) for r in schemes for n, v in (r.lapa_iou or {}).items()]
     bars.append(
-        _bar(
+        _at_least_bar(
             f"{SCHEME}: label regions IoU >= {BAR_SCHEME_LABEL_IOU} with the LaPa render",
             bool(schemes),
-            _fails(agree, lambda v: v >= BAR_SCHEME_LABEL_IOU),
-            f"min {min((v for *_, v in agree if v is not None), default=1.0):.3f}",
+            agree,
+            BAR_SCHEME_LABEL_IOU,
         )
     )
     scheme_ears = [
@@ -525,7 +531,9 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
         )
     )
     zone_skin = [(r.case, n, v) for r in ok for n, v in r.zone_inside_skin.items()]
-    bars.append(_inside_skin_bar(f"zones: >= {BAR_INSIDE_SKIN:.0%} inside skin", bool(ok), zone_skin))
+    bars.append(
+        _at_least_bar(f"zones: >= {BAR_INSIDE_SKIN:.0%} inside skin", bool(ok), zone_skin, BAR_INSIDE_SKIN)
+    )
     bars.append(
         _overlap_bar(
             f"zones: no two overlap by more than {BAR_OVERLAP:.1%}, each on its side",
