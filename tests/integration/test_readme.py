@@ -43,7 +43,7 @@ def shell_blocks(text: str) -> list[tuple[int, str, str]]:
 
 
 def _skipped(marker: str) -> bool:
-    return any(reason in marker for reason in ("needs AWS", "needs Docker", "the stack", "two terminals"))
+    return any(reason in marker for reason in ("needs AWS", "needs Docker", "the stack"))
 
 
 BLOCKS = shell_blocks(README.read_text(encoding="utf-8"))
