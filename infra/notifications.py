@@ -15,21 +15,19 @@ notify      consume + send on the notify queue (fan-out, backoff), read the secr
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from facesvg import names
 from facesvg.service.notify import DETAIL_TYPES, EVENT_SOURCE
 
-from infra.config import DLQ_RETENTION_DAYS, QUEUE_RETENTION_DAYS, StackConfig
+from infra.config import StackConfig
 from infra.functions import zip_function
 from infra.nag import acknowledge
-from infra.storage import Storage
+from infra.storage import Storage, queue_with_dlq
 
 
 class Notifications(Construct):
@@ -39,24 +37,8 @@ class Notifications(Construct):
         self.bus = events.EventBus(
             self, "EventBus", description="facesvg job-end events (JobCompleted, JobFailed)"
         )
-        self.dlq = sqs.Queue(
-            self,
-            "NotifyDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(DLQ_RETENTION_DAYS),
-        )
-        self.queue = sqs.Queue(
-            self,
-            "NotifyQueue",
-            # SSE-SQS: EventBridge can deliver to it (an AWS-managed KMS key would refuse it).
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=cdk.Duration.seconds(6 * config.notify_function_timeout_seconds),
-            retention_period=cdk.Duration.days(QUEUE_RETENTION_DAYS),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dlq, max_receive_count=names.NOTIFY_MAX_RECEIVE_COUNT
-            ),
+        self.queue, self.dlq = queue_with_dlq(
+            self, "Notify", 6 * config.notify_function_timeout_seconds, names.NOTIFY_MAX_RECEIVE_COUNT
         )
         self.rule = events.Rule(
             self,

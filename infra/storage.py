@@ -16,6 +16,30 @@ from infra.config import DLQ_RETENTION_DAYS, QUEUE_RETENTION_DAYS, StackConfig
 from infra.nag import acknowledge
 
 
+def queue_with_dlq(
+    scope: Construct, prefix: str, visibility_seconds: int, max_receive_count: int
+) -> tuple[sqs.Queue, sqs.Queue]:
+    """``<prefix>Queue`` and its ``<prefix>Dlq``: SSE-SQS (EventBridge can deliver to it; an
+    AWS-managed KMS key would refuse it), TLS only, the stack's retention periods."""
+    dlq = sqs.Queue(
+        scope,
+        f"{prefix}Dlq",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(DLQ_RETENTION_DAYS),
+    )
+    queue = sqs.Queue(
+        scope,
+        f"{prefix}Queue",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        visibility_timeout=cdk.Duration.seconds(visibility_seconds),
+        retention_period=cdk.Duration.days(QUEUE_RETENTION_DAYS),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive_count),
+    )
+    return queue, dlq
+
+
 class Storage(Construct):
     """S3 (inputs/, results/, incoming/), DynamoDB (job and hash-keyed cache items), SQS + DLQ."""
 
@@ -99,21 +123,8 @@ class Storage(Construct):
             removal_policy=removal,
         )
 
-        self.dlq = sqs.Queue(
-            self,
-            "JobsDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(DLQ_RETENTION_DAYS),
-        )
-        self.queue = sqs.Queue(
-            self,
-            "JobsQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=cdk.Duration.seconds(config.visibility_timeout_seconds),
-            retention_period=cdk.Duration.days(QUEUE_RETENTION_DAYS),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=config.max_receive_count),
+        self.queue, self.dlq = queue_with_dlq(
+            self, "Jobs", config.visibility_timeout_seconds, config.max_receive_count
         )
 
     def grant_objects(
