@@ -40,6 +40,7 @@ def function_environment(config: StackConfig, resources: dict[str, str]) -> dict
             "POWERTOOLS_LOG_LEVEL": config.log_level,
             # Results are whole SVGs: far too big for an X-Ray segment.
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+            **names.RUNTIME_ENVIRONMENT,
         }
     )
     return env

@@ -14,9 +14,11 @@ of the package (core, service, names), never ``local/`` (the emulator and its mo
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import itertools
 import os
+import py_compile
 import re
 import shutil
 import subprocess
@@ -36,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO_ROOT / "layers" / "facesvg"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11
+RUNTIME_PYTHON = (3, 11)  # the version of RUNTIME: the wheels' tag and the bytecode's
 ARCHITECTURE = lambda_.Architecture.X86_64
 PIP_PLATFORM_ARGS = (
     "--platform",
@@ -43,7 +46,7 @@ PIP_PLATFORM_ARGS = (
     "--implementation",
     "cp",
     "--python-version",
-    "3.11",
+    "{}.{}".format(*RUNTIME_PYTHON),
     "--only-binary=:all:",
 )
 
@@ -61,7 +64,7 @@ EXCLUDED_DEPENDENCIES: dict[str, str] = {
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 # Budget left for the function code itself next to the layer.
 CODE_BUDGET_MB = 5
-BUNDLER_VERSION = "1"  # bump to force a rebuild when the bundling steps change
+BUNDLER_VERSION = "2"  # bump to force a rebuild when the bundling steps change
 
 
 def _dist_name(requirement: str) -> str:
@@ -159,6 +162,27 @@ def slim(site: Path) -> None:
         shutil.rmtree(site / "bin")
 
 
+def compile_bytecode(site: Path) -> bool:
+    """Ship the layer compiled. ``/opt`` is read-only in Lambda: a layer without ``.pyc`` files
+    compiles every module it imports on each cold start (the submit handler's import from a built
+    layer: ~370 ms without bytecode, ~160 ms with). Unchecked-hash bytecode, because CDK zips assets
+    with a fixed 1980 timestamp, which would make timestamp-checked ``.pyc`` files stale, and a
+    layer version never changes. Only with the runtime's Python (bytecode is per version): returns
+    False, and the layer ships without it, on another."""
+    if sys.version_info[:2] != RUNTIME_PYTHON:
+        print(
+            f"facesvg layer: no bytecode (bundling with Python {sys.version_info[0]}.{sys.version_info[1]}, "
+            f"the runtime is {RUNTIME.name})",
+            file=sys.stderr,
+        )
+        return False
+    return bool(
+        compileall.compile_dir(
+            str(site), quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+        )
+    )
+
+
 @jsii.implements(cdk.ILocalBundling)
 class PipLayerBundler:
     """Local (Docker-free) bundling of the layer with the host's pip."""
@@ -195,6 +219,7 @@ class PipLayerBundler:
             return False
         copy_package(site / "facesvg")
         slim(site)
+        compile_bytecode(site)
         size = _dir_size_mb(site)
         budget = LAMBDA_UNZIPPED_LIMIT_MB - CODE_BUDGET_MB
         if size > budget:
@@ -230,7 +255,8 @@ def docker_command(requirements: list[str]) -> list[str]:
         f"pip install --no-compile --target /asset-output/python {quoted}"
         f" && mkdir -p /asset-output/python/facesvg && cp -r {parts} /asset-output/python/facesvg/"
         f" && rm -rf {removed} /asset-output/python/bin"
-        " && find /asset-output/python -name __pycache__ -prune -exec rm -rf {} +",
+        " && find /asset-output/python -name __pycache__ -prune -exec rm -rf {} +"
+        " && python -m compileall -q -j 0 --invalidation-mode unchecked-hash /asset-output/python",
     ]
 
 

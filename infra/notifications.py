@@ -22,7 +22,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 from facesvg import names
-from facesvg.service.notify import DETAIL_TYPES, EVENT_SOURCE
+from facesvg.names import DETAIL_TYPES, EVENT_SOURCE
 
 from infra.config import StackConfig
 from infra.functions import zip_function

@@ -6,6 +6,10 @@ Accepts the S3 notification directly (S3 → Lambda) or wrapped in SQS records (
 
 from __future__ import annotations
 
+from facesvg.service import init_phase
+
+init_phase.begin()  # no garbage collection while the handler's modules load (facesvg.service.init_phase)
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,6 +19,7 @@ from facesvg.service.observability import logger, metrics, record, tracer
 from facesvg.service.store import default_service
 
 default_service()  # init phase: reads the settings; each SDK client is built on first use
+init_phase.end()
 
 
 @logger.inject_lambda_context

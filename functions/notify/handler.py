@@ -9,6 +9,10 @@ ReportBatchItemFailures on the event source mapping.
 
 from __future__ import annotations
 
+from facesvg.service import init_phase
+
+init_phase.begin()  # no garbage collection while the handler's modules load (facesvg.service.init_phase)
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -21,6 +25,7 @@ from facesvg.service.store import default_dispatcher
 
 default_dispatcher()  # init phase: reads the settings; each SDK client is built on first use
 processor = BatchProcessor(event_type=EventType.SQS)
+init_phase.end()
 
 
 @tracer.capture_method

@@ -7,6 +7,10 @@ redelivery does nothing. Requires ReportBatchItemFailures on the event source ma
 
 from __future__ import annotations
 
+from facesvg.service import init_phase
+
+init_phase.begin()  # no garbage collection while the handler's modules load (facesvg.service.init_phase)
+
 import time
 from typing import Any
 
@@ -22,6 +26,7 @@ from facesvg.service.worker import ProcessOutcome
 
 default_service()  # init phase: reads the settings; each SDK client is built on first use
 processor = BatchProcessor(event_type=EventType.SQS)
+init_phase.end()
 
 
 @tracer.capture_method

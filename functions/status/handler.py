@@ -6,6 +6,10 @@ Routes: GET /api/v1/status/{id}, GET /api/v1/frontal/crop/status/{id}, GET /swag
 
 from __future__ import annotations
 
+from facesvg.service import init_phase
+
+init_phase.begin()  # no garbage collection while the handler's modules load (facesvg.service.init_phase)
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -17,6 +21,7 @@ from facesvg.service.store import default_service
 
 default_service()  # init phase: reads the settings; each SDK client is built on first use
 app = create_app(default_service, cors_allow_origin=get_settings().cors_allow_origin)
+init_phase.end()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -5,6 +5,10 @@ Routes: POST /api/v1/submit and POST /api/v1/frontal/crop/submit (see facesvg.se
 
 from __future__ import annotations
 
+from facesvg.service import init_phase
+
+init_phase.begin()  # no garbage collection while the handler's modules load (facesvg.service.init_phase)
+
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -16,6 +20,7 @@ from facesvg.service.store import default_service
 
 default_service()  # init phase: reads the settings; each SDK client is built on first use
 app = create_app(default_service, cors_allow_origin=get_settings().cors_allow_origin)
+init_phase.end()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -9,6 +9,17 @@ from __future__ import annotations
 SERVICE_NAME = "facesvg"
 METRICS_NAMESPACE = "FaceSvg"
 
+# Job-end events on the event bus (facesvg.service.notify publishes them, the stack's rule matches them).
+EVENT_SOURCE = "facesvg"
+JOB_COMPLETED = "JobCompleted"
+JOB_FAILED = "JobFailed"
+DETAIL_TYPES = (JOB_COMPLETED, JOB_FAILED)
+
+# Set in every function's environment besides the settings (infra.functions; make bench-cold uses
+# the same): pydantic scans every installed distribution's entry points for plugins when it builds
+# its first model (~9 ms of a cold start); facesvg uses none.
+RUNTIME_ENVIRONMENT = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+
 # Resource names used by the local runtime; the CDK stack lets CloudFormation name real ones and
 # passes them to the functions through the environment variables below.
 BUCKET_NAME = "facesvg-local-data"

@@ -193,7 +193,6 @@ def test_layer_holds_the_package_dependencies_minus_the_excluded(tmp_path: Path)
         "numpy",
         "opencv-python-headless",
         "pydantic",
-        "pydantic-settings",
         "aws-lambda-powertools",
         "svgwrite",
     } <= dists
@@ -223,10 +222,10 @@ def test_zip_functions_import_without_the_packages_left_out_of_the_layer() -> No
             "os.environ['LAMBDA_TASK_ROOT'] = '/var/task'",
             "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1')",
             "import importlib.util",
-            "for name in ('submit', 'status', 'ingest', 'process'):",
+            "for name in ('submit', 'status', 'ingest', 'process', 'notify'):",
             "    spec = importlib.util.spec_from_file_location(name, f'functions/{name}/handler.py')",
             "    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)",
-            "from facesvg.service.jobs import RenderCore",
+            "from facesvg.service.ports import RenderCore",
             "RenderCore.default()",
         ]
     )
@@ -260,6 +259,29 @@ def test_layer_slimming_drops_what_the_runtime_has(tmp_path: Path) -> None:
         assert f"'{requirement}'" in command
 
 
+def test_layer_ships_bytecode_that_needs_no_source_timestamps(tmp_path: Path) -> None:
+    """/opt is read-only: without .pyc every cold start compiles what it imports; CDK zips with a
+    fixed 1980 timestamp, so the bytecode must not be checked against the sources' times."""
+    import importlib.util
+
+    from infra.layer import RUNTIME_PYTHON, compile_bytecode, docker_command, layer_requirements
+
+    site = tmp_path / "python"
+    (site / "pkg").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("VALUE = 1\n")
+    if sys.version_info[:2] != RUNTIME_PYTHON:
+        assert compile_bytecode(site) is False
+        pytest.skip("bytecode is only built with the runtime's Python")
+    assert compile_bytecode(site) is True
+    pyc = site / "pkg" / "__pycache__" / f"__init__.{sys.implementation.cache_tag}.pyc"
+    header = pyc.read_bytes()[:8]
+    assert header[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source never checked
+    assert "compileall" in docker_command(layer_requirements())[-1]
+    dockerfile = (Path(__file__).resolve().parents[2] / "functions" / "process" / "Dockerfile").read_text()
+    assert "compileall -q --invalidation-mode unchecked-hash ${LAMBDA_TASK_ROOT}" in dockerfile
+
+
 def _staged(synth: Any, resource: dict[str, Any]) -> Path:
     return Path(synth.stack.node.root.outdir) / resource["Metadata"]["aws:asset:path"]
 
@@ -274,7 +296,13 @@ def test_lambda_assets_hold_no_local_runtime_cli_or_their_dependencies(
     import aws_cdk as cdk
 
     from infra.app import build_app
-    from infra.layer import LAMBDA_PACKAGE_PARTS, PipLayerBundler, check_assets, layer_requirements
+    from infra.layer import (
+        LAMBDA_PACKAGE_PARTS,
+        RUNTIME_PYTHON,
+        PipLayerBundler,
+        check_assets,
+        layer_requirements,
+    )
     from tests.infra.conftest import cdk_json_context
 
     def install(cmd: list[str], check: bool) -> None:
@@ -295,7 +323,12 @@ def test_lambda_assets_hold_no_local_runtime_cli_or_their_dependencies(
         if "aws:asset:path" in r.get("Metadata", {}) and r["Type"] != "AWS::Lambda::Function"
     }
     layer = out / paths["AWS::Lambda::LayerVersion"] / "python"
-    assert sorted(p.name for p in (layer / "facesvg").iterdir()) == sorted(LAMBDA_PACKAGE_PARTS)
+    shipped = sorted(p.name for p in (layer / "facesvg").iterdir() if p.name != "__pycache__")
+    assert shipped == sorted(LAMBDA_PACKAGE_PARTS)
+    # ...with their bytecode (infra.layer.compile_bytecode), and no other module's
+    if sys.version_info[:2] == RUNTIME_PYTHON:
+        compiled = {p.name.split(".")[0] for p in (layer / "facesvg" / "__pycache__").iterdir()}
+        assert compiled == {"__init__", "names"}
     (image,) = (
         out / r["Metadata"]["aws:asset:path"]
         for r in template["Resources"].values()

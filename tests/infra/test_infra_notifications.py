@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from facesvg import names
-from facesvg.service.notify import DETAIL_TYPES, EVENT_SOURCE
+from facesvg.names import DETAIL_TYPES, EVENT_SOURCE
 from test_infra_iam import _can, _grants
 
 pytestmark = pytest.mark.infra

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from facesvg.core.lazy_model import LazyModel
 from facesvg.core.region_names import REGION_NAMES, ZONE_NAMES
 
 # Colours and dash patterns end up as SVG attribute values, so they are validated strictly:
@@ -18,7 +19,7 @@ DashArray = Annotated[
 ]
 
 
-class RegionStyle(BaseModel):
+class RegionStyle(LazyModel):
     """Style of every region ``<path>``; the defaults are the QOVES style."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -30,7 +31,7 @@ class RegionStyle(BaseModel):
     stroke_dasharray: DashArray = "4,2"
 
 
-class RenderOptions(BaseModel):
+class RenderOptions(LazyModel):
     """What a caller may choose about the output. Changing any field changes the content hash."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

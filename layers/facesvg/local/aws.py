@@ -433,7 +433,7 @@ def provision_notifications(endpoint: str, config: StackConfig | None = None) ->
     queue_arn = arn_of(queue_url)
     with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
         events.create_event_bus(Name=names.EVENT_BUS_NAME)
-    from facesvg.service.notify import DETAIL_TYPES, EVENT_SOURCE
+    from facesvg.names import DETAIL_TYPES, EVENT_SOURCE
 
     events.put_rule(
         Name=names.NOTIFY_RULE_NAME,

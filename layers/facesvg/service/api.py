@@ -28,7 +28,8 @@ from __future__ import annotations
 import base64
 import difflib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -42,7 +43,14 @@ from facesvg import names
 from facesvg.core import documents
 from facesvg.core.errors import InputError, NoFace
 from facesvg.service import metrics_catalog as mc
-from facesvg.service.errors import JobNotFound, PayloadTooLarge, ServiceError, ServiceUnavailable
+from facesvg.service.errors import (
+    InvalidCallbackUrl,
+    JobNotFound,
+    PayloadTooLarge,
+    ServiceError,
+    ServiceUnavailable,
+    TooManyCallbacks,
+)
 from facesvg.service.jobs import JobService
 from facesvg.service.models import (
     ErrorResponse,
@@ -55,7 +63,6 @@ from facesvg.service.models import (
     SubmitAccepted,
     SubmitRequest,
 )
-from facesvg.service.notify import InvalidCallbackUrl, TooManyCallbacks
 from facesvg.service.observability import correlation, logger, record
 from facesvg.service.status import StatusView, bounded_json
 from facesvg.service.submit import client_scope
@@ -238,21 +245,44 @@ def _json_body(text: str) -> Any:
         raise RequestValidationError([error]) from None
 
 
+class Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver whose Swagger UI (``names.SWAGGER_PATH``) is set up on the first
+    request for it: that imports Powertools' OpenAPI models (~30 ms), which no other request needs
+    and every cold start of the status function used to pay."""
+
+    def __init__(self, *, serve_docs: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._docs_pending = serve_docs
+        self._docs_lock = threading.Lock()
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if self._docs_pending and event.get("path") == names.SWAGGER_PATH:
+            with self._docs_lock:  # the local API resolves requests on several threads
+                if self._docs_pending:
+                    self.enable_swagger(
+                        path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version="1.0.0"
+                    )
+                    self._docs_pending = False
+        return super().resolve(event, context)
+
+
 def create_app(
-    service_factory: Callable[[], JobService], cors_allow_origin: str = ""
-) -> APIGatewayRestResolver:
+    service_factory: Callable[[], JobService], cors_allow_origin: str = "", serve_docs: bool = True
+) -> Resolver:
     """A resolver with every route of both families, Swagger UI and the error mapping.
 
     ``cors_allow_origin`` (``FACESVG_CORS_ALLOW_ORIGIN``) lets a page on another origin (the viewer
-    on its own host) read the responses; empty means same-origin use only.
+    on its own host) read the responses; empty means same-origin use only. ``serve_docs``: answer
+    ``GET /swagger`` (the status function does; API Gateway never sends it to submit).
     """
     cors = (
         CORSConfig(allow_origin=cors_allow_origin, allow_headers=["x-api-key", "content-type"], max_age=600)
         if cors_allow_origin
         else None
     )
-    app = APIGatewayRestResolver(enable_validation=True, cors=cors, json_body_deserializer=_json_body)
-    app.enable_swagger(path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version="1.0.0")
+    app = Resolver(
+        serve_docs=serve_docs, enable_validation=True, cors=cors, json_body_deserializer=_json_body
+    )
 
     def status_url(prefix: str, job_id: str) -> str:
         event = app.current_event
@@ -380,9 +410,7 @@ def create_app(
     return app
 
 
-def resolve(
-    app: APIGatewayRestResolver, event: dict[str, Any], context: Any, max_body_bytes: int
-) -> dict[str, Any]:
+def resolve(app: Resolver, event: dict[str, Any], context: Any, max_body_bytes: int) -> dict[str, Any]:
     """Run one API Gateway event through the app, refusing oversized bodies before parsing them."""
     body = event.get("body") or ""
     media_type = _media_type(event)

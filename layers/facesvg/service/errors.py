@@ -19,6 +19,18 @@ class JobNotFound(ServiceError):
     code = "NotFound"
 
 
+class InvalidCallbackUrl(ServiceError):
+    """A ``callback_url`` the service refuses to call (400 naming the field)."""
+
+    code = "InvalidCallbackUrl"
+    field = "callback_url"
+
+
+class TooManyCallbacks(ServiceError):
+    code = "TooManyCallbacks"
+    field = "callback_url"
+
+
 class PayloadTooLarge(ServiceError):
     code = "PayloadTooLarge"
 

@@ -11,26 +11,32 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from facesvg.core.options import Limits, RenderOptions
-from facesvg.service.dropfolder import DropFolder, IngestOutcome, Publisher
-from facesvg.service.hashing import PreparedInputs, decode_base64, prepare
-from facesvg.service.models import Job, SubmitRequest
-from facesvg.service.notify import EventOutbox, Subscriptions, check_callback_url, new_callback
-from facesvg.service.ports import (
-    BlobStore,
-    EventPublisher,
-    JobQueue,
-    JobRepository,
-    LandmarkDocument,
-    NotifyQueue,
-    RenderCore,
-)
-from facesvg.service.results_cache import DEFAULT_MAX_BYTES, CachingReader, ImmutableCache
-from facesvg.service.settings import Settings
-from facesvg.service.status import StatusReader, StatusView
-from facesvg.service.submit import LOCAL_SCOPE, SubmitOutcome, Submitter
-from facesvg.service.worker import ProcessOutcome, Worker
+from facesvg.service.results_cache import DEFAULT_MAX_BYTES, ImmutableCache
+from facesvg.service.submit import LOCAL_SCOPE
+
+# Each use case is imported where it is first needed, not here: a function imports only the rules
+# it runs (the status function never loads hashing or the render core's option model, the
+# process function never the submit or webhook code), which keeps every handler's import short.
+if TYPE_CHECKING:
+    from facesvg.core.options import Limits, RenderOptions
+    from facesvg.service.dropfolder import DropFolder, IngestOutcome, Publisher
+    from facesvg.service.hashing import PreparedInputs
+    from facesvg.service.models import Job, SubmitRequest
+    from facesvg.service.ports import (
+        BlobStore,
+        EventPublisher,
+        JobQueue,
+        JobRepository,
+        LandmarkDocument,
+        NotifyQueue,
+        RenderCore,
+    )
+    from facesvg.service.settings import Settings
+    from facesvg.service.status import StatusReader, StatusView
+    from facesvg.service.submit import SubmitOutcome, Submitter
+    from facesvg.service.worker import ProcessOutcome, Worker
 
 
 @dataclass
@@ -54,6 +60,8 @@ class JobService:
     @property
     def render_core(self) -> RenderCore:
         if self.core is None:
+            from facesvg.service.ports import RenderCore
+
             self.core = RenderCore.default()
         return self.core
 
@@ -66,10 +74,15 @@ class JobService:
     def prepare(
         self, image: bytes, segmentation_map: bytes, landmarks: LandmarkDocument, options: RenderOptions
     ) -> PreparedInputs:
+        from facesvg.service.hashing import prepare
+
         return prepare(self.render_core, self.limits, image, segmentation_map, landmarks, options)
 
     def submit_request(self, request: SubmitRequest, scope: str = LOCAL_SCOPE) -> SubmitOutcome:
         """``scope``: the caller's API key scope (``submit.client_scope``)."""
+        from facesvg.service.hashing import decode_base64
+        from facesvg.service.notify import Subscriptions, check_callback_url, new_callback
+
         callback = None
         if request.callback_url is not None:  # refused before any work (400 naming callback_url)
             check_callback_url(request.callback_url, self.settings.url_policy)
@@ -113,14 +126,20 @@ class JobService:
 
     @cached_property
     def _submitter(self) -> Submitter:
+        from facesvg.service.submit import Submitter
+
         return Submitter(self.jobs, self.blobs, self.queue, self.render_core, self.settings, self.clock)
 
     @cached_property
     def _publisher(self) -> Publisher:
+        from facesvg.service.dropfolder import Publisher
+
         return Publisher(self.blobs, self.jobs, self.clock, self.sleep)
 
     @cached_property
     def _drop_folder(self) -> DropFolder:
+        from facesvg.service.dropfolder import DropFolder
+
         return DropFolder(
             self.jobs,
             self.blobs,
@@ -133,6 +152,9 @@ class JobService:
 
     @cached_property
     def _worker(self) -> Worker:
+        from facesvg.service.notify import EventOutbox
+        from facesvg.service.worker import Worker
+
         outbox = EventOutbox(self.jobs, self.events, self.clock) if self.events is not None else None
         return Worker(
             self.jobs,
@@ -147,5 +169,8 @@ class JobService:
 
     @cached_property
     def _status(self) -> StatusReader:
+        from facesvg.service.results_cache import CachingReader
+        from facesvg.service.status import StatusReader
+
         results = CachingReader(self.blobs, self._result_cache)
         return StatusReader(self.jobs, self.blobs, results, self.settings.presign_seconds)

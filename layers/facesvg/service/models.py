@@ -8,8 +8,9 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from facesvg.core.lazy_model import LazyModel
 from facesvg.core.options import RenderOptions
 
 # The one job-id pattern: the queue message, the API responses and the status lookup all use it.
@@ -46,7 +47,7 @@ def _default_options() -> RenderOptions:
     return RenderOptions.model_validate({})
 
 
-class SubmitRequest(BaseModel):
+class SubmitRequest(LazyModel):
     """Body of ``POST …/submit``. Images are base64 (a ``data:…;base64,`` prefix is accepted)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -84,7 +85,7 @@ class SubmitRequest(BaseModel):
     )
 
 
-class SubmitAccepted(BaseModel):
+class SubmitAccepted(LazyModel):
     """A job was created (202) or an identical job is already queued or running (202)."""
 
     id: JobId
@@ -93,7 +94,7 @@ class SubmitAccepted(BaseModel):
     client_reference: str | None = Field(default=None, description="Echoes the request's client_reference.")
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(LazyModel):
     code: str = Field(description="Stable machine-readable code, e.g. InvalidBase64, NoFace, NotFound.")
     message: str
     field: str | None = Field(default=None, description="The request field at fault, when there is one.")
@@ -104,16 +105,16 @@ class ErrorDetail(BaseModel):
     )
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(LazyModel):
     error: ErrorDetail
 
 
-class JobError(BaseModel):
+class JobError(LazyModel):
     code: str
     message: str
 
 
-class RegionVisibility(BaseModel):
+class RegionVisibility(LazyModel):
     visible_fraction: float = Field(
         description="Share of the area the landmarks give the region that is visible (its own skin or label)."
     )
@@ -122,7 +123,7 @@ class RegionVisibility(BaseModel):
     )
 
 
-class PhysicalScale(BaseModel):
+class PhysicalScale(LazyModel):
     method: str = Field(description="`iris`: the visible iris diameter is taken as 11.7 mm.")
     iris_mm: float
     iris_px: list[float] = Field(description="Each eye's iris diameter in input-photo pixels.")
@@ -130,13 +131,13 @@ class PhysicalScale(BaseModel):
     mm_per_px: float = Field(description="Millimetres per output-canvas pixel.")
 
 
-class RegionArea(BaseModel):
+class RegionArea(LazyModel):
     px2: float = Field(description="Output-canvas pixels².")
     source_px2: float = Field(description="Input-photo pixels².")
     mm2: float | None = Field(description="Square millimetres; null without a scale.")
 
 
-class JobStatusResponse(BaseModel):
+class JobStatusResponse(LazyModel):
     """Body of ``GET …/status/{id}`` (and of a submit that hits a finished job)."""
 
     id: JobId
@@ -206,7 +207,7 @@ class JobStatusResponse(BaseModel):
 # ---------------------------------------------------------------------------------- internals
 
 
-class JobResult(BaseModel):
+class JobResult(LazyModel):
     """What a finished render leaves in the job item (small; contours live in S3)."""
 
     model_config = ConfigDict(frozen=True)
@@ -220,7 +221,7 @@ class JobResult(BaseModel):
     svg_bytes: int | None = None  # size of face.svg (status inlines it only when small enough)
 
 
-class Callback(BaseModel):
+class Callback(LazyModel):
     """A caller waiting for a job's end: where to POST and what to echo back."""
 
     model_config = ConfigDict(frozen=True)
@@ -237,7 +238,7 @@ class EventState(StrEnum):
     PUBLISHED = "published"
 
 
-class Job(BaseModel):
+class Job(LazyModel):
     """The job record (DynamoDB item ``JOB#<id>``)."""
 
     model_config = ConfigDict(frozen=True)
@@ -260,7 +261,7 @@ class Job(BaseModel):
     event_claim_until: float | None = None
 
 
-class DropState(BaseModel):
+class DropState(LazyModel):
     """A drop folder's state (DynamoDB item ``DROP#<name>``): which uploaded set (or error) owns
     ``results/<name>/``. ``seq`` grows by one per state; only the current state may publish."""
 
@@ -277,7 +278,7 @@ class DropState(BaseModel):
     published_seq: int = 0  # the last state whose results (or error) were published
 
 
-class JobMessage(BaseModel):
+class JobMessage(LazyModel):
     """The SQS message body: a reference to the job, never the payload."""
 
     model_config = ConfigDict(extra="forbid")

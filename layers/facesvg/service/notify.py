@@ -46,11 +46,13 @@ from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from facesvg.core.lazy_model import LazyModel
+from facesvg.names import DETAIL_TYPES, EVENT_SOURCE, JOB_COMPLETED, JOB_FAILED
 from facesvg.service import layout
 from facesvg.service import metrics_catalog as mc
-from facesvg.service.errors import ServiceError, TransientError
+from facesvg.service.errors import InvalidCallbackUrl, TooManyCallbacks, TransientError
 from facesvg.service.models import Callback, EventState, Job, JobStatus
 from facesvg.service.observability import logger, record
 from facesvg.service.ports import (
@@ -61,11 +63,6 @@ from facesvg.service.ports import (
     NotifyQueue,
     SecretSource,
 )
-
-EVENT_SOURCE = "facesvg"
-JOB_COMPLETED = "JobCompleted"
-JOB_FAILED = "JobFailed"
-DETAIL_TYPES = (JOB_COMPLETED, JOB_FAILED)
 
 SIGNATURE_HEADER = "facesvg-signature"
 TIMESTAMP_HEADER = "facesvg-timestamp"
@@ -78,18 +75,6 @@ MAX_URL_LENGTH = 2048
 MAX_BACKOFF_SECONDS = 900
 EVENT_CLAIM_SECONDS = 60  # how long the writer of a job's end owns publishing its event
 _RESPONSE_BYTES_READ = 1024
-
-
-class InvalidCallbackUrl(ServiceError):
-    """A ``callback_url`` the service refuses to call (400 naming the field)."""
-
-    code = "InvalidCallbackUrl"
-    field = "callback_url"
-
-
-class TooManyCallbacks(ServiceError):
-    code = "TooManyCallbacks"
-    field = "callback_url"
 
 
 # ------------------------------------------------------------------------------- URL safety
@@ -252,7 +237,7 @@ def delivery_id_of(detail: dict[str, Any], callback_id: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
-class Delivery(BaseModel):
+class Delivery(LazyModel):
     """A notify-queue message: one POST to one caller."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,4 +1,4 @@
-"""Every environment variable the functions read, read once into one pydantic-settings model.
+"""Every environment variable the functions read, read once into one pydantic model.
 
 The variable *names* live in ``facesvg.names`` (shared with the CDK stack and the local runtime).
 AWS endpoints are not settings: boto3 reads the standard ``AWS_ENDPOINT_URL`` itself, so the same
@@ -7,11 +7,12 @@ code talks to moto, LocalStack or AWS.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from facesvg import names
 from facesvg.core.options import Limits
@@ -24,10 +25,19 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
-class Settings(BaseSettings):
-    """Runtime configuration of the submit, status, process and ingest functions."""
+class Settings(BaseModel):
+    """Runtime configuration of the submit, status, process and ingest functions.
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    ``Settings()`` reads the environment (keyword arguments win over it), ``model_validate`` only
+    what it is given. A plain pydantic model rather than pydantic-settings: every field is one
+    variable holding a scalar, which pydantic's lax mode converts as pydantic-settings would, and
+    importing pydantic-settings (dotenv, its cloud secret sources) was ~10 ms of every cold start.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_from_environment(os.environ), **values})
 
     bucket: str = Field(default=names.BUCKET_NAME, validation_alias=_env(names.ENV_BUCKET))
     table: str = Field(default=names.TABLE_NAME, validation_alias=_env(names.ENV_TABLE))
@@ -91,6 +101,17 @@ class Settings(BaseSettings):
     @property
     def limits(self) -> Limits:
         return Limits(max_pixels=self.max_pixels)
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables the model names, by their names (``facesvg.names``), case-sensitively."""
+    found: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        variable = alias.choices[0] if isinstance(alias, AliasChoices) else name
+        if isinstance(variable, str) and variable in environ:
+            found[name] = environ[variable]
+    return found
 
 
 @lru_cache(maxsize=1)

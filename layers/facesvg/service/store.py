@@ -8,16 +8,18 @@ use, so importing a handler builds none.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from facesvg.service.aws.clients import LazyClient, client, forget_clients
-from facesvg.service.aws.deliveries import DynamoDeliveryLog
 from facesvg.service.aws.dynamo import DynamoJobRepository
-from facesvg.service.aws.events import EventBridgePublisher, SecretsManagerSecret, SqsNotifyQueue
+from facesvg.service.aws.events import EventBridgePublisher, SqsNotifyQueue
 from facesvg.service.aws.s3 import S3BlobStore
 from facesvg.service.aws.sqs import SqsJobQueue
 from facesvg.service.jobs import JobService
-from facesvg.service.notify import Dispatcher
 from facesvg.service.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from facesvg.service.notify import Dispatcher
 
 __all__ = [
     "build_dispatcher",
@@ -46,7 +48,12 @@ def build_service(settings: Settings | None = None) -> JobService:
 
 
 def build_dispatcher(settings: Settings | None = None) -> Dispatcher:
-    """The notify function's rules wired to AWS (facesvg.service.notify)."""
+    """The notify function's rules wired to AWS (facesvg.service.notify; only the notify function
+    imports the webhook code)."""
+    from facesvg.service.aws.deliveries import DynamoDeliveryLog
+    from facesvg.service.aws.events import SecretsManagerSecret
+    from facesvg.service.notify import Dispatcher
+
     settings = settings or get_settings()
     return Dispatcher(
         jobs=DynamoJobRepository(LazyClient("dynamodb"), settings.table),

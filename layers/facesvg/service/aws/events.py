@@ -13,7 +13,6 @@ from typing import Any
 from facesvg import names
 from facesvg.service.aws.errors import UNAVAILABLE_CODES, translated
 from facesvg.service.errors import StoreError, StoreUnavailable
-from facesvg.service.notify import EVENT_SOURCE
 
 SECRET_CACHE_SECONDS = 300
 
@@ -28,7 +27,7 @@ class EventBridgePublisher:
         out = self.client.put_events(
             Entries=[
                 {
-                    "Source": EVENT_SOURCE,
+                    "Source": names.EVENT_SOURCE,
                     "DetailType": detail_type,
                     "Detail": json.dumps(detail, separators=(",", ":")),
                     "EventBusName": self.bus_name,
