@@ -240,7 +240,15 @@ class NoTracer:
 
 logger: Logger = _build_logger()
 # X-Ray only when tracing is on (the stack's functions have active tracing): then Powertools' Tracer.
-tracer: Tracer = Tracer(service=names.SERVICE_NAME) if tracing_enabled() else cast(Tracer, NoTracer())
+# What the functions call out with: AWS (botocore) and the webhooks (http.client). Patching only
+# these, not every library aws_xray_sdk knows (requests, sqlite3, httpx, ...: Powertools' default
+# imports each one it finds), is ~60 ms less of a traced cold start (make bench-cold).
+TRACED_MODULES = ("botocore", "httplib")
+tracer: Tracer = (
+    Tracer(service=names.SERVICE_NAME, patch_modules=TRACED_MODULES)
+    if tracing_enabled()
+    else cast(Tracer, NoTracer())
+)
 metrics: Metrics = Metrics(
     provider=EmfProvider(namespace=names.METRICS_NAMESPACE, service=names.SERVICE_NAME)
 )

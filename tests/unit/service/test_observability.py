@@ -115,3 +115,63 @@ def test_the_yace_config_covers_the_catalogue() -> None:
     assert f"namespace: {names.METRICS_NAMESPACE}" in text
     for metric in mc.CATALOG.values():
         assert f"- name: {metric.name}\n" in text
+
+
+def _in_lambda_python(code: str, **env: str) -> str:
+    """Run ``code`` in a fresh interpreter with a Lambda-like environment; its stdout."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    layers = Path(__file__).resolve().parents[3] / "layers"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    environ.update(
+        {
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "AWS_LAMBDA_FUNCTION_NAME": "facesvg-test",
+            "AWS_REGION": "us-east-1",
+            "PYTHONPATH": str(layers),
+            **env,
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_traced_functions_patch_only_what_they_call_out_with() -> None:
+    """Powertools' default patches every library aws_xray_sdk knows and finds installed (~60 ms of a
+    traced cold start); the functions call only AWS (botocore) and webhooks (http.client)."""
+    code = (
+        "import json, sys\n"
+        "from facesvg.service import observability as o\n"
+        "from aws_xray_sdk.core import patcher\n"
+        "print(json.dumps([type(o.tracer).__name__, sorted(patcher._PATCHED_MODULES),"
+        " 'sqlite3' in sys.modules]))"
+    )
+    kind, patched, sqlite_imported = json.loads(_in_lambda_python(code, POWERTOOLS_TRACE_DISABLED="false"))
+    assert kind == "Tracer"
+    assert patched == ["botocore", "httplib"]
+    assert not sqlite_imported
+
+
+def test_a_handler_init_runs_without_gc_and_freezes_what_it_made() -> None:
+    """facesvg.service.init_phase: off during the init, on again after it, the init's objects frozen;
+    outside Lambda (the local runtime, tests) the collector is left alone."""
+    from pathlib import Path
+
+    handler = Path(__file__).resolve().parents[3] / "functions" / "status" / "handler.py"
+    code = (
+        "import gc, importlib.util, json\n"
+        f"spec = importlib.util.spec_from_file_location('handler', {str(handler)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "print(json.dumps([gc.isenabled(), gc.get_freeze_count()]))"
+    )
+    enabled, frozen = json.loads(_in_lambda_python(code, POWERTOOLS_TRACE_DISABLED="true"))
+    assert enabled and frozen > 10_000
+    outside = _in_lambda_python(code, LAMBDA_TASK_ROOT="", POWERTOOLS_TRACE_DISABLED="true")
+    enabled, frozen = json.loads(outside)
+    assert enabled and frozen == 0
