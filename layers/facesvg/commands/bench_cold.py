@@ -8,6 +8,10 @@ nothing is cached in the process — only the OS page cache is warm, as on a war
   under ``LAMBDA_TASK_ROOT``, the stack's environment, dummy credentials, no network), with tracing
   off (``POWERTOOLS_TRACE_DISABLED=true``; the "tracing on" row, for information, is what active
   X-Ray tracing adds: Powertools' Tracer imports and patches with aws_xray_sdk);
+* the submit and status functions' first request extra (information): a request that needs no AWS
+  call (a refused body, a malformed id), first minus second — what the init leaves for first use;
+* the zip functions' import from the layer the last ``make synth`` staged in ``cdk.out``, when there
+  is one (information): the shipped dependencies and bytecode (``infra.layer.compile_bytecode``);
 * the process function's first job extra: after the handler import, the first render of the QOVES
   sample (importing the render core, OpenCV's first calls) minus the second one;
 * ``facesvg render`` of the sample, the whole process, wall clock.
@@ -35,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 SAMPLE = REPO_ROOT / "samples" / "qoves"
 HANDLERS = ("submit", "status", "ingest", "process", "notify")
+ZIP_HANDLERS = ("submit", "status", "ingest", "notify")  # the ones on the layer
 TARGET_IMPORT_RATIO = 2.0
 TARGET_FIRST_JOB_S = 0.3
 TARGET_RENDER_S = 0.6
@@ -43,19 +48,24 @@ TARGET_RENDER_S = 0.6
 _CHILD = r"""
 import importlib.util, json, sys, time
 t0 = time.perf_counter()
-what, directory, sample = sys.argv[1], sys.argv[2], sys.argv[3]
+what, directory, sample, layer = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 out = {}
 if what == "boto3":
     import boto3
     out["import"] = time.perf_counter() - t0
 else:
     sys.path.insert(0, directory)
+    if layer:  # a built layer in front of the virtualenv, as /opt/python is in Lambda
+        sys.path.insert(1, layer)
     spec = importlib.util.spec_from_file_location("handler", directory + "/handler.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["handler"] = module
     spec.loader.exec_module(module)
     out["import"] = time.perf_counter() - t0
-    if what in ("submit", "status"):
+    if layer:
+        import facesvg, pydantic
+        assert facesvg.__file__.startswith(layer) and pydantic.__file__.startswith(layer)
+    elif what in ("submit", "status"):
         # A request that needs no AWS call (a refused body; a malformed id), twice: the first one
         # also builds what the init left for first use (the route's validation, the models).
         class Context:
@@ -124,10 +134,23 @@ def lambda_environment(function: str, tracing: bool) -> dict[str, str]:
     return env
 
 
-def child(what: str, env: dict[str, str]) -> dict[str, float]:
+def built_layer(cdk_out: Path = REPO_ROOT / "cdk.out") -> Path | None:
+    """``python/`` of the layer asset ``make synth`` last staged in ``cdk.out``, if there is one."""
+    template = cdk_out / "FaceSvg.template.json"
+    if not template.is_file():
+        return None
+    for resource in json.loads(template.read_text()).get("Resources", {}).values():
+        asset = resource.get("Metadata", {}).get("aws:asset:path")
+        if resource.get("Type") == "AWS::Lambda::LayerVersion" and asset:
+            site = cdk_out / asset / "python"
+            return site if (site / "facesvg").is_dir() else None
+    return None
+
+
+def child(what: str, env: dict[str, str], layer: Path | None = None) -> dict[str, float]:
     directory = str(FUNCTIONS_DIR / what) if what in HANDLERS else ""
     proc = subprocess.run(  # noqa: S603 - our own interpreter and script, no shell
-        [sys.executable, "-c", _CHILD, what, directory, str(SAMPLE)],
+        [sys.executable, "-c", _CHILD, what, directory, str(SAMPLE), str(layer or "")],
         env=env,
         cwd=tempfile.gettempdir(),
         capture_output=True,
@@ -167,6 +190,7 @@ def main(args: argparse.Namespace) -> int:
     compileall.compile_dir(str(REPO_ROOT / "layers" / "facesvg"), quiet=1)
     rows: dict[str, list[float]] = {}
     extra: list[float] = []
+    layer = built_layer()
     # Interleaved, so a burst of load on the machine hits every measurement alike.
     for _ in range(runs):
         rows.setdefault("import boto3", []).append(
@@ -181,17 +205,23 @@ def main(args: argparse.Namespace) -> int:
                 rows.setdefault(f"{name}: first request extra", []).append(result["first_request_extra"])
         traced = child("process", lambda_environment("process", True))
         rows.setdefault("process handler, tracing on", []).append(traced["import"])
+        if layer is not None:
+            for name in ZIP_HANDLERS:
+                result = child(name, lambda_environment(name, False), layer)
+                rows.setdefault(f"{name}, built layer", []).append(result["import"])
     with tempfile.TemporaryDirectory() as tmp:
         wall = [render_wall(Path(tmp)) for _ in range(runs)]
 
     boto3_s = statistics.median(rows["import boto3"])
     ok = True
     print(f"cold start, median of {runs} fresh processes (python {sys.version.split()[0]})")
+    if layer is not None:
+        print(f"built layer rows: {layer.relative_to(REPO_ROOT)} (from the last make synth)")
     print(f"{'import':<30} {'median':>9} {'x boto3':>8}  target")
     for label, values in rows.items():
         median = statistics.median(values)
         ratio = median / boto3_s
-        if label == "import boto3" or "tracing on" in label or "first request" in label:
+        if label == "import boto3" or any(w in label for w in ("tracing on", "first request", "built layer")):
             target = "(yardstick)" if label == "import boto3" else "(information)"
         else:
             passed = ratio <= TARGET_IMPORT_RATIO
