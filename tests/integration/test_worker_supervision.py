@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from facesvg.local.lambdas import ProcessFunction, WorkerCrashed
+from facesvg.local.lambdas import FunctionTimedOut, ProcessFunction, WorkerCrashed
 from facesvg.local.pollers import SqsEventSource
 
 HANDLER = """
@@ -74,6 +74,27 @@ def test_a_worker_killed_mid_invocation_raises_worker_crashed_and_is_replaced(fu
     assert isinstance(crash, WorkerCrashed) and crash.exit_code == -signal.SIGKILL and crash.replaced
     assert function.invoke({})["pid"] == function.pid != victim
     assert function.restarts == 1
+
+
+def test_an_invocation_past_the_timeout_is_ended_and_its_worker_replaced(tmp_path: Path) -> None:
+    """A hung render holds its worker for at most the function's timeout, as in Lambda (and so never
+    outlives its lease, which equals the timeout): the process is killed and replaced, and the
+    event source sees a crash (the batch returns when its visibility ends)."""
+    (tmp_path / "echo").mkdir()
+    (tmp_path / "echo" / "handler.py").write_text(HANDLER)
+    fn = ProcessFunction("echo", directory=tmp_path, timeout_seconds=1.0)
+    fn.wait_ready()
+    try:
+        hung = fn.pid
+        started = time.monotonic()
+        with pytest.raises(FunctionTimedOut, match=r"timed out after 1\.00 seconds") as caught:
+            fn.invoke({"sleep": 30})
+        assert 1.0 <= time.monotonic() - started < 10
+        assert isinstance(caught.value, WorkerCrashed) and caught.value.replaced
+        assert _gone(hung) and fn.restarts == 1
+        assert fn.invoke({"sleep": 0.1})["pid"] == fn.pid != hung  # the replacement answers
+    finally:
+        fn.stop()
 
 
 def test_a_worker_that_cannot_be_replaced_is_a_crash_and_is_tried_again(

@@ -25,6 +25,7 @@ import contextvars
 import importlib.util
 import itertools
 import json
+import select
 import subprocess
 import sys
 import threading
@@ -205,6 +206,18 @@ class WorkerCrashed(RuntimeError):
         self.replaced = replaced
 
 
+class FunctionTimedOut(WorkerCrashed):
+    """The invocation outlived the function's timeout: the worker process was killed and replaced,
+    as Lambda ends an invocation at its timeout ("Task timed out after … seconds") and discards the
+    environment. The event source treats it like a death: an SQS batch is neither deleted nor
+    failed, and comes back when its visibility timeout ends."""
+
+    def __init__(self, name: str, timeout_seconds: float, replaced: bool) -> None:
+        RuntimeError.__init__(self, f"the {name} function timed out after {timeout_seconds:.2f} seconds")
+        self.exit_code = None
+        self.replaced = replaced
+
+
 class ProcessFunction:
     """One execution environment of a function in its own worker process (``facesvg.local.worker``).
 
@@ -216,7 +229,9 @@ class ProcessFunction:
     Supervised: a worker process that dies (SIGKILL, OOM, a crash in native code) is replaced by a
     fresh one (a cold start), as Lambda replaces a dead execution environment. A death during an
     invocation raises ``WorkerCrashed`` after the replacement is up; a death while idle is noticed
-    and repaired before the next event is sent. ``restarts`` counts the replacements.
+    and repaired before the next event is sent. ``restarts`` counts the replacements. An invocation
+    still running at the function's timeout is ended the same way (``FunctionTimedOut``): a render
+    that hangs holds its worker for at most the timeout, as in Lambda.
     """
 
     def __init__(
@@ -227,6 +242,7 @@ class ProcessFunction:
         preload: tuple[str, ...] = (),
     ) -> None:
         self.name = name
+        self.timeout_seconds = timeout_seconds
         self._argv = [
             sys.executable,
             "-m",
@@ -274,9 +290,19 @@ class ProcessFunction:
             try:
                 proc.stdin.write(json.dumps(event) + "\n")
                 proc.stdin.flush()
-                line = proc.stdout.readline()
+                line = self._answer(proc)
             except (OSError, ValueError):  # broken pipe: it died before or while reading the event
                 line = ""
+            if line is None:
+                from facesvg.service.observability import logger
+
+                logger.warning(
+                    f"Task timed out after {self.timeout_seconds:.2f} seconds",
+                    extra={"function": self.name, "pid": proc.pid},
+                )
+                _reap(proc, kill=True)
+                replaced = not self._stopped and self._try_replace()
+                raise FunctionTimedOut(self.name, self.timeout_seconds, replaced)
             if not line:
                 exit_code = _reap(proc)
                 raise WorkerCrashed(self.name, exit_code, replaced=not self._stopped and self._try_replace())
@@ -284,6 +310,20 @@ class ProcessFunction:
         if "error" in answer:
             raise RemoteFunctionError(*answer["error"])
         return answer["ok"]
+
+    def _answer(self, proc: subprocess.Popen[str]) -> str | None:
+        """The worker's answer line ("" when it died), or None at the function's timeout. The pipe
+        holds nothing before the answer (one line per event), so waiting on its descriptor is
+        exact."""
+        assert proc.stdout is not None
+        deadline = time.monotonic() + self.timeout_seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([proc.stdout], [], [], left)
+            if ready:
+                return proc.stdout.readline()
 
     def _try_replace(self) -> bool:
         """Replace the dead process; False (logged) when the new one would not start: the next
