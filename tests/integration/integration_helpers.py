@@ -43,10 +43,16 @@ def eventually(check: Callable[[], T | None], timeout: float = 20.0, interval: f
 
 
 def wait_finished(
-    api: httpx.Client, job_id: str, prefix: str = PREFIXES[0], timeout: float = 30.0
+    api: httpx.Client,
+    job_id: str,
+    prefix: str = PREFIXES[0],
+    timeout: float = 30.0,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """``headers``: the submitting client's (its ``x-api-key``: a job answers only its own client)."""
+
     def check() -> dict[str, Any] | None:
-        body: dict[str, Any] = api.get(status_url(job_id, prefix)).json()
+        body: dict[str, Any] = api.get(status_url(job_id, prefix), headers=headers).json()
         return body if body["status"] in ("completed", "failed") else None
 
     return eventually(check, timeout)

@@ -22,7 +22,7 @@ from facesvg.commands.payload import SAMPLE_DIR
 from facesvg.core.region_names import REGION_NAMES, ZONE_NAMES
 from facesvg.local.apigw import ApiGateway
 from facesvg.service.settings import get_settings
-from integration_helpers import eventually, keys, submit_url, unique_body, wait_finished
+from integration_helpers import eventually, keys, status_url, submit_url, unique_body, wait_finished
 
 pytestmark = pytest.mark.integration
 
@@ -269,12 +269,33 @@ def test_the_local_gateway_enforces_an_api_key_when_given_one() -> None:
         gateway.stop()
 
 
+def test_the_local_gateway_takes_several_keys_as_a_usage_plan_does() -> None:
+    calls: list[str] = []
+
+    def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        calls.append(event["headers"]["x-api-key"])
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{}"}
+
+    gateway = ApiGateway(invoke, 0, api_key=("key-a", "key-b"))
+    gateway.start()
+    try:
+        with httpx.Client(base_url=gateway.url, timeout=10) as client:
+            status = "/api/v1/status/" + "0" * 32
+            assert client.get(status).status_code == 403
+            assert client.get(status, headers={"x-api-key": "key-c"}).status_code == 403
+            assert client.get(status, headers={"x-api-key": "key-a"}).status_code == 200
+            assert client.get(status, headers={"x-api-key": "key-b"}).status_code == 200
+            assert calls == ["key-a", "key-b"]
+    finally:
+        gateway.stop()
+
+
 def test_the_job_cache_is_per_api_key_and_the_render_is_shared(api: httpx.Client, local_stack: Any) -> None:
     # Given client A's job for some inputs, finished
     body = unique_body()
     a = api.post(submit_url(), json=body, headers={"x-api-key": "client-a"})
     assert a.status_code == 202
-    done_a = wait_finished(api, a.json()["id"], timeout=60)
+    done_a = wait_finished(api, a.json()["id"], timeout=60, headers={"x-api-key": "client-a"})
     assert done_a["status"] == "completed"
 
     # When client B (another key) submits the identical inputs
@@ -290,3 +311,65 @@ def test_the_job_cache_is_per_api_key_and_the_render_is_shared(api: httpx.Client
     assert api.post(submit_url(), json=body, headers={"x-api-key": "client-a"}).json()["id"] == done_a["id"]
     assert api.post(submit_url(), json=body, headers={"x-api-key": "client-b"}).json()["id"] == done_b["id"]
     assert api.post(submit_url(), json=body).json()["id"] not in {done_a["id"], done_b["id"]}
+
+
+@pytest.mark.parametrize("prefix", names.ROUTE_PREFIXES)
+def test_a_jobs_status_answers_only_the_key_that_submitted_it(local_stack: Any, prefix: str) -> None:
+    # Given a gateway with a usage plan's two keys in front of the stack's functions, and key A's job
+    gateway = ApiGateway(local_stack.invoke, 0, api_key=("client-a-key", "client-b-key"))
+    gateway.start()
+    a, b = {"x-api-key": "client-a-key"}, {"x-api-key": "client-b-key"}
+    try:
+        with httpx.Client(base_url=gateway.url, timeout=30) as api:
+            body = unique_body()
+            accepted = api.post(submit_url(prefix), json=body, headers=a)
+            assert accepted.status_code == 202, accepted.text[:300]
+            job_a = accepted.json()["id"]
+            assert wait_finished(api, job_a, prefix, timeout=60, headers=a)["status"] == "completed"
+
+            # When key B asks for A's job by its id
+            theirs = api.get(status_url(job_a, prefix), headers=b)
+
+            # Then B gets exactly what an id that does not exist gets: 404 NotFound, never 403
+            unknown_id = "f" * 32
+            unknown = api.get(status_url(unknown_id, prefix), headers=b)
+            assert theirs.status_code == unknown.status_code == 404
+            assert theirs.json()["error"]["code"] == "NotFound"
+            assert theirs.text.replace(job_a, unknown_id) == unknown.text
+            assert theirs.headers.get("content-type") == unknown.headers.get("content-type")
+            # and A still reads it; without a key the gateway refuses before any function runs
+            assert api.get(status_url(job_a, prefix), headers=a).json()["id"] == job_a
+            assert api.get(status_url(job_a, prefix)).status_code == 403
+
+            # When B submits the same inputs: a finished job of its own (200), which B reads, A does not
+            mine = api.post(submit_url(prefix), json=body, headers=b)
+            assert mine.status_code == 200, mine.text[:300]
+            job_b = mine.json()["id"]
+            assert job_b != job_a
+            polled = api.get(mine.json()["status_url"], headers=b)
+            assert polled.status_code == 200 and polled.json()["id"] == job_b
+            assert polled.json()["svg"] == mine.json()["svg"]
+            assert api.get(status_url(job_b, prefix), headers=a).status_code == 404
+    finally:
+        gateway.stop()
+
+
+def test_a_drop_folder_job_is_not_answered_by_the_status_api(local_stack: Any, api: httpx.Client) -> None:
+    # Given a job the drop folder started (results in results/<name>/, its id in job.json)
+    s3 = local_stack.clients["s3"]
+    name = "scope-check"
+    for file_name, data in (
+        ("image.png", (SAMPLE_DIR / "original_image.png").read_bytes()),
+        ("segmentation_map.png", (SAMPLE_DIR / "segmentation_map.png").read_bytes()),
+        ("landmarks.txt", (SAMPLE_DIR / "landmarks.txt").read_bytes()),
+    ):
+        s3.put_object(Bucket=names.BUCKET_NAME, Key=f"incoming/{name}/{file_name}", Body=data)
+    eventually(lambda: keys(local_stack, f"results/{name}/face.svg"), timeout=60)
+    pointer = s3.get_object(Bucket=names.BUCKET_NAME, Key=f"results/{name}/job.json")["Body"].read()
+    job_id = json.loads(pointer)["id"]
+
+    # Then no API caller reads it, with or without a key: 404 as for an unknown id
+    for headers in ({}, {"x-api-key": "client-a-key"}):
+        response = api.get(status_url(job_id), headers=headers)
+        assert response.status_code == 404, response.text[:300]
+        assert response.json()["error"]["code"] == "NotFound"

@@ -67,7 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="concurrent process workers polling SQS")
     parser.add_argument(
-        "--api-key", default=None, help="require this x-api-key on API calls, as a usage plan would"
+        "--api-key",
+        action="append",
+        default=None,
+        help="require this x-api-key on API calls, as a usage plan would; repeat it for several "
+        "clients (each key reads only its own jobs; the sample is submitted with the first)",
     )
     parser.add_argument("--log-level", default="INFO")
 
@@ -118,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         process_workers=args.workers,
         artificial_delay_seconds=args.delay,
-        api_key=args.api_key,
+        api_key=tuple(args.api_key) if args.api_key else None,
         log_level=args.log_level.upper(),
         data_dir=data_dir,
         fresh=args.fresh,
@@ -181,7 +185,7 @@ def main(args: argparse.Namespace) -> int:
     code = 0
     try:
         if not args.no_sample:
-            headers = {"x-api-key": args.api_key} if args.api_key else {}
+            headers = {"x-api-key": args.api_key[0]} if args.api_key else {}
             with httpx.Client(base_url=runtime.api_url, headers=headers, timeout=60) as client:
                 started = time.monotonic()
                 accepted = submit(client, sample_payload())
@@ -201,17 +205,20 @@ def main(args: argparse.Namespace) -> int:
         if not args.once:
             cli = facesvg_command()
             submit_url = f"{runtime.api_url}{names.ROUTE_PREFIXES[0]}{names.SUBMIT_PATH}"
+            # With --api-key the examples carry the first key: submit and status with the same one.
+            key_header = f" -H 'x-api-key: {args.api_key[0]}'" if args.api_key else ""
+            key_option = f" --api-key {args.api_key[0]}" if args.api_key else ""
             print(
                 "\ntry (from this directory):\n"
                 f"  {cli} payload -o payload.json\n"
-                f"  ID=$(curl -s -X POST {submit_url} -H 'content-type: application/json' "
+                f"  ID=$(curl -s -X POST {submit_url}{key_header} -H 'content-type: application/json' "
                 "-d @payload.json | jq -r .id)\n"
-                f"  curl -s {runtime.api_url}{names.ROUTE_PREFIXES[0]}/status/$ID "
+                f"  curl -s{key_header} {runtime.api_url}{names.ROUTE_PREFIXES[0]}/status/$ID "
                 "| jq '{id, status, svg_url}'\n"
-                f"  {cli} submit --api {runtime.api_url} --wait --out out/mine\n"
+                f"  {cli} submit --api {runtime.api_url}{key_option} --wait --out out/mine\n"
                 "\nwebhooks (in two more terminals)\n"
                 f"  AWS_ENDPOINT_URL={runtime.endpoint} {cli} webhook-listen --port 8765\n"
-                f"  {cli} submit --api {runtime.api_url} --callback-url http://127.0.0.1:8765/hook"
+                f"  {cli} submit --api {runtime.api_url}{key_option} --callback-url http://127.0.0.1:8765/hook"
                 " --client-reference demo\n"
                 "\nserving; Ctrl-C to stop",
                 flush=True,

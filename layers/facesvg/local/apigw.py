@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -129,12 +129,16 @@ class ApiGateway:
         invoke: Invoker,
         port: int,
         routes: list[Route] | None = None,
-        api_key: str | None = None,
+        api_key: str | Sequence[str] | None = None,
         on_request: Callable[[str, str, int, float], None] | None = None,
     ) -> None:
+        """``api_key``: the key, or the keys (a usage plan's: each key is a client of its own, which
+        reads only its own jobs), a request must carry in ``x-api-key``; ``None``: no key needed."""
         self.invoke = invoke
         self.routes = routes or default_routes()
-        self.api_key = api_key
+        self.api_keys = (
+            None if api_key is None else frozenset([api_key] if isinstance(api_key, str) else api_key)
+        )
         self.on_request = on_request
         gateway = self
 
@@ -192,9 +196,9 @@ class ApiGateway:
             self._send(req, 302, {"Location": names.SWAGGER_PATH}, b"")
             return
         if (
-            self.api_key is not None
+            self.api_keys is not None
             and path != names.SWAGGER_PATH
-            and req.headers.get("x-api-key") != self.api_key
+            and req.headers.get("x-api-key") not in self.api_keys
         ):
             self._send(req, 403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}')
             return

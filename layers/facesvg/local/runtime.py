@@ -45,7 +45,7 @@ class RuntimeConfig:
     retry_delay_seconds: int = 1
     artificial_delay_seconds: float | None = None  # None: keep the environment's value
     load_test_mode: bool | None = None
-    api_key: str | None = None
+    api_key: str | tuple[str, ...] | None = None  # several: each key a client of its own (its own jobs)
     log_level: str | None = None
     # When False the runtime does not poll SQS (tests drive the process handler themselves).
     start_pollers: bool = True

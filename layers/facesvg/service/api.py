@@ -15,7 +15,7 @@ POST with a non-JSON type       415     ``UnsupportedMediaType``
 ``NoFace`` (core)               422     ``NoFace``
 ``InvalidCallbackUrl``          400     field ``callback_url`` (refused URL class)
 ``TooManyCallbacks``            409     field ``callback_url``
-``JobNotFound`` / unknown route 404     ``NotFound``
+``JobNotFound`` / unknown route 404     ``NotFound`` (also another client's job)
 ``PayloadTooLarge``             413
 ``ServiceUnavailable``          503     with ``Retry-After`` (``StoreUnavailable``: an AWS
                                         store throttled or unreachable)
@@ -64,8 +64,8 @@ from facesvg.service.models import (
     SubmitRequest,
 )
 from facesvg.service.observability import correlation, logger, record
+from facesvg.service.scopes import client_scope
 from facesvg.service.status import StatusView, bounded_json
-from facesvg.service.submit import client_scope
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -330,7 +330,9 @@ def create_app(
 
     def make_status(prefix: str) -> Callable[[str], Response[Any]]:
         def status(id: str):  # type: ignore[no-untyped-def]  # no annotation: see _json
-            job = service_factory().get_job(id)
+            # Only the caller's own job: another client's is 404 NotFound, the same answer as an
+            # unknown id (never 403, which would confirm that the id exists).
+            job = service_factory().get_job(id, scope=_client_scope(app.current_event))
             record(mc.STATUS_POLLS, 1, status=job.status.value)
             return _json(job_body(job, prefix), HTTPStatus.OK)
 
@@ -365,7 +367,7 @@ def create_app(
             tags=["jobs"],
             responses={
                 200: _ok_doc("The job", JobStatusResponse),
-                404: _error_doc("No job with this id"),
+                404: _error_doc("No job with this id for this API key"),
             },
         )(make_status(prefix))
 

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from facesvg.service.results_cache import DEFAULT_MAX_BYTES, ImmutableCache
-from facesvg.service.submit import LOCAL_SCOPE
+from facesvg.service.scopes import LOCAL_SCOPE
 
 # Each use case is imported where it is first needed, not here: a function imports only the rules
 # it runs (the status function never loads hashing or the render core's option model, the
@@ -110,8 +110,10 @@ class JobService:
 
     # -- status, process, drop folder ---------------------------------------------------------
 
-    def get_job(self, job_id: str) -> Job:
-        return self._status.get_job(job_id)
+    def get_job(self, job_id: str, scope: str | None = None) -> Job:
+        """``scope``: the API caller's (``scopes.client_scope``); another scope's job is not found.
+        ``None`` only for callers inside the service (the local runtime, tests)."""
+        return self._status.get_job(job_id, scope)
 
     def status_view(self, job: Job) -> StatusView:
         return self._status.view(job)

@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -26,25 +24,11 @@ from facesvg.service.layout import input_keys
 from facesvg.service.models import Callback, Job, JobMessage, JobResult, JobStatus, new_job_id
 from facesvg.service.observability import logger
 from facesvg.service.ports import Blob, BlobStore, JobQueue, JobRepository, RenderCore
+from facesvg.service.scopes import DROP_SCOPE, LOCAL_SCOPE, client_scope
 from facesvg.service.settings import Settings
 
 # A failure with one of these codes was not the caller's fault: an identical submit may retry it.
 RETRYABLE_FAILURES = frozenset({"ProcessingFailed"})
-
-LOCAL_SCOPE = "local"  # no API key (the local stack without --api-key)
-DROP_SCOPE = "drop"  # the S3 drop folder (whoever may write incoming/)
-_API_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,128}$")
-
-
-def client_scope(api_key_id: str | None, api_key: str | None) -> str:
-    """Whose cache a request uses: API Gateway's ``requestContext.identity.apiKeyId`` (the usage
-    plan's key, set by API Gateway, not the caller), else a hash of the ``x-api-key`` header (the
-    local gateway checks the key but has no ids), else ``local``. Never the key itself."""
-    if api_key_id and _API_KEY_ID.fullmatch(api_key_id):
-        return f"key:{api_key_id}"
-    if api_key:
-        return "hdr:" + hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return LOCAL_SCOPE
 
 
 @dataclass(frozen=True)
@@ -242,3 +226,15 @@ def _image_extension(data: bytes) -> str:
     if data[4:8] == b"ftyp":
         return "avif" if b"avif" in data[8:32] else "heic"
     return "bin"
+
+
+# DROP_SCOPE, LOCAL_SCOPE and client_scope live in facesvg.service.scopes; re-exported here.
+__all__ = [
+    "DROP_SCOPE",
+    "LOCAL_SCOPE",
+    "RETRYABLE_FAILURES",
+    "ExpiredJob",
+    "SubmitOutcome",
+    "Submitter",
+    "client_scope",
+]

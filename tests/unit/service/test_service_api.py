@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from facesvg.local.lambdas import LocalContext, pin_current_event
 from facesvg.service.api import create_app, resolve
 from service_fakes import make_harness
@@ -159,3 +160,170 @@ def test_a_submit_event_without_an_identity_is_the_local_scope() -> None:
 
     assert response["statusCode"] == 202, response["body"]
     assert {row.job.scope for row in h.jobs.rows.values()} == {"local"}
+
+
+# -- the status of a job is answered only to the client that created it --------------------------
+
+_SUBMIT_BODY = json.dumps({"image": "aW1n", "segmentation_map": "bWFw", "landmarks": [[1.0, 2.0]]})
+_PREFIXES = ("/api/v1", "/api/v1/frontal/crop")
+
+
+def _as_client(event: dict[str, Any], key_id: str | None = None, key: str | None = None) -> dict[str, Any]:
+    """``event`` as a client sends it: API Gateway's key id in the identity, and/or an x-api-key."""
+    identity = event["requestContext"].setdefault("identity", {})
+    identity.pop("apiKeyId", None)
+    if key_id is not None:
+        identity["apiKeyId"] = key_id
+    if key is not None:
+        event["headers"]["x-api-key"] = key
+        event["multiValueHeaders"]["x-api-key"] = [key]
+    return event
+
+
+def _status_event(job_id: str, prefix: str = "/api/v1", **client: str) -> dict[str, Any]:
+    event = _event("api_status.json")
+    event["resource"] = event["requestContext"]["resourcePath"] = f"{prefix}/status/{{id}}"
+    event["path"] = f"{prefix}/status/{job_id}"
+    event["requestContext"]["path"] = f"/prod{prefix}/status/{job_id}"
+    event["pathParameters"] = {"id": job_id}
+    return _as_client(event, **client)
+
+
+def _submit_event(**client: str) -> dict[str, Any]:
+    return _as_client(_event("api_submit_v1.json", body=_SUBMIT_BODY), **client)
+
+
+class _Api:
+    def __init__(self) -> None:
+        self.h = make_harness()
+        self.app = create_app(lambda: self.h.service)
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        return resolve(self.app, event, LocalContext("test"), max_body_bytes=1_000_000)
+
+    def submit(self, **client: str) -> dict[str, Any]:
+        response = self(_submit_event(**client))
+        assert response["statusCode"] in (200, 202), response["body"]
+        return dict(json.loads(response["body"]))
+
+    def status(self, job_id: str, prefix: str = "/api/v1", **client: str) -> dict[str, Any]:
+        return self(_status_event(job_id, prefix, **client))
+
+    def job_written_with_scope(self, scope: str) -> str:
+        """A completed job whose item carries ``scope`` (``""``: written before scopes existed)."""
+        from facesvg.core.options import RenderOptions
+
+        prepared = self.h.service.prepare(b"img", b"map", [[1, 2]], RenderOptions.model_validate({}))
+        job_id = self.h.service.submit(prepared, source="api", scope=scope).job.job_id
+        self.h.service.process(job_id)
+        return job_id
+
+
+def _not_found_like_an_unknown_id(api: _Api, response: dict[str, Any], job_id: str) -> None:
+    """``response`` is exactly what the same request gets once the job does not exist at all."""
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["error"]["code"] == "NotFound"
+    unknown = "f" * 32
+    assert job_id != unknown
+    body = str(response["body"]).replace(job_id, unknown)
+    reference = api.status(unknown)
+    assert (response["statusCode"], body, response.get("headers"), response.get("multiValueHeaders")) == (
+        reference["statusCode"],
+        reference["body"],
+        reference.get("headers"),
+        reference.get("multiValueHeaders"),
+    )
+
+
+@pytest.mark.parametrize("prefix", _PREFIXES)
+def test_a_jobs_status_is_answered_only_to_the_api_key_that_submitted_it(prefix: str) -> None:
+    # Given a job submitted with API Gateway key id A, and processed
+    api = _Api()
+    job_id = api.submit(key_id="keyA1", key="secret-a")["id"]
+    api.h.service.process(job_id)
+
+    # When A and then another key B (and a caller with no key) ask for its status
+    mine = api.status(job_id, prefix, key_id="keyA1", key="secret-a")
+    theirs = api.status(job_id, prefix, key_id="keyB2", key="secret-b")
+    keyless = api.status(job_id, prefix)
+
+    # Then A gets it, and the others get the 404 of an id that does not exist
+    assert mine["statusCode"] == 200 and json.loads(mine["body"])["status"] == "completed"
+    _not_found_like_an_unknown_id(api, theirs, job_id)
+    _not_found_like_an_unknown_id(api, keyless, job_id)
+
+
+def test_the_key_id_not_the_header_decides_on_api_gateway() -> None:
+    # Given a job of key id A: another key id presenting A's header value is still another client
+    api = _Api()
+    job_id = api.submit(key_id="keyA1", key="secret-a")["id"]
+    assert api.status(job_id, key_id="keyA1")["statusCode"] == 200
+    _not_found_like_an_unknown_id(api, api.status(job_id, key_id="keyB2", key="secret-a"), job_id)
+
+
+def test_without_key_ids_the_x_api_key_header_scopes_the_status() -> None:
+    # Given the local gateway (no key ids): two clients told apart by their x-api-key
+    api = _Api()
+    job_a = api.submit(key="secret-a")["id"]
+    job_b = api.submit(key="secret-b")["id"]
+    assert job_a != job_b
+
+    # Then each reads its own job, and only its own
+    assert api.status(job_a, key="secret-a")["statusCode"] == 200
+    assert api.status(job_b, key="secret-b")["statusCode"] == 200
+    _not_found_like_an_unknown_id(api, api.status(job_a, key="secret-b"), job_a)
+    _not_found_like_an_unknown_id(api, api.status(job_b, key="secret-a"), job_b)
+    _not_found_like_an_unknown_id(api, api.status(job_a), job_a)
+
+
+def test_without_any_key_everyone_is_the_local_scope_and_reads_every_local_job() -> None:
+    # The local stack without --api-key: one client, everything keeps working
+    api = _Api()
+    job_id = api.submit()["id"]
+    assert api.status(job_id)["statusCode"] == 200
+    _not_found_like_an_unknown_id(api, api.status(job_id, key="secret-a"), job_id)
+
+
+def test_a_drop_folder_job_is_no_api_callers() -> None:
+    # Given a job of the drop folder (its results are read from results/<name>/, not the API)
+    api = _Api()
+    job_id = api.job_written_with_scope("drop")
+
+    # Then no API caller reads it: keyed, header-keyed or keyless
+    for client in ({"key_id": "keyA1"}, {"key": "secret-a"}, {}):
+        _not_found_like_an_unknown_id(api, api.status(job_id, **client), job_id)
+
+
+def test_a_job_written_before_scopes_is_read_only_without_a_key() -> None:
+    # Given a job item with no scope (written before scopes existed: whose it is cannot be told)
+    api = _Api()
+    job_id = api.job_written_with_scope("")
+
+    # Then the keyless local stack keeps answering it; a keyed caller (every caller on AWS) gets 404
+    assert api.status(job_id)["statusCode"] == 200
+    _not_found_like_an_unknown_id(api, api.status(job_id, key_id="keyA1"), job_id)
+    _not_found_like_an_unknown_id(api, api.status(job_id, key="secret-a"), job_id)
+
+
+def test_a_finished_job_returned_by_submit_is_the_callers_own() -> None:
+    # Given content rendered for key A
+    api = _Api()
+    job_a = api.submit(key_id="keyA1")["id"]
+    api.h.service.process(job_a)
+
+    # When key B submits the same content, it gets a finished job at once (200)
+    response = api(_submit_event(key_id="keyB2"))
+    assert response["statusCode"] == 200
+    finished = json.loads(response["body"])
+    job_b = finished["id"]
+
+    # Then that job is B's: its status_url answers B with the same job, and not A
+    assert job_b != job_a and finished["status"] == "completed"
+    assert finished["status_url"].endswith(f"/status/{job_b}")
+    polled = api.status(job_b, key_id="keyB2")
+    assert polled["statusCode"] == 200
+    assert {k: v for k, v in json.loads(polled["body"]).items() if k != "client_reference"} == finished
+    _not_found_like_an_unknown_id(api, api.status(job_b, key_id="keyA1"), job_b)
+    # and A's identical submit still returns A's own job
+    again = json.loads(api(_submit_event(key_id="keyA1"))["body"])
+    assert again["id"] == job_a

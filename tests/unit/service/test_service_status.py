@@ -132,3 +132,49 @@ def test_a_body_over_the_budget_sheds_the_largest_optional_fields_in_order() -> 
     doc = json.loads(shed)
     assert len(shed) <= limit and doc["omitted"] == ["svg", "contours_source_px", "zone_contours"]
     assert "mask_contours" in doc and "svg_url" not in doc
+
+
+# -- scopes: a job is read only by its own client ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("caller", "job_scope", "readable"),
+    [
+        ("key:A1", "key:A1", True),
+        ("key:A1", "key:B2", False),
+        ("hdr:" + "a" * 32, "hdr:" + "a" * 32, True),
+        ("hdr:" + "a" * 32, "hdr:" + "b" * 32, False),
+        ("key:A1", "hdr:" + "a" * 32, False),
+        ("local", "local", True),
+        ("local", "key:A1", False),
+        ("key:A1", "local", False),
+        ("local", "drop", False),  # the drop folder's jobs are no API caller's
+        ("key:A1", "drop", False),
+        ("local", "", True),  # written before scopes: the keyless local stack keeps reading it
+        ("key:A1", "", False),  # ... a keyed caller (every caller on AWS) does not
+        ("hdr:" + "a" * 32, "", False),
+    ],
+)
+def test_may_read_only_its_own_scope(caller: str, job_scope: str, readable: bool) -> None:
+    from facesvg.service.scopes import may_read
+
+    assert may_read(caller, job_scope) is readable
+
+
+def test_get_job_in_another_scope_is_not_found_with_the_unknown_ids_message() -> None:
+    # Given a completed job of scope key:A1
+    h = make_harness()
+    prepared = h.service.prepare(b"img", b"map", [[1, 2], [3, 4]], RenderOptions.model_validate({}))
+    job_id = h.service.submit(prepared, source="api", scope="key:A1").job.job_id
+    h.service.process(job_id)
+
+    # Then its own scope and the service itself (no scope) read it; another scope does not
+    assert h.service.get_job(job_id, scope="key:A1").job_id == job_id
+    assert h.service.get_job(job_id).job_id == job_id
+    with pytest.raises(JobNotFound) as foreign:
+        h.service.get_job(job_id, scope="key:B2")
+    del h.jobs.rows[job_id]
+    with pytest.raises(JobNotFound) as unknown:
+        h.service.get_job(job_id, scope="key:B2")
+    assert str(foreign.value) == str(unknown.value)
+    assert (foreign.value.code, foreign.value.message) == (unknown.value.code, unknown.value.message)
