@@ -544,11 +544,25 @@
     return Number.isFinite(a) && Number.isFinite(b) && b >= a ? (b - a) / 1000 : null;
   }
 
+  // A 4xx other than these will answer the same next time (an unknown id, another API key's job,
+  // a refused key): polling stops and says why. Network errors, 5xx, 408 and 429 are retried.
+  const RETRIED_STATUS = new Set([408, 429]);
+
   async function poll(id, run) {
     try {
       const res = await fetch(apiUrl(STATUS_PATH + encodeURIComponent(id)), { headers: apiHeaders() });
       const payload = await res.json().catch(() => ({}));
-      if (!res.ok) throw new Error((payload.error && payload.error.message) || `HTTP ${res.status}`);
+      const message = (payload.error && payload.error.message) || `HTTP ${res.status}`;
+      if (res.status >= 400 && res.status < 500 && !RETRIED_STATUS.has(res.status)) {
+        if (run !== state.runId) return;
+        stopTimers();
+        const why = res.status === 404 ? "no such job for this API key (or it has expired)" : message;
+        $("job-status").textContent = `Status unavailable (HTTP ${res.status})`;
+        $("job-error").textContent = `Cannot follow job ${id}: ${why}`;
+        $("job-error").hidden = false;
+        return;
+      }
+      if (!res.ok) throw new Error(message);
       onStatus(payload, run);
     } catch (err) {
       if (run !== state.runId) return;

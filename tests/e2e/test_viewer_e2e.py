@@ -387,3 +387,33 @@ def test_a_result_too_large_to_inline_is_fetched_from_its_url(local_stack: Any, 
     page.locator("#stage-svg svg").wait_for()
     assert visible_region_paths(page) > 5
     assert page.locator("#form-error").inner_text() == ""
+
+
+def test_polling_stops_and_says_why_when_the_job_is_not_found(local_stack: Any, page: Any) -> None:
+    """A 404 (an unknown id, or another API key's job) will not change by asking again: the viewer
+    stops polling and says so, instead of "retrying…" forever."""
+    job_id = "0" * 32
+    polls: list[str] = []
+
+    def accepted(route: Any) -> None:
+        body = {"id": job_id, "status": "pending", "status_url": f"/api/v1/status/{job_id}"}
+        route.fulfill(status=202, content_type="application/json", body=json.dumps(body))
+
+    def not_found(route: Any) -> None:
+        polls.append(route.request.url)
+        body = {"error": {"code": "NotFound", "message": f"job {job_id} not found"}}
+        route.fulfill(status=404, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/api/v1/submit", accepted)
+    page.route("**/api/v1/status/*", not_found)
+    page.goto(local_stack.api_url + "/")
+    page.set_input_files("#image-input", str(SAMPLE / "original_image.png"))
+    page.set_input_files("#segmentation_map-input", str(SAMPLE / "segmentation_map.png"))
+    page.set_input_files("#landmarks-input", str(SAMPLE / "landmarks.txt"))
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#job-error").wait_for()
+    assert "no such job for this API key" in page.locator("#job-error").inner_text()
+    assert page.locator("#job-status").inner_text() == "Status unavailable (HTTP 404)"
+    seen = len(polls)
+    page.wait_for_timeout(2500)  # the old behaviour asked again every 1.5 s
+    assert len(polls) == seen == 1
