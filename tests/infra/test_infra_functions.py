@@ -97,6 +97,7 @@ def test_env_vars_name_the_stack_resources_and_the_service(synth: Any) -> None:
         assert env[names.ENV_QUEUE_URL] == {"Ref": synth.logical_id(storage.queue)}, name
         assert env["POWERTOOLS_SERVICE_NAME"] == names.SERVICE_NAME
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == names.METRICS_NAMESPACE
+        assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__"  # no entry-point scan at cold start
         assert env[names.ENV_MAX_RECEIVE_COUNT] == str(synth.stack.config.max_receive_count)
         # the settings model must accept what the stack passes
     from facesvg.service.settings import Settings
