@@ -100,6 +100,7 @@ def test_objects_list_with_their_etag_and_upload_time(blobs: BlobStore, prefix: 
     assert set(listed) == {prefix + "a", prefix + "b"}
     assert listed[prefix + "a"].etag != listed[prefix + "b"].etag
     assert before <= listed[prefix + "a"].last_modified <= time.time() + 5
+    assert listed[prefix + "a"].size == 3  # the drop folder bounds options.json by its listed size
     data, etag = blobs.get_tagged(prefix + "a")
     assert data == b"one" and etag == listed[prefix + "a"].etag
     blobs.put(prefix + "a", b"changed", "text/plain")

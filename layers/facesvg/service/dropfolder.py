@@ -18,6 +18,16 @@ the uploads' times — or a clear ``error.json`` and nothing else; never a mix:
   folder's contents (``face.svg`` removed first and copied last: its presence means a complete set;
   stale files removed; ``job.json`` names the job); a failed job or a refused set clears the folder
   and leaves ``error.json`` (+ ``job.json`` naming the failed job, when there is one).
+* **Options**: an optional ``options.json`` in the folder is the API's ``options`` object (the same
+  ``RenderOptions`` model: unknown fields refused), read when a set is taken — whatever
+  ``options.json`` the folder holds at that moment applies, so it must be uploaded before the last
+  of the three files; it stays in force for later sets until it is replaced or deleted. It is not
+  part of a set's identity: its own upload (alone, or after the set) starts nothing, and its event
+  is never refused. It is bounded (``layout.INGEST_OPTIONS_MAX_BYTES``, checked on the listed size
+  before it is read and again on the bytes before parsing) and parsed with the bounded JSON parser
+  (``facesvg.core.documents``). A bad one makes the set's state an error (``InvalidOptions`` /
+  ``OptionsTooLarge``, naming ``options.json`` and the field): no inputs stored, no job. Its
+  content reaches the content hash through the same ``prepare`` as the API's options.
 * **Refused names**: a folder name outside ``facesvg.names.INGEST_NAME_PATTERN`` gets
   ``results/<name>/error.json`` saying why (when the name is harmless as a key:
   ``layout.has_error_folder``; anything else is only logged); a file in the folder that is not one
@@ -26,6 +36,7 @@ the uploads' times — or a clear ``error.json`` and nothing else; never a mix:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import time
@@ -36,6 +47,9 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
+from pydantic import ValidationError
+
+from facesvg.core import documents
 from facesvg.core.errors import InputError
 from facesvg.core.options import RenderOptions
 from facesvg.service import layout
@@ -61,9 +75,39 @@ _ACCEPTED = ", ".join(sorted(layout.INGEST_FILES))
 
 class IngestOutcome(StrEnum):
     IGNORED = "ignored"
-    WAITING = "waiting"  # no complete set yet (or not a new one)
+    WAITING = "waiting"  # no complete set yet (or not a new one; or options.json's own event)
     SUBMITTED = "submitted"
     INVALID = "invalid"
+
+
+class OptionsFileError(InputError):
+    """The folder's ``options.json`` cannot be used: its error.json names the file and the option."""
+
+    code = "InvalidOptions"
+
+    def __init__(self, option: str, message: str, code: str | None = None) -> None:
+        super().__init__("options", message, code=code)
+        self.option = option  # "options", or the dotted path of the field at fault ("options.zones")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "field": self.option,
+            "file": layout.INGEST_OPTIONS_FILE,
+            "message": f"{layout.INGEST_OPTIONS_FILE}: {self.message}",
+        }
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """A set's files as read. ``options``: options.json's bytes (None when the folder has none, or
+    when its listed size is over the bound: then it is never downloaded, ``options_size`` says)."""
+
+    image: bytes
+    segmentation_map: bytes
+    landmarks: bytes
+    options: bytes | None = None
+    options_size: int = 0
 
 
 @dataclass
@@ -191,6 +235,12 @@ class DropFolder:
         name, file_name = split
         if not layout.is_drop_name(name):
             return self._refuse_name(name, key)
+        if file_name == layout.INGEST_OPTIONS_FILE:
+            logger.info(
+                "drop folder: options.json is read when a set is taken; its own upload starts nothing",
+                extra={"drop_name": name},
+            )
+            return IngestOutcome.WAITING
 
         folder = layout.incoming_folder(name)
         # (the empty name is the folder marker the S3 console's "Create folder" leaves)
@@ -201,7 +251,7 @@ class DropFolder:
             )
             return IngestOutcome.IGNORED
         state = self.jobs.get_drop(name)
-        unknown = sorted(f for f in listing if f not in layout.INGEST_FILES)
+        unknown = sorted(f for f in listing if f not in layout.INGEST_ACCEPTED_FILES)
         ambiguous = [found for _, files in _SLOTS if len(found := [f for f in files if f in listing]) > 1]
         if unknown or ambiguous:
             return self._refuse_files(name, state, listing, unknown, ambiguous)
@@ -216,8 +266,9 @@ class DropFolder:
         objects = {slot: listing[f] for slot, f in chosen.items() if f is not None}
         files = {slot: _identity(chosen[slot] or "", info) for slot, info in objects.items()}
         set_id = _digest(files)
+        options = listing.get(layout.INGEST_OPTIONS_FILE)  # not part of the set's identity
         if state is not None and state.set_id == set_id:
-            return self._resume(name, state, objects)
+            return self._resume(name, state, objects, options)
         if state is not None and not _fresh(files, objects, state):
             logger.info(
                 "drop folder: not a new complete set (upload all three files again); waiting",
@@ -225,7 +276,7 @@ class DropFolder:
             )
             return IngestOutcome.WAITING
 
-        data = self._read(objects)
+        data = self._read(objects, options)
         if data is None:
             return IngestOutcome.WAITING  # replaced while being read: its own event follows
         newest = max(info.last_modified for info in objects.values())
@@ -249,7 +300,7 @@ class DropFolder:
 
     # -- a set ------------------------------------------------------------------------------------
 
-    def _start(self, name: str, seq: int, data: dict[str, bytes]) -> IngestOutcome:
+    def _start(self, name: str, seq: int, data: _Upload) -> IngestOutcome:
         """State ``seq`` is this set: submit it, record the job, publish at once if it is finished
         (else the worker publishes it)."""
         try:
@@ -259,7 +310,14 @@ class DropFolder:
             logger.warning(
                 "drop folder inputs rejected", extra={"drop_name": name, "code": exc.code, "field": exc.field}
             )
-            self.publisher.publish_error(name, seq, {"error": exc.to_dict()})
+            error = exc.to_dict()
+            if exc.code == "UnknownLabels" and exc.details.get("likely_schemes"):
+                scheme = exc.details["likely_schemes"][0]
+                error["message"] += (
+                    f" (to read the map as {scheme}, upload {layout.INGEST_OPTIONS_FILE} holding"
+                    f' {{"label_scheme": "{scheme}"}}, then all three files again)'
+                )
+            self.publisher.publish_error(name, seq, {"error": error})
             return IngestOutcome.INVALID
         if not self.jobs.set_drop_job(name, seq, outcome.job.job_id):
             return IngestOutcome.IGNORED  # a newer set came in meanwhile
@@ -269,7 +327,9 @@ class DropFolder:
             self.publisher.publish(job, [name])
         return IngestOutcome.SUBMITTED
 
-    def _resume(self, name: str, state: DropState, objects: dict[str, ObjectInfo]) -> IngestOutcome:
+    def _resume(
+        self, name: str, state: DropState, objects: dict[str, ObjectInfo], options: ObjectInfo | None
+    ) -> IngestOutcome:
         """Another event for the folder's current set (three uploads, three events; or a retry)."""
         if state.job_id is not None:
             job = self.jobs.get_job(state.job_id)
@@ -278,33 +338,43 @@ class DropFolder:
             return IngestOutcome.SUBMITTED
         if state.published_seq >= state.seq:
             return IngestOutcome.INVALID  # a refused set, already published
-        data = self._read(objects)  # taken but not submitted yet (in flight, or its ingest died)
+        data = self._read(objects, options)  # taken but not submitted yet (in flight, or its ingest died)
         if data is None:
             return IngestOutcome.WAITING
         return self._start(name, state.seq, data)
 
-    def _read(self, objects: dict[str, ObjectInfo]) -> dict[str, bytes] | None:
-        """The three objects, exactly as listed (None if one was replaced meanwhile)."""
+    def _read(self, objects: dict[str, ObjectInfo], options: ObjectInfo | None) -> _Upload | None:
+        """The three objects, exactly as listed (None if one was replaced meanwhile), and the
+        folder's options.json as it is now (its replacement starts nothing, so a newer one than
+        listed is simply the one read; one listed over the bound is not read at all)."""
         data: dict[str, bytes] = {}
         for slot, info in objects.items():
             body, etag = self.blobs.get_tagged(info.key)
             if etag != info.etag:
                 return None
             data[slot] = body
-        return data
+        options_body: bytes | None = None
+        options_size = 0
+        if options is not None:
+            options_size = options.size
+            if options_size <= layout.INGEST_OPTIONS_MAX_BYTES:
+                options_body, _ = self.blobs.get_tagged(options.key)
+                options_size = len(options_body)
+        return _Upload(data["image"], data["segmentation_map"], data["landmarks"], options_body, options_size)
 
-    def _prepare(self, data: dict[str, bytes]) -> PreparedInputs:
+    def _prepare(self, data: _Upload) -> PreparedInputs:
+        options = _options(data)
         try:
-            landmarks_text = data["landmarks"].decode("utf-8")
+            landmarks_text = data.landmarks.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError("landmarks", "is not UTF-8 text", code="InvalidLandmarks") from exc
         return prepare(
             self.core,
             self.settings.limits,
-            data["image"],
-            data["segmentation_map"],
+            data.image,
+            data.segmentation_map,
             landmarks_text,
-            RenderOptions.model_validate({}),
+            options,
         )
 
     # -- refusals ---------------------------------------------------------------------------------
@@ -367,6 +437,60 @@ class DropFolder:
 
     def _expires_at(self) -> int:
         return int(self.clock()) + self.settings.job_ttl_days * 86400
+
+
+def _options(data: _Upload) -> RenderOptions:
+    """The set's render options: options.json validated as the API validates ``options``, or the
+    defaults when the folder has none. ``OptionsFileError`` names the field at fault."""
+    limit = layout.INGEST_OPTIONS_MAX_BYTES
+    if data.options_size > limit:  # before it is parsed (and, by its listed size, before it is read)
+        raise OptionsFileError(
+            "options", f"is {data.options_size} bytes; at most {limit}", code="OptionsTooLarge"
+        )
+    if data.options is None:
+        return RenderOptions.model_validate({})
+    try:
+        text = data.options.decode("utf-8-sig")  # (a byte-order mark, as some editors save, is fine)
+    except UnicodeDecodeError:
+        raise OptionsFileError("options", "is not UTF-8 text") from None
+    try:
+        doc = documents.loads_json(text, max_containers=1_000)
+    except documents.TooDeep as exc:
+        raise OptionsFileError(f"options.{exc.key}" if exc.key else "options", "nested too deeply") from None
+    except documents.DocumentError as exc:
+        raise OptionsFileError("options", f"is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise OptionsFileError(
+            "options", 'must be a JSON object, the API\'s `options` (e.g. {"zones": "all"})'
+        )
+    try:
+        return RenderOptions.model_validate(doc)
+    except ValidationError as exc:
+        field, message = _option_problem(exc.errors())
+        raise OptionsFileError(field, message) from None
+
+
+def _option_problem(errors: list[Any]) -> tuple[str, str]:
+    """The first validation error as ("options.<dotted path>", "<path>: <reason>"); an unknown field
+    first, with the name it probably meant."""
+    unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
+    error = unknown or (errors[0] if errors else {})
+    # Unions report the member type tried in the path (zones.list[str]): not a field.
+    loc = [str(p) for p in error.get("loc", ()) if "[" not in str(p) and p not in {"str", "list", "dict"}]
+    path = ".".join(loc)
+    if unknown is not None:
+        model: Any = RenderOptions
+        for part in loc[:-1]:
+            info = getattr(model, "model_fields", {}).get(part)
+            model = getattr(info, "annotation", None)
+        known = list(getattr(model, "model_fields", {}))
+        guess = difflib.get_close_matches(loc[-1] if loc else "", known, n=1, cutoff=0.5)
+        reason = "unknown field" + (
+            f"; did you mean {guess[0]!r}?" if guess else f"; known: {', '.join(known)}"
+        )
+    else:
+        reason = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return ("options." + path if path else "options"), (f"{path}: {reason}" if path else reason)
 
 
 def _identity(file_name: str, info: ObjectInfo) -> str:

@@ -4,7 +4,8 @@
 ``inputs/<hash>/``                      image, segmentation_map, landmarks.json, options.json
 ``results/<hash>/``                     face.svg, regions/<name>.svg, result.json,
                                         result.geojson, result.coco.json (immutable)
-``incoming/<name>/<file>``              the drop folder (three fixed file names)
+``incoming/<name>/<file>``              the drop folder (three fixed file names, and
+                                        optionally options.json)
 ``results/<name>/``                     a drop folder's copy of its job's results + job.json,
                                         or error.json (+ job.json when a job failed); for a
                                         refused name only error.json
@@ -29,6 +30,11 @@ INGEST_IMAGE_FILES = (
 INGEST_MAP_FILES = ("segmentation_map.png",)
 INGEST_LANDMARK_FILES = ("landmarks.json", "landmarks.txt")
 INGEST_FILES = frozenset(INGEST_IMAGE_FILES + INGEST_MAP_FILES + INGEST_LANDMARK_FILES)
+# Optional: the API's ``options`` object, read when a set is taken; its own upload starts nothing.
+INGEST_OPTIONS_FILE = "options.json"
+INGEST_OPTIONS_MAX_BYTES = 64 * 1024  # refused above this, before it is read or parsed
+# Every file name a drop folder accepts (any other makes the folder an InvalidFileName error).
+INGEST_ACCEPTED_FILES = INGEST_FILES | {INGEST_OPTIONS_FILE}
 
 # Always fullmatch: with re.match, "$" also matches before a final newline ("name\n" would pass).
 _INGEST_NAME = re.compile(names.INGEST_NAME_PATTERN)
@@ -148,14 +154,15 @@ def incoming_folder(name: str) -> str:
 
 def parse_incoming_key(key: str) -> tuple[str, str] | None:
     """``incoming/<name>/<file>`` → (name, file), or None for anything else (no path tricks:
-    exactly two segments, a strict name pattern and a fixed set of file names)."""
+    exactly two segments, a strict name pattern and a fixed set of file names, ``options.json``
+    included)."""
     if not key.startswith(names.PREFIX_INCOMING):
         return None
     parts = key[len(names.PREFIX_INCOMING) :].split("/")
     if len(parts) != 2:
         return None
     name, file_name = parts
-    if not is_drop_name(name) or file_name not in INGEST_FILES:
+    if not is_drop_name(name) or file_name not in INGEST_ACCEPTED_FILES:
         return None
     return name, file_name
 

@@ -136,6 +136,7 @@ class ObjectInfo(NamedTuple):
     key: str
     etag: str
     last_modified: float  # epoch seconds (S3 keeps whole seconds)
+    size: int = -1  # bytes, as listed (-1: unknown)
 
 
 class Pending(Protocol[T_co]):

@@ -282,7 +282,7 @@ class FakeBlobStore:
     def list_objects(self, prefix: str) -> list[ObjectInfo]:
         with self.lock:
             return [
-                ObjectInfo(k, _etag(v), self.modified.get(k, 0.0))
+                ObjectInfo(k, _etag(v), self.modified.get(k, 0.0), len(v))
                 for k, v in sorted(self.objects.items())
                 if k.startswith(prefix)
             ]

@@ -18,6 +18,8 @@ LANDMARKS = json.dumps({"landmarks": [[{"x": 1, "y": 2}, {"x": 3, "y": 4}]], "di
     [
         ("incoming/face-1/image.png", ("face-1", "image.png")),
         ("incoming/a.b_c/landmarks.txt", ("a.b_c", "landmarks.txt")),
+        ("incoming/face-1/options.json", ("face-1", "options.json")),
+        ("incoming/face-1/options.JSON", None),
         ("incoming/face-1/other.png", None),
         ("incoming/../results/x/image.png", None),
         ("incoming/..", None),
@@ -376,3 +378,182 @@ def test_the_s3_consoles_folder_marker_is_not_a_file() -> None:
     h = make_harness()
     h.blobs.put("incoming/f/", b"", "application/x-directory")
     assert _drop(h, "f", SET_A) is IngestOutcome.SUBMITTED
+
+
+# -- options.json: the API's options for the folder's sets ---------------------------------------
+
+
+def _options_of(h: Harness, job_id: str) -> dict[str, object]:
+    job = h.jobs.get_job(job_id)
+    assert job is not None
+    return dict(json.loads(h.blobs.objects[f"inputs/{job.content_hash}/options.json"]))
+
+
+def _error_of(h: Harness, name: str) -> dict[str, str]:
+    return dict(json.loads(_published(h, name)["error.json"])["error"])
+
+
+def test_options_json_uploaded_first_is_the_sets_options() -> None:
+    h = make_harness()
+    options = {"label_scheme": "faceparsing19", "zones": "all", "style": {"stroke": "#000000"}}
+    outcomes = _upload_one_at_a_time(h, "f", {"options.json": json.dumps(options).encode(), **SET_A})
+
+    assert outcomes == [IngestOutcome.WAITING] * 3 + [IngestOutcome.SUBMITTED]
+    assert len(h.queue.messages) == 1
+    assert _options_of(h, h.queue.messages[0].job_id) == options  # what is stored and rendered
+    h.service.process(h.queue.messages[0].job_id)
+    assert "face.svg" in _published(h, "f")
+
+
+def test_the_same_drop_with_other_options_is_another_render() -> None:
+    h = make_harness()
+    _upload_one_at_a_time(h, "plain", SET_A)
+    _upload_one_at_a_time(h, "zoned", {"options.json": b'{"zones": "all"}', **SET_A})
+    _upload_one_at_a_time(h, "zoned-too", {"options.json": b'{ "zones" : "all" }', **SET_A})
+
+    hashes = {}
+    for name in ("plain", "zoned", "zoned-too"):
+        state = h.jobs.get_drop(name)
+        job = h.jobs.get_job(state.job_id or "") if state else None
+        assert job is not None
+        hashes[name] = job.content_hash
+    assert hashes["plain"] != hashes["zoned"]
+    # the hash is over the options' canonical form, as for the API: spacing does not matter (one job)
+    assert hashes["zoned"] == hashes["zoned-too"] and len(h.queue.messages) == 2
+    # and the API's options give the same hash as options.json's (the same prepare)
+    from facesvg.core.options import RenderOptions
+    from facesvg.service.hashing import prepare
+
+    api = prepare(
+        h.core.as_render_core(),
+        h.service.settings.limits,
+        SET_A["image.png"],
+        SET_A["segmentation_map.png"],
+        LANDMARKS,
+        RenderOptions.model_validate({"zones": "all"}),
+    )
+    assert api.content_hash == hashes["zoned"]
+
+
+def test_options_json_on_its_own_or_after_the_set_starts_nothing_and_is_not_refused() -> None:
+    h = make_harness()
+    # alone in a new folder
+    assert _drop(h, "f", {"options.json": b'{"zones": "all"}'}) is IngestOutcome.WAITING
+    assert h.queue.messages == [] and _published(h, "f") == {} and h.jobs.get_drop("f") is None
+
+    # after a set was taken (and again after it was published)
+    _upload_one_at_a_time(h, "g", SET_A)
+    h.clock[0] += 1
+    assert _drop(h, "g", {"options.json": b'{"zones": "all"}'}) is IngestOutcome.WAITING
+    h.service.process(h.queue.messages[0].job_id)
+    h.clock[0] += 1
+    assert _drop(h, "g", {"options.json": b'{"zones": "aesthetic"}'}) is IngestOutcome.WAITING
+    # nor does a re-delivered event of the set's files take it again with the new options
+    assert h.service.ingest(h.service.settings.bucket, "incoming/g/image.png") is IngestOutcome.SUBMITTED
+
+    assert len(h.queue.messages) == 1
+    assert _options_of(h, h.queue.messages[0].job_id) == {}
+    assert "error.json" not in _published(h, "g") and "face.svg" in _published(h, "g")
+
+    # a bad options.json's own event is not refused either: it is read (and refused) with a set
+    assert _drop(h, "g", {"options.json": b"not json"}) is IngestOutcome.WAITING
+    assert "error.json" not in _published(h, "g")
+
+
+def test_options_json_stays_in_force_until_replaced_or_deleted() -> None:
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", {"options.json": b'{"canvas_size": 512}', **SET_A})
+    _upload_one_at_a_time(h, "f", SET_B)  # the three files again: options.json still applies
+    h.blobs.delete("incoming/f/options.json")
+    _upload_one_at_a_time(h, "f", SET_A)  # and without it, the defaults
+
+    assert [_options_of(h, m.job_id) for m in h.queue.messages] == [
+        {"canvas_size": 512},
+        {"canvas_size": 512},
+        {},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "field", "says"),
+    [
+        (b'{"label_schema": "faceparsing19"}', "options.label_schema", "did you mean 'label_scheme'"),
+        (b'{"canvas_size": 99999}', "options.canvas_size", "less than or equal to 4096"),
+        (b'{"label_scheme": "celeba"}', "options.label_scheme", "faceparsing19"),
+        (b'{"zones": ["nose", "third_eye"]}', "options.zones", "third_eye"),
+        (b'{"style": {"fill": "red"}}', "options.style.fill", "pattern"),
+        (b'{"style": {"colour": "#000000"}}', "options.style.colour", "unknown field"),
+        (b'{"zones": "all",}', "options", "not valid JSON"),
+        (b'["zones", "all"]', "options", "must be a JSON object"),
+        (b"\xff\xfe{}", "options", "not UTF-8"),
+        (b'{"style": ' + b"[" * 5000 + b"]" * 5000 + b"}", "options", "lists and objects"),
+    ],
+)
+def test_a_bad_options_json_leaves_an_error_naming_the_file_and_the_field(
+    document: bytes, field: str, says: str
+) -> None:
+    # Given a published set
+    h = make_harness()
+    _upload_one_at_a_time(h, "f", SET_A)
+    h.service.process(h.queue.messages[0].job_id)
+    inputs_before = {k for k in h.blobs.objects if k.startswith("inputs/")}
+
+    # When the next set comes with a bad options.json
+    outcomes = _upload_one_at_a_time(h, "f", {"options.json": document, **SET_B})
+
+    # Then that set is refused: only error.json, naming options.json and the field; no job, no inputs
+    assert outcomes[-1] is IngestOutcome.INVALID
+    assert set(_published(h, "f")) == {"error.json"}
+    error = _error_of(h, "f")
+    assert (error["code"], error["field"], error["file"]) == ("InvalidOptions", field, "options.json")
+    assert error["message"].startswith("options.json: ") and says in error["message"], error
+    assert len(h.queue.messages) == 1
+    assert {k for k in h.blobs.objects if k.startswith("inputs/")} == inputs_before
+    # (a repeated event of the refused set changes nothing)
+    assert h.service.ingest(h.service.settings.bucket, "incoming/f/image.png") is IngestOutcome.INVALID
+
+    # And a fixed options.json with all three files again is rendered and replaces the error
+    _upload_one_at_a_time(h, "f", {"options.json": b'{"zones": "all"}', **SET_B})
+    h.service.process(h.queue.messages[1].job_id)
+    assert "error.json" not in _published(h, "f") and "face.svg" in _published(h, "f")
+
+
+@pytest.mark.parametrize("listed_size", [True, False])
+def test_an_oversized_options_json_is_refused_before_it_is_parsed(
+    listed_size: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from facesvg.core import documents
+    from facesvg.service import layout
+
+    h = make_harness()
+    parsed: list[str] = []
+    real_loads = documents.loads_json
+    monkeypatch.setattr(
+        documents, "loads_json", lambda text, **kw: parsed.append(text) or real_loads(text, **kw)
+    )
+    if not listed_size:  # a store whose listing has no sizes: the bytes are checked before parsing
+        real_list = h.blobs.list_objects
+        monkeypatch.setattr(
+            h.blobs, "list_objects", lambda prefix: [o._replace(size=-1) for o in real_list(prefix)]
+        )
+    big = b'{"zones": "all", "pad": "' + b" " * layout.INGEST_OPTIONS_MAX_BYTES + b'"}'
+
+    outcomes = _upload_one_at_a_time(h, "f", {"options.json": big, **SET_A})
+
+    assert outcomes[-1] is IngestOutcome.INVALID
+    error = _error_of(h, "f")
+    assert (error["code"], error["field"], error["file"]) == ("OptionsTooLarge", "options", "options.json")
+    assert f"{len(big)} bytes; at most 65536" in error["message"]
+    assert parsed == [] and h.queue.messages == [] and h.jobs.rows == {}
+    # by its listed size it is not even read
+    assert ("incoming/f/options.json" in h.blobs.gets) is (not listed_size)
+
+
+def test_an_options_json_of_exactly_the_bound_is_accepted() -> None:
+    from facesvg.service import layout
+
+    h = make_harness()
+    head = b'{"zones": "all"}'
+    exact = head + b" " * (layout.INGEST_OPTIONS_MAX_BYTES - len(head))
+    assert _upload_one_at_a_time(h, "f", {"options.json": exact, **SET_A})[-1] is IngestOutcome.SUBMITTED
+    assert _options_of(h, h.queue.messages[0].job_id) == {"zones": "all"}

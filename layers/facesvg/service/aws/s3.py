@@ -95,7 +95,9 @@ class S3BlobStore:
         found: list[ObjectInfo] = []
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             found.extend(
-                ObjectInfo(o["Key"], str(o.get("ETag", "")), o["LastModified"].timestamp())
+                ObjectInfo(
+                    o["Key"], str(o.get("ETag", "")), o["LastModified"].timestamp(), int(o.get("Size", -1))
+                )
                 for o in page.get("Contents", [])
             )
         return found
