@@ -1,6 +1,11 @@
 """`facesvg drop NAME`: put a face's three files under ``incoming/NAME/`` of the data bucket (the drop
 folder), optionally wait for ``results/NAME/`` and list it; no aws CLI needed.
 
+Render options (``--options-file``, ``--label-scheme``, ``--zones``; the flags override the file's
+fields) are checked here, then uploaded as ``options.json`` before the three files (the folder reads
+it when the third file arrives). Without options, an ``options.json`` an earlier drop left in the
+folder is deleted first, so the folder renders exactly what this command was given.
+
 The S3 endpoint is the local stack's: ``--s3-endpoint``, else what the ``facesvg run`` serving from
 this directory wrote to ``.facesvg/endpoints.json``, else ``AWS_ENDPOINT_URL_S3``, else
 ``http://127.0.0.1:3002``.
@@ -9,13 +14,17 @@ this directory wrote to ``.facesvg/endpoints.json``, else ``AWS_ENDPOINT_URL_S3`
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from facesvg import names
 from facesvg.commands.payload import SAMPLE_DIR
+
+OPTIONS_FILE = "options.json"  # facesvg.service.layout.INGEST_OPTIONS_FILE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +32,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", type=Path, default=SAMPLE_DIR / "original_image.png")
     parser.add_argument("--segmentation", type=Path, default=SAMPLE_DIR / "segmentation_map.png")
     parser.add_argument("--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt")
+    parser.add_argument(
+        "--options-file",
+        type=Path,
+        default=None,
+        help="render options: a JSON file holding the API's `options` object (uploaded as options.json)",
+    )
+    from facesvg.core.label_schemes import SCHEME_NAMES
+
+    parser.add_argument(
+        "--label-scheme",
+        choices=SCHEME_NAMES,
+        default=None,
+        help="what the segmentation map's values mean (options.label_scheme; default lapa)",
+    )
+    parser.add_argument(
+        "--zones",
+        default=None,
+        help="layers: standard, aesthetic, all, or comma-separated region/zone names (options.zones)",
+    )
     parser.add_argument("--bucket", default=names.BUCKET_NAME)
     parser.add_argument("--s3-endpoint", default=None, help="S3 endpoint (default: the local stack's)")
     parser.add_argument("--wait", action="store_true", help="wait for results/<name>/ and list it")
@@ -41,32 +69,83 @@ def s3_endpoint(explicit: str | None = None) -> str:
     )
 
 
+def render_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The options to upload (None: none given); ``ValueError`` saying what is wrong with them."""
+    from facesvg.core.options import RenderOptions, zones_from_text
+
+    options: dict[str, Any] | None = None
+    if args.options_file is not None:
+        try:
+            options = json.loads(args.options_file.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{args.options_file}: {exc}") from None
+        if not isinstance(options, dict):
+            raise ValueError(f"{args.options_file}: must hold a JSON object (the API's `options`)")
+    if args.label_scheme:
+        options = {**(options or {}), "label_scheme": args.label_scheme}
+    if args.zones:
+        options = {**(options or {}), "zones": zones_from_text(args.zones)}
+    if options is not None:
+        from pydantic import ValidationError
+
+        try:
+            RenderOptions.model_validate(options)
+        except ValidationError as exc:
+            raise ValueError(str(exc)) from None
+    return options
+
+
 def main(args: argparse.Namespace) -> int:
     from facesvg.local.aws import local_clients
 
+    try:
+        options = render_options(args)
+    except ValueError as exc:
+        print(f"error: options: {exc}", file=sys.stderr)
+        return 2
     s3 = local_clients(s3_endpoint(args.s3_endpoint))["s3"]
+    folder = f"{names.PREFIX_INCOMING}{args.name}/"
+    options_key = folder + OPTIONS_FILE
+    # options.json first: the folder reads it when the set's third file arrives
+    if options is not None:
+        s3.put_object(Bucket=args.bucket, Key=options_key, Body=json.dumps(options).encode())
+        print(f"uploaded s3://{args.bucket}/{options_key}")
+    elif s3.list_objects_v2(Bucket=args.bucket, Prefix=options_key).get("KeyCount", 0):
+        s3.delete_object(Bucket=args.bucket, Key=options_key)
+        print(f"removed s3://{args.bucket}/{options_key} (left by an earlier drop; no options given)")
     files = {
         f"image{args.image.suffix.lower()}": args.image,
         "segmentation_map.png": args.segmentation,
         f"landmarks{args.landmarks.suffix.lower()}": args.landmarks,
     }
     for file_name, source in files.items():
-        key = f"{names.PREFIX_INCOMING}{args.name}/{file_name}"
+        key = folder + file_name
         s3.put_object(Bucket=args.bucket, Key=key, Body=source.read_bytes())
         print(f"uploaded s3://{args.bucket}/{key}")
     if not args.wait:
         return 0
+    # What this drop publishes is newer than its last upload (by the store's own clock, whole
+    # seconds): an earlier drop's results/<name>/ is not mistaken for it.
+    since = s3.head_object(Bucket=args.bucket, Key=key)["LastModified"]
     prefix = f"{names.PREFIX_RESULTS}{args.name}/"
     deadline = time.monotonic() + args.timeout
     while True:
         listed = s3.list_objects_v2(Bucket=args.bucket, Prefix=prefix).get("Contents", [])
-        done = {o["Key"].removeprefix(prefix) for o in listed} & {"job.json", "error.json"}
+        # face.svg is published last; error.json (+ job.json) is a refused set or a failed job
+        done = {
+            o["Key"].removeprefix(prefix)
+            for o in listed
+            if o["Key"].removeprefix(prefix) in ("face.svg", "error.json") and o["LastModified"] >= since
+        }
         if done or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     for obj in sorted(listed, key=lambda o: o["Key"]):
         print(f"{obj['Size']:>10}  s3://{args.bucket}/{obj['Key']}")
     if "error.json" in done:
-        print("the inputs were rejected: see error.json", file=sys.stderr)
+        body = s3.get_object(Bucket=args.bucket, Key=prefix + "error.json")["Body"].read()
+        error = json.loads(body).get("error", {})
+        where = error.get("file") or error.get("field") or "the inputs"
+        print(f"refused ({where}): {error.get('code')}: {error.get('message')}", file=sys.stderr)
         return 1
     return 0 if done else 2

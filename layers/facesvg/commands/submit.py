@@ -121,6 +121,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="layers: standard, aesthetic, all, or comma-separated region/zone names (options.zones)",
     )
+    from facesvg.core.label_schemes import SCHEME_NAMES
+
+    parser.add_argument(
+        "--label-scheme",
+        choices=SCHEME_NAMES,
+        default=None,
+        help="what the segmentation map's values mean (options.label_scheme; default lapa)",
+    )
     parser.add_argument(
         "--callback-url", default=None, help="POST a signed webhook here when the job ends (callback_url)"
     )
@@ -140,6 +148,8 @@ def main(args: argparse.Namespace) -> int:
         options = json.loads(args.options) if args.options else None
         if args.zones:
             options = {**(options or {}), "zones": zones_from_text(args.zones)}
+        if args.label_scheme:
+            options = {**(options or {}), "label_scheme": args.label_scheme}
         body = build_payload(args.image, args.segmentation, args.landmarks, options)
     if args.callback_url or args.client_reference:
         if isinstance(body, str):
