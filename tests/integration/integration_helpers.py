@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import httpx
 from facesvg import names
-from facesvg.commands.payload import sample_payload
+from facesvg.commands.payload import SAMPLE_DIR, sample_payload
 
 T = TypeVar("T")
 _margins = itertools.count()
@@ -78,3 +78,20 @@ def job_item(stack: Any, job_id: str) -> dict[str, Any]:
 def keys(stack: Any, prefix: str) -> list[str]:
     out = stack.clients["s3"].list_objects_v2(Bucket=names.BUCKET_NAME, Prefix=prefix)
     return sorted(o["Key"] for o in out.get("Contents", []))
+
+
+def faceparsing19_map() -> bytes:
+    """The QOVES sample's LaPa map with each value renumbered to the faceparsing19 class of the same
+    name (``facesvg.core.label_schemes``): a 19-class map made here, nothing committed."""
+    import cv2
+    import numpy as np
+    from facesvg.core.label_schemes import SCHEMES
+
+    lapa, fp19 = SCHEMES["lapa"].classes, SCHEMES["faceparsing19"].classes
+    lut = np.array([fp19.index(name) for name in lapa], np.uint8)  # [0, 1, 2, 3, 4, 5, 10, 12, 11, 13, 17]
+    labels = cv2.imdecode(
+        np.frombuffer((SAMPLE_DIR / "segmentation_map.png").read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED
+    )
+    ok, encoded = cv2.imencode(".png", lut[labels])
+    assert ok
+    return bytes(encoded)

@@ -62,3 +62,36 @@ def test_run_once_processes_the_bundled_sample(tmp_path: Path) -> None:
     assert (out / "face.svg").is_file() and (out / "contours.json").is_file()
     assert "Swagger UI" in done.stdout
     assert "job completed" in done.stdout + done.stderr
+
+
+def test_drop_with_a_label_scheme_renders_a_19_class_map(local_stack: Any, tmp_path: Path) -> None:
+    from integration_helpers import faceparsing19_map
+
+    seg = tmp_path / "segmentation_map.png"
+    seg.write_bytes(faceparsing19_map())
+    drop = (
+        "drop",
+        "cli-fp19",
+        "--segmentation",
+        str(seg),
+        "--s3-endpoint",
+        local_stack.s3_endpoint,
+        "--wait",
+    )
+
+    # Without the scheme the folder is refused, and the command says why
+    refused = _facesvg(*drop)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "UnknownLabels" in refused.stderr and "faceparsing19" in refused.stderr
+
+    # With it (options.json uploaded first), the same folder renders; --wait waits for this drop
+    options = tmp_path / "options.json"
+    options.write_text('{"canvas_size": 512}')
+    done = _facesvg(*drop, "--options-file", str(options), "--label-scheme", "faceparsing19")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "incoming/cli-fp19/options.json" in done.stdout.splitlines()[0]
+    assert "results/cli-fp19/face.svg" in done.stdout and "error.json" not in done.stdout
+
+    # Bad options are refused before anything is uploaded
+    bad = _facesvg(*drop, "--zones", "third_eye")
+    assert bad.returncode == 2 and "third_eye" in bad.stderr and "uploaded" not in bad.stdout

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from facesvg import names
 from facesvg.commands.payload import SAMPLE_DIR
-from integration_helpers import eventually, keys
+from integration_helpers import eventually, faceparsing19_map, keys
 
 pytestmark = pytest.mark.integration
 
@@ -205,3 +205,56 @@ def _pending_ingest_events(stack: Any) -> bool:
     from facesvg.local.aws import queue_depth
 
     return queue_depth(stack.clients["s3_events"], stack.resources.ingest_queue_url) > 0
+
+
+# -- options.json ---------------------------------------------------------------------------------
+
+
+def test_a_drop_with_options_json_renders_a_19_class_map(local_stack: Any) -> None:
+    fp19 = faceparsing19_map()
+    # Without options the 19-class map is refused, and error.json says what to upload
+    _upload(local_stack, "fp19-plain", {**FILES, "segmentation_map.png": fp19})
+    eventually(lambda: keys(local_stack, "results/fp19-plain/error.json"), timeout=30)
+    error = json.loads(_get(local_stack, "results/fp19-plain/error.json"))["error"]
+    assert (error["code"], error["field"]) == ("UnknownLabels", "segmentation_map")
+    assert error["likely_schemes"][0] == "faceparsing19"
+    assert 'options.json holding {"label_scheme": "faceparsing19"}' in error["message"]
+
+    # With options.json uploaded first it completes
+    _upload(
+        local_stack,
+        "fp19",
+        {"options.json": b'{"label_scheme": "faceparsing19"}', **FILES, "segmentation_map.png": fp19},
+    )
+    eventually(lambda: "results/fp19/face.svg" in keys(local_stack, "results/fp19/"), timeout=60)
+
+    published = keys(local_stack, "results/fp19/")
+    assert "results/fp19/error.json" not in published and "results/fp19/regions/nose.svg" in published
+    job = json.loads(_get(local_stack, "results/fp19/job.json"))
+    options = json.loads(_get(local_stack, f"inputs/{job['content_hash']}/options.json"))
+    assert options == {"label_scheme": "faceparsing19"}
+    assert _get(local_stack, f"inputs/{job['content_hash']}/segmentation_map") == fp19
+    result = json.loads(_get(local_stack, "results/fp19/result.json"))
+    assert "nose" in result["regions"] and "nose" not in result["missing"]
+    assert len(_jobs_of(local_stack, "fp19")) == 1 and _jobs_of(local_stack, "fp19-plain") == []
+
+
+def test_a_bad_or_oversized_options_json_leaves_an_error_naming_it(local_stack: Any) -> None:
+    _upload(local_stack, "opts-bad", {"options.json": b'{"zones": ["nose", "third_eye"]}', **FILES})
+    big = b'{"zones": "all", "pad": "' + b" " * (64 * 1024) + b'"}'
+    _upload(local_stack, "opts-big", {"options.json": big, **FILES})
+    _upload(local_stack, "opts-alone", {"options.json": b'{"zones": "all"}'})
+
+    for name in ("opts-bad", "opts-big"):
+        eventually(lambda name=name: keys(local_stack, f"results/{name}/error.json"), timeout=30)
+        assert keys(local_stack, f"results/{name}/") == [f"results/{name}/error.json"]
+    bad = json.loads(_get(local_stack, "results/opts-bad/error.json"))["error"]
+    assert (bad["code"], bad["field"], bad["file"]) == ("InvalidOptions", "options.zones", "options.json")
+    assert "third_eye" in bad["message"]
+    too_big = json.loads(_get(local_stack, "results/opts-big/error.json"))["error"]
+    assert (too_big["code"], too_big["file"]) == ("OptionsTooLarge", "options.json")
+    assert f"{len(big)} bytes; at most 65536" in too_big["message"]
+    # options.json on its own: not refused, nothing started
+    eventually(lambda: not _pending_ingest_events(local_stack), timeout=15)
+    assert keys(local_stack, "results/opts-alone/") == []
+    assert _jobs_of(local_stack, "opts-bad") == [] and _jobs_of(local_stack, "opts-big") == []
