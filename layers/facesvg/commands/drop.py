@@ -95,6 +95,20 @@ def render_options(args: argparse.Namespace) -> dict[str, Any] | None:
     return options
 
 
+def _step_past_earlier_results(s3: Any, bucket: str, prefix: str) -> None:
+    """S3 keeps whole seconds: when the folder's current results were written in the store's
+    current second, wait for the next one, so that they are older than this drop's uploads."""
+    from email.utils import parsedate_to_datetime
+
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    newest = max((o["LastModified"] for o in listed.get("Contents", [])), default=None)
+    if newest is None:
+        return
+    date = listed.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    if date is None or newest >= parsedate_to_datetime(date):
+        time.sleep(1.0)
+
+
 def main(args: argparse.Namespace) -> int:
     from facesvg.local.aws import local_clients
 
@@ -105,6 +119,9 @@ def main(args: argparse.Namespace) -> int:
         return 2
     s3 = local_clients(s3_endpoint(args.s3_endpoint))["s3"]
     folder = f"{names.PREFIX_INCOMING}{args.name}/"
+    prefix = f"{names.PREFIX_RESULTS}{args.name}/"
+    if args.wait:
+        _step_past_earlier_results(s3, args.bucket, prefix)
     options_key = folder + OPTIONS_FILE
     # options.json first: the folder reads it when the set's third file arrives
     if options is not None:
@@ -124,10 +141,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"uploaded s3://{args.bucket}/{key}")
     if not args.wait:
         return 0
-    # What this drop publishes is newer than its last upload (by the store's own clock, whole
-    # seconds): an earlier drop's results/<name>/ is not mistaken for it.
+    # What this drop publishes is no older than its last upload (by the store's own clock, whole
+    # seconds), and an earlier drop's results/<name>/ are older than that (above).
     since = s3.head_object(Bucket=args.bucket, Key=key)["LastModified"]
-    prefix = f"{names.PREFIX_RESULTS}{args.name}/"
     deadline = time.monotonic() + args.timeout
     while True:
         listed = s3.list_objects_v2(Bucket=args.bucket, Prefix=prefix).get("Contents", [])
