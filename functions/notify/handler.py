@@ -15,25 +15,23 @@ init_phase.begin()  # no garbage collection while the handler's modules load (fa
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from facesvg.service.errors import TransientError
 from facesvg.service.notify import Delivery, DeliveryOutcome, parse_notify_message
 from facesvg.service.observability import correlation, logger, metrics, tracer
+from facesvg.service.sqs_batch import SqsRecord, partial_batch_response
 from facesvg.service.store import default_dispatcher
 
 default_dispatcher()  # init phase: reads the settings; each SDK client is built on first use
-processor = BatchProcessor(event_type=EventType.SQS)
 init_phase.end()
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> str:
+def record_handler(record: SqsRecord) -> str:
     message = parse_notify_message(record.body)  # garbage → record fails → DLQ
     if not isinstance(message, Delivery):
         return f"fanned_out:{default_dispatcher().fan_out(message)}"
-    attempt = int(record.attributes.approximate_receive_count or 1)
+    attempt = record.receive_count
     with correlation(job_id=message.detail.get("id"), delivery_id=message.delivery_id):
         result = default_dispatcher().deliver(message, attempt)
     if result.outcome is DeliveryOutcome.RETRY:
@@ -46,6 +44,4 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return partial_batch_response(event, record_handler)

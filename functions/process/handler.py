@@ -14,30 +14,27 @@ init_phase.begin()  # no garbage collection while the handler's modules load (fa
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from facesvg.service import metrics_catalog as mc
 from facesvg.service.models import JobMessage
 from facesvg.service.observability import correlation, logger, metrics, tracer
 from facesvg.service.observability import record as record_metric
+from facesvg.service.sqs_batch import SqsRecord, partial_batch_response
 from facesvg.service.store import default_service
 from facesvg.service.worker import ProcessOutcome
 
 default_service()  # init phase: reads the settings; each SDK client is built on first use
-processor = BatchProcessor(event_type=EventType.SQS)
 init_phase.end()
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> str:
+def record_handler(record: SqsRecord) -> str:
     message = JobMessage.model_validate_json(record.body)  # garbage → record fails → DLQ
-    receive_count = int(record.attributes.approximate_receive_count or 1)
-    sent_ms = record.attributes.sent_timestamp
-    if receive_count == 1 and sent_ms:  # enqueue → start (redeliveries would count the retry delay)
-        record_metric(mc.QUEUE_WAIT, max(0.0, time.time() * 1000 - float(sent_ms)))
+    sent_ms = record.sent_timestamp_ms
+    if record.receive_count == 1 and sent_ms:  # enqueue → start (redeliveries would count the retry delay)
+        record_metric(mc.QUEUE_WAIT, max(0.0, time.time() * 1000 - sent_ms))
     with correlation(job_id=message.job_id, message_id=record.message_id):
-        outcome = default_service().process(message.job_id, receive_count, message.content_hash)
+        outcome = default_service().process(message.job_id, record.receive_count, message.content_hash)
     if outcome not in (ProcessOutcome.COMPLETED, ProcessOutcome.FAILED):
         record_metric(mc.MESSAGES_SKIPPED, 1, reason=outcome.value)
     return outcome.value
@@ -47,6 +44,4 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return partial_batch_response(event, record_handler)

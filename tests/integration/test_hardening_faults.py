@@ -217,7 +217,7 @@ def harness(local_stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harne
     )
 
     def new_environment() -> Callable[[dict[str, Any]], Any]:
-        """One execution environment: its own copy of the handler module (its own BatchProcessor)."""
+        """One execution environment: its own copy of the handler module (its own module state)."""
         handler = LocalFunction("process")._load()
         monkeypatch.setattr(handler, "default_service", lambda: service)
 

@@ -143,8 +143,26 @@ def built_layer(cdk_out: Path = REPO_ROOT / "cdk.out") -> Path | None:
         asset = resource.get("Metadata", {}).get("aws:asset:path")
         if resource.get("Type") == "AWS::Lambda::LayerVersion" and asset:
             site = cdk_out / asset / "python"
-            return site if (site / "facesvg").is_dir() else None
+            if not (site / "facesvg").is_dir():
+                return None
+            if not _same_package(site / "facesvg"):
+                print(
+                    f"built layer rows skipped: {site.relative_to(REPO_ROOT)} predates the code (make synth)"
+                )
+                return None
+            return site
     return None
+
+
+def _same_package(staged: Path) -> bool:
+    """Whether the layer holds the package as it is now (the files ``infra.layer`` ships)."""
+    from infra.layer import PACKAGE_DIR, _package_files
+
+    return all(
+        (staged / f.relative_to(PACKAGE_DIR)).is_file()
+        and (staged / f.relative_to(PACKAGE_DIR)).read_bytes() == f.read_bytes()
+        for f in _package_files()
+    )
 
 
 def child(what: str, env: dict[str, str], layer: Path | None = None) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 Each *execution environment* is its own copy of the handler module (loaded by file path under a
 unique module name: every function folder has a ``handler.py``), used by one invocation at a time,
-as in Lambda: module-level state such as a ``BatchProcessor`` is never shared between concurrent
+as in Lambda: module-level state such as the API's resolver is never shared between concurrent
 invocations. A new environment is created (a cold start) when all existing ones are busy.
 
 Nor does it isolate the logger: every handler logs through the one ``facesvg.service.observability``

@@ -21,8 +21,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
 from facesvg.service.observability import logger
 
 Invoke = Callable[[dict[str, Any]], Any]
@@ -63,9 +61,10 @@ def _worker_crashed(exc: Exception) -> bool:
 
 def _all_records_failed(exc: Exception) -> bool:
     from facesvg.local.lambdas import RemoteFunctionError
+    from facesvg.service.sqs_batch import BatchFailed
 
-    return isinstance(exc, BatchProcessingError) or (
-        isinstance(exc, RemoteFunctionError) and exc.kind == BatchProcessingError.__name__
+    return isinstance(exc, BatchFailed) or (
+        isinstance(exc, RemoteFunctionError) and exc.kind == BatchFailed.__name__
     )
 
 
@@ -139,7 +138,7 @@ class SqsEventSource(_Poller):
                 self._crashed(messages, exc)
                 return
             if _all_records_failed(exc):
-                # Every record failed: Powertools raises, Lambda reports an error, SQS retries them all.
+                # Every record failed: the handler raises, Lambda reports an error, SQS retries them all.
                 logger.warning(
                     "every record of the batch failed; SQS will retry", extra={"error": str(exc)[:200]}
                 )
