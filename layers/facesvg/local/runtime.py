@@ -271,8 +271,10 @@ class LocalRuntime:
             names.DLQ_NAME: (c["sqs"], r.dlq_url),
             names.LOCAL_INGEST_EVENTS_QUEUE_NAME: (c["s3_events"], r.ingest_queue_url),
         }
-        if r.notify_queue_url:  # webhooks waiting for delivery (those the bus had queued)
+        if r.notify_queue_url:  # webhooks waiting for delivery (those the bus had queued too)
             queues[names.NOTIFY_QUEUE_NAME] = (c["sqs"], r.notify_queue_url)
+        if r.notify_dlq_url:  # webhooks that failed every attempt (`facesvg redrive --notify`)
+            queues[names.NOTIFY_DLQ_NAME] = (c["sqs"], r.notify_dlq_url)
         aws_journal = Journal(data_dir, AWS_JOURNAL)
         s3_journal = Journal(data_dir, S3_JOURNAL)
         try:
