@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -58,7 +57,9 @@ def _journaled(journal: Journal, queue: str) -> list[tuple[str, str]]:
 
 
 def _receive_all(sqs: Any, url: str) -> list[dict[str, Any]]:
-    return list(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []))
+    return list(
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+    )
 
 
 def test_an_event_the_bus_delivers_to_a_queue_is_journaled_until_it_is_deleted(
@@ -77,7 +78,12 @@ def test_an_event_the_bus_delivers_to_a_queue_is_journaled_until_it_is_deleted(
     detail = {"id": "job-1", "status": "completed"}
     out = events.put_events(
         Entries=[
-            {"Source": "facesvg", "DetailType": "JobCompleted", "Detail": json.dumps(detail), "EventBusName": bus},
+            {
+                "Source": "facesvg",
+                "DetailType": "JobCompleted",
+                "Detail": json.dumps(detail),
+                "EventBusName": bus,
+            },
             {"Source": "other", "DetailType": "X", "Detail": "{}", "EventBusName": bus},  # no rule matches
         ]
     )
@@ -124,7 +130,9 @@ def test_a_bucket_notification_to_a_queue_is_journaled_until_it_is_deleted(
     # Then its notification is journaled, once, until it is deleted
     rows = _journaled(journal, name)
     assert len(rows) == 1
-    assert unquote(json.loads(rows[0][1])["Records"][0]["s3"]["object"]["key"]) == "incoming/demo/landmarks.txt"
+    assert (
+        unquote(json.loads(rows[0][1])["Records"][0]["s3"]["object"]["key"]) == "incoming/demo/landmarks.txt"
+    )
     (message,) = _receive_all(sqs, url)
     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     assert _journaled(journal, name) == []
