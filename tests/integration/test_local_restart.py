@@ -108,15 +108,17 @@ def test_a_webhook_the_bus_had_queued_is_sent_once_after_a_kill(stack: StackProc
     _until(lambda: event_state() == "published", "the job-end event to be published")
     notify_url = c["sqs"].get_queue_url(QueueName=names.NOTIFY_QUEUE_NAME)["QueueUrl"]
     assert queue_depth(c["sqs"], notify_url) == 1  # the bus's delivery, not consumed
+    secret = local_secret(aws)
 
     # When the stack is killed, started again with its notify function (retries 1 s apart), and only
-    # then does the receiver listen (with the restarted stack's secret)
+    # then does the receiver listen (with the secret read before the kill: a stack keeps its secret)
     stack.stop(signal.SIGKILL)
     stack.extra = ()
     stack.env = {"FACESVG_NOTIFY_BACKOFF_SECONDS": "1"}
     stack.start()
     assert _restored_messages(stack) == 1  # the job-end event
-    with WebhookReceiver(local_secret(aws), port=hook_port) as rx:
+    assert local_secret(aws) == secret
+    with WebhookReceiver(secret, port=hook_port) as rx:
         # Then the webhook arrives, with a valid signature, and the notify queue empties
         _until(lambda: rx.at("/hook"), "the webhook")
         c = local_clients(aws)
