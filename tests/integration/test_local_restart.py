@@ -3,14 +3,20 @@ on fixed ports, whether it was stopped with Ctrl-C or killed, and stops within 2
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from facesvg import names
 from facesvg.commands.payload import sample_payload
+from facesvg.local.aws import local_clients, local_secret, queue_depth
+from facesvg.local.webhooks import WebhookReceiver
 from local_process import StackProcess, free_ports, wait_status
 
 pytestmark = pytest.mark.integration
@@ -59,6 +65,73 @@ def test_a_killed_stack_comes_back_with_its_jobs_results_and_queued_work(stack: 
         assert hit.status_code == 200 and hit.json()["id"] == done_id
         # and the job that was being rendered when the stack died completes
         assert wait_status(client, busy_id, {"completed", "failed"}, timeout_s=60)["status"] == "completed"
+
+
+def _until(condition: Callable[[], Any], what: str, timeout_s: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return value
+
+
+def _restored_messages(stack: StackProcess) -> int:
+    found = re.findall(r"restored \d+ items, \d+ objects, (\d+) messages", stack.output)
+    assert found, stack.output
+    return int(found[-1])
+
+
+def test_a_webhook_the_bus_had_queued_is_sent_once_after_a_kill(stack: StackProcess) -> None:
+    # Given a job with a callback to a receiver that is not listening yet, finished, its job-end
+    # event published and delivered by the bus's rule to the notify queue (inside moto: no SQS
+    # request), and no notify function consuming it yet (it would turn the event into delivery
+    # messages sent through the SQS API within milliseconds; held here, the event stays queued)
+    stack.extra = ("--notify-workers", "0")
+    stack.start()
+    (hook_port,) = free_ports(1)
+    aws = f"http://127.0.0.1:{stack.ports[1]}"
+    with httpx.Client(base_url=stack.api, timeout=60) as client:
+        body = {
+            **sample_payload({"canvas_size": 256}),
+            "callback_url": f"http://127.0.0.1:{hook_port}/hook",
+            "client_reference": "restart",
+        }
+        job_id = client.post("/api/v1/submit", json=body).json()["id"]
+        assert wait_status(client, job_id, {"completed", "failed"})["status"] == "completed"
+    c = local_clients(aws)
+    key = {names.TABLE_PARTITION_KEY: {"S": names.JOB_KEY_PREFIX + job_id}}
+
+    def event_state() -> str:
+        item = c["dynamodb"].get_item(TableName=names.TABLE_NAME, Key=key).get("Item", {})
+        return str(item.get("event_state", {}).get("S", ""))
+
+    _until(lambda: event_state() == "published", "the job-end event to be published")
+    notify_url = c["sqs"].get_queue_url(QueueName=names.NOTIFY_QUEUE_NAME)["QueueUrl"]
+    assert queue_depth(c["sqs"], notify_url) == 1  # the bus's delivery, not consumed
+    secret = local_secret(aws)
+
+    # When the stack is killed, started again with its notify function (retries 1 s apart), and only
+    # then does the receiver listen (with the secret read before the kill: a stack keeps its secret)
+    stack.stop(signal.SIGKILL)
+    stack.extra = ()
+    stack.env = {"FACESVG_NOTIFY_BACKOFF_SECONDS": "1"}
+    stack.start()
+    assert _restored_messages(stack) == 1  # the job-end event
+    assert local_secret(aws) == secret
+    with WebhookReceiver(secret, port=hook_port) as rx:
+        # Then the webhook arrives, with a valid signature, and the notify queue empties
+        _until(lambda: rx.at("/hook"), "the webhook")
+        c = local_clients(aws)
+        _until(lambda: queue_depth(c["sqs"], notify_url) == 0, "the delivered notification to be deleted")
+        (delivery,) = rx.at("/hook")
+    assert delivery.verified and delivery.status == 200
+    assert delivery.body["id"] == job_id and delivery.body["type"] == "JobCompleted"
+    assert delivery.body["client_reference"] == "restart"
+
+    # and exactly once: its deletion left the journal too, so a further kill and start resends nothing
+    stack.stop(signal.SIGKILL)
+    stack.start()
+    assert _restored_messages(stack) == 0
 
 
 def test_ctrl_c_stops_everything_within_2_s_and_queued_work_survives(stack: StackProcess) -> None:

@@ -67,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="concurrent process workers polling SQS")
     parser.add_argument(
+        "--notify-workers",
+        type=int,
+        default=2,
+        help="concurrent notify invocations polling the notify queue; 0 holds webhooks there "
+        "(as a disabled event source mapping: job-end events wait, queued, until a start with some)",
+    )
+    parser.add_argument(
         "--api-key",
         action="append",
         default=None,
@@ -121,6 +128,7 @@ def main(args: argparse.Namespace) -> int:
         moto_s3_port=args.s3_port or None,
         metrics_port=args.metrics_port,
         process_workers=args.workers,
+        notify_workers=args.notify_workers,
         artificial_delay_seconds=args.delay,
         api_key=tuple(args.api_key) if args.api_key else None,
         log_level=args.log_level.upper(),

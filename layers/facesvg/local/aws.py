@@ -304,14 +304,18 @@ def queue_attributes(config: StackConfig, dlq_arn: str) -> dict[str, str]:
 
 
 def provision(
-    endpoint: str, s3_endpoint: str | None = None, config: StackConfig | None = None
+    endpoint: str,
+    s3_endpoint: str | None = None,
+    config: StackConfig | None = None,
+    webhook_secret: str | None = None,
 ) -> LocalResources:
     """Create the bucket, table (with TTL), queue + DLQ (redrive) and the drop-folder notification,
     from ``config`` (default: ``cdk.json``'s, as ``cdk synth`` reads it).
 
     Idempotent: safe to run against servers that already have them. S3 may live on a server of
     its own (``s3_endpoint``); its notification queue then lives there too, as moto delivers
-    notifications inside one server.
+    notifications inside one server. ``webhook_secret``: the signing secret's value when it is
+    created (a stack with a data directory keeps one across restarts); None = a random one.
     """
     config = config or StackConfig.from_cdk_json()
     s3_endpoint = s3_endpoint or endpoint
@@ -364,7 +368,7 @@ def provision(
             ]
         },
     )
-    notify = provision_notifications(endpoint, config)
+    notify = provision_notifications(endpoint, config, webhook_secret)
     return LocalResources(
         endpoint=endpoint,
         s3_endpoint=s3_endpoint,
@@ -390,9 +394,12 @@ def queue_depth(sqs: Any, queue_url: str) -> int:
     )
 
 
-def provision_notifications(endpoint: str, config: StackConfig | None = None) -> dict[str, str]:
-    """The bus, its job-end rule → the notify queue (+ DLQ by redrive), and the signing secret, as
-    ``infra/notifications.py`` defines them from the same config. Idempotent."""
+def provision_notifications(
+    endpoint: str, config: StackConfig | None = None, webhook_secret: str | None = None
+) -> dict[str, str]:
+    """The bus, its job-end rule → the notify queue (+ DLQ by redrive), and the signing secret
+    (``webhook_secret``, or a random one, when it is created), as ``infra/notifications.py``
+    defines them from the same config. Idempotent."""
     config = config or StackConfig.from_cdk_json()
     import secrets
 
@@ -448,7 +455,9 @@ def provision_notifications(endpoint: str, config: StackConfig | None = None) ->
     try:
         secretsmanager.describe_secret(SecretId=names.WEBHOOK_SECRET_NAME)
     except secretsmanager.exceptions.ResourceNotFoundException:
-        secretsmanager.create_secret(Name=names.WEBHOOK_SECRET_NAME, SecretString=secrets.token_urlsafe(32))
+        secretsmanager.create_secret(
+            Name=names.WEBHOOK_SECRET_NAME, SecretString=webhook_secret or secrets.token_urlsafe(32)
+        )
     return {
         "event_bus": names.EVENT_BUS_NAME,
         "notify_queue_url": queue_url,

@@ -6,7 +6,12 @@ response leaves, so a client that saw a 200 finds it again after a crash (SIGKIL
 
 * S3 objects: the bytes in ``blobs/`` (written to a temporary file, then renamed), a row per key;
 * DynamoDB items: the item as DynamoDB JSON, read back from moto after the write, a row per key;
-* SQS messages: a row per sent message (body and message attributes), removed when it is deleted.
+* SQS messages: a row per sent message (body and message attributes), removed when it is deleted;
+  also the messages moto puts into a queue by itself while it serves a request: EventBridge's rule
+  targets (``PutEvents``), S3 bucket notifications (an S3 write) and the redrive to a dead-letter
+  queue (``ReceiveMessage``). ``Queue.add_message`` is wrapped to note, in the request's thread
+  only, what arrived in which queue during those requests (no queue is scanned); a message moved
+  to a DLQ keeps its row, under the DLQ's name.
 
 One SQLite file per server process (``s3.sqlite``, ``dynamodb-sqs.sqlite``; WAL, one transaction per
 request). On start the S3 server puts its objects straight into moto's backend before it reports
@@ -51,6 +56,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS sqs_messages_id ON sqs_messages (queue, messag
 
 _DDB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems", "DeleteTable"}
 _SQS_WRITES = {"SendMessage", "SendMessageBatch", "DeleteMessage", "DeleteMessageBatch", "PurgeQueue"}
+# Requests during which moto itself puts messages into queues (besides SQS's own send actions).
+_EVENTS_DELIVERIES = {"PutEvents"}  # EventBridge: the bus's rules deliver to their SQS targets
 
 
 class Journal:
@@ -158,6 +165,25 @@ class Journal:
                 [(queue, m) for m in message_ids],
             )
 
+    def arrived(
+        self, queue: str, messages: Iterable[tuple[str, str, dict[str, Any]]], gone: Iterable[str] = ()
+    ) -> None:
+        """Messages moto put into ``queue`` by itself. One already journaled in another queue (a
+        redrive to the DLQ) moves there with its row (order and attributes kept); ``gone``: ids
+        that arrived but were deleted again before this was recorded (their rows go, wherever)."""
+        with self.transaction() as db:
+            for mid, body, attrs in messages:
+                moved = db.execute(
+                    "UPDATE OR REPLACE sqs_messages SET queue = ? WHERE message_id = ?", (queue, mid)
+                ).rowcount
+                if not moved:
+                    db.execute(
+                        "INSERT OR REPLACE INTO sqs_messages (queue, message_id, body, attributes) "
+                        "VALUES (?, ?, ?, ?)",
+                        (queue, mid, body, json.dumps(attrs)),
+                    )
+            db.executemany("DELETE FROM sqs_messages WHERE message_id = ?", [(m,) for m in gone])
+
     def purged(self, queue: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM sqs_messages WHERE queue = ?", (queue,))
@@ -214,6 +240,46 @@ class _Captured:
     status: int = 0
 
 
+# What moto put into queues while this thread serves a request that notes it (``_arrivals_noted``):
+# (moto Queue, moto Message) pairs. Thread-local: moto's server runs each request in one thread.
+_arrivals = threading.local()
+_patch_lock = threading.Lock()
+_patched = False
+
+
+def _note_arrivals() -> None:
+    """Wrap moto's ``Queue.add_message`` (once per process), the one way a message gets into a
+    queue in moto: SQS's send actions, EventBridge targets, S3 notifications, the redrive to a DLQ.
+    Outside a noting request it only reads one thread-local attribute."""
+    global _patched
+    with _patch_lock:
+        if _patched:
+            return
+        from moto.sqs.models import Queue
+
+        original = Queue.add_message
+
+        def add_message(self: Any, message: Any) -> None:
+            original(self, message)
+            noted = getattr(_arrivals, "messages", None)
+            if noted is not None:
+                noted.append((self, message))
+
+        Queue.add_message = add_message  # type: ignore[method-assign]
+        _patched = True
+
+
+@contextlib.contextmanager
+def _arrivals_noted() -> Iterator[list[tuple[Any, Any]]]:
+    noted: list[tuple[Any, Any]] = []
+    outer = getattr(_arrivals, "messages", None)
+    _arrivals.messages = noted
+    try:
+        yield noted
+    finally:
+        _arrivals.messages = outer
+
+
 class JournalMiddleware:
     """WSGI middleware around moto's server app: records each successful write (see the module)."""
 
@@ -224,6 +290,7 @@ class JournalMiddleware:
         self._sqs_lock = threading.Lock()
         self._s3_locks = [threading.Lock() for _ in range(64)]
         self._receipts: OrderedDict[str, str] = OrderedDict()  # receipt handle -> message id
+        _note_arrivals()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -243,21 +310,33 @@ class JournalMiddleware:
                         self._record_sqs(action, request, body)
                 return [body]
             if action == "ReceiveMessage":
-                request, status, body = self._call(environ, start_response)
+                with _arrivals_noted() as moved:  # to a dead-letter queue, by the redrive policy
+                    request, status, body = self._call(environ, start_response)
+                if moved:
+                    self._record_arrivals(moved)
                 if status < 300 and b"ReceiptHandle" in body:
                     self._remember_receipts(body)
                 return [body]
+        elif target.startswith("AWSEvents.") and action in _EVENTS_DELIVERIES:
+            with _arrivals_noted() as delivered:  # the bus's rules' SQS targets
+                request, status, body = self._call(environ, start_response)
+            if delivered:
+                self._record_arrivals(delivered)
+            return [body]
         elif not target and method in ("PUT", "POST", "DELETE"):
             keys = self._s3_keys(environ)
             if keys:
                 lock = self._s3_locks[hash(keys[0]) % len(self._s3_locks)]
                 with lock:
-                    request, status, body = self._call(environ, start_response)
+                    with _arrivals_noted() as notified:  # the bucket's notifications to SQS
+                        request, status, body = self._call(environ, start_response)
                     if status < 300:
                         if keys[0][1] == "":  # a multi-object delete: the keys are in the body
                             keys = self._deleted_keys(environ, request)
                         for bucket, key in keys:
                             self._record_s3(bucket, key)
+                    if notified:
+                        self._record_arrivals(notified)
                 return [body]
         return self.app(environ, start_response)
 
@@ -371,6 +450,23 @@ class JournalMiddleware:
         while len(self._receipts) > 100_000:
             self._receipts.popitem(last=False)
 
+    def _record_arrivals(self, noted: list[tuple[Any, Any]]) -> None:
+        """Journal the messages moto put into queues by itself during a request. Under the SQS lock,
+        which a DeleteMessage holds for its moto call and its record: a message still in its queue
+        is journaled (and deleted later as any other), one already deleted again is not (and no row
+        of it stays). Reads only the queues that received something."""
+        by_queue: dict[str, tuple[Any, list[Any]]] = {}
+        for queue, message in noted:
+            by_queue.setdefault(queue.name, (queue, []))[1].append(message)
+        with self._sqs_lock:
+            for name, (queue, messages) in by_queue.items():
+                present = {m.id for m in list(queue._messages)}  # a copy: other threads change it
+                self.journal.arrived(
+                    name,
+                    [(m.id, m.body, _message_attributes(queue, m)) for m in messages if m.id in present],
+                    [m.id for m in messages if m.id not in present],
+                )
+
     def _record_sqs(self, action: str, request: bytes, response: bytes) -> None:
         doc = json.loads(request or b"{}")
         queue = str(doc.get("QueueUrl", "")).rstrip("/").rsplit("/", 1)[-1]
@@ -402,6 +498,19 @@ def _send_attributes(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         k: entry[k] for k in ("MessageAttributes", "MessageGroupId", "MessageDeduplicationId") if k in entry
     }
+
+
+def _message_attributes(queue: Any, message: Any) -> dict[str, Any]:
+    """A moto Message's send parameters, as ``_send_attributes`` keeps them from a request."""
+    out: dict[str, Any] = {}
+    if message.message_attributes:
+        out["MessageAttributes"] = message.message_attributes
+    if queue.fifo_queue:
+        if message.group_id:
+            out["MessageGroupId"] = message.group_id
+        if message.deduplication_id:
+            out["MessageDeduplicationId"] = message.deduplication_id
+    return out
 
 
 def _item_json(item: Any) -> dict[str, Any]:

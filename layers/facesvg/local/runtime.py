@@ -34,6 +34,9 @@ from facesvg.local.prometheus import EmfExporter
 from facesvg.service.observability import set_emf_transport
 from facesvg.stack_config import StackConfig
 
+# A file name, not a secret: where the data directory keeps the webhook signing secret.
+WEBHOOK_SECRET_FILE = "webhook-secret"  # noqa: S105
+
 
 @dataclass
 class RuntimeConfig:
@@ -123,7 +126,12 @@ class LocalRuntime:
             self.moto.stop()
             self.moto_s3.stop()
             raise
-        self.resources = provision(self.moto.endpoint, self.moto_s3.endpoint, self.config.stack)
+        self.resources = provision(
+            self.moto.endpoint,
+            self.moto_s3.endpoint,
+            self.config.stack,
+            webhook_secret=None if data_dir is None else kept_webhook_secret(data_dir),
+        )
         if data_dir is not None:
             self._restore(data_dir)
         env = self.resources.function_environment()
@@ -271,8 +279,10 @@ class LocalRuntime:
             names.DLQ_NAME: (c["sqs"], r.dlq_url),
             names.LOCAL_INGEST_EVENTS_QUEUE_NAME: (c["s3_events"], r.ingest_queue_url),
         }
-        if r.notify_queue_url:  # webhooks waiting for delivery (those the bus had queued)
+        if r.notify_queue_url:  # webhooks waiting for delivery (those the bus had queued too)
             queues[names.NOTIFY_QUEUE_NAME] = (c["sqs"], r.notify_queue_url)
+        if r.notify_dlq_url:  # webhooks that failed every attempt (`facesvg redrive --notify`)
+            queues[names.NOTIFY_DLQ_NAME] = (c["sqs"], r.notify_dlq_url)
         aws_journal = Journal(data_dir, AWS_JOURNAL)
         s3_journal = Journal(data_dir, S3_JOURNAL)
         try:
@@ -381,6 +391,30 @@ def clear_data_dir(data_dir: Path) -> None:
         for suffix in ("", "-wal", "-shm"):
             (data_dir / f"{name}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(data_dir / BLOBS, ignore_errors=True)
+    (data_dir / WEBHOOK_SECRET_FILE).unlink(missing_ok=True)
+
+
+def kept_webhook_secret(data_dir: Path) -> str:
+    """The webhook signing secret of the stack that keeps its state in ``data_dir``: the same after
+    a restart (a receiver started before it, e.g. ``facesvg webhook-listen``, still verifies the
+    deliveries; restored ones included). Created on first use, readable by the owner only."""
+    import secrets
+
+    path = data_dir / WEBHOOK_SECRET_FILE
+    try:
+        kept = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        kept = ""
+    if kept:
+        return kept
+    kept = secrets.token_urlsafe(32)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(kept)
+    os.replace(tmp, path)
+    return kept
 
 
 def environment_summary() -> dict[str, str | None]:

@@ -75,3 +75,14 @@ def test_which_s3_requests_write_an_object() -> None:
     assert keys("POST", "/bucket/k", "uploadId=1") == [("bucket", "k")]  # multipart complete
     assert keys("PUT", "/bucket/k", "partNumber=1&uploadId=1") == []
     assert keys("PUT", "/bucket") == []
+
+
+def test_the_webhook_secret_is_kept_in_the_data_directory_until_fresh(tmp_path: Path) -> None:
+    from facesvg.local.runtime import WEBHOOK_SECRET_FILE, clear_data_dir, kept_webhook_secret
+
+    first = kept_webhook_secret(tmp_path)
+    assert len(first) >= 32
+    assert kept_webhook_secret(tmp_path) == first  # a restart signs with the same secret
+    assert (tmp_path / WEBHOOK_SECRET_FILE).stat().st_mode & 0o777 == 0o600
+    clear_data_dir(tmp_path)  # --fresh
+    assert kept_webhook_secret(tmp_path) != first
