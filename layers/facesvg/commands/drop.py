@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from facesvg import names
+from facesvg.commands.option_flags import add_option_flags, with_option_flags
 from facesvg.commands.payload import SAMPLE_DIR
 
 OPTIONS_FILE = "options.json"  # facesvg.service.layout.INGEST_OPTIONS_FILE
@@ -38,19 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="render options: a JSON file holding the API's `options` object (uploaded as options.json)",
     )
-    from facesvg.core.label_schemes import SCHEME_NAMES
-
-    parser.add_argument(
-        "--label-scheme",
-        choices=SCHEME_NAMES,
-        default=None,
-        help="what the segmentation map's values mean (options.label_scheme; default lapa)",
-    )
-    parser.add_argument(
-        "--zones",
-        default=None,
-        help="layers: standard, aesthetic, all, or comma-separated region/zone names (options.zones)",
-    )
+    add_option_flags(parser)
     parser.add_argument("--bucket", default=names.BUCKET_NAME)
     parser.add_argument("--s3-endpoint", default=None, help="S3 endpoint (default: the local stack's)")
     parser.add_argument("--wait", action="store_true", help="wait for results/<name>/ and list it")
@@ -71,7 +60,7 @@ def s3_endpoint(explicit: str | None = None) -> str:
 
 def render_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """The options to upload (None: none given); ``ValueError`` saying what is wrong with them."""
-    from facesvg.core.options import RenderOptions, zones_from_text
+    from facesvg.core.options import RenderOptions
 
     options: dict[str, Any] | None = None
     if args.options_file is not None:
@@ -81,10 +70,7 @@ def render_options(args: argparse.Namespace) -> dict[str, Any] | None:
             raise ValueError(f"{args.options_file}: {exc}") from None
         if not isinstance(options, dict):
             raise ValueError(f"{args.options_file}: must hold a JSON object (the API's `options`)")
-    if args.label_scheme:
-        options = {**(options or {}), "label_scheme": args.label_scheme}
-    if args.zones:
-        options = {**(options or {}), "zones": zones_from_text(args.zones)}
+    options = with_option_flags(options, args)
     if options is not None:
         from pydantic import ValidationError
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from facesvg import names
+from facesvg.commands.option_flags import add_option_flags, with_option_flags
 from facesvg.commands.payload import SAMPLE_DIR, build_payload
-from facesvg.core.options import zones_from_text
 
 FAMILIES = {"v1": names.ROUTE_PREFIXES[0], "frontal-crop": names.ROUTE_PREFIXES[1]}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -116,19 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segmentation", type=Path, default=SAMPLE_DIR / "segmentation_map.png")
     parser.add_argument("--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt")
     parser.add_argument("--options", default=None, help="render options as JSON")
-    parser.add_argument(
-        "--zones",
-        default=None,
-        help="layers: standard, aesthetic, all, or comma-separated region/zone names (options.zones)",
-    )
-    from facesvg.core.label_schemes import SCHEME_NAMES
-
-    parser.add_argument(
-        "--label-scheme",
-        choices=SCHEME_NAMES,
-        default=None,
-        help="what the segmentation map's values mean (options.label_scheme; default lapa)",
-    )
+    add_option_flags(parser)
     parser.add_argument(
         "--callback-url", default=None, help="POST a signed webhook here when the job ends (callback_url)"
     )
@@ -145,11 +133,7 @@ def main(args: argparse.Namespace) -> int:
     if args.payload is not None:
         body: dict[str, Any] | str = args.payload.read_text(encoding="utf-8")
     else:
-        options = json.loads(args.options) if args.options else None
-        if args.zones:
-            options = {**(options or {}), "zones": zones_from_text(args.zones)}
-        if args.label_scheme:
-            options = {**(options or {}), "label_scheme": args.label_scheme}
+        options = with_option_flags(json.loads(args.options) if args.options else None, args)
         body = build_payload(args.image, args.segmentation, args.landmarks, options)
     if args.callback_url or args.client_reference:
         if isinstance(body, str):
