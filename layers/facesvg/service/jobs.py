@@ -17,8 +17,8 @@ from facesvg.service.results_cache import DEFAULT_MAX_BYTES, ImmutableCache
 from facesvg.service.scopes import LOCAL_SCOPE
 
 # Each use case is imported where it is first needed, not here: a function imports only the rules
-# it runs (the status function never loads hashing or the render core's option model, the
-# process function never the submit or webhook code), which keeps every handler's import short.
+# it runs (the status function never loads hashing, the submit rules or the webhook code; the API
+# functions never the worker), which keeps every handler's import short.
 if TYPE_CHECKING:
     from facesvg.core.options import Limits, RenderOptions
     from facesvg.service.dropfolder import DropFolder, IngestOutcome, Publisher

@@ -313,8 +313,9 @@ class RenderCore:
 
     @classmethod
     def default(cls) -> RenderCore:
-        """The real core. ``render`` (and SciPy with it) is imported on first use only: the submit
-        and ingest functions validate and hash but never render, and their zip layer has no SciPy."""
+        """The real core, imported here, on first use (the status function never needs it); the
+        renderer itself on the first render only: the submit and ingest functions validate and hash
+        but never render."""
         from facesvg.core.inputs import check_inputs, parse_landmarks
         from facesvg.core.version import PIPELINE_VERSION
         from facesvg.service.observability import tracer
