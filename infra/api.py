@@ -8,7 +8,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from facesvg import names
 
-from infra.config import StackConfig
+from infra.config import DEFAULT_API_CLIENT, ApiClient, StackConfig
 from infra.functions import log_group, zip_function
 from infra.nag import acknowledge
 from infra.storage import Storage
@@ -141,21 +141,20 @@ class Api(Construct):
         )
         self.routes.append(("GET", names.SWAGGER_PATH))
 
-        self.api_key = api.add_api_key("ApiKey", description="facesvg API key (value: see docs/deploy.md)")
-        self.usage_plan = api.add_usage_plan(
-            "UsagePlan",
-            description="facesvg default plan",
-            throttle=apigw.ThrottleSettings(
-                rate_limit=config.throttle_rate_limit, burst_limit=config.throttle_burst_limit
-            ),
-            quota=(
-                apigw.QuotaSettings(limit=config.quota_per_day, period=apigw.Period.DAY)
-                if config.quota_per_day
-                else None
-            ),
-        )
-        self.usage_plan.add_api_key(self.api_key)
-        self.usage_plan.add_api_stage(stage=api.deployment_stage)
+        # One API key per client (facesvg:apiClients), each in a usage plan of its own over the
+        # stage: a plan's throttle and quota already apply per key, but a plan of its own lets a
+        # client's limits change in place, and a key never moves between plans (API Gateway
+        # refuses a key in two plans of one stage, so a move would fail mid-deploy).
+        # The first client keeps the stack's original constructs ("ApiKey", "UsagePlan"): same
+        # logical ids, so the key a deployment already hands out keeps its value. Construct ids of
+        # the others come from their names (renaming one is removing it and adding another).
+        self.api_keys: dict[str, apigw.IApiKey] = {}
+        self.usage_plans: dict[str, apigw.UsagePlan] = {}
+        for index, client in enumerate(config.api_clients):
+            self._add_client(client, suffix="" if index == 0 else client.id_suffix, config=config)
+        first = config.api_clients[0].name
+        self.api_key = self.api_keys[first]  # the default client's (output ApiKeyId)
+        self.usage_plan = self.usage_plans[first]
 
         acknowledge(
             api,
@@ -171,3 +170,33 @@ class Api(Construct):
                 "method); there are no end users to authenticate with Cognito or IAM. OPTIONS "
                 "preflights are unauthenticated by the CORS spec.",
             )
+
+    def _add_client(self, client: ApiClient, *, suffix: str, config: StackConfig) -> None:
+        """The client's key and its usage plan over the stage. The default client (named
+        ``default``) keeps the descriptions the stack always had, so its resources are unchanged."""
+        legacy = client.name == DEFAULT_API_CLIENT and not suffix
+        # What RestApi.add_api_key builds (same scope and id, so the same logical id), plus enabled.
+        key = apigw.ApiKey(
+            self.rest_api,
+            "ApiKey" + suffix,
+            stages=[self.rest_api.deployment_stage],
+            description=(
+                "facesvg API key (value: see docs/deploy.md)"
+                if legacy
+                else f"facesvg API key of client {client.name} (value: see docs/deploy.md)"
+            ),
+            enabled=client.enabled,
+        )
+        rate = client.throttle_rate_limit or config.throttle_rate_limit
+        burst = client.throttle_burst_limit or config.throttle_burst_limit
+        quota = client.quota_per_day or config.quota_per_day
+        plan = self.rest_api.add_usage_plan(
+            "UsagePlan" + suffix,
+            description="facesvg default plan" if legacy else f"facesvg plan of client {client.name}",
+            throttle=apigw.ThrottleSettings(rate_limit=rate, burst_limit=burst),
+            quota=apigw.QuotaSettings(limit=quota, period=apigw.Period.DAY) if quota else None,
+        )
+        plan.add_api_key(key)
+        plan.add_api_stage(stage=self.rest_api.deployment_stage)
+        self.api_keys[client.name] = key
+        self.usage_plans[client.name] = plan

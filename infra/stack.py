@@ -69,7 +69,7 @@ class FaceSvgStack(cdk.Stack):
         outputs = {
             "ApiUrl": (api.url, "Base URL of the stage; routes: /api/v1/... and /api/v1/frontal/crop/..."),
             "SubmitUrl": (api.url_for_path(names.ROUTE_PREFIXES[0] + names.SUBMIT_PATH), "POST here"),
-            "ApiKeyId": (
+            "ApiKeyId": (  # the first (default) client's, as before clients existed
                 self.api.api_key.key_id,
                 "aws apigateway get-api-key --include-value --api-key <id> --query value --output text",
             ),
@@ -87,6 +87,15 @@ class FaceSvgStack(cdk.Stack):
             ),
             "WebhookSecretArn": (self.notifications.secret.secret_arn, "Webhook signing secret"),
         }
+        # One output per client, named after it (ApiKeyIdQoves, ApiKeyIdAcmeEu): the key's id,
+        # never its value (outputs are readable by anyone who can describe the stack).
+        for client in self.config.api_clients:
+            outputs["ApiKeyId" + client.id_suffix] = (
+                self.api.api_keys[client.name].key_id,
+                f"API key id of client {client.name}"
+                + (" (disabled)" if not client.enabled else "")
+                + "; value: aws apigateway get-api-key --include-value --api-key <id> --query value",
+            )
         for output_id, (value, description) in outputs.items():
             cdk.CfnOutput(self, output_id, value=value, description=description)
         if self.monitoring.topic is not None:

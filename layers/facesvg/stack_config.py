@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,108 @@ DLQ_RETENTION_DAYS = 14
 # S3 event that starts the drop folder's ingest (with the prefix filter names.PREFIX_INCOMING).
 INGEST_S3_EVENT = "s3:ObjectCreated:*"
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+# API clients (``facesvg:apiClients``): one API key each. A name is the client's identity in the
+# stack (construct ids, output names): lowercase letters and digits, single hyphens between them.
+API_CLIENT_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+API_CLIENT_NAME_MAX = 32
+# A client adds up to 3 resources (key, usage plan, plan key) and 1 output; CloudFormation allows
+# 500 resources and 200 outputs per template. More clients than this want keys managed outside
+# the stack.
+MAX_API_CLIENTS = 50
+DEFAULT_API_CLIENT = "default"
+_API_CLIENT_FIELDS = {"name", "throttleRateLimit", "throttleBurstLimit", "quotaPerDay", "enabled"}
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """One client of the API: its own API key, in its own usage plan. The limits default to the
+    stack's (``facesvg:throttleRateLimit``, ``throttleBurstLimit``, ``quotaPerDay``);
+    ``enabled=False`` keeps the key but API Gateway refuses it (403)."""
+
+    name: str
+    throttle_rate_limit: float | None = None
+    throttle_burst_limit: int | None = None
+    quota_per_day: int | None = None
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not (
+            isinstance(self.name, str)
+            and len(self.name) <= API_CLIENT_NAME_MAX
+            and API_CLIENT_NAME.fullmatch(self.name)
+        ):
+            raise ValueError(
+                f"facesvg:apiClients: client name {self.name!r} is not allowed: 1-{API_CLIENT_NAME_MAX} "
+                "lowercase letters, digits and single hyphens, starting with a letter "
+                "(e.g. 'qoves', 'acme-eu')"
+            )
+        where = f"facesvg:apiClients: client {self.name!r}:"
+        if self.throttle_rate_limit is not None and not self.throttle_rate_limit > 0:
+            raise ValueError(f"{where} throttleRateLimit must be above 0")
+        if self.throttle_burst_limit is not None and self.throttle_burst_limit < 1:
+            raise ValueError(f"{where} throttleBurstLimit must be at least 1")
+        if self.quota_per_day is not None and self.quota_per_day < 1:
+            raise ValueError(f"{where} quotaPerDay must be at least 1 (leave it out for the stack's)")
+
+    @property
+    def id_suffix(self) -> str:
+        """The name in construct and output ids: ``acme-eu`` → ``AcmeEu``."""
+        return "".join(part.capitalize() for part in self.name.split("-"))
+
+    @classmethod
+    def parse(cls, raw: Any) -> ApiClient:
+        """``"name"`` or ``{"name": …, "throttleRateLimit": …, "throttleBurstLimit": …,
+        "quotaPerDay": …, "enabled": …}`` (cdk.json's spelling)."""
+        if isinstance(raw, str):
+            return cls(name=raw.strip())
+        if not isinstance(raw, Mapping) or "name" not in raw:
+            raise ValueError(
+                f"facesvg:apiClients: each client is a name or an object with a 'name', got {raw!r}"
+            )
+        unknown = sorted(set(raw) - _API_CLIENT_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"facesvg:apiClients: client {raw['name']!r}: unknown field(s) {', '.join(unknown)} "
+                f"(allowed: {', '.join(sorted(_API_CLIENT_FIELDS))})"
+            )
+        values: dict[str, Any] = {"name": raw["name"]}
+        for key, field_name, kind in (
+            ("throttleRateLimit", "throttle_rate_limit", "float"),
+            ("throttleBurstLimit", "throttle_burst_limit", "int"),
+            ("quotaPerDay", "quota_per_day", "int"),
+            ("enabled", "enabled", "bool"),
+        ):
+            value = raw.get(key)
+            if value is None:
+                continue
+            if kind == "bool":
+                ok = isinstance(value, bool)
+            else:
+                number = (int, float) if kind == "float" else int
+                ok = isinstance(value, number) and not isinstance(value, bool)
+            if not ok:
+                raise ValueError(
+                    f"facesvg:apiClients: client {raw['name']!r}: {key}={value!r} is not a valid {kind}"
+                )
+            values[field_name] = float(value) if kind == "float" else value
+        return cls(**values)
+
+
+def parse_api_clients(raw: Any) -> tuple[ApiClient, ...]:
+    """``facesvg:apiClients``: a JSON list (cdk.json, or ``-c 'facesvg:apiClients=["a","b"]'``) or
+    comma-separated names (``-c facesvg:apiClients=a,b``)."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"facesvg:apiClients: not valid JSON: {exc}") from exc
+        else:
+            raw = [part for part in (p.strip() for p in text.split(",")) if part]
+    if not isinstance(raw, (list, tuple)):
+        raise ValueError(f"facesvg:apiClients must be a list of client names, got {raw!r}")
+    return tuple(ApiClient.parse(item) for item in raw)
 
 
 @dataclass(frozen=True)
@@ -69,6 +172,8 @@ class StackConfig:
     throttle_burst_limit: int = 20
     quota_per_day: int | None = None
     cors_allow_origins: tuple[str, ...] = ("*",)
+    # One API key (and usage plan) per client; the first keeps the stack's original key ``ApiKey``.
+    api_clients: tuple[ApiClient, ...] = (ApiClient(DEFAULT_API_CLIENT),)
     # Application settings handed to the functions through the environment (names in names.py).
     # None = the code's own default (facesvg.service.settings), which the stack then passes on.
     artificial_delay_seconds: float = 0.0
@@ -109,6 +214,36 @@ class StackConfig:
             )
         if self.api_timeout_seconds > 29:
             raise ValueError("facesvg:apiTimeoutSeconds above 29 s is cut off by API Gateway anyway")
+        self._check_api_clients()
+
+    def _check_api_clients(self) -> None:
+        clients = self.api_clients
+        if not clients:
+            raise ValueError("facesvg:apiClients must name at least one client (every method needs a key)")
+        if len(clients) > MAX_API_CLIENTS:
+            raise ValueError(
+                f"facesvg:apiClients lists {len(clients)} clients, at most {MAX_API_CLIENTS} fit the "
+                "template's resource and output quotas"
+            )
+        seen: dict[str, str] = {}
+        for client in clients:
+            if not isinstance(client, ApiClient):
+                raise ValueError(f"facesvg:apiClients: {client!r} is not an ApiClient")
+            folded = client.name.replace("-", "")
+            if folded in seen:
+                what = "twice" if seen[folded] == client.name else f"beside {seen[folded]!r} (same ids)"
+                raise ValueError(f"facesvg:apiClients: client {client.name!r} is listed {what}")
+            seen[folded] = client.name
+            # The stage's method throttling caps every request of the stage, whatever the plan.
+            for value, stage, key in (
+                (client.throttle_rate_limit, self.throttle_rate_limit, "throttleRateLimit"),
+                (client.throttle_burst_limit, self.throttle_burst_limit, "throttleBurstLimit"),
+            ):
+                if value is not None and value > stage:
+                    raise ValueError(
+                        f"facesvg:apiClients: client {client.name!r}: {key} {value} is above the "
+                        f"stage's facesvg:{key} {stage}, which caps all requests of the stage"
+                    )
 
     @property
     def visibility_timeout_seconds(self) -> int:
@@ -155,6 +290,8 @@ def context_keys() -> list[str]:
 
 def _coerce(name: str, type_name: str, raw: Any) -> Any:
     key = CONTEXT_PREFIX + _camel(name)
+    if name == "api_clients":
+        return parse_api_clients(raw)  # its own messages, naming the client and the field
     try:
         if isinstance(raw, str) and "tuple" not in type_name and raw.strip().lower() in ("", "null", "none"):
             return None if "None" in type_name else raw

@@ -68,6 +68,16 @@ def test_alarm_topic_is_optional_encrypted_and_wired(synth_with: Any) -> None:
             {"alarmEmail": "ops@example.com", "retainData": False, "versioned": True, "publicSwagger": True},
             id="every-option",
         ),
+        pytest.param(
+            {
+                "apiClients": [
+                    "qoves",
+                    {"name": "acme-eu", "quotaPerDay": 1000},
+                    {"name": "gone", "enabled": False},
+                ]
+            },
+            id="several-clients",
+        ),
     ],
 )
 def test_cdk_nag_aws_solutions_reports_no_unacknowledged_finding(
