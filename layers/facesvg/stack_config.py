@@ -327,15 +327,9 @@ RESOURCE_SETTINGS = {
 
 def settings_env_names() -> dict[str, str]:
     """Settings field name → environment variable name, as ``Settings`` declares them."""
-    from facesvg.service.settings import Settings
+    from facesvg.service.settings import env_names
 
-    out: dict[str, str] = {}
-    for field_name, info in Settings.model_fields.items():
-        alias = info.validation_alias
-        choices = getattr(alias, "choices", None)
-        env = str(choices[0]) if choices else (str(alias) if alias else field_name.upper())
-        out[field_name] = env
-    return out
+    return dict(env_names())
 
 
 def _env_value(value: Any) -> str:

@@ -16,6 +16,7 @@ import os
 
 
 def _in_lambda() -> bool:
+    # observability.in_lambda's rule, not imported from there: this module runs before any import
     return bool(os.environ.get("LAMBDA_TASK_ROOT"))
 
 

@@ -103,15 +103,20 @@ class Settings(BaseModel):
         return Limits(max_pixels=self.max_pixels)
 
 
-def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables the model names, by their names (``facesvg.names``), case-sensitively."""
-    found: dict[str, str] = {}
-    for name, info in Settings.model_fields.items():
+@lru_cache(maxsize=1)
+def env_names() -> dict[str, str]:
+    """Settings field name → the environment variable it is read from (``facesvg.names``)."""
+    out: dict[str, str] = {}
+    for field_name, info in Settings.model_fields.items():
         alias = info.validation_alias
-        variable = alias.choices[0] if isinstance(alias, AliasChoices) else name
-        if isinstance(variable, str) and variable in environ:
-            found[name] = environ[variable]
-    return found
+        choices = getattr(alias, "choices", None)
+        out[field_name] = str(choices[0]) if choices else (str(alias) if alias else field_name.upper())
+    return out
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables the model names, by their names, case-sensitively."""
+    return {field: environ[variable] for field, variable in env_names().items() if variable in environ}
 
 
 @lru_cache(maxsize=1)
