@@ -58,8 +58,11 @@ def build_event(
     route: Route,
     path_parameters: dict[str, str],
     source_ip: str,
+    api_key: str | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy integration event (payload format 1.0)."""
+    """An API Gateway REST proxy integration event (payload format 1.0). ``api_key``: the key the
+    gateway checked, in ``requestContext.identity.apiKey`` as API Gateway puts it (the functions
+    take the client's scope from there, never from the headers)."""
     split = urlsplit(raw_path)
     multi_headers: dict[str, list[str]] = {}
     for key, value in headers:
@@ -106,6 +109,7 @@ def build_event(
             "identity": {
                 "sourceIp": source_ip,
                 "userAgent": next((v for k, v in headers if k.lower() == "user-agent"), ""),
+                "apiKey": api_key,
             },
         },
         "body": text_body,
@@ -195,11 +199,8 @@ class ApiGateway:
         if method == "GET" and path in ("", "/"):
             self._send(req, 302, {"Location": names.SWAGGER_PATH}, b"")
             return
-        if (
-            self.api_keys is not None
-            and path != names.SWAGGER_PATH
-            and req.headers.get("x-api-key") not in self.api_keys
-        ):
+        api_key = _api_key(req)
+        if self.api_keys is not None and path != names.SWAGGER_PATH and api_key not in self.api_keys:
             self._send(req, 403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}')
             return
 
@@ -218,6 +219,7 @@ class ApiGateway:
             route=route,
             path_parameters=params,
             source_ip=req.client_address[0],
+            api_key=api_key,
         )
         try:
             result = self.invoke(route.function, event)
@@ -260,6 +262,15 @@ class ApiGateway:
         req.end_headers()
         if req.command != "HEAD":
             req.wfile.write(body)
+
+
+def _api_key(req: BaseHTTPRequestHandler) -> str | None:
+    """The ``x-api-key`` the gateway checks: the value the event's single-valued ``headers`` carry
+    (the last, as API Gateway's), so a repeated header cannot pass the check with one value and
+    name a client with another. Without keys configured it is still passed on: the local stack
+    then tells clients apart by it, unchecked."""
+    values = req.headers.get_all("x-api-key") or []
+    return values[-1] if values else None
 
 
 def _read_chunked(rfile: Any, limit: int) -> bytes | None:

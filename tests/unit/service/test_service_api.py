@@ -44,6 +44,57 @@ def test_an_oversized_body_is_413_before_parsing() -> None:
     assert response["statusCode"] == 413
 
 
+def _submit_with_type(content_type: str, body: str = "") -> dict[str, Any]:
+    event = _event("api_submit_v1.json", body=body or json.dumps({"image": "aGk=", "landmarks": []}))
+    for key in [k for k in event["headers"] if k.lower() == "content-type"]:
+        del event["headers"][key]
+    for key in [k for k in event["multiValueHeaders"] if k.lower() == "content-type"]:
+        del event["multiValueHeaders"][key]
+    event["headers"]["Content-Type"] = content_type
+    event["multiValueHeaders"]["Content-Type"] = [content_type]
+    return _call(event)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "Application/JSON",
+        "APPLICATION/JSON; CHARSET=UTF-8",
+        "application/json; charset=UTF-8",
+        "application/vnd.api+json",
+        "application/problem+json",
+        "Application/Problem+JSON ; charset=utf-8",
+    ],
+)
+def test_every_json_media_type_is_read_as_json(content_type: str) -> None:
+    # Media types are case-insensitive and */*+json is JSON: the body is validated (400 naming the
+    # missing field), never a 500
+    response = _submit_with_type(content_type)
+    assert response["statusCode"] == 400, response["body"]
+    assert json.loads(response["body"])["error"]["field"] == "segmentation_map"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; b=x", "json"]
+)
+def test_a_non_json_media_type_is_415_naming_the_header(content_type: str) -> None:
+    response = _submit_with_type(content_type)
+    assert response["statusCode"] == 415, response["body"]
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "UnsupportedMediaType" and error["field"] == "Content-Type"
+    assert "Content-Type" in error["message"]
+
+
+def test_the_body_limit_counts_bytes_not_characters() -> None:
+    # 400,000 characters of 3-byte text: 1.2 MB of UTF-8, over the 1,000,000-byte limit
+    body = json.dumps({"image": "€" * 400_000}, ensure_ascii=False)
+    assert len(body) < 1_000_000 < len(body.encode())
+    response = _call(_event("api_submit_v1.json", body=body))
+    assert response["statusCode"] == 413, response["body"][:300]
+    assert json.loads(response["body"])["error"]["code"] == "PayloadTooLarge"
+
+
 def test_cors_headers_only_when_an_origin_is_configured() -> None:
     event = _event("api_status.json")
     event["headers"]["Origin"] = "https://viewer.example.com"
@@ -169,12 +220,14 @@ _PREFIXES = ("/api/v1", "/api/v1/frontal/crop")
 
 
 def _as_client(event: dict[str, Any], key_id: str | None = None, key: str | None = None) -> dict[str, Any]:
-    """``event`` as a client sends it: API Gateway's key id in the identity, and/or an x-api-key."""
+    """``event`` as the gateway sends it: API Gateway's key id in the identity, and/or the key it
+    checked (``identity.apiKey``, also the ``x-api-key`` header)."""
     identity = event["requestContext"].setdefault("identity", {})
     identity.pop("apiKeyId", None)
     if key_id is not None:
         identity["apiKeyId"] = key_id
     if key is not None:
+        identity["apiKey"] = key
         event["headers"]["x-api-key"] = key
         event["multiValueHeaders"]["x-api-key"] = [key]
     return event
@@ -274,6 +327,31 @@ def test_without_key_ids_the_x_api_key_header_scopes_the_status() -> None:
     _not_found_like_an_unknown_id(api, api.status(job_a, key="secret-b"), job_a)
     _not_found_like_an_unknown_id(api, api.status(job_b, key="secret-a"), job_b)
     _not_found_like_an_unknown_id(api, api.status(job_a), job_a)
+
+
+def test_the_scope_is_the_key_the_gateway_checked_never_a_repeated_header() -> None:
+    # Given a job of the key the gateway checked ("secret-a", in requestContext.identity.apiKey)
+    api = _Api()
+    job_id = api.submit(key="secret-a")["id"]
+
+    def repeated(event: dict[str, Any], values: list[str]) -> dict[str, Any]:
+        event["headers"]["x-api-key"] = values[-1]
+        event["multiValueHeaders"]["x-api-key"] = values
+        return event
+
+    # When the same caller repeats x-api-key with an empty or another value beside the checked one
+    for values in (["secret-a", ""], ["", "secret-a"], ["secret-a", "secret-b"], [""]):
+        mine = api(repeated(_status_event(job_id, key="secret-a"), values))
+        # Then it is still the checked key's client: its job, nobody else's scope
+        assert mine["statusCode"] == 200, (values, mine["body"])
+    # and a header naming A's key does not make another checked key A (nor does an empty one local)
+    _not_found_like_an_unknown_id(
+        api, api(repeated(_status_event(job_id, key="secret-b"), ["secret-a"])), job_id
+    )
+    keyless_job = api.submit()["id"]
+    _not_found_like_an_unknown_id(
+        api, api(repeated(_status_event(keyless_job, key="secret-a"), [""])), keyless_job
+    )
 
 
 def test_without_any_key_everyone_is_the_local_scope_and_reads_every_local_job() -> None:
