@@ -4,7 +4,8 @@ A scope names the client a job belongs to: ``key:<apiKeyId>`` (API Gateway's usa
 ``hdr:<hash of the key>`` (a gateway that checks the key but has no ids: the local one),
 ``local`` (no key: the local stack without ``--api-key``) or ``drop`` (the S3 drop folder). The
 cache item is per scope (``HASH#<hash>#<scope>``), and the status of a job is answered only to its
-scope (``may_read``). Standard library only: the status function imports this.
+scope (``may_read``; the store filters by ``readable_scopes``). Standard library only: the status
+function imports this.
 """
 
 from __future__ import annotations
@@ -40,3 +41,9 @@ def may_read(caller: str, job_scope: str) -> bool:
       required — gets 404, as for a job that never existed (its owner submits again: a new job).
     """
     return caller == (job_scope or LOCAL_SCOPE)
+
+
+def readable_scopes(caller: str) -> tuple[str, ...]:
+    """The job scopes ``may_read`` lets ``caller`` read, for a store to filter by (``""``: a job
+    written before scopes, read only by the keyless ``local`` scope)."""
+    return (caller, "") if caller == LOCAL_SCOPE else (caller,)

@@ -53,6 +53,11 @@ class FakeJobRepository:
             row = self.rows.get(job_id)
             return row.job if row else None
 
+    def get_job_in_scopes(self, job_id: str, scopes: tuple[str, ...]) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            return row.job if row and row.job.scope in scopes else None
+
     def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None:
         with self.lock:
             return self.cache.get((content_hash, scope))
