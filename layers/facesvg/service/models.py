@@ -219,6 +219,9 @@ class JobResult(LazyModel):
     rotation_deg: float | None = None
     missing: list[str] = Field(default_factory=list)
     svg_bytes: int | None = None  # size of face.svg (status inlines it only when small enough)
+    # Seconds from the claim to the stored result: a job that reuses this render completes no
+    # sooner after its own claim (facesvg.service.worker), so its timing reveals no other client.
+    render_seconds: float | None = None
 
 
 class Callback(LazyModel):

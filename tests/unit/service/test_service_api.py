@@ -383,24 +383,34 @@ def test_a_job_written_before_scopes_is_read_only_without_a_key() -> None:
     _not_found_like_an_unknown_id(api, api.status(job_id, key="secret-a"), job_id)
 
 
-def test_a_finished_job_returned_by_submit_is_the_callers_own() -> None:
+def test_another_clients_inputs_are_answered_as_new_inputs_are() -> None:
     # Given content rendered for key A
     api = _Api()
     job_a = api.submit(key_id="keyA1")["id"]
     api.h.service.process(job_a)
 
-    # When key B submits the same content, it gets a finished job at once (200)
-    response = api(_submit_event(key_id="keyB2"))
-    assert response["statusCode"] == 200
-    finished = json.loads(response["body"])
-    job_b = finished["id"]
+    # When key B submits the same content, and key C content nobody sent
+    known = api(_submit_event(key_id="keyB2"))
+    fresh_event = _submit_event(key_id="keyC3")
+    fresh_event["body"] = _SUBMIT_BODY.replace("aW1n", "aW1nMg==")
+    fresh = api(fresh_event)
 
-    # Then that job is B's: its status_url answers B with the same job, and not A
-    assert job_b != job_a and finished["status"] == "completed"
-    assert finished["status_url"].endswith(f"/status/{job_b}")
+    # Then both answers are the same 202 pending, byte for byte but for the job id: nothing says
+    # that A sent B's inputs
+    job_b, job_c = json.loads(known["body"])["id"], json.loads(fresh["body"])["id"]
+    assert known["statusCode"] == fresh["statusCode"] == 202
+    assert json.loads(known["body"])["status"] == "pending" and job_b != job_a
+    assert known["body"].replace(job_b, job_c) == fresh["body"]
+    assert (known.get("headers"), known.get("multiValueHeaders")) == (
+        fresh.get("headers"),
+        fresh.get("multiValueHeaders"),
+    )
+
+    # When B's job is processed: it completes as B's own, with A's render, which A cannot read
+    api.h.service.process(job_b)
     polled = api.status(job_b, key_id="keyB2")
-    assert polled["statusCode"] == 200
-    assert {k: v for k, v in json.loads(polled["body"]).items() if k != "client_reference"} == finished
+    assert polled["statusCode"] == 200 and json.loads(polled["body"])["status"] == "completed"
+    assert api.h.core.renders == 1
     _not_found_like_an_unknown_id(api, api.status(job_b, key_id="keyA1"), job_b)
     # and A's identical submit still returns A's own job
     again = json.loads(api(_submit_event(key_id="keyA1"))["body"])

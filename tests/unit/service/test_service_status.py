@@ -7,7 +7,7 @@ from facesvg.core.options import RenderOptions
 from facesvg.service.errors import JobNotFound
 from facesvg.service.models import Job, JobStatus
 from facesvg.service.results_cache import CachingReader, ImmutableCache
-from service_fakes import FakeBlobStore, Harness, make_harness
+from service_fakes import FakeBlobStore, Harness, SpyRepository, make_harness
 
 
 def test_a_completed_jobs_results_are_read_once_then_served_from_the_cache() -> None:
@@ -179,24 +179,6 @@ def test_get_job_in_another_scope_is_not_found_with_the_unknown_ids_message() ->
         h.service.get_job(job_id, scope="key:B2")
     assert str(foreign.value) == str(unknown.value)
     assert (foreign.value.code, foreign.value.message) == (unknown.value.code, unknown.value.message)
-
-
-class SpyRepository:
-    """Records every call the status path makes to the job table, with what each returned."""
-
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-        self.calls: list[tuple[str, object]] = []
-
-    def __getattr__(self, name: str) -> object:
-        method = getattr(self.inner, name)
-
-        def call(*args: object, **kwargs: object) -> object:
-            result = method(*args, **kwargs)
-            self.calls.append((name, result))
-            return result
-
-        return call
 
 
 @pytest.mark.parametrize("foreign_scope", ["key:A1", "drop", ""])
