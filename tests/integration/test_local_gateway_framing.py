@@ -1,7 +1,8 @@
 """The local gateway on a raw socket: request framing it cannot trust is a 400 at once (never a
-dropped or hung connection), and the API key it checks is the one the functions see.
+dropped or hung connection), and the API key it checks is the one the functions see. Then the
+request's media type and size as the local stack answers them.
 
-Each request is written byte for byte (an HTTP client library would refuse to send most of them).
+Each framing case is written byte for byte (an HTTP client library would refuse to send most).
 """
 
 from __future__ import annotations
@@ -180,3 +181,34 @@ def _scope_of(event: dict[str, Any]) -> str:
     from facesvg.service.api import _client_scope
 
     return _client_scope(APIGatewayProxyEvent(event))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "Application/JSON",
+        "application/json; charset=UTF-8",
+        "application/vnd.api+json",
+        "application/problem+json",
+    ],
+)
+def test_json_media_types_are_read_as_json_on_the_local_stack(api: Any, content_type: str) -> None:
+    # Not a 500: the body is read and validated (an empty object: 400 naming a missing field)
+    response = api.post(SUBMIT_PATH, content=b"{}", headers={"Content-Type": content_type})
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["error"]["code"] == "ValidationError"
+
+
+def test_a_non_json_media_type_is_415_naming_the_header_on_the_local_stack(api: Any) -> None:
+    response = api.post(SUBMIT_PATH, content=b"{}", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert response.json()["error"]["field"] == "Content-Type"
+
+
+def test_a_body_of_multibyte_text_over_the_limit_in_bytes_is_413(api: Any) -> None:
+    # 7.2 MB of UTF-8 (2.4 million 3-byte characters): over the 5.5 MB limit, though fewer characters
+    body = json.dumps({"image": "€" * 2_400_000}, ensure_ascii=False).encode()
+    assert len(body) > 7_000_000
+    response = api.post(SUBMIT_PATH, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413, response.text[:300]
+    assert response.json()["error"]["code"] == "PayloadTooLarge"
