@@ -73,8 +73,8 @@ API_TITLE = "facesvg"
 API_DESCRIPTION = (
     "Face photo + segmentation map + landmarks → SVG of smooth, styled facial-region contours. "
     "Submit returns a job id at once; poll the status URL until the job is completed or failed. "
-    "Identical submissions return the same job. With `callback_url`, a signed webhook is POSTed there "
-    "when the job ends (docs/notifications.md)."
+    "Identical submissions with the same API key return the same job. With `callback_url`, a signed "
+    "webhook is POSTed there when the job ends (docs/notifications.md)."
 )
 
 _STATUS_CODES: dict[type[ServiceError], HTTPStatus] = {
@@ -354,7 +354,8 @@ def create_app(
             responses={
                 202: _ok_doc("Job accepted (new, or an identical job is still running)", SubmitAccepted),
                 200: _ok_doc(
-                    "An identical job already finished: its status, with the result", JobStatusResponse
+                    "An identical job of the same API key already finished: its status, with the result",
+                    JobStatusResponse,
                 ),
                 400: _error_doc(
                     "The body is invalid (or callback_url is refused); error.field names the field"
