@@ -397,7 +397,7 @@ CASES: list[Case] = [
         "wrong_content_type",
         415,
         "UnsupportedMediaType",
-        None,
+        "Content-Type",
         body=lambda b: b,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     ),
