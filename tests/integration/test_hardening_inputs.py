@@ -225,6 +225,35 @@ CASES: list[Case] = [
         "options.canvas_size",
         body=_set(options={"canvas_size": "<script>"}),
     ),
+    # booleans and strings are not numbers, floats are not integers (pydantic's lax mode took them)
+    Case(
+        "options_face_index_true",
+        400,
+        "ValidationError",
+        "options.face_index",
+        body=_set(options={"face_index": True}),
+    ),
+    Case(
+        "options_canvas_size_true",
+        400,
+        "ValidationError",
+        "options.canvas_size",
+        body=_set(options={"canvas_size": True}),
+    ),
+    Case(
+        "options_canvas_size_float",
+        400,
+        "ValidationError",
+        "options.canvas_size",
+        body=_set(options={"canvas_size": 512.0}),
+    ),
+    Case(
+        "options_stroke_width_false",
+        400,
+        "ValidationError",
+        "options.style.stroke_width",
+        body=_set(options={"style": {"stroke_width": False}}),
+    ),
     Case("unknown_top_level_field", 400, "ValidationError", "image_url", body=_set(image_url="http://x/")),
     # -- the photo
     Case("image_invalid_base64", 400, "InvalidBase64", "image", body=_set(image="!!!not*base64!!!")),
