@@ -15,8 +15,9 @@ def _numeric_fields(
     """Every int and float option, nested ones (``style.*``) included, by its path."""
     out: list[tuple[tuple[str, ...], type]] = []
     for name, info in model.model_fields.items():
-        if info.annotation in (int, float):
-            out.append(((*prefix, name), info.annotation))
+        kind = {int: int, float: float}.get(info.annotation) if isinstance(info.annotation, type) else None
+        if kind is not None:
+            out.append(((*prefix, name), kind))
         elif info.annotation is RegionStyle:
             out += _numeric_fields(RegionStyle, (*prefix, name))
     return out
