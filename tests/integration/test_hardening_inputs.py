@@ -612,3 +612,20 @@ def test_a_map_in_another_scheme_is_refused_naming_it_and_renders_when_declared(
     r = api.post(submit_url(), json=body)
     assert r.status_code == 202, r.text[:500]
     assert wait_finished(api, r.json()["id"], timeout=60)["status"] == "completed"
+
+
+@pytest.mark.parametrize("declared", ["celebamask-hq", "faceparsing19", "facer-celebm"])
+def test_a_lapa_map_declared_as_another_scheme_is_refused_naming_the_scheme(
+    api: httpx.Client, recorder: Recorder, declared: str
+) -> None:
+    # Given the sample's LaPa map (0..10: it fits every scheme) declared as a 19-class scheme
+    body = base_body()
+    body["options"]["label_scheme"] = declared
+    r = api.post(submit_url(), json=body)
+    # Then the answer blames the scheme, not the landmarks (the nose read as glasses or ears) or NoFace
+    assert r.status_code == 400, r.text[:500]
+    error = r.json()["error"]
+    assert (error["code"], error["field"]) == ("LabelSchemeMismatch", "options.label_scheme"), error
+    assert error["likely_schemes"][0] == "lapa"
+    assert declared in error["message"] and "'lapa'" in error["message"]
+    assert recorder.sends == []
