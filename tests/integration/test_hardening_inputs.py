@@ -29,6 +29,7 @@ from facesvg.commands.payload import SAMPLE_DIR, sample_payload
 from facesvg.service.aws.s3 import S3BlobStore
 from facesvg.service.aws.sqs import SqsJobQueue
 from integration_helpers import keys, submit_url, wait_finished
+from jpeg_damage import flip_decoded_with_extraneous_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -184,6 +185,8 @@ _JPEG_SCAN = _JPEG.index(b"\xff\xda") + 12
 _JPEG_CUT = (
     _JPEG[: _JPEG_SCAN + (len(_JPEG) - _JPEG_SCAN) * 3 // 10] + b"\xff\xd9"
 )  # cut at 30 %, EOI re-added
+
+
 _MOTION_PHOTO_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 400
 
 
@@ -278,6 +281,13 @@ CASES: list[Case] = [
         body=_set(image=b64(png_header_only(1101, 1100))),
     ),
     Case("image_jpeg_cut_with_eoi", 400, "Corrupt", "image", body=_set(image=b64(_JPEG_CUT))),
+    Case(
+        "image_jpeg_one_bit_flipped",
+        400,
+        "Corrupt",
+        "image",
+        body=lambda b: {**b, "image": b64(flip_decoded_with_extraneous_bytes(_JPEG))},
+    ),
     Case(
         "image_exif_orientation_ambiguous",
         400,

@@ -271,6 +271,7 @@ def _decode_stored(data: bytes, width: int, height: int) -> tuple[np.ndarray, in
     info = jpeg.jpeg_info(data, "image") if data.startswith(JPEG_SIGNATURE) else None
     if info is not None:
         jpeg.check_restart_markers(data, info, "image")
+        jpeg.check_scan_data(data, info, "image")
     if info is not None:
         orientation = info.orientation
     else:  # a WebP's EXIF orientation is not applied (as libwebp and most viewers do not)
