@@ -100,8 +100,8 @@ class ErrorDetail(LazyModel):
     field: str | None = Field(default=None, description="The request field at fault, when there is one.")
     likely_schemes: list[str] | None = Field(
         default=None,
-        description="With `UnknownLabels`: the label schemes the map's values fit, likeliest first "
-        "(set `options.label_scheme`).",
+        description="With `UnknownLabels` and `LabelSchemeMismatch`: the label schemes the map's values "
+        "fit, likeliest first (set `options.label_scheme`).",
     )
 
 
