@@ -392,6 +392,7 @@ class FakeCore:
         self.validations = 0
         self.renders = 0
         self.render_error: Exception | None = None
+        self.rendered_segmentations: list[bytes | None] = []  # what each render got as the map
         self.lock = threading.Lock()
 
     def parse_landmarks(self, raw: Any, face_index: int = 0) -> FakeLandmarks:
@@ -407,7 +408,7 @@ class FakeCore:
     def check_inputs(
         self,
         image: bytes,
-        segmentation: bytes,
+        segmentation: bytes | None,
         landmarks: Any,
         limits: Any = None,
         label_scheme: str = "lapa",
@@ -420,10 +421,16 @@ class FakeCore:
             raise NoFace("segmentation_map", "no face")
 
     def render(
-        self, image: bytes, segmentation: bytes, landmarks: Any, options: Any = None, limits: Any = None
+        self,
+        image: bytes,
+        segmentation: bytes | None,
+        landmarks: Any,
+        options: Any = None,
+        limits: Any = None,
     ) -> FakeResult:
         with self.lock:
             self.renders += 1
+            self.rendered_segmentations.append(segmentation)
         if self.render_error is not None:
             raise self.render_error
         if image == b"bad":
