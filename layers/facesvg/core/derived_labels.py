@@ -66,7 +66,10 @@ _BROWS = tuple(_loop(*mc.chains(e)) for e in (mc.FACEMESH_RIGHT_EYEBROW, mc.FACE
 _OUTER_LIP, _INNER_LIP = sorted(mc.chains(mc.FACEMESH_LIPS), key=lambda c: -len(set(c) & {0, 17}))
 _UPPER_OUTER, _LOWER_OUTER = _halves(_OUTER_LIP)
 _UPPER_INNER, _LOWER_INNER = _halves(_INNER_LIP)
-_NOSE = mc.points(mc.FACEMESH_NOSE)
+# The published nose set outlines the bridge and the alae; the nose of a parsing map is an area,
+# out to the side walls: the hull of the set and of the side-wall points the core's nose template
+# already uses (``landmarks_topology.NOSE_HULL``).
+_NOSE = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL)))
 _OVAL = mc.chains(mc.FACEMESH_FACE_OVAL)[0]
 _IRISES = mc.points(mc.FACEMESH_IRISES)
 
@@ -129,14 +132,22 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     feat = cv2.dilate(masks["feat"], np.ones((3, 3), np.uint8))
     seed = masks["seed"] & (1 - feat)
     allowed = masks["oval"] | masks["reach"] | masks["ears"]
-    score, hair_vs_bg = skin_model.classify(crop, seed, allowed, g.scale * f)
+    margins = skin_model.classify(crop, seed, allowed, g.scale * f)
+    score, hair_vs_bg = margins.skin, margins.hair
     # Inside the oval below the brows (off its rim) the face is skin whatever its colour.
     brow_line = np.zeros_like(masks["oval"])
     rim = max(1, round(RIM * g.scale * f))
-    inner = cv2.erode(masks["oval"], np.ones((2 * rim + 1, 2 * rim + 1), np.uint8))
+    inner = np.asarray(cv2.erode(masks["oval"], np.ones((2 * rim + 1, 2 * rim + 1), np.uint8)), np.uint8)
     _fill(brow_line, small(_below_brows(g)))
     forced = inner & brow_line
     score = np.where(forced > 0, np.maximum(score, 1.0), score).astype(np.float32)
+    # ... at its rim it is skin unless it is the background (the far side of a turned face); and
+    # below the nose it is skin to the rim (a beard or a shadow at the jaw is skin, as LaPa says).
+    below_nose = np.zeros_like(masks["oval"])
+    _fill(below_nose, small(_below(g, g.pts[topo.NOSE_BASE])))
+    rim_zone = masks["oval"] & brow_line & (1 - inner)
+    score = np.where(rim_zone > 0, np.maximum(score, margins.not_background), score).astype(np.float32)
+    score = np.where((masks["oval"] & below_nose) > 0, np.maximum(score, 1.0), score).astype(np.float32)
     score = np.where(allowed > 0, score, -1.0).astype(np.float32)
     # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).
     apart = _connected(np.asarray(score > 0, np.uint8), seed) == 0
@@ -177,6 +188,23 @@ def _below_brows(g: Geometry) -> np.ndarray:
     level = float((brows @ up).max())
     keep = oval[(oval @ up) <= level]
     return _hull(np.vstack([keep, brows])) if len(keep) >= 3 else keep
+
+
+def _up(g: Geometry) -> np.ndarray:
+    """The face's up (chin to forehead top), a unit vector."""
+    up = g.pts[topo.FOREHEAD_TOP] - g.pts[topo.CHIN_BOTTOM]
+    out: np.ndarray = up / max(float(np.hypot(*up)), 1e-9)
+    return out
+
+
+def _below(g: Geometry, point: np.ndarray) -> np.ndarray:
+    """A quad covering the face below ``point`` (across the face's up direction)."""
+    up = _up(g)
+    across = np.array([-up[1], up[0]])
+    far = 4.0 * g.scale
+    return np.array(
+        [point - far * across, point + far * across, point + far * (across - up), point - far * (across + up)]
+    )
 
 
 def _ear_zones(g: Geometry) -> list[np.ndarray]:

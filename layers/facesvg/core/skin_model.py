@@ -21,6 +21,8 @@ MAX_SKIN_D2 = 16.3  # chi-square, 3 degrees of freedom, 99.9 %: beyond this a pi
 NOISE = 4.0  # added to each variance (Lab units²): 8-bit quantisation and JPEG noise
 HAIR_BAND = 0.9  # hair is sought this far (inter-eye distances) round the top of the allowed area
 CLEAR_D2 = 25.0  # hair seeds are at least this far from the skin model
+MIXTURE_PARTS = 3  # background and hair: a few colours each
+KMEANS_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,36 @@ def fit(samples: np.ndarray) -> Gaussian | None:
     return Gaussian(mean, np.linalg.inv(cov), float(np.linalg.slogdet(cov)[1]))
 
 
+@dataclass(frozen=True)
+class Mixture:
+    """Several Gaussians (a background of a wall and a shirt; hair with its highlights): a pixel's
+    fit is its best component's."""
+
+    parts: tuple[Gaussian, ...]
+
+    def d2_and_log_likelihood(self, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d2s = [g.d2(lab) for g in self.parts]
+        lls = [g.log_likelihood(d) for g, d in zip(self.parts, d2s, strict=True)]
+        return np.min(d2s, axis=0), np.max(lls, axis=0)
+
+
+def fit_mixture(samples: np.ndarray, k: int = MIXTURE_PARTS) -> Mixture | None:
+    """k-means in Lab (deterministic: seeded on lightness quantiles), one Gaussian per cluster."""
+    if len(samples) < MIN_SEEDS:
+        return None
+    order = np.argsort(samples[:, 0], kind="stable")
+    centres = samples[order[((np.arange(k) + 0.5) / k * len(samples)).astype(int)]].astype(np.float64)
+    assign = np.zeros(len(samples), np.int64)
+    for _ in range(KMEANS_ROUNDS):
+        dist = ((samples[:, None, :] - centres[None, :, :]) ** 2).sum(axis=-1)
+        assign = np.argmin(dist, axis=1)
+        for j in range(k):
+            if (assign == j).any():
+                centres[j] = samples[assign == j].mean(axis=0)
+    parts = tuple(g for j in range(k) if (g := fit(samples[assign == j])) is not None)
+    return Mixture(parts) if parts else None
+
+
 def fit_trimmed(samples: np.ndarray) -> Gaussian | None:
     first = fit(samples)
     if first is None:
@@ -56,10 +88,17 @@ def fit_trimmed(samples: np.ndarray) -> Gaussian | None:
     return fit(samples[d2 <= np.quantile(d2, TRIM)]) or first
 
 
-def classify(
-    bgr: np.ndarray, seed: np.ndarray, allowed: np.ndarray, scale_px: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(skin, hair)`` float32 margins, > 0 where a pixel of ``bgr`` is skin (resp. hair).
+@dataclass(frozen=True)
+class Margins:
+    """Per-pixel float32 margins, > 0 where the pixel is what the name says."""
+
+    skin: np.ndarray  # skin rather than hair or background
+    not_background: np.ndarray  # skin rather than background (a beard is skin in LaPa)
+    hair: np.ndarray  # hair rather than skin or background
+
+
+def classify(bgr: np.ndarray, seed: np.ndarray, allowed: np.ndarray, scale_px: float) -> Margins:
+    """The margins of each pixel of ``bgr``.
 
     ``seed``: 0/1 pixels known to be skin; ``allowed``: 0/1 where skin (and the head) may be;
     ``scale_px``: the inter-eye distance in this crop's pixels.
@@ -68,14 +107,15 @@ def classify(
     skin = fit_trimmed(lab[seed > 0])
     shape = seed.shape
     if skin is None:
-        return np.full(shape, -1.0, np.float32), np.full(shape, -1.0, np.float32)
+        nothing = np.full(shape, -1.0, np.float32)
+        return Margins(nothing, nothing, nothing)
     d2_skin = skin.d2(lab)
     ll_skin = skin.log_likelihood(d2_skin)
     band = max(1, round(HAIR_BAND * scale_px))
     near = cv2.dilate(allowed, np.ones((2 * band + 1, 2 * band + 1), np.uint8))
     border = np.ones(shape, np.uint8)
     border[1:-1, 1:-1] = 0
-    background = fit(lab[(border > 0) & (near == 0)]) or fit(lab[border > 0])
+    background = fit_mixture(lab[(border > 0) & (near == 0)]) or fit_mixture(lab[border > 0])
     # Hair: round the upper part of the head, clearly not skin and unlike the background.
     top = np.zeros(shape, np.uint8)
     rows = np.flatnonzero(allowed.any(axis=1))
@@ -83,18 +123,17 @@ def classify(
         mid = (rows[0] + rows[-1]) // 2
         top[:mid] = 1
     ring = (near > 0) & (top > 0) & (d2_skin > CLEAR_D2)
-    d2_bg = background.d2(lab) if background is not None else None
+    none = np.full(shape, -np.inf, np.float32)
+    d2_bg, ll_bg = background.d2_and_log_likelihood(lab) if background is not None else (None, none)
     if d2_bg is not None:
         ring &= d2_bg > CLEAR_D2
-    hair = fit(lab[ring])
-    d2_hair = hair.d2(lab) if hair is not None else None
-    none = np.full(shape, -np.inf, np.float32)
-    ll_bg = background.log_likelihood(d2_bg) if background is not None and d2_bg is not None else none
-    ll_hair = hair.log_likelihood(d2_hair) if hair is not None and d2_hair is not None else none
+    hair = fit_mixture(lab[ring])
+    d2_hair, ll_hair = hair.d2_and_log_likelihood(lab) if hair is not None else (None, none)
     margin = np.minimum(ll_skin - np.maximum(ll_bg, ll_hair), 0.5 * (MAX_SKIN_D2 - d2_skin))
     if d2_hair is None:
         hair_margin = np.full(shape, -1.0, np.float32)
     else:
         hair_margin = np.minimum(ll_hair - np.maximum(ll_bg, ll_skin), 0.5 * (2 * MAX_SKIN_D2 - d2_hair))
         hair_margin = np.where(near > 0, hair_margin, -1.0)
-    return np.clip(margin, -50, 50).astype(np.float32), np.clip(hair_margin, -50, 50).astype(np.float32)
+    not_bg = np.minimum(ll_skin - ll_bg, 0.5 * (4 * MAX_SKIN_D2 - d2_skin))
+    return Margins(*(np.clip(m, -50, 50).astype(np.float32) for m in (margin, not_bg, hair_margin)))
