@@ -112,13 +112,19 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     if x1 - x0 < 4 or y1 - y0 < 4:
         return out
     f = min(1.0, WORK_SCALE / max(g.scale, 1e-6))
+    # The reduction starts with whole k x k blocks (INTER_AREA's fast path), then the rest.
+    k = max(1, int(1.0 / f))
+    x1, y1 = x0 + (x1 - x0) // k * k, y0 + (y1 - y0) // k * k
     ww, wh = max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f))
     sx, sy = ww / (x1 - x0), wh / (y1 - y0)
 
     def small(poly: np.ndarray) -> np.ndarray:
         return (poly - (x0, y0)) * (sx, sy) + (0.5 * sx - 0.5, 0.5 * sy - 0.5)
 
-    crop = cv2.resize(image[y0:y1, x0:x1], (ww, wh), interpolation=cv2.INTER_AREA)
+    crop = image[y0:y1, x0:x1]
+    if k > 1:
+        crop = cv2.resize(crop, ((x1 - x0) // k, (y1 - y0) // k), interpolation=cv2.INTER_AREA)
+    crop = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_AREA)
     masks = {name: np.zeros((wh, ww), np.uint8) for name in ("oval", "reach", "ears", "seed", "feat")}
     _fill(masks["oval"], small(oval))
     _fill(masks["reach"], small(reach))
