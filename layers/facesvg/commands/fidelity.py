@@ -569,8 +569,8 @@ class MaplessReport:
 
     @property
     def mean_non_ear(self) -> float | None:
-        values = [self.iou.get(n) for n in NON_EAR_REGIONS]
-        measured = [v if v is not None else 0.0 for n, v in zip(NON_EAR_REGIONS, values, strict=True)]
+        """A region drawn in one render only scores 0; one in neither (None) is left out."""
+        measured = [v for n in NON_EAR_REGIONS if (v := self.iou.get(n)) is not None]
         return float(np.mean(measured)) if measured else None
 
 
