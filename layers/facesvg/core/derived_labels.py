@@ -138,13 +138,20 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     feat = cv2.dilate(masks["feat"], np.ones((3, 3), np.uint8))
     seed = masks["seed"] & (1 - feat)
     allowed = masks["oval"] | masks["reach"] | masks["ears"]
-    margins = skin_model.classify(crop, seed, allowed, g.scale * f)
-    score, hair_vs_bg = margins.skin, margins.hair
-    # Inside the oval below the brows (off its rim) the face is skin whatever its colour.
     brow_line = np.zeros_like(masks["oval"])
+    _fill(brow_line, small(_below_brows(g)))
+    # Hair is sought above the brows, outside the oval (never on the neck or the shoulders).
+    brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
+    below_brows = np.zeros_like(masks["oval"])
+    _fill(below_brows, small(_below(g, brows[int(np.argmax(brows @ _up(g)))])))
+    hair_zone = (1 - below_brows) & (1 - masks["oval"]) & (1 - masks["ears"])
+    margins = skin_model.classify(crop, seed, allowed, hair_zone, g.scale * f)
+    score, hair_vs_bg = margins.skin, margins.hair
+    # Ears: their own colour (redder, in shade), within the ear zones.
+    score = np.where(masks["ears"] > 0, np.maximum(score, margins.loose), score).astype(np.float32)
+    # Inside the oval below the brows (off its rim) the face is skin whatever its colour.
     rim = max(1, round(RIM * g.scale * f))
     inner = np.asarray(cv2.erode(masks["oval"], np.ones((2 * rim + 1, 2 * rim + 1), np.uint8)), np.uint8)
-    _fill(brow_line, small(_below_brows(g)))
     forced = inner & brow_line
     score = np.where(forced > 0, np.maximum(score, 1.0), score).astype(np.float32)
     # ... at its rim it is skin unless it is the background (the far side of a turned face); and
@@ -214,17 +221,21 @@ def _below(g: Geometry, point: np.ndarray) -> np.ndarray:
 
 
 def _ear_zones(g: Geometry) -> list[np.ndarray]:
-    """Beside each side of the oval, from above the brows to below the nose base: where ears are."""
+    """Beside each side of the oval, from above the brows to below the nose base: where ears are
+    (a box in the face's own frame, so it holds on a tilted head)."""
+    up = _up(g)
+    across = np.array([-up[1], up[0]])
     brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
-    top = float(brows[:, 1].min()) - ears.ABOVE_BROW * g.scale
-    bottom = float(g.pts[topo.NOSE_BASE, 1]) + ears.BELOW_NOSE * g.scale
+    top = float((brows @ up).max()) + ears.ABOVE_BROW * g.scale
+    bottom = float(g.pts[topo.NOSE_BASE] @ up) - ears.BELOW_NOSE * g.scale
+    nose = float(g.pts[topo.NOSE_TIP] @ across)
     zones = []
     for side in ("R", "L"):
-        anchors = g.chain("EAR_ANCHOR", side)
-        out = np.sign(anchors[:, 0].mean() - g.pts[topo.NOSE_TIP, 0]) or 1.0
-        inner = float(anchors[:, 0].mean()) - out * 0.2 * g.scale
-        outer = float(anchors[:, 0].mean()) + out * EAR_OUT * g.scale
-        zones.append(np.array([[inner, top], [outer, top], [outer, bottom], [inner, bottom]]))
+        anchor = float((g.chain("EAR_ANCHOR", side) @ across).mean())
+        out = 1.0 if anchor >= nose else -1.0
+        inner, outer = anchor - out * 0.2 * g.scale, anchor + out * EAR_OUT * g.scale
+        corners = [(inner, top), (outer, top), (outer, bottom), (inner, bottom)]
+        zones.append(np.array([a * across + u * up for a, u in corners]))
     return zones
 
 

@@ -21,6 +21,7 @@ MAX_SKIN_D2 = 16.3  # chi-square, 3 degrees of freedom, 99.9 %: beyond this a pi
 NOISE = 4.0  # added to each variance (Lab units²): 8-bit quantisation and JPEG noise
 HAIR_BAND = 0.9  # hair is sought this far (inter-eye distances) round the top of the allowed area
 CLEAR_D2 = 25.0  # hair seeds are at least this far from the skin model
+LOOSE = 4.0  # x MAX_SKIN_D2: how far a loose margin lets a colour be from the skin seeds
 MIXTURE_PARTS = 3  # background and hair: a few colours each
 KMEANS_ROUNDS = 8
 MAX_SAMPLES = 2000  # a mixture is fitted on at most about this many pixels
@@ -100,12 +101,16 @@ class Margins:
     """Per-pixel float32 margins, > 0 where the pixel is what the name says."""
 
     skin: np.ndarray  # skin rather than hair or background
+    loose: np.ndarray  # the same, for colours further from the seeds (an ear is redder than a cheek)
     not_background: np.ndarray  # skin rather than background (a beard is skin in LaPa)
     hair: np.ndarray  # hair rather than skin or background
 
 
-def classify(bgr: np.ndarray, seed: np.ndarray, allowed: np.ndarray, scale_px: float) -> Margins:
-    """The margins of each pixel of ``bgr``.
+def classify(
+    bgr: np.ndarray, seed: np.ndarray, allowed: np.ndarray, hair_zone: np.ndarray, scale_px: float
+) -> Margins:
+    """The margins of each pixel of ``bgr``; ``hair_zone``: 0/1 where hair may be sought (above
+    the brows, outside the face oval).
 
     ``seed``: 0/1 pixels known to be skin; ``allowed``: 0/1 where skin (and the head) may be;
     ``scale_px``: the inter-eye distance in this crop's pixels.
@@ -115,7 +120,7 @@ def classify(bgr: np.ndarray, seed: np.ndarray, allowed: np.ndarray, scale_px: f
     shape = seed.shape
     if skin is None:
         nothing = np.full(shape, -1.0, np.float32)
-        return Margins(nothing, nothing, nothing)
+        return Margins(nothing, nothing, nothing, nothing)
     d2_skin = skin.d2(lab)
     ll_skin = skin.log_likelihood(d2_skin)
     band = max(1, round(HAIR_BAND * scale_px))
@@ -124,12 +129,7 @@ def classify(bgr: np.ndarray, seed: np.ndarray, allowed: np.ndarray, scale_px: f
     border[1:-1, 1:-1] = 0
     background = fit_mixture(lab[(border > 0) & (near == 0)]) or fit_mixture(lab[border > 0])
     # Hair: round the upper part of the head, clearly not skin and unlike the background.
-    top = np.zeros(shape, np.uint8)
-    rows = np.flatnonzero(allowed.any(axis=1))
-    if len(rows):
-        mid = (rows[0] + rows[-1]) // 2
-        top[:mid] = 1
-    ring = (near > 0) & (top > 0) & (d2_skin > CLEAR_D2)
+    ring = (near > 0) & (hair_zone > 0) & (d2_skin > CLEAR_D2)
     none = np.full(shape, -np.inf, np.float32)
     d2_bg, ll_bg = background.d2_and_log_likelihood(lab) if background is not None else (None, none)
     if d2_bg is not None:
@@ -142,5 +142,7 @@ def classify(bgr: np.ndarray, seed: np.ndarray, allowed: np.ndarray, scale_px: f
     else:
         hair_margin = np.minimum(ll_hair - np.maximum(ll_bg, ll_skin), 0.5 * (2 * MAX_SKIN_D2 - d2_hair))
         hair_margin = np.where(near > 0, hair_margin, -1.0)
-    not_bg = np.minimum(ll_skin - ll_bg, 0.5 * (4 * MAX_SKIN_D2 - d2_skin))
-    return Margins(*(np.clip(m, -50, 50).astype(np.float32) for m in (margin, not_bg, hair_margin)))
+    loose = np.minimum(ll_skin - np.maximum(ll_bg, ll_hair), 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
+    not_bg = np.minimum(ll_skin - ll_bg, 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
+    margins = (margin, loose, not_bg, hair_margin)
+    return Margins(*(np.clip(m, -50, 50).astype(np.float32) for m in margins))
