@@ -173,7 +173,45 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
     for value, poly in _labelled_features(g):
         _fill(out, poly, value)
+    _lip_coloured_mouth_is_lip(out, image, g)
     return out
+
+
+def _lip_coloured_mouth_is_lip(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
+    """Inside the inner lip loop, what has the lips' colour is lip, not mouth.
+
+    The mesh's inner lip contour runs where the lips part, and on a smile it sits lower than the
+    lower lip's inner edge; on closed lips it leaves a sliver. The mouth is teeth and the dark
+    cavity: a pixel of the loop that the lips' own colour model explains better than the mouth's
+    (two colours) goes to the nearer lip. Without enough mouth pixels to model, the whole sliver
+    goes to the lips."""
+    loop = g.at(_OUTER_LIP)
+    h, w = out.shape
+    x0, y0 = np.maximum(np.floor(loop.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(loop.max(0)).astype(int) + 3, (w, h))
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return
+    roi = out[y0:y1, x0:x1]
+    mouth, upper, lower = (np.asarray(roi == v, np.uint8) for v in (MOUTH, UPPER_LIP, LOWER_LIP))
+    if not mouth.any():
+        return
+    lab = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2Lab).astype(np.float32)
+    core = np.ones((3, 3), np.uint8)
+    lips_model = skin_model.fit(lab[cv2.erode(upper | lower, core) > 0]) or skin_model.fit(
+        lab[(upper | lower) > 0]
+    )
+    mouth_model = skin_model.fit_mixture(lab[cv2.erode(mouth, core) > 0], 2)
+    if lips_model is None:
+        return
+    if mouth_model is None:
+        lip_like = mouth > 0
+    else:
+        _, ll_mouth = mouth_model.d2_and_log_likelihood(lab)
+        lip_like = (mouth > 0) & (lips_model.log_likelihood(lips_model.d2(lab)) > ll_mouth)
+    to_upper = cv2.distanceTransform(1 - upper, cv2.DIST_L2, 3)
+    to_lower = cv2.distanceTransform(1 - lower, cv2.DIST_L2, 3)
+    roi[lip_like & (to_upper < to_lower)] = UPPER_LIP
+    roi[lip_like & (to_upper >= to_lower)] = LOWER_LIP
 
 
 def _as_u8(margin: np.ndarray) -> np.ndarray:
