@@ -153,3 +153,23 @@ def test_real_faces_derive_every_class_and_the_skin_where_the_map_has_it(folder:
     if np.count_nonzero(hair) > 500:
         assert np.count_nonzero(hair & (derived != SKIN)) >= 0.4 * np.count_nonzero(hair)
     assert np.count_nonzero(skin & (derived == SKIN)) >= 0.85 * np.count_nonzero(skin)
+
+
+def test_without_a_map_exif_landmarks_are_on_the_photo_as_displayed_unless_their_size_says_stored(
+    sample_inputs: FaceInputs,
+) -> None:
+    from core_helpers import landmarks_json
+    from facesvg.core.orientation import orient_array, orient_points
+    from test_core_orientation import jpeg_with_exif
+
+    img, pts = sample_inputs.image[100:900], sample_inputs.landmarks - (0, 100)  # not square
+    h, w = img.shape[:2]
+    # Landmarks of the displayed photo (a browser's, a phone's): they stay as they are
+    displayed = load_inputs(jpeg_with_exif(orient_array(img, 8), 6), None, landmarks_json(pts))
+    assert displayed.image.shape[:2] == (h, w)
+    np.testing.assert_allclose(displayed.landmarks, pts)
+    # Landmarks of the stored pixels, whose dimensions fit only those: turned with the photo
+    stored = load_inputs(jpeg_with_exif(img, 6), None, landmarks_json(pts, (w, h)))
+    assert stored.image.shape[:2] == (w, h)
+    np.testing.assert_allclose(stored.landmarks, orient_points(pts, 6, w, h))
+    assert np.count_nonzero(stored.labels == SKIN) > 0.5 * np.count_nonzero(sample_inputs.labels == SKIN)
