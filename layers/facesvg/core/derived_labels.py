@@ -86,9 +86,7 @@ def _forehead_reach(g: Geometry) -> np.ndarray:
     """The face oval with its part above the brows stretched up (where forehead skin may be)."""
     oval = g.at(_OVAL).copy()
     brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
-    # "up" is the face's up (towards the forehead top from the chin), not the image's
-    up = g.pts[topo.FOREHEAD_TOP] - g.pts[topo.CHIN_BOTTOM]
-    up /= max(float(np.hypot(*up)), 1e-9)
+    up = _up(g)  # the face's up, not the image's
     level = float((brows @ up).mean())
     height = oval @ up - level
     above = height > 0
@@ -234,8 +232,7 @@ def _below_brows(g: Geometry) -> np.ndarray:
     """The oval's part below the brows' upper edge (a polygon)."""
     oval = g.at(_OVAL)
     brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
-    up = g.pts[topo.FOREHEAD_TOP] - g.pts[topo.CHIN_BOTTOM]
-    up /= max(float(np.hypot(*up)), 1e-9)
+    up = _up(g)
     level = float((brows @ up).max())
     keep = oval[(oval @ up) <= level]
     return _hull(np.vstack([keep, brows])) if len(keep) >= 3 else keep
