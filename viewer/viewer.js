@@ -6,6 +6,8 @@
 
 (() => {
   const FIELDS = ["image", "segmentation_map", "landmarks"];
+  // The map is optional: without one the service derives the labels from the landmarks and photo.
+  const REQUIRED = ["image", "landmarks"];
   const SUBMIT_PATH = "/api/v1/submit";
   const STATUS_PATH = "/api/v1/status/";
   const SAMPLE_FILES = {
@@ -342,7 +344,7 @@
     if (e) e.preventDefault();
     clearErrors();
     let missing = false;
-    for (const f of FIELDS) {
+    for (const f of REQUIRED) {
       if (!input(f).files.length) {
         setFieldError(f, "Choose a file");
         missing = true;
@@ -353,14 +355,16 @@
     setBusy(true);
     resetResult();
     try {
+      const map = input("segmentation_map").files[0];
       const [image, segmentation_map, landmarks] = await Promise.all([
         readBase64(input("image").files[0]),
-        readBase64(input("segmentation_map").files[0]),
+        map ? readBase64(map) : null,
         input("landmarks").files[0].text(),
       ]);
       // The API reads the landmarks as JSON or as the text of a QOVES landmarks.txt (a Python
-      // literal), so the file's text goes as it is.
-      const body = JSON.stringify(Object.assign({ image, segmentation_map, landmarks }, requestOptions()));
+      // literal), so the file's text goes as it is. No map chosen: the field is left out.
+      const fields = segmentation_map ? { image, segmentation_map, landmarks } : { image, landmarks };
+      const body = JSON.stringify(Object.assign(fields, requestOptions()));
       startJobView();
       const res = await fetch(apiUrl(SUBMIT_PATH), {
         method: "POST",

@@ -417,3 +417,23 @@ def test_polling_stops_and_says_why_when_the_job_is_not_found(local_stack: Any, 
     seen = len(polls)
     page.wait_for_timeout(2500)  # the old behaviour asked again every 1.5 s
     assert len(polls) == seen == 1
+
+
+def test_the_viewer_submits_without_a_map(local_stack: Any, page: Any) -> None:
+    # Given only the photo and the landmarks (the map is optional)
+    page.goto(local_stack.api_url + "/")
+    page.set_input_files("#image-input", str(SAMPLE / "original_image.png"))
+    page.set_input_files("#landmarks-input", str(SAMPLE / "landmarks.txt"))
+    page.select_option("#zones-select", "all")  # a content hash the other tests do not use
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/submit")) as sent:
+        page.get_by_role("button", name="Submit").click()
+
+    # Then the request carries no map, and the job completes from the derived labels
+    assert "segmentation_map" not in json.loads(sent.value.post_data or "{}")
+    page.locator("#steps li.is-done", has_text="Completed").wait_for()
+    assert page.locator("#segmentation_map-error").inner_text() == ""
+    job_id = page.locator("#job-id").inner_text()
+    api = httpx.get(f"{local_stack.api_url}/api/v1/status/{job_id}", timeout=30).json()
+    assert api["segmentation"] == {"source": "landmarks"}
+    rows = page.locator("#region-list input[type=checkbox]")
+    assert rows.count() == len(api["mask_contours"]) + len(api["zone_contours"]) > 10

@@ -64,11 +64,15 @@ class Landmarks:
 LandmarkSource = str | bytes | list[Any] | dict[str, Any] | Landmarks
 
 
+CLIENT, LANDMARKS = "client", "landmarks"  # where the label map came from (``FaceInputs.labels_source``)
+
+
 @dataclass(frozen=True)
 class FaceInputs:
     image: np.ndarray  # (H, W, 3) uint8 BGR
     labels: np.ndarray  # (H, W) uint8 LaPa labels at the image's size
     landmarks: np.ndarray  # (N, 2) float64, image pixels
+    labels_source: str = CLIENT  # CLIENT: the map sent; LANDMARKS: derived (``core.derived_labels``)
 
 
 # ---------------------------------------------------------------------------------------- headers
@@ -686,7 +690,7 @@ def check_landmarks(
 
 def check_inputs(
     image: bytes,
-    segmentation: bytes,
+    segmentation: bytes | None,
     landmarks: LandmarkSource,
     limits: Limits = DEFAULT_LIMITS,
     label_scheme: str = DEFAULT_SCHEME,
@@ -701,6 +705,9 @@ def check_inputs(
     are a WebP, and a HEIF/AVIF where Pillow is installed (elsewhere, the zip functions' layer, those
     are accepted by their header's size, turned by its ``irot``, as a PNG is).
     """
+    if segmentation is None:
+        _check_mapless(image, landmarks, limits, face_index)
+        return
     fmt, width, height = _check_size("image", image, limits)
     by_header = (fmt == "png" and b"eXIf" not in png_chunk_types(bytes(image), "image")) or (
         fmt in PILLOW_FORMATS and not _pillow_available(fmt)
@@ -715,6 +722,48 @@ def check_inputs(
     check_landmarks(lab, landmarks_in_image(lm, width, height), raw, label_scheme)
 
 
+def _check_mapless(image: bytes, landmarks: LandmarkSource, limits: Limits, face_index: int) -> None:
+    """``check_inputs`` without a map: the photo, and the landmarks' own checks (shape, handedness,
+    inside the photo); the checks against a map's labels have nothing to compare with."""
+    fmt, width, height = _check_size("image", image, limits)
+    by_header = (fmt == "png" and b"eXIf" not in png_chunk_types(bytes(image), "image")) or (
+        fmt in PILLOW_FORMATS and not _pillow_available(fmt)
+    )
+    if not by_header:
+        height, width = decode_image(image, limits).shape[:2]
+    lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+    check_mesh_shape(landmarks_in_image(lm, width, height))
+
+
+def _load_mapless(
+    image: bytes, landmarks: LandmarkSource, limits: Limits, face_index: int, width: int, height: int
+) -> FaceInputs:
+    """``load_inputs`` without a map: the labels are derived from the landmarks and the photo.
+
+    With an EXIF orientation, the landmarks are taken to be on the photo as displayed (what a
+    browser or phone shows and MediaPipe is run on), unless their ``dimensions`` fit only the
+    stored pixels."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_decode_stored, bytes(image), width, height)
+        lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+        stored, orientation = pending.result()
+    photo = orientation_.orient_array(stored, orientation) if orientation != 1 else stored
+    on_stored = (
+        orientation != 1
+        and lm.dimensions is not None
+        and _fits(lm.dimensions, stored.shape[1], stored.shape[0])
+        and not _fits(lm.dimensions, photo.shape[1], photo.shape[0])
+    )
+    frame = stored if on_stored else photo
+    pts = landmarks_in_image(lm, frame.shape[1], frame.shape[0])
+    check_mesh_shape(pts)
+    if on_stored:
+        pts = orientation_.orient_points(pts, orientation, frame.shape[1], frame.shape[0])
+    from facesvg.core.derived_labels import derive_labels  # only map-less jobs need it
+
+    return FaceInputs(image=photo, labels=derive_labels(photo, pts), landmarks=pts, labels_source=LANDMARKS)
+
+
 def _pillow_available(fmt: str) -> bool:
     """Can this process decode ``fmt`` (``heif``/``avif``)? Looked up, not imported."""
     import importlib.util
@@ -725,7 +774,7 @@ def _pillow_available(fmt: str) -> bool:
 
 def load_inputs(
     image: bytes,
-    segmentation: bytes,
+    segmentation: bytes | None,
     landmarks: LandmarkSource,
     limits: Limits = DEFAULT_LIMITS,
     label_scheme: str = DEFAULT_SCHEME,
@@ -740,9 +789,12 @@ def load_inputs(
     The result is in the frame of the photo as displayed (EXIF orientation applied); labels and
     landmarks computed on the stored pixels of a photo with an EXIF orientation are turned into it.
     ``label_scheme``: the map's scheme (``core.label_schemes``); ``face_index``: which face of a
-    landmark document with several.
+    landmark document with several. ``segmentation`` None: no map was sent, the labels are derived
+    from the landmarks and the photo (``core.derived_labels``; ``labels_source`` says so).
     """
     _, width, height = _check_size("image", image, limits)
+    if segmentation is None:
+        return _load_mapless(image, landmarks, limits, face_index, width, height)
     _check_size("segmentation_map", segmentation, limits)
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_decode_stored, bytes(image), width, height)

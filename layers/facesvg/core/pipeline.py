@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from facesvg.core import align, exports, regions, smooth, svg, zones
-from facesvg.core.inputs import DEFAULT_LIMITS, FaceInputs, LandmarkSource, load_inputs
+from facesvg.core.inputs import CLIENT, DEFAULT_LIMITS, LANDMARKS, FaceInputs, LandmarkSource, load_inputs
 from facesvg.core.label_schemes import SCHEMES
 from facesvg.core.options import Limits, RenderOptions
 from facesvg.core.scale import iris_scale
@@ -50,6 +50,7 @@ class RenderResult:
     scale: dict[str, Any] | None = None  # mm per px from the iris, or None
     subject_on_image_left: str = "right"  # whose side the viewer's "left" names are
     face_index: int = 0  # which face of the landmark document was rendered
+    segmentation_source: str = CLIENT  # "client": the map sent; "landmarks": derived from them
 
     @property
     def inverse_transform(self) -> list[list[float]]:
@@ -99,6 +100,7 @@ class RenderResult:
             "subject_on_image_left": self.subject_on_image_left,
             "face_index": self.face_index,
             "scale": self.scale,
+            "segmentation": {"source": self.segmentation_source},
             "areas": self.areas(),
             "timings_ms": self.timings_ms,
         }
@@ -183,14 +185,22 @@ def render_inputs(inputs: FaceInputs, options: RenderOptions = DEFAULT_OPTIONS) 
     return _render(inputs, options, decode_ms=0.0, t_start=time.perf_counter())
 
 
+# Regions whose derived labels are their landmark template itself: without a parsing map nothing
+# says how much of them is hidden (a hand, a fringe over a brow), so their fraction is unknown.
+TEMPLATE_DRAWN = ("left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "nose", "upper_lip", "lower_lip")
+UNKNOWN: dict[str, Any] = {"visible_fraction": None, "occluded_by": []}
+
+
 def render(
     image: bytes,
-    segmentation: bytes,
+    segmentation: bytes | None,
     landmarks: LandmarkSource,
     options: RenderOptions = DEFAULT_OPTIONS,
     limits: Limits = DEFAULT_LIMITS,
 ) -> RenderResult:
-    """Bytes in, SVG documents and geometry out. Raises ``InputError``/``NoFace`` on bad input."""
+    """Bytes in, SVG documents and geometry out. Raises ``InputError``/``NoFace`` on bad input.
+
+    ``segmentation`` None: the label map is derived from the landmarks and the photo."""
     t0 = time.perf_counter()
     inputs = load_inputs(image, segmentation, landmarks, limits, options.label_scheme, options.face_index)
     return _render(inputs, options, decode_ms=(time.perf_counter() - t0) * 1e3, t_start=t0)
@@ -240,6 +250,8 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
             if carving is not None:
                 blobs.update(carving.blobs)
                 visibility.update({n: v.to_json() for n, v in carving.visibility.items()})
+        if inputs.labels_source == LANDMARKS:
+            visibility.update({n: dict(UNKNOWN) for n in TEMPLATE_DRAWN if n in visibility})
         lap("regions")
 
         polys: dict[str, np.ndarray] = {}
@@ -286,4 +298,5 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         else None,
         subject_on_image_left="right" if sc.g.left == "R" else "left",
         face_index=options.face_index,
+        segmentation_source=inputs.labels_source,
     )

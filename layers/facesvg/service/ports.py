@@ -298,13 +298,27 @@ class CheckInputs(Protocol):
     the canonical document (one face), the map is in ``label_scheme``."""
 
     def __call__(
-        self, image: bytes, segmentation: bytes, landmarks: str, /, *, limits: Limits, label_scheme: str = ...
+        self,
+        image: bytes,
+        segmentation: bytes | None,
+        landmarks: str,
+        /,
+        *,
+        limits: Limits,
+        label_scheme: str = ...,
     ) -> None: ...
 
 
 class Render(Protocol):
     def __call__(
-        self, image: bytes, segmentation: bytes, landmarks: str, /, *, options: RenderOptions, limits: Limits
+        self,
+        image: bytes,
+        segmentation: bytes | None,
+        landmarks: str,
+        /,
+        *,
+        options: RenderOptions,
+        limits: Limits,
     ) -> RenderResultLike: ...
 
 
@@ -328,7 +342,13 @@ class RenderCore:
 
         @tracer.capture_method(capture_response=False)
         def render(
-            image: bytes, segmentation: bytes, landmarks: str, /, *, options: RenderOptions, limits: Limits
+            image: bytes,
+            segmentation: bytes | None,
+            landmarks: str,
+            /,
+            *,
+            options: RenderOptions,
+            limits: Limits,
         ) -> RenderResultLike:
             from facesvg.core.pipeline import render as core_render
 

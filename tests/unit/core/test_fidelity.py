@@ -259,3 +259,37 @@ def test_the_example_face_is_compared_with_the_customer() -> None:
     assert set(report.customer_iou) == {"right_cheek", "right_undereye"}
     # Whatever today's shapes, ours and the customer's lie on the same part of the face.
     assert all(v is not None and v > 0.3 for v in report.customer_iou.values())
+
+
+# ------------------------------------------------------------------- landmarks only (no map)
+
+
+def test_the_sample_s_landmarks_only_row() -> None:
+    (case,) = fid.mapless_cases(fid.discover(SAMPLE, None))
+    report = fid.measure_mapless(case)
+    assert report.error is None
+    assert set(report.iou) == set(fid.REGION_NAMES)
+    # the sample's hairline, skin and features from the landmarks and the photo alone
+    assert (report.iou["forehead"] or 0) > 0.9 and (report.iou["face"] or 0) > 0.9
+    assert all((report.iou[n] or 0) > 0.85 for n in ("left_eye", "right_eye", "nose", "lower_lip"))
+    assert (report.mean_non_ear or 0) > 0.85
+    table = fid.format_mapless_table([report])
+    assert "landmarks only" in table and "qoves-sample" in table
+    json.dumps(fid.asdict(report))
+
+
+def test_the_landmarks_only_bars() -> None:
+    good = {n: 0.9 for n in fid.REGION_NAMES}
+    passing = fid.MaplessReport("a", iou=dict(good))
+    bars = fid.check_mapless_bars([passing])
+    assert [b.passed for b in bars] == [True] * 5
+    weak_lip = fid.MaplessReport("b", iou={**good, "lower_lip": 0.5}, absent=["left_ear"])
+    bars = fid.check_mapless_bars([passing, weak_lip])
+    failed = {b.name: b.detail for b in bars if b.passed is False}
+    assert any("b/lower_lip 0.500" in d for d in failed.values())
+    assert any("b: left_ear" in d for d in failed.values())
+    # a region drawn in one render only scores 0; one drawn in neither is left out of the mean
+    gone = fid.MaplessReport("c", iou={**good, "nose": 0.0}, absent=["nose"])
+    assert gone.mean_non_ear is not None and gone.mean_non_ear < 0.85
+    assert fid.exit_code(fid.check_mapless_bars([gone])) == 1
+    assert fid.MaplessReport("d", iou={**good, "chin": None}).mean_non_ear == pytest.approx(0.9)

@@ -44,9 +44,9 @@ def _drop(h: Harness, name: str, files: dict[str, bytes]) -> IngestOutcome:
 
 def test_the_job_starts_once_all_three_files_exist_and_results_are_published() -> None:
     h = make_harness()
+    assert _drop(h, "face-1", {"segmentation_map.png": b"map"}) is IngestOutcome.WAITING
     assert _drop(h, "face-1", {"image.png": b"img"}) is IngestOutcome.WAITING
-    assert _drop(h, "face-1", {"landmarks.json": LANDMARKS.encode()}) is IngestOutcome.WAITING
-    assert _drop(h, "face-1", {"segmentation_map.png": b"map"}) is IngestOutcome.SUBMITTED
+    assert _drop(h, "face-1", {"landmarks.json": LANDMARKS.encode()}) is IngestOutcome.SUBMITTED
     assert len(h.queue.messages) == 1
     job_id = h.queue.messages[0].job_id
     assert not [k for k in h.blobs.objects if k.startswith("results/face-1/")]  # nothing until it finishes
@@ -58,16 +58,45 @@ def test_the_job_starts_once_all_three_files_exist_and_results_are_published() -
     assert "results/face-1/regions/nose.svg" in h.blobs.objects
 
 
+def test_image_and_landmarks_are_a_complete_set_without_a_map() -> None:
+    # Given a folder holding only the image and the landmarks
+    h = make_harness()
+    assert _drop(h, "two", {"image.png": b"img"}) is IngestOutcome.WAITING
+    assert _drop(h, "two", {"landmarks.json": LANDMARKS.encode()}) is IngestOutcome.SUBMITTED
+    # Then one job, whose stored map is the empty "no map" object the worker reads as None
+    assert len(h.queue.messages) == 1
+    job = h.jobs.get_job(h.queue.messages[0].job_id)
+    assert job is not None
+    assert h.blobs.objects[f"inputs/{job.content_hash}/segmentation_map"] == b""
+    h.service.process(job.job_id)
+    assert h.core.rendered_segmentations[-1] is None
+    assert h.blobs.objects["results/two/face.svg"] == b"<svg>face</svg>"
+
+
+def test_a_map_uploaded_after_a_mapless_set_renders_the_set_again_with_it() -> None:
+    # Given a map-less set taken (the map was uploaded last)
+    h = make_harness()
+    outcomes = _upload_one_at_a_time(
+        h, "late", {"image.png": b"img", "landmarks.json": LANDMARKS.encode(), "segmentation_map.png": b"map"}
+    )
+    # Then the map starts a second job, with the map: a different content hash
+    assert outcomes == [IngestOutcome.WAITING, IngestOutcome.SUBMITTED, IngestOutcome.SUBMITTED]
+    first, second = (h.jobs.get_job(m.job_id) for m in h.queue.messages)
+    assert first is not None and second is not None and first.content_hash != second.content_hash
+    h.service.process(second.job_id)
+    assert h.core.rendered_segmentations[-1] == b"map"
+
+
 def test_a_repeated_event_does_not_start_a_second_job() -> None:
     h = make_harness()
-    _drop(h, "f", {"image.png": b"img", "landmarks.json": LANDMARKS.encode(), "segmentation_map.png": b"map"})
+    _drop(h, "f", {"segmentation_map.png": b"map", "image.png": b"img", "landmarks.json": LANDMARKS.encode()})
     assert h.service.ingest(h.service.settings.bucket, "incoming/f/image.png") is IngestOutcome.SUBMITTED
     assert len(h.queue.messages) == 1
 
 
 def test_a_second_folder_with_the_same_content_gets_the_finished_results_at_once() -> None:
     h = make_harness()
-    files = {"image.png": b"img", "landmarks.json": LANDMARKS.encode(), "segmentation_map.png": b"map"}
+    files = {"segmentation_map.png": b"map", "image.png": b"img", "landmarks.json": LANDMARKS.encode()}
     _drop(h, "first", files)
     h.service.process(h.queue.messages[0].job_id)
 
@@ -106,7 +135,7 @@ def test_events_for_other_buckets_or_paths_are_ignored() -> None:
 
 def test_a_job_failing_on_its_inputs_publishes_an_error_file() -> None:
     h = make_harness()
-    _drop(h, "f", {"image.png": b"img", "landmarks.json": LANDMARKS.encode(), "segmentation_map.png": b"map"})
+    _drop(h, "f", {"segmentation_map.png": b"map", "image.png": b"img", "landmarks.json": LANDMARKS.encode()})
     from facesvg.core.errors import InputError
 
     h.core.render_error = InputError("segmentation_map", "corrupt")
