@@ -299,9 +299,12 @@ def discover(sample: Path | None, shared: Path | None) -> list[Case]:
     return cases
 
 
-def _warp(full_res: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A label-like map at the photo's size seen on the canvas (the core's own nearest warp)."""
-    return align.warp_labels(full_res, align.Alignment(matrix=matrix, rotation_deg=0.0, size=size))
+def _warp(
+    full_res: np.ndarray, matrix: np.ndarray, size: tuple[int, int], to_image: np.ndarray | None = None
+) -> np.ndarray:
+    """A label-like map at the photo's size (or another, ``to_image``: its px -> photo px) seen on the
+    canvas (the core's own nearest warp)."""
+    return align.warp_labels(full_res, align.Alignment(matrix=matrix, rotation_deg=0.0, size=size), to_image)
 
 
 def ear_scores(
@@ -349,7 +352,13 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
 
     size = result.size
     matrix = np.array(result.transform, np.float64)
-    labels = _warp(inputs.labels, matrix, size)  # inputs.labels: already fitted to the photo's size
+    # The labels the render traced: the map at its own resolution, seen through the render's transform.
+    own = inputs.label_map
+    labels = (
+        _warp(inputs.labels, matrix, size)
+        if own is None
+        else _warp(own, matrix, size, inputs.labels_to_image)
+    )
     points = align.apply(matrix, inputs.landmarks)
     line = midline(points)
     masks = {name: rasterize(poly, size, rule) for name, poly in result.regions.items()}
@@ -687,6 +696,19 @@ def run(cases: Sequence[Case], rule: str = CENTRE) -> tuple[list[Report], list[B
     return reports, check_bars(reports)
 
 
+def _reframe_rows(sample: Path | None, cases: Sequence[Case], bars: list[Bar]) -> list[dict[str, Any]]:
+    """The sample re-framed, on other canvases and with other map sizes (``fidelity_reframe``):
+    prints its rows and adds its bars; run when the sample is among the cases."""
+    from facesvg.commands import fidelity_reframe
+
+    if sample is None or not any(c.kind == SAMPLE for c in cases):
+        return []
+    reframed, grid, reframe_bars = fidelity_reframe.run(sample)
+    print(fidelity_reframe.format_rows(reframed, grid))
+    bars.extend(reframe_bars)
+    return [asdict(r) for r in [*reframed, *grid]]
+
+
 def main(args: argparse.Namespace) -> int:
     shared: Path | None = args.shared if args.shared and args.shared.is_dir() else None
     cases = discover(args.sample, shared)
@@ -703,6 +725,7 @@ def main(args: argparse.Namespace) -> int:
     print(LEGEND)
     print("inputs:")
     print(format_details(reports))
+    reframe_rows = _reframe_rows(args.sample, cases, bars)
     print("bars:")
     print(format_bars(bars))
     code = exit_code(bars)
@@ -710,5 +733,6 @@ def main(args: argparse.Namespace) -> int:
     print(f"fidelity: {len(failed)} bar(s) failed" if failed else "fidelity: every measured bar passes")
     if args.json:
         doc = {"cases": [r.to_json() for r in reports], "bars": [asdict(b) for b in bars], "exit": code}
+        doc["reframed"] = reframe_rows
         args.json.write_text(json.dumps(doc, indent=1))
     return code

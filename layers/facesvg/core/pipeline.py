@@ -199,7 +199,12 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
     scale = canvas / 1024.0
     al = align.plan(inputs.labels, inputs.landmarks, canvas, options.margin)
     photo = align.warp_image(inputs.image, al)
-    labels = align.warp_labels(inputs.labels, al)
+    own = inputs.label_map
+    labels = (
+        align.warp_labels(inputs.labels, al)
+        if own is None
+        else align.warp_labels(own, al, inputs.labels_to_image)
+    )
     pts = align.apply(al.matrix, inputs.landmarks)
     sil = _closed_silhouette(labels, scale)
     lap("align")
