@@ -7,16 +7,25 @@ that stands out beyond it, between about brow and nose-base height (the ear's he
 thirds), next to where the ear attaches (the tragus lies beside 234/93, 454/323). So a strip of
 cheek or neck skin along the face's edge (a turned face's far side) is outline, not ear, and an ear
 that the oval passes over (it happens when hair hides the jaw) is still found.
+
+A frontal ear is a thin rim: a few pixels wide on a small canvas, where whole-pixel columns and a
+one-pixel gap to its neighbours would decide a third of it. So it is traced in a frame of its own,
+the ear's window resampled from the label map at ``TRACE_UNIT`` px per inter-eye distance whatever
+the canvas or the photo's size, and its contour mapped back to the canvas with sub-pixel vertices.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
 from facesvg.core import landmarks_topology as topo
-from facesvg.core.blobs import EMPTY, Blob, disc, filled, outer_contours
-from facesvg.core.face_geometry import Geometry
+from facesvg.core.align import compose
+from facesvg.core.blobs import EMPTY, Blob, disc, filled, outer_contours, poly_blob
+from facesvg.core.face_geometry import Geometry, geometry
+from facesvg.core.smooth import PIXEL_EDGE, outset
 
 # Lengths in inter-eye distances (about 6.3 cm on an adult; an ear is about as long).
 ABOVE_BROW = 0.25  # the ear's top may sit this far above the brows...
@@ -32,6 +41,7 @@ MIN_AREA = 0.03  # x scale^2: smaller is a speck, or an ear almost fully hidden
 # cheek's outline and it is wider than a strip of cheek skin along the face's edge (~0.5 cm).
 MIN_STANDOUT = 0.12  # how far past the face oval the ear's rim must reach (~8 mm)
 MIN_WIDTH = 0.13  # the ear's widest row (~8 mm)
+TRACE_UNIT = 200.0  # px per inter-eye distance in the frame an ear is traced in (~ a 1024 px canvas)
 
 
 # A head turned by yaw t foreshortens the side turning away: with the head as a cylinder, the face
@@ -74,6 +84,68 @@ def _outer_x(mask: np.ndarray, out: float) -> np.ndarray:
     first = np.argmax(cols > 0, axis=1)
     x = (w - 1 - first) if out > 0 else first
     return np.where(mask.any(axis=1), x, -1)
+
+
+def _window(g: Geometry, viewer_left: bool) -> tuple[float, float, float, float]:
+    """The canvas box ``find`` searches: beside the anchors, from above the brows to below the nose."""
+    out = -1.0 if viewer_left else 1.0
+    brow_y, nose_y = _levels(g)
+    top, bottom = brow_y - (ABOVE_BROW + CONTEXT) * g.scale, nose_y + (BELOW_NOSE + CONTEXT) * g.scale
+    ax = float(_anchors(g, viewer_left)[:, 0].mean())
+    xa, xb = sorted((ax - out * 0.6 * g.scale, ax + out * REACH_OUT * g.scale))
+    return xa, top, xb, bottom
+
+
+def trace(
+    labels: np.ndarray,
+    to_canvas: np.ndarray,
+    is_skin: Callable[[np.ndarray], np.ndarray],
+    taken: np.ndarray,
+    g: Geometry,
+    viewer_left: bool,
+) -> Blob:
+    """``find`` in the ear's own frame (see the module's doc): the ear on one viewer side as a blob
+    on the canvas whose contour has sub-pixel vertices, or an empty blob.
+
+    ``labels``: the label map at its own resolution, ``to_canvas`` its px -> canvas px (2x3);
+    ``is_skin``: labels -> 0/1 skin mask; ``taken``: the canvas pixels other regions hold."""
+    if turned_away(g, viewer_left):
+        return EMPTY
+    zoom = TRACE_UNIT / g.scale
+    xa, ya, xb, yb = _window(g, viewer_left)
+    xa, ya = max(xa, -0.5), max(ya, -0.5)
+    xb, yb = min(xb, g.size - 0.5), min(yb, g.size - 0.5)
+    if xb - xa < 2 or yb - ya < 2:
+        return EMPTY
+    # canvas -> frame: the window's corner (a pixel edge) at the frame's, zoom frame px per canvas px.
+    to_frame = np.array([[zoom, 0.0, -(xa + 0.5) * zoom - 0.5], [0.0, zoom, -(ya + 0.5) * zoom - 0.5]])
+    side = int(np.ceil(max(xb - xa, yb - ya) * zoom))
+    shape = (side, side)
+    frame_skin = is_skin(cv2.warpAffine(labels, compose(to_frame, to_canvas), shape, flags=cv2.INTER_NEAREST))
+    frame_taken = cv2.warpAffine(taken, to_frame, shape, flags=cv2.INTER_NEAREST)
+    gf = geometry(g.pts @ to_frame[:, :2].T + to_frame[:, 2], side)
+    oval = np.zeros(shape, np.uint8)
+    cv2.fillPoly(oval, [np.rint(gf.oval * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    # Found in all the skin (the outline then does not depend on how the neighbours were cut), then
+    # kept off what the neighbours hold.
+    ear = find(frame_skin, oval, gf, viewer_left)
+    if ear.contour is None:
+        return EMPTY
+    h, w = ear.mask.shape
+    free = ear.mask & (1 - frame_taken[ear.y0 : ear.y0 + h, ear.x0 : ear.x0 + w])
+    contours = outer_contours(free)
+    if not contours:
+        return EMPTY
+    ear = filled(max(contours, key=cv2.contourArea), ear.x0, ear.y0)
+    assert ear.contour is not None
+    back = cv2.invertAffineTransform(to_frame)
+    # A frame contour runs through frame pixel centres; the renderer moves every outline a fixed
+    # share of a canvas pixel outwards: keep the ear's edge where a frame pixel's would be.
+    contour = outset(
+        ear.contour.astype(np.float64) @ back[:, :2].T + back[:, 2], -PIXEL_EDGE * (1 - 1 / zoom)
+    )
+    blob = poly_blob(contour, g.size)
+    return Blob(blob.mask, blob.x0, blob.y0, contour) if blob.area else EMPTY
 
 
 def find(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool) -> Blob:

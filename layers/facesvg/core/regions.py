@@ -133,6 +133,15 @@ def label_regions(labels: np.ndarray, g: Geometry, min_area: float) -> dict[str,
 
 
 @dataclass(frozen=True)
+class LabelSource:
+    """The label map at its own resolution and its px -> canvas px (2x3): what thin regions are
+    traced from at a resolution of their own (``ears.trace``)."""
+
+    labels: np.ndarray
+    to_canvas: np.ndarray
+
+
+@dataclass(frozen=True)
 class Scene:
     """What every carving reads: the warped labels, the landmark geometry, skin and occluders."""
 
@@ -144,6 +153,7 @@ class Scene:
     ears_labelled: bool  # the map has an ear class: ears follow it, and are never carved
     min_area: float  # smallest carved region worth drawing, px
     open_px: int  # opening that removes slivers from a carved region
+    source: LabelSource  # the labels before they were warped to the canvas
 
     @property
     def size(self) -> int:
@@ -151,10 +161,15 @@ class Scene:
 
 
 def scene(
-    labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None, ears_labelled: bool = False
+    labels: np.ndarray,
+    pts: np.ndarray,
+    frame: np.ndarray | None = None,
+    ears_labelled: bool = False,
+    source: LabelSource | None = None,
 ) -> Scene:
     """``frame``: the input photo's outline on the canvas (``(4, 2)``); None = the whole canvas.
-    ``ears_labelled``: the label scheme has an ear class (``core.label_schemes``)."""
+    ``ears_labelled``: the label scheme has an ear class (``core.label_schemes``). ``source``: the
+    map ``labels`` were warped from (None: ``labels`` themselves)."""
     size = labels.shape[0]
     g = geometry(pts, size)
     bare_skin = in_range(labels, SKIN, SKIN)
@@ -176,6 +191,7 @@ def scene(
         ears_labelled,
         max(2e-3 * oval_area, 4 * MIN_PIXELS),
         max(1, round(0.012 * g.scale)),
+        source if source is not None else LabelSource(labels, np.eye(2, 3)),
     )
 
 
@@ -259,13 +275,16 @@ def _ears(sc: Scene, taken: np.ndarray) -> dict[str, Blob | None]:
     """The ears: their own label split by the midline when the scheme has one, else found in skin."""
     if sc.ears_labelled:
         return split_by_midline(sc.labels, (EAR,), sc.g, "ear", sc.min_area)
-    oval = fill_canvas(sc.g.oval, sc.size)
-    free_skin = sc.skin & (1 - taken)
     found: dict[str, Blob | None] = {}
     for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
-        ear = ears.find(free_skin, oval, sc.g, viewer_left)
+        ear = ears.trace(sc.source.labels, sc.source.to_canvas, _skin, taken, sc.g, viewer_left)
         found[name] = ear if ear.area else None
     return found
+
+
+def _skin(labels: np.ndarray) -> np.ndarray:
+    """What regions are carved from (``Scene.skin``): skin, and skin behind glasses frames."""
+    return in_range(labels, SKIN, SKIN) | in_range(labels, GLASSES, GLASSES)
 
 
 def _or_into(full: np.ndarray, mask: np.ndarray, x0: int, y0: int) -> None:
