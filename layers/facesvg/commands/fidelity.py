@@ -71,6 +71,8 @@ BAR_EARS_FOUND = 0.90  # share of the visible-ear instances found with IoU >= BA
 BAR_OVERLAP = 0.001
 EAR_VISIBLE = 0.002  # a true ear counts as visible from this share of the face-oval area
 EAR_FALSE_IOU = 0.1  # a drawn ear below this IoU with the true one is drawn "where there is none"
+BAR_EAR_MEAN_IOU = 0.75  # mean IoU over the visible true ears (an ear not found counts 0)
+BAR_EAR_SEEN = 0.5  # a visible true ear that is found is reported at least this visible
 
 # Issue 16: a face's real 19-class map (face-parsing.PyTorch order) against its LaPa render and true ears.
 SCHEME_FILE, SCHEME = "segmentation_map_faceparsing19.png", "faceparsing19"
@@ -212,6 +214,7 @@ class EarScore:
     found: bool
     iou: float | None
     false_ear: bool  # drawn where there is no ear, or with IoU < EAR_FALSE_IOU with it
+    visible_fraction: float | None = None  # what result.json reports for this ear
 
 
 @dataclass
@@ -386,6 +389,8 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
         truth = _warp(fit_labels(truth_raw, width, height), matrix, size) > 0
         oval_area = float(cv2.contourArea(points[list(topo.FACE_OVAL)].astype(np.float32)))
         report.ears = ear_scores(masks, truth, line, oval_area)
+        for name, score in report.ears.items():
+            score.visible_fraction = result.visibility.get(name, {}).get("visible_fraction")
 
     report.overlap = max_overlap({k: m for k, m in masks.items() if k != "face"})
 
@@ -490,6 +495,7 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
         )
     )
 
+    bars.extend(ear_bars(faces_ok))
     labels = [(r.case, n, v) for r in faces_ok for n, v in r.label_iou.items()]
     bars.append(
         _at_least_bar(
@@ -551,6 +557,30 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
         )
     )
     return bars
+
+
+def ear_bars(faces: Sequence[Report]) -> list[Bar]:
+    """The visible true ears of the LaPa faces: their mean IoU, and the visibility each reports."""
+    scored = [(r.case, n, e) for r in faces if r.ears for n, e in r.ears.items() if e.visible]
+    ious = [e.iou if e.found and e.iou is not None else 0.0 for *_, e in scored]
+    mean = sum(ious) / len(ious) if ious else 1.0
+    seen = [(c, n, e.visible_fraction) for c, n, e in scored if e.found]
+    return [
+        _bar(
+            f"faces: visible ears mean IoU >= {BAR_EAR_MEAN_IOU} with truth_ears",
+            bool(scored),
+            [f"mean {mean:.3f} over {len(ious)}"] if mean < BAR_EAR_MEAN_IOU else [],
+            f"mean {mean:.3f} over {len(ious)} ("
+            + ", ".join(f"{c}/{n} {v:.2f}" for (c, n, _), v in zip(scored, ious, strict=True))
+            + ")",
+        ),
+        _at_least_bar(
+            f"faces: a visible ear found is reported >= {BAR_EAR_SEEN:.0%} visible (visible_fraction)",
+            bool(seen),
+            seen,
+            BAR_EAR_SEEN,
+        ),
+    ]
 
 
 def exit_code(bars: Sequence[Bar]) -> int:

@@ -67,14 +67,27 @@ def _anchors(g: Geometry, viewer_left: bool) -> np.ndarray:
     return g.chain("EAR_ANCHOR", g.left if viewer_left else g.right)
 
 
-def template(g: Geometry, viewer_left: bool) -> np.ndarray:
-    """Where an ear is expected: an upright ellipse beside the anchors, brow to nose-base height."""
+def template(g: Geometry, viewer_left: bool) -> Blob:
+    """Where an ear must show when it is not hidden (its visibility template): from brow to
+    nose-base height (the ear's span in the facial thirds), the band just outside the face oval
+    that any auricle covers seen from the front (``MIN_STANDOUT`` wide).
+
+    Not the whole area an ear may take: hair behind a thin frontal ear does not hide it; hair in
+    that band does (an ear under hair is under it from the face's edge outwards)."""
     out = -1.0 if viewer_left else 1.0
-    anchors = _anchors(g, viewer_left)
     brow_y, nose_y = _levels(g)
-    centre = (round(anchors[:, 0].mean() + out * 0.25 * g.scale), round((brow_y + nose_y) / 2))
-    axes = (max(int(0.25 * g.scale), 1), max(int((nose_y - brow_y) / 2 + 0.1 * g.scale), 1))
-    return np.asarray(cv2.ellipse2Poly(centre, axes, 0, 0, 360, 10), np.float64)
+    y0, y1 = max(int(np.ceil(brow_y)), 0), min(int(np.floor(nose_y)) + 1, g.size)
+    ax = float(_anchors(g, viewer_left)[:, 0].mean())
+    xa, xb = sorted((ax - out * 0.6 * g.scale, ax + out * (0.6 + MIN_STANDOUT) * g.scale))
+    x0, x1 = max(int(xa), 0), min(int(np.ceil(xb)) + 1, g.size)
+    if y1 <= y0 or x1 <= x0:
+        return EMPTY
+    oval = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(oval, [np.rint((g.oval - (x0, y0)) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+    edge = _outer_x(oval, out).astype(np.float64)
+    past = out * (np.arange(x1 - x0, dtype=np.float64)[None, :] - edge[:, None])
+    band = (past > 0) & (past <= MIN_STANDOUT * g.scale) & (edge >= 0)[:, None]
+    return Blob(band.astype(np.uint8), x0, y0)
 
 
 def _outer_x(mask: np.ndarray, out: float) -> np.ndarray:
@@ -189,7 +202,30 @@ def find(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool) -> 
     if not contours:
         return EMPTY
     best = filled(max(contours, key=cv2.contourArea), x0, ya)
-    return best if _is_auricle(best, edge_oval[best.y0 - ya :], out, x0, g.scale) else EMPTY
+    if not _is_auricle(best, edge_oval[best.y0 - ya :], out, x0, g.scale):
+        return EMPTY
+    return _to_root(best, sk, edge_oval, out, x0, ya)
+
+
+def _to_root(ear: Blob, skin: np.ndarray, edge_oval: np.ndarray, out: float, x0: int, y0: int) -> Blob:
+    """The ear with, in each of its rows, the skin between it and the face oval: what stands out of
+    the outline is the auricle's rim; the visible ear reaches in to where it meets the face's edge.
+
+    ``skin``/``edge_oval``: the search window's skin and per-row oval edge; ``(x0, y0)`` its origin."""
+    h, w = ear.mask.shape
+    ex, ey = ear.x0 - x0, ear.y0 - y0
+    rim = _outer_x(ear.mask, out)  # per ear row, its outermost pixel (window columns after + ex)
+    rows = np.flatnonzero(rim >= 0)
+    xs = np.arange(skin.shape[1], dtype=np.float32)
+    oval = edge_oval[ey + rows]
+    between = (out * (xs[None, :] - oval[:, None]) > 0) & (
+        out * (xs[None, :] - (rim[rows] + ex)[:, None]) <= 0
+    )
+    grown = np.zeros((h, skin.shape[1]), np.uint8)
+    grown[rows] = skin[ey + rows] & between
+    grown[:, ex : ex + w] |= ear.mask
+    contours = outer_contours(grown)
+    return filled(max(contours, key=cv2.contourArea), x0, ear.y0)
 
 
 def _is_auricle(blob: Blob, edge_oval: np.ndarray, out: float, x0: int, scale: float) -> bool:

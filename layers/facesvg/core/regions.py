@@ -258,7 +258,7 @@ def carve_regions(sc: Scene) -> Carving:
     blobs.update(_ears(sc, taken))
     for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
         own = in_range(labels, EAR, EAR) if sc.ears_labelled else sc.bare_skin
-        template = poly_blob(ears.template(g, viewer_left), size)
+        template = ears.template(g, viewer_left)
         vis[name] = (
             visibility.TURNED_AWAY
             if blobs[name] is None and ears.turned_away(g, viewer_left)
