@@ -16,15 +16,17 @@ the canvas or the photo's size, and its contour mapped back to the canvas with s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from facesvg.core import landmarks_topology as topo
+from facesvg.core import visibility
 from facesvg.core.align import compose
 from facesvg.core.blobs import EMPTY, Blob, disc, filled, outer_contours, poly_blob
 from facesvg.core.face_geometry import Geometry, geometry
+from facesvg.core.labels import BACKGROUND, GLASSES, HAIR
 from facesvg.core.smooth import PIXEL_EDGE, outset
 
 # Lengths in inter-eye distances (about 6.3 cm on an adult; an ear is about as long).
@@ -67,29 +69,6 @@ def _anchors(g: Geometry, viewer_left: bool) -> np.ndarray:
     return g.chain("EAR_ANCHOR", g.left if viewer_left else g.right)
 
 
-def template(g: Geometry, viewer_left: bool) -> Blob:
-    """Where an ear must show when it is not hidden (its visibility template): from brow to
-    nose-base height (the ear's span in the facial thirds), the band just outside the face oval
-    that any auricle covers seen from the front (``MIN_STANDOUT`` wide).
-
-    Not the whole area an ear may take: hair behind a thin frontal ear does not hide it; hair in
-    that band does (an ear under hair is under it from the face's edge outwards)."""
-    out = -1.0 if viewer_left else 1.0
-    brow_y, nose_y = _levels(g)
-    y0, y1 = max(int(np.ceil(brow_y)), 0), min(int(np.floor(nose_y)) + 1, g.size)
-    ax = float(_anchors(g, viewer_left)[:, 0].mean())
-    xa, xb = sorted((ax - out * 0.6 * g.scale, ax + out * (0.6 + MIN_STANDOUT) * g.scale))
-    x0, x1 = max(int(xa), 0), min(int(np.ceil(xb)) + 1, g.size)
-    if y1 <= y0 or x1 <= x0:
-        return EMPTY
-    oval = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(oval, [np.rint((g.oval - (x0, y0)) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
-    edge = _outer_x(oval, out).astype(np.float64)
-    past = out * (np.arange(x1 - x0, dtype=np.float64)[None, :] - edge[:, None])
-    band = (past > 0) & (past <= MIN_STANDOUT * g.scale) & (edge >= 0)[:, None]
-    return Blob(band.astype(np.uint8), x0, y0)
-
-
 def _outer_x(mask: np.ndarray, out: float) -> np.ndarray:
     """Per row, the outermost set column (towards ``out``), or -1 where the row is empty."""
     w = mask.shape[1]
@@ -109,65 +88,129 @@ def _window(g: Geometry, viewer_left: bool) -> tuple[float, float, float, float]
     return xa, top, xb, bottom
 
 
-def trace(
-    labels: np.ndarray,
-    to_canvas: np.ndarray,
-    is_skin: Callable[[np.ndarray], np.ndarray],
-    taken: np.ndarray,
-    g: Geometry,
-    viewer_left: bool,
-) -> Blob:
-    """``find`` in the ear's own frame (see the module's doc): the ear on one viewer side as a blob
-    on the canvas whose contour has sub-pixel vertices, or an empty blob.
+@dataclass(frozen=True)
+class Frame:
+    """The ear's window of the canvas resampled from the label map at ``TRACE_UNIT`` px per
+    inter-eye distance (see the module's doc)."""
 
-    ``labels``: the label map at its own resolution, ``to_canvas`` its px -> canvas px (2x3);
-    ``is_skin``: labels -> 0/1 skin mask; ``taken``: the canvas pixels other regions hold."""
-    if turned_away(g, viewer_left):
-        return EMPTY
+    to_frame: np.ndarray  # 2x3 canvas px -> frame px
+    labels: np.ndarray  # the label map seen in the frame (nearest)
+    inside: np.ndarray  # 0/1: frame pixels inside the label map (the photo)
+    g: Geometry  # the landmarks in the frame
+    oval: np.ndarray  # 0/1 filled face oval
+
+    def warp(self, canvas_mask: np.ndarray) -> np.ndarray:
+        """A canvas 0/1 mask seen in the frame (nearest)."""
+        shape = self.labels.shape[::-1]
+        return np.asarray(cv2.warpAffine(canvas_mask, self.to_frame, shape, flags=cv2.INTER_NEAREST))
+
+
+def frame(labels: np.ndarray, to_canvas: np.ndarray, g: Geometry, viewer_left: bool) -> Frame | None:
+    """The frame of one side's ear: ``labels`` is the label map at its own resolution, ``to_canvas``
+    its px -> canvas px (2x3). None when the window is off the canvas."""
     zoom = TRACE_UNIT / g.scale
     xa, ya, xb, yb = _window(g, viewer_left)
     xa, ya = max(xa, -0.5), max(ya, -0.5)
     xb, yb = min(xb, g.size - 0.5), min(yb, g.size - 0.5)
     if xb - xa < 2 or yb - ya < 2:
-        return EMPTY
+        return None
     # canvas -> frame: the window's corner (a pixel edge) at the frame's, zoom frame px per canvas px.
     to_frame = np.array([[zoom, 0.0, -(xa + 0.5) * zoom - 0.5], [0.0, zoom, -(ya + 0.5) * zoom - 0.5]])
     side = int(np.ceil(max(xb - xa, yb - ya) * zoom))
-    shape = (side, side)
-    frame_skin = is_skin(cv2.warpAffine(labels, compose(to_frame, to_canvas), shape, flags=cv2.INTER_NEAREST))
-    frame_taken = cv2.warpAffine(taken, to_frame, shape, flags=cv2.INTER_NEAREST)
+    m = compose(to_frame, to_canvas)
+    seen = cv2.warpAffine(labels, m, (side, side), flags=cv2.INTER_NEAREST)
+    inside = cv2.warpAffine(np.ones_like(labels), m, (side, side), flags=cv2.INTER_NEAREST)
     gf = geometry(g.pts @ to_frame[:, :2].T + to_frame[:, 2], side)
-    oval = np.zeros(shape, np.uint8)
+    oval = np.zeros((side, side), np.uint8)
     cv2.fillPoly(oval, [np.rint(gf.oval * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return Frame(to_frame, seen, inside, gf, oval)
+
+
+def trace(fr: Frame, skin: np.ndarray, taken: np.ndarray, viewer_left: bool) -> Blob:
+    """``find`` in the ear's frame: the ear on one viewer side as a blob on the canvas (``size``)
+    whose contour has sub-pixel vertices, or an empty blob.
+
+    ``skin``: the frame's 0/1 skin; ``taken``: the canvas pixels other regions hold."""
     # Found in all the skin (the outline then does not depend on how the neighbours were cut), then
     # kept off what the neighbours hold.
-    ear = find(frame_skin, oval, gf, viewer_left)
+    ear = find(skin, fr.oval, fr.g, viewer_left)
     if ear.contour is None:
         return EMPTY
     h, w = ear.mask.shape
-    free = ear.mask & (1 - frame_taken[ear.y0 : ear.y0 + h, ear.x0 : ear.x0 + w])
+    zoom = float(fr.to_frame[0, 0])
+    held = fr.warp(taken)
+    if round(zoom) > 1:  # a claim holds a canvas pixel round itself: a frame pixel here, as at zoom 1
+        held = cv2.erode(held, disc(round(zoom) - 1))
+    free = ear.mask & (1 - held[ear.y0 : ear.y0 + h, ear.x0 : ear.x0 + w])
     contours = outer_contours(free)
     if not contours:
         return EMPTY
     ear = filled(max(contours, key=cv2.contourArea), ear.x0, ear.y0)
     assert ear.contour is not None
-    back = cv2.invertAffineTransform(to_frame)
+    back = cv2.invertAffineTransform(fr.to_frame)
     # A frame contour runs through frame pixel centres; the renderer moves every outline a fixed
     # share of a canvas pixel outwards: keep the ear's edge where a frame pixel's would be.
     contour = outset(
         ear.contour.astype(np.float64) @ back[:, :2].T + back[:, 2], -PIXEL_EDGE * (1 - 1 / zoom)
     )
-    blob = poly_blob(contour, g.size)
+    blob = poly_blob(contour, taken.shape[0])
     return Blob(blob.mask, blob.x0, blob.y0, contour) if blob.area else EMPTY
 
 
-def find(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool) -> Blob:
-    """The ear on one viewer side (a blob with its contour), or an empty blob.
+def seen(fr: Frame, ear: np.ndarray, skin: np.ndarray, viewer_left: bool) -> visibility.Visibility:
+    """How much of one side's ear shows, row by row over the ear's length, in its frame.
 
-    ``skin`` and ``oval`` are full-canvas 0/1 masks (skin label; the filled face oval).
+    The ear's length is about the nose's (brow to nose base), centred on the tragus beside the
+    middle ear anchor. A row is seen where the ear (``ear``: the frame's 0/1 mask of it) is; else
+    what lies just past the side of the head there (``MIN_STANDOUT`` wide, what any auricle covers
+    seen from the front) hides it: hair, glasses, the photo's edge; background there is no ear to
+    hide (a small ear, or one that lies flat), and counts for nothing. So hair behind a thin frontal
+    ear hides none of it, and hair over the top of an ear hides that share of its rows.
     """
-    if turned_away(g, viewer_left):
-        return EMPTY
+    g = fr.g
+    out = -1.0 if viewer_left else 1.0
+    prof = _profile(skin, fr.oval, g, viewer_left)
+    if prof is None:
+        return visibility.NOT_IN_VIEW
+    x0, x1, y0, edge_oval, _ = prof
+    brow_y, nose_y = _levels(g)
+    centre, half = float(_anchors(g, viewer_left)[1, 1]), (nose_y - brow_y) / 2
+    r0, r1 = max(int(np.ceil(centre - half)), y0), min(int(np.floor(centre + half)) + 1, y0 + len(edge_oval))
+    if r1 <= r0:
+        return visibility.NOT_IN_VIEW
+    rows = slice(r0, r1)
+    edge = _outer_x(skin[rows, x0:x1], out).astype(np.float32)
+    oval = edge_oval[r0 - y0 : r1 - y0]
+    edge = np.where(edge >= 0, edge, oval)  # no skin in the row: the head's side is the oval's
+    past = out * (np.arange(x1 - x0, dtype=np.float32)[None, :] - edge[:, None])
+    band = (past > 0) & (past <= MIN_STANDOUT * g.scale)
+    labels, inside = fr.labels[rows, x0:x1], fr.inside[rows, x0:x1] > 0
+    counts = {
+        "hair": (band & inside & (labels == HAIR)).sum(axis=1),
+        "glasses": (band & inside & (labels == GLASSES)).sum(axis=1),
+        "outside_frame": (band & ~inside).sum(axis=1),
+        "background": (band & inside & (labels == BACKGROUND)).sum(axis=1),
+    }
+    names = list(counts)
+    what = np.asarray([names[i] for i in np.argmax(np.stack([counts[n] for n in names]), axis=0)])
+    shown = ear[rows].any(axis=1)
+    hidden = {n: int(np.count_nonzero(~shown & (what == n))) for n in names if n != "background"}
+    total = int(np.count_nonzero(shown)) + sum(hidden.values())
+    if total == 0:
+        return visibility.NOT_IN_VIEW
+    by = tuple(
+        n for n, k in sorted(hidden.items(), key=lambda p: -p[1]) if k >= visibility.REPORT_SHARE * total
+    )
+    return visibility.Visibility(round(int(np.count_nonzero(shown)) / total, 3), by)
+
+
+Profile = tuple[int, int, int, np.ndarray, np.ndarray]  # x0, x1, y0 of the window; edge_oval, outline
+
+
+def _profile(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool) -> Profile | None:
+    """The window beside the face ``find`` searches, and per window row the oval's outer column and
+    how far the head's outline (the skin's reach with every bump shorter than an ear removed)
+    stands past it (px; negative inside). None when the window is off the canvas."""
     out = -1.0 if viewer_left else 1.0
     brow_y, nose_y = _levels(g)
     top, bottom = brow_y - ABOVE_BROW * g.scale, nose_y + BELOW_NOSE * g.scale
@@ -177,19 +220,37 @@ def find(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool) -> 
     xa, xb = sorted((ax - out * 0.6 * g.scale, ax + out * REACH_OUT * g.scale))
     x0, x1 = max(int(xa), 0), min(int(xb), g.size)
     if x1 - x0 < 2 or yb - ya < 2:
-        return EMPTY
+        return None
     sk, ov = skin[ya:yb, x0:x1], oval[ya:yb, x0:x1]
     edge_oval = _outer_x(ov, out).astype(np.float32)
     edge_skin = _outer_x(sk, out).astype(np.float32)
     rows = edge_oval >= 0
     if not rows.any():
-        return EMPTY
+        return None
     edge_oval[~rows] = np.interp(np.flatnonzero(~rows), np.flatnonzero(rows), edge_oval[rows])
     floor = -REACH_IN * g.scale
     reach = np.where(edge_skin >= 0, out * (edge_skin - edge_oval), floor)
     reach = np.maximum(reach, floor).astype(np.float32).reshape(-1, 1)
     span = max(3, round(OUTLINE_SPAN * g.scale) | 1)
     outline = cv2.morphologyEx(reach, cv2.MORPH_OPEN, np.ones((span, 1), np.uint8)).ravel()
+    return x0, x1, ya, edge_oval, outline
+
+
+def find(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool) -> Blob:
+    """The ear on one viewer side (a blob with its contour), or an empty blob.
+
+    ``skin`` and ``oval`` are full-canvas 0/1 masks (skin label; the filled face oval).
+    """
+    if turned_away(g, viewer_left):
+        return EMPTY
+    prof = _profile(skin, oval, g, viewer_left)
+    if prof is None:
+        return EMPTY
+    x0, x1, ya, edge_oval, outline = prof
+    out = -1.0 if viewer_left else 1.0
+    brow_y, nose_y = _levels(g)
+    top, bottom = brow_y - ABOVE_BROW * g.scale, nose_y + BELOW_NOSE * g.scale
+    sk = skin[ya : ya + len(edge_oval), x0:x1]
     # The ear: skin past the outline (+ a margin), in the ear's rows.
     limit = edge_oval + out * (outline + STANDS_OUT * g.scale)
     xs = np.arange(x1 - x0, dtype=np.float32)

@@ -255,15 +255,9 @@ def carve_regions(sc: Scene) -> Carving:
     blobs.update(carved)
     vis.update(carved_vis)
 
-    blobs.update(_ears(sc, taken))
-    for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
-        own = in_range(labels, EAR, EAR) if sc.ears_labelled else sc.bare_skin
-        template = ears.template(g, viewer_left)
-        vis[name] = (
-            visibility.TURNED_AWAY
-            if blobs[name] is None and ears.turned_away(g, viewer_left)
-            else visibility.measure(template, own, sc.occ, with_background=False)
-        )
+    ear_blobs, ear_vis = _ears(sc, taken)
+    blobs.update(ear_blobs)
+    vis.update(ear_vis)
 
     face = in_range(labels, *FACE_PARTS) | sc.occ.glasses
     blobs["face"] = keep_largest(Blob(face, 0, 0), sc.min_area)
@@ -271,15 +265,34 @@ def carve_regions(sc: Scene) -> Carving:
     return Carving({n: blobs.get(n) for n in REGION_NAMES}, {n: vis[n] for n in REGION_NAMES})
 
 
-def _ears(sc: Scene, taken: np.ndarray) -> dict[str, Blob | None]:
-    """The ears: their own label split by the midline when the scheme has one, else found in skin."""
-    if sc.ears_labelled:
-        return split_by_midline(sc.labels, (EAR,), sc.g, "ear", sc.min_area)
+def _ears(sc: Scene, taken: np.ndarray) -> tuple[dict[str, Blob | None], dict[str, Visibility]]:
+    """The ears and their visibility: their own label split by the midline when the scheme has one,
+    else found in skin, in each ear's own frame (``ears.frame``)."""
+    labelled = split_by_midline(sc.labels, (EAR,), sc.g, "ear", sc.min_area) if sc.ears_labelled else {}
     found: dict[str, Blob | None] = {}
+    vis: dict[str, Visibility] = {}
     for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
-        ear = ears.trace(sc.source.labels, sc.source.to_canvas, _skin, taken, sc.g, viewer_left)
-        found[name] = ear if ear.area else None
-    return found
+        away = ears.turned_away(sc.g, viewer_left)
+        fr = ears.frame(sc.source.labels, sc.source.to_canvas, sc.g, viewer_left)
+        skin = _skin(fr.labels) if fr is not None else None
+        found[name] = labelled.get(name)
+        if not sc.ears_labelled and fr is not None and skin is not None and not away:
+            ear = ears.trace(fr, skin, taken, viewer_left)
+            found[name] = ear if ear.area else None
+        if found[name] is None and away:
+            vis[name] = visibility.TURNED_AWAY
+        elif fr is None or skin is None:
+            vis[name] = visibility.NOT_IN_VIEW
+        else:
+            vis[name] = ears.seen(fr, fr.warp(_canvas_mask(found[name], sc.size)), skin, viewer_left)
+    return found, vis
+
+
+def _canvas_mask(blob: Blob | None, size: int) -> np.ndarray:
+    full = np.zeros((size, size), np.uint8)
+    if blob is not None:
+        _or_into(full, blob.mask, blob.x0, blob.y0)
+    return full
 
 
 def _skin(labels: np.ndarray) -> np.ndarray:
