@@ -16,7 +16,9 @@ the canvas or the photo's size, and its contour mapped back to the canvas with s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -43,7 +45,7 @@ MIN_AREA = 0.03  # x scale^2: smaller is a speck, or an ear almost fully hidden
 # cheek's outline and it is wider than a strip of cheek skin along the face's edge (~0.5 cm).
 MIN_STANDOUT = 0.12  # how far past the face oval the ear's rim must reach (~8 mm)
 MIN_WIDTH = 0.13  # the ear's widest row (~8 mm)
-TRACE_UNIT = 200.0  # px per inter-eye distance in the frame an ear is traced in (~ a 1024 px canvas)
+TRACE_UNIT = 160.0  # px per inter-eye distance in the frame an ear is traced in (~ an 820 px canvas)
 
 
 # A head turned by yaw t foreshortens the side turning away: with the head as a cylinder, the face
@@ -88,26 +90,41 @@ def _window(g: Geometry, viewer_left: bool) -> tuple[float, float, float, float]
     return xa, top, xb, bottom
 
 
+OUTSIDE = 255  # not a label: what the frame shows past the label map's edge
+
+
 @dataclass(frozen=True)
 class Frame:
     """The ear's window of the canvas resampled from the label map at ``TRACE_UNIT`` px per
     inter-eye distance (see the module's doc)."""
 
     to_frame: np.ndarray  # 2x3 canvas px -> frame px
-    labels: np.ndarray  # the label map seen in the frame (nearest)
-    inside: np.ndarray  # 0/1: frame pixels inside the label map (the photo)
+    labels: np.ndarray  # the label map seen in the frame (nearest); OUTSIDE past its edge
+    skin: np.ndarray  # 0/1: what the head's outline is traced from
     g: Geometry  # the landmarks in the frame
     oval: np.ndarray  # 0/1 filled face oval
+    viewer_left: bool
 
-    def warp(self, canvas_mask: np.ndarray) -> np.ndarray:
-        """A canvas 0/1 mask seen in the frame (nearest)."""
-        shape = self.labels.shape[::-1]
-        return np.asarray(cv2.warpAffine(canvas_mask, self.to_frame, shape, flags=cv2.INTER_NEAREST))
+    @cached_property
+    def profile(self) -> Profile | None:
+        return _profile(self.skin, self.oval, self.g, self.viewer_left)
+
+    def warp(self, canvas_mask: np.ndarray, box: Blob) -> np.ndarray:
+        """A canvas 0/1 mask seen in the frame (nearest), over the frame blob ``box``'s extent."""
+        m = self.to_frame - np.array([[0.0, 0.0, box.x0], [0.0, 0.0, box.y0]])
+        shape = box.mask.shape[::-1]
+        return np.asarray(cv2.warpAffine(canvas_mask, m, shape, flags=cv2.INTER_NEAREST))
 
 
-def frame(labels: np.ndarray, to_canvas: np.ndarray, g: Geometry, viewer_left: bool) -> Frame | None:
+def frame(
+    labels: np.ndarray,
+    to_canvas: np.ndarray,
+    g: Geometry,
+    viewer_left: bool,
+    is_skin: Callable[[np.ndarray], np.ndarray],
+) -> Frame | None:
     """The frame of one side's ear: ``labels`` is the label map at its own resolution, ``to_canvas``
-    its px -> canvas px (2x3). None when the window is off the canvas."""
+    its px -> canvas px (2x3), ``is_skin`` labels -> 0/1 skin. None when the window is off the canvas."""
     zoom = TRACE_UNIT / g.scale
     xa, ya, xb, yb = _window(g, viewer_left)
     xa, ya = max(xa, -0.5), max(ya, -0.5)
@@ -116,37 +133,39 @@ def frame(labels: np.ndarray, to_canvas: np.ndarray, g: Geometry, viewer_left: b
         return None
     # canvas -> frame: the window's corner (a pixel edge) at the frame's, zoom frame px per canvas px.
     to_frame = np.array([[zoom, 0.0, -(xa + 0.5) * zoom - 0.5], [0.0, zoom, -(ya + 0.5) * zoom - 0.5]])
-    side = int(np.ceil(max(xb - xa, yb - ya) * zoom))
-    m = compose(to_frame, to_canvas)
-    seen = cv2.warpAffine(labels, m, (side, side), flags=cv2.INTER_NEAREST)
-    inside = cv2.warpAffine(np.ones_like(labels), m, (side, side), flags=cv2.INTER_NEAREST)
-    gf = geometry(g.pts @ to_frame[:, :2].T + to_frame[:, 2], side)
-    oval = np.zeros((side, side), np.uint8)
+    size = (int(np.ceil((xb - xa) * zoom)), int(np.ceil((yb - ya) * zoom)))
+    seen = cv2.warpAffine(
+        labels, compose(to_frame, to_canvas), size, flags=cv2.INTER_NEAREST, borderValue=OUTSIDE
+    )
+    gf = geometry(g.pts @ to_frame[:, :2].T + to_frame[:, 2], max(size))
+    oval = np.zeros(size[::-1], np.uint8)
     cv2.fillPoly(oval, [np.rint(gf.oval * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
-    return Frame(to_frame, seen, inside, gf, oval)
+    return Frame(to_frame, seen, is_skin(seen), gf, oval, viewer_left)
 
 
-def trace(fr: Frame, skin: np.ndarray, taken: np.ndarray, viewer_left: bool) -> Blob:
-    """``find`` in the ear's frame: the ear on one viewer side as a blob on the canvas (``size``)
-    whose contour has sub-pixel vertices, or an empty blob.
+def trace(fr: Frame, taken: np.ndarray) -> tuple[Blob, np.ndarray]:
+    """``find`` in the ear's frame: the ear on the frame's side as a blob on the canvas whose
+    contour has sub-pixel vertices (or an empty blob), and as the frame's 0/1 mask.
 
-    ``skin``: the frame's 0/1 skin; ``taken``: the canvas pixels other regions hold."""
+    ``taken``: the canvas pixels other regions hold."""
+    none = EMPTY, np.zeros_like(fr.skin)
     # Found in all the skin (the outline then does not depend on how the neighbours were cut), then
     # kept off what the neighbours hold.
-    ear = find(skin, fr.oval, fr.g, viewer_left)
+    ear = find(fr.skin, fr.oval, fr.g, fr.viewer_left, fr.profile)
     if ear.contour is None:
-        return EMPTY
-    h, w = ear.mask.shape
+        return none
     zoom = float(fr.to_frame[0, 0])
-    held = fr.warp(taken)
+    held = fr.warp(taken, ear)
     if round(zoom) > 1:  # a claim holds a canvas pixel round itself: a frame pixel here, as at zoom 1
         held = cv2.erode(held, disc(round(zoom) - 1))
-    free = ear.mask & (1 - held[ear.y0 : ear.y0 + h, ear.x0 : ear.x0 + w])
+    free = ear.mask & (1 - held)
     contours = outer_contours(free)
     if not contours:
-        return EMPTY
+        return none
     ear = filled(max(contours, key=cv2.contourArea), ear.x0, ear.y0)
     assert ear.contour is not None
+    in_frame = np.zeros_like(fr.skin)
+    in_frame[ear.y0 : ear.y0 + ear.mask.shape[0], ear.x0 : ear.x0 + ear.mask.shape[1]] = ear.mask
     back = cv2.invertAffineTransform(fr.to_frame)
     # A frame contour runs through frame pixel centres; the renderer moves every outline a fixed
     # share of a canvas pixel outwards: keep the ear's edge where a frame pixel's would be.
@@ -154,10 +173,10 @@ def trace(fr: Frame, skin: np.ndarray, taken: np.ndarray, viewer_left: bool) -> 
         ear.contour.astype(np.float64) @ back[:, :2].T + back[:, 2], -PIXEL_EDGE * (1 - 1 / zoom)
     )
     blob = poly_blob(contour, taken.shape[0])
-    return Blob(blob.mask, blob.x0, blob.y0, contour) if blob.area else EMPTY
+    return (Blob(blob.mask, blob.x0, blob.y0, contour), in_frame) if blob.area else none
 
 
-def seen(fr: Frame, ear: np.ndarray, skin: np.ndarray, viewer_left: bool) -> visibility.Visibility:
+def seen(fr: Frame, ear: np.ndarray) -> visibility.Visibility:
     """How much of one side's ear shows, row by row over the ear's length, in its frame.
 
     The ear's length is about the nose's (brow to nose base), centred on the tragus beside the
@@ -167,9 +186,8 @@ def seen(fr: Frame, ear: np.ndarray, skin: np.ndarray, viewer_left: bool) -> vis
     hide (a small ear, or one that lies flat), and counts for nothing. So hair behind a thin frontal
     ear hides none of it, and hair over the top of an ear hides that share of its rows.
     """
-    g = fr.g
+    g, viewer_left, prof = fr.g, fr.viewer_left, fr.profile
     out = -1.0 if viewer_left else 1.0
-    prof = _profile(skin, fr.oval, g, viewer_left)
     if prof is None:
         return visibility.NOT_IN_VIEW
     x0, x1, y0, edge_oval, _ = prof
@@ -179,12 +197,13 @@ def seen(fr: Frame, ear: np.ndarray, skin: np.ndarray, viewer_left: bool) -> vis
     if r1 <= r0:
         return visibility.NOT_IN_VIEW
     rows = slice(r0, r1)
-    edge = _outer_x(skin[rows, x0:x1], out).astype(np.float32)
+    edge = _outer_x(fr.skin[rows, x0:x1], out).astype(np.float32)
     oval = edge_oval[r0 - y0 : r1 - y0]
     edge = np.where(edge >= 0, edge, oval)  # no skin in the row: the head's side is the oval's
     past = out * (np.arange(x1 - x0, dtype=np.float32)[None, :] - edge[:, None])
     band = (past > 0) & (past <= MIN_STANDOUT * g.scale)
-    labels, inside = fr.labels[rows, x0:x1], fr.inside[rows, x0:x1] > 0
+    labels = fr.labels[rows, x0:x1]
+    inside = labels != OUTSIDE
     counts = {
         "hair": (band & inside & (labels == HAIR)).sum(axis=1),
         "glasses": (band & inside & (labels == GLASSES)).sum(axis=1),
@@ -215,10 +234,10 @@ def _profile(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool)
     brow_y, nose_y = _levels(g)
     top, bottom = brow_y - ABOVE_BROW * g.scale, nose_y + BELOW_NOSE * g.scale
     ya = max(int(top - CONTEXT * g.scale), 0)
-    yb = min(int(bottom + CONTEXT * g.scale), g.size)
+    yb = min(int(bottom + CONTEXT * g.scale), skin.shape[0])
     ax = float(_anchors(g, viewer_left)[:, 0].mean())
     xa, xb = sorted((ax - out * 0.6 * g.scale, ax + out * REACH_OUT * g.scale))
-    x0, x1 = max(int(xa), 0), min(int(xb), g.size)
+    x0, x1 = max(int(xa), 0), min(int(xb), skin.shape[1])
     if x1 - x0 < 2 or yb - ya < 2:
         return None
     sk, ov = skin[ya:yb, x0:x1], oval[ya:yb, x0:x1]
@@ -236,14 +255,17 @@ def _profile(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool)
     return x0, x1, ya, edge_oval, outline
 
 
-def find(skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool) -> Blob:
+def find(
+    skin: np.ndarray, oval: np.ndarray, g: Geometry, viewer_left: bool, prof: Profile | None = None
+) -> Blob:
     """The ear on one viewer side (a blob with its contour), or an empty blob.
 
-    ``skin`` and ``oval`` are full-canvas 0/1 masks (skin label; the filled face oval).
+    ``skin`` and ``oval`` are 0/1 masks (skin label; the filled face oval) of one frame, the canvas
+    or an ear's; ``prof``: their ``_profile``, when known.
     """
     if turned_away(g, viewer_left):
         return EMPTY
-    prof = _profile(skin, oval, g, viewer_left)
+    prof = prof if prof is not None else _profile(skin, oval, g, viewer_left)
     if prof is None:
         return EMPTY
     x0, x1, ya, edge_oval, outline = prof

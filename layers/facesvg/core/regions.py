@@ -273,26 +273,18 @@ def _ears(sc: Scene, taken: np.ndarray) -> tuple[dict[str, Blob | None], dict[st
     vis: dict[str, Visibility] = {}
     for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
         away = ears.turned_away(sc.g, viewer_left)
-        fr = ears.frame(sc.source.labels, sc.source.to_canvas, sc.g, viewer_left)
-        skin = _skin(fr.labels) if fr is not None else None
+        fr = ears.frame(sc.source.labels, sc.source.to_canvas, sc.g, viewer_left, _skin)
         found[name] = labelled.get(name)
-        if not sc.ears_labelled and fr is not None and skin is not None and not away:
-            ear = ears.trace(fr, skin, taken, viewer_left)
-            found[name] = ear if ear.area else None
-        if found[name] is None and away:
-            vis[name] = visibility.TURNED_AWAY
-        elif fr is None or skin is None:
-            vis[name] = visibility.NOT_IN_VIEW
+        if fr is None:
+            vis[name] = visibility.TURNED_AWAY if away and found[name] is None else visibility.NOT_IN_VIEW
+            continue
+        if sc.ears_labelled:
+            shown = in_range(fr.labels, EAR, EAR)
         else:
-            vis[name] = ears.seen(fr, fr.warp(_canvas_mask(found[name], sc.size)), skin, viewer_left)
+            ear, shown = ears.trace(fr, taken) if not away else (ears.EMPTY, np.zeros_like(fr.skin))
+            found[name] = ear if ear.area else None
+        vis[name] = visibility.TURNED_AWAY if away and found[name] is None else ears.seen(fr, shown)
     return found, vis
-
-
-def _canvas_mask(blob: Blob | None, size: int) -> np.ndarray:
-    full = np.zeros((size, size), np.uint8)
-    if blob is not None:
-        _or_into(full, blob.mask, blob.x0, blob.y0)
-    return full
 
 
 def _skin(labels: np.ndarray) -> np.ndarray:
