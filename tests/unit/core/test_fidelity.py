@@ -259,6 +259,7 @@ def test_cli_on_a_broken_case_exits_1_and_writes_json(
     assert "canvas 256 px" in text and "PASS  sample reframed" in text
     doc = json.loads(out.read_text())
     assert [c["case"] for c in doc["cases"]] == ["qoves-sample", "broken"]
+    assert {r["kind"] for r in doc["reframed"]} == {reframing.REFRAMED, reframing.CANVAS, reframing.LABELS}
     assert doc["exit"] == 1
 
 
