@@ -125,7 +125,9 @@ def frame(
 ) -> Frame | None:
     """The frame of one side's ear: ``labels`` is the label map at its own resolution, ``to_canvas``
     its px -> canvas px (2x3), ``is_skin`` labels -> 0/1 skin. None when the window is off the canvas."""
-    zoom = TRACE_UNIT / g.scale
+    if not g.scale > 0:  # coincident eyes: no unit to trace in (refused earlier as InvalidLandmarks)
+        return None
+    zoom = TRACE_UNIT / g.scale  # the frame is ~1.7 x 3.3 inter-eye distances: ~270 x 530 px
     xa, ya, xb, yb = _window(g, viewer_left)
     xa, ya = max(xa, -0.5), max(ya, -0.5)
     xb, yb = min(xb, g.size - 0.5), min(yb, g.size - 0.5)
