@@ -71,6 +71,8 @@ BAR_EARS_FOUND = 0.90  # share of the visible-ear instances found with IoU >= BA
 BAR_OVERLAP = 0.001
 EAR_VISIBLE = 0.002  # a true ear counts as visible from this share of the face-oval area
 EAR_FALSE_IOU = 0.1  # a drawn ear below this IoU with the true one is drawn "where there is none"
+BAR_EAR_MEAN_IOU = 0.75  # mean IoU over the visible true ears that are found
+BAR_EAR_SEEN = 0.25  # a visible true ear that is found is not reported as (mostly) hidden
 
 # Issue 16: a face's real 19-class map (face-parsing.PyTorch order) against its LaPa render and true ears.
 SCHEME_FILE, SCHEME = "segmentation_map_faceparsing19.png", "faceparsing19"
@@ -212,6 +214,7 @@ class EarScore:
     found: bool
     iou: float | None
     false_ear: bool  # drawn where there is no ear, or with IoU < EAR_FALSE_IOU with it
+    visible_fraction: float | None = None  # what result.json reports for this ear
 
 
 @dataclass
@@ -299,9 +302,12 @@ def discover(sample: Path | None, shared: Path | None) -> list[Case]:
     return cases
 
 
-def _warp(full_res: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A label-like map at the photo's size seen on the canvas (the core's own nearest warp)."""
-    return align.warp_labels(full_res, align.Alignment(matrix=matrix, rotation_deg=0.0, size=size))
+def _warp(
+    full_res: np.ndarray, matrix: np.ndarray, size: tuple[int, int], to_image: np.ndarray | None = None
+) -> np.ndarray:
+    """A label-like map at the photo's size (or another, ``to_image``: its px -> photo px) seen on the
+    canvas (the core's own nearest warp)."""
+    return align.warp_labels(full_res, align.Alignment(matrix=matrix, rotation_deg=0.0, size=size), to_image)
 
 
 def ear_scores(
@@ -349,7 +355,13 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
 
     size = result.size
     matrix = np.array(result.transform, np.float64)
-    labels = _warp(inputs.labels, matrix, size)  # inputs.labels: already fitted to the photo's size
+    # The labels the render traced: the map at its own resolution, seen through the render's transform.
+    own = inputs.label_map
+    labels = (
+        _warp(inputs.labels, matrix, size)
+        if own is None
+        else _warp(own, matrix, size, inputs.labels_to_image)
+    )
     points = align.apply(matrix, inputs.landmarks)
     line = midline(points)
     masks = {name: rasterize(poly, size, rule) for name, poly in result.regions.items()}
@@ -377,6 +389,8 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
         truth = _warp(fit_labels(truth_raw, width, height), matrix, size) > 0
         oval_area = float(cv2.contourArea(points[list(topo.FACE_OVAL)].astype(np.float32)))
         report.ears = ear_scores(masks, truth, line, oval_area)
+        for name, score in report.ears.items():
+            score.visible_fraction = result.visibility.get(name, {}).get("visible_fraction")
 
     report.overlap = max_overlap({k: m for k, m in masks.items() if k != "face"})
 
@@ -481,6 +495,7 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
         )
     )
 
+    bars.extend(ear_bars(faces_ok))
     labels = [(r.case, n, v) for r in faces_ok for n, v in r.label_iou.items()]
     bars.append(
         _at_least_bar(
@@ -542,6 +557,29 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
         )
     )
     return bars
+
+
+def ear_bars(faces: Sequence[Report]) -> list[Bar]:
+    """The visible true ears of the LaPa faces that are found: their mean IoU, and that none is
+    reported as hidden (how many are found is the bar before)."""
+    found = [(r.case, n, e) for r in faces if r.ears for n, e in r.ears.items() if e.visible and e.found]
+    ious = [(c, n, e.iou or 0.0) for c, n, e in found]
+    mean = sum(v for *_, v in ious) / len(ious) if ious else 1.0
+    each = ", ".join(f"{c}/{n} {v:.2f}" for c, n, v in ious)
+    return [
+        _bar(
+            f"faces: visible ears found, mean IoU >= {BAR_EAR_MEAN_IOU} with truth_ears",
+            bool(found),
+            [f"mean {mean:.3f} ({each})"] if mean < BAR_EAR_MEAN_IOU else [],
+            f"mean {mean:.3f} ({each})",
+        ),
+        _at_least_bar(
+            f"faces: no visible ear found is reported as hidden (visible_fraction >= {BAR_EAR_SEEN})",
+            bool(found),
+            [(c, n, e.visible_fraction) for c, n, e in found],
+            BAR_EAR_SEEN,
+        ),
+    ]
 
 
 def exit_code(bars: Sequence[Bar]) -> int:
@@ -826,6 +864,19 @@ def run(cases: Sequence[Case], rule: str = CENTRE) -> tuple[list[Report], list[B
     return reports, check_bars(reports)
 
 
+def _reframe_rows(sample: Path | None, cases: Sequence[Case], bars: list[Bar]) -> list[dict[str, Any]]:
+    """The sample re-framed, on other canvases and with other map sizes (``fidelity_reframe``):
+    prints its rows and adds its bars; run when the sample is among the cases."""
+    from facesvg.commands import fidelity_reframe
+
+    if sample is None or not any(c.kind == SAMPLE for c in cases):
+        return []
+    reframed, grid, reframe_bars = fidelity_reframe.run(sample)
+    print(fidelity_reframe.format_rows(reframed, grid))
+    bars.extend(reframe_bars)
+    return [asdict(r) for r in [*reframed, *grid]]
+
+
 def main(args: argparse.Namespace) -> int:
     shared: Path | None = args.shared if args.shared and args.shared.is_dir() else None
     cases = discover(args.sample, shared)
@@ -846,6 +897,7 @@ def main(args: argparse.Namespace) -> int:
     print(format_details(reports))
     if mapless:
         print(format_mapless_table(mapless))
+    reframe_rows = _reframe_rows(args.sample, cases, bars)
     print("bars:")
     print(format_bars(bars))
     code = exit_code(bars)
@@ -855,6 +907,7 @@ def main(args: argparse.Namespace) -> int:
         doc = {
             "cases": [r.to_json() for r in reports],
             "landmarks_only": [asdict(r) | {"mean_non_ear": r.mean_non_ear} for r in mapless],
+            "reframed": reframe_rows,
             "bars": [asdict(b) for b in bars],
             "exit": code,
         }

@@ -73,6 +73,14 @@ class FaceInputs:
     labels: np.ndarray  # (H, W) uint8 LaPa labels at the image's size
     landmarks: np.ndarray  # (N, 2) float64, image pixels
     labels_source: str = CLIENT  # CLIENT: the map sent; LANDMARKS: derived (``core.derived_labels``)
+    # The label map at its own size, in the photo's frame: regions are traced from it, so a map larger
+    # than the photo keeps its detail (None: the same as ``labels``).
+    label_map: np.ndarray | None = None
+
+    @property
+    def labels_to_image(self) -> np.ndarray:
+        """2x3: label-map px -> image px (pixel centres aligned, as ``fit_labels`` resizes)."""
+        return label_map_to_image(self.label_map if self.label_map is not None else self.labels, self.image)
 
 
 # ---------------------------------------------------------------------------------------- headers
@@ -644,6 +652,13 @@ def fit_labels(labels: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
+def label_map_to_image(label_map: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """2x3: pixel ``(x, y)`` of a label map -> the same spot on ``image`` (pixel centres aligned)."""
+    (mh, mw), (h, w) = label_map.shape[:2], image.shape[:2]
+    sx, sy = w / mw, h / mh
+    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]])
+
+
 def check_face(labels: np.ndarray, points: np.ndarray) -> None:
     """Raise ``NoFace`` unless most landmarks sit on face labels and skin is present around them."""
     h, w = labels.shape
@@ -803,11 +818,12 @@ def load_inputs(
         lab = SCHEMES[label_scheme].to_core(raw)
         stored, orientation = pending.result()
     height, width = stored.shape[:2]  # a HEIF/AVIF's header bounds its size; the decoder turns it
+    native = lab
     if orientation == 1:
         lab = fit_labels(lab, width, height)
         pts = landmarks_in_image(lm, width, height)
         check_landmarks(lab, pts, raw, label_scheme)
-        return FaceInputs(image=stored, labels=lab, landmarks=pts)
+        return FaceInputs(image=stored, labels=lab, landmarks=pts, label_map=_own_size(native, lab))
     photo = orientation_.orient_array(stored, orientation)
     on_stored = _labels_on_stored_frame(photo, stored, orientation, lab, lm)
     frame = stored if on_stored else photo
@@ -817,8 +833,13 @@ def load_inputs(
     check_landmarks(lab, pts, raw, label_scheme)  # in the landmarks' own frame: handedness is the face's
     if on_stored:
         lab = orientation_.orient_array(lab, orientation)
+        native = orientation_.orient_array(native, orientation)
         pts = orientation_.orient_points(pts, orientation, width, height)
-    return FaceInputs(image=photo, labels=lab, landmarks=pts)
+    return FaceInputs(image=photo, labels=lab, landmarks=pts, label_map=_own_size(native, lab))
+
+
+def _own_size(native: np.ndarray, fitted: np.ndarray) -> np.ndarray | None:
+    return None if native.shape == fitted.shape else native
 
 
 def _fits(size: tuple[int, int], width: int, height: int) -> bool:

@@ -11,6 +11,7 @@ import pytest
 from core_helpers import SAMPLE
 from facesvg.cli import main
 from facesvg.commands import fidelity as fid
+from facesvg.commands import fidelity_reframe as reframing
 
 SHARED = fid.DEFAULT_SHARED
 
@@ -117,7 +118,7 @@ def _report(kind: str = fid.FACES, **kw: object) -> fid.Report:
     r.label_iou = dict.fromkeys(fid.LABEL_REGIONS, 0.95)
     r.inside_skin = dict.fromkeys(fid.CARVED_REGIONS, 0.99)
     r.ears = {
-        "left_ear": fid.EarScore(500, 0.01, True, True, 0.7, False),
+        "left_ear": fid.EarScore(500, 0.01, True, True, 0.8, False),
         "right_ear": fid.EarScore(0, 0.0, False, False, None, False),
     }
     for k, v in kw.items():
@@ -187,6 +188,34 @@ def test_ear_bar_counts_instances() -> None:
     assert fid.exit_code(bad) == 1
 
 
+def test_ear_iou_and_visibility_bars() -> None:
+    good = fid.EarScore(500, 0.01, True, True, 0.8, False, visible_fraction=0.6)
+    assert fid.exit_code(fid.check_bars([_report(ears={"left_ear": good})])) == 0
+    thin = fid.EarScore(500, 0.01, True, True, 0.6, False, visible_fraction=0.6)
+    hidden = fid.EarScore(500, 0.01, True, True, 0.8, False, visible_fraction=0.05)
+    for ear, bar in ((thin, "mean IoU"), (hidden, "reported as hidden")):
+        bars = fid.check_bars([_report(ears={"left_ear": good}), _report(ears={"left_ear": ear})])
+        failed = [b for b in bars if b.passed is False]
+        assert len(failed) == 1 and bar in failed[0].name, failed
+
+
+def test_reframing_rows_pass_or_fail_per_target() -> None:
+    def row(kind: str, label: str, **iou: float) -> reframing.Row:
+        return reframing.Row(kind, label, iou=dict(iou))
+
+    good = [row(reframing.REFRAMED, "rot +7", left_ear=0.97, nose=0.99)]
+    grid = [row(reframing.CANVAS, "canvas 256 px", left_ear=0.9), row(reframing.LABELS, "photo", nose=0.95)]
+    assert all(b.passed for b in reframing.bars(good, grid))
+    text = reframing.format_rows(good, grid)
+    assert "rot +7" in text and "canvas 256 px" in text
+    thin_ear = [row(reframing.CANVAS, "canvas 256 px", left_ear=0.79)]
+    failed = [b.name for b in reframing.bars(good, thin_ear + grid[1:]) if b.passed is False]
+    assert len(failed) == 2 and all("canvas" in n for n in failed)
+    assert "left_ear 0.790" in reframing.format_rows(good, thin_ear)
+    broken = [reframing.Row(reframing.REFRAMED, "rot +9", error="NoFace: x")]
+    assert next(b.passed for b in reframing.bars(broken, grid)) is False
+
+
 def test_example_bar() -> None:
     good = _report(fid.EXAMPLE, ears=None, customer_iou={"right_cheek": 0.93, "right_undereye": 0.91})
     assert fid.exit_code(fid.check_bars([good])) == 0
@@ -226,8 +255,11 @@ def test_cli_on_a_broken_case_exits_1_and_writes_json(
     text = capsys.readouterr().out
     assert rc == 1
     assert "broken" in text and "FAILED" in text and "FAIL  every case renders" in text
+    # The sample's reframing rows are printed with their bars.
+    assert "canvas 256 px" in text and "PASS  sample reframed" in text
     doc = json.loads(out.read_text())
     assert [c["case"] for c in doc["cases"]] == ["qoves-sample", "broken"]
+    assert {r["kind"] for r in doc["reframed"]} == {reframing.REFRAMED, reframing.CANVAS, reframing.LABELS}
     assert doc["exit"] == 1
 
 
