@@ -75,7 +75,7 @@ def test_every_json_media_type_is_read_as_json(content_type: str) -> None:
     # missing field), never a 500
     response = _submit_with_type(content_type)
     assert response["statusCode"] == 400, response["body"]
-    assert json.loads(response["body"])["error"]["field"] == "segmentation_map"
+    assert json.loads(response["body"])["error"]["field"] == "landmarks"
 
 
 @pytest.mark.parametrize(
