@@ -466,7 +466,8 @@ def test_links_are_made_only_from_http_urls_of_the_api_s_answer(local_stack: Any
         assert not unsafe(hrefs()), hrefs()
         assert page.locator("#download-svg").get_attribute("href") is None
         assert page.locator("#download-svg").get_attribute("aria-disabled") == "true"
-        assert urlsplit(page.locator("#region-img").get_attribute("src") or "").scheme in ("", "http", "https")
+        src = page.locator("#region-img").get_attribute("src") or ""
+        assert urlsplit(src).scheme in ("", "http", "https"), src
     # Back to the combined view: its own download (a blob: of the drawn SVG) is a link again.
     page.select_option("#view-select", "")
     assert (page.locator("#download-svg").get_attribute("href") or "").startswith("blob:")
