@@ -234,9 +234,10 @@ def _check_free(port: int, role: str = "moto") -> None:
 
 def serve(port: int, s3_auth: bool = False, journal_path: str | None = None) -> int:
     """The server process: serve until stdin closes (the parent stopped, or died). Port 0 binds
-    any free port; the first line on stdout is ``ready <port>``. With a journal the state is
-    restored before that line and every write is journaled before it is answered, so the process
-    simply exits when stdin closes: nothing is left to flush."""
+    any free port; the last line of its start on stdout is ``ready <port>`` (or ``error <why>``
+    for an unusable data directory), after a ``problem <json>`` / ``damaged <json>`` line per thing
+    the restore could not do. With a journal the state is restored before that line and every
+    write is journaled before it is answered; when stdin closes the journal is checkpointed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the parent stops us
     try:
         server = _threaded_server(port, None, journal_path)

@@ -4,7 +4,8 @@ Each moto server process (``aws.serve``) wraps its WSGI app in ``JournalMiddlewa
 write that succeeded it records the *resulting* state of what the request touched, before the
 response leaves, so a client that saw a 200 finds it again after a crash (SIGKILL included):
 
-* S3 objects: the bytes in ``blobs/`` (written to a temporary file, then renamed), a row per key;
+* S3 objects: the bytes in ``blobs/`` (written to a temporary file, then renamed), a row per key
+  with their size and SHA-256 (a restore serves only bytes that match);
 * DynamoDB items: the item as DynamoDB JSON, read back from moto after the write, a row per key;
 * SQS messages: a row per sent message (body and message attributes), removed when it is deleted;
   also the messages moto puts into a queue by itself while it serves a request: EventBridge's rule
@@ -20,6 +21,11 @@ writes the items back (``BatchWriteItem``) and sends the messages again (``SendM
 moto's own request handling rebuilds its state. Why not moto's recorder (replays every request,
 receives and visibility changes included, and keeps every body ever sent) or pickling moto's backends
 (a full dump per write, or a window a SIGKILL loses): this records only the final state, per key.
+
+What a start cannot restore is said, never passed over (``Journal.problems``, ``restore_s3``'s
+damaged objects, ``settle_damaged`` for their jobs): a write-ahead log SQLite would replay only in
+part, a database file that fails ``quick_check``, blobs that fail their checks. A write the
+journal cannot record (a full disk) is undone in moto and answered 503. A clean stop checkpoints.
 
 A restored job message is a new message (receive count 1): a restart is a new life for the queue.
 A job a worker was rendering when the stack died holds a lease of a worker that no longer exists;

@@ -328,8 +328,8 @@ class LocalRuntime:
     def stop(self) -> None:
         """Stop everything, in parallel where it can be: the API and the event sources first (no
         new work), then the workers and moto's servers. Every write moto answered is already in the
-        data directory, so nothing needs flushing; a job a worker was rendering is picked up again
-        by the next start (its message is still journaled)."""
+        data directory (the servers only checkpoint their journals as they go); a job a worker was
+        rendering is picked up again by the next start (its message is still journaled)."""
         self._stop.set()
         with ThreadPoolExecutor(max_workers=4 + len(self._workers)) as pool:
             if self.api is not None:
