@@ -165,15 +165,17 @@ def test_damaged_results_are_not_served_and_the_job_is_rendered_again(stack: Sta
         assert wait_status(client, resent["id"], {"completed", "failed"})["status"] == "completed"
 
 
+@pytest.mark.parametrize("room", [200_000, 8_000], ids=["no-room-for-the-photo", "no-room-for-the-job-item"])
 def test_a_full_disk_answers_503_and_the_request_completes_after_a_restart_with_room(
-    tmpfs: Path,
+    tmpfs: Path, room: int
 ) -> None:
-    # Given a stack whose data directory is on a filesystem with ~200 KB left (the photo is 0.9 MB)
+    # Given a stack whose data directory is on a filesystem with little room left: less than the
+    # photo (0.9 MB), or less than a few of the job table's pages
     stack = StackProcess(tmpfs / "data", free_ports(3))
     try:
         stack.start()
         stats = os.statvfs(tmpfs)
-        (tmpfs / "filler").write_bytes(b"\0" * (stats.f_bavail * stats.f_frsize - 200_000))
+        (tmpfs / "filler").write_bytes(b"\0" * (stats.f_bavail * stats.f_frsize - room))
 
         # When a job is submitted
         with httpx.Client(base_url=stack.api, timeout=120) as client:
@@ -210,3 +212,87 @@ def test_a_read_only_data_directory_is_one_error_line(tmp_path: Path) -> None:
         assert "Traceback" not in stack.output
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _fill(where: Path) -> Path:
+    """Take every free byte of the filesystem."""
+    filler = where / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_write_the_journal_cannot_record_is_undone_and_answered_503(tmpfs: Path) -> None:
+    """The cause of a retry swallowed after a full disk, at its root: a write moto applied and the
+    journal could not record was a 500, which the SDK retried against moto's changed state (a
+    rollback then failed its condition), while the journal kept the state before it. Now the write
+    is undone in moto, answered 503, and moto, the journal and the client agree."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    from facesvg.local.aws import LOCAL_CREDENTIALS, LOCAL_REGION, MotoServer
+    from facesvg.local.persist import AWS_JOURNAL, S3_JOURNAL, Journal
+
+    data_dir = tmpfs / "data"
+    servers = [
+        MotoServer(data_dir=data_dir, journal=AWS_JOURNAL, role="DynamoDB and SQS"),
+        MotoServer(data_dir=data_dir, journal=S3_JOURNAL, role="S3"),
+    ]
+    once = Config(retries={"max_attempts": 1, "mode": "standard"})  # see each answer, no retries
+    try:
+        for server in servers:
+            server.start()
+
+        def client(service: str, server: MotoServer) -> Any:
+            return boto3.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=server.endpoint,
+                region_name=LOCAL_REGION,
+                aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                config=once,
+            )
+
+        ddb, s3 = client("dynamodb", servers[0]), client("s3", servers[1])
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        s3.create_bucket(Bucket="journal-test")
+        key = {"pk": {"S": "JOB#1"}}
+        ddb.put_item(TableName="t", Item={**key, "status": {"S": "pending"}})
+
+        # When the disk is full: a delete of the item, and a new object
+        filler = _fill(tmpfs)
+        with pytest.raises(ClientError) as deleting:
+            ddb.delete_item(TableName="t", Key=key)
+        with pytest.raises(ClientError) as putting:
+            s3.put_object(Bucket="journal-test", Key="inputs/x/image", Body=b"\1" * 300_000)
+
+        # Then each is refused as unavailable (503), not as an internal error (500), and neither
+        # happened: moto still holds the item and holds no object, as the journal does
+        for refused in (deleting.value, putting.value):
+            assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 503, refused.response
+            assert refused.response["Error"]["Code"] == "ServiceUnavailable"
+        assert ddb.get_item(TableName="t", Key=key).get("Item", {}).get("status") == {"S": "pending"}
+        assert s3.list_objects_v2(Bucket="journal-test").get("KeyCount", 0) == 0
+        assert not [p for p in (data_dir / "blobs").iterdir()], "no half-written blob left behind"
+
+        # and with room again both go through, recorded
+        filler.unlink()
+        ddb.delete_item(TableName="t", Key=key)
+        s3.put_object(Bucket="journal-test", Key="inputs/x/image", Body=b"\1" * 300_000)
+        journal = Journal(data_dir, AWS_JOURNAL, check=False)
+        assert journal.items().get("t", []) == []
+        journal.close()
+        assert Journal(data_dir, S3_JOURNAL, check=False).object_count() == 1
+    finally:
+        for server in servers:
+            server.stop()

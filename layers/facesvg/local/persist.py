@@ -619,7 +619,11 @@ class JournalMiddleware:
                                 self._revert_s3(bucket, key)
                             return self._refuse(start_response, "xml", exc)
                     elif notified:
-                        self._record_arrivals(notified)
+                        try:
+                            self._record_arrivals(notified)
+                        except _UNRECORDED as exc:
+                            _discard(notified)
+                            return self._refuse(start_response, "xml", exc)
                 return answer.send(start_response)
         return self.app(environ, start_response)
 
