@@ -191,7 +191,9 @@ def test_a_full_disk_answers_503_and_the_request_completes_after_a_restart_with_
         (tmpfs / "filler").unlink()
         subprocess.run(["mount", "-o", "remount,size=96m", str(tmpfs)], check=True)
         stack.start()
-        assert _restore_lines(stack) == []
+        # (at most: the refused write, cut short in a log the full disk kept from its checkpoint)
+        lines = _restore_lines(stack)
+        assert all("ends inside a frame" in line for line in lines), lines
         with httpx.Client(base_url=stack.api, timeout=120) as client:
             resent = client.post("/api/v1/submit", json=sample_payload())
             assert resent.status_code == 202, resent.text
