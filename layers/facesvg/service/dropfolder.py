@@ -36,7 +36,13 @@ the uploads' times — or a clear ``error.json`` and nothing else; never a mix:
 * **Refused names**: a folder name outside ``facesvg.names.INGEST_NAME_PATTERN`` gets
   ``results/<name>/error.json`` saying why (when the name is harmless as a key:
   ``layout.has_error_folder``; anything else is only logged); a file in the folder that is not one
-  of the fixed names (``image.PNG``, ``notes.txt``) makes the folder's state an error naming it.
+  of the fixed names (``image.PNG``, ``notes.txt``) makes the folder's state an error naming it
+  (the first five). The state is that error: another stray file that changes nothing in it
+  neither advances the state nor rewrites ``error.json``.
+* **Bounded work per event**: an event reads one page of its folder's listing
+  (``_LISTING_LIMIT``: every accepted name, the folder marker and one more), whatever the folder
+  holds; a full page means files the folder does not accept, named from that page. 300 stray
+  files cost each event the same small page, not a listing of all of them.
 """
 
 from __future__ import annotations
@@ -77,6 +83,10 @@ _SLOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 OPTIONAL_SLOTS = frozenset({"segmentation_map"})  # a set is complete without it
 _ACCEPTED = ", ".join(sorted(layout.INGEST_FILES))
+# The most objects an event reads of its folder's listing: every accepted name, the folder marker
+# and one more (so a full page always holds a name the folder does not accept). One folder's junk
+# costs each of its events one small page, never a listing of all of it.
+_LISTING_LIMIT = len(layout.INGEST_ACCEPTED_FILES) + 2
 
 
 class IngestOutcome(StrEnum):
@@ -249,9 +259,13 @@ class DropFolder:
             return IngestOutcome.WAITING
 
         folder = layout.incoming_folder(name)
-        # (the empty name is the folder marker the S3 console's "Create folder" leaves)
-        listing = {o.key[len(folder) :]: o for o in self.blobs.list_objects(folder) if o.key != folder}
-        if file_name not in layout.INGEST_FILES and file_name not in listing:
+        # One bounded page, whatever the folder holds: a folder of accepted files (and the empty
+        # folder marker the S3 console's "Create folder" leaves) fits in it, so a full page means
+        # files it does not accept, and those are among the page's names.
+        page = self.blobs.list_objects(folder, limit=_LISTING_LIMIT)
+        crowded = len(page) >= _LISTING_LIMIT
+        listing = {o.key[len(folder) :]: o for o in page if o.key != folder}
+        if file_name not in layout.INGEST_FILES and file_name not in listing and not crowded:
             logger.warning(
                 "event for an object that is not there; ignored", extra={"key": layout.printable(key)}
             )
@@ -260,7 +274,7 @@ class DropFolder:
         unknown = sorted(f for f in listing if f not in layout.INGEST_ACCEPTED_FILES)
         ambiguous = [found for _, files in _SLOTS if len(found := [f for f in files if f in listing]) > 1]
         if unknown or ambiguous:
-            return self._refuse_files(name, state, listing, unknown, ambiguous)
+            return self._refuse_files(name, state, unknown, ambiguous)
 
         chosen = {slot: next((f for f in files if f in listing), None) for slot, files in _SLOTS}
         if any(f is None for slot, f in chosen.items() if slot not in OPTIONAL_SLOTS):
@@ -405,7 +419,6 @@ class DropFolder:
         self,
         name: str,
         state: DropState | None,
-        listing: dict[str, ObjectInfo],
         unknown: list[str],
         ambiguous: list[list[str]],
     ) -> IngestOutcome:
@@ -425,7 +438,9 @@ class DropFolder:
                 "field": "name",
                 "message": f"more than one file given for one input: {', '.join(ambiguous[0])}",
             }
-        error_id = "error:" + _digest({k: _identity(k, v) for k, v in listing.items()})
+        # The state is the error it publishes: another stray file that changes nothing in it
+        # (the names after the first few) neither advances the state nor rewrites error.json.
+        error_id = "error:" + _digest({"code": error["code"], "message": error["message"]})
         if state is not None and state.set_id == error_id:
             if state.published_seq < state.seq:
                 self.publisher.publish_error(name, state.seq, {"error": error})

@@ -186,8 +186,9 @@ class BlobStore(BlobReader, Protocol):
 
     def list_keys(self, prefix: str) -> list[str]: ...
 
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
-        """Keys with their ETag and upload time."""
+    def list_objects(self, prefix: str, limit: int | None = None) -> list[ObjectInfo]:
+        """Keys with their ETag and upload time, in key order; with ``limit``, only the first
+        ``limit`` of them (one request: a bounded page)."""
         ...
 
     def get_tagged(self, key: str) -> tuple[bytes, str]:

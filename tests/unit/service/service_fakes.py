@@ -286,13 +286,14 @@ class FakeBlobStore:
         with self.lock:
             return sorted(k for k in self.objects if k.startswith(prefix))
 
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str, limit: int | None = None) -> list[ObjectInfo]:
         with self.lock:
-            return [
+            found = [
                 ObjectInfo(k, _etag(v), self.modified.get(k, 0.0), len(v))
                 for k, v in sorted(self.objects.items())
                 if k.startswith(prefix)
             ]
+        return found[:limit] if limit is not None else found
 
     def get_tagged(self, key: str) -> tuple[bytes, str]:
         data = self.get(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from facesvg.service.dropfolder import IngestOutcome
@@ -565,7 +566,9 @@ def test_an_oversized_options_json_is_refused_before_it_is_parsed(
     if not listed_size:  # a store whose listing has no sizes: the bytes are checked before parsing
         real_list = h.blobs.list_objects
         monkeypatch.setattr(
-            h.blobs, "list_objects", lambda prefix: [o._replace(size=-1) for o in real_list(prefix)]
+            h.blobs,
+            "list_objects",
+            lambda prefix, limit=None: [o._replace(size=-1) for o in real_list(prefix, limit)],
         )
     big = b'{"zones": "all", "pad": "' + b" " * layout.INGEST_OPTIONS_MAX_BYTES + b'"}'
 
@@ -588,3 +591,40 @@ def test_an_options_json_of_exactly_the_bound_is_accepted() -> None:
     exact = head + b" " * (layout.INGEST_OPTIONS_MAX_BYTES - len(head))
     assert _upload_one_at_a_time(h, "f", {"options.json": exact, **SET_A})[-1] is IngestOutcome.SUBMITTED
     assert _options_of(h, h.queue.messages[0].job_id) == {"zones": "all"}
+
+
+def test_stray_files_cost_a_bounded_listing_and_one_error_write_per_change() -> None:
+    # Given a folder that receives 300 files it does not accept, one event each (and a good folder)
+    h = make_harness()
+    listed: list[int] = []
+    real_list, real_put = h.blobs.list_objects, h.blobs.put
+    writes: list[str] = []
+
+    def counting_list(prefix: str, limit: int | None = None) -> list[Any]:
+        page = real_list(prefix, limit)
+        listed.append(len(page))
+        return page
+
+    def counting_put(key: str, data: bytes, content_type: str) -> None:
+        writes.append(key)
+        real_put(key, data, content_type)
+
+    h.blobs.list_objects = counting_list  # type: ignore[method-assign]
+    h.blobs.put = counting_put  # type: ignore[method-assign]
+    for i in range(300):
+        assert _drop(h, "junk", {f"stray-{i:03d}.bin": b"x"}) is IngestOutcome.INVALID
+
+    # Then each event listed one bounded page, and error.json was written only when it changed
+    # (the first five names stay the first five: the error says the same thing)
+    assert len(listed) == 300 and max(listed) <= 16, max(listed)  # the accepted names + 2, not 300
+    assert writes.count("results/junk/error.json") == 5, writes.count("results/junk/error.json")
+    error = json.loads(h.blobs.objects["results/junk/error.json"])["error"]
+    assert error["code"] == "InvalidFileName" and "'stray-000.bin'" in error["message"]
+    # and an accepted file among the junk still finds the folder refused, from the bounded page
+    listed.clear()
+    assert _drop(h, "junk", {"image.png": b"img"}) is IngestOutcome.INVALID
+    assert len(listed) == 1 and listed[0] <= 16
+    # while another folder is not affected at all
+    two = {"image.png": b"img", "landmarks.json": LANDMARKS.encode()}
+    assert _drop(h, "good", two) is IngestOutcome.WAITING
+    assert _drop(h, "good", {"segmentation_map.png": b"map"}) is IngestOutcome.SUBMITTED
