@@ -260,8 +260,11 @@ def test_the_documented_snippets_verify_a_real_delivery_and_refuse_a_forged_one(
     assert got.body["id"] == accepted["id"]
     secret = local_stack.webhook_secret()
     headers = dict(got.headers)
-    forged_headers = {**headers, "facesvg-signature": "v1=" + "0" * 64}
+    forged_headers = {**headers, "facesvg-signature": "v2=" + "0" * 64}
+    replayed_headers = {**headers, "facesvg-delivery-id": uuid.uuid4().hex}  # a captured delivery, new id
+    v1_only = {**headers, "facesvg-signature": headers["facesvg-signature"].split(",")[1]}
     tampered = got.raw.replace(b'"status":"completed"', b'"status":"failed"')
+    assert headers["facesvg-signature"].startswith("v2=") and v1_only["facesvg-signature"].startswith("v1=")
 
     scope: dict[str, Any] = {}
     exec(_snippet("python"), scope)
@@ -269,7 +272,30 @@ def test_the_documented_snippets_verify_a_real_delivery_and_refuse_a_forged_one(
     assert verify(secret, headers, got.raw)
     assert not verify(secret, forged_headers, got.raw)
     assert not verify(secret, headers, tampered)
+    assert not verify(secret, replayed_headers, got.raw)
+    assert not verify(secret, v1_only, got.raw)  # the snippets check v2
     assert not verify("not-the-secret", headers, got.raw)
+
+    shell = tmp_path / "verify.sh"
+    shell.write_text(_snippet("sh"), encoding="utf-8")
+    (tmp_path / "body.json").write_bytes(got.raw)
+    (tmp_path / "tampered.json").write_bytes(tampered)
+
+    def verify_sh(h: dict[str, str], body_file: str, key: str = secret) -> bool:
+        args = [h["facesvg-timestamp"], h["facesvg-delivery-id"], h["facesvg-signature"]]
+        run = subprocess.run(
+            ["sh", str(shell), key, *args, str(tmp_path / body_file)], capture_output=True, text=True
+        )
+        assert run.stdout.strip() in ("valid", "invalid"), run
+        return run.returncode == 0 and run.stdout.strip() == "valid"
+
+    if shutil.which("openssl"):
+        assert verify_sh(headers, "body.json")
+        assert not verify_sh(forged_headers, "body.json")
+        assert not verify_sh(headers, "tampered.json")
+        assert not verify_sh(replayed_headers, "body.json")
+        assert not verify_sh(v1_only, "body.json")
+        assert not verify_sh(headers, "body.json", key="not-the-secret")
 
     node = shutil.which("node")
     if node is None:
@@ -284,6 +310,8 @@ def test_the_documented_snippets_verify_a_real_delivery_and_refuse_a_forged_one(
         [secret, headers, base64.b64encode(got.raw).decode()],
         [secret, forged_headers, base64.b64encode(got.raw).decode()],
         [secret, headers, base64.b64encode(tampered).decode()],
+        [secret, replayed_headers, base64.b64encode(got.raw).decode()],
+        [secret, v1_only, base64.b64encode(got.raw).decode()],
     ]
     out = subprocess.run(
         [node, "-e", driver],
@@ -294,7 +322,7 @@ def test_the_documented_snippets_verify_a_real_delivery_and_refuse_a_forged_one(
         timeout=30,
         check=True,
     )
-    assert json.loads(out.stdout) == [True, False, False]
+    assert json.loads(out.stdout) == [True, False, False, False, False]
 
 
 @pytest.mark.parametrize(

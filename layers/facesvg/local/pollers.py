@@ -115,9 +115,14 @@ class SqsEventSource(_Poller):
         retry_delay_seconds: int | None = 1,  # None: the function sets its records' visibility itself
         crash_visibility_seconds: int | None = None,
         region: str = "us-east-1",
+        max_in_flight: int = 1,
     ) -> None:
         super().__init__(sqs, queue_url, stop, name, wait_seconds)
         self.queue_arn = queue_arn
+        # >1: keep receiving while up to this many invocations run (Lambda scales out the same
+        # way), so a batch held by slow webhook receivers does not hold up the next batch.
+        self.max_in_flight = max_in_flight
+        self._slots = threading.BoundedSemaphore(max_in_flight)
         self.invoke = invoke
         self.batch_size = batch_size
         self.retry_delay_seconds = retry_delay_seconds
@@ -126,9 +131,35 @@ class SqsEventSource(_Poller):
         self.crashes = 0
 
     def poll_once(self) -> None:
-        messages = self.receive(self.batch_size)
-        if not messages:
+        if self.max_in_flight == 1:
+            messages = self.receive(self.batch_size)
+            if messages:
+                self._handle(messages)
             return
+        while not self._slots.acquire(timeout=0.5):
+            if self.stop_event.is_set():
+                return
+        try:
+            messages = self.receive(self.batch_size)
+        except BaseException:
+            self._slots.release()
+            raise
+        if not messages:
+            self._slots.release()
+            return
+        threading.Thread(
+            target=self._handle_in_flight, args=(messages,), name=f"{self.name}-batch", daemon=True
+        ).start()
+
+    def _handle_in_flight(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._handle(messages)
+        except Exception:
+            logger.exception("local event source error", extra={"poller": self.name})
+        finally:
+            self._slots.release()
+
+    def _handle(self, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
         try:
             response = self.invoke(event) or {}

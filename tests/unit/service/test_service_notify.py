@@ -16,7 +16,6 @@ from facesvg.service.notify import (
     Delivery,
     DeliveryOutcome,
     Dispatcher,
-    HttpAnswer,
     InvalidCallbackUrl,
     SafeUrl,
     UrlPolicy,
@@ -24,9 +23,9 @@ from facesvg.service.notify import (
     check_callback_url,
     classify,
     parse_notify_message,
-    signature,
-    verify_signature,
 )
+from facesvg.service.signing import signature, signature_v1, verify_signature
+from facesvg.service.webhook_http import HttpAnswer, parse_retry_after
 from facesvg.service.worker import ProcessOutcome
 from service_fakes import FakeBlobStore, Harness, make_harness
 
@@ -73,6 +72,35 @@ def test_every_refused_url_class_names_callback_url(
     assert caught.value.field == "callback_url" and reason in caught.value.message
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/caf\u00e9",  # non-ASCII path
+        "https://hooks.example.com/hook?name=J\u00fcrgen",  # non-ASCII query
+        "https://hooks.example.com/hook#\u00e9",
+        "https://b\u00fccher.example/hook",  # an IDN host not in its xn-- form
+        "https://hooks.example.com/\u202ehook",  # a bidi control
+        "https://hooks.example.com/hook?a=\x01",  # a C0 control
+        "https://hooks.example.com/hook?a=\x7f",  # DEL
+        "https://hooks.example.com/a b",
+        "https://hooks.example.com/hook\r\nX-Injected: 1",
+        "https://hooks.example.com/hook\u0085",  # NEL: whitespace to Python, not to HTTP
+        "https://hooks.example.com:0/hook",
+    ],
+)
+def test_a_url_that_cannot_be_sent_as_a_request_line_is_refused(url: str) -> None:
+    with pytest.raises(InvalidCallbackUrl) as caught:
+        check_callback_url(url, AWS, resolver("93.184.216.34"))
+    assert caught.value.field == "callback_url"
+
+
+def test_a_percent_encoded_url_is_accepted_and_sent_as_written() -> None:
+    safe = check_callback_url(
+        "https://hooks.example.com/caf%C3%A9?q=J%C3%BCrgen", AWS, resolver("93.184.216.34")
+    )
+    assert safe.target == "/caf%C3%A9?q=J%C3%BCrgen" and safe.host_header == "hooks.example.com"
+
+
 def test_an_unresolvable_host_is_refused() -> None:
     def fails(host: str, port: int) -> list[str]:
         raise OSError("no such host")
@@ -101,16 +129,32 @@ def test_the_local_policy_allows_plain_http_to_loopback_only() -> None:
 # ---------------------------------------------------------------------------------- signing
 
 
+ID = "8e292856ddb0d0c88ce8d07407752c46"
+
+
 def test_a_signature_verifies_and_a_forged_or_stale_one_does_not() -> None:
     body = b'{"id":"abc"}'
-    sig = signature(SECRET, "1800000000", body)
-    assert sig.startswith("v1=")
-    assert verify_signature(SECRET, body, "1800000000", sig, now=NOW + 10)
-    assert verify_signature(SECRET, body, "1800000000", f"v1=deadbeef, {sig}", now=NOW)  # rotation
-    assert not verify_signature(b"another secret", body, "1800000000", sig, now=NOW)  # forged
-    assert not verify_signature(SECRET, b'{"id":"abd"}', "1800000000", sig, now=NOW)  # tampered
-    assert not verify_signature(SECRET, body, "1800000000", sig, now=NOW + 301)  # replayed later
-    assert not verify_signature(SECRET, body, "soon", sig, now=NOW)
+    sig = signature(SECRET, "1800000000", ID, body)
+    assert sig.startswith("v2=")
+    assert verify_signature(SECRET, body, "1800000000", sig, ID, now=NOW + 10)
+    assert verify_signature(SECRET, body, "1800000000", f"v2=deadbeef, {sig}", ID, now=NOW)  # rotation
+    assert not verify_signature(b"another secret", body, "1800000000", sig, ID, now=NOW)  # forged
+    assert not verify_signature(SECRET, b'{"id":"abd"}', "1800000000", sig, ID, now=NOW)  # tampered
+    assert not verify_signature(SECRET, body, "1800000000", sig, ID, now=NOW + 301)  # replayed later
+    assert not verify_signature(SECRET, body, "soon", sig, ID, now=NOW)
+    assert not verify_signature(SECRET, body, "1800000000", "v2=\u00e9" + sig[3:], ID, now=NOW)
+
+
+def test_the_delivery_id_is_signed_so_a_replay_under_a_new_id_does_not_verify() -> None:
+    from facesvg.service.signing import signed_headers
+
+    body = b'{"delivery_id":"%s"}' % ID.encode()
+    headers = signed_headers(SECRET, body, ID, NOW)
+    sig, ts = headers["facesvg-signature"], headers["facesvg-timestamp"]
+    assert verify_signature(SECRET, body, ts, sig, headers["facesvg-delivery-id"], now=NOW)
+    assert not verify_signature(SECRET, body, ts, sig, "0" * 32, now=NOW)  # the replay's new id
+    # v1 is still sent (receivers written for it keep working) and covers the body only.
+    assert signature_v1(SECRET, ts, body) in sig.split(",")
 
 
 # ----------------------------------------------------------------------------- retry policy
@@ -148,6 +192,39 @@ def test_the_default_backoff_gives_at_least_five_attempts_over_ten_minutes() -> 
     assert delays == [30, 60, 120, 240, 480] and sum(delays) >= 600
     assert backoff_seconds(3, 30, retry_after=500) == 500  # a server's Retry-After is honoured
     assert backoff_seconds(20, 30) == 900  # capped
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("901", 900.0),  # capped at the longest backoff
+        ("9" * 5000, 900.0),  # more digits than int() converts
+        ("Mon, 01 Jan 2035 00:00:00 GMT", 900.0),  # a date far ahead: capped
+        ("Fri, 15 Jan 2027 08:01:00 GMT", 60.0),  # an HTTP-date
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),  # a date in the past: now
+        ("inf", None),
+        ("Infinity", None),
+        ("1e400", None),
+        ("nan", None),
+        ("-5", None),
+        ("1.5", None),  # delta-seconds are digits only (RFC 9110)
+        ("soon", None),
+        ("", None),
+        ("\u0661\u0662", None),  # Unicode digits are not HTTP digits
+    ],
+)
+def test_retry_after_is_read_as_rfc_9110_says_and_capped(value: str, seconds: float | None) -> None:
+    assert parse_retry_after(value, now=NOW) == seconds
+
+
+@pytest.mark.parametrize("retry_after", [float("inf"), float("-inf"), float("nan"), 1e300, -50.0])
+def test_the_backoff_never_overflows_whatever_retry_after_says(retry_after: float) -> None:
+    delay = backoff_seconds(2, 30, retry_after=retry_after)
+    assert 60 <= delay <= 900
+    assert backoff_seconds(10_000, 30) == 900  # no overflow from the exponent either
 
 
 # ------------------------------------------------------------------------- job-end events
@@ -349,7 +426,12 @@ def test_an_event_fans_out_to_one_delivery_per_caller_each_signed(public_dns: No
     refs = []
     for target, body, headers in receiver.calls:
         assert verify_signature(
-            SECRET, body, headers["facesvg-timestamp"], headers["facesvg-signature"], now=NOW
+            SECRET,
+            body,
+            headers["facesvg-timestamp"],
+            headers["facesvg-signature"],
+            headers["facesvg-delivery-id"],
+            now=NOW,
         )
         doc = json.loads(body)
         assert doc["id"] == job_id and doc["type"] == "JobCompleted" and doc["status"] == "completed"
@@ -396,6 +478,20 @@ def test_a_429_honours_retry_after_and_other_4xx_and_redirects_are_not_retried(p
     assert d.deliver(delivery, 3).outcome is DeliveryOutcome.REJECTED
 
 
+@pytest.mark.parametrize("retry_after", [float("inf"), float("nan"), 1e308])
+def test_a_429_with_an_absurd_retry_after_is_retried_within_the_cap(
+    public_dns: None, retry_after: float
+) -> None:
+    h = make_harness(notify=True)
+    delivery = _one_delivery(h)
+    d = _dispatcher(h, Receiver(HttpAnswer(429, retry_after=retry_after)))
+
+    result = d.deliver(delivery, 1)
+
+    assert result.outcome is DeliveryOutcome.RETRY and result.retry_in is not None
+    assert 30 <= result.retry_in <= 900
+
+
 def test_a_url_that_now_resolves_to_a_private_address_is_refused_at_delivery(public_dns: None) -> None:
     h = make_harness(notify=True)
     delivery = _one_delivery(h)
@@ -425,6 +521,30 @@ def test_garbage_on_the_notify_queue_is_an_error() -> None:
     ],
 )
 def test_the_api_answers_a_refused_callback_with_a_400_naming_it(url: str) -> None:
+    _assert_refused_by_every_submit_route(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/caf\u00e9",
+        "https://hooks.example.com/hook?x=\u00fc",
+        "https://hooks.example.com/hook?x=\x00",
+        "https://hooks.example.com/\u2028",
+    ],
+)
+def test_the_api_refuses_a_callback_that_could_never_be_sent(url: str, public_dns: None) -> None:
+    _assert_refused_by_every_submit_route(url)
+
+
+def _assert_refused_by_every_submit_route(url: str) -> None:
+    from facesvg import names
+
+    for prefix in names.ROUTE_PREFIXES:
+        _assert_refused(url, prefix + names.SUBMIT_PATH)
+
+
+def _assert_refused(url: str, path: str) -> None:
     from facesvg.local.lambdas import LocalContext
     from facesvg.service.api import create_app, resolve
 
@@ -436,11 +556,11 @@ def test_the_api_answers_a_refused_callback_with_a_400_naming_it(url: str) -> No
         "callback_url": url,
     }
     event = {
-        "resource": "/api/v1/submit",
-        "path": "/api/v1/submit",
+        "resource": path,
+        "path": path,
         "httpMethod": "POST",
         "headers": {"content-type": "application/json"},
-        "requestContext": {"stage": "prod", "path": "/prod/api/v1/submit", "httpMethod": "POST"},
+        "requestContext": {"stage": "prod", "path": f"/prod{path}", "httpMethod": "POST"},
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
