@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -418,3 +419,222 @@ def test_webhook_listen_prints_the_verified_delivery_of_submit_callback_url(loca
     finally:
         listen.terminate()
         listen.wait(timeout=10)
+
+
+# ------------------------------------------------------------ slow receivers: isolation
+
+
+@dataclasses.dataclass
+class _Connection:
+    opened: float  # time.time()
+    closed: float | None = None  # when the sender gave up (or the answer was sent)
+    head: bytes = b""
+
+
+class Trickler:
+    """A receiver on 127.0.0.1 that answers 1 byte/s of a never-ending header (every connection),
+    until ``finish()`` makes it answer 200 at once. Records when each connection opened and when
+    the sender closed it."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        import socket
+
+        self.interval = interval
+        self.connections: list[_Connection] = []
+        self._finish = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._accept = threading.Thread(target=self._accept_loop, name="trickler", daemon=True)
+        self._accept.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self._server.getsockname()[1]}{path}"
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                continue
+            record = _Connection(time.time())
+            self.connections.append(record)
+            t = threading.Thread(target=self._serve, args=(conn, record), name="trickler-conn", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, conn: Any, record: _Connection) -> None:
+        with conn:
+            try:
+                conn.settimeout(5)
+                while b"\r\n\r\n" not in record.head:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    record.head += chunk
+                status = b"HTTP/1.1 200 OK\r\nX-Slow: "
+                endless = status + b"a" * 1_000_000
+                for sent, byte in enumerate(endless):
+                    if self._finish.is_set() or self._stop.is_set():
+                        rest = status[sent:] if sent < len(status) else b""
+                        conn.sendall(rest + b"1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        break
+                    conn.settimeout(self.interval)
+                    try:
+                        if conn.recv(65536) == b"":  # the sender closed the connection
+                            break
+                    except TimeoutError:
+                        pass
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                pass
+            finally:
+                record.closed = time.time()
+
+    def open_now(self) -> int:
+        return sum(1 for c in self.connections if c.closed is None)
+
+    def finish(self) -> None:
+        """From now on answer 200 (the deliveries end, none is left to the DLQ)."""
+        self._finish.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._accept.join(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
+        self._server.close()
+
+
+def test_slow_receivers_of_one_client_do_not_delay_another_clients_webhook(
+    local_stack: Any, api: httpx.Client, receiver: WebhookReceiver
+) -> None:
+    """Client A's two receivers trickle their answers 1 byte/s; client B's answers at once: B's
+    webhook arrives within seconds of its job's end, and each of A's attempts ends by the deadline."""
+    from facesvg.service.clock import epoch_of
+    from facesvg.service.settings import get_settings
+
+    deadline = get_settings().notify_timeout_seconds
+    slow_a1, slow_a2 = Trickler(), Trickler()
+    try:
+        a1 = _submit(api, {**unique_body(), "callback_url": slow_a1.url("/a1"), "client_reference": "a1"})
+        a2 = _submit(api, {**unique_body(), "callback_url": slow_a2.url("/a2"), "client_reference": "a2"})
+        eventually(lambda: slow_a1.open_now() and slow_a2.open_now(), timeout=60)
+
+        path_b = _path()
+        b = _submit(api, {**unique_body(), "callback_url": receiver.url(path_b), "client_reference": "b"})
+        finished = wait_finished(api, b["id"], timeout=60)
+        (got,) = _delivered(receiver, path_b, timeout=30)
+
+        assert finished["status"] == "completed"
+        late = got.at - epoch_of(got.body["finished_at"])
+        assert got.verified and got.body["client_reference"] == "b"
+        assert late < deadline, f"B's webhook arrived {late:.1f} s after its job ended"
+        assert all(c.connections[0].opened < got.at for c in (slow_a1, slow_a2))  # A's came first
+        print(f"B's webhook {late:.2f} s after its job ended")
+        # A's receivers were being tried all along; each attempt ends by the deadline.
+        eventually(lambda: slow_a1.connections[0].closed and slow_a2.connections[0].closed, deadline + 10)
+        ended = [c for c in slow_a1.connections + slow_a2.connections if c.closed is not None]
+        assert max(c.closed - c.opened for c in ended if c.closed) < deadline + 2.0  # generous: load
+        assert {a1["id"], a2["id"]} and all(b"facesvg-signature" in c.head for c in slow_a1.connections)
+    finally:
+        slow_a1.finish()
+        slow_a2.finish()
+        try:  # A's deliveries end (200) rather than waiting in the queue for later tests
+            eventually(lambda: all(c.closed for c in slow_a1.connections + slow_a2.connections), timeout=30)
+        finally:
+            slow_a1.close()
+            slow_a2.close()
+
+
+def test_within_one_notify_batch_a_trickling_receiver_does_not_hold_up_the_others(
+    local_stack: Any, receiver: WebhookReceiver
+) -> None:
+    """One batch of three deliveries — two to receivers trickling 1 byte/s, one to a receiver that
+    answers at once — given to the notify function as the SQS event source does: the quick one is
+    delivered while the slow ones are still open, and the slow ones end by the deadline."""
+    from facesvg.local.pollers import sqs_record
+    from facesvg.service.notify import Delivery
+    from facesvg.service.settings import get_settings
+
+    deadline = get_settings().notify_timeout_seconds
+    sqs, url = local_stack.clients["sqs"], local_stack.resources.notify_queue_url
+    slow_a1, slow_a2 = Trickler(), Trickler()
+    path_b = _path()
+    ids = {}
+    batch: threading.Thread | None = None
+    local_stack.stop_pollers()  # this test is the event source for the three messages
+    try:
+        for name, target in [
+            ("a1", slow_a1.url("/a1")),
+            ("a2", slow_a2.url("/a2")),
+            ("b", receiver.url(path_b)),
+        ]:
+            delivery = Delivery(
+                delivery_id=uuid.uuid4().hex,
+                type="JobFailed",
+                url=target,
+                client_reference=name,
+                detail={
+                    "id": uuid.uuid4().hex,
+                    "status": "failed",
+                    "error": {"code": "NoFace", "message": "x"},
+                },
+            )
+            ids[sqs.send_message(QueueUrl=url, MessageBody=delivery.model_dump_json())["MessageId"]] = name
+        mine: list[dict[str, Any]] = []
+
+        def receive_all() -> bool:
+            out = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
+            )
+            for m in out.get("Messages", []):
+                if m["MessageId"] in ids:
+                    mine.append(m)
+                else:  # not this test's: back to the queue
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                    )
+            return len(mine) == 3
+
+        eventually(receive_all, timeout=30)
+        mine.sort(key=lambda m: ids[m["MessageId"]])  # a1, a2, b: the quick one last in the batch
+        event = {
+            "Records": [sqs_record(m, local_stack.resources.notify_queue_arn, "us-east-1") for m in mine]
+        }
+        answers: list[dict[str, Any]] = []
+        batch = threading.Thread(
+            target=lambda: answers.append(local_stack.invoke("notify", event)), daemon=True
+        )
+        started = time.time()
+        batch.start()
+        batch.join(timeout=deadline + 20)  # a batch held by its slow receivers fails, never hangs
+        took = time.time() - started
+        assert answers, f"the batch was still running {took:.0f} s later, held by its slow receivers"
+        answer = answers[0]
+
+        (got,) = _delivered(receiver, path_b)
+        failed = {
+            ids[m["MessageId"]]
+            for m in mine
+            if {"itemIdentifier": m["MessageId"]} in answer["batchItemFailures"]
+        }
+        assert failed == {"a1", "a2"}  # retried later; B delivered
+        slow = slow_a1.connections + slow_a2.connections
+        assert len(slow) == 2 and all(c.closed for c in slow)
+        assert all(got.at < c.closed for c in slow if c.closed), "B waited for A's receivers"
+        assert max(c.closed - c.opened for c in slow if c.closed) < deadline + 2.0
+        assert took < deadline + 3.0  # the batch took one deadline, not one per slow receiver
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(mine)],
+        )
+    finally:
+        slow_a1.finish()
+        slow_a2.finish()
+        if batch is not None:
+            batch.join(timeout=30)
+        local_stack.start_pollers()
+        slow_a1.close()
+        slow_a2.close()

@@ -101,13 +101,17 @@ def _run_concurrently(
     import contextvars
     from concurrent.futures import ThreadPoolExecutor, wait
 
-    pool = ThreadPoolExecutor(max_workers=min(len(records), MAX_CONCURRENT_RECORDS))
+    pool = ThreadPoolExecutor(
+        max_workers=min(len(records), MAX_CONCURRENT_RECORDS), thread_name_prefix="sqs-record"
+    )
+    finished = False
     try:
         # Each record in a copy of the caller's context (per-invocation log keys, locally).
         futures = [pool.submit(contextvars.copy_context().run, _run, r, handle) for r in records]
-        wait(futures, timeout=budget_seconds)
+        finished = not wait(futures, timeout=budget_seconds).not_done
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # All done: the idle threads end now. Otherwise the late ones are not waited for.
+        pool.shutdown(wait=finished, cancel_futures=True)
     ok: list[bool] = []
     for record, future in zip(records, futures, strict=True):
         if future.done() and not future.cancelled():

@@ -24,6 +24,7 @@ from facesvg.service.notify import (
     classify,
     parse_notify_message,
 )
+from facesvg.service.settings import Settings
 from facesvg.service.signing import signature, signature_v1, verify_signature
 from facesvg.service.webhook_http import HttpAnswer, parse_retry_after
 from facesvg.service.worker import ProcessOutcome
@@ -292,6 +293,76 @@ def test_without_a_bus_nothing_is_published_and_the_job_item_has_no_flag() -> No
     h.service.process(job_id)
     job = h.jobs.get_job(job_id)
     assert job is not None and job.event_state is None
+
+
+# ---------------------------------------------------------- jobs created already ended
+
+LANDMARKS = [[1, 2], [3, 4]]
+
+
+def _rendered_for_another_client(h: Harness) -> str:
+    first = h.service.submit(h.service.prepare(b"img", b"map", LANDMARKS, OPTS), source="api", scope="key:A")
+    assert h.service.process(first.job.job_id) is ProcessOutcome.COMPLETED
+    return first.job.job_id
+
+
+def _drain_process_queue(h: Harness) -> None:
+    """What the process function's event source does with every message sent so far (each twice:
+    SQS is at-least-once)."""
+    for message in list(h.queue.messages) * 2:
+        h.service.process(message.job_id, content_hash=message.content_hash)
+
+
+@pytest.mark.parametrize("route", ["api", "drop folder"])
+def test_a_job_created_already_completed_publishes_its_job_end_event_exactly_once(route: str) -> None:
+    h = make_harness(notify=True)
+    first = _rendered_for_another_client(h)
+    prepared = h.service.prepare(b"img", b"map", LANDMARKS, OPTS)
+
+    if route == "api":  # another client's identical inputs
+        outcome = h.service.submit(prepared, source="api", scope="key:B")
+    else:  # a drop-folder job over an earlier render
+        outcome = h.service.submit(prepared, source="ingest:shoot-1", publish_name="shoot-1")
+    _drain_process_queue(h)
+
+    job = outcome.job
+    assert outcome.created and job.status is JobStatus.COMPLETED and job.job_id != first
+    assert [(t, d["id"]) for t, d in h.events.published] == [
+        ("JobCompleted", first),
+        ("JobCompleted", job.job_id),
+    ]
+    stored = h.jobs.get_job(job.job_id)
+    assert stored is not None and stored.event_state is EventState.PUBLISHED
+    assert h.core.renders == 1  # announced, not rendered again
+
+
+def test_a_lost_announcement_is_made_by_the_clients_next_identical_submit() -> None:
+    h = make_harness(notify=True)
+    _rendered_for_another_client(h)
+    prepared = h.service.prepare(b"img", b"map", LANDMARKS, OPTS)
+    h.queue.fail = True
+    from facesvg.service.errors import ServiceUnavailable
+
+    with pytest.raises(ServiceUnavailable):  # the job stands, its event is owed
+        h.service.submit(prepared, source="api", scope="key:B")
+    h.queue.fail = False
+    h.service.submit(prepared, source="api", scope="key:B")  # at once: nothing yet (not stuck)
+    assert len(h.queue.messages) == 1
+
+    h.clock[0] += Settings().requeue_pending_seconds + 1
+    again = h.service.submit(prepared, source="api", scope="key:B")
+    _drain_process_queue(h)
+
+    assert not again.created and again.job.status is JobStatus.COMPLETED
+    assert [d["id"] for _, d in h.events.published][1:] == [again.job.job_id]
+
+
+def test_without_a_bus_a_job_created_completed_has_no_flag_and_sends_nothing() -> None:
+    h = make_harness()
+    first = h.service.submit(h.service.prepare(b"img", b"map", LANDMARKS, OPTS), source="api", scope="key:A")
+    h.service.process(first.job.job_id)
+    second = h.service.submit(h.service.prepare(b"img", b"map", LANDMARKS, OPTS), source="api", scope="key:B")
+    assert second.job.event_state is None and len(h.queue.messages) == 1
 
 
 # ------------------------------------------------------------------------ submit callbacks
