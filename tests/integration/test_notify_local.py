@@ -339,10 +339,30 @@ def test_the_documented_snippets_verify_a_real_delivery_and_refuse_a_forged_one(
         "https://user:password@127.0.0.1/hook",  # credentials
         "ftp://127.0.0.1/hook",  # not HTTP(S)
         "https://nonexistent.invalid/hook",  # does not resolve
+        "https://[2002:c0a8:101::]/hook",  # 6to4 of 192.168.1.1 (loopback is allowed locally)
+        "https://[2002:a9fe:a9fe::]/hook",  # 6to4 instance metadata
+        "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 instance metadata
+        "https://[fec0::1]/hook",  # site-local
+        "https://192.0.0.9/hook",  # IETF protocol assignments
+        "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",  # Teredo, client 127.0.0.1
     ],
 )
 def test_every_refused_url_class_is_a_400_naming_callback_url(api: httpx.Client, url: str) -> None:
     r = api.post(submit_url(), json={**unique_body(), "callback_url": url})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["field"] == "callback_url" and error["code"] == "InvalidCallbackUrl"
+
+
+@pytest.mark.parametrize("prefix", names.ROUTE_PREFIXES)
+@pytest.mark.parametrize(
+    "path",
+    ["/caf\u00e9", "/hook?name=J\u00fcrgen", "/hook?x=\u0000", "/a\tb", "/\u2028", "/hook\u0085"],
+)
+def test_a_callback_that_could_never_be_sent_is_a_400_on_both_route_families(
+    api: httpx.Client, receiver: WebhookReceiver, prefix: str, path: str
+) -> None:
+    r = api.post(submit_url(prefix), json={**unique_body(), "callback_url": receiver.url(path)})
     assert r.status_code == 400, r.text
     error = r.json()["error"]
     assert error["field"] == "callback_url" and error["code"] == "InvalidCallbackUrl"
@@ -638,3 +658,53 @@ def test_within_one_notify_batch_a_trickling_receiver_does_not_hold_up_the_other
         local_stack.start_pollers()
         slow_a1.close()
         slow_a2.close()
+
+
+def test_jobs_created_already_completed_publish_one_job_end_event_each(
+    local_stack: Any, api: httpx.Client, spy: Any
+) -> None:
+    """Another client's identical inputs, and a drop folder over an earlier render: each job is
+    created completed over the shared render, and each end is one event on the bus."""
+    from facesvg.commands.payload import SAMPLE_DIR
+
+    body = unique_body()
+    first = _submit(api, body)
+    wait_finished(api, first["id"])
+    other_client = {"x-api-key": f"client-{uuid.uuid4().hex[:8]}"}
+    r = api.post(submit_url(), json=body, headers=other_client)
+    assert r.status_code in (200, 202), r.text
+    second = r.json()
+    assert second["id"] != first["id"]
+    wait_finished(api, second["id"], headers=other_client)
+
+    name = f"over-render-{uuid.uuid4().hex[:8]}"
+    s3 = local_stack.clients["s3"]
+    for file_name, data in [
+        ("options.json", json.dumps(body["options"]).encode()),
+        ("image.png", (SAMPLE_DIR / "original_image.png").read_bytes()),
+        ("segmentation_map.png", (SAMPLE_DIR / "segmentation_map.png").read_bytes()),
+        ("landmarks.txt", (SAMPLE_DIR / "landmarks.txt").read_bytes()),
+    ]:
+        s3.put_object(Bucket=names.BUCKET_NAME, Key=f"incoming/{name}/{file_name}", Body=data)
+
+    def dropped_job() -> str | None:
+        try:
+            obj = s3.get_object(Bucket=names.BUCKET_NAME, Key=f"results/{name}/job.json")
+        except s3.exceptions.NoSuchKey:
+            return None
+        return str(json.loads(obj["Body"].read())["id"])
+
+    third = eventually(dropped_job, timeout=60)
+    assert (
+        job_item(local_stack, third)["content_hash"]["S"]
+        == job_item(local_stack, first["id"])["content_hash"]["S"]
+    )
+    assert job_item(local_stack, third)["attempts"]["N"] == "0"  # created completed: never rendered
+
+    for job_id in (first["id"], second["id"], third):
+        events = eventually(lambda job_id=job_id: spy(job_id), timeout=30)
+        assert [e["detail-type"] for e in events] == ["JobCompleted"], job_id
+    eventually(lambda: job_item(local_stack, third)["event_state"]["S"] == "published", timeout=30)
+    time.sleep(1.5)  # a second event would be published within this (the process poller waits ≤ 1 s)
+    assert [len(spy(j)) for j in (first["id"], second["id"], third)] == [1, 1, 1]
+    assert job_item(local_stack, second["id"])["event_state"]["S"] == "published"
