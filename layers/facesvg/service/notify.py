@@ -226,7 +226,10 @@ class EventOutbox:
                 # Its writer is publishing right now (claim not expired): come back later.
                 raise TransientError(f"the event of job {job.job_id} is being published")
             return
-        logger.warning("publishing a job-end event its writer did not", extra={"job_id": job.job_id})
+        if job.event_claim_until:
+            logger.warning("publishing a job-end event its writer did not", extra={"job_id": job.job_id})
+        else:  # never claimed: a job created already ended, announced through the queue
+            logger.info("publishing the job-end event of a job created ended", extra={"job_id": job.job_id})
         self.publish_claimed(claimed)
 
 
