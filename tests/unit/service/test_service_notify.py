@@ -572,6 +572,16 @@ def test_a_url_that_now_resolves_to_a_private_address_is_refused_at_delivery(pub
     assert d.deliver(delivery, 1).outcome is DeliveryOutcome.REFUSED and receiver.calls == []
 
 
+def test_a_queued_delivery_whose_url_cannot_be_sent_is_refused_not_crashed(public_dns: None) -> None:
+    """Accepted before URLs were checked for it: refused at delivery, never sent, no exception."""
+    h = make_harness(notify=True)
+    queued = _one_delivery(h).model_copy(update={"url": "https://a.example/caf\u00e9"})
+    receiver = Receiver()
+
+    assert _dispatcher(h, receiver).deliver(queued, 1).outcome is DeliveryOutcome.REFUSED
+    assert receiver.calls == []
+
+
 def test_garbage_on_the_notify_queue_is_an_error() -> None:
     for body in ("[]", "{}", '{"source": "other", "detail-type": "JobCompleted"}', "nope"):
         with pytest.raises(ValueError):
