@@ -61,7 +61,15 @@ from facesvg.service.ports import (
     SecretSource,
 )
 from facesvg.service.signing import signed_headers
-from facesvg.service.url_policy import Resolver, SafeUrl, UrlPolicy, check_callback_url, resolve_host
+from facesvg.service.url_policy import (
+    Resolver,
+    SafeUrl,
+    UnresolvableHost,
+    UrlPolicy,
+    check_callback_url,
+    resolve_host,
+    resolving_within,
+)
 
 if TYPE_CHECKING:
     from facesvg.service.webhook_http import HttpAnswer
@@ -69,6 +77,7 @@ if TYPE_CHECKING:
 MAX_CALLBACKS_PER_JOB = 50  # keeps the job item and the event small
 MAX_BACKOFF_SECONDS = 900
 EVENT_CLAIM_SECONDS = 60  # how long the writer of a job's end owns publishing its event
+MIN_POST_SECONDS = 0.5  # what a POST gets at least when a slow DNS lookup took its share
 
 
 # ------------------------------------------------------------------------- event and bodies
@@ -320,16 +329,21 @@ class Dispatcher:
         if self.log.delivered(delivery.delivery_id):
             logger.info("webhook already delivered; skipping the duplicate", extra=keys)
             return self._done(DeliveryOutcome.DUPLICATE)
+        # One deadline for the whole attempt: the DNS lookup and then the POST share it.
+        started = time.perf_counter()
         try:
-            target = check_callback_url(delivery.url, self.policy, self.resolve)
+            resolve = resolving_within(self.resolve, self.timeout_seconds)
+            target = check_callback_url(delivery.url, self.policy, resolve)
+        except UnresolvableHost as exc:  # DNS failed or was late: retried like a network error
+            return self._failed(delivery, attempt, keys, None, None, exc.message)
         except InvalidCallbackUrl as exc:
             logger.warning("callback URL refused at delivery", extra={**keys, "reason": exc.message})
             return self._done(DeliveryOutcome.REFUSED)
         now = self.clock()
         body = webhook_body(delivery, result_urls(self.blobs, delivery.detail, self.presign_seconds))
         headers = signed_headers(self.secret.get(), body, delivery.delivery_id, now)
-        started = time.perf_counter()
-        answer = self.send(target, body, headers, self.timeout_seconds)
+        left = max(self.timeout_seconds - (time.perf_counter() - started), MIN_POST_SECONDS)
+        answer = self.send(target, body, headers, left)
         record(mc.WEBHOOK_LATENCY, (time.perf_counter() - started) * 1000)
         outcome = classify(answer.status)
         keys["http_status"] = answer.status
@@ -340,14 +354,26 @@ class Dispatcher:
         if outcome is DeliveryOutcome.REJECTED:
             logger.warning("webhook rejected by the receiver; not retried", extra=keys)
             return self._done(outcome, answer.status)
+        return self._failed(delivery, attempt, keys, answer.status, answer.retry_after, answer.error)
+
+    def _failed(
+        self,
+        delivery: Delivery,
+        attempt: int,
+        keys: dict[str, Any],
+        status: int | None,
+        retry_after: float | None,
+        error: str | None,
+    ) -> DeliveryResult:
+        """No answer, or one to retry: back off, or (the last attempt) on to the DLQ."""
         if attempt >= self.max_attempts:
             logger.error("webhook failed on its last attempt; the message goes to the DLQ", extra=keys)
             record(mc.WEBHOOK_ATTEMPTS, 1, outcome="exhausted")
-            return DeliveryResult(DeliveryOutcome.RETRY, retry_in=0, status=answer.status)
-        delay = backoff_seconds(attempt, self.backoff_base_seconds, answer.retry_after)
-        logger.warning("webhook failed; retrying", extra={**keys, "retry_in_s": delay, "error": answer.error})
+            return DeliveryResult(DeliveryOutcome.RETRY, retry_in=0, status=status)
+        delay = backoff_seconds(attempt, self.backoff_base_seconds, retry_after)
+        logger.warning("webhook failed; retrying", extra={**keys, "retry_in_s": delay, "error": error})
         record(mc.WEBHOOK_ATTEMPTS, 1, outcome="retried")
-        return DeliveryResult(DeliveryOutcome.RETRY, retry_in=delay, status=answer.status)
+        return DeliveryResult(DeliveryOutcome.RETRY, retry_in=delay, status=status)
 
     @staticmethod
     def _done(outcome: DeliveryOutcome, status: int | None = None) -> DeliveryResult:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -24,10 +27,38 @@ Resolver = Callable[[str, int], list[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+class UnresolvableHost(InvalidCallbackUrl):
+    """The host did not resolve (or not in time): a 400 at submit, a retry at delivery (DNS
+    failures pass)."""
+
+
 def resolve_host(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (IPv4 and IPv6)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
+
+
+_dns_pool: ThreadPoolExecutor | None = None
+_dns_pool_lock = threading.Lock()
+
+
+def resolving_within(resolve: Resolver, seconds: float) -> Resolver:
+    """``resolve`` given at most ``seconds`` (``getaddrinfo`` takes no timeout: it runs on a small
+    process-wide pool and is abandoned when late; ``TimeoutError`` then)."""
+
+    def bounded(host: str, port: int) -> list[str]:
+        global _dns_pool
+        with _dns_pool_lock:
+            if _dns_pool is None:
+                _dns_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="facesvg-io-dns")
+        future = _dns_pool.submit(resolve, host, port)
+        try:
+            return future.result(timeout=max(seconds, 0.0))
+        except FuturesTimeout:
+            future.cancel()
+            raise TimeoutError(f"DNS gave no answer within {seconds:.1f} s") from None
+
+    return bounded
 
 
 @dataclass(frozen=True)
@@ -235,9 +266,9 @@ def check_callback_url(url: str, policy: UrlPolicy, resolve: Resolver = resolve_
     try:
         addresses = resolve(host, port)
     except (OSError, UnicodeError) as exc:
-        raise InvalidCallbackUrl(f"callback_url host {host!r} does not resolve") from exc
+        raise UnresolvableHost(f"callback_url host {host!r} does not resolve") from exc
     if not addresses:
-        raise InvalidCallbackUrl(f"callback_url host {host!r} does not resolve")
+        raise UnresolvableHost(f"callback_url host {host!r} does not resolve")
     for address in addresses:
         problem = address_problem(address, policy)
         if problem:

@@ -450,13 +450,17 @@ class Receiver:
         self.calls: list[tuple[SafeUrl, bytes, dict[str, str]]] = []
 
     def __call__(self, target: SafeUrl, body: bytes, headers: dict[str, str], timeout: float) -> HttpAnswer:
-        assert timeout == 5.0
+        assert 0 < timeout <= 5.0  # what is left of the attempt's deadline after the DNS lookup
         self.calls.append((target, body, headers))
         return self.answers.pop(0) if self.answers else HttpAnswer(200)
 
 
 def _dispatcher(
-    h: Harness, receiver: Receiver, addresses: tuple[str, ...] = ("93.184.216.34",)
+    h: Harness,
+    receiver: Receiver,
+    addresses: tuple[str, ...] = ("93.184.216.34",),
+    resolve: Any = None,
+    timeout_seconds: float = 5.0,
 ) -> Dispatcher:
     return Dispatcher(
         jobs=h.jobs,
@@ -469,7 +473,8 @@ def _dispatcher(
         max_attempts=6,
         presign_seconds=3600,
         ttl_seconds=86400,
-        resolve=resolver(*addresses),
+        resolve=resolve or resolver(*addresses),
+        timeout_seconds=timeout_seconds,
         send=receiver,
         clock=lambda: NOW,
     )
@@ -570,6 +575,39 @@ def test_a_url_that_now_resolves_to_a_private_address_is_refused_at_delivery(pub
     d = _dispatcher(h, receiver, addresses=("10.0.0.5",))
 
     assert d.deliver(delivery, 1).outcome is DeliveryOutcome.REFUSED and receiver.calls == []
+
+
+def test_a_dns_failure_at_delivery_is_retried_not_given_up(public_dns: None) -> None:
+    h = make_harness(notify=True)
+    delivery = _one_delivery(h)
+
+    def no_answer(host: str, port: int) -> list[str]:
+        raise OSError("Temporary failure in name resolution")
+
+    receiver = Receiver()
+    result = _dispatcher(h, receiver, resolve=no_answer).deliver(delivery, 2)
+
+    assert result.outcome is DeliveryOutcome.RETRY and result.retry_in == 60 and receiver.calls == []
+
+
+def test_a_dns_lookup_that_hangs_ends_with_the_attempts_deadline(public_dns: None) -> None:
+    import threading
+    import time
+
+    h = make_harness(notify=True)
+    delivery = _one_delivery(h)
+    release = threading.Event()
+
+    def hangs(host: str, port: int) -> list[str]:
+        release.wait(30)
+        return ["93.184.216.34"]
+
+    started = time.monotonic()
+    try:
+        result = _dispatcher(h, Receiver(), resolve=hangs, timeout_seconds=0.3).deliver(delivery, 1)
+    finally:
+        release.set()
+    assert result.outcome is DeliveryOutcome.RETRY and time.monotonic() - started < 0.3 + 5  # generous
 
 
 def test_a_queued_delivery_whose_url_cannot_be_sent_is_refused_not_crashed(public_dns: None) -> None:
