@@ -138,8 +138,9 @@ class Submitter:
         now_epoch = self.clock()
         now = utc_now_iso(now_epoch)
         job = _new_job(prepared, source, publish_to, scope, now).model_copy(
-            update={"status": JobStatus.COMPLETED, "result": rendered, **self._outbox_flag()}
+            update={"status": JobStatus.COMPLETED, "result": rendered}
         )
+        job = self._owing_its_event(job)
         expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
         holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
         if holder is not None:
@@ -154,16 +155,17 @@ class Submitter:
         self._announce(job)
         return SubmitOutcome(job, created=True)
 
-    def _outbox_flag(self) -> dict[str, object]:
-        """A job written already ended carries the outbox flag, unclaimed (anyone may publish)."""
-        if not self.announce_ends:
-            return {}
-        return {"event_state": EventState.PENDING, "event_claim_until": 0.0}
+    def _owing_its_event(self, job: Job) -> Job:
+        """A job about to be written already ended carries the outbox flag, unclaimed (anyone may
+        publish); any other job gets it from the write that ends it (``worker``)."""
+        if not (self.announce_ends and job.status.terminal):
+            return job
+        return job.model_copy(update={"event_state": EventState.PENDING, "event_claim_until": 0.0})
 
     def _announce(self, job: Job) -> None:
         """Hand a job created ended to the process queue: its worker publishes the job-end event
         (the conditional claim on the flag makes that once, however many messages arrive)."""
-        if job.event_state is not EventState.PENDING:
+        if not (job.status.terminal and job.event_state is EventState.PENDING):
             return
         try:
             self.queue.send(JobMessage(job_id=job.job_id))
