@@ -5,6 +5,10 @@ delivery message per callback on the job) or one delivery (one signed POST). A d
 is made visible again after its backoff and reported failed; after the queue's maxReceiveCount it
 moves to the DLQ (``make redrive REDRIVE_ARGS=--notify`` replays it). Requires
 ReportBatchItemFailures on the event source mapping.
+
+The records of a batch are delivered concurrently, each POST within its own deadline, so one
+client's slow receiver never delays another's delivery; a record still running when the
+invocation is about to time out is reported failed and comes back later (never the whole batch).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from facesvg.service.notify import Delivery, DeliveryOutcome, parse_notify_messa
 from facesvg.service.observability import correlation, logger, metrics, tracer
 from facesvg.service.sqs_batch import SqsRecord, partial_batch_response
 from facesvg.service.store import default_dispatcher
+
+# Time kept back from the invocation's for reporting the batch (and its failed records) to Lambda.
+BUDGET_MARGIN_SECONDS = 3.0
 
 default_dispatcher()  # init phase: reads the settings; each SDK client is built on first use
 init_phase.end()
@@ -44,4 +51,5 @@ def record_handler(record: SqsRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return partial_batch_response(event, record_handler)
+    budget = context.get_remaining_time_in_millis() / 1000 - BUDGET_MARGIN_SECONDS
+    return partial_batch_response(event, record_handler, concurrent=True, budget_seconds=max(1.0, budget))

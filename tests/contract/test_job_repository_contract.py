@@ -385,6 +385,22 @@ def test_a_job_created_completed_keeps_its_result(repo: JobRepository, new_job: 
     assert repo.claim(job.job_id, "t", T1, NOW, NOW + LEASE) is None  # nothing to process
 
 
+def test_a_job_created_completed_with_its_event_owed_is_published_once(
+    repo: JobRepository, new_job: Any
+) -> None:
+    from facesvg.service.models import EventState
+
+    owed = new_job(
+        status=JobStatus.COMPLETED, result=RESULT, event_state=EventState.PENDING, event_claim_until=0.0
+    )
+    job = _created(repo, owed)
+    got = repo.get_job(job.job_id)
+    assert got is not None and got.event_state is EventState.PENDING and got.event_claim_until == 0.0
+    assert repo.claim_event(job.job_id, NOW, NOW + 60) is not None  # unclaimed: the first taker
+    assert repo.claim_event(job.job_id, NOW + 1, NOW + 61) is None
+    assert repo.mark_event_published(job.job_id) is True
+
+
 def test_a_recorded_render_reads_back(repo: JobRepository) -> None:
     content_hash = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
     assert repo.get_render(content_hash) is None

@@ -10,6 +10,9 @@
   ``crash_visibility_seconds`` (the runtime passes the job lease + the retry delay, so a job the
   dead worker had claimed is claimable again when it returns), or, when that is None, after the
   queue's own visibility timeout, which is what Lambda does.
+* With ``max_in_flight`` > 1 (the notify queue) a poller keeps receiving while up to that many
+  invocations run, as Lambda scales out on a queue, so one batch held by slow webhook receivers
+  does not hold up the deliveries that arrive after it.
 * ``S3NotificationSource`` receives the bucket's S3 notifications (delivered to a queue by moto)
   and invokes the ingest function with the S3 event itself, as S3 → Lambda would.
 """
@@ -28,6 +31,8 @@ Invoke = Callable[[dict[str, Any]], Any]
 # After a crash whose worker could not be replaced, before the next receive (the next invocation
 # tries to start a worker again).
 CRASH_BACKOFF_SECONDS = 5.0
+# How long stopping a poller waits for each of its batches still in flight.
+IN_FLIGHT_JOIN_SECONDS = 30.0
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -116,9 +121,15 @@ class SqsEventSource(_Poller):
         retry_delay_seconds: int | None = 1,  # None: the function sets its records' visibility itself
         crash_visibility_seconds: int | None = None,
         region: str = "us-east-1",
+        max_in_flight: int = 1,
     ) -> None:
         super().__init__(sqs, queue_url, stop, name, wait_seconds)
         self.queue_arn = queue_arn
+        # >1: keep receiving while up to this many invocations run (Lambda scales out the same
+        # way), so a batch held by slow webhook receivers does not hold up the next batch.
+        self.max_in_flight = max_in_flight
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._in_flight: list[threading.Thread] = []
         self.invoke = invoke
         self.batch_size = batch_size
         self.retry_delay_seconds = retry_delay_seconds
@@ -127,9 +138,42 @@ class SqsEventSource(_Poller):
         self.crashes = 0
 
     def poll_once(self) -> None:
-        messages = self.receive(self.batch_size)
-        if not messages:
+        if self.max_in_flight == 1:
+            messages = self.receive(self.batch_size)
+            if messages:
+                self._handle(messages)
             return
+        while not self._slots.acquire(timeout=0.5):
+            if self.stop_event.is_set():
+                return
+        try:
+            messages = self.receive(self.batch_size)
+        except BaseException:
+            self._slots.release()
+            raise
+        if not messages:
+            self._slots.release()
+            return
+        batch = threading.Thread(
+            target=self._handle_in_flight, args=(messages,), name=f"{self.name}-batch", daemon=True
+        )
+        self._in_flight = [t for t in self._in_flight if t.is_alive()] + [batch]
+        batch.start()
+
+    def run(self) -> None:
+        super().run()
+        for batch in self._in_flight:  # stopping waits for the batches in flight (each ends by its deadline)
+            batch.join(timeout=IN_FLIGHT_JOIN_SECONDS)
+
+    def _handle_in_flight(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._handle(messages)
+        except Exception:
+            logger.exception("local event source error", extra={"poller": self.name})
+        finally:
+            self._slots.release()
+
+    def _handle(self, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
         try:
             response = self.invoke(event) or {}

@@ -36,6 +36,9 @@ from facesvg.stack_config import StackConfig
 
 # A file name, not a secret: where the data directory keeps the webhook signing secret.
 WEBHOOK_SECRET_FILE = "webhook-secret"  # noqa: S105
+# Notify invocations each notify poller keeps running at once: a batch waiting on slow webhook
+# receivers (each POST ends by its deadline) never holds up the next batch's deliveries.
+NOTIFY_IN_FLIGHT_PER_WORKER = 4
 
 
 @dataclass
@@ -213,6 +216,7 @@ class LocalRuntime:
                     name=f"local-sqs-notify-{i}",
                     batch_size=self.config.batch_size,
                     retry_delay_seconds=None,
+                    max_in_flight=NOTIFY_IN_FLIGHT_PER_WORKER,
                     region=LOCAL_REGION,
                 )
             )

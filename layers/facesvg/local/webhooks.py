@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from facesvg.service.notify import DELIVERY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from facesvg.service.signing import DELIVERY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -59,6 +59,7 @@ class WebhookReceiver:
                     raw,
                     self.headers.get(TIMESTAMP_HEADER, ""),
                     self.headers.get(SIGNATURE_HEADER, ""),
+                    self.headers.get(DELIVERY_ID_HEADER, ""),
                 )
                 status = receiver._answer(self.path) if verified else 401
                 try:

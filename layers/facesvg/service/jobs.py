@@ -138,7 +138,15 @@ class JobService:
     def _submitter(self) -> Submitter:
         from facesvg.service.submit import Submitter
 
-        return Submitter(self.jobs, self.blobs, self.queue, self.render_core, self.settings, self.clock)
+        return Submitter(
+            self.jobs,
+            self.blobs,
+            self.queue,
+            self.render_core,
+            self.settings,
+            self.clock,
+            announce_ends=self.events is not None,
+        )
 
     @cached_property
     def _publisher(self) -> Publisher:

@@ -17,34 +17,31 @@
   keeps the webhook once even then.
 * **Webhooks.** The notify function turns an event into one delivery message per callback on the
   job (callers who subscribed before the end; later ones are delivered at submit), and each
-  delivery into one signed POST: ``facesvg-signature: v1=<hex HMAC-SHA256 over "<timestamp>.<body>">``,
-  ``facesvg-timestamp``, ``facesvg-delivery-id``. 2xx: done. 5xx, 429, 408 and network errors:
-  retried with exponential backoff (the message's visibility), then the DLQ. Any other answer (3xx
-  included: redirects are never followed): given up at once.
-* **Safety.** A callback URL must be HTTPS (plain HTTP only when the operator allows it, as the
-  local stack does), carry no credentials, and every address its host resolves to must be public
-  (no loopback — unless allowed locally —, private, link-local incl. 169.254.169.254, CGNAT,
-  multicast, reserved). Checked at submit and again at each delivery, which connects to the very
-  address it checked. Response bodies are read (at most 1 KB) and dropped, never stored or logged.
+  delivery into one signed POST (``signing``: ``facesvg-signature: v2=…,v1=…``, the delivery id
+  signed in ``v2``) sent by ``webhook_http`` within a deadline the receiver cannot extend. 2xx:
+  done. 5xx, 429, 408 and network errors: retried with exponential backoff (the message's
+  visibility; a ``Retry-After`` counts, capped at 15 min), then the DLQ. Any other answer (3xx
+  included: redirects are never followed): given up at once. The records of one batch are
+  delivered concurrently (``sqs_batch``), so no receiver waits on another's.
+* **Safety** (``url_policy``). A callback URL must be HTTPS (plain HTTP only when the operator
+  allows it, as the local stack does), printable ASCII, carry no credentials, and every address its
+  host resolves to must be public by the IANA special-purpose registries, including any IPv4
+  address an IPv6 form embeds (mapped, 6to4, NAT64, Teredo). Checked at submit and again at each
+  delivery, which connects to the very address it checked. Only the answer's head is read; nothing
+  of it is stored or logged.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import http.client
-import ipaddress
 import json
-import socket
-import ssl
-import threading
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict
 
@@ -63,133 +60,24 @@ from facesvg.service.ports import (
     NotifyQueue,
     SecretSource,
 )
+from facesvg.service.signing import signed_headers
+from facesvg.service.url_policy import (
+    Resolver,
+    SafeUrl,
+    UnresolvableHost,
+    UrlPolicy,
+    check_callback_url,
+    resolve_host,
+    resolving_within,
+)
 
-SIGNATURE_HEADER = "facesvg-signature"
-TIMESTAMP_HEADER = "facesvg-timestamp"
-DELIVERY_ID_HEADER = "facesvg-delivery-id"
-SIGNATURE_VERSION = "v1"
-SIGNATURE_TOLERANCE_SECONDS = 300
+if TYPE_CHECKING:
+    from facesvg.service.webhook_http import HttpAnswer
 
 MAX_CALLBACKS_PER_JOB = 50  # keeps the job item and the event small
-MAX_URL_LENGTH = 2048
 MAX_BACKOFF_SECONDS = 900
 EVENT_CLAIM_SECONDS = 60  # how long the writer of a job's end owns publishing its event
-_RESPONSE_BYTES_READ = 1024
-
-
-# ------------------------------------------------------------------------------- URL safety
-
-Resolver = Callable[[str, int], list[str]]
-
-
-def resolve_host(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (IPv4 and IPv6)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({str(info[4][0]) for info in infos})
-
-
-@dataclass(frozen=True)
-class UrlPolicy:
-    allow_http: bool = False  # plain HTTP (the local stack)
-    allow_loopback: bool = False  # 127.0.0.0/8 and ::1 (the local stack); never private or link-local
-
-
-@dataclass(frozen=True)
-class SafeUrl:
-    url: str
-    scheme: str
-    host: str
-    port: int
-    target: str  # path + query
-    addresses: tuple[str, ...]  # checked addresses; delivery connects to these only
-
-
-def _address_problem(address: str, policy: UrlPolicy) -> str | None:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return None if policy.allow_loopback else "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address (169.254.0.0/16, fe80::/10: instance metadata)"
-    if ip.is_private:
-        return "a private address"
-    if ip.is_multicast or ip.is_reserved or ip.is_unspecified or not ip.is_global:
-        return "a non-public address"
-    return None
-
-
-def check_callback_url(url: str, policy: UrlPolicy, resolve: Resolver = resolve_host) -> SafeUrl:
-    """The URL, parsed and with its checked addresses; ``InvalidCallbackUrl`` when it is refused."""
-    if len(url) > MAX_URL_LENGTH:
-        raise InvalidCallbackUrl(f"callback_url is longer than {MAX_URL_LENGTH} characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidCallbackUrl(f"callback_url is not a valid URL: {exc}") from exc
-    scheme = parts.scheme.lower()
-    if scheme != "https" and not (scheme == "http" and policy.allow_http):
-        raise InvalidCallbackUrl("callback_url must be an https:// URL")
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise InvalidCallbackUrl("callback_url must not contain credentials (user:password@)")
-    host = parts.hostname
-    if not host:
-        raise InvalidCallbackUrl("callback_url has no host")
-    if any(c.isspace() or ord(c) < 32 for c in url):
-        raise InvalidCallbackUrl("callback_url contains whitespace or control characters")
-    port = port or (443 if scheme == "https" else 80)
-    try:
-        addresses = resolve(host, port)
-    except (OSError, UnicodeError) as exc:
-        raise InvalidCallbackUrl(f"callback_url host {host!r} does not resolve") from exc
-    if not addresses:
-        raise InvalidCallbackUrl(f"callback_url host {host!r} does not resolve")
-    for address in addresses:
-        problem = _address_problem(address, policy)
-        if problem:
-            raise InvalidCallbackUrl(f"callback_url host {host!r} resolves to {problem}, which is refused")
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return SafeUrl(url, scheme, host, port, target, tuple(addresses))
-
-
-# ---------------------------------------------------------------------------------- signing
-
-
-def signature(secret: bytes, timestamp: str, body: bytes) -> str:
-    """``v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``."""
-    mac = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"{SIGNATURE_VERSION}={mac}"
-
-
-def verify_signature(
-    secret: bytes,
-    body: bytes,
-    timestamp: str,
-    signature_header: str,
-    now: float | None = None,
-    tolerance_seconds: int = SIGNATURE_TOLERANCE_SECONDS,
-) -> bool:
-    """What a receiver does (docs/notifications.md has the same in Python and Node)."""
-    try:
-        age = abs((time.time() if now is None else now) - int(timestamp))
-    except ValueError:
-        return False
-    if age > tolerance_seconds:
-        return False
-    expected = signature(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, part.strip()) for part in signature_header.split(","))
-
-
-def signed_headers(secret: bytes, body: bytes, delivery_id: str, now: float) -> dict[str, str]:
-    timestamp = str(int(now))
-    return {
-        "content-type": "application/json",
-        "user-agent": "facesvg-webhooks/1",
-        SIGNATURE_HEADER: signature(secret, timestamp, body),
-        TIMESTAMP_HEADER: timestamp,
-        DELIVERY_ID_HEADER: delivery_id,
-    }
+MIN_POST_SECONDS = 0.5  # what a POST gets at least when a slow DNS lookup took its share
 
 
 # ------------------------------------------------------------------------- event and bodies
@@ -298,77 +186,20 @@ def classify(status: int | None) -> DeliveryOutcome:
 def backoff_seconds(attempt: int, base_seconds: float, retry_after: float | None = None) -> int:
     """Delay after failed attempt ``attempt`` (1-based): base·2^(attempt-1), at least a server's
     ``Retry-After``, at most 15 min. With base 30: 30, 60, 120, 240, 480 s → 6 attempts span 15.5 min."""
-    delay = base_seconds * 2 ** max(0, attempt - 1)
-    if retry_after is not None:
+    delay = base_seconds * 2 ** min(max(0, attempt - 1), 30)  # 2**30·base is far past the cap
+    if retry_after is not None and math.isfinite(retry_after):  # a receiver's value: never trusted
         delay = max(delay, retry_after)
-    return int(min(MAX_BACKOFF_SECONDS, round(delay)))
+    return int(min(MAX_BACKOFF_SECONDS, max(0.0, round(delay))))
 
 
-# ------------------------------------------------------------------------------ HTTP sending
-
-
-@dataclass(frozen=True)
-class HttpAnswer:
-    status: int | None  # None: no answer (network error, timeout)
-    retry_after: float | None = None
-    error: str | None = None
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._address = address
-        self._ctx = context
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._ctx.wrap_socket(sock, server_hostname=self.host)
+Sender = Callable[[SafeUrl, bytes, dict[str, str], float], "HttpAnswer"]
 
 
 def post(target: SafeUrl, body: bytes, headers: dict[str, str], timeout: float) -> HttpAnswer:
-    """POST to the checked address (never re-resolved: no DNS rebinding), no redirects followed,
-    at most 1 KB of the answer read and dropped."""
-    address = target.addresses[0]
-    conn: http.client.HTTPConnection
-    if target.scheme == "https":
-        conn = _PinnedHTTPSConnection(
-            target.host, target.port, address, timeout, ssl.create_default_context()
-        )
-    else:
-        conn = _PinnedHTTPConnection(target.host, target.port, address, timeout)
-    # The socket timeout bounds each connect/read; the timer bounds the whole exchange (a receiver
-    # that trickles its answer byte by byte is cut off too, and counts as a network error).
-    deadline = threading.Timer(timeout, conn.close)
-    deadline.daemon = True
-    deadline.start()
-    try:
-        conn.request("POST", target.target, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read(_RESPONSE_BYTES_READ)
-        retry_after = response.getheader("retry-after")
-        try:
-            after = float(retry_after) if retry_after else None
-        except ValueError:
-            after = None
-        return HttpAnswer(response.status, after)
-    except (OSError, http.client.HTTPException, AttributeError) as exc:  # AttributeError: closed by the timer
-        return HttpAnswer(None, error=f"{type(exc).__name__}: {exc}"[:200])
-    finally:
-        deadline.cancel()
-        deadline.join()  # returns at once once cancelled: no timer thread outlives a POST
-        conn.close()
+    """``webhook_http.post``, imported by the notify function only (submit never sends)."""
+    from facesvg.service.webhook_http import post as send
 
-
-Sender = Callable[[SafeUrl, bytes, dict[str, str], float], HttpAnswer]
+    return send(target, body, headers, timeout)
 
 
 # --------------------------------------------------------------------- process side: publish
@@ -404,7 +235,10 @@ class EventOutbox:
                 # Its writer is publishing right now (claim not expired): come back later.
                 raise TransientError(f"the event of job {job.job_id} is being published")
             return
-        logger.warning("publishing a job-end event its writer did not", extra={"job_id": job.job_id})
+        if job.event_claim_until:
+            logger.warning("publishing a job-end event its writer did not", extra={"job_id": job.job_id})
+        else:  # never claimed: a job created already ended, announced through the queue
+            logger.info("publishing the job-end event of a job created ended", extra={"job_id": job.job_id})
         self.publish_claimed(claimed)
 
 
@@ -495,16 +329,21 @@ class Dispatcher:
         if self.log.delivered(delivery.delivery_id):
             logger.info("webhook already delivered; skipping the duplicate", extra=keys)
             return self._done(DeliveryOutcome.DUPLICATE)
+        # One deadline for the whole attempt: the DNS lookup and then the POST share it.
+        started = time.perf_counter()
         try:
-            target = check_callback_url(delivery.url, self.policy, self.resolve)
+            resolve = resolving_within(self.resolve, self.timeout_seconds)
+            target = check_callback_url(delivery.url, self.policy, resolve)
+        except UnresolvableHost as exc:  # DNS failed or was late: retried like a network error
+            return self._failed(delivery, attempt, keys, None, None, exc.message)
         except InvalidCallbackUrl as exc:
             logger.warning("callback URL refused at delivery", extra={**keys, "reason": exc.message})
             return self._done(DeliveryOutcome.REFUSED)
         now = self.clock()
         body = webhook_body(delivery, result_urls(self.blobs, delivery.detail, self.presign_seconds))
         headers = signed_headers(self.secret.get(), body, delivery.delivery_id, now)
-        started = time.perf_counter()
-        answer = self.send(target, body, headers, self.timeout_seconds)
+        left = max(self.timeout_seconds - (time.perf_counter() - started), MIN_POST_SECONDS)
+        answer = self.send(target, body, headers, left)
         record(mc.WEBHOOK_LATENCY, (time.perf_counter() - started) * 1000)
         outcome = classify(answer.status)
         keys["http_status"] = answer.status
@@ -515,14 +354,26 @@ class Dispatcher:
         if outcome is DeliveryOutcome.REJECTED:
             logger.warning("webhook rejected by the receiver; not retried", extra=keys)
             return self._done(outcome, answer.status)
+        return self._failed(delivery, attempt, keys, answer.status, answer.retry_after, answer.error)
+
+    def _failed(
+        self,
+        delivery: Delivery,
+        attempt: int,
+        keys: dict[str, Any],
+        status: int | None,
+        retry_after: float | None,
+        error: str | None,
+    ) -> DeliveryResult:
+        """No answer, or one to retry: back off, or (the last attempt) on to the DLQ."""
         if attempt >= self.max_attempts:
             logger.error("webhook failed on its last attempt; the message goes to the DLQ", extra=keys)
             record(mc.WEBHOOK_ATTEMPTS, 1, outcome="exhausted")
-            return DeliveryResult(DeliveryOutcome.RETRY, retry_in=0, status=answer.status)
-        delay = backoff_seconds(attempt, self.backoff_base_seconds, answer.retry_after)
-        logger.warning("webhook failed; retrying", extra={**keys, "retry_in_s": delay, "error": answer.error})
+            return DeliveryResult(DeliveryOutcome.RETRY, retry_in=0, status=status)
+        delay = backoff_seconds(attempt, self.backoff_base_seconds, retry_after)
+        logger.warning("webhook failed; retrying", extra={**keys, "retry_in_s": delay, "error": error})
         record(mc.WEBHOOK_ATTEMPTS, 1, outcome="retried")
-        return DeliveryResult(DeliveryOutcome.RETRY, retry_in=delay, status=answer.status)
+        return DeliveryResult(DeliveryOutcome.RETRY, retry_in=delay, status=status)
 
     @staticmethod
     def _done(outcome: DeliveryOutcome, status: int | None = None) -> DeliveryResult:

@@ -18,7 +18,7 @@ from facesvg import names
 from facesvg.core.options import Limits
 
 if TYPE_CHECKING:
-    from facesvg.service.notify import UrlPolicy
+    from facesvg.service.url_policy import UrlPolicy
 
 
 def _env(name: str) -> AliasChoices:
@@ -94,7 +94,7 @@ class Settings(BaseModel):
 
     @property
     def url_policy(self) -> UrlPolicy:
-        from facesvg.service.notify import UrlPolicy
+        from facesvg.service.url_policy import UrlPolicy
 
         return UrlPolicy(allow_http=self.callback_allow_http, allow_loopback=self.callback_allow_loopback)
 

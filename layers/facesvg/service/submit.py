@@ -6,9 +6,12 @@
    replaced.
 2. For the drop folder only: a render of the same content finished for any scope
    (``RENDER#<hash>``; ``results/<hash>/`` is shared): its job is created completed with that
-   result — no upload, no queue, no render. An API client's job never is (its answer and timing
-   would tell it that another client sent these inputs): it goes through 3 like any new job, and
-   the worker reuses the render (``facesvg.service.worker``).
+   result — no upload, no render. An API client's job never is (its answer and timing would tell
+   it that another client sent these inputs): it goes through 3 like any new job, and the worker
+   reuses the render (``facesvg.service.worker``). A job created completed is announced like any
+   other (one job-end event): it is written with the outbox flag set and unclaimed, and its id is
+   sent to the process queue, whose worker finds the job ended and publishes the event exactly once
+   (``notify.EventOutbox.resume``).
 3. Otherwise upload the inputs while the core checks them (a rejected request leaves nothing
    behind), then write the job and its cache item in one conditional transaction. Only its winner
    enqueues, so concurrent identical submits make one job; a loser returns the winner's job.
@@ -24,7 +27,7 @@ from facesvg.service.clock import epoch_of, utc_now_iso
 from facesvg.service.errors import ServiceUnavailable
 from facesvg.service.hashing import PreparedInputs
 from facesvg.service.layout import input_keys
-from facesvg.service.models import Callback, Job, JobMessage, JobResult, JobStatus, new_job_id
+from facesvg.service.models import Callback, EventState, Job, JobMessage, JobResult, JobStatus, new_job_id
 from facesvg.service.observability import logger
 from facesvg.service.ports import Blob, BlobStore, JobQueue, JobRepository, RenderCore
 from facesvg.service.scopes import DROP_SCOPE, LOCAL_SCOPE, client_scope
@@ -56,6 +59,7 @@ class Submitter:
     core: RenderCore
     settings: Settings
     clock: Callable[[], float]
+    announce_ends: bool = False  # a bus takes job-end events: a job created ended publishes one too
 
     def submit(
         self,
@@ -68,6 +72,7 @@ class Submitter:
         cached = self._lookup(prepared.content_hash, scope)
         if isinstance(cached, Job) and not _replaceable(cached):
             self._requeue_if_stuck(cached)
+            self._announce_if_unannounced(cached)
             return SubmitOutcome(cached, created=False)
         replace = cached.job_id if cached else None
 
@@ -144,6 +149,7 @@ class Submitter:
         job = _new_job(prepared, source, publish_to, scope, now).model_copy(
             update={"status": JobStatus.COMPLETED, "result": rendered}
         )
+        job = self._owing_its_event(job)
         expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
         holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
         if holder is not None:
@@ -155,7 +161,40 @@ class Submitter:
             "job created from an existing render",
             extra={"job_id": job.job_id, "content_hash": job.content_hash, "source": source},
         )
+        self._announce(job)
         return SubmitOutcome(job, created=True)
+
+    def _owing_its_event(self, job: Job) -> Job:
+        """A job about to be written already ended carries the outbox flag, unclaimed (anyone may
+        publish); any other job gets it from the write that ends it (``worker``)."""
+        if not (self.announce_ends and job.status.terminal):
+            return job
+        return job.model_copy(update={"event_state": EventState.PENDING, "event_claim_until": 0.0})
+
+    def _announce(self, job: Job) -> None:
+        """Hand a job created ended to the process queue: its worker publishes the job-end event
+        (the conditional claim on the flag makes that once, however many messages arrive)."""
+        if not (job.status.terminal and job.event_state is EventState.PENDING):
+            return
+        try:
+            self.queue.send(JobMessage(job_id=job.job_id))
+        except Exception as exc:
+            # The job stands (it is complete); the caller's retry finds its event unannounced.
+            logger.exception("could not announce a job created ended", extra={"job_id": job.job_id})
+            raise ServiceUnavailable("could not enqueue the job, retry shortly") from exc
+
+    def _announce_if_unannounced(self, job: Job) -> None:
+        """A job created ended whose announcement was lost (the submit died or could not enqueue):
+        its own client's next identical submit announces it again."""
+        if not (self.announce_ends and job.status.terminal and job.event_state is EventState.PENDING):
+            return
+        try:
+            age = self.clock() - epoch_of(job.updated_at)
+        except ValueError:
+            return
+        if age >= self.settings.requeue_pending_seconds and (job.event_claim_until or 0.0) < self.clock():
+            logger.warning("announcing a job-end event nobody published", extra={"job_id": job.job_id})
+            self._announce(job)
 
     def _lookup(self, digest: str, scope: str) -> Job | ExpiredJob | None:
         job_id = self.jobs.get_cached_job_id(digest, scope)

@@ -16,7 +16,6 @@ from facesvg.service.notify import (
     Delivery,
     DeliveryOutcome,
     Dispatcher,
-    HttpAnswer,
     InvalidCallbackUrl,
     SafeUrl,
     UrlPolicy,
@@ -24,9 +23,10 @@ from facesvg.service.notify import (
     check_callback_url,
     classify,
     parse_notify_message,
-    signature,
-    verify_signature,
 )
+from facesvg.service.settings import Settings
+from facesvg.service.signing import signature, signature_v1, verify_signature
+from facesvg.service.webhook_http import HttpAnswer, parse_retry_after
 from facesvg.service.worker import ProcessOutcome
 from service_fakes import FakeBlobStore, Harness, make_harness
 
@@ -73,6 +73,35 @@ def test_every_refused_url_class_names_callback_url(
     assert caught.value.field == "callback_url" and reason in caught.value.message
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/caf\u00e9",  # non-ASCII path
+        "https://hooks.example.com/hook?name=J\u00fcrgen",  # non-ASCII query
+        "https://hooks.example.com/hook#\u00e9",
+        "https://b\u00fccher.example/hook",  # an IDN host not in its xn-- form
+        "https://hooks.example.com/\u202ehook",  # a bidi control
+        "https://hooks.example.com/hook?a=\x01",  # a C0 control
+        "https://hooks.example.com/hook?a=\x7f",  # DEL
+        "https://hooks.example.com/a b",
+        "https://hooks.example.com/hook\r\nX-Injected: 1",
+        "https://hooks.example.com/hook\u0085",  # NEL: whitespace to Python, not to HTTP
+        "https://hooks.example.com:0/hook",
+    ],
+)
+def test_a_url_that_cannot_be_sent_as_a_request_line_is_refused(url: str) -> None:
+    with pytest.raises(InvalidCallbackUrl) as caught:
+        check_callback_url(url, AWS, resolver("93.184.216.34"))
+    assert caught.value.field == "callback_url"
+
+
+def test_a_percent_encoded_url_is_accepted_and_sent_as_written() -> None:
+    safe = check_callback_url(
+        "https://hooks.example.com/caf%C3%A9?q=J%C3%BCrgen", AWS, resolver("93.184.216.34")
+    )
+    assert safe.target == "/caf%C3%A9?q=J%C3%BCrgen" and safe.host_header == "hooks.example.com"
+
+
 def test_an_unresolvable_host_is_refused() -> None:
     def fails(host: str, port: int) -> list[str]:
         raise OSError("no such host")
@@ -101,16 +130,32 @@ def test_the_local_policy_allows_plain_http_to_loopback_only() -> None:
 # ---------------------------------------------------------------------------------- signing
 
 
+ID = "8e292856ddb0d0c88ce8d07407752c46"
+
+
 def test_a_signature_verifies_and_a_forged_or_stale_one_does_not() -> None:
     body = b'{"id":"abc"}'
-    sig = signature(SECRET, "1800000000", body)
-    assert sig.startswith("v1=")
-    assert verify_signature(SECRET, body, "1800000000", sig, now=NOW + 10)
-    assert verify_signature(SECRET, body, "1800000000", f"v1=deadbeef, {sig}", now=NOW)  # rotation
-    assert not verify_signature(b"another secret", body, "1800000000", sig, now=NOW)  # forged
-    assert not verify_signature(SECRET, b'{"id":"abd"}', "1800000000", sig, now=NOW)  # tampered
-    assert not verify_signature(SECRET, body, "1800000000", sig, now=NOW + 301)  # replayed later
-    assert not verify_signature(SECRET, body, "soon", sig, now=NOW)
+    sig = signature(SECRET, "1800000000", ID, body)
+    assert sig.startswith("v2=")
+    assert verify_signature(SECRET, body, "1800000000", sig, ID, now=NOW + 10)
+    assert verify_signature(SECRET, body, "1800000000", f"v2=deadbeef, {sig}", ID, now=NOW)  # rotation
+    assert not verify_signature(b"another secret", body, "1800000000", sig, ID, now=NOW)  # forged
+    assert not verify_signature(SECRET, b'{"id":"abd"}', "1800000000", sig, ID, now=NOW)  # tampered
+    assert not verify_signature(SECRET, body, "1800000000", sig, ID, now=NOW + 301)  # replayed later
+    assert not verify_signature(SECRET, body, "soon", sig, ID, now=NOW)
+    assert not verify_signature(SECRET, body, "1800000000", "v2=\u00e9" + sig[3:], ID, now=NOW)
+
+
+def test_the_delivery_id_is_signed_so_a_replay_under_a_new_id_does_not_verify() -> None:
+    from facesvg.service.signing import signed_headers
+
+    body = b'{"delivery_id":"%s"}' % ID.encode()
+    headers = signed_headers(SECRET, body, ID, NOW)
+    sig, ts = headers["facesvg-signature"], headers["facesvg-timestamp"]
+    assert verify_signature(SECRET, body, ts, sig, headers["facesvg-delivery-id"], now=NOW)
+    assert not verify_signature(SECRET, body, ts, sig, "0" * 32, now=NOW)  # the replay's new id
+    # v1 is still sent (receivers written for it keep working) and covers the body only.
+    assert signature_v1(SECRET, ts, body) in sig.split(",")
 
 
 # ----------------------------------------------------------------------------- retry policy
@@ -148,6 +193,39 @@ def test_the_default_backoff_gives_at_least_five_attempts_over_ten_minutes() -> 
     assert delays == [30, 60, 120, 240, 480] and sum(delays) >= 600
     assert backoff_seconds(3, 30, retry_after=500) == 500  # a server's Retry-After is honoured
     assert backoff_seconds(20, 30) == 900  # capped
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("901", 900.0),  # capped at the longest backoff
+        ("9" * 5000, 900.0),  # more digits than int() converts
+        ("Mon, 01 Jan 2035 00:00:00 GMT", 900.0),  # a date far ahead: capped
+        ("Fri, 15 Jan 2027 08:01:00 GMT", 60.0),  # an HTTP-date
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),  # a date in the past: now
+        ("inf", None),
+        ("Infinity", None),
+        ("1e400", None),
+        ("nan", None),
+        ("-5", None),
+        ("1.5", None),  # delta-seconds are digits only (RFC 9110)
+        ("soon", None),
+        ("", None),
+        ("\u0661\u0662", None),  # Unicode digits are not HTTP digits
+    ],
+)
+def test_retry_after_is_read_as_rfc_9110_says_and_capped(value: str, seconds: float | None) -> None:
+    assert parse_retry_after(value, now=NOW) == seconds
+
+
+@pytest.mark.parametrize("retry_after", [float("inf"), float("-inf"), float("nan"), 1e300, -50.0])
+def test_the_backoff_never_overflows_whatever_retry_after_says(retry_after: float) -> None:
+    delay = backoff_seconds(2, 30, retry_after=retry_after)
+    assert 60 <= delay <= 900
+    assert backoff_seconds(10_000, 30) == 900  # no overflow from the exponent either
 
 
 # ------------------------------------------------------------------------- job-end events
@@ -215,6 +293,76 @@ def test_without_a_bus_nothing_is_published_and_the_job_item_has_no_flag() -> No
     h.service.process(job_id)
     job = h.jobs.get_job(job_id)
     assert job is not None and job.event_state is None
+
+
+# ---------------------------------------------------------- jobs created already ended
+
+LANDMARKS = [[1, 2], [3, 4]]
+
+
+def _rendered_for_another_client(h: Harness) -> str:
+    first = h.service.submit(h.service.prepare(b"img", b"map", LANDMARKS, OPTS), source="api", scope="key:A")
+    assert h.service.process(first.job.job_id) is ProcessOutcome.COMPLETED
+    return first.job.job_id
+
+
+def _drain_process_queue(h: Harness) -> None:
+    """What the process function's event source does with every message sent so far (each twice:
+    SQS is at-least-once)."""
+    for message in list(h.queue.messages) * 2:
+        h.service.process(message.job_id, content_hash=message.content_hash)
+
+
+@pytest.mark.parametrize("route", ["api", "drop folder"])
+def test_a_job_created_already_completed_publishes_its_job_end_event_exactly_once(route: str) -> None:
+    h = make_harness(notify=True)
+    first = _rendered_for_another_client(h)
+    prepared = h.service.prepare(b"img", b"map", LANDMARKS, OPTS)
+
+    if route == "api":  # another client's identical inputs
+        outcome = h.service.submit(prepared, source="api", scope="key:B")
+    else:  # a drop-folder job over an earlier render
+        outcome = h.service.submit(prepared, source="ingest:shoot-1", publish_name="shoot-1")
+    _drain_process_queue(h)
+
+    job = outcome.job
+    assert outcome.created and job.status is JobStatus.COMPLETED and job.job_id != first
+    assert [(t, d["id"]) for t, d in h.events.published] == [
+        ("JobCompleted", first),
+        ("JobCompleted", job.job_id),
+    ]
+    stored = h.jobs.get_job(job.job_id)
+    assert stored is not None and stored.event_state is EventState.PUBLISHED
+    assert h.core.renders == 1  # announced, not rendered again
+
+
+def test_a_lost_announcement_is_made_by_the_clients_next_identical_submit() -> None:
+    h = make_harness(notify=True)
+    _rendered_for_another_client(h)
+    prepared = h.service.prepare(b"img", b"map", LANDMARKS, OPTS)
+    h.queue.fail = True
+    from facesvg.service.errors import ServiceUnavailable
+
+    with pytest.raises(ServiceUnavailable):  # the job stands, its event is owed
+        h.service.submit(prepared, source="api", scope="key:B")
+    h.queue.fail = False
+    h.service.submit(prepared, source="api", scope="key:B")  # at once: nothing yet (not stuck)
+    assert len(h.queue.messages) == 1
+
+    h.clock[0] += Settings().requeue_pending_seconds + 1
+    again = h.service.submit(prepared, source="api", scope="key:B")
+    _drain_process_queue(h)
+
+    assert not again.created and again.job.status is JobStatus.COMPLETED
+    assert [d["id"] for _, d in h.events.published][1:] == [again.job.job_id]
+
+
+def test_without_a_bus_a_job_created_completed_has_no_flag_and_sends_nothing() -> None:
+    h = make_harness()
+    first = h.service.submit(h.service.prepare(b"img", b"map", LANDMARKS, OPTS), source="api", scope="key:A")
+    h.service.process(first.job.job_id)
+    second = h.service.submit(h.service.prepare(b"img", b"map", LANDMARKS, OPTS), source="api", scope="key:B")
+    assert second.job.event_state is None and len(h.queue.messages) == 1
 
 
 # ------------------------------------------------------------------------ submit callbacks
@@ -302,13 +450,17 @@ class Receiver:
         self.calls: list[tuple[SafeUrl, bytes, dict[str, str]]] = []
 
     def __call__(self, target: SafeUrl, body: bytes, headers: dict[str, str], timeout: float) -> HttpAnswer:
-        assert timeout == 5.0
+        assert 0 < timeout <= 5.0  # what is left of the attempt's deadline after the DNS lookup
         self.calls.append((target, body, headers))
         return self.answers.pop(0) if self.answers else HttpAnswer(200)
 
 
 def _dispatcher(
-    h: Harness, receiver: Receiver, addresses: tuple[str, ...] = ("93.184.216.34",)
+    h: Harness,
+    receiver: Receiver,
+    addresses: tuple[str, ...] = ("93.184.216.34",),
+    resolve: Any = None,
+    timeout_seconds: float = 5.0,
 ) -> Dispatcher:
     return Dispatcher(
         jobs=h.jobs,
@@ -321,7 +473,8 @@ def _dispatcher(
         max_attempts=6,
         presign_seconds=3600,
         ttl_seconds=86400,
-        resolve=resolver(*addresses),
+        resolve=resolve or resolver(*addresses),
+        timeout_seconds=timeout_seconds,
         send=receiver,
         clock=lambda: NOW,
     )
@@ -349,7 +502,12 @@ def test_an_event_fans_out_to_one_delivery_per_caller_each_signed(public_dns: No
     refs = []
     for target, body, headers in receiver.calls:
         assert verify_signature(
-            SECRET, body, headers["facesvg-timestamp"], headers["facesvg-signature"], now=NOW
+            SECRET,
+            body,
+            headers["facesvg-timestamp"],
+            headers["facesvg-signature"],
+            headers["facesvg-delivery-id"],
+            now=NOW,
         )
         doc = json.loads(body)
         assert doc["id"] == job_id and doc["type"] == "JobCompleted" and doc["status"] == "completed"
@@ -396,6 +554,20 @@ def test_a_429_honours_retry_after_and_other_4xx_and_redirects_are_not_retried(p
     assert d.deliver(delivery, 3).outcome is DeliveryOutcome.REJECTED
 
 
+@pytest.mark.parametrize("retry_after", [float("inf"), float("nan"), 1e308])
+def test_a_429_with_an_absurd_retry_after_is_retried_within_the_cap(
+    public_dns: None, retry_after: float
+) -> None:
+    h = make_harness(notify=True)
+    delivery = _one_delivery(h)
+    d = _dispatcher(h, Receiver(HttpAnswer(429, retry_after=retry_after)))
+
+    result = d.deliver(delivery, 1)
+
+    assert result.outcome is DeliveryOutcome.RETRY and result.retry_in is not None
+    assert 30 <= result.retry_in <= 900
+
+
 def test_a_url_that_now_resolves_to_a_private_address_is_refused_at_delivery(public_dns: None) -> None:
     h = make_harness(notify=True)
     delivery = _one_delivery(h)
@@ -403,6 +575,49 @@ def test_a_url_that_now_resolves_to_a_private_address_is_refused_at_delivery(pub
     d = _dispatcher(h, receiver, addresses=("10.0.0.5",))
 
     assert d.deliver(delivery, 1).outcome is DeliveryOutcome.REFUSED and receiver.calls == []
+
+
+def test_a_dns_failure_at_delivery_is_retried_not_given_up(public_dns: None) -> None:
+    h = make_harness(notify=True)
+    delivery = _one_delivery(h)
+
+    def no_answer(host: str, port: int) -> list[str]:
+        raise OSError("Temporary failure in name resolution")
+
+    receiver = Receiver()
+    result = _dispatcher(h, receiver, resolve=no_answer).deliver(delivery, 2)
+
+    assert result.outcome is DeliveryOutcome.RETRY and result.retry_in == 60 and receiver.calls == []
+
+
+def test_a_dns_lookup_that_hangs_ends_with_the_attempts_deadline(public_dns: None) -> None:
+    import threading
+    import time
+
+    h = make_harness(notify=True)
+    delivery = _one_delivery(h)
+    release = threading.Event()
+
+    def hangs(host: str, port: int) -> list[str]:
+        release.wait(30)
+        return ["93.184.216.34"]
+
+    started = time.monotonic()
+    try:
+        result = _dispatcher(h, Receiver(), resolve=hangs, timeout_seconds=0.3).deliver(delivery, 1)
+    finally:
+        release.set()
+    assert result.outcome is DeliveryOutcome.RETRY and time.monotonic() - started < 0.3 + 5  # generous
+
+
+def test_a_queued_delivery_whose_url_cannot_be_sent_is_refused_not_crashed(public_dns: None) -> None:
+    """Accepted before URLs were checked for it: refused at delivery, never sent, no exception."""
+    h = make_harness(notify=True)
+    queued = _one_delivery(h).model_copy(update={"url": "https://a.example/caf\u00e9"})
+    receiver = Receiver()
+
+    assert _dispatcher(h, receiver).deliver(queued, 1).outcome is DeliveryOutcome.REFUSED
+    assert receiver.calls == []
 
 
 def test_garbage_on_the_notify_queue_is_an_error() -> None:
@@ -425,6 +640,30 @@ def test_garbage_on_the_notify_queue_is_an_error() -> None:
     ],
 )
 def test_the_api_answers_a_refused_callback_with_a_400_naming_it(url: str) -> None:
+    _assert_refused_by_every_submit_route(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/caf\u00e9",
+        "https://hooks.example.com/hook?x=\u00fc",
+        "https://hooks.example.com/hook?x=\x00",
+        "https://hooks.example.com/\u2028",
+    ],
+)
+def test_the_api_refuses_a_callback_that_could_never_be_sent(url: str, public_dns: None) -> None:
+    _assert_refused_by_every_submit_route(url)
+
+
+def _assert_refused_by_every_submit_route(url: str) -> None:
+    from facesvg import names
+
+    for prefix in names.ROUTE_PREFIXES:
+        _assert_refused(url, prefix + names.SUBMIT_PATH)
+
+
+def _assert_refused(url: str, path: str) -> None:
     from facesvg.local.lambdas import LocalContext
     from facesvg.service.api import create_app, resolve
 
@@ -436,11 +675,11 @@ def test_the_api_answers_a_refused_callback_with_a_400_naming_it(url: str) -> No
         "callback_url": url,
     }
     event = {
-        "resource": "/api/v1/submit",
-        "path": "/api/v1/submit",
+        "resource": path,
+        "path": path,
         "httpMethod": "POST",
         "headers": {"content-type": "application/json"},
-        "requestContext": {"stage": "prod", "path": "/prod/api/v1/submit", "httpMethod": "POST"},
+        "requestContext": {"stage": "prod", "path": f"/prod{path}", "httpMethod": "POST"},
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }

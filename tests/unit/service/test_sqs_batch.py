@@ -56,3 +56,48 @@ def test_the_record_fields_come_from_the_event() -> None:
 def test_an_event_that_is_not_an_sqs_batch_is_refused(event: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not an SQS event"):
         partial_batch_response(event, _handle)
+
+
+def test_concurrent_records_do_not_wait_on_each_other_and_the_budget_bounds_the_batch() -> None:
+    import threading
+    import time
+
+    release = threading.Event()
+    done: list[str] = []
+
+    def handle(record: SqsRecord) -> None:
+        if record.body == "slow":  # a receiver trickling its answer
+            release.wait(30)
+        if record.body == "bad":
+            raise ValueError("garbage")
+        done.append(record.message_id)
+
+    event = {
+        "Records": [_record("s1", "slow"), _record("s2", "slow"), _record("b", "bad"), _record("f", "fast")]
+    }
+    started = time.monotonic()
+    try:
+        answer = partial_batch_response(event, handle, concurrent=True, budget_seconds=0.5)
+        took = time.monotonic() - started
+    finally:
+        release.set()
+        for thread in threading.enumerate():  # the late records end once released
+            if thread.name.startswith("sqs-record"):
+                thread.join(timeout=10)
+
+    failed = [f["itemIdentifier"] for f in answer["batchItemFailures"]]
+    assert failed == ["s1", "s2", "b"]  # the slow ones are retried later, not waited for
+    assert done[:1] == ["f"] and took < 0.5 + 5  # generous: the machine is loaded
+
+
+def test_concurrent_records_run_in_a_copy_of_the_callers_context() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("invocation")
+    seen: list[str] = []
+    event = {"Records": [_record("a", "x"), _record("b", "y")]}
+
+    partial_batch_response(event, lambda r: seen.append(var.get()), concurrent=True, budget_seconds=5)
+
+    assert seen == ["invocation", "invocation"]

@@ -7,7 +7,8 @@
                     transform), publish_to (SS, drop-folder names), expires_at (N, TTL),
                     callbacks (L of M: id, url, client_reference), event_state (pending |
                     published: the job-end event's outbox flag), event_claim_until (N),
-                    scope, result / error_code, error_message when created finished
+                    scope, result / error_code, error_message (+ event_state) when created
+                    finished
 ``HASH#<sha256>#<scope>``  kind=cache, job_id, created_at, expires_at (N, TTL)
 ``RENDER#<sha256>`` kind=render, result (JSON string), expires_at (N, TTL)
 ``DROP#<name>``     kind=drop, seq (N), set_id, files (JSON string), newest (N), job_id,
@@ -112,6 +113,9 @@ def job_to_item(job: Job, expires_at: int) -> dict[str, Any]:
     if job.error is not None:
         item["error_code"] = _s(job.error.code)
         item["error_message"] = _s(job.error.message[:1000])
+    if job.event_state is not None:  # a job written already ended: its job-end event is owed
+        item["event_state"] = _s(job.event_state.value)
+        item["event_claim_until"] = _n(float(job.event_claim_until or 0.0))
     return item
 
 
