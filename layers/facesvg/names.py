@@ -79,7 +79,11 @@ ENV_MAX_RECEIVE_COUNT = "FACESVG_MAX_RECEIVE_COUNT"
 ENV_LEASE_SECONDS = "FACESVG_LEASE_SECONDS"
 
 # Swagger UI and the OpenAPI document (served by the status function: GET, read-only).
-SWAGGER_PATH = "/swagger"
+SWAGGER_PATH = "/swagger"  # Swagger UI; ?format=json: the OpenAPI document
+DOCS_PATH = "/docs"  # Swagger UI, where FastAPI services serve it
+REDOC_PATH = "/redoc"  # ReDoc
+OPENAPI_PATH = "/openapi.json"  # the OpenAPI document
+DOCS_PATHS = (SWAGGER_PATH, DOCS_PATH, REDOC_PATH, OPENAPI_PATH)
 
 # Drop folder: incoming/<name>/<file>; <name> must match this pattern (no path tricks).
 INGEST_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

@@ -3,7 +3,8 @@ where errors become status codes.
 
 Both the submit and the status function serve this resolver (API Gateway sends each function only
 its own routes; each function's IAM role only allows what its routes need), so the OpenAPI document
-and the error mapping are the same wherever they are served.
+and the error mapping are the same wherever they are served. Every error body is
+``{"detail": <message>, "error": {"code", "message", "field"}}`` (``detail``: FastAPI-style clients).
 
 ==============================  ======  ==========================================
 error                           status  body ``{"error": {"code", "message", "field"}}``
@@ -42,6 +43,7 @@ from pydantic import BaseModel
 from facesvg import names
 from facesvg.core import documents
 from facesvg.core.errors import InputError, NoFace
+from facesvg.service import api_docs
 from facesvg.service import metrics_catalog as mc
 from facesvg.service.errors import (
     InvalidCallbackUrl,
@@ -70,6 +72,7 @@ from facesvg.service.status import StatusView, bounded_json
 M = TypeVar("M", bound=BaseModel)
 
 API_TITLE = "facesvg"
+API_VERSION = "1.0.0"
 API_DESCRIPTION = (
     "Face photo + segmentation map + landmarks → SVG of smooth, styled facial-region contours. "
     "Submit returns a job id at once; poll the status URL until the job is completed or failed. "
@@ -101,7 +104,8 @@ def _error(
     return Response(
         status_code=status.value,
         content_type="application/json",
-        body=json.dumps({"error": body}),
+        # ``detail``: where FastAPI-style clients read the message; ``error`` has the code and field.
+        body=json.dumps({"detail": message, "error": body}),
         headers=headers,
     )
 
@@ -173,6 +177,7 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
     # thousands of points; validating them again would cost more than the rest of the request.
     return JobStatusResponse.model_construct(
         id=job.job_id,
+        job_id=job.job_id,
         status=job.status,
         created_at=job.created_at,
         updated_at=job.updated_at,
@@ -246,24 +251,54 @@ def _json_body(text: str) -> Any:
 
 
 class Resolver(APIGatewayRestResolver):
-    """Powertools' REST resolver whose Swagger UI (``names.SWAGGER_PATH``) is set up on the first
-    request for it: that imports Powertools' OpenAPI models (~30 ms), which no other request needs
-    and every cold start of the status function used to pay."""
+    """Powertools' REST resolver whose documentation pages (``names.DOCS_PATHS``) are set up on the
+    first request for one: that imports Powertools' OpenAPI models (~30 ms), which no other request
+    needs and every cold start of the status function used to pay.
+
+    ``/docs`` is Swagger UI and ``/openapi.json`` the OpenAPI document, where FastAPI services serve
+    them: both are answered by the ``/swagger`` route (``?format=json`` for the document)."""
 
     def __init__(self, *, serve_docs: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._serve_docs = serve_docs
         self._docs_pending = serve_docs
         self._docs_lock = threading.Lock()
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        if self._docs_pending and event.get("path") == names.SWAGGER_PATH:
-            with self._docs_lock:  # the local API resolves requests on several threads
-                if self._docs_pending:
-                    self.enable_swagger(
-                        path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version="1.0.0"
-                    )
-                    self._docs_pending = False
+        path = event.get("path")
+        if self._serve_docs and path in names.DOCS_PATHS:
+            self._enable_docs()
+            if path == names.DOCS_PATH:
+                event = {**event, "path": names.SWAGGER_PATH}
+            elif path == names.OPENAPI_PATH:
+                query = {"format": "json"}
+                event = {
+                    **event,
+                    "path": names.SWAGGER_PATH,
+                    "queryStringParameters": query,
+                    "multiValueQueryStringParameters": {"format": ["json"]},
+                }
         return super().resolve(event, context)
+
+    def _enable_docs(self) -> None:
+        with self._docs_lock:  # the local API resolves requests on several threads
+            if self._docs_pending:
+                self.enable_swagger(
+                    path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version=API_VERSION
+                )
+                self._docs_pending = False
+
+    def redoc_page(self) -> Response[Any]:
+        """``GET /redoc``: ReDoc over the same OpenAPI document, its script served inline."""
+        bundle = api_docs.redoc_bundle()
+        if bundle is None:
+            return _error(HTTPStatus.NOT_FOUND, "NotFound", api_docs.REDOC_MISSING)
+        spec = self.get_openapi_json_schema(title=API_TITLE, description=API_DESCRIPTION, version=API_VERSION)
+        return Response(
+            status_code=HTTPStatus.OK.value,
+            content_type="text/html; charset=utf-8",
+            body=api_docs.redoc_html(spec, bundle, API_TITLE),
+        )
 
 
 def create_app(
@@ -273,7 +308,7 @@ def create_app(
 
     ``cors_allow_origin`` (``FACESVG_CORS_ALLOW_ORIGIN``) lets a page on another origin (the viewer
     on its own host) read the responses; empty means same-origin use only. ``serve_docs``: answer
-    ``GET /swagger`` (the status function does; API Gateway never sends it to submit).
+    ``names.DOCS_PATHS`` (the status function does; API Gateway never sends them to submit).
     """
     cors = (
         CORSConfig(allow_origin=cors_allow_origin, allow_headers=["x-api-key", "content-type"], max_age=600)
@@ -320,6 +355,7 @@ def create_app(
                 return _json(finished, HTTPStatus.OK)
             accepted = SubmitAccepted(
                 id=job.job_id,
+                job_id=job.job_id,
                 status=job.status,
                 status_url=status_url(prefix, job.job_id),
                 client_reference=body.client_reference,
@@ -370,6 +406,9 @@ def create_app(
                 404: _error_doc("No job with this id for this API key"),
             },
         )(make_status(prefix))
+
+    if serve_docs:
+        app.get(names.REDOC_PATH, include_in_schema=False)(app.redoc_page)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[Any]:
