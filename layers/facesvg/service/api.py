@@ -256,7 +256,8 @@ class Resolver(APIGatewayRestResolver):
     needs and every cold start of the status function used to pay.
 
     ``/docs`` is Swagger UI and ``/openapi.json`` the OpenAPI document, where FastAPI services serve
-    them: both are answered by the ``/swagger`` route (``?format=json`` for the document)."""
+    them: both are answered by the ``/swagger`` route (``?format=json`` for the document; the
+    event is rewritten in :func:`resolve`, before anything reads it)."""
 
     def __init__(self, *, serve_docs: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -265,19 +266,8 @@ class Resolver(APIGatewayRestResolver):
         self._docs_lock = threading.Lock()
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        path = event.get("path")
-        if self._serve_docs and path in names.DOCS_PATHS:
+        if self._serve_docs and event.get("path") in names.DOCS_PATHS:
             self._enable_docs()
-            if path == names.DOCS_PATH:
-                event = {**event, "path": names.SWAGGER_PATH}
-            elif path == names.OPENAPI_PATH:
-                query = {"format": "json"}
-                event = {
-                    **event,
-                    "path": names.SWAGGER_PATH,
-                    "queryStringParameters": query,
-                    "multiValueQueryStringParameters": {"format": ["json"]},
-                }
         return super().resolve(event, context)
 
     def _enable_docs(self) -> None:
@@ -298,6 +288,7 @@ class Resolver(APIGatewayRestResolver):
             status_code=HTTPStatus.OK.value,
             content_type="text/html; charset=utf-8",
             body=api_docs.redoc_html(spec, bundle, API_TITLE),
+            headers={"Content-Security-Policy": api_docs.REDOC_CSP},
         )
 
 
@@ -453,6 +444,7 @@ def create_app(
 
 def resolve(app: Resolver, event: dict[str, Any], context: Any, max_body_bytes: int) -> dict[str, Any]:
     """Run one API Gateway event through the app, refusing oversized bodies before parsing them."""
+    event = _docs_alias(event)
     body = event.get("body") or ""
     media_type = _media_type(event)
     if event.get("httpMethod") == "POST" and media_type and not _is_json(media_type):
@@ -487,6 +479,22 @@ def resolve(app: Resolver, event: dict[str, Any], context: Any, max_body_bytes: 
             )
         event = {**event, "body": text, "isBase64Encoded": False}
     return app.resolve(event, context)
+
+
+def _docs_alias(event: dict[str, Any]) -> dict[str, Any]:
+    """``GET /docs`` as ``GET /swagger`` and ``GET /openapi.json`` as ``GET /swagger?format=json``
+    (the paths FastAPI services serve them at); any other event unchanged."""
+    path = event.get("path")
+    if event.get("httpMethod") != "GET" or path not in (names.DOCS_PATH, names.OPENAPI_PATH):
+        return event
+    if path == names.DOCS_PATH:
+        return {**event, "path": names.SWAGGER_PATH}
+    return {
+        **event,
+        "path": names.SWAGGER_PATH,
+        "queryStringParameters": {"format": "json"},
+        "multiValueQueryStringParameters": {"format": ["json"]},
+    }
 
 
 def _media_type(event: dict[str, Any]) -> str:
