@@ -136,7 +136,7 @@ def test_a_webhook_the_bus_had_queued_is_sent_once_after_a_kill(stack: StackProc
 
 def test_ctrl_c_stops_everything_within_2_s_and_queued_work_survives(stack: StackProcess) -> None:
     # Given a stack rendering a job (3 s simulated work) with a second one queued behind it
-    stack.extra = ("--delay", "3", "--workers", "1")
+    stack.extra = ("--delay", "3", "--workers", "1", "--log-level", "INFO")
     stack.start()
     with httpx.Client(base_url=stack.api, timeout=60) as client:
         first = client.post("/api/v1/submit", json=sample_payload({"canvas_size": 480})).json()["id"]
@@ -150,6 +150,9 @@ def test_ctrl_c_stops_everything_within_2_s_and_queued_work_survives(stack: Stac
     print(f"Ctrl-C with a job mid-render: the stack and its children gone after {took:.2f} s")
     assert took <= SHUTDOWN_BUDGET_S, f"shutdown took {took:.2f} s"
     assert "stopped in" in stack.output
+    # a shutdown is not a crash: it says what happens to the job it interrupted
+    assert "crashed" not in stack.output and "ERROR" not in stack.output, stack.output
+    assert f"stopping: job {first} returns to the queue and completes after the next start" in stack.output
     # and after a start both jobs complete
     stack.extra = ()
     stack.start()

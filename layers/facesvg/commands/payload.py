@@ -28,13 +28,13 @@ def read_landmarks(path: Path) -> Any:
 
 
 def build_payload(
-    image: Path, segmentation: Path, landmarks: Path, options: dict[str, Any] | None = None
+    image: Path, segmentation: Path | None, landmarks: Path, options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "image": base64.b64encode(image.read_bytes()).decode("ascii"),
-        "segmentation_map": base64.b64encode(segmentation.read_bytes()).decode("ascii"),
-        "landmarks": read_landmarks(landmarks),
-    }
+    """The request body; without ``segmentation`` it has no ``segmentation_map``."""
+    body: dict[str, Any] = {"image": base64.b64encode(image.read_bytes()).decode("ascii")}
+    if segmentation is not None:
+        body["segmentation_map"] = base64.b64encode(segmentation.read_bytes()).decode("ascii")
+    body["landmarks"] = read_landmarks(landmarks)
     if options:
         body["options"] = options
     return body

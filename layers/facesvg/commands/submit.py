@@ -112,9 +112,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--payload", type=Path, default=None, help="a request body built by `facesvg payload`"
     )
-    parser.add_argument("--image", type=Path, default=SAMPLE_DIR / "original_image.png")
-    parser.add_argument("--segmentation", type=Path, default=SAMPLE_DIR / "segmentation_map.png")
-    parser.add_argument("--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt")
+    parser.add_argument("--image", type=Path, default=None, help="face photo (with --landmarks)")
+    parser.add_argument("--segmentation", type=Path, default=None, help="label map PNG (optional)")
+    parser.add_argument(
+        "--landmarks", type=Path, default=None, help="landmarks, .json or QOVES .txt (with --image)"
+    )
+    parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="the bundled QOVES sample (its files for any of --image/--segmentation/--landmarks not given)",
+    )
     parser.add_argument("--options", default=None, help="render options as JSON")
     add_option_flags(parser)
     parser.add_argument(
@@ -126,15 +133,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
 
 
+SAMPLE_FILES = {
+    "image": SAMPLE_DIR / "original_image.png",
+    "segmentation": SAMPLE_DIR / "segmentation_map.png",
+    "landmarks": SAMPLE_DIR / "landmarks.txt",
+}
+
+
+def input_files(args: argparse.Namespace) -> dict[str, Path | None]:
+    """The files to send. A photo and its landmarks go together (the map is optional); the sample's
+    files fill in only with ``--sample``, so a photo of yours is never paired with the sample's
+    landmarks. Raises ``SubmitError`` saying what is missing."""
+    given = {name: getattr(args, name) for name in SAMPLE_FILES}
+    if args.sample:
+        return {name: path or SAMPLE_FILES[name] for name, path in given.items()}
+    if given["image"] is None and given["landmarks"] is None:
+        what = "--segmentation alone" if given["segmentation"] else "no inputs"
+        raise SubmitError(
+            f"{what}: give --image and --landmarks (and --segmentation), --payload FILE, or --sample "
+            "for the bundled QOVES sample"
+        )
+    for name, other in (("image", "landmarks"), ("landmarks", "image")):
+        if given[name] is None:
+            raise SubmitError(
+                f"--{other} without --{name}: a photo and its landmarks go together (add --sample to "
+                "take the missing files from the bundled sample)"
+            )
+    return given
+
+
+def _body(args: argparse.Namespace) -> dict[str, Any] | str:
+    """The request body, or ``SubmitError`` naming the file that cannot be read."""
+    if args.payload is not None:
+        files: dict[str, Path | None] = {"payload": args.payload}
+    else:
+        files = input_files(args)
+    for name, path in files.items():
+        if path is not None and not path.is_file():
+            why = "is a directory" if path.is_dir() else "no such file"
+            raise SubmitError(f"--{name} {path}: {why}")
+    try:
+        if args.payload is not None:
+            return str(args.payload.read_text(encoding="utf-8"))
+        options = with_option_flags(json.loads(args.options) if args.options else None, args)
+        image, segmentation, landmarks = (files[name] for name in SAMPLE_FILES)
+        assert image is not None and landmarks is not None
+        return build_payload(image, segmentation, landmarks, options)
+    except (OSError, UnicodeDecodeError, ValueError, SyntaxError) as exc:  # unreadable or not a document
+        raise SubmitError(f"cannot read the inputs: {exc}") from None
+
+
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     console = Console(stderr=True)
-    if args.payload is not None:
-        body: dict[str, Any] | str = args.payload.read_text(encoding="utf-8")
-    else:
-        options = with_option_flags(json.loads(args.options) if args.options else None, args)
-        body = build_payload(args.image, args.segmentation, args.landmarks, options)
+    try:
+        body = _body(args)
+    except SubmitError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        return 2
     if args.callback_url or args.client_reference:
         if isinstance(body, str):
             body = json.loads(body)
