@@ -63,6 +63,8 @@ LOCAL_METRICS_PORT = 9100
 # the working directory; gitignored.
 LOCAL_DATA_DIR = ".facesvg"
 LOCAL_ENDPOINTS_FILE = "endpoints.json"
+# The ports a data directory's stack was last started with (a restart without flags reuses them).
+LOCAL_PORTS_FILE = "ports.json"
 
 # --- asynchronous path (service/ and local/) ---------------------------------------------------
 # DynamoDB item kinds share the table; the partition key value is "<PREFIX><id>".
