@@ -45,7 +45,7 @@ test: install
 bench: install
 	$(VENV)/bin/facesvg bench
 
-## fidelity: region scores on the QOVES sample, the example face and ../shared/faces (when present) against labels, skin, true ears and the customer's; exits 1 when an issue-12 bar fails (FIDELITY_ARGS="--case 28181 --json out/fidelity.json")
+## fidelity: region scores on the QOVES sample, the example face and ../shared/faces (when present) against labels, skin, true ears and the customer's; exits 1 when a bar fails (FIDELITY_ARGS="--case 28181 --json out/fidelity.json")
 FIDELITY_ARGS ?=
 fidelity: install
 	$(VENV)/bin/facesvg fidelity $(FIDELITY_ARGS)
