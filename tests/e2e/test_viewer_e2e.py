@@ -142,7 +142,7 @@ def test_viewer_renders_the_sample_toggles_regions_and_reports_bad_files(
     cheek = page.locator('#stage-svg path[data-region="left_cheek"]')
     assert "is-hot" in (cheek.get_attribute("class") or "")
     tooltip = page.locator("#tooltip")
-    assert "left cheek" in tooltip.inner_text() and "px²" in tooltip.inner_text()
+    assert "left cheek" in tooltip.inner_text() and "mm²" in tooltip.inner_text()  # the sample has a scale
     page.screenshot(path=str(tmp_path / "viewer-completed.png"))
     if os.environ.get("FACESVG_UPDATE_SCREENSHOT") == "1":
         page.screenshot(path=str(REPO / "docs" / "viewer.png"))
