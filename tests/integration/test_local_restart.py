@@ -237,3 +237,14 @@ def test_one_stack_per_data_directory(stack: StackProcess, tmp_path: Path) -> No
         assert "is in use by another running stack" in second.output
     finally:
         second.kill()
+
+
+def test_a_taken_api_port_names_it(tmp_path: Path) -> None:
+    api, aws, s3 = free_ports(3)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", api))
+        taken.listen()
+        stack = StackProcess(tmp_path / "data", [api, aws, s3])
+        stack.start(check=False)
+        assert stack.proc is not None and stack.proc.wait(timeout=60) == 2
+    assert f"port {api} (API) is in use" in stack.output, stack.output

@@ -232,7 +232,8 @@ def main(args: argparse.Namespace) -> int:
             runtime.stop()
             if exc.errno != errno.EADDRINUSE:
                 raise
-            what = exc.strerror if "in use" in str(exc.strerror) else f"port {ports['api']} (API) is in use"
+            # the moto servers name their port; the API's bind error does not
+            what = exc.strerror if "port " in str(exc.strerror) else f"port {ports['api']} (API) is in use"
             argv = sys.argv[sys.argv.index("run") + 1 :] if "run" in sys.argv else []
             print(
                 f"error: {what}.\n"
