@@ -193,6 +193,7 @@ def test_layer_holds_the_package_dependencies_minus_the_excluded(tmp_path: Path)
     assert {
         "numpy",
         "opencv-python-headless",
+        "simplejpeg",
         "pydantic",
         "aws-lambda-powertools",
         "svgwrite",

@@ -29,6 +29,7 @@ from facesvg.commands.payload import SAMPLE_DIR, sample_payload
 from facesvg.service.aws.s3 import S3BlobStore
 from facesvg.service.aws.sqs import SqsJobQueue
 from integration_helpers import keys, submit_url, wait_finished
+from jpeg_damage import flip_decoded_with_extraneous_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -184,6 +185,8 @@ _JPEG_SCAN = _JPEG.index(b"\xff\xda") + 12
 _JPEG_CUT = (
     _JPEG[: _JPEG_SCAN + (len(_JPEG) - _JPEG_SCAN) * 3 // 10] + b"\xff\xd9"
 )  # cut at 30 %, EOI re-added
+
+
 _MOTION_PHOTO_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 400
 
 
@@ -225,6 +228,35 @@ CASES: list[Case] = [
         "options.canvas_size",
         body=_set(options={"canvas_size": "<script>"}),
     ),
+    # booleans and strings are not numbers, floats are not integers (pydantic's lax mode took them)
+    Case(
+        "options_face_index_true",
+        400,
+        "ValidationError",
+        "options.face_index",
+        body=_set(options={"face_index": True}),
+    ),
+    Case(
+        "options_canvas_size_true",
+        400,
+        "ValidationError",
+        "options.canvas_size",
+        body=_set(options={"canvas_size": True}),
+    ),
+    Case(
+        "options_canvas_size_float",
+        400,
+        "ValidationError",
+        "options.canvas_size",
+        body=_set(options={"canvas_size": 512.0}),
+    ),
+    Case(
+        "options_stroke_width_false",
+        400,
+        "ValidationError",
+        "options.style.stroke_width",
+        body=_set(options={"style": {"stroke_width": False}}),
+    ),
     Case("unknown_top_level_field", 400, "ValidationError", "image_url", body=_set(image_url="http://x/")),
     # -- the photo
     Case("image_invalid_base64", 400, "InvalidBase64", "image", body=_set(image="!!!not*base64!!!")),
@@ -249,6 +281,13 @@ CASES: list[Case] = [
         body=_set(image=b64(png_header_only(1101, 1100))),
     ),
     Case("image_jpeg_cut_with_eoi", 400, "Corrupt", "image", body=_set(image=b64(_JPEG_CUT))),
+    Case(
+        "image_jpeg_one_bit_flipped",
+        400,
+        "Corrupt",
+        "image",
+        body=lambda b: {**b, "image": b64(flip_decoded_with_extraneous_bytes(_JPEG))},
+    ),
     Case(
         "image_exif_orientation_ambiguous",
         400,
@@ -397,7 +436,7 @@ CASES: list[Case] = [
         "wrong_content_type",
         415,
         "UnsupportedMediaType",
-        None,
+        "Content-Type",
         body=lambda b: b,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     ),
@@ -583,3 +622,20 @@ def test_a_map_in_another_scheme_is_refused_naming_it_and_renders_when_declared(
     r = api.post(submit_url(), json=body)
     assert r.status_code == 202, r.text[:500]
     assert wait_finished(api, r.json()["id"], timeout=60)["status"] == "completed"
+
+
+@pytest.mark.parametrize("declared", ["celebamask-hq", "faceparsing19", "facer-celebm"])
+def test_a_lapa_map_declared_as_another_scheme_is_refused_naming_the_scheme(
+    api: httpx.Client, recorder: Recorder, declared: str
+) -> None:
+    # Given the sample's LaPa map (0..10: it fits every scheme) declared as a 19-class scheme
+    body = base_body()
+    body["options"]["label_scheme"] = declared
+    r = api.post(submit_url(), json=body)
+    # Then the answer blames the scheme, not the landmarks (the nose read as glasses or ears) or NoFace
+    assert r.status_code == 400, r.text[:500]
+    error = r.json()["error"]
+    assert (error["code"], error["field"]) == ("LabelSchemeMismatch", "options.label_scheme"), error
+    assert error["likely_schemes"][0] == "lapa"
+    assert declared in error["message"] and "'lapa'" in error["message"]
+    assert recorder.sends == []

@@ -25,7 +25,7 @@ from facesvg.core import documents, jpeg
 from facesvg.core import orientation as orientation_
 from facesvg.core.errors import Field, InputError, NoFace
 from facesvg.core.face_plausibility import check_features_on_labels, check_mesh_shape
-from facesvg.core.label_schemes import DEFAULT_SCHEME, SCHEMES, likely_schemes
+from facesvg.core.label_schemes import DEFAULT_SCHEME, SCHEMES, better_schemes, likely_schemes
 from facesvg.core.landmarks_topology import N_MESH, N_WITH_IRIS
 from facesvg.core.options import Limits
 
@@ -271,6 +271,7 @@ def _decode_stored(data: bytes, width: int, height: int) -> tuple[np.ndarray, in
     info = jpeg.jpeg_info(data, "image") if data.startswith(JPEG_SIGNATURE) else None
     if info is not None:
         jpeg.check_restart_markers(data, info, "image")
+        jpeg.check_scan_data(data, info, "image")
     if info is not None:
         orientation = info.orientation
     else:  # a WebP's EXIF orientation is not applied (as libwebp and most viewers do not)
@@ -375,7 +376,14 @@ def _palette_as_indices(data: bytes) -> bytes | None:
 
 
 def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS, scheme: str = DEFAULT_SCHEME) -> np.ndarray:
-    """Label PNG in ``scheme`` -> ``(h, w)`` uint8 core labels (``core.labels``).
+    """Label PNG in ``scheme`` -> ``(h, w)`` uint8 core labels (``core.labels``)."""
+    return SCHEMES[scheme].to_core(decode_raw_labels(data, limits, scheme))
+
+
+def decode_raw_labels(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, scheme: str = DEFAULT_SCHEME
+) -> np.ndarray:
+    """Label PNG -> ``(h, w)`` uint8 values as stored, each within ``scheme``.
 
     The values are the grey levels of a grey (or grey-as-RGB, or grey-palette) PNG, or the indices
     of a palette PNG with a colour palette; they must fit the scheme (``UnknownLabels`` naming the
@@ -412,8 +420,8 @@ def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS, scheme: str = DE
             "UnknownLabels",
             {"likely_schemes": likely},
         )
-    lab = lab.astype(np.uint8, copy=False)
-    return lab if scheme == DEFAULT_SCHEME else sch.to_core(lab)
+    out: np.ndarray = lab.astype(np.uint8, copy=False)
+    return out
 
 
 # -------------------------------------------------------------------------------------- landmarks
@@ -664,12 +672,33 @@ def _span(values: np.ndarray) -> str:
     return f"{float(np.min(values)):.0f}..{float(np.max(values)):.0f}"
 
 
-def check_landmarks(labels: np.ndarray, points: np.ndarray) -> None:
+def check_landmarks(
+    labels: np.ndarray, points: np.ndarray, raw: np.ndarray | None = None, scheme: str = DEFAULT_SCHEME
+) -> None:
     """The points (image pixels) are a plausible FaceMesh of the face in ``labels``: a face's layout,
-    not mirrored (``InvalidLandmarks``), on the face (``NoFace``), eyes/nose/lips on their labels."""
+    not mirrored (``InvalidLandmarks``), on the face (``NoFace``), eyes/nose/lips on their labels.
+
+    ``raw``: the map's values as sent, in ``scheme``. When the points are not on the face or its
+    features, a map that fits another scheme better is blamed on ``options.label_scheme``
+    (``LabelSchemeMismatch``), not on the landmarks: a LaPa map read as a 19-class scheme puts the
+    nose on another class, or the skin on the neck's.
+    """
     check_mesh_shape(points)
-    check_face(labels, points)
-    check_features_on_labels(labels, points)
+    try:
+        check_face(labels, points)
+        check_features_on_labels(labels, points)
+    except InputError as exc:
+        likely = better_schemes(raw, scheme) if raw is not None else []
+        if likely:
+            raise InputError(
+                "options.label_scheme",
+                f"the segmentation map does not read as label_scheme {scheme!r} (read so: "
+                f"{exc.message.removeprefix('not a plausible face mesh of this face: ')}); it fits "
+                f"label_scheme {likely[0]!r} better (likeliest first: {', '.join(likely)})",
+                "LabelSchemeMismatch",
+                {"likely_schemes": likely},
+            ) from None
+        raise
 
 
 def check_inputs(
@@ -698,8 +727,9 @@ def check_inputs(
         return
     _check_size("segmentation_map", segmentation, limits)
     lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
-    lab = fit_labels(decode_labels(segmentation, limits, label_scheme), width, height)
-    check_landmarks(lab, landmarks_in_image(lm, width, height))
+    raw = decode_raw_labels(segmentation, limits, label_scheme)
+    lab = fit_labels(SCHEMES[label_scheme].to_core(raw), width, height)
+    check_landmarks(lab, landmarks_in_image(lm, width, height), raw, label_scheme)
 
 
 def _pillow_available(fmt: str) -> bool:
@@ -734,13 +764,14 @@ def load_inputs(
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_decode_stored, bytes(image), width, height)
         lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
-        lab = decode_labels(segmentation, limits, label_scheme)
+        raw = decode_raw_labels(segmentation, limits, label_scheme)
+        lab = SCHEMES[label_scheme].to_core(raw)
         stored, orientation = pending.result()
     height, width = stored.shape[:2]  # a HEIF/AVIF's header bounds its size; the decoder turns it
     if orientation == 1:
         lab = fit_labels(lab, width, height)
         pts = landmarks_in_image(lm, width, height)
-        check_landmarks(lab, pts)
+        check_landmarks(lab, pts, raw, label_scheme)
         return FaceInputs(image=stored, labels=lab, landmarks=pts)
     photo = orientation_.orient_array(stored, orientation)
     on_stored = _labels_on_stored_frame(photo, stored, orientation, lab, lm)
@@ -748,7 +779,7 @@ def load_inputs(
     height, width = frame.shape[:2]
     lab = fit_labels(lab, width, height)
     pts = landmarks_in_image(lm, width, height)
-    check_landmarks(lab, pts)  # in the landmarks' own frame: handedness is the face's, not EXIF's
+    check_landmarks(lab, pts, raw, label_scheme)  # in the landmarks' own frame: handedness is the face's
     if on_stored:
         lab = orientation_.orient_array(lab, orientation)
         pts = orientation_.orient_points(pts, orientation, width, height)

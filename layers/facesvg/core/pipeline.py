@@ -28,6 +28,10 @@ STEP_PX = 4.0  # spacing of the output vertices at a 1024 px canvas
 CLIP_SIGMA_PX = 8.0  # the silhouette's hair edge is ragged: smooth it more
 SMALL_SIGMA = 0.1  # x sqrt(area): a small region (an eye in a 256 px photo) is smoothed less
 PIXEL_EDGE = 0.3  # traced contours run through boundary pixel centres; < 0.5 keeps touching regions apart
+# Regions and zones are carved and traced on a canvas of this side whatever the output's size, then
+# mapped onto the output: what exists on the face, its visibility and its photo-pixel geometry do not
+# depend on ``canvas_size`` (at 128 px an eye is a few pixels, and thin zones vanished).
+TRACE_CANVAS = 1024
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,13 @@ def _region_outline(blob: regions.Blob, scale: float) -> np.ndarray:
     return _outset(smooth.smooth_closed(blob.contour, sigma, STEP_PX * scale), PIXEL_EDGE)
 
 
+def _trace_to_output(trace: align.Alignment, out: align.Alignment) -> np.ndarray:
+    """The 2x3 affine from the tracing canvas to the output canvas (through the photo's pixels)."""
+    back = np.vstack([cv2.invertAffineTransform(trace.matrix), [0.0, 0.0, 1.0]])
+    out_m: np.ndarray = out.matrix @ back
+    return out_m
+
+
 def _closed_silhouette(labels: np.ndarray, scale: float) -> np.ndarray:
     """Person silhouette with hair gaps closed (the raster behind ``mask_profile``)."""
     k = max(3, round(6 * scale) | 1)
@@ -200,8 +211,15 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
     al = align.plan(inputs.labels, inputs.landmarks, canvas, options.margin)
     photo = align.warp_image(inputs.image, al)
     labels = align.warp_labels(inputs.labels, al)
-    pts = align.apply(al.matrix, inputs.landmarks)
     sil = _closed_silhouette(labels, scale)
+    # The tracing frame: the output's at the default size, else the same alignment at TRACE_CANVAS.
+    trace = (
+        al
+        if canvas == TRACE_CANVAS
+        else align.plan(inputs.labels, inputs.landmarks, TRACE_CANVAS, options.margin)
+    )
+    trace_labels = labels if trace is al else align.warp_labels(inputs.labels, trace)
+    pts = align.apply(trace.matrix, inputs.landmarks)
     lap("align")
 
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -210,9 +228,9 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         encoded = pool.submit(svg.encode_photo, photo, options.image_format, options.image_quality)
 
         h, w = inputs.image.shape[:2]
-        frame = align.apply(al.matrix, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
+        frame = align.apply(trace.matrix, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
         region_names, zone_names = options.layers()
-        sc = regions.scene(labels, pts, frame, ears_labelled=SCHEMES[options.label_scheme].labels_ears)
+        sc = regions.scene(trace_labels, pts, frame, ears_labelled=SCHEMES[options.label_scheme].labels_ears)
         blobs: dict[str, regions.Blob | None] = {}
         visibility: dict[str, dict[str, Any]] = {}
         for carving in (
@@ -225,9 +243,11 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         lap("regions")
 
         polys: dict[str, np.ndarray] = {}
+        to_output = None if trace is al else _trace_to_output(trace, al)
         for name, blob in blobs.items():
             if blob is not None and blob.contour is not None:
-                polys[name] = _rounded(_region_outline(blob, scale))
+                outline = _region_outline(blob, TRACE_CANVAS / 1024.0)
+                polys[name] = _rounded(outline if to_output is None else align.apply(to_output, outline))
         clip = _clip_polygons(sil, scale)
         lap("smooth")
 

@@ -311,7 +311,7 @@ class DropFolder:
                 "drop folder inputs rejected", extra={"drop_name": name, "code": exc.code, "field": exc.field}
             )
             error = exc.to_dict()
-            if exc.code == "UnknownLabels" and exc.details.get("likely_schemes"):
+            if exc.details.get("likely_schemes"):  # UnknownLabels, LabelSchemeMismatch
                 scheme = exc.details["likely_schemes"][0]
                 error["message"] += (
                     f" (to read the map as {scheme}, upload {layout.INGEST_OPTIONS_FILE} holding"

@@ -101,8 +101,8 @@ class ErrorDetail(LazyModel):
     field: str | None = Field(default=None, description="The request field at fault, when there is one.")
     likely_schemes: list[str] | None = Field(
         default=None,
-        description="With `UnknownLabels`: the label schemes the map's values fit, likeliest first "
-        "(set `options.label_scheme`).",
+        description="With `UnknownLabels` and `LabelSchemeMismatch`: the label schemes the map's values "
+        "fit, likeliest first (set `options.label_scheme`).",
     )
 
 
@@ -224,6 +224,9 @@ class JobResult(LazyModel):
     rotation_deg: float | None = None
     missing: list[str] = Field(default_factory=list)
     svg_bytes: int | None = None  # size of face.svg (status inlines it only when small enough)
+    # Seconds from the claim to the stored result: a job that reuses this render completes no
+    # sooner after its own claim (facesvg.service.worker), so its timing reveals no other client.
+    render_seconds: float | None = None
 
 
 class Callback(LazyModel):

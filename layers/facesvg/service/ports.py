@@ -36,6 +36,12 @@ class JobRepository(Protocol):
 
     def get_job(self, job_id: str) -> Job | None: ...
 
+    def get_job_in_scopes(self, job_id: str, scopes: tuple[str, ...]) -> Job | None:
+        """The job only if its scope is one of ``scopes`` (``""``: an item written without one).
+        Another scope's job and an unknown id are the same answer after the same one read, the
+        filter applied by the store, so neither the answer nor its cost tells them apart."""
+        ...
+
     def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None: ...
 
     def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:

@@ -479,6 +479,8 @@ def test_options_json_stays_in_force_until_replaced_or_deleted() -> None:
     [
         (b'{"label_schema": "faceparsing19"}', "options.label_schema", "did you mean 'label_scheme'"),
         (b'{"canvas_size": 99999}', "options.canvas_size", "less than or equal to 4096"),
+        (b'{"face_index": true}', "options.face_index", "valid integer"),
+        (b'{"canvas_size": 512.0}', "options.canvas_size", "valid integer"),
         (b'{"label_scheme": "celeba"}', "options.label_scheme", "faceparsing19"),
         (b'{"zones": ["nose", "third_eye"]}', "options.zones", "third_eye"),
         (b'{"style": {"fill": "red"}}', "options.style.fill", "pattern"),
