@@ -14,11 +14,12 @@ from infra.nag import acknowledge
 from infra.storage import Storage
 
 API_KEY_HEADER = "X-Api-Key"
-# API Gateway's own errors (403 missing key, 429 throttled, 413…) in the functions' error shape:
-# ``detail`` (FastAPI-style clients) and ``error.code``/``error.message`` (messageString is quoted).
+# API Gateway's own errors (403 missing key, 429 throttled, 413…): its ``message``, plus the
+# functions' error shape: ``detail`` (FastAPI-style clients) and ``error.code``/``error.message``
+# (messageString is already a quoted JSON string).
 GATEWAY_ERROR_TEMPLATE = (
-    '{"detail": $context.error.messageString, "error": {"code": "$context.error.responseType", '
-    '"message": $context.error.messageString}}'
+    '{"message": $context.error.messageString, "detail": $context.error.messageString, '
+    '"error": {"code": "$context.error.responseType", "message": $context.error.messageString}}'
 )
 
 

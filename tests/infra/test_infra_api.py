@@ -134,6 +134,7 @@ def test_cors_preflight_and_gateway_errors_carry_cors_headers(synth: Any) -> Non
             "$context.error.responseType", "MISSING_AUTHENTICATION_TOKEN"
         )
         assert json.loads(rendered) == {
+            "message": "Forbidden",
             "detail": "Forbidden",
             "error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Forbidden"},
         }

@@ -264,7 +264,8 @@ class ApiGateway:
 def _gateway_error(code: str, message: str) -> tuple[dict[str, str], bytes]:
     """An error API Gateway itself answers, in the shape of the stack's gateway responses
     (``infra.api.GATEWAY_ERROR_TEMPLATE``) and of the functions' errors: ``detail`` + ``error``."""
-    body = json.dumps({"detail": message, "error": {"code": code, "message": message}})
+    # ``message``: API Gateway's own key for these; ``detail`` and ``error``: the functions' shape.
+    body = json.dumps({"message": message, "detail": message, "error": {"code": code, "message": message}})
     return {"Content-Type": "application/json"}, body.encode()
 
 
