@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import CHROMIUM
+from chromium import CHROMIUM
 from facesvg.service import api_docs
 
 pytestmark = pytest.mark.e2e

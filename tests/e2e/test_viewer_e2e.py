@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from chromium import CHROMIUM
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("FACESVG_CHROMIUM", "/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "qoves"
 VIEWPORT = {"width": 1440, "height": 900}

@@ -11,7 +11,7 @@ from typing import Any
 
 import cv2
 import pytest
-from conftest import CHROMIUM
+from chromium import CHROMIUM
 
 pytestmark = pytest.mark.e2e
 
