@@ -213,9 +213,8 @@ CASES: list[Case] = [
     Case("json_string_body", 400, "ValidationError", "body", raw=b'"hello"'),
     Case("empty_body", 400, "ValidationError", "body", raw=b""),
     Case("missing_image", 400, "ValidationError", "image", body=_drop("image")),
-    Case(
-        "missing_segmentation_map", 400, "ValidationError", "segmentation_map", body=_drop("segmentation_map")
-    ),
+    # (a missing segmentation_map is no error: the labels are derived; an empty one is)
+    Case("map_empty_string", 400, "ValidationError", "segmentation_map", body=_set(segmentation_map="")),
     Case("missing_landmarks", 400, "ValidationError", "landmarks", body=_drop("landmarks")),
     Case("image_wrong_type", 400, "ValidationError", "image", body=_set(image=12345)),
     Case("image_empty_string", 400, "ValidationError", "image", body=_set(image="")),
@@ -416,6 +415,24 @@ CASES: list[Case] = [
         "InvalidLandmarks",
         "landmarks",
         body=_points(lambda pts: [{"x": 300 + i, "y": 400 + 0.5 * i} for i in range(len(pts))]),
+    ),
+    Case(
+        "mapless_landmarks_mirrored",  # without a map the landmarks' own checks still hold
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=lambda body: _drop("segmentation_map")(
+            _points(lambda pts: [{"x": _DIMS[0] - 1 - p["x"], "y": p["y"]} for p in pts])(body)
+        ),
+    ),
+    Case(
+        "mapless_landmarks_outside",
+        400,
+        "LandmarksOutside",
+        "landmarks",
+        body=lambda body: _drop("segmentation_map")(
+            _points(lambda pts: [{"x": p["x"] + 5 * _DIMS[0], "y": p["y"]} for p in pts])(body)
+        ),
     ),
     Case(
         "landmarks_random_on_skin",

@@ -14,7 +14,7 @@ import httpx
 
 from facesvg import names
 from facesvg.commands.option_flags import add_option_flags, with_option_flags
-from facesvg.commands.payload import SAMPLE_DIR, build_payload
+from facesvg.commands.payload import SAMPLE_DIR, add_segmentation_arguments, build_payload, segmentation_path
 
 FAMILIES = {"v1": names.ROUTE_PREFIXES[0], "frontal-crop": names.ROUTE_PREFIXES[1]}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -113,14 +113,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--payload", type=Path, default=None, help="a request body built by `facesvg payload`"
     )
     parser.add_argument("--image", type=Path, default=None, help="face photo (with --landmarks)")
-    parser.add_argument("--segmentation", type=Path, default=None, help="label map PNG (optional)")
+    add_segmentation_arguments(parser)
     parser.add_argument(
         "--landmarks", type=Path, default=None, help="landmarks, .json or QOVES .txt (with --image)"
     )
     parser.add_argument(
         "--sample",
         action="store_true",
-        help="the bundled QOVES sample (its files for any of --image/--segmentation/--landmarks not given)",
+        help="the bundled QOVES sample (its photo and landmarks for any not given; its map with its photo)",
     )
     parser.add_argument("--options", default=None, help="render options as JSON")
     add_option_flags(parser)
@@ -141,25 +141,28 @@ SAMPLE_FILES = {
 
 
 def input_files(args: argparse.Namespace) -> dict[str, Path | None]:
-    """The files to send. A photo and its landmarks go together (the map is optional); the sample's
-    files fill in only with ``--sample``, so a photo of yours is never paired with the sample's
-    landmarks. Raises ``SubmitError`` saying what is missing."""
-    given = {name: getattr(args, name) for name in SAMPLE_FILES}
+    """The files to send. A photo and its landmarks go together; the map is optional (the sample's
+    only with the sample's photo, never with yours). The sample's photo and landmarks fill in only
+    with ``--sample``, so a photo of yours is never paired with the sample's landmarks. Raises
+    ``SubmitError`` saying what is missing."""
+    image, landmarks = args.image, args.landmarks
     if args.sample:
-        return {name: path or SAMPLE_FILES[name] for name, path in given.items()}
-    if given["image"] is None and given["landmarks"] is None:
-        what = "--segmentation alone" if given["segmentation"] else "no inputs"
+        image, landmarks = image or SAMPLE_FILES["image"], landmarks or SAMPLE_FILES["landmarks"]
+    elif image is None and landmarks is None:
+        what = "--segmentation alone" if args.segmentation else "no inputs"
         raise SubmitError(
             f"{what}: give --image and --landmarks (and --segmentation), --payload FILE, or --sample "
             "for the bundled QOVES sample"
         )
-    for name, other in (("image", "landmarks"), ("landmarks", "image")):
-        if given[name] is None:
-            raise SubmitError(
-                f"--{other} without --{name}: a photo and its landmarks go together (add --sample to "
-                "take the missing files from the bundled sample)"
-            )
-    return given
+    else:
+        for name, other, path in (("image", "landmarks", image), ("landmarks", "image", landmarks)):
+            if path is None:
+                raise SubmitError(
+                    f"--{other} without --{name}: a photo and its landmarks go together (add --sample "
+                    "to take the missing files from the bundled sample)"
+                )
+    segmentation = segmentation_path(argparse.Namespace(**{**vars(args), "image": image}))
+    return {"image": image, "segmentation": segmentation, "landmarks": landmarks}
 
 
 def _body(args: argparse.Namespace) -> dict[str, Any] | str:

@@ -62,6 +62,7 @@ from facesvg.service.models import (
     PhysicalScale,
     RegionArea,
     RegionVisibility,
+    SegmentationInfo,
     SubmitAccepted,
     SubmitRequest,
 )
@@ -193,6 +194,7 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
         inverse_transform=doc.get("inverse_transform"),
         visibility=_each(RegionVisibility, doc.get("visibility")),
         scale=PhysicalScale.model_construct(**doc["scale"]) if doc.get("scale") else None,
+        segmentation=_segmentation(doc) if view.result is not None else None,
         areas=_each(RegionArea, doc.get("areas")),
         result_urls=view.result_urls,
         omitted=["svg"] if view.svg_omitted else None,
@@ -212,6 +214,11 @@ def _client_scope(event: APIGatewayProxyEvent) -> str:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _segmentation(doc: dict[str, Any]) -> SegmentationInfo:
+    """Where the labels came from; a result.json from before map-less jobs had the client's map."""
+    return SegmentationInfo.model_construct(**(doc.get("segmentation") or {"source": "client"}))
 
 
 def _each(model: type[M], values: dict[str, dict[str, Any]] | None) -> dict[str, M] | None:

@@ -186,8 +186,9 @@ class BlobStore(BlobReader, Protocol):
 
     def list_keys(self, prefix: str) -> list[str]: ...
 
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
-        """Keys with their ETag and upload time."""
+    def list_objects(self, prefix: str, limit: int | None = None) -> list[ObjectInfo]:
+        """Keys with their ETag and upload time, in key order; with ``limit``, only the first
+        ``limit`` of them (one request: a bounded page)."""
         ...
 
     def get_tagged(self, key: str) -> tuple[bytes, str]:
@@ -298,13 +299,27 @@ class CheckInputs(Protocol):
     the canonical document (one face), the map is in ``label_scheme``."""
 
     def __call__(
-        self, image: bytes, segmentation: bytes, landmarks: str, /, *, limits: Limits, label_scheme: str = ...
+        self,
+        image: bytes,
+        segmentation: bytes | None,
+        landmarks: str,
+        /,
+        *,
+        limits: Limits,
+        label_scheme: str = ...,
     ) -> None: ...
 
 
 class Render(Protocol):
     def __call__(
-        self, image: bytes, segmentation: bytes, landmarks: str, /, *, options: RenderOptions, limits: Limits
+        self,
+        image: bytes,
+        segmentation: bytes | None,
+        landmarks: str,
+        /,
+        *,
+        options: RenderOptions,
+        limits: Limits,
     ) -> RenderResultLike: ...
 
 
@@ -328,7 +343,13 @@ class RenderCore:
 
         @tracer.capture_method(capture_response=False)
         def render(
-            image: bytes, segmentation: bytes, landmarks: str, /, *, options: RenderOptions, limits: Limits
+            image: bytes,
+            segmentation: bytes | None,
+            landmarks: str,
+            /,
+            *,
+            options: RenderOptions,
+            limits: Limits,
         ) -> RenderResultLike:
             from facesvg.core.pipeline import render as core_render
 

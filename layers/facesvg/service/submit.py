@@ -219,7 +219,8 @@ def _input_blobs(p: PreparedInputs) -> list[Blob]:
     keys = input_keys(p.content_hash)
     return [
         Blob(keys["image"], p.image, f"image/{_image_extension(p.image)}"),
-        Blob(keys["segmentation_map"], p.segmentation_map, "image/png"),
+        # An empty object stands for "no map" (a map sent is never empty: refused as Empty).
+        Blob(keys["segmentation_map"], p.segmentation_map or b"", "image/png"),
         Blob(keys["landmarks"], p.landmarks_json, "application/json"),
         Blob(keys["options"], p.options_json, "application/json"),
     ]

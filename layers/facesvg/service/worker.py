@@ -193,7 +193,7 @@ class Worker:
         try:
             result = self.core.render(
                 got[keys["image"]],
-                got[keys["segmentation_map"]],
+                got[keys["segmentation_map"]] or None,  # empty: no map was sent (``submit``)
                 got[keys["landmarks"]].decode(),
                 options=options,
                 limits=self.settings.limits,

@@ -286,13 +286,14 @@ class FakeBlobStore:
         with self.lock:
             return sorted(k for k in self.objects if k.startswith(prefix))
 
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str, limit: int | None = None) -> list[ObjectInfo]:
         with self.lock:
-            return [
+            found = [
                 ObjectInfo(k, _etag(v), self.modified.get(k, 0.0), len(v))
                 for k, v in sorted(self.objects.items())
                 if k.startswith(prefix)
             ]
+        return found[:limit] if limit is not None else found
 
     def get_tagged(self, key: str) -> tuple[bytes, str]:
         data = self.get(key)
@@ -400,6 +401,7 @@ class FakeCore:
         self.renders = 0
         self.render_error: Exception | None = None
         self.on_render: Callable[[], None] | None = None  # e.g. move the harness clock on
+        self.rendered_segmentations: list[bytes | None] = []  # what each render got as the map
         self.lock = threading.Lock()
 
     def parse_landmarks(self, raw: Any, face_index: int = 0) -> FakeLandmarks:
@@ -415,7 +417,7 @@ class FakeCore:
     def check_inputs(
         self,
         image: bytes,
-        segmentation: bytes,
+        segmentation: bytes | None,
         landmarks: Any,
         limits: Any = None,
         label_scheme: str = "lapa",
@@ -428,10 +430,16 @@ class FakeCore:
             raise NoFace("segmentation_map", "no face")
 
     def render(
-        self, image: bytes, segmentation: bytes, landmarks: Any, options: Any = None, limits: Any = None
+        self,
+        image: bytes,
+        segmentation: bytes | None,
+        landmarks: Any,
+        options: Any = None,
+        limits: Any = None,
     ) -> FakeResult:
         with self.lock:
             self.renders += 1
+            self.rendered_segmentations.append(segmentation)
         if self.on_render is not None:
             self.on_render()
         if self.render_error is not None:

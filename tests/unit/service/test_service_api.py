@@ -34,9 +34,12 @@ def test_unknown_job_is_404_json() -> None:
 
 
 def test_a_body_missing_a_field_is_400_naming_it() -> None:
-    response = _call(_event("api_submit_v1.json", body=json.dumps({"image": "aGk=", "landmarks": []})))
+    # segmentation_map is optional; the landmarks are not
+    response = _call(
+        _event("api_submit_v1.json", body=json.dumps({"image": "aGk=", "segmentation_map": "aGk="}))
+    )
     assert response["statusCode"] == 400
-    assert json.loads(response["body"])["error"]["field"] == "segmentation_map"
+    assert json.loads(response["body"])["error"]["field"] == "landmarks"
 
 
 def test_an_oversized_body_is_413_before_parsing() -> None:
@@ -72,7 +75,7 @@ def test_every_json_media_type_is_read_as_json(content_type: str) -> None:
     # missing field), never a 500
     response = _submit_with_type(content_type)
     assert response["statusCode"] == 400, response["body"]
-    assert json.loads(response["body"])["error"]["field"] == "segmentation_map"
+    assert json.loads(response["body"])["error"]["field"] == "landmarks"
 
 
 @pytest.mark.parametrize(
