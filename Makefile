@@ -1,24 +1,41 @@
-# The front door. Every target installs what it needs into .venv first.
+# The front door. Every target installs what it needs into .venv first: `make run` only what
+# running needs, every other target the rest (dev and CDK extras).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+REDOC := node_modules/redoc/bundles/redoc.standalone.js
 PYTEST_ARGS ?=
+ARGS ?=
 
-.PHONY: install run test bench bench-cold fidelity bench-e2e load synth lint format clean redrive audit
+.PHONY: install install-run run test bench bench-cold fidelity bench-e2e load synth lint format clean redrive audit
 
-$(STAMP): pyproject.toml
+# What running the stack needs (the local runtime, the CLI, HEIC/AVIF photos): `make run`.
+$(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --editable '.[local,photos]'
+	touch $(RUN_STAMP)
+
+# Everything else: tests, linters, the CDK (every other target).
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet --editable '.[dev,infra]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# ReDoc's page (/redoc) is npm's `redoc` (package-lock.json); without Node the stack serves the rest.
+$(REDOC): package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $(REDOC); \
+	else echo "npm not found: /redoc is off until \`npm ci\` (Swagger UI at /docs needs nothing)"; fi
 
-## run: start the local stack (moto server + API on 127.0.0.1:3000), process the bundled sample, keep serving
-run: install
-	$(VENV)/bin/facesvg run
+install: $(STAMP) $(REDOC)
+
+install-run: $(RUN_STAMP) $(REDOC)
+
+## run: start the local stack (moto server + API on 127.0.0.1:3000), process the bundled sample, keep serving; flags in ARGS (ARGS="--port 3100 --aws-port 3101 --s3-port 3102")
+run: install-run
+	$(VENV)/bin/facesvg run $(ARGS)
 
 ## test: the whole suite (unit, integration on moto's server, infra)
 test: install
@@ -28,7 +45,7 @@ test: install
 bench: install
 	$(VENV)/bin/facesvg bench
 
-## fidelity: region scores on the QOVES sample, the example face and ../shared/faces (when present) against labels, skin, true ears and the customer's; exits 1 when an issue-12 bar fails (FIDELITY_ARGS="--case 28181 --json out/fidelity.json")
+## fidelity: region scores on the QOVES sample, the example face and ../shared/faces (when present) against labels, skin, true ears and the customer's; exits 1 when a bar fails (FIDELITY_ARGS="--case 28181 --json out/fidelity.json")
 FIDELITY_ARGS ?=
 fidelity: install
 	$(VENV)/bin/facesvg fidelity $(FIDELITY_ARGS)

@@ -14,6 +14,13 @@ from infra.nag import acknowledge
 from infra.storage import Storage
 
 API_KEY_HEADER = "X-Api-Key"
+# API Gateway's own errors (403 missing key, 429 throttled, 413…): its ``message``, plus the
+# functions' error shape: ``detail`` (FastAPI-style clients) and ``error.code``/``error.message``
+# (messageString is already a quoted JSON string).
+GATEWAY_ERROR_TEMPLATE = (
+    '{"message": $context.error.messageString, "detail": $context.error.messageString, '
+    '"error": {"code": "$context.error.responseType", "message": $context.error.messageString}}'
+)
 
 
 class Api(Construct):
@@ -111,6 +118,7 @@ class Api(Construct):
                 response_id,
                 type=response_type,
                 response_headers={"Access-Control-Allow-Origin": f"'{origin}'"},
+                templates={"application/json": GATEWAY_ERROR_TEMPLATE},
             )
 
         validator = api.add_request_validator(
@@ -132,14 +140,16 @@ class Api(Construct):
                 request_parameters={"method.request.path.id": True},
             )
             self.routes += [("POST", submit_path), ("GET", status_path)]
-        # Swagger UI + OpenAPI document, served by the status function (read-only).
-        api.root.resource_for_path(names.SWAGGER_PATH).add_method(
-            "GET",
-            status_integration,
-            api_key_required=not config.public_swagger,
-            request_validator=validator,
-        )
-        self.routes.append(("GET", names.SWAGGER_PATH))
+        # The documentation pages (Swagger UI at /docs and /swagger, ReDoc, the OpenAPI document),
+        # served by the status function (read-only).
+        for docs_path in names.DOCS_PATHS:
+            api.root.resource_for_path(docs_path).add_method(
+                "GET",
+                status_integration,
+                api_key_required=not config.public_swagger,
+                request_validator=validator,
+            )
+            self.routes.append(("GET", docs_path))
 
         # One API key per client (facesvg:apiClients), each in a usage plan of its own over the
         # stage: a plan's throttle and quota already apply per key, but a plan of its own lets a

@@ -36,6 +36,7 @@ from infra.config import LAMBDA_UNZIPPED_LIMIT_MB
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO_ROOT / "layers" / "facesvg"
+REDOC_SOURCE = REPO_ROOT / "node_modules" / "redoc" / "bundles" / "redoc.standalone.js"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 RUNTIME_PYTHON = (3, 11)  # the version of RUNTIME: the wheels' tag and the bytecode's
@@ -102,6 +103,20 @@ def copy_package(destination: Path) -> None:
         shutil.copy2(path, target)
 
 
+def copy_redoc_bundle(destination: Path) -> bool:
+    """ReDoc's standalone script (npm's ``redoc``, installed by ``npm ci``) into the package's
+    ``service/static/``, where ``facesvg.service.api_docs`` serves ``/redoc`` from. False (and the
+    deployed ``/redoc`` says how to install it) when ``node_modules`` has none."""
+    source = REDOC_SOURCE
+    if not source.is_file():
+        print(f"facesvg layer: no {source} (run `npm ci`): /redoc will not be served", file=sys.stderr)
+        return False
+    target = destination / "service" / "static" / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+    return True
+
+
 def unshipped_paths(root: Path) -> list[str]:
     """Paths under ``root`` (a staged layer asset or image build context) that must not ship: the
     local runtime, the CLI, and the distributions only they use (a top-level package or dist-info
@@ -141,6 +156,8 @@ def layer_asset_hash(requirements: list[str]) -> str:
     for path in _package_files():
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0")
         digest.update(path.read_bytes())
+    if REDOC_SOURCE.is_file():  # served by the status function (copy_redoc_bundle)
+        digest.update(REDOC_SOURCE.read_bytes())
     return digest.hexdigest()
 
 
@@ -218,6 +235,7 @@ class PipLayerBundler:
             shutil.rmtree(site, ignore_errors=True)
             return False
         copy_package(site / "facesvg")
+        copy_redoc_bundle(site / "facesvg")
         slim(site)
         compile_bytecode(site)
         size = _dir_size_mb(site)

@@ -108,9 +108,26 @@
     return `${(n / 1024 / 1024).toFixed(2)} MB`;
   }
 
+  // A JPEG's compression blurs the label values at every edge (a 1 becomes a 2 or a 19-class value),
+  // so the API refuses a JPEG map (NotPNG): refuse it here too, before its values suggest a scheme.
+  function isJpeg(file) {
+    return file.type === "image/jpeg" || /\.jpe?g$/i.test(file.name);
+  }
+
   function showFile(field) {
     const el = input(field);
     const drop = el.closest(".drop");
+    if (field === "segmentation_map" && el.files && el.files[0] && isJpeg(el.files[0])) {
+      const name = el.files[0].name;
+      el.value = "";
+      showFile(field);
+      setFieldError(
+        field,
+        `${name} is a JPEG: a label map must be a PNG (JPEG compression changes the label values; ` +
+          "the API refuses it with NotPNG). Save the map as PNG.",
+      );
+      return;
+    }
     const file = el.files && el.files[0];
     const label = $(`${field}-file`);
     const thumb = drop.querySelector(".thumb");
@@ -683,8 +700,10 @@
     return name.replace(/_/g, " ");
   }
 
-  function fmtArea(a) {
-    return `${Math.round(a).toLocaleString("en-US")} px²`;
+  // A region's area: in mm² when the response has the photo's scale, else in output-canvas px².
+  function fmtArea(region) {
+    if (typeof region.mm2 === "number") return `≈ ${Math.round(region.mm2).toLocaleString("en-US")} mm²`;
+    return `${Math.round(region.area).toLocaleString("en-US")} px²`;
   }
 
   // "57 % visible, hair" from {visible_fraction, occluded_by}; "" for a response without it.
@@ -864,6 +883,10 @@
     }
     for (const head of $("region-list").querySelectorAll(".group-head")) head.hidden = layer !== "both";
     $("region-count").textContent = String(state.regions.filter((r) => inLayer(r, layer)).length);
+    // The list's heading names what it shows: regions, zones, or both.
+    const shown = new Set(state.regions.filter((r) => inLayer(r, layer)).map((r) => r.layer));
+    const heading = shown.size > 1 ? "Regions and zones" : shown.has("zones") ? "Zones" : "Regions";
+    $("regions-title").firstChild.nodeValue = `${heading} `;
   }
 
   function shownRegions() {
@@ -923,7 +946,7 @@
   // ------------------------------------------------------------------ region list
 
   function shareText(region) {
-    return region.share !== null && region.name !== "face" ? `${(region.share * 100).toFixed(1)} %` : fmtArea(region.area);
+    return region.share !== null && region.name !== "face" ? `${(region.share * 100).toFixed(1)} %` : fmtArea(region);
   }
 
   function regionRow(region, on) {
@@ -954,7 +977,7 @@
       label.appendChild(vis);
     }
     label.appendChild(bar);
-    label.title = [prettyName(region.name), fmtArea(region.area), region.visibility].filter(Boolean).join(" · ");
+    label.title = [prettyName(region.name), fmtArea(region), region.visibility].filter(Boolean).join(" · ");
     li.appendChild(label);
     region.checkbox = box;
     box.addEventListener("change", () => setRegionOn(region, box.checked));
@@ -973,8 +996,7 @@
 
   function tooltipText(region) {
     const share = region.share !== null && region.name !== "face" ? ` · ${(region.share * 100).toFixed(1)} % of face` : "";
-    const mm = typeof region.mm2 === "number" ? ` · ≈ ${Math.round(region.mm2).toLocaleString("en-US")} mm²` : "";
-    const lines = [`${fmtArea(region.area)}${share}${mm}`];
+    const lines = [`${fmtArea(region)}${share}`];
     if (region.visibility) lines.push(region.visibility);
     return lines;
   }
@@ -1012,6 +1034,10 @@
         const stage = $("stage").getBoundingClientRect();
         tip.style.left = `${screen.x - stage.left}px`;
         tip.style.top = `${screen.y - stage.top}px`;
+        // The region is scrolled out of view (a phone: the list is below the image): no label
+        // over an image nobody sees; the row itself is highlighted.
+        const inView = screen.y >= 0 && screen.y <= window.innerHeight && screen.x >= 0 && screen.x <= window.innerWidth;
+        tip.hidden = !inView;
       }
     }
   }

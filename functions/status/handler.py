@@ -1,7 +1,8 @@
 """status: API Gateway REST proxy → job status (with the SVG and contours once completed).
 
-Routes: GET /api/v1/status/{id}, GET /api/v1/frontal/crop/status/{id}, GET /swagger (Swagger UI;
-``/swagger?format=json`` is the OpenAPI document). Read-only: its role needs no SQS or S3 writes.
+Routes: GET /api/v1/status/{id}, GET /api/v1/frontal/crop/status/{id}, and the documentation pages:
+GET /docs and /swagger (Swagger UI), /redoc (ReDoc), /openapi.json (the OpenAPI document; also
+``/swagger?format=json``). Read-only: its role needs no SQS or S3 writes.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench", "Time each render stage on the bundled QOVES sample."),
     "fidelity": ("fidelity", "Score the regions on the sample and ../shared faces; exit 1 when a bar fails."),
     "run": ("run", "Start the local stack (moto + API on 127.0.0.1:3000) and process the sample."),
+    "endpoints": (
+        "endpoints",
+        "Print the running local stack's addresses (for scripts: API=$(facesvg endpoints api)).",
+    ),
     "payload": ("payload", "Build a submit request body from raw image/segmentation/landmarks files."),
     "submit": ("submit", "Submit a job to a facesvg API, wait for it and write the results."),
     "drop": (

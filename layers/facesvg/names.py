@@ -63,6 +63,8 @@ LOCAL_METRICS_PORT = 9100
 # the working directory; gitignored.
 LOCAL_DATA_DIR = ".facesvg"
 LOCAL_ENDPOINTS_FILE = "endpoints.json"
+# The ports a data directory's stack was last started with (a restart without flags reuses them).
+LOCAL_PORTS_FILE = "ports.json"
 
 # --- asynchronous path (service/ and local/) ---------------------------------------------------
 # DynamoDB item kinds share the table; the partition key value is "<PREFIX><id>".
@@ -79,7 +81,11 @@ ENV_MAX_RECEIVE_COUNT = "FACESVG_MAX_RECEIVE_COUNT"
 ENV_LEASE_SECONDS = "FACESVG_LEASE_SECONDS"
 
 # Swagger UI and the OpenAPI document (served by the status function: GET, read-only).
-SWAGGER_PATH = "/swagger"
+SWAGGER_PATH = "/swagger"  # Swagger UI; ?format=json: the OpenAPI document
+DOCS_PATH = "/docs"  # Swagger UI, where FastAPI services serve it
+REDOC_PATH = "/redoc"  # ReDoc
+OPENAPI_PATH = "/openapi.json"  # the OpenAPI document
+DOCS_PATHS = (SWAGGER_PATH, DOCS_PATH, REDOC_PATH, OPENAPI_PATH)
 
 # Drop folder: incoming/<name>/<file>; <name> must match this pattern (no path tricks).
 INGEST_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -54,12 +55,13 @@ def test_both_route_families_reach_the_right_function(synth: Any) -> None:
         assert _target(synth, status) == "status"
         assert submit["Integration"]["Type"] == status["Integration"]["Type"] == "AWS_PROXY"
         assert status["RequestParameters"] == {"method.request.path.id": True}
-    assert _target(synth, methods[("GET", names.SWAGGER_PATH)]) == "status"
+    for docs_path in names.DOCS_PATHS:  # /docs, /redoc, /openapi.json and /swagger
+        assert _target(synth, methods[("GET", docs_path)]) == "status"
     # nothing else is routed
     routed = {(m, p) for m, p, _ in _methods(synth) if m != "OPTIONS"}
     expected = {("POST", p + names.SUBMIT_PATH) for p in names.ROUTE_PREFIXES}
     expected |= {("GET", p + names.STATUS_PATH) for p in names.ROUTE_PREFIXES}
-    expected |= {("GET", names.SWAGGER_PATH)}
+    expected |= {("GET", p) for p in names.DOCS_PATHS}
     assert routed == expected
 
 
@@ -79,7 +81,7 @@ def test_public_swagger_is_an_explicit_opt_in(synth_with: Any) -> None:
     keyless = [
         (m, p) for m, p, props in _methods(variant) if m != "OPTIONS" and not props.get("ApiKeyRequired")
     ]
-    assert keyless == [("GET", names.SWAGGER_PATH)]
+    assert sorted(keyless) == sorted(("GET", p) for p in names.DOCS_PATHS)
 
 
 def test_usage_plan_throttles_the_key_and_the_stage(synth: Any) -> None:
@@ -125,6 +127,17 @@ def test_cors_preflight_and_gateway_errors_carry_cors_headers(synth: Any) -> Non
     assert types == {"DEFAULT_4XX", "DEFAULT_5XX"}
     for g in gateway:
         assert "gatewayresponse.header.Access-Control-Allow-Origin" in g["Properties"]["ResponseParameters"]
+        # API Gateway's own errors carry `detail` too, as the functions' errors do
+        template = g["Properties"]["ResponseTemplates"]["application/json"]
+        assert '"detail": $context.error.messageString' in template
+        rendered = template.replace("$context.error.messageString", '"Forbidden"').replace(
+            "$context.error.responseType", "MISSING_AUTHENTICATION_TOKEN"
+        )
+        assert json.loads(rendered) == {
+            "message": "Forbidden",
+            "detail": "Forbidden",
+            "error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Forbidden"},
+        }
 
 
 def test_request_validator_is_attached_to_every_routed_method(synth: Any) -> None:

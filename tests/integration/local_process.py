@@ -79,6 +79,7 @@ class StackProcess:
     ) -> None:
         self.data_dir, self.ports, self.extra, self.cwd = data_dir, ports, extra, cwd
         self.env = env or {}
+        self.port_flags = True  # False: start without --port/--aws-port/--s3-port (the remembered ones)
         self.proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self.lines: list[str] = []
@@ -102,12 +103,11 @@ class StackProcess:
                 "facesvg.cli",
                 "run",
                 "--no-sample",
-                "--port",
-                str(api),
-                "--aws-port",
-                str(aws),
-                "--s3-port",
-                str(s3),
+                *(
+                    ["--port", str(api), "--aws-port", str(aws), "--s3-port", str(s3)]
+                    if self.port_flags
+                    else []
+                ),
                 "--metrics-port",
                 "0",
                 "--data-dir",

@@ -342,8 +342,8 @@ CASES: list[Case] = [
     Case(
         "landmarks_string_coordinate", 400, "InvalidLandmarks", "landmarks", body=_raw_landmark_value('"1"')
     ),
-    Case("landmarks_negative", 400, "LandmarksOutside", "landmarks", body=_shifted(-5000, -5000)),
-    Case("landmarks_off_the_image", 400, "LandmarksOutside", "landmarks", body=_shifted(5000, 0)),
+    Case("landmarks_negative", 400, "InvalidLandmarks", "landmarks", body=_shifted(-5000, -5000)),
+    Case("landmarks_off_the_image", 400, "InvalidLandmarks", "landmarks", body=_shifted(5000, 0)),
     Case(
         "landmarks_dimensions_mismatch",
         400,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from facesvg.commands.payload import SAMPLE_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +96,22 @@ def test_drop_with_a_label_scheme_renders_a_19_class_map(local_stack: Any, tmp_p
     # Bad options are refused before anything is uploaded
     bad = _facesvg(*drop, "--zones", "third_eye")
     assert bad.returncode == 2 and "third_eye" in bad.stderr and "uploaded" not in bad.stdout
+
+
+def test_submit_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
+    done = _facesvg(
+        "submit", "--image", str(tmp_path / "mine.jpg"), "--landmarks", str(tmp_path / "mine.json")
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"error: --image {tmp_path / 'mine.jpg'}: no such file", done.stderr
+
+
+def test_submit_never_pairs_a_photo_with_the_sample_s_landmarks(tmp_path: Path) -> None:
+    photo = tmp_path / "mine.jpg"
+    photo.write_bytes((SAMPLE_DIR / "original_image.png").read_bytes())
+    alone = _facesvg("submit", "--image", str(photo), "--api", "http://127.0.0.1:9")
+    assert alone.returncode == 2 and "Traceback" not in alone.stderr
+    assert "--image without --landmarks" in alone.stderr and "--sample" in alone.stderr
+    nothing = _facesvg("submit", "--api", "http://127.0.0.1:9")
+    assert nothing.returncode == 2 and "--sample" in nothing.stderr

@@ -17,7 +17,7 @@ from facesvg import names
 from facesvg.commands.payload import sample_payload
 from facesvg.local.aws import local_clients, local_secret, queue_depth
 from facesvg.local.webhooks import WebhookReceiver
-from local_process import StackProcess, free_ports, wait_status
+from local_process import StackProcess, free_ports, port_free, wait_status
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +136,7 @@ def test_a_webhook_the_bus_had_queued_is_sent_once_after_a_kill(stack: StackProc
 
 def test_ctrl_c_stops_everything_within_2_s_and_queued_work_survives(stack: StackProcess) -> None:
     # Given a stack rendering a job (3 s simulated work) with a second one queued behind it
-    stack.extra = ("--delay", "3", "--workers", "1")
+    stack.extra = ("--delay", "3", "--workers", "1", "--log-level", "INFO")
     stack.start()
     with httpx.Client(base_url=stack.api, timeout=60) as client:
         first = client.post("/api/v1/submit", json=sample_payload({"canvas_size": 480})).json()["id"]
@@ -150,6 +150,9 @@ def test_ctrl_c_stops_everything_within_2_s_and_queued_work_survives(stack: Stac
     print(f"Ctrl-C with a job mid-render: the stack and its children gone after {took:.2f} s")
     assert took <= SHUTDOWN_BUDGET_S, f"shutdown took {took:.2f} s"
     assert "stopped in" in stack.output
+    # a shutdown is not a crash: it says what happens to the job it interrupted
+    assert "crashed" not in stack.output and "ERROR" not in stack.output, stack.output
+    assert f"stopping: job {first} returns to the queue and completes after the next start" in stack.output
     # and after a start both jobs complete
     stack.extra = ()
     stack.start()
@@ -184,7 +187,44 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
         assert stack.proc is not None
         assert stack.proc.wait(timeout=60) == 2
     assert f"port {s3} (S3) is in use" in stack.output
-    assert "--s3-port" in stack.output
+    # and it prints the exact command to run instead: the same flags, on three free ports
+    command = next(
+        line.strip() for line in stack.output.splitlines() if "facesvg run " in line and "--data-dir" in line
+    )
+    assert command.startswith(".venv/bin/facesvg run ") or "/facesvg run " in command, command
+    assert f"--data-dir {tmp_path / 'data'}" in command and "--no-sample" in command, command
+    ports = [int(p) for p in re.findall(r"--(?:port|aws-port|s3-port) (\d+)", command)]
+    assert len(ports) == 3 and s3 not in ports and all(port_free(p) for p in ports), command
+
+
+def test_a_restart_without_port_flags_comes_back_on_the_same_ports(stack: StackProcess) -> None:
+    # Given a stack started on ports of its own (not the defaults), with a finished job
+    stack.extra = ()
+    stack.start()
+    with httpx.Client(base_url=stack.api, timeout=60) as client:
+        job_id = client.post("/api/v1/submit", json=sample_payload()).json()["job_id"]
+        svg_url = wait_status(client, job_id, {"completed", "failed"})["svg_url"]
+    stack.stop()
+
+    # When it is started again on the same data directory without any port flag
+    stack.port_flags = False
+    stack.start()
+
+    # Then it serves on the ports it had: the saved URLs (API, presigned S3) still work
+    api, aws, s3 = stack.ports
+    for address in (f"http://127.0.0.1:{api}", f"http://127.0.0.1:{aws}", f"http://127.0.0.1:{s3}"):
+        assert address in stack.output, stack.output
+    with httpx.Client(base_url=stack.api, timeout=60) as client:
+        assert client.get(f"/api/v1/status/{job_id}").json()["status"] == "completed"
+    assert httpx.get(svg_url, timeout=30).status_code == 200
+    stack.stop()
+
+    # and a flag still overrides what the directory remembers
+    (other,) = free_ports(1)
+    stack.port_flags, stack.extra = False, ("--port", str(other))
+    stack.ports = [other, aws, s3]
+    stack.start()
+    assert f"http://127.0.0.1:{other}" in stack.output
 
 
 def test_one_stack_per_data_directory(stack: StackProcess, tmp_path: Path) -> None:
@@ -197,3 +237,14 @@ def test_one_stack_per_data_directory(stack: StackProcess, tmp_path: Path) -> No
         assert "is in use by another running stack" in second.output
     finally:
         second.kill()
+
+
+def test_a_taken_api_port_names_it(tmp_path: Path) -> None:
+    api, aws, s3 = free_ports(3)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", api))
+        taken.listen()
+        stack = StackProcess(tmp_path / "data", [api, aws, s3])
+        stack.start(check=False)
+        assert stack.proc is not None and stack.proc.wait(timeout=60) == 2
+    assert f"port {api} (API) is in use" in stack.output, stack.output

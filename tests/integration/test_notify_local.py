@@ -428,7 +428,7 @@ def test_webhook_listen_prints_the_verified_delivery_of_submit_callback_url(loca
         assert "listening on" in _line(listen.stdout)
         submitted = subprocess.run(
             [
-                sys.executable, "-m", "facesvg.cli", "submit", "--api", local_stack.api_url,
+                sys.executable, "-m", "facesvg.cli", "submit", "--sample", "--api", local_stack.api_url,
                 "--options", json.dumps(unique_body()["options"]),
                 "--callback-url", f"http://127.0.0.1:{port}/hook", "--client-reference", "cli-demo",
             ],

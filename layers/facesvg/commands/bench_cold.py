@@ -18,7 +18,7 @@ nothing is cached in the process — only the OS page cache is warm, as on a war
   sample (importing the render core, OpenCV's first calls) minus the second one;
 * ``facesvg render`` of the sample, the whole process, wall clock.
 
-Targets (issue 13): handler import <= 2x ``import boto3``; first-job extra <= 0.3 s; ``facesvg
+Targets: handler import <= 2x ``import boto3``; first-job extra <= 0.3 s; ``facesvg
 render`` <= 0.6 s.
 """
 

@@ -1,8 +1,8 @@
 """`facesvg fidelity`: how well the regions match the labels, the skin, the true ears and the customer.
 
 Renders every case once (the bundled QOVES sample, the QOVES example face and each folder of
-``../shared/faces`` when present), measures each result on the output canvas and checks the bars of
-issue 12; the exit status is 1 when a bar fails. ``../shared`` is only read in place.
+``../shared/faces`` when present), measures each result on the output canvas and checks the bars
+below; the exit status is 1 when a bar fails. ``../shared`` is only read in place.
 
 Layout: metrics on masks (pure), then measuring one case, then the bars, then the printing.
 Every mask is a full-canvas ``bool`` array: a region polygon covers the pixels whose centres lie
@@ -62,7 +62,7 @@ EARS = ("left_ear", "right_ear")
 ALL_LAYERS = RenderOptions(zones="all")  # one render measures the regions and the zones
 CUSTOMER_REGIONS = ("right_cheek", "right_undereye")
 
-# Bars (issue 12).
+# Bars.
 BAR_CUSTOMER_IOU = 0.90
 BAR_LABEL_IOU = 0.85
 BAR_INSIDE_SKIN = 0.95
@@ -74,7 +74,7 @@ EAR_FALSE_IOU = 0.1  # a drawn ear below this IoU with the true one is drawn "wh
 BAR_EAR_MEAN_IOU = 0.75  # mean IoU over the visible true ears that are found
 BAR_EAR_SEEN = 0.25  # a visible true ear that is found is not reported as (mostly) hidden
 
-# Issue 16: a face's real 19-class map (face-parsing.PyTorch order) against its LaPa render and true ears.
+# A face's real 19-class map (face-parsing.PyTorch order) against its LaPa render and true ears.
 SCHEME_FILE, SCHEME = "segmentation_map_faceparsing19.png", "faceparsing19"
 BAR_SCHEME_LABEL_IOU = 0.95  # each label region against the same region of the LaPa render
 BAR_SCHEME_EAR_IOU = 0.85  # each visible true ear against the drawn one (the ears follow the ear labels)
@@ -446,7 +446,7 @@ def _overlap_bar(name: str, overlaps: list[tuple[str, Overlap]], other_failures:
 
 
 def check_bars(reports: Sequence[Report]) -> list[Bar]:
-    """Issue 12's bars over the measured cases."""
+    """The bars over the measured cases."""
     ok = [r for r in reports if r.error is None]
     example = [r for r in ok if r.kind == EXAMPLE and r.customer_iou is not None]
     faces = [r for r in reports if r.kind == FACES]

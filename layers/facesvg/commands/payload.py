@@ -92,6 +92,7 @@ def main(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(body + "\n")
         return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(body, encoding="utf-8")
     from facesvg.commands.run import read_endpoints
 
@@ -100,8 +101,8 @@ def main(args: argparse.Namespace) -> int:
     url = f"{api}{names.ROUTE_PREFIXES[0]}{names.SUBMIT_PATH}"
     print(
         f"wrote {args.output} ({len(body) / 1e6:.1f} MB); submit it with:\n"
-        f"  curl -s -X POST {url} -H 'content-type: application/json' -d @{args.output} "
-        "| jq '{id, status}'",
+        f"  curl -sS --fail-with-body -X POST {url} -H 'content-type: application/json' -d @{args.output} "
+        "| jq '{job_id, status}'",
         file=sys.stderr,
     )
     return 0

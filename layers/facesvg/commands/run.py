@@ -18,28 +18,37 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from facesvg import names
+
+# The ports a data directory remembers, by flag: (flag, runtime default).
+PORT_FLAGS = {
+    "api": ("--port", names.LOCAL_API_PORT),
+    "aws": ("--aws-port", names.LOCAL_AWS_PORT),
+    "s3": ("--s3-port", names.LOCAL_S3_PORT),
+}
 
 # At most this many lines about what a start could not restore; a count for the rest.
 RESTORE_LINES = 40
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    remembered = "default: the port the data directory was last started with, else"
     parser.add_argument(
-        "--port", type=int, default=names.LOCAL_API_PORT, help="API port on 127.0.0.1 (0 = any)"
+        "--port", type=int, default=None, help=f"API port on 127.0.0.1 (0 = any; {remembered} 3000)"
     )
     parser.add_argument(
         "--aws-port",
         type=int,
-        default=names.LOCAL_AWS_PORT,
-        help="moto's DynamoDB and SQS endpoint port (AWS_ENDPOINT_URL; 0 = any)",
+        default=None,
+        help=f"moto's DynamoDB and SQS endpoint port (AWS_ENDPOINT_URL; 0 = any; {remembered} 3001)",
     )
     parser.add_argument(
         "--s3-port",
         type=int,
-        default=names.LOCAL_S3_PORT,
-        help="moto's S3 endpoint port (AWS_ENDPOINT_URL_S3; 0 = any)",
+        default=None,
+        help=f"moto's S3 endpoint port (AWS_ENDPOINT_URL_S3; 0 = any; {remembered} 3002)",
     )
     parser.add_argument(
         "--metrics-port",
@@ -107,6 +116,77 @@ def read_endpoints(data_dir: Path | None = None) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def remembered_ports(data_dir: Path | None) -> dict[str, int]:
+    """The ports ``data_dir``'s stack was last started with (empty when none or unreadable)."""
+    if data_dir is None:
+        return {}
+    try:
+        doc = json.loads((data_dir / names.LOCAL_PORTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {k: v for k, v in doc.items() if k in PORT_FLAGS and isinstance(v, int) and 0 < v < 65536}
+
+
+def chosen_ports(args: argparse.Namespace, data_dir: Path | None) -> dict[str, int]:
+    """Each port: its flag, else the one the data directory remembers, else the default. A stack
+    restarted without flags comes back where it was, so saved endpoints and presigned URLs work."""
+    remembered = remembered_ports(data_dir)
+    given = {"api": args.port, "aws": args.aws_port, "s3": args.s3_port}
+    return {
+        name: given[name] if given[name] is not None else remembered.get(name, default)
+        for name, (_, default) in PORT_FLAGS.items()
+    }
+
+
+def _remember_ports(data_dir: Path, ports: dict[str, int]) -> None:
+    (data_dir / names.LOCAL_PORTS_FILE).write_text(json.dumps(ports) + "\n", encoding="utf-8")
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_ports_like(ports: dict[str, int]) -> dict[str, int]:
+    """Three free ports: the chosen ones moved up by 100s (3100, 3101, 3102), else any free ones."""
+    for step in range(100, 1000, 100):
+        candidate = {name: (port or PORT_FLAGS[name][1]) + step for name, port in ports.items()}
+        if all(p < 65536 and _port_free(p) for p in candidate.values()):
+            return candidate
+    return dict.fromkeys(ports, 0)
+
+
+def retry_command(ports: dict[str, int], argv: list[str]) -> str:
+    """The exact command to run instead, on free ports: ``make run ARGS="…"`` under make, else
+    this CLI; every other flag of this run is kept."""
+    kept: list[str] = []
+    skip = False
+    port_flags = {flag for flag, _ in PORT_FLAGS.values()}
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token in port_flags:
+            skip = True
+            continue
+        if token.split("=", 1)[0] in port_flags:
+            continue
+        kept.append(token)
+    flags = [*kept, *(f"{PORT_FLAGS[name][0]} {port}" for name, port in ports.items())]
+    if os.environ.get("MAKELEVEL"):
+        return f'make run ARGS="{" ".join(flags)}"'
+    return " ".join([facesvg_command(), "run", *flags])
+
+
 def _line(label: str, value: str) -> None:
     print(f"  {label:<36} {value}", flush=True)
 
@@ -126,10 +206,11 @@ def main(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True, highlight=False)
     data_dir = None if args.in_memory else args.data_dir
+    ports = chosen_ports(args, data_dir)
     config = RuntimeConfig(
-        api_port=args.port,
-        moto_port=args.aws_port or None,
-        moto_s3_port=args.s3_port or None,
+        api_port=ports["api"],
+        moto_port=ports["aws"] or None,
+        moto_s3_port=ports["s3"] or None,
         metrics_port=args.metrics_port,
         process_workers=args.workers,
         notify_workers=args.notify_workers,
@@ -159,11 +240,14 @@ def main(args: argparse.Namespace) -> int:
             runtime.stop()
             if exc.errno != errno.EADDRINUSE:
                 raise
-            what = exc.strerror if "in use" in str(exc.strerror) else f"port {args.port} (API) is in use"
+            # the moto servers name their port; the API's bind error does not
+            what = exc.strerror if "port " in str(exc.strerror) else f"port {ports['api']} (API) is in use"
+            argv = sys.argv[sys.argv.index("run") + 1 :] if "run" in sys.argv else []
             print(
                 f"error: {what}.\n"
-                "  Another `facesvg run` may be serving (stop it), or choose other ports: "
-                "--port, --aws-port, --s3-port (0 = any free port).",
+                "  Another `facesvg run` may be serving (stop it), or run on other ports "
+                "(--port, --aws-port, --s3-port; 0 = any free port):\n"
+                f"    {retry_command(_free_ports_like(ports), argv)}",
                 file=sys.stderr,
             )
             return 2
@@ -176,14 +260,26 @@ def main(args: argparse.Namespace) -> int:
         "pid": os.getpid(),
     }
     endpoints_file = data_dir / names.LOCAL_ENDPOINTS_FILE if data_dir is not None else None
-    if endpoints_file is not None:
+    if endpoints_file is not None and data_dir is not None:
         endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
+        _remember_ports(
+            data_dir,
+            {
+                name: int(urlsplit(url).port or 0)
+                for name, url in (
+                    ("api", runtime.api_url),
+                    ("aws", runtime.endpoint),
+                    ("s3", runtime.s3_endpoint),
+                )
+            },
+        )
 
     print("facesvg local stack", flush=True)
     _line("API", runtime.api_url)
     _line("viewer", runtime.api_url + "/")
-    _line("Swagger UI", runtime.swagger_url)
-    _line("OpenAPI", runtime.swagger_url + "?format=json")
+    _line("Swagger UI", runtime.api_url + names.DOCS_PATH)
+    _line("ReDoc", runtime.api_url + names.REDOC_PATH)
+    _line("OpenAPI", runtime.api_url + names.OPENAPI_PATH)
     _line("AWS endpoint (moto: DynamoDB, SQS)", runtime.endpoint)
     _line("S3 endpoint (moto)", runtime.s3_endpoint)
     _line("metrics (Prometheus)", runtime.metrics_url or "off")
@@ -231,16 +327,16 @@ def main(args: argparse.Namespace) -> int:
             key_option = f" --api-key {args.api_key[0]}" if args.api_key else ""
             print(
                 "\ntry (from this directory):\n"
-                f"  {cli} payload -o payload.json\n"
-                f"  ID=$(curl -s -X POST {submit_url}{key_header} -H 'content-type: application/json' "
-                "-d @payload.json | jq -r .id)\n"
-                f"  curl -s{key_header} {runtime.api_url}{names.ROUTE_PREFIXES[0]}/status/$ID "
-                "| jq '{id, status, svg_url}'\n"
-                f"  {cli} submit --api {runtime.api_url}{key_option} --wait --out out/mine\n"
+                f"  {cli} payload -o out/payload.json\n"
+                f"  ID=$(curl -sS --fail-with-body -X POST {submit_url}{key_header} "
+                "-H 'content-type: application/json' -d @out/payload.json | jq -r .job_id)\n"
+                f"  curl -sS --fail-with-body{key_header} "
+                f"{runtime.api_url}{names.ROUTE_PREFIXES[0]}/status/$ID | jq '{{job_id, status, svg_url}}'\n"
+                f"  {cli} submit --api {runtime.api_url}{key_option} --sample --wait --out out/mine\n"
                 "\nwebhooks (in two more terminals)\n"
                 f"  AWS_ENDPOINT_URL={runtime.endpoint} {cli} webhook-listen --port 8765\n"
-                f"  {cli} submit --api {runtime.api_url}{key_option} --callback-url http://127.0.0.1:8765/hook"
-                " --client-reference demo\n"
+                f"  {cli} submit --api {runtime.api_url}{key_option} --sample "
+                "--callback-url http://127.0.0.1:8765/hook --client-reference demo\n"
                 "\nserving; Ctrl-C to stop",
                 flush=True,
             )

@@ -112,9 +112,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--payload", type=Path, default=None, help="a request body built by `facesvg payload`"
     )
-    parser.add_argument("--image", type=Path, default=SAMPLE_DIR / "original_image.png")
+    parser.add_argument("--image", type=Path, default=None, help="face photo (with --landmarks)")
     add_segmentation_arguments(parser)
-    parser.add_argument("--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt")
+    parser.add_argument(
+        "--landmarks", type=Path, default=None, help="landmarks, .json or QOVES .txt (with --image)"
+    )
+    parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="the bundled QOVES sample (its photo and landmarks for any not given; its map with its photo)",
+    )
     parser.add_argument("--options", default=None, help="render options as JSON")
     add_option_flags(parser)
     parser.add_argument(
@@ -126,15 +133,68 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait")
 
 
+SAMPLE_FILES = {
+    "image": SAMPLE_DIR / "original_image.png",
+    "segmentation": SAMPLE_DIR / "segmentation_map.png",
+    "landmarks": SAMPLE_DIR / "landmarks.txt",
+}
+
+
+def input_files(args: argparse.Namespace) -> dict[str, Path | None]:
+    """The files to send. A photo and its landmarks go together; the map is optional (the sample's
+    only with the sample's photo, never with yours). The sample's photo and landmarks fill in only
+    with ``--sample``, so a photo of yours is never paired with the sample's landmarks. Raises
+    ``SubmitError`` saying what is missing."""
+    image, landmarks = args.image, args.landmarks
+    if args.sample:
+        image, landmarks = image or SAMPLE_FILES["image"], landmarks or SAMPLE_FILES["landmarks"]
+    elif image is None and landmarks is None:
+        what = "--segmentation alone" if args.segmentation else "no inputs"
+        raise SubmitError(
+            f"{what}: give --image and --landmarks (and --segmentation), --payload FILE, or --sample "
+            "for the bundled QOVES sample"
+        )
+    else:
+        for name, other, path in (("image", "landmarks", image), ("landmarks", "image", landmarks)):
+            if path is None:
+                raise SubmitError(
+                    f"--{other} without --{name}: a photo and its landmarks go together (add --sample "
+                    "to take the missing files from the bundled sample)"
+                )
+    segmentation = segmentation_path(argparse.Namespace(**{**vars(args), "image": image}))
+    return {"image": image, "segmentation": segmentation, "landmarks": landmarks}
+
+
+def _body(args: argparse.Namespace) -> dict[str, Any] | str:
+    """The request body, or ``SubmitError`` naming the file that cannot be read."""
+    if args.payload is not None:
+        files: dict[str, Path | None] = {"payload": args.payload}
+    else:
+        files = input_files(args)
+    for name, path in files.items():
+        if path is not None and not path.is_file():
+            why = "is a directory" if path.is_dir() else "no such file"
+            raise SubmitError(f"--{name} {path}: {why}")
+    try:
+        if args.payload is not None:
+            return str(args.payload.read_text(encoding="utf-8"))
+        options = with_option_flags(json.loads(args.options) if args.options else None, args)
+        image, segmentation, landmarks = (files[name] for name in SAMPLE_FILES)
+        assert image is not None and landmarks is not None
+        return build_payload(image, segmentation, landmarks, options)
+    except (OSError, UnicodeDecodeError, ValueError, SyntaxError) as exc:  # unreadable or not a document
+        raise SubmitError(f"cannot read the inputs: {exc}") from None
+
+
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     console = Console(stderr=True)
-    if args.payload is not None:
-        body: dict[str, Any] | str = args.payload.read_text(encoding="utf-8")
-    else:
-        options = with_option_flags(json.loads(args.options) if args.options else None, args)
-        body = build_payload(args.image, segmentation_path(args), args.landmarks, options)
+    try:
+        body = _body(args)
+    except SubmitError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        return 2
     if args.callback_url or args.client_reference:
         if isinstance(body, str):
             body = json.loads(body)

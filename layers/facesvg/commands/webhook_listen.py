@@ -26,6 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--endpoint", default=os.environ.get(names.ENV_ENDPOINT_URL), help="moto endpoint")
     parser.add_argument("--answer", type=int, default=200, help="status to answer verified deliveries with")
+    parser.add_argument(
+        "--count", type=int, default=None, help="exit (0) after this many verified deliveries (scripts)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="exit (1), saying so, when the deliveries have not all arrived after this many seconds",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -45,24 +54,37 @@ def main(args: argparse.Namespace) -> int:
 
         secret = local_secret(args.endpoint)
 
+    done = threading.Event()
+    verified: list[Received] = []
+
     def show(got: Received) -> None:
         if not got.verified:
             console.print(f"[red]REJECTED[/red] {got.path}: bad or stale signature (answered 401)")
             return
+        verified.append(got)
         body = got.body
         console.print(
             f"[green]verified[/green] {body.get('type')} job [bold]{body.get('id')}[/bold] "
             f"status={body.get('status')} ref={body.get('client_reference')} delivery={got.delivery_id}"
         )
         console.print_json(json.dumps({k: v for k, v in body.items() if k not in ("result_urls",)}))
+        if args.count is not None and len(verified) >= args.count:
+            done.set()
 
     receiver = WebhookReceiver(secret, args.port, on_delivery=show)
     if args.answer != 200:
         receiver._answer = lambda path: args.answer  # type: ignore[method-assign]
     with receiver:
-        console.print(f"listening on [bold]{receiver.url('/hook')}[/bold]; Ctrl-C to stop")
+        # printed once the socket listens: a script may submit as soon as it reads this line
+        console.print(f"listening on [bold]{receiver.url('/hook')}[/bold]; Ctrl-C to stop", soft_wrap=True)
         try:
-            threading.Event().wait()
+            if not done.wait(args.timeout):
+                console.print(
+                    f"[red]error:[/red] {len(verified)} of {args.count or 'the'} deliveries within "
+                    f"{args.timeout:g} s",
+                    soft_wrap=True,
+                )
+                return 1
         except KeyboardInterrupt:
             console.print("stopping")
     return 0

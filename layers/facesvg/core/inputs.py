@@ -552,7 +552,8 @@ def _faces(doc: Any) -> tuple[list[Any], dict[str, Any]]:
         if key != "landmarks" and isinstance(doc, list | tuple) and not doc:
             raise NoFace("landmarks", "MediaPipe found no face (its face_landmarks list is empty)")
     if not isinstance(doc, list | tuple) or not doc:
-        raise InputError("landmarks", "expected a list of points", "InvalidLandmarks")
+        what = "no face (an empty list)" if isinstance(doc, list | tuple) else "not a list of points"
+        raise InputError("landmarks", f"expected a list of points: {what}", "InvalidLandmarks")
     return ([doc] if _is_face(doc) else list(doc)), top
 
 
@@ -629,8 +630,9 @@ def landmarks_in_image(landmarks: Landmarks, width: int, height: int) -> np.ndar
     if outside.mean() > MAX_OUTSIDE_FRACTION:
         raise InputError(
             "landmarks",
-            f"{int(outside.sum())} of {len(pts)} points lie outside the image",
-            "LandmarksOutside",
+            f"{int(outside.sum())} of {len(pts)} points fall outside the photo's {width}x{height} pixels "
+            f"(x {_span(pts[:, 0])}, y {_span(pts[:, 1])}): are they the landmarks of another image?",
+            "InvalidLandmarks",
         )
     return pts
 
@@ -670,8 +672,23 @@ def check_face(labels: np.ndarray, points: np.ndarray) -> None:
     x1, y1 = int(xi.max()) + 1, int(yi.max()) + 1
     box = labels[y0:y1, x0:x1]
     skin_fraction = float(np.count_nonzero(box == SKIN)) / max(box.size, 1)
+    if on_face.mean() < MIN_ON_FACE_FRACTION and np.any(labels == SKIN):
+        # The map shows a face, the points are elsewhere: the landmarks are what is wrong (those of
+        # another, e.g. smaller, image), not the map.
+        ys, xs = np.nonzero((labels >= 1) & (labels <= 9))
+        raise InputError(
+            "landmarks",
+            f"only {int(on_face.sum())} of {len(points)} points sit on the face the segmentation map shows "
+            f"(x {_span(xs)}, y {_span(ys)} of the {w}x{h} photo; the points: x {_span(points[:, 0])}, "
+            f"y {_span(points[:, 1])}): are they the landmarks of another image?",
+            "InvalidLandmarks",
+        )
     if on_face.mean() < MIN_ON_FACE_FRACTION or skin_fraction < 0.05:
         raise NoFace("segmentation_map", "no skin label near the landmarks: no usable face")
+
+
+def _span(values: np.ndarray) -> str:
+    return f"{float(np.min(values)):.0f}..{float(np.max(values)):.0f}"
 
 
 def check_landmarks(

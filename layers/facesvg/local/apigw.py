@@ -1,8 +1,9 @@
 """A local stand-in for API Gateway (REST): HTTP on loopback → REST proxy events (v1 shape) → the
 same handler modules Lambda runs → HTTP responses.
 
-Routes mirror the stack: ``POST <prefix>/submit`` → submit, ``GET <prefix>/status/{id}`` and
-``GET /swagger`` → status, for both route families in ``facesvg.names.ROUTE_PREFIXES``.
+Routes mirror the stack: ``POST <prefix>/submit`` → submit, ``GET <prefix>/status/{id}`` → status,
+for both route families in ``facesvg.names.ROUTE_PREFIXES``, and the documentation pages
+(``/docs``, ``/redoc``, ``/openapi.json``, ``/swagger``) → status.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def default_routes() -> list[Route]:
     for prefix in names.ROUTE_PREFIXES:
         routes.append(_route("POST", prefix + names.SUBMIT_PATH, "submit"))
         routes.append(_route("GET", prefix + names.STATUS_PATH, "status"))
-    routes.append(_route("GET", names.SWAGGER_PATH, "status"))
+    routes += [_route("GET", path, "status") for path in names.DOCS_PATHS]
     return routes
 
 
@@ -184,13 +185,10 @@ class ApiGateway:
             chunked, length = _framing(req)
             body: bytes | None = _read_chunked(req.rfile, MAX_BODY_BYTES) if chunked else None
         except BadFraming as exc:  # where the body ends is unknown: answer, then close
-            refusal = json.dumps({"message": f"Bad Request: {exc}"}).encode()
-            self._send(req, 400, {"Content-Type": "application/json"}, refusal, close=True)
+            self._send(req, 400, *_gateway_error("BadRequest", f"Bad Request: {exc}"), close=True)
             return
         if length > MAX_BODY_BYTES or (chunked and body is None):
-            self._send(
-                req, 413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}', close=True
-            )
+            self._send(req, 413, *_gateway_error("PayloadTooLarge", "Request Too Long"), close=True)
             return
         if body is None:
             body = req.rfile.read(length) if length else b""
@@ -204,16 +202,15 @@ class ApiGateway:
             self._send(req, 302, {"Location": names.SWAGGER_PATH}, b"")
             return
         api_key = _api_key(req)
-        if self.api_keys is not None and path != names.SWAGGER_PATH and api_key not in self.api_keys:
-            self._send(req, 403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}')
+        if self.api_keys is not None and path not in names.DOCS_PATHS and api_key not in self.api_keys:
+            self._send(req, 403, *_gateway_error("Forbidden", "Forbidden"))
             return
 
         route, params = self._match(method, path)
         if route is None:
             status = 405 if params else 404
             code = "MethodNotAllowed" if params else "NotFound"
-            payload = {"error": {"code": code, "message": f"no route for {method} {path}"}}
-            self._send(req, status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+            self._send(req, status, *_gateway_error(code, f"no route for {method} {path}"))
             return
         event = build_event(
             method=method,
@@ -232,11 +229,7 @@ class ApiGateway:
             from facesvg.service.observability import logger
 
             logger.exception("local function crashed", extra={"function": route.function})
-            status, headers, out = (
-                502,
-                {"Content-Type": "application/json"},
-                b'{"message":"Internal server error"}',
-            )
+            status, (headers, out) = 502, _gateway_error("InternalError", "Internal server error")
         self._send(req, status, headers, out)
         if self.on_request:
             self.on_request(method, path, status, (time.perf_counter() - started) * 1000)
@@ -266,6 +259,14 @@ class ApiGateway:
         req.end_headers()
         if req.command != "HEAD":
             req.wfile.write(body)
+
+
+def _gateway_error(code: str, message: str) -> tuple[dict[str, str], bytes]:
+    """An error API Gateway itself answers, in the shape of the stack's gateway responses
+    (``infra.api.GATEWAY_ERROR_TEMPLATE``) and of the functions' errors: ``detail`` + ``error``."""
+    # ``message``: API Gateway's own key for these; ``detail`` and ``error``: the functions' shape.
+    body = json.dumps({"message": message, "detail": message, "error": {"code": code, "message": message}})
+    return {"Content-Type": "application/json"}, body.encode()
 
 
 def _api_key(req: BaseHTTPRequestHandler) -> str | None:
@@ -342,7 +343,7 @@ def _read_chunked(rfile: Any, limit: int) -> bytes | None:
 
 def _from_proxy_result(result: Any) -> tuple[int, dict[str, str], bytes]:
     if not isinstance(result, dict) or "statusCode" not in result:
-        return 502, {"Content-Type": "application/json"}, b'{"message":"Internal server error"}'
+        return 502, *_gateway_error("InternalError", "Internal server error")
     headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
     for key, values in (result.get("multiValueHeaders") or {}).items():
         if values:

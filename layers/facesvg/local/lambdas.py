@@ -200,10 +200,11 @@ class WorkerCrashed(RuntimeError):
     invocation has no answer, as when a Lambda execution environment dies mid-invocation. The
     process has been replaced by a fresh one by the time this is raised (``replaced``)."""
 
-    def __init__(self, name: str, exit_code: int | None, replaced: bool) -> None:
+    def __init__(self, name: str, exit_code: int | None, replaced: bool, stopping: bool = False) -> None:
         super().__init__(f"the {name} worker process died (exit {exit_code})")
         self.exit_code = exit_code
         self.replaced = replaced
+        self.stopping = stopping  # stopped by the stack's shutdown (Ctrl-C), not a crash
 
 
 class FunctionTimedOut(WorkerCrashed):
@@ -305,7 +306,9 @@ class ProcessFunction:
                 raise FunctionTimedOut(self.name, self.timeout_seconds, replaced)
             if not line:
                 exit_code = _reap(proc)
-                raise WorkerCrashed(self.name, exit_code, replaced=not self._stopped and self._try_replace())
+                if self._stopped:  # stop() ended it mid-invocation: a shutdown, not a crash
+                    raise WorkerCrashed(self.name, exit_code, replaced=False, stopping=True)
+                raise WorkerCrashed(self.name, exit_code, replaced=self._try_replace())
         answer = json.loads(line)
         if "error" in answer:
             raise RemoteFunctionError(*answer["error"])

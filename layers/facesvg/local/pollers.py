@@ -210,6 +210,9 @@ class SqsEventSource(_Poller):
         worker claimed is leased until its lease ends, and a redelivery inside the lease would only
         burn a receive); it returns after ``crash_visibility_seconds`` from now, which is after any
         lease the dead worker took, or after the queue's visibility timeout when that is None."""
+        if getattr(exc, "stopping", False):
+            self._interrupted_by_shutdown(messages)
+            return
         self.crashes += 1
         seconds = self.crash_visibility_seconds
         logger.error(
@@ -231,6 +234,25 @@ class SqsEventSource(_Poller):
                     logger.exception("could not set the visibility of a crashed batch's message")
         if not getattr(exc, "replaced", True):  # no worker to give the next batch to: wait a little
             self.stop_event.wait(CRASH_BACKOFF_SECONDS)
+
+    def _interrupted_by_shutdown(self, messages: list[dict[str, Any]]) -> None:
+        """The stack is stopping (Ctrl-C) and ended the worker mid-batch: not a crash. The batch
+        stays in flight; its messages are journaled, so each job completes after the next start."""
+        jobs = [_job_id(m) for m in messages]
+        logger.info(
+            f"stopping: job {', '.join(jobs)} returns to the queue and completes after the next start",
+            extra={"poller": self.name, "jobs": jobs},
+        )
+
+
+def _job_id(message: dict[str, Any]) -> str:
+    """The job id a jobs-queue message carries (its message id when the body is not one)."""
+    try:
+        body = json.loads(message.get("Body") or "")
+    except json.JSONDecodeError:
+        body = None
+    job_id = body.get("job_id") if isinstance(body, dict) else None
+    return str(job_id) if job_id else f"message {message.get('MessageId')}"
 
 
 class S3NotificationSource(_Poller):

@@ -3,7 +3,8 @@ where errors become status codes.
 
 Both the submit and the status function serve this resolver (API Gateway sends each function only
 its own routes; each function's IAM role only allows what its routes need), so the OpenAPI document
-and the error mapping are the same wherever they are served.
+and the error mapping are the same wherever they are served. Every error body is
+``{"detail": <message>, "error": {"code", "message", "field"}}`` (``detail``: FastAPI-style clients).
 
 ==============================  ======  ==========================================
 error                           status  body ``{"error": {"code", "message", "field"}}``
@@ -42,6 +43,7 @@ from pydantic import BaseModel
 from facesvg import names
 from facesvg.core import documents
 from facesvg.core.errors import InputError, NoFace
+from facesvg.service import api_docs
 from facesvg.service import metrics_catalog as mc
 from facesvg.service.errors import (
     InvalidCallbackUrl,
@@ -71,6 +73,7 @@ from facesvg.service.status import StatusView, bounded_json
 M = TypeVar("M", bound=BaseModel)
 
 API_TITLE = "facesvg"
+API_VERSION = "1.0.0"
 API_DESCRIPTION = (
     "Face photo + segmentation map + landmarks → SVG of smooth, styled facial-region contours. "
     "Submit returns a job id at once; poll the status URL until the job is completed or failed. "
@@ -102,7 +105,8 @@ def _error(
     return Response(
         status_code=status.value,
         content_type="application/json",
-        body=json.dumps({"error": body}),
+        # ``detail``: where FastAPI-style clients read the message; ``error`` has the code and field.
+        body=json.dumps({"detail": message, "error": body}),
         headers=headers,
     )
 
@@ -174,6 +178,7 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
     # thousands of points; validating them again would cost more than the rest of the request.
     return JobStatusResponse.model_construct(
         id=job.job_id,
+        job_id=job.job_id,
         status=job.status,
         created_at=job.created_at,
         updated_at=job.updated_at,
@@ -259,24 +264,45 @@ def _json_body(text: str) -> Any:
 
 
 class Resolver(APIGatewayRestResolver):
-    """Powertools' REST resolver whose Swagger UI (``names.SWAGGER_PATH``) is set up on the first
-    request for it: that imports Powertools' OpenAPI models (~30 ms), which no other request needs
-    and every cold start of the status function used to pay."""
+    """Powertools' REST resolver whose documentation pages (``names.DOCS_PATHS``) are set up on the
+    first request for one: that imports Powertools' OpenAPI models (~30 ms), which no other request
+    needs and every cold start of the status function used to pay.
+
+    ``/docs`` is Swagger UI and ``/openapi.json`` the OpenAPI document, where FastAPI services serve
+    them: both are answered by the ``/swagger`` route (``?format=json`` for the document; the
+    event is rewritten in :func:`resolve`, before anything reads it)."""
 
     def __init__(self, *, serve_docs: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._serve_docs = serve_docs
         self._docs_pending = serve_docs
         self._docs_lock = threading.Lock()
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        if self._docs_pending and event.get("path") == names.SWAGGER_PATH:
-            with self._docs_lock:  # the local API resolves requests on several threads
-                if self._docs_pending:
-                    self.enable_swagger(
-                        path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version="1.0.0"
-                    )
-                    self._docs_pending = False
+        if self._serve_docs and event.get("path") in names.DOCS_PATHS:
+            self._enable_docs()
         return super().resolve(event, context)
+
+    def _enable_docs(self) -> None:
+        with self._docs_lock:  # the local API resolves requests on several threads
+            if self._docs_pending:
+                self.enable_swagger(
+                    path=names.SWAGGER_PATH, title=API_TITLE, description=API_DESCRIPTION, version=API_VERSION
+                )
+                self._docs_pending = False
+
+    def redoc_page(self) -> Response[Any]:
+        """``GET /redoc``: ReDoc over the same OpenAPI document, its script served inline."""
+        bundle = api_docs.redoc_bundle()
+        if bundle is None:
+            return _error(HTTPStatus.NOT_FOUND, "NotFound", api_docs.REDOC_MISSING)
+        spec = self.get_openapi_json_schema(title=API_TITLE, description=API_DESCRIPTION, version=API_VERSION)
+        return Response(
+            status_code=HTTPStatus.OK.value,
+            content_type="text/html; charset=utf-8",
+            body=api_docs.redoc_html(spec, bundle, API_TITLE),
+            headers={"Content-Security-Policy": api_docs.REDOC_CSP},
+        )
 
 
 def create_app(
@@ -286,7 +312,7 @@ def create_app(
 
     ``cors_allow_origin`` (``FACESVG_CORS_ALLOW_ORIGIN``) lets a page on another origin (the viewer
     on its own host) read the responses; empty means same-origin use only. ``serve_docs``: answer
-    ``GET /swagger`` (the status function does; API Gateway never sends it to submit).
+    ``names.DOCS_PATHS`` (the status function does; API Gateway never sends them to submit).
     """
     cors = (
         CORSConfig(allow_origin=cors_allow_origin, allow_headers=["x-api-key", "content-type"], max_age=600)
@@ -333,6 +359,7 @@ def create_app(
                 return _json(finished, HTTPStatus.OK)
             accepted = SubmitAccepted(
                 id=job.job_id,
+                job_id=job.job_id,
                 status=job.status,
                 status_url=status_url(prefix, job.job_id),
                 client_reference=body.client_reference,
@@ -385,6 +412,9 @@ def create_app(
             },
         )(make_status(prefix))
 
+    if serve_docs:
+        app.get(names.REDOC_PATH, include_in_schema=False)(app.redoc_page)
+
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[Any]:
         field, message = _validation_field(exc.errors())
@@ -428,6 +458,7 @@ def create_app(
 
 def resolve(app: Resolver, event: dict[str, Any], context: Any, max_body_bytes: int) -> dict[str, Any]:
     """Run one API Gateway event through the app, refusing oversized bodies before parsing them."""
+    event = _docs_alias(event)
     body = event.get("body") or ""
     media_type = _media_type(event)
     if event.get("httpMethod") == "POST" and media_type:
@@ -466,6 +497,22 @@ def resolve(app: Resolver, event: dict[str, Any], context: Any, max_body_bytes: 
             )
         event = {**event, "body": text, "isBase64Encoded": False}
     return app.resolve(event, context)
+
+
+def _docs_alias(event: dict[str, Any]) -> dict[str, Any]:
+    """``GET /docs`` as ``GET /swagger`` and ``GET /openapi.json`` as ``GET /swagger?format=json``
+    (the paths FastAPI services serve them at); any other event unchanged."""
+    path = event.get("path")
+    if event.get("httpMethod") != "GET" or path not in (names.DOCS_PATH, names.OPENAPI_PATH):
+        return event
+    if path == names.DOCS_PATH:
+        return {**event, "path": names.SWAGGER_PATH}
+    return {
+        **event,
+        "path": names.SWAGGER_PATH,
+        "queryStringParameters": {"format": "json"},
+        "multiValueQueryStringParameters": {"format": ["json"]},
+    }
 
 
 def _media_type(event: dict[str, Any]) -> str:

@@ -95,6 +95,7 @@ class SubmitAccepted(LazyModel):
     """A job was created (202) or an identical job is already queued or running (202)."""
 
     id: JobId
+    job_id: JobId = Field(description="The same as `id` (the name clients of the original service read).")
     status: JobStatus
     status_url: str
     client_reference: str | None = Field(default=None, description="Echoes the request's client_reference.")
@@ -112,6 +113,9 @@ class ErrorDetail(LazyModel):
 
 
 class ErrorResponse(LazyModel):
+    detail: str = Field(
+        description="The error's message (`error.message`), where FastAPI-style clients read it."
+    )
     error: ErrorDetail
 
 
@@ -161,6 +165,7 @@ class JobStatusResponse(LazyModel):
     """Body of ``GET …/status/{id}`` (and of a submit that hits a finished job)."""
 
     id: JobId
+    job_id: JobId = Field(description="The same as `id` (the name clients of the original service read).")
     status: JobStatus
     created_at: str
     updated_at: str

@@ -135,7 +135,8 @@ def test_points_mostly_outside_the_image(sample_bytes: dict[str, bytes], sample_
         load_inputs(
             sample_bytes["image"], sample_bytes["segmentation"], landmarks_json(sample_points + 900.0)
         )
-    assert _err(exc) == ("landmarks", "LandmarksOutside")
+    assert _err(exc) == ("landmarks", "InvalidLandmarks")
+    assert "points fall outside the photo's 1101x1100 pixels" in exc.value.message
 
 
 def test_dimensions_with_another_aspect_ratio(
@@ -322,13 +323,18 @@ def test_no_skin_near_the_landmarks_is_noface(fill: int, sample_bytes: dict[str,
     assert exc.value.to_dict()["field"] == "segmentation_map"
 
 
-def test_landmarks_on_another_part_of_the_map_is_noface(
+def test_landmarks_of_another_smaller_image_blame_the_landmarks(
     sample_bytes: dict[str, bytes], sample_points: np.ndarray
 ) -> None:
-    # Squeeze the points into the empty top-left corner: inside the image, but on background.
+    # Squeeze the points into the empty top-left corner (the landmarks of a smaller photo): inside
+    # the photo, on background, while the map shows a face elsewhere. The landmarks are wrong.
     corner = (sample_points - sample_points.min(0)) * 0.2 + 5
-    with pytest.raises(NoFace):
+    with pytest.raises(InputError) as exc:
         load_inputs(sample_bytes["image"], sample_bytes["segmentation"], landmarks_json(corner))
+    assert not isinstance(exc.value, NoFace)
+    assert _err(exc) == ("landmarks", "InvalidLandmarks")
+    assert "on the face the segmentation map shows" in exc.value.message
+    assert "of the 1101x1100 photo" in exc.value.message
 
 
 def test_first_bad_field_is_reported_deterministically(sample_bytes: dict[str, bytes]) -> None:
