@@ -1,20 +1,46 @@
 # The front door. Every target installs what it needs into .venv first.
 SHELL := /bin/bash
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Every install comes from uv.lock (hashes checked), made and synced by this uv (pyproject [tool.uv]).
+UV_VERSION := 0.13.10
+UV := $(VENV)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+SYNC := $(UV) sync --locked --inexact --quiet
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed
+# What the Lambda artefacts install (infra/layer.py, functions/process/Dockerfile), exported from uv.lock.
+EXPORT := $(UV) export --frozen --no-dev --no-emit-project --format requirements-txt --quiet
+IMAGING := --no-emit-package numpy --no-emit-package opencv-python-headless
 
-.PHONY: install run test bench bench-cold fidelity bench-e2e load synth lint format clean redrive audit
+.PHONY: install install-run lock run test bench bench-cold fidelity bench-e2e load synth lint format clean redrive audit
 
-$(STAMP): pyproject.toml
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --editable '.[dev,infra]'
-	touch $(STAMP)
+	$(PY) -m pip install --quiet 'uv==$(UV_VERSION)'
 
+## install-run: what `make run` needs (runtime + CLI + local emulator), exactly as locked
+$(RUN_STAMP): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --extra local
+	touch $(RUN_STAMP)
+
+## install: everything (runtime, photos, CLI, emulator, dev and infra tools), exactly as locked
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --extra dev --extra infra
+	touch $(RUN_STAMP) $(STAMP)
+
+install-run: $(RUN_STAMP)
 install: $(STAMP)
+
+## lock: re-resolve uv.lock from pyproject.toml (keeps locked versions that still fit; LOCK_ARGS="--upgrade-package numpy") and re-export requirements/
+LOCK_ARGS ?=
+lock: $(UV)
+	$(UV) lock --quiet $(LOCK_ARGS)
+	$(EXPORT) --extra photos -o requirements/lambda-image.txt
+	$(EXPORT) $(IMAGING) -o requirements/lambda-layer.txt
 
 ## run: start the local stack (moto server + API on 127.0.0.1:3000), process the bundled sample, keep serving
 run: install
@@ -46,11 +72,13 @@ LOAD_ARGS ?=
 load: install
 	$(PY) -m facesvg.local.load $(LOAD_ARGS)
 
-## synth: CloudFormation template + assets in cdk.out/ (layer bundled locally, no Docker); cdk-nag fails it on any unacknowledged finding
+## synth: CloudFormation template + assets in cdk.out/ (layer bundled locally from the lock, no Docker); cdk-nag fails it on any unacknowledged finding, cfn-lint on any error, and any function with < 25 % headroom under Lambda's 250 MiB unzipped limit
 synth: install
 	npm ci --no-audit --no-fund
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk synth --quiet
+	npx --no-install cdk synth --quiet
 	$(PY) -m infra.layer cdk.out  # the Lambda assets carry no local/, commands/, moto, rich or httpx
+	$(VENV)/bin/cfn-lint --format parseable cdk.out/FaceSvg.template.json  # .cfnlintrc: the kept warnings
+	$(PY) -m infra.sizes cdk.out
 
 ## redrive: move the jobs DLQ's messages back to the jobs queue (AWS_ENDPOINT_URL=… for the local stack; REDRIVE_ARGS=--dry-run)
 redrive: install
