@@ -67,7 +67,8 @@ def function_sizes(cdk_out: Path, stack: str = "FaceSvg") -> list[FunctionSize]:
         code = asset(logical_id)
         if code is None:  # inline code: a few KiB
             continue
-        layers = [asset(ref["Ref"]) for ref in props.get("Layers", []) if isinstance(ref, dict) and "Ref" in ref]
+        refs = [ref["Ref"] for ref in props.get("Layers", []) if isinstance(ref, dict) and "Ref" in ref]
+        layers = [asset(ref) for ref in refs]
         package = "image" if props.get("PackageType") == "Image" else "zip"
         sizes.append(
             FunctionSize(
@@ -83,7 +84,8 @@ def function_sizes(cdk_out: Path, stack: str = "FaceSvg") -> list[FunctionSize]:
 def report(sizes: list[FunctionSize]) -> tuple[list[str], list[FunctionSize]]:
     """The table's lines and the functions below ``MIN_HEADROOM``."""
     lines = [
-        f"{'function':<34} {'package':<7} {'code':>9} {'layers':>9} {'total':>9} {'limit':>10} {'headroom':>9}"
+        f"{'function':<34} {'package':<7} {'code':>9} {'layers':>9} {'total':>9} {'limit':>10} "
+        f"{'headroom':>9}"
     ]
     for s in sizes:
         code = "(context)" if s.package == "image" else f"{s.code_mib:.1f}"
