@@ -4,7 +4,8 @@ A zip function counts its code asset plus every layer it uses against Lambda's 2
 limit; the build fails when any function keeps less than ``MIN_HEADROOM`` of it, so a minor bump of
 a dependency fails here, with the table, long before it fails a deploy. A container-image function
 is bound by the 10 GiB image limit instead (its dependencies are installed by the Dockerfile at
-deploy time); its row shows the build context the image gets.
+deploy time): its row shows the task root installed as the Dockerfile installs it
+(``infra.artefacts.image_root``, cached in the temp directory), the base image not counted.
 
     python -m infra.sizes cdk.out
 """
@@ -59,6 +60,7 @@ def function_sizes(cdk_out: Path, stack: str = "FaceSvg") -> list[FunctionSize]:
         path = resources.get(logical_id, {}).get("Metadata", {}).get("aws:asset:path")
         return cdk_out / path if path else None
 
+    image_mib: float | None = None
     sizes = []
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function":
@@ -70,6 +72,13 @@ def function_sizes(cdk_out: Path, stack: str = "FaceSvg") -> list[FunctionSize]:
         refs = [ref["Ref"] for ref in props.get("Layers", []) if isinstance(ref, dict) and "Ref" in ref]
         layers = [asset(ref) for ref in refs]
         package = "image" if props.get("PackageType") == "Image" else "zip"
+        if package == "image":
+            if image_mib is None:
+                from infra.artefacts import image_root
+
+                image_mib = dir_size_mib(image_root())
+            sizes.append(FunctionSize(_function_name(logical_id, props), package, image_mib, 0.0))
+            continue
         sizes.append(
             FunctionSize(
                 name=_function_name(logical_id, props),
@@ -88,9 +97,8 @@ def report(sizes: list[FunctionSize]) -> tuple[list[str], list[FunctionSize]]:
         f"{'headroom':>9}"
     ]
     for s in sizes:
-        code = "(context)" if s.package == "image" else f"{s.code_mib:.1f}"
         lines.append(
-            f"{s.name[:34]:<34} {s.package:<7} {code:>9} {s.layers_mib:>9.1f} {s.total_mib:>9.1f} "
+            f"{s.name[:34]:<34} {s.package:<7} {s.code_mib:>9.1f} {s.layers_mib:>9.1f} {s.total_mib:>9.1f} "
             f"{s.limit_mib:>7.0f} MiB {s.headroom:>8.0%}"
         )
     failing = [s for s in sizes if s.headroom < MIN_HEADROOM]
@@ -100,7 +108,7 @@ def report(sizes: list[FunctionSize]) -> tuple[list[str], list[FunctionSize]]:
 def main(argv: list[str]) -> int:
     sizes = function_sizes(Path(argv[0] if argv else "cdk.out"))
     lines, failing = report(sizes)
-    print("unzipped size per function (MiB; image rows: the build context, limit 10 GiB)")
+    print("unzipped size per function, MiB (image rows: the task root the Dockerfile installs)")
     print("\n".join(lines))
     for s in failing:
         print(

@@ -152,3 +152,17 @@ def test_the_cdk_cli_agrees_with_the_locked_aws_cdk_lib(synth: Any) -> None:
     assert key(cli) >= key(minimum), (
         f"aws-cdk-lib {lib['version']} needs the CDK CLI >= {minimum}; package-lock.json has {cli}"
     )
+
+
+def test_the_size_table_fails_a_function_below_a_quarter_of_headroom() -> None:
+    from infra.sizes import FunctionSize, report
+
+    sizes = [
+        FunctionSize("light", "zip", 0.1, 45.0),
+        FunctionSize("edge", "zip", 0.5, 187.0),  # 187.5 MiB: exactly 25 % left
+        FunctionSize("heavy", "zip", 0.1, 242.0),  # the old all-in-one layer
+        FunctionSize("image", "image", 330.0, 0.0),
+    ]
+    lines, failing = report(sizes)
+    assert [s.name for s in failing] == ["heavy"]
+    assert len(lines) == 5 and "97%" in lines[4] and "3%" in lines[3]
