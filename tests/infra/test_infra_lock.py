@@ -166,3 +166,21 @@ def test_the_size_table_fails_a_function_below_a_quarter_of_headroom() -> None:
     lines, failing = report(sizes)
     assert [s.name for s in failing] == ["heavy"]
     assert len(lines) == 5 and "97%" in lines[4] and "3%" in lines[3]
+
+
+def test_the_dockerfile_installs_the_locked_export_as_the_artefact_test_does() -> None:
+    """No resolution in the image build: the exported file, with ``PIP_INSTALL_ARGS`` (the ones
+    ``infra.artefacts.image_root`` uses) into the task root."""
+    from infra.functions import IMAGE_DOCKERFILE
+    from infra.layer import IMAGE_REQUIREMENTS, PIP_INSTALL_ARGS, pip_install_command
+
+    dockerfile = (REPO_ROOT / IMAGE_DOCKERFILE).read_text()
+    assert f"COPY {IMAGE_REQUIREMENTS.relative_to(REPO_ROOT)} /tmp/requirements.txt" in dockerfile
+    (install,) = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert " ".join(PIP_INSTALL_ARGS) in install
+    assert "--target ${LAMBDA_TASK_ROOT} --requirement /tmp/requirements.txt" in install
+    assert "pyproject" not in dockerfile and "tomllib" not in dockerfile
+    local = pip_install_command(IMAGE_REQUIREMENTS, Path("/task"))
+    assert local[local.index("--no-deps") : local.index("--target")] == list(PIP_INSTALL_ARGS)
+    from_image = re.search(r"FROM public\.ecr\.aws/lambda/python:(\d+\.\d+)", dockerfile)
+    assert from_image and from_image.group(1) == "3.11" == f"{sys.version_info[0]}.{sys.version_info[1]}"
