@@ -48,16 +48,15 @@ STACK = "FaceSvg"
 # on stdout (``{"ok": ...}`` / ``{"error": [type, message]}``, facesvg.local.worker's protocol),
 # after a ``{"ready": true, "modules": [...]}`` line naming where every imported module came from.
 BOOTSTRAP = r"""
-import importlib.util, json, os, sys, time, uuid
-handler_path, function_name, timeout, *paths = sys.argv[1:]
+import importlib, json, os, sys, time, uuid
+handler, function_name, timeout, *paths = sys.argv[1:]
 sys.path[:0] = paths
 protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
 os.dup2(2, 1)
 sys.stdout = sys.stderr
-spec = importlib.util.spec_from_file_location("handler", handler_path)
-module = importlib.util.module_from_spec(spec)
-sys.modules["handler"] = module
-spec.loader.exec_module(module)
+module_name, function = handler.rsplit(".", 1)  # as Lambda's bootstrap reads the handler setting
+module = importlib.import_module(module_name)
+lambda_handler = getattr(module, function)
 origins = sorted({
     p for m in list(sys.modules.values())
     for f in [getattr(m, "__file__", None) or ""]
@@ -67,7 +66,6 @@ outside = sorted({
     f for m in list(sys.modules.values())
     for f in [getattr(m, "__file__", None) or ""]
     if f and not any(f.startswith(p + os.sep) for p in paths) and not f.startswith(sys.base_prefix)
-    and f != handler_path
 })
 protocol.write(json.dumps({"ready": True, "origins": origins, "outside": outside}) + "\n")
 
@@ -85,7 +83,7 @@ class Context:
 
 for line in sys.stdin:
     try:
-        answer = {"ok": module.lambda_handler(json.loads(line), Context())}
+        answer = {"ok": lambda_handler(json.loads(line), Context())}
     except Exception as exc:
         answer = {"error": [type(exc).__name__, str(exc)]}
     protocol.write(json.dumps(answer, default=str) + "\n")
@@ -183,17 +181,18 @@ def zip_artefacts(cdk_out: Path) -> dict[str, list[Path]]:
     return found
 
 
-def artefact_paths(name: str, cdk_out: Path, image: Path) -> tuple[Path, list[Path]]:
-    """``(handler file, sys.path entries)`` of a function's artefacts."""
-    from infra.functions import IMAGE_FUNCTIONS
+def artefact_paths(name: str, cdk_out: Path, image: Path) -> tuple[str, list[Path]]:
+    """``(handler setting, sys.path entries)`` of a function's artefacts, as Lambda has them: the
+    image's command and task root; the zip function's handler, code (/var/task) and layer."""
+    from infra.functions import HANDLER_FUNCTION, HANDLER_MODULE, IMAGE_FUNCTIONS, image_command
 
     if name in IMAGE_FUNCTIONS:
-        return image / name / "handler.py", [image]
+        return image_command(name), [image]
     code, *layers = zip_artefacts(cdk_out)[name]
-    return code / "handler.py", [code, *layers]
+    return f"{HANDLER_MODULE}.{HANDLER_FUNCTION}", [code, *layers]
 
 
-def isolated_argv(handler: Path, paths: list[Path], function_name: str, timeout_s: float) -> list[str]:
+def isolated_argv(handler: str, paths: list[Path], function_name: str, timeout_s: float) -> list[str]:
     """A fresh interpreter running ``handler`` with only ``paths`` and the standard library."""
     return [
         sys.executable,
@@ -201,7 +200,7 @@ def isolated_argv(handler: Path, paths: list[Path], function_name: str, timeout_
         "-S",
         "-c",
         BOOTSTRAP,
-        str(handler),
+        handler,
         function_name,
         str(timeout_s),
         *(str(p) for p in paths),
@@ -212,7 +211,7 @@ class IsolatedFunction:
     """One execution environment of a function run from its artefacts (``isolated_argv``), with the
     interface the local runtime calls (``invoke``, ``warm``, ``stop``)."""
 
-    def __init__(self, name: str, handler: Path, paths: list[Path], timeout_s: float = 120.0) -> None:
+    def __init__(self, name: str, handler: str, paths: list[Path], timeout_s: float = 120.0) -> None:
         self.name = name
         self.timeout_s = timeout_s
         self._lock = threading.Lock()

@@ -156,8 +156,9 @@ def zip_function(
 
 def image_command(name: str) -> str:
     """The image's handler for ``name``: ``functions/<name>/handler.py`` is ``<name>/handler.py``
-    under the task root (the Dockerfile's COPY lines; tests/infra checks them)."""
-    return f"{name}/{HANDLER_MODULE}.{HANDLER_FUNCTION}"
+    under the task root (the Dockerfile's COPY lines; tests/infra checks them), imported as the
+    module ``<name>.handler`` (a namespace package)."""
+    return f"{name}.{HANDLER_MODULE}.{HANDLER_FUNCTION}"
 
 
 def image_function(

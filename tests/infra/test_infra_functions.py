@@ -30,6 +30,10 @@ NOT_OURS = {
     "_X_AMZN_TRACE_ID",
     names.ENV_ENDPOINT_URL,
     names.ENV_EMF_ENDPOINT,  # local runtime only: EMF to its exporter; unset in Lambda (stdout)
+    # Powertools' tracing switches (observability.tracing_enabled): unset on AWS, tracing is on.
+    "POWERTOOLS_TRACE_DISABLED",
+    "AWS_SAM_LOCAL",
+    "AWS_CHALICE_CLI_MODE",
 }
 
 
@@ -177,7 +181,7 @@ def test_image_context_holds_exactly_what_the_dockerfile_copies(synth: Any) -> N
     # each image function's handler lands where its command points
     destinations = {src: dest for *sources, dest in copies for src in sources}
     for name in IMAGE_FUNCTIONS:
-        module = image_command(name).rsplit(".", 1)[0]
+        module = image_command(name).rsplit(".", 1)[0].replace(".", "/")
         assert destinations[f"functions/{name}/handler.py"] == f"${{LAMBDA_TASK_ROOT}}/{module}.py"
     assert f'CMD ["{image_command("process")}"]' in dockerfile
     assert not (staged / "functions" / "status").exists() and not (staged / "pyproject.toml").exists()
