@@ -97,13 +97,25 @@ def _digest(*parts: bytes) -> str:
     return digest.hexdigest()[:20]
 
 
+KEEP_BUILDS = 2  # of each kind (a build is ~50-330 MB): the current one and the one before
+
+
 def _publish(partial: Path, final: Path) -> Path:
-    """Move a finished build into place (another process may have won the race: keep theirs)."""
+    """Move a finished build into place (another process may have won the race: keep theirs), and
+    drop the older builds of its kind beyond ``KEEP_BUILDS``."""
     (partial / ".complete").write_text("")
     try:
         partial.rename(final)
     except OSError:
         shutil.rmtree(partial, ignore_errors=True)
+    kind = final.name.rsplit("-", 1)[0]
+    builds = sorted(
+        (p for p in final.parent.glob(f"{kind}-*") if (p / ".complete").is_file() and p != final),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in builds[KEEP_BUILDS - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
     return final
 
 
