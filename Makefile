@@ -14,7 +14,7 @@ RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 # What the Lambda artefacts install (infra/layer.py, functions/process/Dockerfile), exported from uv.lock.
 EXPORT := $(UV) export --frozen --no-dev --no-emit-project --format requirements-txt --quiet
-IMAGING := --no-emit-package numpy --no-emit-package opencv-python-headless
+IMAGING := --no-emit-package numpy --no-emit-package opencv-python-headless --no-emit-package simplejpeg
 
 .PHONY: install install-run lock run test bench bench-cold fidelity bench-e2e load synth lint format clean redrive audit
 

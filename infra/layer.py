@@ -58,8 +58,8 @@ LAYER_REQUIREMENTS = REQUIREMENTS_DIR / "lambda-layer.txt"  # zip functions' lay
 IMAGE_REQUIREMENTS = REQUIREMENTS_DIR / "lambda-image.txt"  # the container image (+ photos extra)
 # What the layer leaves out (make lock: --no-emit-package): the functions that import them run from
 # the image; tests/infra checks the zip functions' handlers never import them.
-IMAGING_DISTRIBUTIONS = ("numpy", "opencv-python-headless")
-IMAGING_MODULES = ("numpy", "cv2", "PIL", "pillow_heif")
+IMAGING_DISTRIBUTIONS = ("numpy", "opencv-python-headless", "simplejpeg")
+IMAGING_MODULES = ("numpy", "cv2", "simplejpeg", "PIL", "pillow_heif")
 
 # The parts of the facesvg package that run in Lambda (paths under layers/facesvg/).
 LAMBDA_PACKAGE_PARTS = ("__init__.py", "names.py", "py.typed", "core", "service")

@@ -6,6 +6,8 @@
 
 (() => {
   const FIELDS = ["image", "segmentation_map", "landmarks"];
+  // The map is optional: without one the service derives the labels from the landmarks and photo.
+  const REQUIRED = ["image", "landmarks"];
   const SUBMIT_PATH = "/api/v1/submit";
   const STATUS_PATH = "/api/v1/status/";
   const SAMPLE_FILES = {
@@ -342,7 +344,7 @@
     if (e) e.preventDefault();
     clearErrors();
     let missing = false;
-    for (const f of FIELDS) {
+    for (const f of REQUIRED) {
       if (!input(f).files.length) {
         setFieldError(f, "Choose a file");
         missing = true;
@@ -353,14 +355,16 @@
     setBusy(true);
     resetResult();
     try {
+      const map = input("segmentation_map").files[0];
       const [image, segmentation_map, landmarks] = await Promise.all([
         readBase64(input("image").files[0]),
-        readBase64(input("segmentation_map").files[0]),
+        map ? readBase64(map) : null,
         input("landmarks").files[0].text(),
       ]);
       // The API reads the landmarks as JSON or as the text of a QOVES landmarks.txt (a Python
-      // literal), so the file's text goes as it is.
-      const body = JSON.stringify(Object.assign({ image, segmentation_map, landmarks }, requestOptions()));
+      // literal), so the file's text goes as it is. No map chosen: the field is left out.
+      const fields = segmentation_map ? { image, segmentation_map, landmarks } : { image, landmarks };
+      const body = JSON.stringify(Object.assign(fields, requestOptions()));
       startJobView();
       const res = await fetch(apiUrl(SUBMIT_PATH), {
         method: "POST",
@@ -510,9 +514,9 @@
       tick();
       const server = serverSeconds(payload);
       if (server !== null) $("job-elapsed").textContent += ` · job ${server.toFixed(1)} s`;
-      if (!payload.svg && payload.svg_url) {
+      if (!payload.svg && httpUrl(payload.svg_url)) {
         // A large SVG is not inlined (the API keeps responses under Lambda's limit): fetch it.
-        fetch(payload.svg_url)
+        fetch(httpUrl(payload.svg_url))
           .then((r) => (r.ok ? r.text() : ""))
           .catch(() => "")
           .then((text) => {
@@ -891,8 +895,20 @@
     a.removeAttribute("aria-disabled");
   }
 
-  function setLink(id, url) {
+  // A URL from the API's answer, only if it is http(s): an API named by ?api= may answer anything
+  // (javascript:, data:...), and a link must never run or embed it. "" for anything else.
+  function httpUrl(value) {
+    try {
+      const url = new URL(String(value || ""));
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : "";
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function setLink(id, value) {
     const a = $(id);
+    const url = httpUrl(value);
     if (!url) {
       a.removeAttribute("href");
       a.setAttribute("aria-disabled", "true");
@@ -1018,6 +1034,7 @@
     const dl = $("download-svg");
     if (p && combined && dl.dataset.combined) {
       dl.href = dl.dataset.combined;
+      dl.removeAttribute("aria-disabled");
       dl.download = dl.dataset.filename;
       dl.removeAttribute("target");
       dl.textContent = "Download SVG";
@@ -1025,7 +1042,14 @@
     if (combined || !p) return;
     // A cross-origin link cannot force a download: open the region's SVG in a new tab instead.
     const kind = (p.zone_contours || {})[name] ? "zone" : "region";
-    dl.href = (p.regions_svg_urls || {})[name] || "#";
+    const url = httpUrl((p.regions_svg_urls || {})[name]);
+    if (url) {
+      dl.href = url;
+      dl.removeAttribute("aria-disabled");
+    } else {
+      dl.removeAttribute("href"); // not an http(s) URL: no link at all
+      dl.setAttribute("aria-disabled", "true");
+    }
     dl.removeAttribute("download");
     dl.target = "_blank";
     dl.rel = "noopener";
@@ -1037,7 +1061,7 @@
     img.onerror = () => {
       cap.textContent = `${prettyName(name)}: the ${kind} SVG could not be loaded (its link may have expired; submit again to refresh it).`;
     };
-    img.src = (p.regions_svg_urls || {})[name] || "";
+    img.src = url;
   }
 
   // ------------------------------------------------------------------ wiring

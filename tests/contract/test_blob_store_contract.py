@@ -105,3 +105,11 @@ def test_objects_list_with_their_etag_and_upload_time(blobs: BlobStore, prefix: 
     assert data == b"one" and etag == listed[prefix + "a"].etag
     blobs.put(prefix + "a", b"changed", "text/plain")
     assert blobs.get_tagged(prefix + "a")[1] != etag
+
+
+def test_a_bounded_listing_is_the_first_keys_in_key_order(blobs: BlobStore, prefix: str) -> None:
+    for name in ("c", "a", "d", "b"):
+        blobs.put(prefix + name, name.encode(), "text/plain")
+
+    assert [o.key for o in blobs.list_objects(prefix, limit=2)] == [prefix + "a", prefix + "b"]
+    assert len(blobs.list_objects(prefix, limit=10)) == 4

@@ -6,6 +6,7 @@ Every conditional write of ``facesvg.service.ports.JobRepository``, as the rules
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -321,6 +322,60 @@ def test_the_same_content_in_two_scopes_is_two_jobs(repo: JobRepository, new_job
     repo.delete_created_job(b)
     assert repo.get_cached_job_id(a.content_hash, "key:B") is None
     assert repo.get_cached_job_id(a.content_hash, "key:A") == a.job_id
+
+
+def test_a_job_reads_in_its_own_scopes_only(repo: JobRepository, new_job: Any) -> None:
+    keyed = _created(repo, new_job(scope="key:A", status=JobStatus.COMPLETED, result=RESULT))
+    legacy = _created(repo, new_job(scope=""))  # written before scopes
+
+    assert repo.get_job_in_scopes(keyed.job_id, ("key:A",)) == keyed
+    assert repo.get_job_in_scopes(keyed.job_id, ("key:B",)) is None
+    assert repo.get_job_in_scopes(keyed.job_id, ("local", "")) is None
+    assert repo.get_job_in_scopes(legacy.job_id, ("local", "")) == legacy
+    assert repo.get_job_in_scopes(legacy.job_id, ("key:A",)) is None
+    assert repo.get_job_in_scopes(uuid.uuid4().hex, ("key:A",)) is None
+
+
+class RecordingClient:
+    """A DynamoDB client that records each call: its operation, parameters and answer."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        def call(**params: Any) -> Any:
+            answer = getattr(self.inner, name)(**params)
+            self.calls.append((name, params, {k: v for k, v in answer.items() if k != "ResponseMetadata"}))
+            return answer
+
+        return call
+
+
+@pytest.mark.integration
+def test_on_dynamodb_another_scopes_job_is_the_same_request_and_answer_as_an_unknown_id(
+    local_stack: Any, new_job: Any
+) -> None:
+    # Given a finished job of key A (with a result and a callback: a large item)
+    table = local_stack.clients["dynamodb"]
+    job = new_job(scope="key:A", status=JobStatus.COMPLETED, result=RESULT)
+    _created(DynamoJobRepository(table, names.TABLE_NAME), job)
+    client = RecordingClient(table)
+    repo = DynamoJobRepository(client, names.TABLE_NAME)
+
+    # When key B reads it, and an id no job has
+    unknown_id = uuid.uuid4().hex
+    assert repo.get_job_in_scopes(job.job_id, ("key:B",)) is None
+    assert repo.get_job_in_scopes(unknown_id, ("key:B",)) is None
+
+    # Then both were one identical request but for the id, and both answers hold no item: the
+    # filter ran in DynamoDB (only its ScannedCount tells them apart, which nothing reads)
+    (op_a, foreign, answer_a), (op_b, unknown, answer_b) = client.calls
+    assert op_a == op_b == "query"
+    assert json.dumps(foreign, sort_keys=True).replace(job.job_id, unknown_id) == json.dumps(
+        unknown, sort_keys=True
+    )
+    assert answer_a["Items"] == answer_b["Items"] == [] and answer_a["Count"] == answer_b["Count"] == 0
 
 
 def test_a_job_created_completed_keeps_its_result(repo: JobRepository, new_job: Any) -> None:

@@ -417,3 +417,78 @@ def test_polling_stops_and_says_why_when_the_job_is_not_found(local_stack: Any, 
     seen = len(polls)
     page.wait_for_timeout(2500)  # the old behaviour asked again every 1.5 s
     assert len(polls) == seen == 1
+
+
+def test_the_viewer_submits_without_a_map(local_stack: Any, page: Any) -> None:
+    # Given only the photo and the landmarks (the map is optional)
+    page.goto(local_stack.api_url + "/")
+    page.set_input_files("#image-input", str(SAMPLE / "original_image.png"))
+    page.set_input_files("#landmarks-input", str(SAMPLE / "landmarks.txt"))
+    page.select_option("#zones-select", "all")  # a content hash the other tests do not use
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/submit")) as sent:
+        page.get_by_role("button", name="Submit").click()
+
+    # Then the request carries no map, and the job completes from the derived labels
+    assert "segmentation_map" not in json.loads(sent.value.post_data or "{}")
+    page.locator("#steps li.is-done", has_text="Completed").wait_for()
+    assert page.locator("#segmentation_map-error").inner_text() == ""
+    job_id = page.locator("#job-id").inner_text()
+    api = httpx.get(f"{local_stack.api_url}/api/v1/status/{job_id}", timeout=30).json()
+    assert api["segmentation"] == {"source": "landmarks"}
+    rows = page.locator("#region-list input[type=checkbox]")
+    assert rows.count() == len(api["mask_contours"]) + len(api["zone_contours"]) > 10
+
+
+HOSTILE_URLS = (
+    "javascript:alert(document.domain)",
+    " JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "blob:http://127.0.0.1/x",
+    "//evil.example/x",
+    "not a url",
+)
+
+
+def test_links_are_made_only_from_http_urls_of_the_api_s_answer(local_stack: Any, page: Any) -> None:
+    """An API named by ``?api=`` may answer anything in ``result_urls``/``regions_svg_urls``: no
+    ``javascript:`` (or any other non-http(s)) value becomes a link, whatever the CSP."""
+    hostile = iter(HOSTILE_URLS * 100)
+
+    def hostile_urls(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        for field in ("result_urls", "regions_svg_urls"):
+            if isinstance(body.get(field), dict):
+                body[field] = {name: next(hostile) for name in body[field]}
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route("**/api/v1/submit", hostile_urls)
+    page.route("**/api/v1/status/*", hostile_urls)
+    page.goto(local_stack.api_url + "/")
+    submit_sample(page, zones="all")
+    page.locator("#stage-svg svg").wait_for()
+
+    def hrefs() -> list[str]:
+        return list(page.eval_on_selector_all("a[href]", "(links) => links.map((a) => a.href)"))
+
+    def unsafe(urls: list[str]) -> list[str]:
+        return [u for u in urls if urlsplit(u).scheme not in ("http", "https", "blob")]
+
+    for link in ("#download-geojson", "#download-coco"):
+        assert page.locator(link).get_attribute("href") is None, link
+        assert page.locator(link).get_attribute("aria-disabled") == "true"
+    assert not unsafe(hrefs()), hrefs()
+    views = page.locator("#view-select option[value]:not([value=''])")
+    for i in range(min(views.count(), len(HOSTILE_URLS))):
+        page.select_option("#view-select", views.nth(i).get_attribute("value"))
+        assert not unsafe(hrefs()), hrefs()
+        assert page.locator("#download-svg").get_attribute("href") is None
+        assert page.locator("#download-svg").get_attribute("aria-disabled") == "true"
+        src = page.locator("#region-img").get_attribute("src") or ""
+        assert urlsplit(src).scheme in ("", "http", "https"), src
+    # Back to the combined view: its own download (a blob: of the drawn SVG) is a link again.
+    page.select_option("#view-select", "")
+    assert (page.locator("#download-svg").get_attribute("href") or "").startswith("blob:")
+    assert page.locator("#download-svg").get_attribute("aria-disabled") is None

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
-IMAGING = ("numpy", "cv2", "PIL", "pillow_heif", "opencv_python_headless.libs", "numpy.libs")
+IMAGING = ("numpy", "cv2", "simplejpeg", "PIL", "pillow_heif", "opencv_python_headless.libs", "numpy.libs")
 
 
 def test_the_sample_job_runs_from_the_built_artefacts_only() -> None:

@@ -29,6 +29,7 @@ from facesvg.commands.payload import SAMPLE_DIR, sample_payload
 from facesvg.service.aws.s3 import S3BlobStore
 from facesvg.service.aws.sqs import SqsJobQueue
 from integration_helpers import keys, submit_url, wait_finished
+from jpeg_damage import flip_decoded_with_extraneous_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -184,6 +185,8 @@ _JPEG_SCAN = _JPEG.index(b"\xff\xda") + 12
 _JPEG_CUT = (
     _JPEG[: _JPEG_SCAN + (len(_JPEG) - _JPEG_SCAN) * 3 // 10] + b"\xff\xd9"
 )  # cut at 30 %, EOI re-added
+
+
 _MOTION_PHOTO_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 400
 
 
@@ -210,9 +213,8 @@ CASES: list[Case] = [
     Case("json_string_body", 400, "ValidationError", "body", raw=b'"hello"'),
     Case("empty_body", 400, "ValidationError", "body", raw=b""),
     Case("missing_image", 400, "ValidationError", "image", body=_drop("image")),
-    Case(
-        "missing_segmentation_map", 400, "ValidationError", "segmentation_map", body=_drop("segmentation_map")
-    ),
+    # (a missing segmentation_map is no error: the labels are derived; an empty one is)
+    Case("map_empty_string", 400, "ValidationError", "segmentation_map", body=_set(segmentation_map="")),
     Case("missing_landmarks", 400, "ValidationError", "landmarks", body=_drop("landmarks")),
     Case("image_wrong_type", 400, "ValidationError", "image", body=_set(image=12345)),
     Case("image_empty_string", 400, "ValidationError", "image", body=_set(image="")),
@@ -224,6 +226,35 @@ CASES: list[Case] = [
         "ValidationError",
         "options.canvas_size",
         body=_set(options={"canvas_size": "<script>"}),
+    ),
+    # booleans and strings are not numbers, floats are not integers (pydantic's lax mode took them)
+    Case(
+        "options_face_index_true",
+        400,
+        "ValidationError",
+        "options.face_index",
+        body=_set(options={"face_index": True}),
+    ),
+    Case(
+        "options_canvas_size_true",
+        400,
+        "ValidationError",
+        "options.canvas_size",
+        body=_set(options={"canvas_size": True}),
+    ),
+    Case(
+        "options_canvas_size_float",
+        400,
+        "ValidationError",
+        "options.canvas_size",
+        body=_set(options={"canvas_size": 512.0}),
+    ),
+    Case(
+        "options_stroke_width_false",
+        400,
+        "ValidationError",
+        "options.style.stroke_width",
+        body=_set(options={"style": {"stroke_width": False}}),
     ),
     Case("unknown_top_level_field", 400, "ValidationError", "image_url", body=_set(image_url="http://x/")),
     # -- the photo
@@ -249,6 +280,13 @@ CASES: list[Case] = [
         body=_set(image=b64(png_header_only(1101, 1100))),
     ),
     Case("image_jpeg_cut_with_eoi", 400, "Corrupt", "image", body=_set(image=b64(_JPEG_CUT))),
+    Case(
+        "image_jpeg_one_bit_flipped",
+        400,
+        "Corrupt",
+        "image",
+        body=lambda b: {**b, "image": b64(flip_decoded_with_extraneous_bytes(_JPEG))},
+    ),
     Case(
         "image_exif_orientation_ambiguous",
         400,
@@ -379,6 +417,24 @@ CASES: list[Case] = [
         body=_points(lambda pts: [{"x": 300 + i, "y": 400 + 0.5 * i} for i in range(len(pts))]),
     ),
     Case(
+        "mapless_landmarks_mirrored",  # without a map the landmarks' own checks still hold
+        400,
+        "InvalidLandmarks",
+        "landmarks",
+        body=lambda body: _drop("segmentation_map")(
+            _points(lambda pts: [{"x": _DIMS[0] - 1 - p["x"], "y": p["y"]} for p in pts])(body)
+        ),
+    ),
+    Case(
+        "mapless_landmarks_outside",
+        400,
+        "LandmarksOutside",
+        "landmarks",
+        body=lambda body: _drop("segmentation_map")(
+            _points(lambda pts: [{"x": p["x"] + 5 * _DIMS[0], "y": p["y"]} for p in pts])(body)
+        ),
+    ),
+    Case(
         "landmarks_random_on_skin",
         400,
         "InvalidLandmarks",
@@ -397,7 +453,7 @@ CASES: list[Case] = [
         "wrong_content_type",
         415,
         "UnsupportedMediaType",
-        None,
+        "Content-Type",
         body=lambda b: b,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     ),
@@ -583,3 +639,20 @@ def test_a_map_in_another_scheme_is_refused_naming_it_and_renders_when_declared(
     r = api.post(submit_url(), json=body)
     assert r.status_code == 202, r.text[:500]
     assert wait_finished(api, r.json()["id"], timeout=60)["status"] == "completed"
+
+
+@pytest.mark.parametrize("declared", ["celebamask-hq", "faceparsing19", "facer-celebm"])
+def test_a_lapa_map_declared_as_another_scheme_is_refused_naming_the_scheme(
+    api: httpx.Client, recorder: Recorder, declared: str
+) -> None:
+    # Given the sample's LaPa map (0..10: it fits every scheme) declared as a 19-class scheme
+    body = base_body()
+    body["options"]["label_scheme"] = declared
+    r = api.post(submit_url(), json=body)
+    # Then the answer blames the scheme, not the landmarks (the nose read as glasses or ears) or NoFace
+    assert r.status_code == 400, r.text[:500]
+    error = r.json()["error"]
+    assert (error["code"], error["field"]) == ("LabelSchemeMismatch", "options.label_scheme"), error
+    assert error["likely_schemes"][0] == "lapa"
+    assert declared in error["message"] and "'lapa'" in error["message"]
+    assert recorder.sends == []

@@ -12,6 +12,8 @@ import copy
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -21,8 +23,17 @@ from facesvg import names
 from facesvg.commands.payload import SAMPLE_DIR
 from facesvg.core.region_names import REGION_NAMES, ZONE_NAMES
 from facesvg.local.apigw import ApiGateway
+from facesvg.service.clock import epoch_of
 from facesvg.service.settings import get_settings
-from integration_helpers import eventually, keys, status_url, submit_url, unique_body, wait_finished
+from integration_helpers import (
+    eventually,
+    job_item,
+    keys,
+    status_url,
+    submit_url,
+    unique_body,
+    wait_finished,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -298,12 +309,17 @@ def test_the_job_cache_is_per_api_key_and_the_render_is_shared(api: httpx.Client
     done_a = wait_finished(api, a.json()["id"], timeout=60, headers={"x-api-key": "client-a"})
     assert done_a["status"] == "completed"
 
-    # When client B (another key) submits the identical inputs
+    # When client B (another key) submits the identical inputs, and client C inputs nobody sent
     b = api.post(submit_url(), json=body, headers={"x-api-key": "client-b"})
+    c = api.post(submit_url(), json=unique_body(), headers={"x-api-key": "client-c"})
 
-    # Then B gets a job record of its own (not A's id or times), finished at once from A's render
-    assert b.status_code == 200, b.text[:300]
-    done_b = b.json()
+    # Then B is answered exactly as C is: a new job, pending (the same body and headers but for the
+    # id): nothing tells B that someone processed these inputs
+    assert b.status_code == c.status_code == 202, b.text[:300]
+    assert b.text.replace(b.json()["id"], c.json()["id"]) == c.text
+    assert _comparable_headers(b) == _comparable_headers(c)
+    # and its job completes as B's own (not A's id or times), with A's render (same results/<hash>/)
+    done_b = wait_finished(api, b.json()["id"], timeout=60, headers={"x-api-key": "client-b"})
     assert done_b["id"] != done_a["id"] and done_b["created_at"] != done_a["created_at"]
     assert done_b["status"] == "completed" and done_b["svg"] == done_a["svg"]
     assert urlsplit(done_b["svg_url"]).path == urlsplit(done_a["svg_url"]).path  # results/<hash>/ shared
@@ -313,45 +329,86 @@ def test_the_job_cache_is_per_api_key_and_the_render_is_shared(api: httpx.Client
     assert api.post(submit_url(), json=body).json()["id"] not in {done_a["id"], done_b["id"]}
 
 
+def _comparable_headers(response: httpx.Response) -> dict[str, str]:
+    """The headers but those that differ on every answer (its date, request and trace ids)."""
+    varying = {"date", "content-length", "x-amzn-requestid", "x-amzn-trace-id", "x-amz-apigw-id"}
+    return {k: v for k, v in response.headers.items() if k.lower() not in varying}
+
+
+@contextmanager
+def keyed_gateway(local_stack: Any, *api_keys: str) -> Iterator[httpx.Client]:
+    """A client of a gateway with a usage plan's keys in front of the stack's functions."""
+    gateway = ApiGateway(local_stack.invoke, 0, api_key=api_keys)
+    gateway.start()
+    try:
+        with httpx.Client(base_url=gateway.url, timeout=30) as api:
+            yield api
+    finally:
+        gateway.stop()
+
+
+def test_another_clients_inputs_complete_no_sooner_than_a_render(local_stack: Any) -> None:
+    # Given client A's job, whose render's duration the stack recorded
+    a, b = {"x-api-key": "timing-a"}, {"x-api-key": "timing-b"}
+    with keyed_gateway(local_stack, "timing-a", "timing-b") as api:
+        body = unique_body()
+        accepted = api.post(submit_url(), json=body, headers=a)
+        assert accepted.status_code == 202, accepted.text[:300]
+        assert wait_finished(api, accepted.json()["id"], timeout=60, headers=a)["status"] == "completed"
+        digest = job_item(local_stack, accepted.json()["id"])["content_hash"]["S"]
+        render = local_stack.clients["dynamodb"].get_item(
+            TableName=names.TABLE_NAME,
+            Key={names.TABLE_PARTITION_KEY: {"S": names.RENDER_KEY_PREFIX + digest}},
+        )["Item"]
+        took = json.loads(render["result"]["S"])["render_seconds"]
+        assert took > 0
+
+        # When client B submits the same inputs
+        mine = api.post(submit_url(), json=body, headers=b)
+        assert mine.status_code == 202, mine.text[:300]
+        done = wait_finished(api, mine.json()["id"], timeout=60, headers=b)
+
+        # Then B's job ended no sooner after it began processing than A's render took (the
+        # job item's times: processing began at its claim; completed at updated_at)
+        assert done["status"] == "completed"
+        item = job_item(local_stack, done["id"])
+        assert "render_seconds" in item["result"]["S"]
+        assert epoch_of(done["updated_at"]) - epoch_of(done["created_at"]) >= took - 0.01
+
+
 @pytest.mark.parametrize("prefix", names.ROUTE_PREFIXES)
 def test_a_jobs_status_answers_only_the_key_that_submitted_it(local_stack: Any, prefix: str) -> None:
     # Given a gateway with a usage plan's two keys in front of the stack's functions, and key A's job
-    gateway = ApiGateway(local_stack.invoke, 0, api_key=("client-a-key", "client-b-key"))
-    gateway.start()
     a, b = {"x-api-key": "client-a-key"}, {"x-api-key": "client-b-key"}
-    try:
-        with httpx.Client(base_url=gateway.url, timeout=30) as api:
-            body = unique_body()
-            accepted = api.post(submit_url(prefix), json=body, headers=a)
-            assert accepted.status_code == 202, accepted.text[:300]
-            job_a = accepted.json()["id"]
-            assert wait_finished(api, job_a, prefix, timeout=60, headers=a)["status"] == "completed"
+    with keyed_gateway(local_stack, "client-a-key", "client-b-key") as api:
+        body = unique_body()
+        accepted = api.post(submit_url(prefix), json=body, headers=a)
+        assert accepted.status_code == 202, accepted.text[:300]
+        job_a = accepted.json()["id"]
+        assert wait_finished(api, job_a, prefix, timeout=60, headers=a)["status"] == "completed"
 
-            # When key B asks for A's job by its id
-            theirs = api.get(status_url(job_a, prefix), headers=b)
+        # When key B asks for A's job by its id
+        theirs = api.get(status_url(job_a, prefix), headers=b)
 
-            # Then B gets exactly what an id that does not exist gets: 404 NotFound, never 403
-            unknown_id = "f" * 32
-            unknown = api.get(status_url(unknown_id, prefix), headers=b)
-            assert theirs.status_code == unknown.status_code == 404
-            assert theirs.json()["error"]["code"] == "NotFound"
-            assert theirs.text.replace(job_a, unknown_id) == unknown.text
-            assert theirs.headers.get("content-type") == unknown.headers.get("content-type")
-            # and A still reads it; without a key the gateway refuses before any function runs
-            assert api.get(status_url(job_a, prefix), headers=a).json()["id"] == job_a
-            assert api.get(status_url(job_a, prefix)).status_code == 403
+        # Then B gets exactly what an id that does not exist gets: 404 NotFound, never 403
+        unknown_id = "f" * 32
+        unknown = api.get(status_url(unknown_id, prefix), headers=b)
+        assert theirs.status_code == unknown.status_code == 404
+        assert theirs.json()["error"]["code"] == "NotFound"
+        assert theirs.text.replace(job_a, unknown_id) == unknown.text
+        assert theirs.headers.get("content-type") == unknown.headers.get("content-type")
+        # and A still reads it; without a key the gateway refuses before any function runs
+        assert api.get(status_url(job_a, prefix), headers=a).json()["id"] == job_a
+        assert api.get(status_url(job_a, prefix)).status_code == 403
 
-            # When B submits the same inputs: a finished job of its own (200), which B reads, A does not
-            mine = api.post(submit_url(prefix), json=body, headers=b)
-            assert mine.status_code == 200, mine.text[:300]
-            job_b = mine.json()["id"]
-            assert job_b != job_a
-            polled = api.get(mine.json()["status_url"], headers=b)
-            assert polled.status_code == 200 and polled.json()["id"] == job_b
-            assert polled.json()["svg"] == mine.json()["svg"]
-            assert api.get(status_url(job_b, prefix), headers=a).status_code == 404
-    finally:
-        gateway.stop()
+        # When B submits the same inputs: a new job of its own (202), which B reads, A does not
+        mine = api.post(submit_url(prefix), json=body, headers=b)
+        assert mine.status_code == 202, mine.text[:300]
+        job_b = mine.json()["id"]
+        assert job_b != job_a
+        polled = wait_finished(api, job_b, prefix, timeout=60, headers=b)
+        assert polled["id"] == job_b and polled["status"] == "completed"
+        assert api.get(status_url(job_b, prefix), headers=a).status_code == 404
 
 
 def test_a_drop_folder_job_is_not_answered_by_the_status_api(local_stack: Any, api: httpx.Client) -> None:

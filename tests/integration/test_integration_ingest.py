@@ -258,3 +258,33 @@ def test_a_bad_or_oversized_options_json_leaves_an_error_naming_it(local_stack: 
     eventually(lambda: not _pending_ingest_events(local_stack), timeout=15)
     assert keys(local_stack, "results/opts-alone/") == []
     assert _jobs_of(local_stack, "opts-bad") == [] and _jobs_of(local_stack, "opts-big") == []
+
+
+# -- one folder's junk ----------------------------------------------------------------------------
+
+STRAY_FILES = 300
+# B's own result takes ~0.5 s (a cache hit less); 300 events of junk queued before B's three took
+# ~24 s when each event listed the whole folder and rewrote error.json. Generous for a loaded machine.
+OTHER_FOLDER_BUDGET_S = 10.0
+
+
+def test_stray_files_in_one_folder_do_not_delay_another_folder(local_stack: Any) -> None:
+    # Given folder A filling up with 300 files it does not accept (an event each, queued first)
+    junk, other = f"junk-{uuid.uuid4().hex[:8]}", f"other-{uuid.uuid4().hex[:8]}"
+    s3 = local_stack.clients["s3"]
+    for i in range(STRAY_FILES):
+        s3.put_object(Bucket=names.BUCKET_NAME, Key=f"incoming/{junk}/stray-{i:03d}.bin", Body=b"x")
+
+    # When a complete set arrives in folder B behind them
+    started = time.monotonic()
+    _upload(local_stack, other, FILES)
+
+    # Then B's result is published promptly, and A holds one error naming its first strays
+    eventually(lambda: f"results/{other}/face.svg" in keys(local_stack, f"results/{other}/"), timeout=60)
+    took = time.monotonic() - started
+    print(f"folder B's result {took:.2f} s after its upload, behind {STRAY_FILES} stray files in folder A")
+    assert took < OTHER_FOLDER_BUDGET_S, f"{took:.1f} s"
+    eventually(lambda: not _pending_ingest_events(local_stack), timeout=60)
+    assert keys(local_stack, f"results/{junk}/") == [f"results/{junk}/error.json"]
+    error = json.loads(_get(local_stack, f"results/{junk}/error.json"))["error"]
+    assert error["code"] == "InvalidFileName" and "'stray-000.bin'" in error["message"]

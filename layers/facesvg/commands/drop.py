@@ -1,9 +1,10 @@
-"""`facesvg drop NAME`: put a face's three files under ``incoming/NAME/`` of the data bucket (the drop
-folder), optionally wait for ``results/NAME/`` and list it; no aws CLI needed.
+"""`facesvg drop NAME`: put a face's files (image, landmarks, and a map when there is one) under
+``incoming/NAME/`` of the data bucket (the drop folder), optionally wait for ``results/NAME/`` and
+list it; no aws CLI needed.
 
 Render options (``--options-file``, ``--label-scheme``, ``--zones``; the flags override the file's
-fields) are checked here, then uploaded as ``options.json`` before the three files (the folder reads
-it when the third file arrives). Without options, an ``options.json`` an earlier drop left in the
+fields) are checked here, then uploaded as ``options.json`` before the face's files (the folder
+reads it when the set is complete). Without options, an ``options.json`` an earlier drop left in the
 folder is deleted first, so the folder renders exactly what this command was given.
 
 The S3 endpoint is the local stack's: ``--s3-endpoint``, else what the ``facesvg run`` serving from
@@ -23,15 +24,16 @@ from typing import Any
 
 from facesvg import names
 from facesvg.commands.option_flags import add_option_flags, with_option_flags
-from facesvg.commands.payload import SAMPLE_DIR
+from facesvg.commands.payload import SAMPLE_DIR, add_segmentation_arguments, segmentation_path
 
 OPTIONS_FILE = "options.json"  # facesvg.service.layout.INGEST_OPTIONS_FILE
+MAP_FILE = "segmentation_map.png"  # facesvg.service.layout.INGEST_MAP_FILES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the drop folder's name (letters, digits, _.-)")
     parser.add_argument("--image", type=Path, default=SAMPLE_DIR / "original_image.png")
-    parser.add_argument("--segmentation", type=Path, default=SAMPLE_DIR / "segmentation_map.png")
+    add_segmentation_arguments(parser)
     parser.add_argument("--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt")
     parser.add_argument(
         "--options-file",
@@ -116,9 +118,16 @@ def main(args: argparse.Namespace) -> int:
     elif s3.list_objects_v2(Bucket=args.bucket, Prefix=options_key).get("KeyCount", 0):
         s3.delete_object(Bucket=args.bucket, Key=options_key)
         print(f"removed s3://{args.bucket}/{options_key} (left by an earlier drop; no options given)")
-    files = {
+    segmentation = segmentation_path(args)
+    map_key = folder + MAP_FILE
+    if segmentation is None and s3.list_objects_v2(Bucket=args.bucket, Prefix=map_key).get("KeyCount", 0):
+        s3.delete_object(Bucket=args.bucket, Key=map_key)  # an earlier drop's map is not this face's
+        print(f"removed s3://{args.bucket}/{map_key} (left by an earlier drop; no map given)")
+    # The map first: the image and landmarks complete the set (a map uploaded last would first
+    # let them render without it).
+    files = {MAP_FILE: segmentation} if segmentation is not None else {}
+    files |= {
         f"image{args.image.suffix.lower()}": args.image,
-        "segmentation_map.png": args.segmentation,
         f"landmarks{args.landmarks.suffix.lower()}": args.landmarks,
     }
     for file_name, source in files.items():

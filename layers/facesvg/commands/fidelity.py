@@ -31,7 +31,7 @@ from facesvg.core import landmarks_topology as topo
 from facesvg.core.inputs import decode_labels, fit_labels, load_inputs
 from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import render_inputs
-from facesvg.core.region_names import ZONE_NAMES
+from facesvg.core.region_names import REGION_NAMES, ZONE_NAMES
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_SAMPLE = REPO / "samples" / "qoves"
@@ -71,6 +71,8 @@ BAR_EARS_FOUND = 0.90  # share of the visible-ear instances found with IoU >= BA
 BAR_OVERLAP = 0.001
 EAR_VISIBLE = 0.002  # a true ear counts as visible from this share of the face-oval area
 EAR_FALSE_IOU = 0.1  # a drawn ear below this IoU with the true one is drawn "where there is none"
+BAR_EAR_MEAN_IOU = 0.75  # mean IoU over the visible true ears that are found
+BAR_EAR_SEEN = 0.25  # a visible true ear that is found is not reported as (mostly) hidden
 
 # Issue 16: a face's real 19-class map (face-parsing.PyTorch order) against its LaPa render and true ears.
 SCHEME_FILE, SCHEME = "segmentation_map_faceparsing19.png", "faceparsing19"
@@ -212,6 +214,7 @@ class EarScore:
     found: bool
     iou: float | None
     false_ear: bool  # drawn where there is no ear, or with IoU < EAR_FALSE_IOU with it
+    visible_fraction: float | None = None  # what result.json reports for this ear
 
 
 @dataclass
@@ -299,9 +302,12 @@ def discover(sample: Path | None, shared: Path | None) -> list[Case]:
     return cases
 
 
-def _warp(full_res: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A label-like map at the photo's size seen on the canvas (the core's own nearest warp)."""
-    return align.warp_labels(full_res, align.Alignment(matrix=matrix, rotation_deg=0.0, size=size))
+def _warp(
+    full_res: np.ndarray, matrix: np.ndarray, size: tuple[int, int], to_image: np.ndarray | None = None
+) -> np.ndarray:
+    """A label-like map at the photo's size (or another, ``to_image``: its px -> photo px) seen on the
+    canvas (the core's own nearest warp)."""
+    return align.warp_labels(full_res, align.Alignment(matrix=matrix, rotation_deg=0.0, size=size), to_image)
 
 
 def ear_scores(
@@ -349,7 +355,13 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
 
     size = result.size
     matrix = np.array(result.transform, np.float64)
-    labels = _warp(inputs.labels, matrix, size)  # inputs.labels: already fitted to the photo's size
+    # The labels the render traced: the map at its own resolution, seen through the render's transform.
+    own = inputs.label_map
+    labels = (
+        _warp(inputs.labels, matrix, size)
+        if own is None
+        else _warp(own, matrix, size, inputs.labels_to_image)
+    )
     points = align.apply(matrix, inputs.landmarks)
     line = midline(points)
     masks = {name: rasterize(poly, size, rule) for name, poly in result.regions.items()}
@@ -377,6 +389,8 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
         truth = _warp(fit_labels(truth_raw, width, height), matrix, size) > 0
         oval_area = float(cv2.contourArea(points[list(topo.FACE_OVAL)].astype(np.float32)))
         report.ears = ear_scores(masks, truth, line, oval_area)
+        for name, score in report.ears.items():
+            score.visible_fraction = result.visibility.get(name, {}).get("visible_fraction")
 
     report.overlap = max_overlap({k: m for k, m in masks.items() if k != "face"})
 
@@ -481,6 +495,7 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
         )
     )
 
+    bars.extend(ear_bars(faces_ok))
     labels = [(r.case, n, v) for r in faces_ok for n, v in r.label_iou.items()]
     bars.append(
         _at_least_bar(
@@ -544,8 +559,170 @@ def check_bars(reports: Sequence[Report]) -> list[Bar]:
     return bars
 
 
+def ear_bars(faces: Sequence[Report]) -> list[Bar]:
+    """The visible true ears of the LaPa faces that are found: their mean IoU, and that none is
+    reported as hidden (how many are found is the bar before)."""
+    found = [(r.case, n, e) for r in faces if r.ears for n, e in r.ears.items() if e.visible and e.found]
+    ious = [(c, n, e.iou or 0.0) for c, n, e in found]
+    mean = sum(v for *_, v in ious) / len(ious) if ious else 1.0
+    each = ", ".join(f"{c}/{n} {v:.2f}" for c, n, v in ious)
+    return [
+        _bar(
+            f"faces: visible ears found, mean IoU >= {BAR_EAR_MEAN_IOU} with truth_ears",
+            bool(found),
+            [f"mean {mean:.3f} ({each})"] if mean < BAR_EAR_MEAN_IOU else [],
+            f"mean {mean:.3f} ({each})",
+        ),
+        _at_least_bar(
+            f"faces: no visible ear found is reported as hidden (visible_fraction >= {BAR_EAR_SEEN})",
+            bool(found),
+            [(c, n, e.visible_fraction) for c, n, e in found],
+            BAR_EAR_SEEN,
+        ),
+    ]
+
+
 def exit_code(bars: Sequence[Bar]) -> int:
     return 1 if any(b.passed is False for b in bars) else 0
+
+
+# ------------------------------------------------------------------- landmarks only (no map)
+
+# Each face rendered twice, with its real map and without one (the labels derived from the
+# landmarks and the photo): per-region IoU between the two, on the real-map render's canvas.
+NON_EAR_REGIONS = tuple(n for n in REGION_NAMES if n not in EARS)
+MAPLESS_FEATURES = ("left_eye", "right_eye", "nose", "upper_lip", "lower_lip")
+BAR_MAPLESS_MEAN = 0.85  # mean IoU over the non-ear regions, on every face
+BAR_MAPLESS_FEATURE = 0.80  # each eye, the nose and each lip
+BAR_MAPLESS_FOREHEAD = 0.80  # the hairline from colour
+
+
+@dataclass
+class MaplessReport:
+    case: str
+    error: str | None = None
+    derive_ms: float = 0.0  # the render without a map minus the one with it (decode + render)
+    iou: dict[str, float | None] = field(default_factory=dict)  # region -> IoU, None: in neither
+    absent: list[str] = field(default_factory=list)  # drawn with the map, not without it
+
+    @property
+    def mean_non_ear(self) -> float | None:
+        """A region drawn in one render only scores 0; one in neither (None) is left out."""
+        measured = [v for n in NON_EAR_REGIONS if (v := self.iou.get(n)) is not None]
+        return float(np.mean(measured)) if measured else None
+
+
+def mapless_cases(cases: Sequence[Case]) -> list[Case]:
+    """The sample and the faces with a LaPa map (the rows the landmarks-only table measures)."""
+    return [c for c in cases if c.kind in (SAMPLE, FACES)]
+
+
+def _timed_render(image: bytes, seg: bytes | None, lms: bytes) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    inputs = load_inputs(image, seg, lms)
+    decode_ms = (time.perf_counter() - t0) * 1e3
+    result = render_inputs(inputs)
+    return result, decode_ms + result.timings_ms["total"]
+
+
+def measure_mapless(case: Case, rule: str = CENTRE) -> MaplessReport:
+    """Render with the real map and without one; each region's IoU between the two renders."""
+    report = MaplessReport(case.name)
+    try:
+        image, seg, lms = (p.read_bytes() for p in (case.image, case.segmentation, case.landmarks))
+        with_map, ms_map = _timed_render(image, seg, lms)
+        without, ms_none = _timed_render(image, None, lms)
+    except Exception as exc:  # every failure is a row of the table
+        report.error = f"{type(exc).__name__}: {exc}"
+        return report
+    report.derive_ms = round(ms_none - ms_map, 1)
+    # The two renders frame the head from different labels: bring the map-less polygons onto the
+    # real-map render's canvas through the input photo.
+    to_real = np.asarray(with_map.transform, np.float64)
+    size = with_map.size
+    for name in REGION_NAMES:
+        a = with_map.regions.get(name)
+        b = without.source_px({name: without.regions[name]})[name] if name in without.regions else None
+        if a is not None and b is None:
+            report.absent.append(name)
+        mask_a = rasterize(a, size, rule) if a is not None else np.zeros((size[1], size[0]), bool)
+        mask_b = (
+            rasterize(align.apply(to_real, np.asarray(b, np.float64)), size, rule)
+            if b is not None
+            else np.zeros((size[1], size[0]), bool)
+        )
+        report.iou[name] = iou(mask_a, mask_b)
+    return report
+
+
+def check_mapless_bars(reports: Sequence[MaplessReport]) -> list[Bar]:
+    ok = [r for r in reports if r.error is None]
+    applies = bool(reports)
+    feats: list[tuple[str, str, float | None]] = [
+        (r.case, n, r.iou.get(n) or 0.0) for r in ok for n in MAPLESS_FEATURES
+    ]
+    return [
+        _bar(
+            "landmarks only: every face renders",
+            applies,
+            [f"{r.case} ({r.error})" for r in reports if r.error],
+            "",
+        ),
+        _bar(
+            "landmarks only: every region drawn with the map is drawn without it",
+            applies,
+            [f"{r.case}: {', '.join(r.absent)}" for r in ok if r.absent],
+            "",
+        ),
+        _at_least_bar(
+            f"landmarks only: mean IoU over the non-ear regions >= {BAR_MAPLESS_MEAN} on every face",
+            applies,
+            [(r.case, "mean", r.mean_non_ear) for r in ok],
+            BAR_MAPLESS_MEAN,
+        ),
+        _at_least_bar(
+            f"landmarks only: eyes, nose, lips IoU >= {BAR_MAPLESS_FEATURE} each",
+            applies,
+            feats,
+            BAR_MAPLESS_FEATURE,
+        ),
+        _at_least_bar(
+            f"landmarks only: forehead IoU >= {BAR_MAPLESS_FOREHEAD}",
+            applies,
+            [(r.case, "forehead", r.iou.get("forehead") or 0.0) for r in ok],
+            BAR_MAPLESS_FOREHEAD,
+        ),
+    ]
+
+
+_MAPLESS_COLS = (
+    ("face", "face"), ("fhd", "forehead"), ("brwL", "left_eyebrow"), ("brwR", "right_eyebrow"),
+    ("eyeL", "left_eye"), ("eyeR", "right_eye"), ("ueL", "left_undereye"), ("ueR", "right_undereye"),
+    ("chkL", "left_cheek"), ("chkR", "right_cheek"), ("nose", "nose"), ("ulip", "upper_lip"),
+    ("llip", "lower_lip"), ("chin", "chin"), ("earL", "left_ear"), ("earR", "right_ear"),
+)  # fmt: skip
+
+
+def format_mapless_table(reports: Sequence[MaplessReport]) -> str:
+    """Per face: each region's IoU between the render with the real map and the one without."""
+    bars = {n: BAR_MAPLESS_FEATURE for n in MAPLESS_FEATURES} | {"forehead": BAR_MAPLESS_FOREHEAD}
+    head = (
+        f"{'case':<30} {'+ms':>5} | "
+        + " ".join(f"{h:>5}" for h, _ in _MAPLESS_COLS)
+        + f" | {'mean*':>5} | absent"
+    )
+    lines = ["landmarks only: IoU of each region, rendered without the map vs with it (*: non-ear)", head]
+    lines.append("-" * len(head))
+    for r in reports:
+        if r.error:
+            lines.append(f"{r.case:<30} {'':>5} | FAILED: {r.error}")
+            continue
+        lines.append(
+            f"{r.case:<30} {r.derive_ms:5.0f} | "
+            + " ".join(f"{_num(r.iou.get(k), bars.get(k)):>5}" for _, k in _MAPLESS_COLS)
+            + f" | {_num(r.mean_non_ear, BAR_MAPLESS_MEAN):>5} | {', '.join(r.absent) or '-'}"
+        )
+    return "\n".join(lines)
 
 
 # -------------------------------------------------------------------------------------- printing
@@ -687,6 +864,19 @@ def run(cases: Sequence[Case], rule: str = CENTRE) -> tuple[list[Report], list[B
     return reports, check_bars(reports)
 
 
+def _reframe_rows(sample: Path | None, cases: Sequence[Case], bars: list[Bar]) -> list[dict[str, Any]]:
+    """The sample re-framed, on other canvases and with other map sizes (``fidelity_reframe``):
+    prints its rows and adds its bars; run when the sample is among the cases."""
+    from facesvg.commands import fidelity_reframe
+
+    if sample is None or not any(c.kind == SAMPLE for c in cases):
+        return []
+    reframed, grid, reframe_bars = fidelity_reframe.run(sample)
+    print(fidelity_reframe.format_rows(reframed, grid))
+    bars.extend(reframe_bars)
+    return [asdict(r) for r in [*reframed, *grid]]
+
+
 def main(args: argparse.Namespace) -> int:
     shared: Path | None = args.shared if args.shared and args.shared.is_dir() else None
     cases = discover(args.sample, shared)
@@ -697,18 +887,29 @@ def main(args: argparse.Namespace) -> int:
         return 2
     t0 = time.perf_counter()
     reports, bars = run(cases, args.raster)
+    mapless = [measure_mapless(c, args.raster) for c in mapless_cases(cases)]
+    bars += check_mapless_bars(mapless) if mapless else []
     where = f"{shared}" if shared else "no ../shared (sample only)"
     print(f"facesvg fidelity: {len(reports)} cases ({where}), {time.perf_counter() - t0:.1f} s")
     print(format_table(reports))
     print(LEGEND)
     print("inputs:")
     print(format_details(reports))
+    if mapless:
+        print(format_mapless_table(mapless))
+    reframe_rows = _reframe_rows(args.sample, cases, bars)
     print("bars:")
     print(format_bars(bars))
     code = exit_code(bars)
     failed = [b.name for b in bars if b.passed is False]
     print(f"fidelity: {len(failed)} bar(s) failed" if failed else "fidelity: every measured bar passes")
     if args.json:
-        doc = {"cases": [r.to_json() for r in reports], "bars": [asdict(b) for b in bars], "exit": code}
+        doc = {
+            "cases": [r.to_json() for r in reports],
+            "landmarks_only": [asdict(r) | {"mean_non_ear": r.mean_non_ear} for r in mapless],
+            "reframed": reframe_rows,
+            "bars": [asdict(b) for b in bars],
+            "exit": code,
+        }
         args.json.write_text(json.dumps(doc, indent=1))
     return code

@@ -27,14 +27,41 @@ def read_landmarks(path: Path) -> Any:
     return doc
 
 
+SAMPLE_IMAGE = SAMPLE_DIR / "original_image.png"
+SAMPLE_MAP = SAMPLE_DIR / "segmentation_map.png"
+
+
+def add_segmentation_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--segmentation`` (optional) and ``--no-segmentation``, shared by payload, submit and drop."""
+    parser.add_argument(
+        "--segmentation",
+        type=Path,
+        default=None,
+        help="label map PNG (optional: without one the labels are derived from the landmarks and the "
+        "photo; default: the sample's map when --image is the sample's)",
+    )
+    parser.add_argument(
+        "--no-segmentation", action="store_true", help="send no map, even for the bundled sample"
+    )
+
+
+def segmentation_path(args: argparse.Namespace) -> Path | None:
+    """The map to send: the one given, the sample's for the sample photo, or none."""
+    if args.no_segmentation:
+        return None
+    if args.segmentation is not None:
+        return Path(args.segmentation)
+    return SAMPLE_MAP if Path(args.image).resolve() == SAMPLE_IMAGE.resolve() else None
+
+
 def build_payload(
-    image: Path, segmentation: Path, landmarks: Path, options: dict[str, Any] | None = None
+    image: Path, segmentation: Path | None, landmarks: Path, options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "image": base64.b64encode(image.read_bytes()).decode("ascii"),
-        "segmentation_map": base64.b64encode(segmentation.read_bytes()).decode("ascii"),
-        "landmarks": read_landmarks(landmarks),
-    }
+    """The submit body; ``segmentation`` None: no map is sent."""
+    body: dict[str, Any] = {"image": base64.b64encode(image.read_bytes()).decode("ascii")}
+    if segmentation is not None:
+        body["segmentation_map"] = base64.b64encode(segmentation.read_bytes()).decode("ascii")
+    body["landmarks"] = read_landmarks(landmarks)
     if options:
         body["options"] = options
     return body
@@ -42,21 +69,14 @@ def build_payload(
 
 def sample_payload(options: dict[str, Any] | None = None) -> dict[str, Any]:
     """The request body for the bundled QOVES sample."""
-    return build_payload(
-        SAMPLE_DIR / "original_image.png",
-        SAMPLE_DIR / "segmentation_map.png",
-        SAMPLE_DIR / "landmarks.txt",
-        options,
-    )
+    return build_payload(SAMPLE_IMAGE, SAMPLE_MAP, SAMPLE_DIR / "landmarks.txt", options)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--image", type=Path, default=SAMPLE_DIR / "original_image.png", help="face photo (PNG/JPEG)"
     )
-    parser.add_argument(
-        "--segmentation", type=Path, default=SAMPLE_DIR / "segmentation_map.png", help="label map PNG"
-    )
+    add_segmentation_arguments(parser)
     parser.add_argument(
         "--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt", help="landmarks (.json or QOVES .txt)"
     )
@@ -68,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     options = json.loads(args.options) if args.options else None
-    body = json.dumps(build_payload(args.image, args.segmentation, args.landmarks, options))
+    body = json.dumps(build_payload(args.image, segmentation_path(args), args.landmarks, options))
     if args.output is None:
         sys.stdout.write(body + "\n")
         return 0

@@ -22,7 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--image", type=Path, required=True, help="face photo (PNG, JPEG, WebP, HEIC/HEIF or AVIF)"
     )
     parser.add_argument(
-        "--segmentation", type=Path, required=True, help="label map (PNG, grey or palette) in --label-scheme"
+        "--segmentation",
+        type=Path,
+        default=None,
+        help="label map (PNG, grey or palette) in --label-scheme; optional: without one the labels are "
+        "derived from the landmarks and the photo",
     )
     parser.add_argument(
         "--landmarks", type=Path, required=True, help="MediaPipe landmarks (JSON or QOVES .txt)"
@@ -69,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = render(
             _read(args.image, "image"),
-            _read(args.segmentation, "segmentation_map"),
+            _read(args.segmentation, "segmentation_map") if args.segmentation is not None else None,
             _read(args.landmarks, "landmarks"),
             options,
             limits,

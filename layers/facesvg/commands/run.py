@@ -21,6 +21,9 @@ from typing import Any
 
 from facesvg import names
 
+# At most this many lines about what a start could not restore; a count for the rest.
+RESTORE_LINES = 40
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -118,6 +121,7 @@ def main(args: argparse.Namespace) -> int:
 
     from facesvg.commands.payload import sample_payload
     from facesvg.commands.submit import SubmitError, submit, wait, write_results
+    from facesvg.local.persist import DataDirError
     from facesvg.local.runtime import DataDirInUseError, LocalRuntime, RuntimeConfig
 
     console = Console(stderr=True, highlight=False)
@@ -146,6 +150,10 @@ def main(args: argparse.Namespace) -> int:
         except DataDirInUseError as exc:
             runtime.stop()
             print(f"error: {exc}: stop it, or use another --data-dir", file=sys.stderr)
+            return 2
+        except DataDirError as exc:
+            runtime.stop()
+            print(f"error: {exc} (choose another --data-dir, or --in-memory)", file=sys.stderr)
             return 2
         except OSError as exc:
             runtime.stop()
@@ -187,6 +195,11 @@ def main(args: argparse.Namespace) -> int:
             f"{data_dir} (restored {restored.get('items', 0)} items, {restored.get('objects', 0)} objects, "
             f"{restored.get('messages', 0)} messages)",
         )
+        problems = runtime.restore_problems  # never passed over in silence: one line each
+        for problem in problems[:RESTORE_LINES]:
+            print(f"  restore: {problem}", flush=True)
+        if len(problems) > RESTORE_LINES:
+            print(f"  restore: … and {len(problems) - RESTORE_LINES} more", flush=True)
     else:
         _line("data directory", "none (--in-memory: nothing survives a restart)")
 

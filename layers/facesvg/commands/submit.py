@@ -14,7 +14,7 @@ import httpx
 
 from facesvg import names
 from facesvg.commands.option_flags import add_option_flags, with_option_flags
-from facesvg.commands.payload import SAMPLE_DIR, build_payload
+from facesvg.commands.payload import SAMPLE_DIR, add_segmentation_arguments, build_payload, segmentation_path
 
 FAMILIES = {"v1": names.ROUTE_PREFIXES[0], "frontal-crop": names.ROUTE_PREFIXES[1]}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -113,7 +113,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--payload", type=Path, default=None, help="a request body built by `facesvg payload`"
     )
     parser.add_argument("--image", type=Path, default=SAMPLE_DIR / "original_image.png")
-    parser.add_argument("--segmentation", type=Path, default=SAMPLE_DIR / "segmentation_map.png")
+    add_segmentation_arguments(parser)
     parser.add_argument("--landmarks", type=Path, default=SAMPLE_DIR / "landmarks.txt")
     parser.add_argument("--options", default=None, help="render options as JSON")
     add_option_flags(parser)
@@ -134,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
         body: dict[str, Any] | str = args.payload.read_text(encoding="utf-8")
     else:
         options = with_option_flags(json.loads(args.options) if args.options else None, args)
-        body = build_payload(args.image, args.segmentation, args.landmarks, options)
+        body = build_payload(args.image, segmentation_path(args), args.landmarks, options)
     if args.callback_url or args.client_reference:
         if isinstance(body, str):
             body = json.loads(body)

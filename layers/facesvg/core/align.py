@@ -105,5 +105,13 @@ def warp_image(image: np.ndarray, al: Alignment) -> np.ndarray:
     return cv2.warpAffine(image, al.matrix, al.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def warp_labels(labels: np.ndarray, al: Alignment) -> np.ndarray:
-    return cv2.warpAffine(labels, al.matrix, al.size, flags=cv2.INTER_NEAREST, borderValue=0)
+def warp_labels(labels: np.ndarray, al: Alignment, to_image: np.ndarray | None = None) -> np.ndarray:
+    """Labels on the canvas (nearest). ``to_image``: 2x3 label px -> image px, for a map of another
+    size than the photo, sampled at its own resolution rather than resized to the photo's first."""
+    matrix = al.matrix if to_image is None else compose(al.matrix, to_image)
+    return cv2.warpAffine(labels, matrix, al.size, flags=cv2.INTER_NEAREST, borderValue=0)
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2x3 affine ``outer`` after ``inner``."""
+    return np.hstack([outer[:, :2] @ inner[:, :2], (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-Field = Literal["image", "segmentation_map", "landmarks", "options"]
+Field = Literal["image", "segmentation_map", "landmarks", "options", "options.label_scheme"]
 
 
 class InputError(ValueError):

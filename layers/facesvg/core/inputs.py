@@ -25,7 +25,7 @@ from facesvg.core import documents, jpeg
 from facesvg.core import orientation as orientation_
 from facesvg.core.errors import Field, InputError, NoFace
 from facesvg.core.face_plausibility import check_features_on_labels, check_mesh_shape
-from facesvg.core.label_schemes import DEFAULT_SCHEME, SCHEMES, likely_schemes
+from facesvg.core.label_schemes import DEFAULT_SCHEME, SCHEMES, better_schemes, likely_schemes
 from facesvg.core.landmarks_topology import N_MESH, N_WITH_IRIS
 from facesvg.core.options import Limits
 
@@ -64,11 +64,23 @@ class Landmarks:
 LandmarkSource = str | bytes | list[Any] | dict[str, Any] | Landmarks
 
 
+CLIENT, LANDMARKS = "client", "landmarks"  # where the label map came from (``FaceInputs.labels_source``)
+
+
 @dataclass(frozen=True)
 class FaceInputs:
     image: np.ndarray  # (H, W, 3) uint8 BGR
     labels: np.ndarray  # (H, W) uint8 LaPa labels at the image's size
     landmarks: np.ndarray  # (N, 2) float64, image pixels
+    labels_source: str = CLIENT  # CLIENT: the map sent; LANDMARKS: derived (``core.derived_labels``)
+    # The label map at its own size, in the photo's frame: regions are traced from it, so a map larger
+    # than the photo keeps its detail (None: the same as ``labels``).
+    label_map: np.ndarray | None = None
+
+    @property
+    def labels_to_image(self) -> np.ndarray:
+        """2x3: label-map px -> image px (pixel centres aligned, as ``fit_labels`` resizes)."""
+        return label_map_to_image(self.label_map if self.label_map is not None else self.labels, self.image)
 
 
 # ---------------------------------------------------------------------------------------- headers
@@ -271,6 +283,7 @@ def _decode_stored(data: bytes, width: int, height: int) -> tuple[np.ndarray, in
     info = jpeg.jpeg_info(data, "image") if data.startswith(JPEG_SIGNATURE) else None
     if info is not None:
         jpeg.check_restart_markers(data, info, "image")
+        jpeg.check_scan_data(data, info, "image")
     if info is not None:
         orientation = info.orientation
     else:  # a WebP's EXIF orientation is not applied (as libwebp and most viewers do not)
@@ -375,7 +388,14 @@ def _palette_as_indices(data: bytes) -> bytes | None:
 
 
 def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS, scheme: str = DEFAULT_SCHEME) -> np.ndarray:
-    """Label PNG in ``scheme`` -> ``(h, w)`` uint8 core labels (``core.labels``).
+    """Label PNG in ``scheme`` -> ``(h, w)`` uint8 core labels (``core.labels``)."""
+    return SCHEMES[scheme].to_core(decode_raw_labels(data, limits, scheme))
+
+
+def decode_raw_labels(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, scheme: str = DEFAULT_SCHEME
+) -> np.ndarray:
+    """Label PNG -> ``(h, w)`` uint8 values as stored, each within ``scheme``.
 
     The values are the grey levels of a grey (or grey-as-RGB, or grey-palette) PNG, or the indices
     of a palette PNG with a colour palette; they must fit the scheme (``UnknownLabels`` naming the
@@ -412,8 +432,8 @@ def decode_labels(data: bytes, limits: Limits = DEFAULT_LIMITS, scheme: str = DE
             "UnknownLabels",
             {"likely_schemes": likely},
         )
-    lab = lab.astype(np.uint8, copy=False)
-    return lab if scheme == DEFAULT_SCHEME else sch.to_core(lab)
+    out: np.ndarray = lab.astype(np.uint8, copy=False)
+    return out
 
 
 # -------------------------------------------------------------------------------------- landmarks
@@ -632,6 +652,13 @@ def fit_labels(labels: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
+def label_map_to_image(label_map: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """2x3: pixel ``(x, y)`` of a label map -> the same spot on ``image`` (pixel centres aligned)."""
+    (mh, mw), (h, w) = label_map.shape[:2], image.shape[:2]
+    sx, sy = w / mw, h / mh
+    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]])
+
+
 def check_face(labels: np.ndarray, points: np.ndarray) -> None:
     """Raise ``NoFace`` unless most landmarks sit on face labels and skin is present around them."""
     h, w = labels.shape
@@ -647,17 +674,38 @@ def check_face(labels: np.ndarray, points: np.ndarray) -> None:
         raise NoFace("segmentation_map", "no skin label near the landmarks: no usable face")
 
 
-def check_landmarks(labels: np.ndarray, points: np.ndarray) -> None:
+def check_landmarks(
+    labels: np.ndarray, points: np.ndarray, raw: np.ndarray | None = None, scheme: str = DEFAULT_SCHEME
+) -> None:
     """The points (image pixels) are a plausible FaceMesh of the face in ``labels``: a face's layout,
-    not mirrored (``InvalidLandmarks``), on the face (``NoFace``), eyes/nose/lips on their labels."""
+    not mirrored (``InvalidLandmarks``), on the face (``NoFace``), eyes/nose/lips on their labels.
+
+    ``raw``: the map's values as sent, in ``scheme``. When the points are not on the face or its
+    features, a map that fits another scheme better is blamed on ``options.label_scheme``
+    (``LabelSchemeMismatch``), not on the landmarks: a LaPa map read as a 19-class scheme puts the
+    nose on another class, or the skin on the neck's.
+    """
     check_mesh_shape(points)
-    check_face(labels, points)
-    check_features_on_labels(labels, points)
+    try:
+        check_face(labels, points)
+        check_features_on_labels(labels, points)
+    except InputError as exc:
+        likely = better_schemes(raw, scheme) if raw is not None else []
+        if likely:
+            raise InputError(
+                "options.label_scheme",
+                f"the segmentation map does not read as label_scheme {scheme!r} (read so: "
+                f"{exc.message.removeprefix('not a plausible face mesh of this face: ')}); it fits "
+                f"label_scheme {likely[0]!r} better (likeliest first: {', '.join(likely)})",
+                "LabelSchemeMismatch",
+                {"likely_schemes": likely},
+            ) from None
+        raise
 
 
 def check_inputs(
     image: bytes,
-    segmentation: bytes,
+    segmentation: bytes | None,
     landmarks: LandmarkSource,
     limits: Limits = DEFAULT_LIMITS,
     label_scheme: str = DEFAULT_SCHEME,
@@ -672,6 +720,9 @@ def check_inputs(
     are a WebP, and a HEIF/AVIF where Pillow is installed (elsewhere, the zip functions' layer, those
     are accepted by their header's size, turned by its ``irot``, as a PNG is).
     """
+    if segmentation is None:
+        _check_mapless(image, landmarks, limits, face_index)
+        return
     fmt, width, height = _check_size("image", image, limits)
     by_header = (fmt == "png" and b"eXIf" not in png_chunk_types(bytes(image), "image")) or (
         fmt in PILLOW_FORMATS and not _pillow_available(fmt)
@@ -681,8 +732,51 @@ def check_inputs(
         return
     _check_size("segmentation_map", segmentation, limits)
     lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
-    lab = fit_labels(decode_labels(segmentation, limits, label_scheme), width, height)
-    check_landmarks(lab, landmarks_in_image(lm, width, height))
+    raw = decode_raw_labels(segmentation, limits, label_scheme)
+    lab = fit_labels(SCHEMES[label_scheme].to_core(raw), width, height)
+    check_landmarks(lab, landmarks_in_image(lm, width, height), raw, label_scheme)
+
+
+def _check_mapless(image: bytes, landmarks: LandmarkSource, limits: Limits, face_index: int) -> None:
+    """``check_inputs`` without a map: the photo, and the landmarks' own checks (shape, handedness,
+    inside the photo); the checks against a map's labels have nothing to compare with."""
+    fmt, width, height = _check_size("image", image, limits)
+    by_header = (fmt == "png" and b"eXIf" not in png_chunk_types(bytes(image), "image")) or (
+        fmt in PILLOW_FORMATS and not _pillow_available(fmt)
+    )
+    if not by_header:
+        height, width = decode_image(image, limits).shape[:2]
+    lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+    check_mesh_shape(landmarks_in_image(lm, width, height))
+
+
+def _load_mapless(
+    image: bytes, landmarks: LandmarkSource, limits: Limits, face_index: int, width: int, height: int
+) -> FaceInputs:
+    """``load_inputs`` without a map: the labels are derived from the landmarks and the photo.
+
+    With an EXIF orientation, the landmarks are taken to be on the photo as displayed (what a
+    browser or phone shows and MediaPipe is run on), unless their ``dimensions`` fit only the
+    stored pixels."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_decode_stored, bytes(image), width, height)
+        lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+        stored, orientation = pending.result()
+    photo = orientation_.orient_array(stored, orientation) if orientation != 1 else stored
+    on_stored = (
+        orientation != 1
+        and lm.dimensions is not None
+        and _fits(lm.dimensions, stored.shape[1], stored.shape[0])
+        and not _fits(lm.dimensions, photo.shape[1], photo.shape[0])
+    )
+    frame = stored if on_stored else photo
+    pts = landmarks_in_image(lm, frame.shape[1], frame.shape[0])
+    check_mesh_shape(pts)
+    if on_stored:
+        pts = orientation_.orient_points(pts, orientation, frame.shape[1], frame.shape[0])
+    from facesvg.core.derived_labels import derive_labels  # only map-less jobs need it
+
+    return FaceInputs(image=photo, labels=derive_labels(photo, pts), landmarks=pts, labels_source=LANDMARKS)
 
 
 def _pillow_available(fmt: str) -> bool:
@@ -695,7 +789,7 @@ def _pillow_available(fmt: str) -> bool:
 
 def load_inputs(
     image: bytes,
-    segmentation: bytes,
+    segmentation: bytes | None,
     landmarks: LandmarkSource,
     limits: Limits = DEFAULT_LIMITS,
     label_scheme: str = DEFAULT_SCHEME,
@@ -710,32 +804,42 @@ def load_inputs(
     The result is in the frame of the photo as displayed (EXIF orientation applied); labels and
     landmarks computed on the stored pixels of a photo with an EXIF orientation are turned into it.
     ``label_scheme``: the map's scheme (``core.label_schemes``); ``face_index``: which face of a
-    landmark document with several.
+    landmark document with several. ``segmentation`` None: no map was sent, the labels are derived
+    from the landmarks and the photo (``core.derived_labels``; ``labels_source`` says so).
     """
     _, width, height = _check_size("image", image, limits)
+    if segmentation is None:
+        return _load_mapless(image, landmarks, limits, face_index, width, height)
     _check_size("segmentation_map", segmentation, limits)
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_decode_stored, bytes(image), width, height)
         lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
-        lab = decode_labels(segmentation, limits, label_scheme)
+        raw = decode_raw_labels(segmentation, limits, label_scheme)
+        lab = SCHEMES[label_scheme].to_core(raw)
         stored, orientation = pending.result()
     height, width = stored.shape[:2]  # a HEIF/AVIF's header bounds its size; the decoder turns it
+    native = lab
     if orientation == 1:
         lab = fit_labels(lab, width, height)
         pts = landmarks_in_image(lm, width, height)
-        check_landmarks(lab, pts)
-        return FaceInputs(image=stored, labels=lab, landmarks=pts)
+        check_landmarks(lab, pts, raw, label_scheme)
+        return FaceInputs(image=stored, labels=lab, landmarks=pts, label_map=_own_size(native, lab))
     photo = orientation_.orient_array(stored, orientation)
     on_stored = _labels_on_stored_frame(photo, stored, orientation, lab, lm)
     frame = stored if on_stored else photo
     height, width = frame.shape[:2]
     lab = fit_labels(lab, width, height)
     pts = landmarks_in_image(lm, width, height)
-    check_landmarks(lab, pts)  # in the landmarks' own frame: handedness is the face's, not EXIF's
+    check_landmarks(lab, pts, raw, label_scheme)  # in the landmarks' own frame: handedness is the face's
     if on_stored:
         lab = orientation_.orient_array(lab, orientation)
+        native = orientation_.orient_array(native, orientation)
         pts = orientation_.orient_points(pts, orientation, width, height)
-    return FaceInputs(image=photo, labels=lab, landmarks=pts)
+    return FaceInputs(image=photo, labels=lab, landmarks=pts, label_map=_own_size(native, lab))
+
+
+def _own_size(native: np.ndarray, fitted: np.ndarray) -> np.ndarray | None:
+    return None if native.shape == fitted.shape else native
 
 
 def _fits(size: tuple[int, int], width: int, height: int) -> bool:

@@ -86,7 +86,9 @@ class Scheme:
         return EAR in self.lut[: self.size]
 
     def to_core(self, raw: np.ndarray) -> np.ndarray:
-        """Raw labels (values < ``size``, checked by the caller) as core labels."""
+        """Raw labels (values < ``size``, checked by the caller) as core labels (LaPa's are)."""
+        if self.name == DEFAULT_SCHEME:
+            return raw
         out: np.ndarray = self.lut[raw]
         return out
 
@@ -101,20 +103,44 @@ def _scheme(name: str) -> Scheme:
 SCHEMES = {name: _scheme(name) for name in SCHEME_NAMES}
 
 
+MAX_SCORED_PIXELS = 1_000_000  # a larger map is scored on a regular subsample (its statistics hold)
+
+
 def likely_schemes(max_value: int, labels: np.ndarray | None = None) -> list[str]:
     """Schemes a map whose largest value is ``max_value`` can be in (for a helpful 400), likeliest
     first when the map (raw values) is given: read in the right scheme, skin is the largest facial
     class, the nose is larger than each eye and each brow, and from top to bottom come brows, eyes,
-    nose, upper lip, lower lip. A wrong order breaks some of that (only on this error path)."""
+    nose, upper lip, lower lip. A wrong order breaks some of that (only on error paths)."""
+    score = _scores(max_value, labels)
+    return sorted(score, key=lambda name: -score[name])  # stable: ties keep SCHEMES' order
+
+
+MIN_FACE_SCORE = 4  # of 7: read in a scheme scoring less, a map does not look like a face at all
+
+
+def better_schemes(labels: np.ndarray, declared: str) -> list[str]:
+    """``likely_schemes`` of a map (raw values, all within ``declared``) when another scheme reads
+    it as a face (``MIN_FACE_SCORE``) and fits it strictly better than the declared one, else ``[]``.
+    Real faces score 7 in their own scheme, at most 4 in another; a map of one class scores <= 2."""
+    score = _scores(int(labels.max()), labels)
+    best = max(score.values())
+    if best < MIN_FACE_SCORE or best <= score[declared]:
+        return []
+    return sorted(score, key=lambda name: -score[name])
+
+
+def _scores(max_value: int, labels: np.ndarray | None) -> dict[str, int]:
+    """Each scheme the values fit, with its plausibility score (0 for all without the map)."""
     fitting = [s for s in SCHEMES.values() if max_value < s.size]
     if labels is None or max_value > 255:
-        return [s.name for s in fitting]
-    flat = labels.ravel()
+        return {s.name: 0 for s in fitting}
+    stride = max(1, int(np.ceil(np.sqrt(labels.size / MAX_SCORED_PIXELS))))
+    sample = labels[::stride, ::stride]
+    flat = sample.ravel()
     raw = np.bincount(flat, minlength=256).astype(np.float64)
-    rows = np.repeat(np.arange(labels.shape[0], dtype=np.float64), labels.shape[1])
+    rows = np.repeat(np.arange(sample.shape[0], dtype=np.float64), sample.shape[1])
     row_sum = np.bincount(flat, weights=rows, minlength=256)
-    score = {s.name: _plausibility(s, raw, row_sum) for s in fitting}
-    return sorted(score, key=lambda name: -score[name])  # stable: ties keep SCHEMES' order
+    return {s.name: _plausibility(s, raw, row_sum) for s in fitting}
 
 
 def _plausibility(scheme: Scheme, raw: np.ndarray, row_sum: np.ndarray) -> int:

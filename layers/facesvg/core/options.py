@@ -19,15 +19,19 @@ DashArray = Annotated[
 ]
 
 
+# Every number is strict: ``true`` is not the integer 1, "512" is not a number, 512.0 is not an integer
+# (pydantic's lax mode accepts all three). A float option takes an integer (JSON has one number type).
+
+
 class RegionStyle(LazyModel):
     """Style of every region ``<path>``; the defaults are the QOVES style."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     fill: HexColour = "#AFC0C4"
-    fill_opacity: float = Field(0.5, ge=0.0, le=1.0)
+    fill_opacity: float = Field(0.5, ge=0.0, le=1.0, strict=True)
     stroke: HexColour = "#80929C"
-    stroke_width: float = Field(2.0, ge=0.0, le=50.0)
+    stroke_width: float = Field(2.0, ge=0.0, le=50.0, strict=True)
     stroke_dasharray: DashArray = "4,2"
 
 
@@ -36,14 +40,20 @@ class RenderOptions(LazyModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    canvas_size: int = Field(1024, ge=128, le=4096, description="Side of the square output canvas, px.")
+    canvas_size: int = Field(
+        1024, ge=128, le=4096, strict=True, description="Side of the square output canvas, px."
+    )
     margin: float = Field(
-        0.12, ge=0.0, le=1.0, description="Space around the face box, as a fraction of its larger side."
+        0.12,
+        ge=0.0,
+        le=1.0,
+        strict=True,
+        description="Space around the face box, as a fraction of its larger side.",
     )
     image_format: Literal["png", "jpeg", "webp"] = Field(
         "png", description="Encoding of the photo embedded in the SVG (JPEG/WebP are smaller)."
     )
-    image_quality: int = Field(90, ge=30, le=100, description="JPEG/WebP quality.")
+    image_quality: int = Field(90, ge=30, le=100, strict=True, description="JPEG/WebP quality.")
     style: RegionStyle = Field(default_factory=lambda: RegionStyle.model_validate({}))
     zones: Literal["standard", "aesthetic", "all"] | list[str] = Field(
         "standard",
@@ -69,6 +79,7 @@ class RenderOptions(LazyModel):
         0,
         ge=0,
         le=63,
+        strict=True,
         description="Which face of a landmarks document with several (MediaPipe's `face_landmarks`), from 0.",
     )
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from facesvg.core import align, exports, regions, smooth, svg, zones
-from facesvg.core.inputs import DEFAULT_LIMITS, FaceInputs, LandmarkSource, load_inputs
+from facesvg.core.inputs import CLIENT, DEFAULT_LIMITS, LANDMARKS, FaceInputs, LandmarkSource, load_inputs
 from facesvg.core.label_schemes import SCHEMES
 from facesvg.core.options import Limits, RenderOptions
 from facesvg.core.scale import iris_scale
@@ -27,7 +27,11 @@ SIGMA_PX = 6.0  # contour smoothing at a 1024 px canvas (scaled with the canvas)
 STEP_PX = 4.0  # spacing of the output vertices at a 1024 px canvas
 CLIP_SIGMA_PX = 8.0  # the silhouette's hair edge is ragged: smooth it more
 SMALL_SIGMA = 0.1  # x sqrt(area): a small region (an eye in a 256 px photo) is smoothed less
-PIXEL_EDGE = 0.3  # traced contours run through boundary pixel centres; < 0.5 keeps touching regions apart
+PIXEL_EDGE = smooth.PIXEL_EDGE  # outlines move this far out of the boundary pixels' centres
+# Regions and zones are carved and traced on a canvas of this side whatever the output's size, then
+# mapped onto the output: what exists on the face, its visibility and its photo-pixel geometry do not
+# depend on ``canvas_size`` (at 128 px an eye is a few pixels, and thin zones vanished).
+TRACE_CANVAS = 1024
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class RenderResult:
     scale: dict[str, Any] | None = None  # mm per px from the iris, or None
     subject_on_image_left: str = "right"  # whose side the viewer's "left" names are
     face_index: int = 0  # which face of the landmark document was rendered
+    segmentation_source: str = CLIENT  # "client": the map sent; "landmarks": derived from them
 
     @property
     def inverse_transform(self) -> list[list[float]]:
@@ -96,6 +101,7 @@ class RenderResult:
             "subject_on_image_left": self.subject_on_image_left,
             "face_index": self.face_index,
             "scale": self.scale,
+            "segmentation": {"source": self.segmentation_source},
             "areas": self.areas(),
             "timings_ms": self.timings_ms,
         }
@@ -124,22 +130,18 @@ def _rounded(poly: np.ndarray) -> np.ndarray:
     return out
 
 
-def _outset(poly: np.ndarray, d: float) -> np.ndarray:
-    """The closed polygon moved ``d`` px outwards along its vertex normals."""
-    tangent = np.roll(poly, -1, axis=0) - np.roll(poly, 1, axis=0)
-    normal = np.column_stack([tangent[:, 1], -tangent[:, 0]])
-    normal /= np.maximum(np.hypot(*normal.T), 1e-9)[:, None]
-    x, y = poly.T
-    signed_area = float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
-    out: np.ndarray = poly + (d if signed_area > 0 else -d) * normal
-    return out
-
-
 def _region_outline(blob: regions.Blob, scale: float) -> np.ndarray:
     """A region's smooth outline: sub-pixel, on the pixels' outer edge, smoothing scaled to its size."""
     assert blob.contour is not None
     sigma = min(SIGMA_PX * scale, SMALL_SIGMA * float(np.sqrt(blob.area)))
-    return _outset(smooth.smooth_closed(blob.contour, sigma, STEP_PX * scale), PIXEL_EDGE)
+    return smooth.outset(smooth.smooth_closed(blob.contour, sigma, STEP_PX * scale), PIXEL_EDGE)
+
+
+def _trace_to_output(trace: align.Alignment, out: align.Alignment) -> np.ndarray:
+    """The 2x3 affine from the tracing canvas to the output canvas (through the photo's pixels)."""
+    back = np.vstack([cv2.invertAffineTransform(trace.matrix), [0.0, 0.0, 1.0]])
+    out_m: np.ndarray = out.matrix @ back
+    return out_m
 
 
 def _closed_silhouette(labels: np.ndarray, scale: float) -> np.ndarray:
@@ -173,14 +175,22 @@ def render_inputs(inputs: FaceInputs, options: RenderOptions = DEFAULT_OPTIONS) 
     return _render(inputs, options, decode_ms=0.0, t_start=time.perf_counter())
 
 
+# Regions whose derived labels are their landmark template itself: without a parsing map nothing
+# says how much of them is hidden (a hand, a fringe over a brow), so their fraction is unknown.
+TEMPLATE_DRAWN = ("left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "nose", "upper_lip", "lower_lip")
+UNKNOWN: dict[str, Any] = {"visible_fraction": None, "occluded_by": []}
+
+
 def render(
     image: bytes,
-    segmentation: bytes,
+    segmentation: bytes | None,
     landmarks: LandmarkSource,
     options: RenderOptions = DEFAULT_OPTIONS,
     limits: Limits = DEFAULT_LIMITS,
 ) -> RenderResult:
-    """Bytes in, SVG documents and geometry out. Raises ``InputError``/``NoFace`` on bad input."""
+    """Bytes in, SVG documents and geometry out. Raises ``InputError``/``NoFace`` on bad input.
+
+    ``segmentation`` None: the label map is derived from the landmarks and the photo."""
     t0 = time.perf_counter()
     inputs = load_inputs(image, segmentation, landmarks, limits, options.label_scheme, options.face_index)
     return _render(inputs, options, decode_ms=(time.perf_counter() - t0) * 1e3, t_start=t0)
@@ -200,9 +210,19 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
     scale = canvas / 1024.0
     al = align.plan(inputs.labels, inputs.landmarks, canvas, options.margin)
     photo = align.warp_image(inputs.image, al)
-    labels = align.warp_labels(inputs.labels, al)
-    pts = align.apply(al.matrix, inputs.landmarks)
+    # The map at its own resolution, and its px -> canvas px: labels are traced from it, not resized.
+    own = inputs.labels if inputs.label_map is None else inputs.label_map
+    labels = align.warp_labels(own, al, inputs.labels_to_image)
     sil = _closed_silhouette(labels, scale)
+    # The tracing frame: the output's at the default size, else the same alignment at TRACE_CANVAS.
+    trace = (
+        al
+        if canvas == TRACE_CANVAS
+        else align.plan(inputs.labels, inputs.landmarks, TRACE_CANVAS, options.margin)
+    )
+    trace_labels = labels if trace is al else align.warp_labels(own, trace, inputs.labels_to_image)
+    source = regions.LabelSource(own, align.compose(trace.matrix, inputs.labels_to_image))
+    pts = align.apply(trace.matrix, inputs.landmarks)
     lap("align")
 
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -211,9 +231,9 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         encoded = pool.submit(svg.encode_photo, photo, options.image_format, options.image_quality)
 
         h, w = inputs.image.shape[:2]
-        frame = align.apply(al.matrix, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
+        frame = align.apply(trace.matrix, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
         region_names, zone_names = options.layers()
-        sc = regions.scene(labels, pts, frame, ears_labelled=SCHEMES[options.label_scheme].labels_ears)
+        sc = regions.scene(trace_labels, pts, frame, SCHEMES[options.label_scheme].labels_ears, source)
         blobs: dict[str, regions.Blob | None] = {}
         visibility: dict[str, dict[str, Any]] = {}
         for carving in (
@@ -223,12 +243,16 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
             if carving is not None:
                 blobs.update(carving.blobs)
                 visibility.update({n: v.to_json() for n, v in carving.visibility.items()})
+        if inputs.labels_source == LANDMARKS:
+            visibility.update({n: dict(UNKNOWN) for n in TEMPLATE_DRAWN if n in visibility})
         lap("regions")
 
         polys: dict[str, np.ndarray] = {}
+        to_output = None if trace is al else _trace_to_output(trace, al)
         for name, blob in blobs.items():
             if blob is not None and blob.contour is not None:
-                polys[name] = _rounded(_region_outline(blob, scale))
+                outline = _region_outline(blob, TRACE_CANVAS / 1024.0)
+                polys[name] = _rounded(outline if to_output is None else align.apply(to_output, outline))
         clip = _clip_polygons(sil, scale)
         lap("smooth")
 
@@ -267,4 +291,5 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
         else None,
         subject_on_image_left="right" if sc.g.left == "R" else "left",
         face_index=options.face_index,
+        segmentation_source=inputs.labels_source,
     )

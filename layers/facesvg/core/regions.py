@@ -133,6 +133,15 @@ def label_regions(labels: np.ndarray, g: Geometry, min_area: float) -> dict[str,
 
 
 @dataclass(frozen=True)
+class LabelSource:
+    """The label map at its own resolution and its px -> canvas px (2x3): what thin regions are
+    traced from at a resolution of their own (``ears.trace``)."""
+
+    labels: np.ndarray
+    to_canvas: np.ndarray
+
+
+@dataclass(frozen=True)
 class Scene:
     """What every carving reads: the warped labels, the landmark geometry, skin and occluders."""
 
@@ -144,6 +153,7 @@ class Scene:
     ears_labelled: bool  # the map has an ear class: ears follow it, and are never carved
     min_area: float  # smallest carved region worth drawing, px
     open_px: int  # opening that removes slivers from a carved region
+    source: LabelSource  # the labels before they were warped to the canvas
 
     @property
     def size(self) -> int:
@@ -151,10 +161,15 @@ class Scene:
 
 
 def scene(
-    labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None, ears_labelled: bool = False
+    labels: np.ndarray,
+    pts: np.ndarray,
+    frame: np.ndarray | None = None,
+    ears_labelled: bool = False,
+    source: LabelSource | None = None,
 ) -> Scene:
     """``frame``: the input photo's outline on the canvas (``(4, 2)``); None = the whole canvas.
-    ``ears_labelled``: the label scheme has an ear class (``core.label_schemes``)."""
+    ``ears_labelled``: the label scheme has an ear class (``core.label_schemes``). ``source``: the
+    map ``labels`` were warped from (None: ``labels`` themselves)."""
     size = labels.shape[0]
     g = geometry(pts, size)
     bare_skin = in_range(labels, SKIN, SKIN)
@@ -176,6 +191,7 @@ def scene(
         ears_labelled,
         max(2e-3 * oval_area, 4 * MIN_PIXELS),
         max(1, round(0.012 * g.scale)),
+        source if source is not None else LabelSource(labels, np.eye(2, 3)),
     )
 
 
@@ -239,15 +255,9 @@ def carve_regions(sc: Scene) -> Carving:
     blobs.update(carved)
     vis.update(carved_vis)
 
-    blobs.update(_ears(sc, taken))
-    for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
-        own = in_range(labels, EAR, EAR) if sc.ears_labelled else sc.bare_skin
-        template = poly_blob(ears.template(g, viewer_left), size)
-        vis[name] = (
-            visibility.TURNED_AWAY
-            if blobs[name] is None and ears.turned_away(g, viewer_left)
-            else visibility.measure(template, own, sc.occ, with_background=False)
-        )
+    ear_blobs, ear_vis = _ears(sc, taken)
+    blobs.update(ear_blobs)
+    vis.update(ear_vis)
 
     face = in_range(labels, *FACE_PARTS) | sc.occ.glasses
     blobs["face"] = keep_largest(Blob(face, 0, 0), sc.min_area)
@@ -255,17 +265,31 @@ def carve_regions(sc: Scene) -> Carving:
     return Carving({n: blobs.get(n) for n in REGION_NAMES}, {n: vis[n] for n in REGION_NAMES})
 
 
-def _ears(sc: Scene, taken: np.ndarray) -> dict[str, Blob | None]:
-    """The ears: their own label split by the midline when the scheme has one, else found in skin."""
-    if sc.ears_labelled:
-        return split_by_midline(sc.labels, (EAR,), sc.g, "ear", sc.min_area)
-    oval = fill_canvas(sc.g.oval, sc.size)
-    free_skin = sc.skin & (1 - taken)
+def _ears(sc: Scene, taken: np.ndarray) -> tuple[dict[str, Blob | None], dict[str, Visibility]]:
+    """The ears and their visibility: their own label split by the midline when the scheme has one,
+    else found in skin, in each ear's own frame (``ears.frame``)."""
+    labelled = split_by_midline(sc.labels, (EAR,), sc.g, "ear", sc.min_area) if sc.ears_labelled else {}
     found: dict[str, Blob | None] = {}
+    vis: dict[str, Visibility] = {}
     for viewer_left, name in ((True, "left_ear"), (False, "right_ear")):
-        ear = ears.find(free_skin, oval, sc.g, viewer_left)
-        found[name] = ear if ear.area else None
-    return found
+        away = ears.turned_away(sc.g, viewer_left)
+        fr = ears.frame(sc.source.labels, sc.source.to_canvas, sc.g, viewer_left, _skin)
+        found[name] = labelled.get(name)
+        if fr is None:
+            vis[name] = visibility.TURNED_AWAY if away and found[name] is None else visibility.NOT_IN_VIEW
+            continue
+        if sc.ears_labelled:
+            shown = in_range(fr.labels, EAR, EAR)
+        else:
+            ear, shown = ears.trace(fr, taken) if not away else (ears.EMPTY, np.zeros_like(fr.skin))
+            found[name] = ear if ear.area else None
+        vis[name] = visibility.TURNED_AWAY if away and found[name] is None else ears.seen(fr, shown)
+    return found, vis
+
+
+def _skin(labels: np.ndarray) -> np.ndarray:
+    """What regions are carved from (``Scene.skin``): skin, and skin behind glasses frames."""
+    return in_range(labels, SKIN, SKIN) | in_range(labels, GLASSES, GLASSES)
 
 
 def _or_into(full: np.ndarray, mask: np.ndarray, x0: int, y0: int) -> None:

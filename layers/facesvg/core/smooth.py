@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+PIXEL_EDGE = 0.3  # traced contours run through boundary pixel centres; < 0.5 keeps touching regions apart
 TRUNCATE = 4.0  # kernel radius in sigmas (SciPy's ``gaussian_filter1d`` default, which this replaces)
 
 
@@ -53,6 +54,17 @@ def smooth_closed(contour: np.ndarray, sigma: float = 3.0, step: float = 4.0) ->
     s = min(sigma, len(dense) / 8.0)  # tiny blobs: keep their shape instead of collapsing them
     smooth = circular_gaussian(dense, s) if s > 0 else dense
     return resample_closed(smooth, step, min_points=12)
+
+
+def outset(poly: np.ndarray, d: float) -> np.ndarray:
+    """The closed polygon moved ``d`` px outwards along its vertex normals (inwards when ``d < 0``)."""
+    tangent = np.roll(poly, -1, axis=0) - np.roll(poly, 1, axis=0)
+    normal = np.column_stack([tangent[:, 1], -tangent[:, 0]])
+    normal /= np.maximum(np.hypot(*normal.T), 1e-9)[:, None]
+    x, y = poly.T
+    signed_area = float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+    out: np.ndarray = poly + (d if signed_area > 0 else -d) * normal
+    return out
 
 
 def mask_contour(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray | None:

@@ -5,4 +5,4 @@ cached results of the old pipeline are not served. The zip functions (submit, in
 from here, without importing the render pipeline.
 """
 
-PIPELINE_VERSION = "1.2.0"
+PIPELINE_VERSION = "1.3.0"

@@ -58,8 +58,11 @@ def build_event(
     route: Route,
     path_parameters: dict[str, str],
     source_ip: str,
+    api_key: str | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy integration event (payload format 1.0)."""
+    """An API Gateway REST proxy integration event (payload format 1.0). ``api_key``: the key the
+    gateway checked, in ``requestContext.identity.apiKey`` as API Gateway puts it (the functions
+    take the client's scope from there, never from the headers)."""
     split = urlsplit(raw_path)
     multi_headers: dict[str, list[str]] = {}
     for key, value in headers:
@@ -106,6 +109,7 @@ def build_event(
             "identity": {
                 "sourceIp": source_ip,
                 "userAgent": next((v for k, v in headers if k.lower() == "user-agent"), ""),
+                "apiKey": api_key,
             },
         },
         "body": text_body,
@@ -176,9 +180,13 @@ class ApiGateway:
         started = time.perf_counter()
         method = req.command
         path = urlsplit(req.path).path
-        chunked = "chunked" in (req.headers.get("Transfer-Encoding") or "").lower()
-        length = int(req.headers.get("Content-Length") or 0)
-        body: bytes | None = _read_chunked(req.rfile, MAX_BODY_BYTES) if chunked else None
+        try:
+            chunked, length = _framing(req)
+            body: bytes | None = _read_chunked(req.rfile, MAX_BODY_BYTES) if chunked else None
+        except BadFraming as exc:  # where the body ends is unknown: answer, then close
+            refusal = json.dumps({"message": f"Bad Request: {exc}"}).encode()
+            self._send(req, 400, {"Content-Type": "application/json"}, refusal, close=True)
+            return
         if length > MAX_BODY_BYTES or (chunked and body is None):
             self._send(
                 req, 413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}', close=True
@@ -195,11 +203,8 @@ class ApiGateway:
         if method == "GET" and path in ("", "/"):
             self._send(req, 302, {"Location": names.SWAGGER_PATH}, b"")
             return
-        if (
-            self.api_keys is not None
-            and path != names.SWAGGER_PATH
-            and req.headers.get("x-api-key") not in self.api_keys
-        ):
+        api_key = _api_key(req)
+        if self.api_keys is not None and path != names.SWAGGER_PATH and api_key not in self.api_keys:
             self._send(req, 403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}')
             return
 
@@ -218,6 +223,7 @@ class ApiGateway:
             route=route,
             path_parameters=params,
             source_ip=req.client_address[0],
+            api_key=api_key,
         )
         try:
             result = self.invoke(route.function, event)
@@ -262,26 +268,76 @@ class ApiGateway:
             req.wfile.write(body)
 
 
+def _api_key(req: BaseHTTPRequestHandler) -> str | None:
+    """The ``x-api-key`` the gateway checks: the value the event's single-valued ``headers`` carry
+    (the last, as API Gateway's), so a repeated header cannot pass the check with one value and
+    name a client with another. Without keys configured it is still passed on: the local stack
+    then tells clients apart by it, unchecked."""
+    values = req.headers.get_all("x-api-key") or []
+    return values[-1] if values else None
+
+
+class BadFraming(ValueError):
+    """The request does not say where its body ends (or says it twice): a 400, then close."""
+
+
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(;[^\r\n]*)?\r?\n")
+_MAX_TRAILERS = 32
+
+
+def _framing(req: BaseHTTPRequestHandler) -> tuple[bool, int]:
+    """(chunked, Content-Length) of the request, as RFC 9112 §6 has a server decide: a length that
+    is not all digits (``abc``, ``-1``, ``+5``), several different lengths, a transfer coding other
+    than ``chunked``, or both a length and ``chunked`` (a request-smuggling shape) is refused."""
+    codings = [
+        c.strip().lower() for v in req.headers.get_all("Transfer-Encoding") or [] for c in v.split(",")
+    ]
+    lengths = {v.strip() for v in req.headers.get_all("Content-Length") or []}
+    if codings:
+        if codings != ["chunked"]:
+            raise BadFraming("Transfer-Encoding: only chunked is accepted")
+        if lengths:
+            raise BadFraming("both Content-Length and Transfer-Encoding")
+        return True, 0
+    if not lengths:
+        return False, 0
+    if len(lengths) > 1:
+        raise BadFraming("Content-Length: several values")
+    (length,) = lengths
+    if not _CONTENT_LENGTH.fullmatch(length):
+        raise BadFraming("Content-Length: not a number of bytes")
+    return False, int(length)
+
+
 def _read_chunked(rfile: Any, limit: int) -> bytes | None:
     """A ``Transfer-Encoding: chunked`` body (API Gateway accepts one, as curl sends it with
-    ``-H 'Transfer-Encoding: chunked'`` or from a pipe); None when it is larger than ``limit``."""
+    ``-H 'Transfer-Encoding: chunked'`` or from a pipe); None when it is larger than ``limit``.
+    A chunk size that is not hex digits (``zz``, ``-1``, ``0x10``), a chunk not followed by its
+    CRLF, or a body that ends early is ``BadFraming``."""
     parts: list[bytes] = []
     size = 0
     while True:
         line = rfile.readline(1024)
-        if not line:
-            break
-        chunk = int(line.split(b";", 1)[0].strip() or b"0", 16)
+        match = _CHUNK_SIZE.fullmatch(line)
+        if match is None:
+            raise BadFraming("Transfer-Encoding: chunked: invalid chunk size")
+        chunk = int(match.group(1), 16)
         if chunk == 0:
-            while rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers
-                pass
-            break
+            for _ in range(_MAX_TRAILERS):
+                trailer = rfile.readline(1024)
+                if trailer in (b"\r\n", b"\n"):
+                    return b"".join(parts)
+                if not trailer.endswith(b"\n"):
+                    break
+            raise BadFraming("Transfer-Encoding: chunked: invalid trailer section")
         size += chunk
         if size > limit:
             return None
-        parts.append(rfile.read(chunk))
-        rfile.readline(8)  # the CRLF after the chunk
-    return b"".join(parts)
+        data = rfile.read(chunk)
+        if len(data) != chunk or rfile.readline(3) not in (b"\r\n", b"\n"):
+            raise BadFraming("Transfer-Encoding: chunked: a chunk is not the size it declares")
+        parts.append(data)
 
 
 def _from_proxy_result(result: Any) -> tuple[int, dict[str, str], bytes]:

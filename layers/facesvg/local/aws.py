@@ -20,6 +20,7 @@ from typing import Any
 
 from facesvg import names
 from facesvg.local import moto_patches
+from facesvg.local.persist import DataDirError
 from facesvg.stack_config import (
     DLQ_RETENTION_DAYS,
     INGEST_S3_EVENT,
@@ -78,6 +79,10 @@ class MotoServer:
         self.s3_auth = s3_auth
         self._server: Any = None
         self._proc: subprocess.Popen[str] | None = None
+        # What the start could not restore from the journal (lines to show), and the objects whose
+        # stored bytes failed verification: (bucket, key, why).
+        self.restore_problems: list[str] = []
+        self.damaged_objects: list[tuple[str, str, str]] = []
 
     @property
     def endpoint(self) -> str:
@@ -90,6 +95,8 @@ class MotoServer:
         if self.in_process:
             self.port = self.requested_port or free_port()
             self._server = _threaded_server(self.port, self.speedups, *journal)
+            self.restore_problems = list(self._server.restore_problems)
+            self.damaged_objects = list(self._server.damaged_objects)
             self._server.start()
             if self.s3_auth:
                 _require_signatures(self._server)
@@ -112,6 +119,18 @@ class MotoServer:
         assert self._proc.stdout is not None
         ready, _, _ = select.select([self._proc.stdout], [], [], timeout_s)
         line = self._proc.stdout.readline() if ready else ""
+        # What the restore could not do comes first, all at once, then "ready" (or "error").
+        while line.startswith(("problem ", "damaged ")):
+            kind, _, doc = line.partition(" ")
+            if kind == "problem":
+                self.restore_problems.append(str(json.loads(doc)))
+            else:
+                bucket, key, why = json.loads(doc)
+                self.damaged_objects.append((str(bucket), str(key), str(why)))
+            line = self._proc.stdout.readline()
+        if line.startswith("error "):
+            self.stop()
+            raise DataDirError(line[len("error ") :].strip())
         if not line.startswith("ready "):
             exit_code = self._proc.poll()
             self.stop()
@@ -151,17 +170,22 @@ def _threaded_server(port: int, speedups: bool | None = None, journal_path: str 
     # werkzeug logs every request moto serves; keep that out of the console.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     journal = None
+    problems: list[str] = []
+    damaged: list[tuple[str, str, str]] = []
     if journal_path is not None:
         from facesvg.local.persist import Journal, restore_s3
 
         path = Path(journal_path)
         journal = Journal(path.parent, path.name)
-        restore_s3(journal, LOCAL_REGION)  # before the first request (no-op on the DynamoDB/SQS server)
+        problems = journal.problems
+        damaged = restore_s3(journal, LOCAL_REGION)  # before the first request (none on DynamoDB/SQS's)
 
     class Server(ThreadedMotoServer):
         """moto's threaded server, its app wrapped in the journal when there is a data directory."""
 
         journal: Any = None
+        restore_problems: list[str]
+        damaged_objects: list[tuple[str, str, str]]
 
         def _server_entry(self) -> None:
             from facesvg.local.persist import JournalMiddleware
@@ -177,6 +201,8 @@ def _threaded_server(port: int, speedups: bool | None = None, journal_path: str 
 
     server = Server(ip_address="127.0.0.1", port=port, verbose=False)
     server.journal = journal
+    server.restore_problems = problems  # what the journal could not restore (said at start)
+    server.damaged_objects = damaged
     return server
 
 
@@ -208,18 +234,29 @@ def _check_free(port: int, role: str = "moto") -> None:
 
 def serve(port: int, s3_auth: bool = False, journal_path: str | None = None) -> int:
     """The server process: serve until stdin closes (the parent stopped, or died). Port 0 binds
-    any free port; the first line on stdout is ``ready <port>``. With a journal the state is
-    restored before that line and every write is journaled before it is answered, so the process
-    simply exits when stdin closes: nothing is left to flush."""
+    any free port; the last line of its start on stdout is ``ready <port>`` (or ``error <why>``
+    for an unusable data directory), after a ``problem <json>`` / ``damaged <json>`` line per thing
+    the restore could not do. With a journal the state is restored before that line and every
+    write is journaled before it is answered; when stdin closes the journal is checkpointed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the parent stops us
-    server = _threaded_server(port, None, journal_path)
+    try:
+        server = _threaded_server(port, None, journal_path)
+    except DataDirError as exc:  # one line for the parent to show, no traceback
+        print(f"error {exc}", flush=True)
+        return 2
     server.start()
     if s3_auth:
         _require_signatures(server)
+    for problem in server.restore_problems:  # before "ready": the parent collects them
+        print("problem " + json.dumps(problem), flush=True)
+    for damaged in server.damaged_objects:
+        print("damaged " + json.dumps(damaged), flush=True)
     print(f"ready {server.get_host_and_port()[1]}", flush=True)
     sys.stdin.read()
     if server.journal is not None:
         server.journal.lock.acquire()  # no write is half-recorded when we go
+        with contextlib.suppress(Exception):  # a clean stop: the state moves into the database file
+            server.journal.checkpoint()
     os._exit(0)
 
 

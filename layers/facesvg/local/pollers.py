@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from facesvg.service.observability import logger
@@ -189,6 +190,10 @@ class SqsEventSource(_Poller):
 
 
 class S3NotificationSource(_Poller):
+    """S3 → Lambda is an asynchronous invocation per event, run concurrently: the events of one
+    receive are handed to the ingest function in parallel (``concurrency`` at a time), so one
+    drop folder's burst of uploads does not hold another folder's events behind it one by one."""
+
     def __init__(
         self,
         sqs: Any,
@@ -198,25 +203,44 @@ class S3NotificationSource(_Poller):
         *,
         name: str = "local-s3-ingest",
         wait_seconds: int = 1,
+        concurrency: int = 10,
     ) -> None:
         super().__init__(sqs, queue_url, stop, name, wait_seconds)
         self.invoke = invoke
+        self.concurrency = max(1, concurrency)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def run(self) -> None:
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.name) as pool:
+            self._pool = pool
+            try:
+                super().run()
+            finally:
+                self._pool = None
 
     def poll_once(self) -> None:
-        for message in self.receive(10):
+        messages = self.receive(10)
+        if self._pool is None or len(messages) < 2:
+            for message in messages:
+                self._deliver(message)
+            return
+        for _ in self._pool.map(self._deliver, messages):
+            pass
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        try:
+            event = json.loads(message["Body"])
+        except json.JSONDecodeError:
+            event = {}
+        if isinstance(event, dict) and event.get("Records"):
             try:
-                event = json.loads(message["Body"])
-            except json.JSONDecodeError:
-                event = {}
-            if isinstance(event, dict) and event.get("Records"):
-                try:
-                    self.invoke(event)
-                except Exception:
-                    # S3 → Lambda is asynchronous: Lambda retries; locally the message returns.
-                    logger.exception("ingest invocation failed; will retry")
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=2
-                    )
-                    continue
-            # s3:TestEvent and anything without records: nothing to deliver.
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self.invoke(event)
+            except Exception:
+                # S3 → Lambda is asynchronous: Lambda retries; locally the message returns.
+                logger.exception("ingest invocation failed; will retry")
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=2
+                )
+                return
+        # s3:TestEvent and anything without records: nothing to deliver.
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

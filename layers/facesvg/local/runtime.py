@@ -28,7 +28,7 @@ from facesvg.local.aws import (
 )
 from facesvg.local.emf import install_from_environment as install_emf_transport
 from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction, ProcessFunction
-from facesvg.local.persist import AWS_JOURNAL, S3_JOURNAL
+from facesvg.local.persist import AWS_JOURNAL, S3_JOURNAL, DataDirError, os_reason
 from facesvg.local.pollers import S3NotificationSource, SqsEventSource
 from facesvg.local.prometheus import EmfExporter
 from facesvg.service.observability import set_emf_transport
@@ -97,6 +97,9 @@ class LocalRuntime:
             role="S3",
         )
         self.restored: dict[str, int] = {}  # what start() restored from the data directory
+        # What start() could not restore (damaged journal, objects that failed verification) and
+        # what it did about the jobs concerned: one line each, for `facesvg run` to show.
+        self.restore_problems: list[str] = []
         self._data_dir_lock: Any = None
         self.functions = {name: LocalFunction(name) for name in FUNCTION_NAMES}
         self.resources: LocalResources | None = None
@@ -114,10 +117,13 @@ class LocalRuntime:
     def start(self) -> LocalRuntime:
         data_dir = self.config.data_dir
         if data_dir is not None:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self._lock_data_dir(data_dir)
-            if self.config.fresh:
-                clear_data_dir(data_dir)
+            try:
+                data_dir.mkdir(parents=True, exist_ok=True)
+                self._lock_data_dir(data_dir)
+                if self.config.fresh:
+                    clear_data_dir(data_dir)
+            except OSError as exc:  # read-only, not a directory, no access: one clear line
+                raise DataDirError(f"{data_dir} cannot hold the stack's state: {os_reason(exc)}") from None
         try:
             with ThreadPoolExecutor(max_workers=2) as pool:  # each spends ~1.5 s importing moto
                 for started in [pool.submit(server.start) for server in (self.moto, self.moto_s3)]:
@@ -126,11 +132,12 @@ class LocalRuntime:
             self.moto.stop()
             self.moto_s3.stop()
             raise
+        try:
+            secret = None if data_dir is None else kept_webhook_secret(data_dir)
+        except OSError as exc:
+            raise DataDirError(f"{data_dir} cannot hold the stack's state: {os_reason(exc)}") from None
         self.resources = provision(
-            self.moto.endpoint,
-            self.moto_s3.endpoint,
-            self.config.stack,
-            webhook_secret=None if data_dir is None else kept_webhook_secret(data_dir),
+            self.moto.endpoint, self.moto_s3.endpoint, self.config.stack, webhook_secret=secret
         )
         if data_dir is not None:
             self._restore(data_dir)
@@ -269,7 +276,8 @@ class LocalRuntime:
 
     def _restore(self, data_dir: Path) -> None:
         """Write the journaled DynamoDB items and SQS messages back (S3 restored itself)."""
-        from facesvg.local.persist import Journal, restore_items, restore_messages
+        from facesvg.local.persist import Journal, restore_items, restore_messages, settle_damaged
+        from facesvg.service.models import JobMessage
 
         assert self.resources is not None
         r = self.resources
@@ -283,17 +291,26 @@ class LocalRuntime:
             queues[names.NOTIFY_QUEUE_NAME] = (c["sqs"], r.notify_queue_url)
         if r.notify_dlq_url:  # webhooks that failed every attempt (`facesvg redrive --notify`)
             queues[names.NOTIFY_DLQ_NAME] = (c["sqs"], r.notify_dlq_url)
-        aws_journal = Journal(data_dir, AWS_JOURNAL)
-        s3_journal = Journal(data_dir, S3_JOURNAL)
+        damaged = self.moto_s3.damaged_objects
+        problems = [*self.moto.restore_problems, *self.moto_s3.restore_problems]
+        problems += [f"s3://{bucket}/{key}: {why}: not restored" for bucket, key, why in damaged]
+        aws_journal = Journal(data_dir, AWS_JOURNAL, check=False)  # its server checked it
+        s3_journal = Journal(data_dir, S3_JOURNAL, check=False)
         try:
+            requeue, settled = settle_damaged(aws_journal, damaged)
             self.restored = {
                 "items": restore_items(c["dynamodb"], aws_journal),
                 "messages": restore_messages(queues, aws_journal) + restore_messages(queues, s3_journal),
                 "objects": s3_journal.object_count(),
             }
+            problems += aws_journal.problems + s3_journal.problems  # rows left unreadable
         finally:
             aws_journal.close()
             s3_journal.close()
+        for job_id, content_hash in requeue:  # rendered again from its inputs
+            message = JobMessage(job_id=job_id, content_hash=content_hash).model_dump_json()
+            c["sqs"].send_message(QueueUrl=r.queue_url, MessageBody=message)
+        self.restore_problems = problems + settled
 
     def _crash_visibility_seconds(self) -> int:
         """How long the batch of a worker that died stays in flight: past any lease the worker
@@ -311,8 +328,8 @@ class LocalRuntime:
     def stop(self) -> None:
         """Stop everything, in parallel where it can be: the API and the event sources first (no
         new work), then the workers and moto's servers. Every write moto answered is already in the
-        data directory, so nothing needs flushing; a job a worker was rendering is picked up again
-        by the next start (its message is still journaled)."""
+        data directory (the servers only checkpoint their journals as they go); a job a worker was
+        rendering is picked up again by the next start (its message is still journaled)."""
         self._stop.set()
         with ThreadPoolExecutor(max_workers=4 + len(self._workers)) as pool:
             if self.api is not None:

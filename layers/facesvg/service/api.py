@@ -10,7 +10,7 @@ error                           status  body ``{"error": {"code", "message", "fi
 ==============================  ======  ==========================================
 request body fails the schema   400     code ``ValidationError``, field = dotted path
 body not JSON / not UTF-8       400     code ``ValidationError``, field ``body``
-POST with a non-JSON type       415     ``UnsupportedMediaType``
+POST with a non-JSON type       415     ``UnsupportedMediaType``, field ``Content-Type``
 ``InputError`` (core)           400     its code and field
 ``NoFace`` (core)               422     ``NoFace``
 ``InvalidCallbackUrl``          400     field ``callback_url`` (refused URL class)
@@ -60,6 +60,7 @@ from facesvg.service.models import (
     PhysicalScale,
     RegionArea,
     RegionVisibility,
+    SegmentationInfo,
     SubmitAccepted,
     SubmitRequest,
 )
@@ -73,8 +74,8 @@ API_TITLE = "facesvg"
 API_DESCRIPTION = (
     "Face photo + segmentation map + landmarks → SVG of smooth, styled facial-region contours. "
     "Submit returns a job id at once; poll the status URL until the job is completed or failed. "
-    "Identical submissions return the same job. With `callback_url`, a signed webhook is POSTed there "
-    "when the job ends (docs/notifications.md)."
+    "Identical submissions with the same API key return the same job. With `callback_url`, a signed "
+    "webhook is POSTed there when the job ends (docs/notifications.md)."
 )
 
 _STATUS_CODES: dict[type[ServiceError], HTTPStatus] = {
@@ -188,6 +189,7 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
         inverse_transform=doc.get("inverse_transform"),
         visibility=_each(RegionVisibility, doc.get("visibility")),
         scale=PhysicalScale.model_construct(**doc["scale"]) if doc.get("scale") else None,
+        segmentation=_segmentation(doc) if view.result is not None else None,
         areas=_each(RegionArea, doc.get("areas")),
         result_urls=view.result_urls,
         omitted=["svg"] if view.svg_omitted else None,
@@ -196,11 +198,22 @@ def status_response(view: StatusView, status_url: str | None) -> JobStatusRespon
 
 
 def _client_scope(event: APIGatewayProxyEvent) -> str:
-    """The caller's cache scope: the API key id API Gateway put in the event, else the key header."""
-    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    """The caller's scope, only from what the gateway validated and wrote into the event's
+    ``requestContext.identity`` (``apiKeyId``, ``apiKey``): never from the ``x-api-key`` headers,
+    where a caller may repeat the header with other values than the one the gateway checked."""
     identity = (event.get("requestContext") or {}).get("identity") or {}  # absent in hand-made events
-    api_key_id = identity.get("apiKeyId") if isinstance(identity, dict) else None
-    return client_scope(api_key_id, headers.get("x-api-key"))
+    if not isinstance(identity, dict):
+        return client_scope(None, None)
+    return client_scope(_text(identity.get("apiKeyId")), _text(identity.get("apiKey")))
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _segmentation(doc: dict[str, Any]) -> SegmentationInfo:
+    """Where the labels came from; a result.json from before map-less jobs had the client's map."""
+    return SegmentationInfo.model_construct(**(doc.get("segmentation") or {"source": "client"}))
 
 
 def _each(model: type[M], values: dict[str, dict[str, Any]] | None) -> dict[str, M] | None:
@@ -348,14 +361,15 @@ def create_app(
             responses={
                 202: _ok_doc("Job accepted (new, or an identical job is still running)", SubmitAccepted),
                 200: _ok_doc(
-                    "An identical job already finished: its status, with the result", JobStatusResponse
+                    "An identical job of the same API key already finished: its status, with the result",
+                    JobStatusResponse,
                 ),
                 400: _error_doc(
                     "The body is invalid (or callback_url is refused); error.field names the field"
                 ),
                 409: _error_doc("The job already has the most callbacks it takes (TooManyCallbacks)"),
                 413: _error_doc("The body is too large"),
-                415: _error_doc("The body is not application/json"),
+                415: _error_doc("The Content-Type is not JSON (application/json or a +json type)"),
                 422: _error_doc("The inputs show no usable face (NoFace)"),
                 503: _error_doc("Temporarily unavailable; retry"),
             },
@@ -416,16 +430,20 @@ def resolve(app: Resolver, event: dict[str, Any], context: Any, max_body_bytes: 
     """Run one API Gateway event through the app, refusing oversized bodies before parsing them."""
     body = event.get("body") or ""
     media_type = _media_type(event)
-    if event.get("httpMethod") == "POST" and media_type and not _is_json(media_type):
-        record(mc.REQUESTS_REJECTED, 1, error_code="UnsupportedMediaType")
-        return _proxy_result(
-            _error(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                "UnsupportedMediaType",
-                f"the body must be application/json, not {media_type[:100]}",
+    if event.get("httpMethod") == "POST" and media_type:
+        if not _is_json(media_type):
+            record(mc.REQUESTS_REJECTED, 1, error_code="UnsupportedMediaType")
+            return _proxy_result(
+                _error(
+                    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                    "UnsupportedMediaType",
+                    f"Content-Type: the body must be JSON (application/json or a +json type), "
+                    f"not {media_type[:100]!r}",
+                    "Content-Type",
+                )
             )
-        )
-    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body)
+        event = _with_json_content_type(event)
+    size = _body_bytes(body, bool(event.get("isBase64Encoded")))
     if size and event.get("httpMethod") == "POST":
         record(mc.PAYLOAD_BYTES, size)
     if size > max_body_bytes:
@@ -451,6 +469,7 @@ def resolve(app: Resolver, event: dict[str, Any], context: Any, max_body_bytes: 
 
 
 def _media_type(event: dict[str, Any]) -> str:
+    """The request's media type, lower-cased (media types are case-insensitive), without parameters."""
     headers = event.get("headers") or {}
     value = next((v for k, v in headers.items() if k.lower() == "content-type"), "") or ""
     return str(value).split(";")[0].strip().lower()
@@ -458,6 +477,31 @@ def _media_type(event: dict[str, Any]) -> str:
 
 def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _with_json_content_type(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its JSON media type spelled ``application/json``: Powertools' body validation
+    compares the header case-sensitively with that prefix and raises on anything else
+    (``Application/JSON``, ``application/problem+json``...), which would be a 500."""
+
+    def replaced(headers: Any, value: Any) -> Any:
+        if not isinstance(headers, dict):
+            return headers
+        return {**{k: v for k, v in headers.items() if k.lower() != "content-type"}, "Content-Type": value}
+
+    return {
+        **event,
+        "headers": replaced(event.get("headers"), "application/json"),
+        "multiValueHeaders": replaced(event.get("multiValueHeaders"), ["application/json"]),
+    }
+
+
+def _body_bytes(body: str, base64_encoded: bool) -> int:
+    """The body's size in bytes, as the limit is stated (a text body's characters may be up to 4
+    bytes each in UTF-8)."""
+    if base64_encoded:
+        return len(body) * 3 // 4
+    return len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))
 
 
 def _proxy_result(response: Response[Any]) -> dict[str, Any]:

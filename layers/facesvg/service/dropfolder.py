@@ -1,15 +1,20 @@
 """The drop folder: ``incoming/<name>/`` starts the same job as the API once a complete set of its
-three files is there; the finished job's results (or its error) are published to ``results/<name>/``.
+files (image and landmarks, and a segmentation map when the client has one) is there; the finished
+job's results (or its error) are published to ``results/<name>/``.
 
 What ``results/<name>/`` shows is always exactly one uploaded set — the most recent complete one by
 the uploads' times — or a clear ``error.json`` and nothing else; never a mix:
 
-* **A set** is the folder's three objects, each identified by file name, ETag and upload time
+* **A set** is the folder's input objects (two or three), each identified by file name, ETag and upload time
   (``<file>:<etag>@<mtime>``). The folder's state lives in DynamoDB (``DROP#<name>``): the last set
   taken (started a job, or was refused), the newest upload time in it, its job, a sequence number.
-* **Complete** means: all three files, none of them from the last taken set, none uploaded before
-  its newest file. Replacing one file of a finished set therefore starts nothing (no job from a new
-  photo + the old map + the old landmarks); a new set needs all three files uploaded again.
+* **Complete** means: the image and the landmarks (the map is optional: without one the labels are
+  derived), none of them from the last taken set, none uploaded before its newest file. Replacing
+  one file of a finished set therefore starts nothing (no job from a new photo + the old map + the
+  old landmarks); a new set needs all its files uploaded again. One exception: a map uploaded after
+  a map-less set was taken completes that set again, with the map (a new job, whose results replace
+  the map-less ones): so a client that uploads its map last still gets the render with its map.
+  Uploading the map first avoids the map-less render in between.
 * **Taking** a set is a conditional write on the state's sequence number, so of several events for
   the same folder exactly one starts each set, and sets are taken in upload order.
 * **Publishing** holds the folder's publish lease (another conditional write) and is allowed only
@@ -21,7 +26,7 @@ the uploads' times — or a clear ``error.json`` and nothing else; never a mix:
 * **Options**: an optional ``options.json`` in the folder is the API's ``options`` object (the same
   ``RenderOptions`` model: unknown fields refused), read when a set is taken — whatever
   ``options.json`` the folder holds at that moment applies, so it must be uploaded before the last
-  of the three files; it stays in force for later sets until it is replaced or deleted. It is not
+  of the set's files; it stays in force for later sets until it is replaced or deleted. It is not
   part of a set's identity: its own upload (alone, or after the set) starts nothing, and its event
   is never refused. It is bounded (``layout.INGEST_OPTIONS_MAX_BYTES``, checked on the listed size
   before it is read and again on the bytes before parsing) and parsed with the bounded JSON parser
@@ -31,7 +36,13 @@ the uploads' times — or a clear ``error.json`` and nothing else; never a mix:
 * **Refused names**: a folder name outside ``facesvg.names.INGEST_NAME_PATTERN`` gets
   ``results/<name>/error.json`` saying why (when the name is harmless as a key:
   ``layout.has_error_folder``; anything else is only logged); a file in the folder that is not one
-  of the fixed names (``image.PNG``, ``notes.txt``) makes the folder's state an error naming it.
+  of the fixed names (``image.PNG``, ``notes.txt``) makes the folder's state an error naming it
+  (the first five). The state is that error: another stray file that changes nothing in it
+  neither advances the state nor rewrites ``error.json``.
+* **Bounded work per event**: an event reads one page of its folder's listing
+  (``_LISTING_LIMIT``: every accepted name, the folder marker and one more), whatever the folder
+  holds; a full page means files the folder does not accept, named from that page. 300 stray
+  files cost each event the same small page, not a listing of all of them.
 """
 
 from __future__ import annotations
@@ -70,7 +81,12 @@ _SLOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("segmentation_map", layout.INGEST_MAP_FILES),
     ("landmarks", layout.INGEST_LANDMARK_FILES),
 )
+OPTIONAL_SLOTS = frozenset({"segmentation_map"})  # a set is complete without it
 _ACCEPTED = ", ".join(sorted(layout.INGEST_FILES))
+# The most objects an event reads of its folder's listing: every accepted name, the folder marker
+# and one more (so a full page always holds a name the folder does not accept). One folder's junk
+# costs each of its events one small page, never a listing of all of it.
+_LISTING_LIMIT = len(layout.INGEST_ACCEPTED_FILES) + 2
 
 
 class IngestOutcome(StrEnum):
@@ -104,7 +120,7 @@ class _Upload:
     when its listed size is over the bound: then it is never downloaded, ``options_size`` says)."""
 
     image: bytes
-    segmentation_map: bytes
+    segmentation_map: bytes | None  # None: a two-file set (the labels are derived)
     landmarks: bytes
     options: bytes | None = None
     options_size: int = 0
@@ -243,9 +259,13 @@ class DropFolder:
             return IngestOutcome.WAITING
 
         folder = layout.incoming_folder(name)
-        # (the empty name is the folder marker the S3 console's "Create folder" leaves)
-        listing = {o.key[len(folder) :]: o for o in self.blobs.list_objects(folder) if o.key != folder}
-        if file_name not in layout.INGEST_FILES and file_name not in listing:
+        # One bounded page, whatever the folder holds: a folder of accepted files (and the empty
+        # folder marker the S3 console's "Create folder" leaves) fits in it, so a full page means
+        # files it does not accept, and those are among the page's names.
+        page = self.blobs.list_objects(folder, limit=_LISTING_LIMIT)
+        crowded = len(page) >= _LISTING_LIMIT
+        listing = {o.key[len(folder) :]: o for o in page if o.key != folder}
+        if file_name not in layout.INGEST_FILES and file_name not in listing and not crowded:
             logger.warning(
                 "event for an object that is not there; ignored", extra={"key": layout.printable(key)}
             )
@@ -254,10 +274,10 @@ class DropFolder:
         unknown = sorted(f for f in listing if f not in layout.INGEST_ACCEPTED_FILES)
         ambiguous = [found for _, files in _SLOTS if len(found := [f for f in files if f in listing]) > 1]
         if unknown or ambiguous:
-            return self._refuse_files(name, state, listing, unknown, ambiguous)
+            return self._refuse_files(name, state, unknown, ambiguous)
 
         chosen = {slot: next((f for f in files if f in listing), None) for slot, files in _SLOTS}
-        if any(f is None for f in chosen.values()):
+        if any(f is None for slot, f in chosen.items() if slot not in OPTIONAL_SLOTS):
             logger.info(
                 "drop folder incomplete; waiting",
                 extra={"drop_name": name, "present": sorted(listing)},
@@ -271,7 +291,7 @@ class DropFolder:
             return self._resume(name, state, objects, options)
         if state is not None and not _fresh(files, objects, state):
             logger.info(
-                "drop folder: not a new complete set (upload all three files again); waiting",
+                "drop folder: not a new complete set (upload all its files again); waiting",
                 extra={"drop_name": name},
             )
             return IngestOutcome.WAITING
@@ -311,11 +331,11 @@ class DropFolder:
                 "drop folder inputs rejected", extra={"drop_name": name, "code": exc.code, "field": exc.field}
             )
             error = exc.to_dict()
-            if exc.code == "UnknownLabels" and exc.details.get("likely_schemes"):
+            if exc.details.get("likely_schemes"):  # UnknownLabels, LabelSchemeMismatch
                 scheme = exc.details["likely_schemes"][0]
                 error["message"] += (
                     f" (to read the map as {scheme}, upload {layout.INGEST_OPTIONS_FILE} holding"
-                    f' {{"label_scheme": "{scheme}"}}, then all three files again)'
+                    f' {{"label_scheme": "{scheme}"}}, then all its files again)'
                 )
             self.publisher.publish_error(name, seq, {"error": error})
             return IngestOutcome.INVALID
@@ -330,7 +350,7 @@ class DropFolder:
     def _resume(
         self, name: str, state: DropState, objects: dict[str, ObjectInfo], options: ObjectInfo | None
     ) -> IngestOutcome:
-        """Another event for the folder's current set (three uploads, three events; or a retry)."""
+        """Another event for the folder's current set (one event per upload; or a retry)."""
         if state.job_id is not None:
             job = self.jobs.get_job(state.job_id)
             if job is not None and job.status.terminal and state.published_seq < state.seq:
@@ -344,7 +364,7 @@ class DropFolder:
         return self._start(name, state.seq, data)
 
     def _read(self, objects: dict[str, ObjectInfo], options: ObjectInfo | None) -> _Upload | None:
-        """The three objects, exactly as listed (None if one was replaced meanwhile), and the
+        """The set's objects, exactly as listed (None if one was replaced meanwhile), and the
         folder's options.json as it is now (its replacement starts nothing, so a newer one than
         listed is simply the one read; one listed over the bound is not read at all)."""
         data: dict[str, bytes] = {}
@@ -360,7 +380,9 @@ class DropFolder:
             if options_size <= layout.INGEST_OPTIONS_MAX_BYTES:
                 options_body, _ = self.blobs.get_tagged(options.key)
                 options_size = len(options_body)
-        return _Upload(data["image"], data["segmentation_map"], data["landmarks"], options_body, options_size)
+        return _Upload(
+            data["image"], data.get("segmentation_map"), data["landmarks"], options_body, options_size
+        )
 
     def _prepare(self, data: _Upload) -> PreparedInputs:
         options = _options(data)
@@ -397,7 +419,6 @@ class DropFolder:
         self,
         name: str,
         state: DropState | None,
-        listing: dict[str, ObjectInfo],
         unknown: list[str],
         ambiguous: list[list[str]],
     ) -> IngestOutcome:
@@ -417,7 +438,9 @@ class DropFolder:
                 "field": "name",
                 "message": f"more than one file given for one input: {', '.join(ambiguous[0])}",
             }
-        error_id = "error:" + _digest({k: _identity(k, v) for k, v in listing.items()})
+        # The state is the error it publishes: another stray file that changes nothing in it
+        # (the names after the first few) neither advances the state nor rewrites error.json.
+        error_id = "error:" + _digest({"code": error["code"], "message": error["message"]})
         if state is not None and state.set_id == error_id:
             if state.published_seq < state.seq:
                 self.publisher.publish_error(name, state.seq, {"error": error})
@@ -503,8 +526,22 @@ def _digest(files: dict[str, str]) -> str:
 
 def _fresh(files: dict[str, str], objects: dict[str, ObjectInfo], state: DropState) -> bool:
     """Every file of the set was uploaded after the last taken set: none of them belongs to it,
-    and none is older than its newest file."""
+    and none is older than its newest file. Or the set is the last taken one, which had no map,
+    with a map uploaded since (``_adds_map``)."""
+    if _adds_map(files, objects, state):
+        return True
     return all(
         files[slot] != state.files.get(slot) and info.last_modified >= state.newest
         for slot, info in objects.items()
+    )
+
+
+def _adds_map(files: dict[str, str], objects: dict[str, ObjectInfo], state: DropState) -> bool:
+    """The last taken set had no map, and this set is that set plus a map uploaded after it."""
+    map_info = objects.get("segmentation_map")
+    return (
+        map_info is not None
+        and "segmentation_map" not in state.files
+        and map_info.last_modified >= state.newest
+        and all(files[slot] == state.files.get(slot) for slot in files if slot != "segmentation_map")
     )

@@ -21,6 +21,9 @@ from facesvg.core.options import Limits, RenderOptions
 from facesvg.service.ports import LandmarkDocument, LandmarksLike, RenderCore
 
 HASH_DOMAIN = b"facesvg/content-hash/v1\n"
+# In the length prefix's place when no segmentation map was sent: no real part is 2^64 - 1 bytes
+# long, so a job without a map never hashes like one with any map (an empty one included).
+NO_MAP = (2**64 - 1).to_bytes(8, "big")
 LANDMARK_DECIMALS = 3  # 1/1000 px: below any visible difference, above float noise
 
 _DATA_URL = re.compile(r"^data:[\w/+.-]+;base64,", re.IGNORECASE)
@@ -65,11 +68,19 @@ def canonical_options(options: RenderOptions) -> bytes:
 
 
 def content_hash(
-    image: bytes, segmentation_map: bytes, landmarks_json: bytes, options_json: bytes, pipeline_version: str
+    image: bytes,
+    segmentation_map: bytes | None,
+    landmarks_json: bytes,
+    options_json: bytes,
+    pipeline_version: str,
 ) -> str:
-    """sha256 over length-prefixed parts, so no two different inputs share a byte stream."""
+    """sha256 over length-prefixed parts, so no two different inputs share a byte stream (``NO_MAP``
+    stands for a map that was not sent)."""
     digest = hashlib.sha256(HASH_DOMAIN)
     for part in (pipeline_version.encode(), image, segmentation_map, landmarks_json, options_json):
+        if part is None:
+            digest.update(NO_MAP)
+            continue
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -80,7 +91,7 @@ class PreparedInputs:
     """Decoded, canonicalised inputs and their content hash (no pixels decoded yet)."""
 
     image: bytes
-    segmentation_map: bytes
+    segmentation_map: bytes | None  # None: not sent (the core derives the labels)
     landmarks_json: bytes
     options: RenderOptions
     options_json: bytes
@@ -91,13 +102,13 @@ def prepare(
     core: RenderCore,
     limits: Limits,
     image: bytes,
-    segmentation_map: bytes,
+    segmentation_map: bytes | None,
     landmarks: LandmarkDocument,
     options: RenderOptions,
 ) -> PreparedInputs:
     """Canonicalise and hash. Cheap: parses the landmarks, never decodes the images."""
     for fld, data in (("image", image), ("segmentation_map", segmentation_map)):
-        if len(data) > limits.max_image_bytes:
+        if data is not None and len(data) > limits.max_image_bytes:
             raise InputError(fld, f"is larger than {limits.max_image_bytes} bytes", code="TooLarge")  # type: ignore[arg-type]
     landmarks_json = canonical_landmarks(core.parse_landmarks(landmarks, face_index=options.face_index))
     options_json = canonical_options(options)

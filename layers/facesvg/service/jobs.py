@@ -72,7 +72,11 @@ class JobService:
     # -- submit -------------------------------------------------------------------------------
 
     def prepare(
-        self, image: bytes, segmentation_map: bytes, landmarks: LandmarkDocument, options: RenderOptions
+        self,
+        image: bytes,
+        segmentation_map: bytes | None,
+        landmarks: LandmarkDocument,
+        options: RenderOptions,
     ) -> PreparedInputs:
         from facesvg.service.hashing import prepare
 
@@ -88,7 +92,11 @@ class JobService:
             check_callback_url(request.callback_url, self.settings.url_policy)
             callback = new_callback(request.callback_url, request.client_reference)
         image = decode_base64(request.image, "image")
-        segmentation_map = decode_base64(request.segmentation_map, "segmentation_map")
+        segmentation_map = (
+            decode_base64(request.segmentation_map, "segmentation_map")
+            if request.segmentation_map is not None
+            else None
+        )
         prepared = self.prepare(image, segmentation_map, request.landmarks, request.options)
         outcome = self._submitter.submit(prepared, "api", scope=scope, callback=callback)
         # A caller who joined a job, or got one created over an earlier render (already completed,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_serializer
 
 from facesvg.core.lazy_model import LazyModel
 from facesvg.core.options import RenderOptions
@@ -57,8 +57,14 @@ class SubmitRequest(LazyModel):
     image: str = Field(
         min_length=1, repr=False, description="The face photo (PNG, JPEG, WebP, HEIC/HEIF or AVIF), base64."
     )
-    segmentation_map: str = Field(
-        min_length=1, repr=False, description="Single-channel label PNG (LaPa 11-class scheme), base64."
+    segmentation_map: str | None = Field(
+        default=None,
+        min_length=1,
+        repr=False,
+        description="Single-channel label PNG (LaPa 11-class scheme, or `options.label_scheme`), base64. "
+        "Optional: without it the label map is derived from the landmarks and the photo's colours "
+        "(`segmentation.source` is then `landmarks`), and `visible_fraction` is null for the regions "
+        "drawn from the landmarks alone. A job without a map is a different job from one with it.",
     )
     landmarks: list[Any] | dict[str, Any] | str = Field(
         repr=False,
@@ -100,8 +106,8 @@ class ErrorDetail(LazyModel):
     field: str | None = Field(default=None, description="The request field at fault, when there is one.")
     likely_schemes: list[str] | None = Field(
         default=None,
-        description="With `UnknownLabels`: the label schemes the map's values fit, likeliest first "
-        "(set `options.label_scheme`).",
+        description="With `UnknownLabels` and `LabelSchemeMismatch`: the label schemes the map's values "
+        "fit, likeliest first (set `options.label_scheme`).",
     )
 
 
@@ -115,11 +121,25 @@ class JobError(LazyModel):
 
 
 class RegionVisibility(LazyModel):
-    visible_fraction: float = Field(
-        description="Share of the area the landmarks give the region that is visible (its own skin or label)."
+    visible_fraction: float | None = Field(
+        description="Share of the area the landmarks give the region that is visible (its own skin or "
+        "label); null when it cannot be known: without a segmentation map, for the eyes, brows, nose "
+        "and lips (their labels are drawn from the landmarks themselves)."
     )
     occluded_by: list[str] = Field(
         description="What hides at least 5 % of it: hair, background, outside_frame, turned_away."
+    )
+
+    @model_serializer(mode="plain")
+    def _always_both(self) -> dict[str, Any]:
+        """A null ``visible_fraction`` is said, not left out (the responses drop other nulls)."""
+        return {"visible_fraction": self.visible_fraction, "occluded_by": self.occluded_by}
+
+
+class SegmentationInfo(LazyModel):
+    source: Literal["client", "landmarks"] = Field(
+        description="`client`: the segmentation map that was sent; `landmarks`: none was sent, the labels "
+        "were derived from the landmarks and the photo's colours."
     )
 
 
@@ -184,6 +204,9 @@ class JobStatusResponse(LazyModel):
     scale: PhysicalScale | None = Field(
         default=None, description="Millimetres per pixel from the iris; absent when it cannot be estimated."
     )
+    segmentation: SegmentationInfo | None = Field(
+        default=None, description="Where the label map came from (a completed job)."
+    )
     areas: dict[str, RegionArea] | None = Field(
         default=None, description="Region or zone name → its area in canvas px², input-photo px² and mm²."
     )
@@ -219,6 +242,9 @@ class JobResult(LazyModel):
     rotation_deg: float | None = None
     missing: list[str] = Field(default_factory=list)
     svg_bytes: int | None = None  # size of face.svg (status inlines it only when small enough)
+    # Seconds from the claim to the stored result: a job that reuses this render completes no
+    # sooner after its own claim (facesvg.service.worker), so its timing reveals no other client.
+    render_seconds: float | None = None
 
 
 class Callback(LazyModel):

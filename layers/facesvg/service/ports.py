@@ -36,6 +36,12 @@ class JobRepository(Protocol):
 
     def get_job(self, job_id: str) -> Job | None: ...
 
+    def get_job_in_scopes(self, job_id: str, scopes: tuple[str, ...]) -> Job | None:
+        """The job only if its scope is one of ``scopes`` (``""``: an item written without one).
+        Another scope's job and an unknown id are the same answer after the same one read, the
+        filter applied by the store, so neither the answer nor its cost tells them apart."""
+        ...
+
     def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None: ...
 
     def create_job(self, job: Job, expires_at: int, replace_job_id: str | None = None) -> str | None:
@@ -180,8 +186,9 @@ class BlobStore(BlobReader, Protocol):
 
     def list_keys(self, prefix: str) -> list[str]: ...
 
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
-        """Keys with their ETag and upload time."""
+    def list_objects(self, prefix: str, limit: int | None = None) -> list[ObjectInfo]:
+        """Keys with their ETag and upload time, in key order; with ``limit``, only the first
+        ``limit`` of them (one request: a bounded page)."""
         ...
 
     def get_tagged(self, key: str) -> tuple[bytes, str]:
@@ -292,13 +299,27 @@ class CheckInputs(Protocol):
     the canonical document (one face), the map is in ``label_scheme``."""
 
     def __call__(
-        self, image: bytes, segmentation: bytes, landmarks: str, /, *, limits: Limits, label_scheme: str = ...
+        self,
+        image: bytes,
+        segmentation: bytes | None,
+        landmarks: str,
+        /,
+        *,
+        limits: Limits,
+        label_scheme: str = ...,
     ) -> None: ...
 
 
 class Render(Protocol):
     def __call__(
-        self, image: bytes, segmentation: bytes, landmarks: str, /, *, options: RenderOptions, limits: Limits
+        self,
+        image: bytes,
+        segmentation: bytes | None,
+        landmarks: str,
+        /,
+        *,
+        options: RenderOptions,
+        limits: Limits,
     ) -> RenderResultLike: ...
 
 
@@ -322,7 +343,13 @@ class RenderCore:
 
         @tracer.capture_method(capture_response=False)
         def render(
-            image: bytes, segmentation: bytes, landmarks: str, /, *, options: RenderOptions, limits: Limits
+            image: bytes,
+            segmentation: bytes | None,
+            landmarks: str,
+            /,
+            *,
+            options: RenderOptions,
+            limits: Limits,
         ) -> RenderResultLike:
             from facesvg.core.pipeline import render as core_render
 

@@ -1,10 +1,11 @@
 """Client scopes: whose a job is, and who may read it.
 
 A scope names the client a job belongs to: ``key:<apiKeyId>`` (API Gateway's usage-plan key),
-``hdr:<hash of x-api-key>`` (a gateway that checks the key but has no ids: the local one),
+``hdr:<hash of the key>`` (a gateway that checks the key but has no ids: the local one),
 ``local`` (no key: the local stack without ``--api-key``) or ``drop`` (the S3 drop folder). The
 cache item is per scope (``HASH#<hash>#<scope>``), and the status of a job is answered only to its
-scope (``may_read``). Standard library only: the status function imports this.
+scope (``may_read``; the store filters by ``readable_scopes``). Standard library only: the status
+function imports this.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ _API_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,128}$")
 
 def client_scope(api_key_id: str | None, api_key: str | None) -> str:
     """Whose cache a request uses: API Gateway's ``requestContext.identity.apiKeyId`` (the usage
-    plan's key, set by API Gateway, not the caller), else a hash of the ``x-api-key`` header (the
-    local gateway checks the key but has no ids), else ``local``. Never the key itself."""
+    plan's key, set by API Gateway, not the caller), else a hash of ``identity.apiKey`` (the key the
+    local gateway checked; it has no ids), else ``local``. Never the key itself, and never the
+    ``x-api-key`` header: a caller may repeat it with values the gateway did not check."""
     if api_key_id and _API_KEY_ID.fullmatch(api_key_id):
         return f"key:{api_key_id}"
     if api_key:
@@ -39,3 +41,9 @@ def may_read(caller: str, job_scope: str) -> bool:
       required — gets 404, as for a job that never existed (its owner submits again: a new job).
     """
     return caller == (job_scope or LOCAL_SCOPE)
+
+
+def readable_scopes(caller: str) -> tuple[str, ...]:
+    """The job scopes ``may_read`` lets ``caller`` read, for a store to filter by (``""``: a job
+    written before scopes, read only by the keyless ``local`` scope)."""
+    return (caller, "") if caller == LOCAL_SCOPE else (caller,)

@@ -1,7 +1,8 @@
 """Status: a job, and once it is completed its SVG, contours and presigned result URLs.
 
 Only to its own client: an API caller asking for another scope's job gets ``JobNotFound``, as for an
-id that does not exist (``StatusReader.get_job``, ``facesvg.service.scopes.may_read``).
+id that does not exist, after the same one read (``StatusReader.get_job``,
+``facesvg.service.scopes.may_read``).
 
 Lambda answers at most 6 MB (the whole proxy result), so a response never grows with the canvas:
 the SVG is inlined only up to ``INLINE_SVG_MAX_BYTES`` (else only ``svg_url``), and a body that
@@ -19,7 +20,7 @@ from facesvg.service import layout
 from facesvg.service.errors import JobNotFound
 from facesvg.service.models import Job, JobStatus, is_job_id
 from facesvg.service.ports import BlobReader, BlobStore, JobRepository
-from facesvg.service.scopes import may_read
+from facesvg.service.scopes import readable_scopes
 
 INLINE_SVG_MAX_BYTES = 2_000_000  # raw SVG; base64 makes it 2.67 MB in the body
 RESPONSE_MAX_BYTES = 5_000_000  # the JSON body; the proxy result adds headers and escaping
@@ -51,10 +52,16 @@ class StatusReader:
     def get_job(self, job_id: str, scope: str | None = None) -> Job:
         """The job with this id. With ``scope`` (an API caller's, ``scopes.client_scope``) only a job
         that scope may read (``scopes.may_read``): another client's job is not found exactly as an
-        unknown id is — the same error and message after the same one read, never a 403 that would
-        confirm the id exists. ``None``: a trusted caller inside the service (no check)."""
-        job = self.jobs.get_job(job_id) if is_job_id(job_id) else None
-        if job is None or (scope is not None and not may_read(scope, job.scope)):
+        unknown id is — the same error and message, never a 403 that would confirm the id exists,
+        after the same work: one read the store filters by scope, so another client's job is never
+        even returned (nor parsed) here. ``None``: a trusted caller inside the service (no check)."""
+        if not is_job_id(job_id):
+            job = None
+        elif scope is None:
+            job = self.jobs.get_job(job_id)
+        else:
+            job = self.jobs.get_job_in_scopes(job_id, readable_scopes(scope))
+        if job is None:
             raise JobNotFound(f"no job with id {job_id!r}")
         return job
 

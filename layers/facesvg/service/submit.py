@@ -4,8 +4,11 @@
    job record): a live job is returned as it is (re-enqueued if it has been pending suspiciously
    long); a job that failed for a reason that was not the caller's, or whose item has expired, is
    replaced.
-2. A render of the same content finished for any scope (``RENDER#<hash>``; ``results/<hash>/`` is
-   shared): the caller's job is created completed with that result — no upload, no queue, no render.
+2. For the drop folder only: a render of the same content finished for any scope
+   (``RENDER#<hash>``; ``results/<hash>/`` is shared): its job is created completed with that
+   result — no upload, no queue, no render. An API client's job never is (its answer and timing
+   would tell it that another client sent these inputs): it goes through 3 like any new job, and
+   the worker reuses the render (``facesvg.service.worker``).
 3. Otherwise upload the inputs while the core checks them (a rejected request leaves nothing
    behind), then write the job and its cache item in one conditional transaction. Only its winner
    enqueues, so concurrent identical submits make one job; a loser returns the winner's job.
@@ -68,9 +71,15 @@ class Submitter:
             return SubmitOutcome(cached, created=False)
         replace = cached.job_id if cached else None
 
-        rendered = self.jobs.get_render(prepared.content_hash)
-        if rendered is not None:
-            return self._reuse(prepared, source, publish_to, scope, rendered, replace)
+        # An API client's new job is made as every new job is, even over a finished render of
+        # another client's: the same checks, upload, queue and answer (202 pending), and the worker
+        # hands the render over no sooner than a render would end. Nothing it sees, nor the time it
+        # takes, tells it that someone else sent these inputs. The drop folder (the operator's,
+        # answered to no client) takes a finished render at once.
+        if scope == DROP_SCOPE:
+            rendered = self.jobs.get_render(prepared.content_hash)
+            if rendered is not None:
+                return self._reuse(prepared, source, publish_to, scope, rendered, replace)
 
         # The inputs upload while the core checks them; the job id is sent to the queue only after
         # both, so no worker can look for inputs that are not there yet.
@@ -128,7 +137,7 @@ class Submitter:
         rendered: JobResult,
         replace: str | None,
     ) -> SubmitOutcome:
-        """This content was rendered for another scope: the caller gets its own job record, already
+        """This content was rendered before: the drop folder gets its own job record, already
         completed, over the shared ``results/<hash>/``."""
         now_epoch = self.clock()
         now = utc_now_iso(now_epoch)
@@ -210,7 +219,8 @@ def _input_blobs(p: PreparedInputs) -> list[Blob]:
     keys = input_keys(p.content_hash)
     return [
         Blob(keys["image"], p.image, f"image/{_image_extension(p.image)}"),
-        Blob(keys["segmentation_map"], p.segmentation_map, "image/png"),
+        # An empty object stands for "no map" (a map sent is never empty: refused as Empty).
+        Blob(keys["segmentation_map"], p.segmentation_map or b"", "image/png"),
         Blob(keys["landmarks"], p.landmarks_json, "application/json"),
         Blob(keys["options"], p.options_json, "application/json"),
     ]

@@ -96,7 +96,7 @@ class Worker:
             if prefetch is None or content_hash != claimed.content_hash:
                 prefetch = self._download(claimed.content_hash)
             try:
-                result = self._render(claimed, prefetch)
+                result = self._reused(claimed, now_epoch) or self._render(claimed, prefetch, now_epoch)
             except InputError as exc:
                 # Permanent: the same inputs fail the same way. Mark failed; the message is done.
                 logger.warning("job failed: inputs cannot be rendered", extra={**log_keys, "code": exc.code})
@@ -161,8 +161,27 @@ class Worker:
             logger.exception("could not publish the job-end event; retrying", extra={"job_id": job.job_id})
             raise TransientError(f"job {job.job_id}: event not published") from exc
 
+    def _reused(self, job: Job, claimed_at: float) -> JobResult | None:
+        """The result of an earlier render of this content (another client's, or a concurrent
+        identical job's), handed over once as much time has passed since this job's claim as that
+        render took: the job's client sees what a render of its own would show (pending, then
+        processing, then completed as late), so nothing tells it that someone else sent the same
+        inputs. None (render it) when there is none, or it does not say how long it took."""
+        try:
+            rendered = self.jobs.get_render(job.content_hash)
+        except Exception:  # only an optimisation: render instead
+            logger.warning("could not read the render item; rendering", extra={"job_id": job.job_id})
+            return None
+        if rendered is None or rendered.render_seconds is None:
+            return None
+        remaining = rendered.render_seconds - (self.clock() - claimed_at)
+        if remaining > 0:  # bounded: the job's lease must outlive the wait, as it outlives a render
+            self.sleep(min(remaining, self.settings.lease_seconds / 2))
+        logger.info("job completed from an earlier render", extra={"job_id": job.job_id})
+        return rendered
+
     @tracer.capture_method(capture_response=False)
-    def _render(self, job: Job, download: Pending[dict[str, bytes]]) -> JobResult:
+    def _render(self, job: Job, download: Pending[dict[str, bytes]], claimed_at: float) -> JobResult:
         t0 = time.perf_counter()
         keys = layout.input_keys(job.content_hash)
         got = download.result()
@@ -174,7 +193,7 @@ class Worker:
         try:
             result = self.core.render(
                 got[keys["image"]],
-                got[keys["segmentation_map"]],
+                got[keys["segmentation_map"]] or None,  # empty: no map was sent (``submit``)
                 got[keys["landmarks"]].decode(),
                 options=options,
                 limits=self.settings.limits,
@@ -229,6 +248,7 @@ class Worker:
             rotation_deg=float(result.rotation_deg),
             missing=[str(m) for m in result.missing],
             svg_bytes=len(result.svg),
+            render_seconds=round(max(0.0, self.clock() - claimed_at), 3),
         )
 
 

@@ -3,14 +3,13 @@ damaged (decoders only warn and fill with grey): issue 14, items 5 and 8."""
 
 from __future__ import annotations
 
-import struct
-
 import cv2
 import numpy as np
 import pytest
 from core_helpers import png_chunk
 from facesvg.core.errors import InputError
 from facesvg.core.inputs import FaceInputs, check_inputs, decode_image, image_header, load_inputs
+from jpeg_damage import opencv_warnings, scan_start, single_bit_flips
 
 
 @pytest.fixture(scope="module")
@@ -24,22 +23,16 @@ def _jpeg(img: np.ndarray, *params: int) -> bytes:
     return buf.tobytes()
 
 
-def _scan_start(data: bytes) -> int:
-    sos = data.index(b"\xff\xda")
-    (length,) = struct.unpack(">H", data[sos + 2 : sos + 4])
-    return sos + 2 + length
-
-
 def _cut(data: bytes, fraction: float) -> bytes:
     """The scan cut at ``fraction`` and an end-of-image marker added (what a broken upload gives)."""
-    s = _scan_start(data)
+    s = scan_start(data)
     return data[: s + int((len(data) - s) * fraction)] + b"\xff\xd9"
 
 
 def _bit_errors(data: bytes, count: int, seed: int = 1) -> bytes:
     rng = np.random.default_rng(seed)
     out = bytearray(data)
-    s = _scan_start(data)
+    s = scan_start(data)
     for i in rng.integers(s + 16, len(data) - 2, count):
         out[i] ^= 1 << int(rng.integers(0, 8))
     return bytes(out)
@@ -131,3 +124,34 @@ def test_intact_jpegs_are_not_corrupt(photo: np.ndarray, params: tuple[int, ...]
     decode_image(
         _jpeg(cv2.copyMakeBorder(rotated, 0, 40, 0, 0, cv2.BORDER_CONSTANT, value=(128, 128, 128)), *params)
     )
+
+
+# ---------------------------------------------------- damage the decoder recovers from, with a warning
+
+
+@pytest.mark.parametrize("restart", [0, 8], ids=["no_restart_markers", "restart_markers"])
+def test_a_single_bit_error_libjpeg_warns_about_is_corrupt(
+    sample_bytes: dict[str, bytes], photo: np.ndarray, restart: int
+) -> None:
+    # Given the sample as a JPEG, and 60 copies each with one flipped bit in its scan data
+    clean = _jpeg(photo, cv2.IMWRITE_JPEG_RST_INTERVAL, restart)
+    flipped = single_bit_flips(clean, 60)
+    warnings = opencv_warnings([clean, *flipped])
+    assert warnings[0] == ""  # the clean file decodes silently
+    warned = [f for f, w in zip(flipped, warnings[1:], strict=True) if "Corrupt JPEG data" in w]
+    assert len(warned) >= 3, warnings  # the seeded flips include real cases
+    assert any("extraneous bytes" in w for w in warnings)  # finished early: no grey fill to see
+    # Then every one that OpenCV decodes with libjpeg's "Corrupt JPEG data" warning is refused, at
+    # submit (check_inputs) and in the worker (its load_inputs decodes as decode_image does); the
+    # clean file renders
+    for data in warned:
+        assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is not None  # OpenCV's picture
+        for attempt in (
+            decode_image,
+            lambda d: check_inputs(d, sample_bytes["segmentation"], sample_bytes["landmarks"]),
+        ):
+            with pytest.raises(InputError) as exc:
+                attempt(data)
+            assert (exc.value.field, exc.value.code) == ("image", "Corrupt")
+            assert "damaged scan data" in exc.value.message or "grey fill" in exc.value.message
+    load_inputs(clean, sample_bytes["segmentation"], sample_bytes["landmarks"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from core_helpers import png, png_chunk, raster
+from core_helpers import landmarks_json, png, png_chunk, raster
 from facesvg.commands import fidelity as fid
 from facesvg.core import align
 from facesvg.core import landmarks_topology as topo
@@ -94,6 +94,74 @@ def test_values_that_do_not_fit_the_scheme_name_the_likely_one(sample_bytes: dic
     with pytest.raises(InputError) as exc:
         decode_labels(png(bad), scheme="faceparsing19")
     assert exc.value.details["likely_schemes"] == []
+
+
+@pytest.mark.parametrize("declared", [s for s in SCHEME_NAMES if s != "lapa"])
+@pytest.mark.parametrize("check", [check_inputs, load_inputs], ids=["check_inputs", "load_inputs"])
+def test_a_lapa_map_declared_as_another_scheme_is_blamed_on_the_scheme(
+    sample_bytes: dict[str, bytes], declared: str, check: typing.Any
+) -> None:
+    # Given the sample's LaPa map declared as a 19-class scheme (its 0..10 values fit every scheme):
+    # read so, the nose lands on the glasses or the ears, or the skin on the neck
+    with pytest.raises(InputError) as exc:
+        check(
+            sample_bytes["image"],
+            sample_bytes["segmentation"],
+            sample_bytes["landmarks"],
+            label_scheme=declared,
+        )
+    # Then the answer names the scheme, not the landmarks ("nose points not on the nose") or NoFace
+    err = exc.value
+    assert (err.field, err.code) == ("options.label_scheme", "LabelSchemeMismatch"), err.to_dict()
+    assert err.details["likely_schemes"][0] == "lapa"
+    assert f"label_scheme {declared!r}" in err.message and "'lapa' better" in err.message
+
+
+def test_a_19_class_map_declared_as_another_19_class_scheme_is_blamed_on_the_scheme(
+    sample_bytes: dict[str, bytes],
+) -> None:
+    fp19 = png(LAPA_TO_FACEPARSING19[decode_labels(sample_bytes["segmentation"])])
+    for declared in ("celebamask-hq", "facer-celebm"):
+        with pytest.raises(InputError) as exc:
+            check_inputs(sample_bytes["image"], fp19, sample_bytes["landmarks"], label_scheme=declared)
+        assert (exc.value.field, exc.value.details["likely_schemes"][0]) == (
+            "options.label_scheme",
+            "faceparsing19",
+        )
+
+
+def test_landmarks_off_a_rightly_declared_map_are_still_blamed_on_the_landmarks(
+    sample_bytes: dict[str, bytes], sample_points: np.ndarray
+) -> None:
+    # The scheme is consulted only when another one fits the map better: here lapa fits best
+    shifted = landmarks_json(sample_points + np.array([0.0, 90.0]))
+    with pytest.raises(InputError) as exc:
+        check_inputs(sample_bytes["image"], sample_bytes["segmentation"], shifted)
+    assert (exc.value.field, exc.value.code) == ("landmarks", "InvalidLandmarks")
+    # and a map with no face at all is NoFace whatever the scheme (every scheme scores the same)
+    empty = png(np.zeros((1023, 1024), np.uint8))
+    for declared in SCHEME_NAMES:
+        with pytest.raises(InputError) as exc:
+            check_inputs(sample_bytes["image"], empty, sample_bytes["landmarks"], label_scheme=declared)
+        assert (exc.value.field, exc.value.code) == ("segmentation_map", "NoFace")
+
+
+@needs_shared
+@pytest.mark.parametrize("path", FP19_CASES, ids=lambda p: p.parent.name)
+def test_real_maps_declared_wrongly_are_blamed_on_the_scheme(path: Path) -> None:
+    image = next(iter(sorted(path.parent.glob("image.*")))).read_bytes()
+    landmarks = (path.parent / "landmarks.json").read_bytes()
+    maps = {"faceparsing19": path.read_bytes(), "lapa": (path.parent / "segmentation_map.png").read_bytes()}
+    for truth, data in maps.items():
+        check_inputs(image, data, landmarks, label_scheme=truth)
+        for declared in SCHEME_NAMES:
+            if declared == truth:
+                continue
+            with pytest.raises(InputError) as exc:
+                check_inputs(image, data, landmarks, label_scheme=declared)
+            if exc.value.code != "UnknownLabels":  # 19 values declared as lapa: the values do not fit
+                assert exc.value.field == "options.label_scheme", exc.value.to_dict()
+            assert exc.value.details["likely_schemes"][0] == truth
 
 
 def test_a_19_class_render_labels_no_ears_where_the_map_has_none(sample_bytes: dict[str, bytes]) -> None:

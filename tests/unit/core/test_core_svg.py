@@ -139,8 +139,9 @@ def test_result_json_contract(sample_result: RenderResult) -> None:
     assert set(doc) == {
         "size", "source_size", "transform", "inverse_transform", "rotation_deg", "regions", "zones",
         "regions_source_px", "zones_source_px", "missing", "visibility", "subject_on_image_left", "scale",
-        "areas", "timings_ms", "face_index",
+        "areas", "timings_ms", "face_index", "segmentation",
     }  # fmt: skip
+    assert doc["segmentation"] == {"source": "client"}
     assert set(doc["visibility"]) == set(doc["regions"]) | set(doc["missing"])
     assert doc["size"] == [1024, 1024]
     assert np.array(doc["transform"]).shape == (2, 3)

@@ -11,6 +11,7 @@ import pytest
 from core_helpers import SAMPLE
 from facesvg.cli import main
 from facesvg.commands import fidelity as fid
+from facesvg.commands import fidelity_reframe as reframing
 
 SHARED = fid.DEFAULT_SHARED
 
@@ -117,7 +118,7 @@ def _report(kind: str = fid.FACES, **kw: object) -> fid.Report:
     r.label_iou = dict.fromkeys(fid.LABEL_REGIONS, 0.95)
     r.inside_skin = dict.fromkeys(fid.CARVED_REGIONS, 0.99)
     r.ears = {
-        "left_ear": fid.EarScore(500, 0.01, True, True, 0.7, False),
+        "left_ear": fid.EarScore(500, 0.01, True, True, 0.8, False),
         "right_ear": fid.EarScore(0, 0.0, False, False, None, False),
     }
     for k, v in kw.items():
@@ -187,6 +188,34 @@ def test_ear_bar_counts_instances() -> None:
     assert fid.exit_code(bad) == 1
 
 
+def test_ear_iou_and_visibility_bars() -> None:
+    good = fid.EarScore(500, 0.01, True, True, 0.8, False, visible_fraction=0.6)
+    assert fid.exit_code(fid.check_bars([_report(ears={"left_ear": good})])) == 0
+    thin = fid.EarScore(500, 0.01, True, True, 0.6, False, visible_fraction=0.6)
+    hidden = fid.EarScore(500, 0.01, True, True, 0.8, False, visible_fraction=0.05)
+    for ear, bar in ((thin, "mean IoU"), (hidden, "reported as hidden")):
+        bars = fid.check_bars([_report(ears={"left_ear": good}), _report(ears={"left_ear": ear})])
+        failed = [b for b in bars if b.passed is False]
+        assert len(failed) == 1 and bar in failed[0].name, failed
+
+
+def test_reframing_rows_pass_or_fail_per_target() -> None:
+    def row(kind: str, label: str, **iou: float) -> reframing.Row:
+        return reframing.Row(kind, label, iou=dict(iou))
+
+    good = [row(reframing.REFRAMED, "rot +7", left_ear=0.97, nose=0.99)]
+    grid = [row(reframing.CANVAS, "canvas 256 px", left_ear=0.9), row(reframing.LABELS, "photo", nose=0.95)]
+    assert all(b.passed for b in reframing.bars(good, grid))
+    text = reframing.format_rows(good, grid)
+    assert "rot +7" in text and "canvas 256 px" in text
+    thin_ear = [row(reframing.CANVAS, "canvas 256 px", left_ear=0.79)]
+    failed = [b.name for b in reframing.bars(good, thin_ear + grid[1:]) if b.passed is False]
+    assert len(failed) == 2 and all("canvas" in n for n in failed)
+    assert "left_ear 0.790" in reframing.format_rows(good, thin_ear)
+    broken = [reframing.Row(reframing.REFRAMED, "rot +9", error="NoFace: x")]
+    assert next(b.passed for b in reframing.bars(broken, grid)) is False
+
+
 def test_example_bar() -> None:
     good = _report(fid.EXAMPLE, ears=None, customer_iou={"right_cheek": 0.93, "right_undereye": 0.91})
     assert fid.exit_code(fid.check_bars([good])) == 0
@@ -226,8 +255,11 @@ def test_cli_on_a_broken_case_exits_1_and_writes_json(
     text = capsys.readouterr().out
     assert rc == 1
     assert "broken" in text and "FAILED" in text and "FAIL  every case renders" in text
+    # The sample's reframing rows are printed with their bars.
+    assert "canvas 256 px" in text and "PASS  sample reframed" in text
     doc = json.loads(out.read_text())
     assert [c["case"] for c in doc["cases"]] == ["qoves-sample", "broken"]
+    assert {r["kind"] for r in doc["reframed"]} == {reframing.REFRAMED, reframing.CANVAS, reframing.LABELS}
     assert doc["exit"] == 1
 
 
@@ -259,3 +291,37 @@ def test_the_example_face_is_compared_with_the_customer() -> None:
     assert set(report.customer_iou) == {"right_cheek", "right_undereye"}
     # Whatever today's shapes, ours and the customer's lie on the same part of the face.
     assert all(v is not None and v > 0.3 for v in report.customer_iou.values())
+
+
+# ------------------------------------------------------------------- landmarks only (no map)
+
+
+def test_the_sample_s_landmarks_only_row() -> None:
+    (case,) = fid.mapless_cases(fid.discover(SAMPLE, None))
+    report = fid.measure_mapless(case)
+    assert report.error is None
+    assert set(report.iou) == set(fid.REGION_NAMES)
+    # the sample's hairline, skin and features from the landmarks and the photo alone
+    assert (report.iou["forehead"] or 0) > 0.9 and (report.iou["face"] or 0) > 0.9
+    assert all((report.iou[n] or 0) > 0.85 for n in ("left_eye", "right_eye", "nose", "lower_lip"))
+    assert (report.mean_non_ear or 0) > 0.85
+    table = fid.format_mapless_table([report])
+    assert "landmarks only" in table and "qoves-sample" in table
+    json.dumps(fid.asdict(report))
+
+
+def test_the_landmarks_only_bars() -> None:
+    good = {n: 0.9 for n in fid.REGION_NAMES}
+    passing = fid.MaplessReport("a", iou=dict(good))
+    bars = fid.check_mapless_bars([passing])
+    assert [b.passed for b in bars] == [True] * 5
+    weak_lip = fid.MaplessReport("b", iou={**good, "lower_lip": 0.5}, absent=["left_ear"])
+    bars = fid.check_mapless_bars([passing, weak_lip])
+    failed = {b.name: b.detail for b in bars if b.passed is False}
+    assert any("b/lower_lip 0.500" in d for d in failed.values())
+    assert any("b: left_ear" in d for d in failed.values())
+    # a region drawn in one render only scores 0; one drawn in neither is left out of the mean
+    gone = fid.MaplessReport("c", iou={**good, "nose": 0.0}, absent=["nose"])
+    assert gone.mean_non_ear is not None and gone.mean_non_ear < 0.85
+    assert fid.exit_code(fid.check_mapless_bars([gone])) == 1
+    assert fid.MaplessReport("d", iou={**good, "chin": None}).mean_non_ear == pytest.approx(0.9)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from core_helpers import landmarks_json, mapped_back, png
+from core_helpers import mapped_back
+from facesvg.commands.fidelity_reframe import reframe
 from facesvg.core import smooth
 from facesvg.core.inputs import FaceInputs
 from facesvg.core.options import RenderOptions
@@ -30,23 +31,6 @@ _RENDER_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-
-
-def reframe(
-    inputs: FaceInputs, angle: float, scale: float, pad: tuple[int, int]
-) -> tuple[bytes, bytes, str, np.ndarray]:
-    """The sample rotated by ``angle``°, scaled, and placed at ``pad`` on a canvas that holds it
-    whole; returns (image, labels, landmarks, 2x3 original → variant)."""
-    img, lab, pts = inputs.image, inputs.labels, inputs.landmarks
-    h, w = lab.shape
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float64) @ m[:, :2].T + m[:, 2]
-    m[:, 2] += np.array(pad, np.float64) - corners.min(0)
-    size = tuple(int(v) for v in np.ceil(corners.max(0) - corners.min(0) + 2 * np.array(pad)))
-    vimg = cv2.warpAffine(img, m, size, flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    vlab = cv2.warpAffine(lab, m, size, flags=cv2.INTER_NEAREST)
-    vpts = pts @ m[:, :2].T + m[:, 2]
-    return png(vimg), png(vlab), landmarks_json(vpts), m
 
 
 def assert_polygons_simple_and_in_canvas(res: RenderResult) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,11 @@ class FakeJobRepository:
         with self.lock:
             row = self.rows.get(job_id)
             return row.job if row else None
+
+    def get_job_in_scopes(self, job_id: str, scopes: tuple[str, ...]) -> Job | None:
+        with self.lock:
+            row = self.rows.get(job_id)
+            return row.job if row and row.job.scope in scopes else None
 
     def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None:
         with self.lock:
@@ -247,9 +252,11 @@ class FakeBlobStore:
         self.lock = threading.Lock()
         self.fail_get: set[str] = set()
         self.gets: list[str] = []
+        self.puts: list[str] = []
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         with self.lock:
+            self.puts.append(key)
             self.objects[key] = bytes(data)
             self.modified[key] = float(int(self.clock()))
 
@@ -279,13 +286,14 @@ class FakeBlobStore:
         with self.lock:
             return sorted(k for k in self.objects if k.startswith(prefix))
 
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str, limit: int | None = None) -> list[ObjectInfo]:
         with self.lock:
-            return [
+            found = [
                 ObjectInfo(k, _etag(v), self.modified.get(k, 0.0), len(v))
                 for k, v in sorted(self.objects.items())
                 if k.startswith(prefix)
             ]
+        return found[:limit] if limit is not None else found
 
     def get_tagged(self, key: str) -> tuple[bytes, str]:
         data = self.get(key)
@@ -392,6 +400,8 @@ class FakeCore:
         self.validations = 0
         self.renders = 0
         self.render_error: Exception | None = None
+        self.on_render: Callable[[], None] | None = None  # e.g. move the harness clock on
+        self.rendered_segmentations: list[bytes | None] = []  # what each render got as the map
         self.lock = threading.Lock()
 
     def parse_landmarks(self, raw: Any, face_index: int = 0) -> FakeLandmarks:
@@ -407,7 +417,7 @@ class FakeCore:
     def check_inputs(
         self,
         image: bytes,
-        segmentation: bytes,
+        segmentation: bytes | None,
         landmarks: Any,
         limits: Any = None,
         label_scheme: str = "lapa",
@@ -420,10 +430,18 @@ class FakeCore:
             raise NoFace("segmentation_map", "no face")
 
     def render(
-        self, image: bytes, segmentation: bytes, landmarks: Any, options: Any = None, limits: Any = None
+        self,
+        image: bytes,
+        segmentation: bytes | None,
+        landmarks: Any,
+        options: Any = None,
+        limits: Any = None,
     ) -> FakeResult:
         with self.lock:
             self.renders += 1
+            self.rendered_segmentations.append(segmentation)
+        if self.on_render is not None:
+            self.on_render()
         if self.render_error is not None:
             raise self.render_error
         if image == b"bad":
@@ -470,3 +488,22 @@ def make_harness(*, notify: bool = False, **settings: Any) -> Harness:
 
 def now() -> float:
     return time.time()
+
+
+class SpyRepository:
+    """A job repository that records every call (its name and what it returned), to compare the
+    work two paths do. Install it as ``service.jobs`` before the use case is first built."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, object]] = []
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self.inner, name)
+
+        def call(*args: object, **kwargs: object) -> object:
+            result = method(*args, **kwargs)
+            self.calls.append((name, result))
+            return result
+
+        return call

@@ -34,14 +34,68 @@ def test_unknown_job_is_404_json() -> None:
 
 
 def test_a_body_missing_a_field_is_400_naming_it() -> None:
-    response = _call(_event("api_submit_v1.json", body=json.dumps({"image": "aGk=", "landmarks": []})))
+    # segmentation_map is optional; the landmarks are not
+    response = _call(
+        _event("api_submit_v1.json", body=json.dumps({"image": "aGk=", "segmentation_map": "aGk="}))
+    )
     assert response["statusCode"] == 400
-    assert json.loads(response["body"])["error"]["field"] == "segmentation_map"
+    assert json.loads(response["body"])["error"]["field"] == "landmarks"
 
 
 def test_an_oversized_body_is_413_before_parsing() -> None:
     response = _call(_event("api_submit_v1.json", body="x" * 1_000_001))
     assert response["statusCode"] == 413
+
+
+def _submit_with_type(content_type: str, body: str = "") -> dict[str, Any]:
+    event = _event("api_submit_v1.json", body=body or json.dumps({"image": "aGk=", "landmarks": []}))
+    for key in [k for k in event["headers"] if k.lower() == "content-type"]:
+        del event["headers"][key]
+    for key in [k for k in event["multiValueHeaders"] if k.lower() == "content-type"]:
+        del event["multiValueHeaders"][key]
+    event["headers"]["Content-Type"] = content_type
+    event["multiValueHeaders"]["Content-Type"] = [content_type]
+    return _call(event)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "Application/JSON",
+        "APPLICATION/JSON; CHARSET=UTF-8",
+        "application/json; charset=UTF-8",
+        "application/vnd.api+json",
+        "application/problem+json",
+        "Application/Problem+JSON ; charset=utf-8",
+    ],
+)
+def test_every_json_media_type_is_read_as_json(content_type: str) -> None:
+    # Media types are case-insensitive and */*+json is JSON: the body is validated (400 naming the
+    # missing field), never a 500
+    response = _submit_with_type(content_type)
+    assert response["statusCode"] == 400, response["body"]
+    assert json.loads(response["body"])["error"]["field"] == "landmarks"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; b=x", "json"]
+)
+def test_a_non_json_media_type_is_415_naming_the_header(content_type: str) -> None:
+    response = _submit_with_type(content_type)
+    assert response["statusCode"] == 415, response["body"]
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "UnsupportedMediaType" and error["field"] == "Content-Type"
+    assert "Content-Type" in error["message"]
+
+
+def test_the_body_limit_counts_bytes_not_characters() -> None:
+    # 400,000 characters of 3-byte text: 1.2 MB of UTF-8, over the 1,000,000-byte limit
+    body = json.dumps({"image": "€" * 400_000}, ensure_ascii=False)
+    assert len(body) < 1_000_000 < len(body.encode())
+    response = _call(_event("api_submit_v1.json", body=body))
+    assert response["statusCode"] == 413, response["body"][:300]
+    assert json.loads(response["body"])["error"]["code"] == "PayloadTooLarge"
 
 
 def test_cors_headers_only_when_an_origin_is_configured() -> None:
@@ -169,12 +223,14 @@ _PREFIXES = ("/api/v1", "/api/v1/frontal/crop")
 
 
 def _as_client(event: dict[str, Any], key_id: str | None = None, key: str | None = None) -> dict[str, Any]:
-    """``event`` as a client sends it: API Gateway's key id in the identity, and/or an x-api-key."""
+    """``event`` as the gateway sends it: API Gateway's key id in the identity, and/or the key it
+    checked (``identity.apiKey``, also the ``x-api-key`` header)."""
     identity = event["requestContext"].setdefault("identity", {})
     identity.pop("apiKeyId", None)
     if key_id is not None:
         identity["apiKeyId"] = key_id
     if key is not None:
+        identity["apiKey"] = key
         event["headers"]["x-api-key"] = key
         event["multiValueHeaders"]["x-api-key"] = [key]
     return event
@@ -276,6 +332,31 @@ def test_without_key_ids_the_x_api_key_header_scopes_the_status() -> None:
     _not_found_like_an_unknown_id(api, api.status(job_a), job_a)
 
 
+def test_the_scope_is_the_key_the_gateway_checked_never_a_repeated_header() -> None:
+    # Given a job of the key the gateway checked ("secret-a", in requestContext.identity.apiKey)
+    api = _Api()
+    job_id = api.submit(key="secret-a")["id"]
+
+    def repeated(event: dict[str, Any], values: list[str]) -> dict[str, Any]:
+        event["headers"]["x-api-key"] = values[-1]
+        event["multiValueHeaders"]["x-api-key"] = values
+        return event
+
+    # When the same caller repeats x-api-key with an empty or another value beside the checked one
+    for values in (["secret-a", ""], ["", "secret-a"], ["secret-a", "secret-b"], [""]):
+        mine = api(repeated(_status_event(job_id, key="secret-a"), values))
+        # Then it is still the checked key's client: its job, nobody else's scope
+        assert mine["statusCode"] == 200, (values, mine["body"])
+    # and a header naming A's key does not make another checked key A (nor does an empty one local)
+    _not_found_like_an_unknown_id(
+        api, api(repeated(_status_event(job_id, key="secret-b"), ["secret-a"])), job_id
+    )
+    keyless_job = api.submit()["id"]
+    _not_found_like_an_unknown_id(
+        api, api(repeated(_status_event(keyless_job, key="secret-a"), [""])), keyless_job
+    )
+
+
 def test_without_any_key_everyone_is_the_local_scope_and_reads_every_local_job() -> None:
     # The local stack without --api-key: one client, everything keeps working
     api = _Api()
@@ -305,24 +386,34 @@ def test_a_job_written_before_scopes_is_read_only_without_a_key() -> None:
     _not_found_like_an_unknown_id(api, api.status(job_id, key="secret-a"), job_id)
 
 
-def test_a_finished_job_returned_by_submit_is_the_callers_own() -> None:
+def test_another_clients_inputs_are_answered_as_new_inputs_are() -> None:
     # Given content rendered for key A
     api = _Api()
     job_a = api.submit(key_id="keyA1")["id"]
     api.h.service.process(job_a)
 
-    # When key B submits the same content, it gets a finished job at once (200)
-    response = api(_submit_event(key_id="keyB2"))
-    assert response["statusCode"] == 200
-    finished = json.loads(response["body"])
-    job_b = finished["id"]
+    # When key B submits the same content, and key C content nobody sent
+    known = api(_submit_event(key_id="keyB2"))
+    fresh_event = _submit_event(key_id="keyC3")
+    fresh_event["body"] = _SUBMIT_BODY.replace("aW1n", "aW1nMg==")
+    fresh = api(fresh_event)
 
-    # Then that job is B's: its status_url answers B with the same job, and not A
-    assert job_b != job_a and finished["status"] == "completed"
-    assert finished["status_url"].endswith(f"/status/{job_b}")
+    # Then both answers are the same 202 pending, byte for byte but for the job id: nothing says
+    # that A sent B's inputs
+    job_b, job_c = json.loads(known["body"])["id"], json.loads(fresh["body"])["id"]
+    assert known["statusCode"] == fresh["statusCode"] == 202
+    assert json.loads(known["body"])["status"] == "pending" and job_b != job_a
+    assert known["body"].replace(job_b, job_c) == fresh["body"]
+    assert (known.get("headers"), known.get("multiValueHeaders")) == (
+        fresh.get("headers"),
+        fresh.get("multiValueHeaders"),
+    )
+
+    # When B's job is processed: it completes as B's own, with A's render, which A cannot read
+    api.h.service.process(job_b)
     polled = api.status(job_b, key_id="keyB2")
-    assert polled["statusCode"] == 200
-    assert {k: v for k, v in json.loads(polled["body"]).items() if k != "client_reference"} == finished
+    assert polled["statusCode"] == 200 and json.loads(polled["body"])["status"] == "completed"
+    assert api.h.core.renders == 1
     _not_found_like_an_unknown_id(api, api.status(job_b, key_id="keyA1"), job_b)
     # and A's identical submit still returns A's own job
     again = json.loads(api(_submit_event(key_id="keyA1"))["body"])

@@ -108,3 +108,21 @@ def test_normalised_landmarks_keep_their_precision_until_scaled() -> None:
     # and pixel documents are still rounded to 1/1000 px
     px = parse_landmarks({"landmarks": [[{"x": 1.23456789, "y": 2.0}] * 478], "dimensions": [10, 10]})
     assert b'"x":1.235' in canonical_landmarks(px)
+
+
+def test_a_job_without_a_map_hashes_unlike_any_job_with_one() -> None:
+    # The "no map" marker stands where a map's length prefix would: no map (not even an empty one,
+    # nor one whose bytes are the marker) and no shifting of the other parts hashes alike.
+    without = content_hash(b"img", None, b"lm", b"{}", "v1")
+    assert without == content_hash(b"img", None, b"lm", b"{}", "v1")
+    for seg in (b"", b"\xff" * 8, b"map"):
+        assert without != content_hash(b"img", seg, b"lm", b"{}", "v1")
+    assert without != content_hash(b"img", b"lm", b"{}", b"", "v1")
+
+
+def test_prepare_without_a_map_keeps_it_absent() -> None:
+    h = make_harness()
+    with_map = h.service.prepare(b"img", b"map", [[1.0, 2.0]], RenderOptions())
+    without = h.service.prepare(b"img", None, [[1.0, 2.0]], RenderOptions())
+    assert without.segmentation_map is None
+    assert without.content_hash != with_map.content_hash

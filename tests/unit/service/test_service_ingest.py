@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from facesvg.service.dropfolder import IngestOutcome
@@ -44,9 +45,9 @@ def _drop(h: Harness, name: str, files: dict[str, bytes]) -> IngestOutcome:
 
 def test_the_job_starts_once_all_three_files_exist_and_results_are_published() -> None:
     h = make_harness()
+    assert _drop(h, "face-1", {"segmentation_map.png": b"map"}) is IngestOutcome.WAITING
     assert _drop(h, "face-1", {"image.png": b"img"}) is IngestOutcome.WAITING
-    assert _drop(h, "face-1", {"landmarks.json": LANDMARKS.encode()}) is IngestOutcome.WAITING
-    assert _drop(h, "face-1", {"segmentation_map.png": b"map"}) is IngestOutcome.SUBMITTED
+    assert _drop(h, "face-1", {"landmarks.json": LANDMARKS.encode()}) is IngestOutcome.SUBMITTED
     assert len(h.queue.messages) == 1
     job_id = h.queue.messages[0].job_id
     assert not [k for k in h.blobs.objects if k.startswith("results/face-1/")]  # nothing until it finishes
@@ -58,16 +59,45 @@ def test_the_job_starts_once_all_three_files_exist_and_results_are_published() -
     assert "results/face-1/regions/nose.svg" in h.blobs.objects
 
 
+def test_image_and_landmarks_are_a_complete_set_without_a_map() -> None:
+    # Given a folder holding only the image and the landmarks
+    h = make_harness()
+    assert _drop(h, "two", {"image.png": b"img"}) is IngestOutcome.WAITING
+    assert _drop(h, "two", {"landmarks.json": LANDMARKS.encode()}) is IngestOutcome.SUBMITTED
+    # Then one job, whose stored map is the empty "no map" object the worker reads as None
+    assert len(h.queue.messages) == 1
+    job = h.jobs.get_job(h.queue.messages[0].job_id)
+    assert job is not None
+    assert h.blobs.objects[f"inputs/{job.content_hash}/segmentation_map"] == b""
+    h.service.process(job.job_id)
+    assert h.core.rendered_segmentations[-1] is None
+    assert h.blobs.objects["results/two/face.svg"] == b"<svg>face</svg>"
+
+
+def test_a_map_uploaded_after_a_mapless_set_renders_the_set_again_with_it() -> None:
+    # Given a map-less set taken (the map was uploaded last)
+    h = make_harness()
+    outcomes = _upload_one_at_a_time(
+        h, "late", {"image.png": b"img", "landmarks.json": LANDMARKS.encode(), "segmentation_map.png": b"map"}
+    )
+    # Then the map starts a second job, with the map: a different content hash
+    assert outcomes == [IngestOutcome.WAITING, IngestOutcome.SUBMITTED, IngestOutcome.SUBMITTED]
+    first, second = (h.jobs.get_job(m.job_id) for m in h.queue.messages)
+    assert first is not None and second is not None and first.content_hash != second.content_hash
+    h.service.process(second.job_id)
+    assert h.core.rendered_segmentations[-1] == b"map"
+
+
 def test_a_repeated_event_does_not_start_a_second_job() -> None:
     h = make_harness()
-    _drop(h, "f", {"image.png": b"img", "landmarks.json": LANDMARKS.encode(), "segmentation_map.png": b"map"})
+    _drop(h, "f", {"segmentation_map.png": b"map", "image.png": b"img", "landmarks.json": LANDMARKS.encode()})
     assert h.service.ingest(h.service.settings.bucket, "incoming/f/image.png") is IngestOutcome.SUBMITTED
     assert len(h.queue.messages) == 1
 
 
 def test_a_second_folder_with_the_same_content_gets_the_finished_results_at_once() -> None:
     h = make_harness()
-    files = {"image.png": b"img", "landmarks.json": LANDMARKS.encode(), "segmentation_map.png": b"map"}
+    files = {"segmentation_map.png": b"map", "image.png": b"img", "landmarks.json": LANDMARKS.encode()}
     _drop(h, "first", files)
     h.service.process(h.queue.messages[0].job_id)
 
@@ -106,7 +136,7 @@ def test_events_for_other_buckets_or_paths_are_ignored() -> None:
 
 def test_a_job_failing_on_its_inputs_publishes_an_error_file() -> None:
     h = make_harness()
-    _drop(h, "f", {"image.png": b"img", "landmarks.json": LANDMARKS.encode(), "segmentation_map.png": b"map"})
+    _drop(h, "f", {"segmentation_map.png": b"map", "image.png": b"img", "landmarks.json": LANDMARKS.encode()})
     from facesvg.core.errors import InputError
 
     h.core.render_error = InputError("segmentation_map", "corrupt")
@@ -479,6 +509,8 @@ def test_options_json_stays_in_force_until_replaced_or_deleted() -> None:
     [
         (b'{"label_schema": "faceparsing19"}', "options.label_schema", "did you mean 'label_scheme'"),
         (b'{"canvas_size": 99999}', "options.canvas_size", "less than or equal to 4096"),
+        (b'{"face_index": true}', "options.face_index", "valid integer"),
+        (b'{"canvas_size": 512.0}', "options.canvas_size", "valid integer"),
         (b'{"label_scheme": "celeba"}', "options.label_scheme", "faceparsing19"),
         (b'{"zones": ["nose", "third_eye"]}', "options.zones", "third_eye"),
         (b'{"style": {"fill": "red"}}', "options.style.fill", "pattern"),
@@ -534,7 +566,9 @@ def test_an_oversized_options_json_is_refused_before_it_is_parsed(
     if not listed_size:  # a store whose listing has no sizes: the bytes are checked before parsing
         real_list = h.blobs.list_objects
         monkeypatch.setattr(
-            h.blobs, "list_objects", lambda prefix: [o._replace(size=-1) for o in real_list(prefix)]
+            h.blobs,
+            "list_objects",
+            lambda prefix, limit=None: [o._replace(size=-1) for o in real_list(prefix, limit)],
         )
     big = b'{"zones": "all", "pad": "' + b" " * layout.INGEST_OPTIONS_MAX_BYTES + b'"}'
 
@@ -557,3 +591,40 @@ def test_an_options_json_of_exactly_the_bound_is_accepted() -> None:
     exact = head + b" " * (layout.INGEST_OPTIONS_MAX_BYTES - len(head))
     assert _upload_one_at_a_time(h, "f", {"options.json": exact, **SET_A})[-1] is IngestOutcome.SUBMITTED
     assert _options_of(h, h.queue.messages[0].job_id) == {"zones": "all"}
+
+
+def test_stray_files_cost_a_bounded_listing_and_one_error_write_per_change() -> None:
+    # Given a folder that receives 300 files it does not accept, one event each (and a good folder)
+    h = make_harness()
+    listed: list[int] = []
+    real_list, real_put = h.blobs.list_objects, h.blobs.put
+    writes: list[str] = []
+
+    def counting_list(prefix: str, limit: int | None = None) -> list[Any]:
+        page = real_list(prefix, limit)
+        listed.append(len(page))
+        return page
+
+    def counting_put(key: str, data: bytes, content_type: str) -> None:
+        writes.append(key)
+        real_put(key, data, content_type)
+
+    h.blobs.list_objects = counting_list  # type: ignore[method-assign]
+    h.blobs.put = counting_put  # type: ignore[method-assign]
+    for i in range(300):
+        assert _drop(h, "junk", {f"stray-{i:03d}.bin": b"x"}) is IngestOutcome.INVALID
+
+    # Then each event listed one bounded page, and error.json was written only when it changed
+    # (the first five names stay the first five: the error says the same thing)
+    assert len(listed) == 300 and max(listed) <= 16, max(listed)  # the accepted names + 2, not 300
+    assert writes.count("results/junk/error.json") == 5, writes.count("results/junk/error.json")
+    error = json.loads(h.blobs.objects["results/junk/error.json"])["error"]
+    assert error["code"] == "InvalidFileName" and "'stray-000.bin'" in error["message"]
+    # and an accepted file among the junk still finds the folder refused, from the bounded page
+    listed.clear()
+    assert _drop(h, "junk", {"image.png": b"img"}) is IngestOutcome.INVALID
+    assert len(listed) == 1 and listed[0] <= 16
+    # while another folder is not affected at all
+    two = {"image.png": b"img", "landmarks.json": LANDMARKS.encode()}
+    assert _drop(h, "good", two) is IngestOutcome.WAITING
+    assert _drop(h, "good", {"segmentation_map.png": b"map"}) is IngestOutcome.SUBMITTED

@@ -7,7 +7,7 @@ from facesvg.core.options import RenderOptions
 from facesvg.service.errors import JobNotFound
 from facesvg.service.models import Job, JobStatus
 from facesvg.service.results_cache import CachingReader, ImmutableCache
-from service_fakes import FakeBlobStore, Harness, make_harness
+from service_fakes import FakeBlobStore, Harness, SpyRepository, make_harness
 
 
 def test_a_completed_jobs_results_are_read_once_then_served_from_the_cache() -> None:
@@ -156,9 +156,10 @@ def test_a_body_over_the_budget_sheds_the_largest_optional_fields_in_order() -> 
     ],
 )
 def test_may_read_only_its_own_scope(caller: str, job_scope: str, readable: bool) -> None:
-    from facesvg.service.scopes import may_read
+    from facesvg.service.scopes import may_read, readable_scopes
 
     assert may_read(caller, job_scope) is readable
+    assert (job_scope in readable_scopes(caller)) is readable  # what the store filters by
 
 
 def test_get_job_in_another_scope_is_not_found_with_the_unknown_ids_message() -> None:
@@ -178,3 +179,30 @@ def test_get_job_in_another_scope_is_not_found_with_the_unknown_ids_message() ->
         h.service.get_job(job_id, scope="key:B2")
     assert str(foreign.value) == str(unknown.value)
     assert (foreign.value.code, foreign.value.message) == (unknown.value.code, unknown.value.message)
+
+
+@pytest.mark.parametrize("foreign_scope", ["key:A1", "drop", ""])
+def test_another_clients_job_costs_the_same_reads_as_an_unknown_id(foreign_scope: str) -> None:
+    # Given a completed job of another scope, and an id no job has
+    h = make_harness()
+    prepared = h.service.prepare(b"img", b"map", [[1, 2], [3, 4]], RenderOptions.model_validate({}))
+    job_id = h.service.submit(prepared, source="api", scope=foreign_scope).job.job_id
+    h.service.process(job_id)
+    unknown_id = "f" * 32
+    spy = SpyRepository(h.jobs)
+    h.service.jobs = spy  # type: ignore[assignment]  # the status reader is built on first use
+
+    def reads(job_id: str) -> list[tuple[str, object]]:
+        spy.calls.clear()
+        with pytest.raises(JobNotFound):
+            h.service.get_job(job_id, scope="key:B2")
+        return spy.calls
+
+    # When key B2 asks for each
+    foreign, unknown = reads(job_id), reads(unknown_id)
+
+    # Then both made the same one read of the table, and both got nothing back from it (the store
+    # filtered the foreign job out: it is never returned, parsed or compared here)
+    assert foreign == unknown == [("get_job_in_scopes", None)]
+    # and the blobs were not touched on either path
+    assert not [k for k in h.blobs.gets if k.startswith("results/")]

@@ -9,7 +9,8 @@ from facesvg.core.errors import InputError, NoFace
 from facesvg.core.options import RenderOptions
 from facesvg.service.errors import ServiceUnavailable
 from facesvg.service.models import JobStatus
-from service_fakes import make_harness
+from facesvg.service.submit import SubmitOutcome
+from service_fakes import SpyRepository, make_harness
 
 OPTS = RenderOptions.model_validate({})
 LM = [[1.0, 2.0], [3.0, 4.0]]
@@ -152,26 +153,71 @@ def test_a_job_pending_for_too_long_is_enqueued_again_once() -> None:
 # -- the job cache is per client (API key); the render is shared ------------------------------
 
 
-def test_two_clients_get_their_own_job_for_identical_inputs_and_share_the_render() -> None:
+def test_another_clients_identical_inputs_are_a_new_job_made_as_any_new_inputs_are() -> None:
+    # Given inputs client A submitted and that were rendered (the render took 2.5 s)
     h = make_harness()
+    spy = SpyRepository(h.jobs)
+    h.service.jobs = spy  # type: ignore[assignment]  # before the submitter is built
+    h.core.on_render = lambda: h.clock.__setitem__(0, h.clock[0] + 2.5)
     first = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:A")
     h.service.process(first.job.job_id)
     h.clock[0] += 60
 
-    # When a second client (another API key) submits the same inputs
-    second = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:B")
+    def submitted(image: bytes, scope: str) -> tuple[SubmitOutcome, list[str], list[str]]:
+        spy.calls.clear()
+        puts = len(h.blobs.puts)
+        outcome = h.service.submit(h.service.prepare(image, b"map", LM, OPTS), source="api", scope=scope)
+        return outcome, [name for name, _ in spy.calls], [k.rsplit("/", 1)[-1] for k in h.blobs.puts[puts:]]
 
-    # Then it gets its own job record (own id and times), already completed from the shared render:
-    # nothing validated, uploaded, enqueued or rendered again
-    assert second.created and second.job.job_id != first.job.job_id
-    assert second.job.created_at != first.job.created_at and second.job.scope == "key:B"
-    assert second.job.status is JobStatus.COMPLETED
-    finished = h.jobs.get_job(first.job.job_id)
-    assert finished is not None and second.job.result == finished.result
-    assert h.core.validations == 1 and h.core.renders == 1 and len(h.queue.messages) == 1
+    # When client B submits the same inputs, and client C inputs nobody sent
+    known, known_calls, known_puts = submitted(b"img", "key:B")
+    fresh, fresh_calls, fresh_puts = submitted(b"img2", "key:C")
+
+    # Then B's job is new and pending like C's, made by the same work: the same table calls, the
+    # same uploads, checked and enqueued (nothing B could time or see differs)
+    assert known.created and fresh.created and known.job.job_id != first.job.job_id
+    assert known.job.status is fresh.job.status is JobStatus.PENDING
+    assert known_calls == fresh_calls and known_puts == fresh_puts
+    assert h.core.validations == 3 and [m.job_id for m in h.queue.messages][1:] == [
+        known.job.job_id,
+        fresh.job.job_id,
+    ]
     # and the same client again gets its own job back
     again = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:B")
-    assert not again.created and again.job.job_id == second.job.job_id
+    assert not again.created and again.job.job_id == known.job.job_id
+
+
+def test_a_job_over_an_earlier_render_completes_with_it_no_sooner_than_that_render_took() -> None:
+    # Given client A's job rendered in 2.5 s, and client B's job for the same inputs
+    h = make_harness()
+    h.core.on_render = lambda: h.clock.__setitem__(0, h.clock[0] + 2.5)
+    first = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:A")
+    h.service.process(first.job.job_id)
+    second = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:B")
+    h.sleeps.clear()
+
+    # When B's job is processed
+    assert h.service.process(second.job.job_id) == "completed"
+
+    # Then it is A's render (not rendered again), handed over after waiting as long as it took
+    done_a, done_b = h.jobs.get_job(first.job.job_id), h.jobs.get_job(second.job.job_id)
+    assert done_a is not None and done_b is not None and done_b.status is JobStatus.COMPLETED
+    assert done_b.result == done_a.result and done_a.result is not None
+    assert done_a.result.render_seconds == 2.5
+    assert h.core.renders == 1 and h.sleeps == [2.5]
+
+
+def test_a_render_item_without_its_duration_is_rendered_again() -> None:
+    # A render recorded before durations were: how long to wait is unknown, so B's job renders
+    h = make_harness()
+    first = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:A")
+    h.service.process(first.job.job_id)
+    digest = first.job.content_hash
+    h.jobs.renders[digest] = h.jobs.renders[digest].model_copy(update={"render_seconds": None})
+    second = h.service.submit(h.service.prepare(b"img", b"map", LM, OPTS), source="api", scope="key:B")
+
+    assert h.service.process(second.job.job_id) == "completed"
+    assert h.core.renders == 2
 
 
 def test_a_second_client_while_the_first_job_is_still_pending_gets_its_own_pending_job() -> None:

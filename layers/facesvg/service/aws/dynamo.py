@@ -125,6 +125,28 @@ class DynamoJobRepository:
         item = self.client.get_item(TableName=self.table, Key={_PK: _s(_JOB + job_id)}, ConsistentRead=True)
         return job_from_item(item["Item"]) if "Item" in item else None
 
+    @translated("DynamoDB: reading a job")
+    def get_job_in_scopes(self, job_id: str, scopes: tuple[str, ...]) -> Job | None:
+        # A Query whose filter runs in DynamoDB: a job of another scope comes back as no item at
+        # all, exactly as an unknown id does (same request, same empty answer, same parsing).
+        named = [s for s in scopes if s]
+        tests = [f"#scope = :s{i}" for i in range(len(named))]
+        if "" in scopes:
+            tests.append("attribute_not_exists(#scope)")
+        out = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="#pk = :pk",
+            FilterExpression=" OR ".join(tests) if tests else "attribute_not_exists(#pk)",
+            ExpressionAttributeNames={"#pk": _PK, "#scope": "scope"},
+            ExpressionAttributeValues={
+                ":pk": _s(_JOB + job_id),
+                **{f":s{i}": _s(s) for i, s in enumerate(named)},
+            },
+            ConsistentRead=True,
+        )
+        items = out.get("Items") or []
+        return job_from_item(items[0]) if items else None
+
     @translated("DynamoDB: reading a cache item")
     def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None:
         item = self.client.get_item(

@@ -91,16 +91,20 @@ class S3BlobStore:
         return keys
 
     @translated("S3: listing objects")
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str, limit: int | None = None) -> list[ObjectInfo]:
+        if limit is not None:  # one page of at most ``limit`` keys (S3 returns them in key order)
+            pages = [self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=limit)]
+        else:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         found: list[ObjectInfo] = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in pages:
             found.extend(
                 ObjectInfo(
                     o["Key"], str(o.get("ETag", "")), o["LastModified"].timestamp(), int(o.get("Size", -1))
                 )
                 for o in page.get("Contents", [])
             )
-        return found
+        return found[:limit] if limit is not None else found
 
     @translated("S3: reading an object")
     def get_tagged(self, key: str) -> tuple[bytes, str]:

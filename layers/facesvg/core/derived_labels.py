@@ -1,0 +1,300 @@
+"""A LaPa label map derived from the 478 landmarks and the photo, for clients without a parsing model.
+
+The facial features come from the mesh's own published contours (``mesh_connections``): eyes and
+brows are the areas their lid and brow chains enclose, the lips lie between the outer and the inner
+lip loop (the mouth inside the inner one), the nose is the hull of the nose set (bridge from the
+nasion down to the alae). Skin, hair and background come from the photo's colours
+(``skin_model``), seeded from pixels the mesh says are skin (the cheeks and the nose): so the
+forehead ends where the hair starts, a fringe is hair, and an ear beside the face oval is skin
+(LaPa labels ears as skin; ``core.ears`` finds them there, as for a client's map).
+
+Where skin may be: inside the face oval, above it as far as a forehead reaches (the oval's upper
+half stretched up: MediaPipe puts its top below the hairline), and beside it where ears are. Below
+the jaw is the neck, background in LaPa. Inside the oval below the brows the face is skin whatever
+its colour (a beard, a shadow: LaPa calls both skin), except at the oval's rim, where hair or the
+background can show (a fringe at the temples, the far side of a turned face).
+
+All work on colour is done on a crop round the face reduced to ``WORK_SCALE`` px per inter-eye
+distance, whatever the photo's size: a few milliseconds. Lengths are in inter-eye distances.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facesvg.core import ears, skin_model
+from facesvg.core import landmarks_topology as topo
+from facesvg.core import mesh_connections as mc
+from facesvg.core.face_geometry import Geometry, geometry
+from facesvg.core.face_template import TEMPLATE
+from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, MOUTH, NOSE, SKIN, UPPER_LIP
+
+WORK_SCALE = 40.0  # px per inter-eye distance where colours are classified
+CROP_SIDE = 1.0  # the crop reaches this far beside the oval (ears; the background beyond them)
+CROP_UP = 1.4  # ... and above it (the hair)
+FOREHEAD_REACH = 2.2  # the oval's upper half stretched this much up: where forehead skin may be
+RIM = 0.12  # the band inside the oval edge where colour decides even below the brows
+EAR_OUT = 0.9  # ears reach this far out from the oval
+
+
+def _loop(chain_a: tuple[int, ...], chain_b: tuple[int, ...]) -> tuple[int, ...]:
+    """Two chains that bound an area (a brow's upper and lower edge) joined into one loop, end to
+    the nearer end (decided on the frontal template, so it holds for any pose)."""
+    t = TEMPLATE
+    same = np.hypot(*(t[chain_a[-1]] - t[chain_b[-1]])) + np.hypot(*(t[chain_a[0]] - t[chain_b[0]]))
+    crossed = np.hypot(*(t[chain_a[-1]] - t[chain_b[0]])) + np.hypot(*(t[chain_a[0]] - t[chain_b[-1]]))
+    return chain_a + (chain_b[::-1] if same < crossed else chain_b)
+
+
+def _halves(loop: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A lip loop split at its corners (the two indices farthest apart on the template) into the
+    upper and the lower half, each corner to corner."""
+    t = TEMPLATE[list(loop)]
+    i, j = sorted((int(np.argmin(t[:, 0])), int(np.argmax(t[:, 0]))))
+    a, b = loop[i : j + 1], loop[j:] + loop[: i + 1]
+    a, b = (
+        (a if TEMPLATE[a[0], 0] < TEMPLATE[a[-1], 0] else a[::-1]),
+        (b if TEMPLATE[b[0], 0] < TEMPLATE[b[-1], 0] else b[::-1]),
+    )  # both from the image-left corner of the frontal template
+    upper_a = TEMPLATE[list(a[1:-1])][:, 1].mean() < TEMPLATE[list(b[1:-1])][:, 1].mean()
+    return (a, b) if upper_a else (b, a)
+
+
+_EYES = (mc.chains(mc.FACEMESH_RIGHT_EYE)[0], mc.chains(mc.FACEMESH_LEFT_EYE)[0])
+_BROWS = tuple(_loop(*mc.chains(e)) for e in (mc.FACEMESH_RIGHT_EYEBROW, mc.FACEMESH_LEFT_EYEBROW))
+_OUTER_LIP, _INNER_LIP = sorted(mc.chains(mc.FACEMESH_LIPS), key=lambda c: -len(set(c) & {0, 17}))
+_UPPER_OUTER, _LOWER_OUTER = _halves(_OUTER_LIP)
+_UPPER_INNER, _LOWER_INNER = _halves(_INNER_LIP)
+# The published nose set outlines the bridge and the alae; the nose of a parsing map is an area,
+# out to the side walls: the hull of the set and of the side-wall points the core's nose template
+# already uses (``landmarks_topology.NOSE_HULL``).
+_NOSE = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL)))
+_OVAL = mc.chains(mc.FACEMESH_FACE_OVAL)[0]
+_IRISES = mc.points(mc.FACEMESH_IRISES)
+
+
+def _fill(mask: np.ndarray, poly: np.ndarray, value: int = 1) -> None:
+    cv2.fillPoly(mask, [np.rint(poly * 16).astype(np.int32)], value, lineType=cv2.LINE_8, shift=4)
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    return cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+
+
+def _forehead_reach(g: Geometry) -> np.ndarray:
+    """The face oval with its part above the brows stretched up (where forehead skin may be)."""
+    oval = g.at(_OVAL).copy()
+    brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
+    up = _up(g)  # the face's up, not the image's
+    level = float((brows @ up).mean())
+    height = oval @ up - level
+    above = height > 0
+    oval[above] += ((FOREHEAD_REACH - 1.0) * height[above])[:, None] * up
+    return oval
+
+
+def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """LaPa labels ``(H, W)`` uint8 for ``image`` (BGR) from its landmarks (``(N, 2)`` image px)."""
+    h, w = image.shape[:2]
+    g = geometry(points, max(h, w))
+    out = np.zeros((h, w), np.uint8)
+    oval = g.at(_OVAL)
+    reach = _forehead_reach(g)
+    ear_zone = _ear_zones(g)
+    zone = np.vstack([reach, oval, *ear_zone])
+    x0, y0 = np.floor(zone.min(0) - CROP_SIDE * g.scale).astype(int)
+    x1, y1 = np.ceil(zone.max(0) + CROP_SIDE * g.scale).astype(int)
+    y0 = min(y0, int(np.floor(zone[:, 1].min() - CROP_UP * g.scale)))
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return out
+    f = min(1.0, WORK_SCALE / max(g.scale, 1e-6))
+    # The reduction starts with whole k x k blocks (INTER_AREA's fast path), then the rest.
+    k = max(1, int(1.0 / f))
+    x1, y1 = x0 + (x1 - x0) // k * k, y0 + (y1 - y0) // k * k
+    ww, wh = max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f))
+    sx, sy = ww / (x1 - x0), wh / (y1 - y0)
+
+    def small(poly: np.ndarray) -> np.ndarray:
+        return (poly - (x0, y0)) * (sx, sy) + (0.5 * sx - 0.5, 0.5 * sy - 0.5)
+
+    crop = image[y0:y1, x0:x1]
+    if k > 1:
+        crop = cv2.resize(crop, ((x1 - x0) // k, (y1 - y0) // k), interpolation=cv2.INTER_AREA)
+    crop = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_AREA)
+    masks = {name: np.zeros((wh, ww), np.uint8) for name in ("oval", "reach", "ears", "seed", "feat")}
+    _fill(masks["oval"], small(oval))
+    _fill(masks["reach"], small(reach))
+    for poly in ear_zone:
+        _fill(masks["ears"], small(poly))
+    for side in ("R", "L"):
+        _fill(masks["seed"], small(g.chain("CHEEK", side)))
+    _fill(masks["seed"], small(_hull(g.at(_NOSE))))
+    for poly in _feature_polys(g, with_nose=False):
+        _fill(masks["feat"], small(poly))
+    feat = cv2.dilate(masks["feat"], np.ones((3, 3), np.uint8))
+    seed = masks["seed"] & (1 - feat)
+    allowed = masks["oval"] | masks["reach"] | masks["ears"]
+    brow_line = np.zeros_like(masks["oval"])
+    _fill(brow_line, small(_below_brows(g)))
+    # Hair is sought above the brows, outside the oval (never on the neck or the shoulders).
+    brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
+    below_brows = np.zeros_like(masks["oval"])
+    _fill(below_brows, small(_below(g, brows[int(np.argmax(brows @ _up(g)))])))
+    hair_zone = (1 - below_brows) & (1 - masks["oval"]) & (1 - masks["ears"])
+    margins = skin_model.classify(crop, seed, allowed, hair_zone, g.scale * f)
+    score, hair_vs_bg = margins.skin, margins.hair
+    # Ears: their own colour (redder, in shade), within the ear zones.
+    score = np.where(masks["ears"] > 0, np.maximum(score, margins.loose), score).astype(np.float32)
+    # Inside the oval below the brows (off its rim) the face is skin whatever its colour.
+    rim = max(1, round(RIM * g.scale * f))
+    inner = np.asarray(cv2.erode(masks["oval"], np.ones((2 * rim + 1, 2 * rim + 1), np.uint8)), np.uint8)
+    forced = inner & brow_line
+    score = np.where(forced > 0, np.maximum(score, 1.0), score).astype(np.float32)
+    # ... at its rim it is skin unless it is the background (the far side of a turned face); and
+    # below the nose it is skin to the rim (a beard or a shadow at the jaw is skin, as LaPa says).
+    below_nose = np.zeros_like(masks["oval"])
+    _fill(below_nose, small(_below(g, g.pts[topo.NOSE_BASE])))
+    rim_zone = masks["oval"] & brow_line & (1 - inner)
+    score = np.where(rim_zone > 0, np.maximum(score, margins.not_background), score).astype(np.float32)
+    score = np.where((masks["oval"] & below_nose) > 0, np.maximum(score, 1.0), score).astype(np.float32)
+    score = np.where(allowed > 0, score, -1.0).astype(np.float32)
+    # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).
+    apart = _connected(np.asarray(score > 0, np.uint8), seed) == 0
+    score[apart] = np.minimum(score[apart], -1.0)
+
+    # Back to the photo's pixels: the margins are interpolated so the edges are smooth there.
+    size = (x1 - x0, y1 - y0)
+    roi = out[y0:y1, x0:x1]
+    roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
+    roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
+    for value, poly in _labelled_features(g):
+        _fill(out, poly, value)
+    _lip_coloured_mouth_is_lip(out, image, g)
+    return out
+
+
+def _lip_coloured_mouth_is_lip(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
+    """Inside the inner lip loop, what has the lips' colour is lip, not mouth.
+
+    The mesh's inner lip contour runs where the lips part, and on a smile it sits lower than the
+    lower lip's inner edge; on closed lips it leaves a sliver. The mouth is teeth and the dark
+    cavity: a pixel of the loop that the lips' own colour model explains better than the mouth's
+    (two colours) goes to the nearer lip. Without enough mouth pixels to model, the whole sliver
+    goes to the lips."""
+    loop = g.at(_OUTER_LIP)
+    h, w = out.shape
+    x0, y0 = np.maximum(np.floor(loop.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(loop.max(0)).astype(int) + 3, (w, h))
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return
+    roi = out[y0:y1, x0:x1]
+    mouth, upper, lower = (np.asarray(roi == v, np.uint8) for v in (MOUTH, UPPER_LIP, LOWER_LIP))
+    if not mouth.any():
+        return
+    lab = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2Lab).astype(np.float32)
+    core = np.ones((3, 3), np.uint8)
+    lips_model = skin_model.fit(lab[cv2.erode(upper | lower, core) > 0]) or skin_model.fit(
+        lab[(upper | lower) > 0]
+    )
+    mouth_model = skin_model.fit_mixture(lab[cv2.erode(mouth, core) > 0], 2)
+    if lips_model is None:
+        return
+    if mouth_model is None:
+        lip_like = mouth > 0
+    else:
+        _, ll_mouth = mouth_model.d2_and_log_likelihood(lab)
+        lip_like = (mouth > 0) & (lips_model.log_likelihood(lips_model.d2(lab)) > ll_mouth)
+    to_upper = cv2.distanceTransform(1 - upper, cv2.DIST_L2, 3)
+    to_lower = cv2.distanceTransform(1 - lower, cv2.DIST_L2, 3)
+    roi[lip_like & (to_upper < to_lower)] = UPPER_LIP
+    roi[lip_like & (to_upper >= to_lower)] = LOWER_LIP
+
+
+def _as_u8(margin: np.ndarray) -> np.ndarray:
+    """A margin as uint8 round 128 (interpolates several times faster than float32)."""
+    return np.asarray(np.clip(margin * 16.0 + 128.5, 0, 255), np.uint8)
+
+
+def _connected(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The parts of ``mask`` that touch ``seed`` (the face's skin, not a skin-coloured wall)."""
+    n, comp = cv2.connectedComponents(mask, connectivity=4)
+    if n <= 1:
+        return mask
+    keep = np.zeros(n, np.uint8)
+    keep[np.unique(comp[(seed > 0) & (mask > 0)])] = 1
+    keep[0] = 0
+    return keep[comp]
+
+
+def _below_brows(g: Geometry) -> np.ndarray:
+    """The oval's part below the brows' upper edge (a polygon)."""
+    oval = g.at(_OVAL)
+    brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
+    up = _up(g)
+    level = float((brows @ up).max())
+    keep = oval[(oval @ up) <= level]
+    return _hull(np.vstack([keep, brows])) if len(keep) >= 3 else keep
+
+
+def _up(g: Geometry) -> np.ndarray:
+    """The face's up (chin to forehead top), a unit vector."""
+    up = g.pts[topo.FOREHEAD_TOP] - g.pts[topo.CHIN_BOTTOM]
+    out: np.ndarray = up / max(float(np.hypot(*up)), 1e-9)
+    return out
+
+
+def _below(g: Geometry, point: np.ndarray) -> np.ndarray:
+    """A quad covering the face below ``point`` (across the face's up direction)."""
+    up = _up(g)
+    across = np.array([-up[1], up[0]])
+    far = 4.0 * g.scale
+    return np.array(
+        [point - far * across, point + far * across, point + far * (across - up), point - far * (across + up)]
+    )
+
+
+def _ear_zones(g: Geometry) -> list[np.ndarray]:
+    """Beside each side of the oval, from above the brows to below the nose base: where ears are
+    (a box in the face's own frame, so it holds on a tilted head)."""
+    up = _up(g)
+    across = np.array([-up[1], up[0]])
+    brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
+    top = float((brows @ up).max()) + ears.ABOVE_BROW * g.scale
+    bottom = float(g.pts[topo.NOSE_BASE] @ up) - ears.BELOW_NOSE * g.scale
+    nose = float(g.pts[topo.NOSE_TIP] @ across)
+    zones = []
+    for side in ("R", "L"):
+        anchor = float((g.chain("EAR_ANCHOR", side) @ across).mean())
+        out = 1.0 if anchor >= nose else -1.0
+        inner, outer = anchor - out * 0.2 * g.scale, anchor + out * EAR_OUT * g.scale
+        corners = [(inner, top), (outer, top), (outer, bottom), (inner, bottom)]
+        zones.append(np.array([a * across + u * up for a, u in corners]))
+    return zones
+
+
+def _feature_polys(g: Geometry, with_nose: bool = True) -> list[np.ndarray]:
+    return [poly for _, poly in _labelled_features(g, with_nose)]
+
+
+def _labelled_features(g: Geometry, with_nose: bool = True) -> list[tuple[int, np.ndarray]]:
+    """(label, polygon) in painting order: nose, brows, eyes, lips, mouth."""
+    mid_x = g.mid_a * g.pts[:, 1] + g.mid_b
+
+    def side_value(values: tuple[int, int], chain: tuple[int, ...]) -> int:
+        image_left = bool((g.pts[list(chain), 0] < mid_x[list(chain)]).mean() > 0.5)
+        return values[0] if image_left else values[1]
+
+    out: list[tuple[int, np.ndarray]] = []
+    if with_nose:
+        out.append((NOSE, _hull(g.at(_NOSE))))
+    out += [(side_value(BROWS, c), g.at(c)) for c in _BROWS]
+    out += [(side_value(EYES, c), g.at(c)) for c in _EYES]
+    out.append((UPPER_LIP, np.vstack([g.at(_UPPER_OUTER), g.at(_UPPER_INNER)[::-1]])))
+    out.append((LOWER_LIP, np.vstack([g.at(_LOWER_OUTER), g.at(_LOWER_INNER)[::-1]])))
+    out.append((MOUTH, g.at(_INNER_LIP)))
+    return out
+
+
+__all__ = ["BACKGROUND", "derive_labels"]
