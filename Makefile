@@ -1,28 +1,39 @@
 # The front door. Every target installs what it needs into .venv first: `make run` only what
 # running needs, every other target the rest (dev and CDK extras).
 SHELL := /bin/bash
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
-RUN_STAMP := $(VENV)/.installed-run
-REDOC := node_modules/redoc/bundles/redoc.standalone.js
 PYTEST_ARGS ?=
 ARGS ?=
+# Every install comes from uv.lock (hashes checked), made and synced by this uv (pyproject [tool.uv]).
+UV_VERSION := 0.13.10
+UV := $(VENV)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+SYNC := $(UV) sync --locked --inexact --quiet
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed
+REDOC := node_modules/redoc/bundles/redoc.standalone.js
+# What the Lambda artefacts install (infra/layer.py, functions/process/Dockerfile), exported from uv.lock.
+EXPORT := $(UV) export --frozen --no-dev --no-emit-project --format requirements-txt --quiet
+IMAGING := --no-emit-package numpy --no-emit-package opencv-python-headless --no-emit-package simplejpeg
 
-.PHONY: install install-run run test bench bench-cold fidelity bench-e2e load synth lint format clean redrive audit
+.PHONY: install install-run lock run test bench bench-cold fidelity bench-e2e load synth lint format clean redrive audit
 
-# What running the stack needs (the local runtime, the CLI, HEIC/AVIF photos): `make run`.
-$(RUN_STAMP): pyproject.toml
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --editable '.[local,photos]'
+	$(PY) -m pip install --quiet 'uv==$(UV_VERSION)'
+
+# What running the stack needs (the local runtime, the CLI, HEIC/AVIF photos), exactly as locked: `make run`.
+$(RUN_STAMP): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --extra local --extra photos
 	touch $(RUN_STAMP)
 
-# Everything else: tests, linters, the CDK (every other target).
-$(STAMP): $(RUN_STAMP)
-	$(PY) -m pip install --quiet --editable '.[dev,infra]'
-	touch $(STAMP)
+# Everything (runtime, photos, CLI, emulator, dev and infra tools), exactly as locked: every other target.
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --extra dev --extra infra
+	touch $(RUN_STAMP) $(STAMP)
 
 # ReDoc's page (/redoc) is npm's `redoc` (package-lock.json); without Node the stack serves the rest.
 $(REDOC): package-lock.json
@@ -32,6 +43,13 @@ $(REDOC): package-lock.json
 install: $(STAMP) $(REDOC)
 
 install-run: $(RUN_STAMP) $(REDOC)
+
+## lock: re-resolve uv.lock from pyproject.toml (keeps locked versions that still fit; LOCK_ARGS="--upgrade-package numpy") and re-export requirements/
+LOCK_ARGS ?=
+lock: $(UV)
+	$(UV) lock --quiet $(LOCK_ARGS)
+	$(EXPORT) --extra photos -o requirements/lambda-image.txt
+	$(EXPORT) $(IMAGING) -o requirements/lambda-layer.txt
 
 ## run: start the local stack (moto server + API on 127.0.0.1:3000), process the bundled sample, keep serving; flags in ARGS (ARGS="--port 3100 --aws-port 3101 --s3-port 3102")
 run: install-run
@@ -63,11 +81,13 @@ LOAD_ARGS ?=
 load: install
 	$(PY) -m facesvg.local.load $(LOAD_ARGS)
 
-## synth: CloudFormation template + assets in cdk.out/ (layer bundled locally, no Docker); cdk-nag fails it on any unacknowledged finding
+## synth: CloudFormation template + assets in cdk.out/ (layer bundled locally from the lock, no Docker); cdk-nag fails it on any unacknowledged finding, cfn-lint on any error, and any function with < 25 % headroom under Lambda's 250 MiB unzipped limit
 synth: install
 	npm ci --no-audit --no-fund
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk synth --quiet
+	npx --no-install cdk synth --quiet
 	$(PY) -m infra.layer cdk.out  # the Lambda assets carry no local/, commands/, moto, rich or httpx
+	$(VENV)/bin/cfn-lint --format parseable cdk.out/FaceSvg.template.json  # .cfnlintrc: the kept warnings
+	$(PY) -m infra.sizes cdk.out
 
 ## redrive: move the jobs DLQ's messages back to the jobs queue (AWS_ENDPOINT_URL=… for the local stack; REDRIVE_ARGS=--dry-run)
 redrive: install

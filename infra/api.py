@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
@@ -9,7 +11,7 @@ from constructs import Construct
 from facesvg import names
 
 from infra.config import DEFAULT_API_CLIENT, ApiClient, StackConfig
-from infra.functions import log_group, zip_function
+from infra.functions import IMAGE_FUNCTIONS, image_function, log_group, zip_function
 from infra.nag import acknowledge
 from infra.storage import Storage
 
@@ -38,18 +40,18 @@ class Api(Construct):
         table, queue = storage.table, storage.queue
 
         def api_function(construct_id: str, name: str, description: str) -> lambda_.Function:
-            return zip_function(
-                self,
-                construct_id,
-                name=name,
-                layer=layer,
-                environment=environment,
-                config=config,
-                memory_mb=config.api_memory_mb,
-                timeout_seconds=config.api_timeout_seconds,
-                reserved_concurrency=config.api_reserved_concurrency,
-                description=description,
-            )
+            options: dict[str, Any] = {
+                "name": name,
+                "environment": environment,
+                "config": config,
+                "memory_mb": config.api_memory_mb,
+                "timeout_seconds": config.api_timeout_seconds,
+                "reserved_concurrency": config.api_reserved_concurrency,
+                "description": description,
+            }
+            if name in IMAGE_FUNCTIONS:
+                return image_function(self, construct_id, **options)
+            return zip_function(self, construct_id, layer=layer, **options)
 
         self.submit = api_function(
             "SubmitFunction", "submit", "facesvg submit: validate, store inputs, enqueue"

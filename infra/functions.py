@@ -18,15 +18,41 @@ from facesvg import names
 from facesvg.stack_config import RESOURCE_SETTINGS, settings_env_names, settings_environment
 
 from infra.config import StackConfig
-from infra.layer import ARCHITECTURE, REPO_ROOT, RUNTIME
+from infra.layer import ARCHITECTURE, IMAGE_REQUIREMENTS, LAMBDA_PACKAGE_PARTS, REPO_ROOT, RUNTIME
 from infra.nag import acknowledge
 
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 # functions/<name>/handler.py defines ``lambda_handler(event, context)`` (tests/infra checks it).
 HANDLER_MODULE = "handler"
 HANDLER_FUNCTION = "lambda_handler"
-ZIP_FUNCTIONS = ("submit", "status", "ingest", "notify")
-__all__ = ["RESOURCE_SETTINGS", "function_environment", "settings_env_names", "zip_function"]
+# How each function ships, by what it imports (tests/infra checks the split against the handlers):
+# the ones that never import NumPy/OpenCV run as zip functions on the light layer; the ones that
+# decode images (submit's and ingest's input checks, process's render) run from the container image
+# (OpenCV + NumPy alone are ~220 MiB unzipped, too close to Lambda's 250 MiB limit for a zip).
+ZIP_FUNCTIONS = ("status", "notify")
+IMAGE_FUNCTIONS = ("submit", "ingest", "process")
+IMAGE_DOCKERFILE = "functions/process/Dockerfile"
+# The image's build context is the repo root, reduced to what the Dockerfile COPYs (an allow-list,
+# Docker-ignore syntax), so edits elsewhere neither bloat the context nor change the image hash.
+# tests/infra checks every COPY source of the Dockerfile is in the staged context, and that the
+# context holds only the package parts Lambda runs (no local/, commands/, cli.py).
+IMAGE_CONTEXT_EXCLUDE = [
+    "*",
+    f"!{IMAGE_REQUIREMENTS.relative_to(REPO_ROOT)}",
+    *(f"!layers/facesvg/{part}" for part in LAMBDA_PACKAGE_PARTS),
+    *(f"!functions/{name}/{HANDLER_MODULE}.py" for name in IMAGE_FUNCTIONS),
+    f"!{IMAGE_DOCKERFILE}",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/*.egg-info",
+]
+__all__ = [
+    "RESOURCE_SETTINGS",
+    "function_environment",
+    "image_function",
+    "settings_env_names",
+    "zip_function",
+]
 
 
 def function_environment(config: StackConfig, resources: dict[str, str]) -> dict[str, str]:
@@ -104,7 +130,9 @@ def zip_function(
     reserved_concurrency: int | None = None,
     description: str,
 ) -> lambda_.Function:
-    """A Python zip function from ``functions/<name>/handler.py``."""
+    """A Python zip function from ``functions/<name>/handler.py`` on the light layer."""
+    if name not in ZIP_FUNCTIONS:
+        raise ValueError(f"{name} imports NumPy/OpenCV: it runs from the image (image_function)")
     source: Path = FUNCTIONS_DIR / name
     fn = lambda_.Function(
         scope,
@@ -114,6 +142,53 @@ def zip_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         layers=[layer],
+        memory_size=memory_mb,
+        timeout=cdk.Duration.seconds(timeout_seconds),
+        reserved_concurrent_executions=reserved_concurrency,
+        tracing=lambda_.Tracing.ACTIVE,
+        environment=environment,
+        log_group=log_group(scope, f"{construct_id}Logs", config),
+        description=description,
+    )
+    acknowledge_xray(fn)
+    return fn
+
+
+def image_command(name: str) -> str:
+    """The image's handler for ``name``: ``functions/<name>/handler.py`` is ``<name>/handler.py``
+    under the task root (the Dockerfile's COPY lines; tests/infra checks them), imported as the
+    module ``<name>.handler`` (a namespace package)."""
+    return f"{name}.{HANDLER_MODULE}.{HANDLER_FUNCTION}"
+
+
+def image_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    environment: dict[str, str],
+    config: StackConfig,
+    memory_mb: int,
+    timeout_seconds: int,
+    reserved_concurrency: int | None = None,
+    description: str,
+) -> lambda_.DockerImageFunction:
+    """A function from the container image (one image asset shared by ``IMAGE_FUNCTIONS``), with
+    its own handler as the command."""
+    if name not in IMAGE_FUNCTIONS:
+        raise ValueError(f"{name} does not import NumPy/OpenCV: it runs as a zip function")
+    fn = lambda_.DockerImageFunction(
+        scope,
+        construct_id,
+        code=lambda_.DockerImageCode.from_image_asset(
+            str(REPO_ROOT),
+            file=IMAGE_DOCKERFILE,
+            cmd=[image_command(name)],
+            exclude=IMAGE_CONTEXT_EXCLUDE,
+            ignore_mode=cdk.IgnoreMode.DOCKER,
+            platform=cdk.aws_ecr_assets.Platform.LINUX_AMD64,
+        ),
+        architecture=ARCHITECTURE,
         memory_size=memory_mb,
         timeout=cdk.Duration.seconds(timeout_seconds),
         reserved_concurrent_executions=reserved_concurrency,

@@ -43,7 +43,7 @@ class FaceSvgStack(cdk.Stack):
             self, "Api", config=config, storage=self.storage, layer=self.layer, environment=environment
         )
         self.processing = Processing(
-            self, "Processing", config=config, storage=self.storage, layer=self.layer, environment=environment
+            self, "Processing", config=config, storage=self.storage, environment=environment
         )
         self.notifications.add_function(
             storage=self.storage,

@@ -30,6 +30,10 @@ NOT_OURS = {
     "_X_AMZN_TRACE_ID",
     names.ENV_ENDPOINT_URL,
     names.ENV_EMF_ENDPOINT,  # local runtime only: EMF to its exporter; unset in Lambda (stdout)
+    # Powertools' tracing switches (observability.tracing_enabled): unset on AWS, tracing is on.
+    "POWERTOOLS_TRACE_DISABLED",
+    "AWS_SAM_LOCAL",
+    "AWS_CHALICE_CLI_MODE",
 }
 
 
@@ -69,6 +73,7 @@ def _functions(synth: Any) -> dict[str, dict[str, Any]]:
         "status": stack.api.status,
         "ingest": stack.processing.ingest,
         "process": stack.processing.process,
+        "notify": stack.notifications.notify,
     }
     return {name: synth.resources[synth.logical_id(fn)] for name, fn in fns.items()}
 
@@ -120,15 +125,17 @@ def test_lease_is_shorter_than_the_visibility_timeout(synth: Any) -> None:
 
 
 def test_zip_functions_use_the_layer_and_the_handler_the_code_defines(synth: Any) -> None:
-    from infra.functions import HANDLER_FUNCTION, HANDLER_MODULE
+    from infra.functions import HANDLER_FUNCTION, HANDLER_MODULE, ZIP_FUNCTIONS
 
     layer = synth.logical_id(synth.stack.layer)
-    for name in ("submit", "status", "ingest"):
+    assert set(ZIP_FUNCTIONS) == {"status", "notify"}
+    for name in ZIP_FUNCTIONS:
         props = _functions(synth)[name]["Properties"]
         assert props["Runtime"] == "python3.11"
         assert props["Architectures"] == ["x86_64"]
         assert props["Handler"] == f"{HANDLER_MODULE}.{HANDLER_FUNCTION}"
         assert props["Layers"] == [{"Ref": layer}]
+    for name in ("submit", "status", "ingest", "process", "notify"):
         source = REPO_ROOT / "functions" / name / f"{HANDLER_MODULE}.py"
         defined = {n.name for n in ast.parse(source.read_text()).body if isinstance(n, ast.FunctionDef)}
         assert HANDLER_FUNCTION in defined, f"{source} defines no {HANDLER_FUNCTION}()"
@@ -137,35 +144,48 @@ def test_zip_functions_use_the_layer_and_the_handler_the_code_defines(synth: Any
     assert layer_version["Properties"]["CompatibleArchitectures"] == ["x86_64"]
 
 
-def test_process_is_a_container_image_from_its_dockerfile(synth: Any) -> None:
-    process = _functions(synth)["process"]
-    props = process["Properties"]
-    assert props["PackageType"] == "Image"
-    assert props["MemorySize"] == 1024
-    assert props["Timeout"] == 60
-    assert process["Metadata"]["aws:asset:dockerfile-path"] == "functions/process/Dockerfile"
-    assert process["Metadata"]["aws:asset:property"] == "Code.ImageUri"
+def test_image_functions_share_one_image_each_with_its_own_handler(synth: Any) -> None:
+    from infra.functions import IMAGE_DOCKERFILE, IMAGE_FUNCTIONS, image_command
+
+    assets = set()
+    for name in IMAGE_FUNCTIONS:
+        fn = _functions(synth)[name]
+        props = fn["Properties"]
+        assert props["PackageType"] == "Image", name
+        assert props["Architectures"] == ["x86_64"], name
+        assert fn["Metadata"]["aws:asset:dockerfile-path"] == IMAGE_DOCKERFILE
+        assert fn["Metadata"]["aws:asset:property"] == "Code.ImageUri"
+        assert props["ImageConfig"]["Command"] == [image_command(name)], name
+        assets.add(fn["Metadata"]["aws:asset:path"])
+    assert len(assets) == 1  # one image to build and push
+    process = _functions(synth)["process"]["Properties"]
+    assert process["MemorySize"] == 1024
+    assert process["Timeout"] == 60
 
 
 def test_image_context_holds_exactly_what_the_dockerfile_copies(synth: Any) -> None:
-    from infra.functions import HANDLER_FUNCTION, HANDLER_MODULE
+    from infra.functions import IMAGE_DOCKERFILE, IMAGE_FUNCTIONS, image_command
 
-    dockerfile = (REPO_ROOT / "functions" / "process" / "Dockerfile").read_text()
+    dockerfile = (REPO_ROOT / IMAGE_DOCKERFILE).read_text()
     process = _functions(synth)["process"]
     staged = Path(synth.stack.node.root.outdir) / process["Metadata"]["aws:asset:path"]
-    copied = [
-        src
+    copies = [
+        line.split()[1:]
         for line in dockerfile.splitlines()
         if line.strip().upper().startswith(("COPY ", "ADD ")) and "--from" not in line
-        for src in line.split()[1:-1]
-        if not src.startswith("--")
     ]
-    assert copied
-    for src in copied:
-        assert (staged / src.rstrip("/")).exists(), f"COPY {src}: not in the image's build context"
-    assert not (staged / "functions" / "submit").exists()
+    assert copies
+    for *sources, _ in copies:
+        for src in sources:
+            assert (staged / src.rstrip("/")).exists(), f"COPY {src}: not in the image's build context"
+    # each image function's handler lands where its command points
+    destinations = {src: dest for *sources, dest in copies for src in sources}
+    for name in IMAGE_FUNCTIONS:
+        module = image_command(name).rsplit(".", 1)[0].replace(".", "/")
+        assert destinations[f"functions/{name}/handler.py"] == f"${{LAMBDA_TASK_ROOT}}/{module}.py"
+    assert f'CMD ["{image_command("process")}"]' in dockerfile
+    assert not (staged / "functions" / "status").exists() and not (staged / "pyproject.toml").exists()
     assert not (staged / "tests").exists() and not (staged / ".venv").exists()
-    assert f"{HANDLER_MODULE}.{HANDLER_FUNCTION}" in dockerfile  # the image runs the same handler
 
 
 def test_tracing_and_log_retention_on_every_function(synth: Any) -> None:
@@ -185,50 +205,23 @@ def test_reserved_concurrency_is_configurable(synth: Any, synth_with: Any) -> No
     assert props["MemorySize"] == 2048
 
 
-def test_layer_holds_the_package_dependencies_minus_the_excluded(tmp_path: Path) -> None:
-    from infra.layer import EXCLUDED_DEPENDENCIES, layer_asset_hash, layer_requirements
+def test_zip_functions_import_no_numpy_or_opencv() -> None:
+    """The layer leaves NumPy and OpenCV out: the zip functions' handlers (and what they import at
+    init and on their requests' paths) must not need them. Checked in a fresh interpreter where
+    importing them fails; the artefact test (tests/integration/test_artefacts_e2e.py) runs them from
+    the built layer itself."""
+    from infra.functions import ZIP_FUNCTIONS
+    from infra.layer import IMAGING_MODULES
 
-    reqs = layer_requirements()
-    dists = {r.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip() for r in reqs}
-    assert {
-        "numpy",
-        "opencv-python-headless",
-        "simplejpeg",
-        "pydantic",
-        "aws-lambda-powertools",
-        "svgwrite",
-    } <= dists
-    assert not dists & set(EXCLUDED_DEPENDENCIES)
-    assert layer_asset_hash(reqs) == layer_asset_hash(list(reqs))
-    assert layer_asset_hash(reqs) != layer_asset_hash([*reqs, "six"])
-
-
-def test_zip_functions_import_without_the_packages_left_out_of_the_layer() -> None:
-    from infra.layer import EXCLUDED_DEPENDENCIES
-
-    # What the Lambda artefacts do not carry: the extras' packages and the package's local parts.
-    blocked = [d.replace("-", "_") for d in EXCLUDED_DEPENDENCIES if d != "boto3"]
-    blocked += [
-        "rich",
-        "httpx",
-        "moto",
-        "prometheus_client",
-        "facesvg.local",
-        "facesvg.commands",
-        "facesvg.cli",
-    ]
     code = "\n".join(
         [
             "import os, sys",
-            f"for m in {blocked!r}: sys.modules[m] = None",
-            "os.environ['LAMBDA_TASK_ROOT'] = '/var/task'",
+            f"for m in {list(IMAGING_MODULES)!r}: sys.modules[m] = None",
             "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1')",
             "import importlib.util",
-            "for name in ('submit', 'status', 'ingest', 'process', 'notify'):",
+            f"for name in {list(ZIP_FUNCTIONS)!r}:",
             "    spec = importlib.util.spec_from_file_location(name, f'functions/{name}/handler.py')",
             "    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)",
-            "from facesvg.service.ports import RenderCore",
-            "RenderCore.default()",
         ]
     )
     result = subprocess.run(
@@ -237,28 +230,18 @@ def test_zip_functions_import_without_the_packages_left_out_of_the_layer() -> No
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_layer_slimming_drops_what_the_runtime_has(tmp_path: Path) -> None:
-    from infra.layer import RUNTIME_PROVIDED, docker_command, layer_requirements, slim
+def test_layer_slimming_drops_caches_and_scripts(tmp_path: Path) -> None:
+    from infra.layer import LAYER_REQUIREMENTS, PIP_INSTALL_ARGS, docker_command, slim
 
     site = tmp_path / "python"
-    for entry in (
-        *RUNTIME_PROVIDED,
-        "botocore-1.0.dist-info",
-        "numpy/_core/tests",
-        "numpy/__pycache__",
-        "cv2",
-        "bin",
-    ):
+    for entry in ("pydantic/__pycache__", "bin", "pydantic_core"):
         (site / entry).mkdir(parents=True)
-    (site / "numpy" / "__init__.py").write_text("")
     slim(site)
-    left = sorted(p.name for p in site.iterdir())
-    assert left == ["cv2", "numpy"]
-    assert not (site / "numpy" / "_core" / "tests").exists()
-    # the Docker fallback installs the same requirements
-    command = docker_command(layer_requirements())[-1]
-    for requirement in layer_requirements():
-        assert f"'{requirement}'" in command
+    assert sorted(p.name for p in site.iterdir()) == ["pydantic", "pydantic_core"]
+    # the Docker fallback installs the same locked file with the same arguments
+    command = docker_command()[-1]
+    assert " ".join(PIP_INSTALL_ARGS) in command
+    assert str(LAYER_REQUIREMENTS.relative_to(REPO_ROOT)) in command
 
 
 def test_layer_ships_bytecode_that_needs_no_source_timestamps(tmp_path: Path) -> None:
@@ -266,7 +249,7 @@ def test_layer_ships_bytecode_that_needs_no_source_timestamps(tmp_path: Path) ->
     fixed 1980 timestamp, so the bytecode must not be checked against the sources' times."""
     import importlib.util
 
-    from infra.layer import RUNTIME_PYTHON, compile_bytecode, docker_command, layer_requirements
+    from infra.layer import RUNTIME_PYTHON, compile_bytecode, docker_command
 
     site = tmp_path / "python"
     (site / "pkg").mkdir(parents=True)
@@ -279,7 +262,7 @@ def test_layer_ships_bytecode_that_needs_no_source_timestamps(tmp_path: Path) ->
     header = pyc.read_bytes()[:8]
     assert header[:4] == importlib.util.MAGIC_NUMBER
     assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source never checked
-    assert "compileall" in docker_command(layer_requirements())[-1]
+    assert "compileall" in docker_command()[-1]
     dockerfile = (Path(__file__).resolve().parents[2] / "functions" / "process" / "Dockerfile").read_text()
     assert "compileall -q --invalidation-mode unchecked-hash ${LAMBDA_TASK_ROOT}" in dockerfile
 
@@ -299,16 +282,18 @@ def test_lambda_assets_hold_no_local_runtime_cli_or_their_dependencies(
 
     from infra.app import build_app
     from infra.layer import (
+        IMAGE_REQUIREMENTS,
         LAMBDA_PACKAGE_PARTS,
+        LAYER_REQUIREMENTS,
         RUNTIME_PYTHON,
         PipLayerBundler,
         check_assets,
-        layer_requirements,
+        locked_requirements,
     )
     from tests.infra.conftest import cdk_json_context
 
     def install(cmd: list[str], check: bool) -> None:
-        assert not {"moto", "rich", "httpx"} & {c.split("[")[0].split(">")[0] for c in cmd}
+        assert cmd[cmd.index("--requirement") + 1] == str(LAYER_REQUIREMENTS)
         (Path(cmd[cmd.index("--target") + 1]) / "numpy").mkdir(parents=True)
 
     monkeypatch.setattr(PipLayerBundler, "install", staticmethod(install))
@@ -331,14 +316,14 @@ def test_lambda_assets_hold_no_local_runtime_cli_or_their_dependencies(
     if sys.version_info[:2] == RUNTIME_PYTHON:
         compiled = {p.name.split(".")[0] for p in (layer / "facesvg" / "__pycache__").iterdir()}
         assert compiled == {"__init__", "names"}
-    (image,) = (
+    (image,) = {
         out / r["Metadata"]["aws:asset:path"]
         for r in template["Resources"].values()
         if r.get("Metadata", {}).get("aws:asset:dockerfile-path")
-    )
+    }
     assert sorted(p.name for p in (image / "layers" / "facesvg").iterdir()) == sorted(LAMBDA_PACKAGE_PARTS)
-    dists = {r.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip() for r in layer_requirements()}
-    assert not dists & {"moto", "rich", "httpx", "prometheus-client"}
+    for requirements in (LAYER_REQUIREMENTS, IMAGE_REQUIREMENTS):
+        assert not set(locked_requirements(requirements)) & {"moto", "rich", "httpx", "prometheus-client"}
 
 
 def test_the_asset_check_finds_a_leak(tmp_path: Path) -> None:

@@ -12,8 +12,11 @@ nothing is cached in the process — only the OS page cache is warm, as on a war
   call (a refused body, a malformed id), first minus second — what the init leaves for first use;
   and the submit function's first input checks (information): a valid submit's checks and hash of
   the sample, first minus second — the render core's input checks (NumPy, OpenCV) load there;
-* the zip functions' import from the layer the last ``make synth`` staged in ``cdk.out``, when there
-  is one (information): the shipped dependencies and bytecode (``infra.layer.compile_bytecode``);
+* each function's import from its own built artefacts (information), in an interpreter whose
+  ``sys.path`` holds only them and the standard library (``-I -S``): the zip functions (status,
+  notify) from the code asset and layer the last ``make synth`` staged in ``cdk.out``, when there is
+  one; the image functions (submit, ingest, process) from a task root installed as the Dockerfile
+  installs it (``infra.artefacts.image_root``, cached in the temp directory);
 * the process function's first job extra: after the handler import, the first render of the QOVES
   sample (importing the render core, OpenCV's first calls) minus the second one;
 * ``facesvg render`` of the sample, the whole process, wall clock.
@@ -41,7 +44,6 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 SAMPLE = REPO_ROOT / "samples" / "qoves"
 HANDLERS = ("submit", "status", "ingest", "process", "notify")
-ZIP_HANDLERS = ("submit", "status", "ingest", "notify")  # the ones on the layer
 TARGET_IMPORT_RATIO = 2.0
 TARGET_FIRST_JOB_S = 0.3
 TARGET_RENDER_S = 0.6
@@ -57,7 +59,7 @@ if what == "boto3":
     out["import"] = time.perf_counter() - t0
 else:
     sys.path.insert(0, directory)
-    if layer:  # a built layer in front of the virtualenv, as /opt/python is in Lambda
+    if layer:  # the artefact's site (a layer's python/, the image's task root), as in Lambda
         sys.path.insert(1, layer)
     spec = importlib.util.spec_from_file_location("handler", directory + "/handler.py")
     module = importlib.util.module_from_spec(spec)
@@ -150,24 +152,24 @@ def lambda_environment(function: str, tracing: bool) -> dict[str, str]:
     return env
 
 
-def built_layer(cdk_out: Path = REPO_ROOT / "cdk.out") -> Path | None:
-    """``python/`` of the layer asset ``make synth`` last staged in ``cdk.out``, if there is one."""
-    template = cdk_out / "FaceSvg.template.json"
-    if not template.is_file():
-        return None
-    for resource in json.loads(template.read_text()).get("Resources", {}).values():
-        asset = resource.get("Metadata", {}).get("aws:asset:path")
-        if resource.get("Type") == "AWS::Lambda::LayerVersion" and asset:
-            site = cdk_out / asset / "python"
-            if not (site / "facesvg").is_dir():
-                return None
-            if not _same_package(site / "facesvg"):
-                print(
-                    f"built layer rows skipped: {site.relative_to(REPO_ROOT)} predates the code (make synth)"
-                )
-                return None
-            return site
-    return None
+def built_artefacts(cdk_out: Path = REPO_ROOT / "cdk.out") -> dict[str, tuple[Path, Path]]:
+    """``{function: (handler directory, site)}`` of the built artefacts: the zip functions' from the
+    last ``make synth`` (skipped when there is none, or it predates the code), the image functions'
+    from ``infra.artefacts.image_root``."""
+    from infra.artefacts import image_root, zip_artefacts
+    from infra.functions import IMAGE_FUNCTIONS
+
+    image = image_root()
+    found = {name: (image / name, image) for name in IMAGE_FUNCTIONS}
+    if not (cdk_out / "FaceSvg.template.json").is_file():
+        print("zip functions' artefact rows skipped: no cdk.out (make synth)")
+        return found
+    for name, (code, *layers) in zip_artefacts(cdk_out).items():
+        if len(layers) != 1 or not _same_package(layers[0] / "facesvg"):
+            print(f"{name}'s artefact rows skipped: cdk.out predates the code (make synth)")
+            continue
+        found[name] = (code, layers[0])
+    return found
 
 
 def _same_package(staged: Path) -> bool:
@@ -181,10 +183,16 @@ def _same_package(staged: Path) -> bool:
     )
 
 
-def child(what: str, env: dict[str, str], layer: Path | None = None) -> dict[str, float]:
+def child(what: str, env: dict[str, str], artefact: tuple[Path, Path] | None = None) -> dict[str, float]:
+    """One fresh interpreter; with ``artefact`` (handler directory, site) isolated: only those two
+    and the standard library on ``sys.path``."""
     directory = str(FUNCTIONS_DIR / what) if what in HANDLERS else ""
+    isolation: list[str] = []
+    layer = ""
+    if artefact is not None:
+        directory, layer, isolation = str(artefact[0]), str(artefact[1]), ["-I", "-S"]
     proc = subprocess.run(  # noqa: S603 - our own interpreter and script, no shell
-        [sys.executable, "-c", _CHILD, what, directory, str(SAMPLE), str(layer or "")],
+        [sys.executable, *isolation, "-c", _CHILD, what, directory, str(SAMPLE), layer],
         env=env,
         cwd=tempfile.gettempdir(),
         capture_output=True,
@@ -224,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
     compileall.compile_dir(str(REPO_ROOT / "layers" / "facesvg"), quiet=1)
     rows: dict[str, list[float]] = {}
     extra: list[float] = []
-    layer = built_layer()
+    artefacts = built_artefacts()
     # Interleaved, so a burst of load on the machine hits every measurement alike.
     for _ in range(runs):
         rows.setdefault("import boto3", []).append(
@@ -241,23 +249,24 @@ def main(args: argparse.Namespace) -> int:
                 rows.setdefault(f"{name}: first input checks extra", []).append(result["first_checks_extra"])
         traced = child("process", lambda_environment("process", True))
         rows.setdefault("process handler, tracing on", []).append(traced["import"])
-        if layer is not None:
-            for name in ZIP_HANDLERS:
-                result = child(name, lambda_environment(name, False), layer)
-                rows.setdefault(f"{name}, built layer", []).append(result["import"])
+        for name, artefact in artefacts.items():
+            result = child(name, lambda_environment(name, False), artefact)
+            rows.setdefault(f"{name}, built artefact", []).append(result["import"])
     with tempfile.TemporaryDirectory() as tmp:
         wall = [render_wall(Path(tmp)) for _ in range(runs)]
 
     boto3_s = statistics.median(rows["import boto3"])
     ok = True
     print(f"cold start, median of {runs} fresh processes (python {sys.version.split()[0]})")
-    if layer is not None:
-        print(f"built layer rows: {layer.relative_to(REPO_ROOT)} (from the last make synth)")
+    if artefacts:
+        print(
+            "built artefact rows: zip functions from cdk.out (make synth), image functions from a task root"
+        )
     print(f"{'import':<30} {'median':>9} {'x boto3':>8}  target")
     for label, values in rows.items():
         median = statistics.median(values)
         ratio = median / boto3_s
-        if label == "import boto3" or any(w in label for w in ("tracing on", "first ", "built layer")):
+        if label == "import boto3" or any(w in label for w in ("tracing on", "first ", "built artefact")):
             target = "(yardstick)" if label == "import boto3" else "(information)"
         else:
             passed = ratio <= TARGET_IMPORT_RATIO

@@ -59,7 +59,7 @@ def reframe(
     2x3 original px -> reframed px)."""
     img, lab, pts = inputs.image, inputs.labels, inputs.landmarks
     h, w = lab.shape
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    m = np.asarray(cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale), np.float64)
     corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float64) @ m[:, :2].T + m[:, 2]
     m[:, 2] += np.array(pad, np.float64) - corners.min(0)
     size = tuple(int(v) for v in np.ceil(corners.max(0) - corners.min(0) + 2 * np.array(pad)))

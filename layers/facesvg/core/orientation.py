@@ -56,7 +56,7 @@ def agreement(photo: np.ndarray, labels: np.ndarray) -> float:
     n = _AGREEMENT_SIDE
     small = cv2.resize(photo, (n, n), interpolation=cv2.INTER_AREA)
     lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float64)
-    cls = cv2.resize(labels, (n, n), interpolation=cv2.INTER_NEAREST).ravel()
+    cls: np.ndarray = cv2.resize(labels, (n, n), interpolation=cv2.INTER_NEAREST).ravel()
     cls = np.where(np.isin(cls, (0, 1, 10)), cls, 2)
     mean = lab.mean(axis=0)
     total = float(((lab - mean) ** 2).sum())

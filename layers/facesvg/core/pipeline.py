@@ -55,7 +55,8 @@ class RenderResult:
     @property
     def inverse_transform(self) -> list[list[float]]:
         inv = cv2.invertAffineTransform(np.asarray(self.transform, np.float64))
-        return [[round(float(v), 8) for v in row] for row in inv]
+        rows: list[list[float]] = np.asarray(inv, np.float64).reshape(2, 3).tolist()
+        return [[round(float(v), 8) for v in row] for row in rows]
 
     def source_px(self, polygons: dict[str, list[list[float]]]) -> dict[str, list[list[float]]]:
         """Polygons mapped back onto the input photo (the frame ``transform`` maps from)."""

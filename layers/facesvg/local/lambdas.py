@@ -16,6 +16,10 @@ One more thing a module copy does not isolate: Powertools keeps a resolver's cur
 process; here many run at once, and a route then read another request's body (a submit answered
 with another job). ``pin_current_event`` makes each environment's resolver keep its event on the
 instance, which every read (``app.current_event``) sees first.
+
+Both hook into Powertools internals (the resolver's ``_to_proxy_event``, the formatter's
+``log_format`` dict), pinned by uv.lock: when one is gone they raise ``FrameworkHookMissing`` naming
+it, never run unisolated (tests/unit/service/test_framework_hooks.py).
 """
 
 from __future__ import annotations
@@ -42,14 +46,27 @@ import facesvg
 FUNCTION_NAMES = ("submit", "status", "process", "ingest", "notify")
 
 
+class FrameworkHookMissing(RuntimeError):
+    """A Powertools internal the local runtime hooks into is gone (another version than uv.lock's)."""
+
+    def __init__(self, hook: str) -> None:
+        super().__init__(
+            f"Powertools hook {hook} is gone: facesvg.local.lambdas needs updating for this "
+            "aws-lambda-powertools, or keep the version uv.lock pins"
+        )
+        self.hook = hook
+
+
 def pin_current_event(app: Any) -> Any:
     """Make an API resolver set its current event and context on itself before resolving, so
     concurrent invocations in this process never share them (returns ``app``; anything that is not a
     resolver is returned untouched)."""
     resolve = getattr(app, "resolve", None)
-    to_proxy_event = getattr(app, "_to_proxy_event", None)
-    if resolve is None or to_proxy_event is None:
+    if resolve is None:
         return app
+    to_proxy_event = getattr(app, "_to_proxy_event", None)
+    if to_proxy_event is None:
+        raise FrameworkHookMissing(f"{type(app).__name__}._to_proxy_event")
 
     def resolve_pinned(event: dict[str, Any], context: Any) -> Any:
         app.current_event = to_proxy_event(event)
@@ -71,6 +88,8 @@ def isolate_log_keys(logger: Any) -> None:
     formatter = getattr(logger, "registered_formatter", None)
     if formatter is None or getattr(type(formatter), "_facesvg_isolated", False):
         return
+    if not isinstance(formatter.__dict__.get("log_format"), dict):
+        raise FrameworkHookMissing(f"{type(formatter).__name__}.log_format")
     base = type(formatter)
 
     def get(self: Any) -> dict[str, Any]:

@@ -15,7 +15,9 @@ models see). ``make bench-e2e`` meets its targets without them (``local/README.m
 figures); ``make load`` runs with them, where the full-table snapshot makes every submit of a long
 run slower than the last.
 
-Each patch is skipped if moto changes its internals. ``apply()`` installs them, once.
+``apply()`` installs them, once. They hook into moto's (and werkzeug's) internals, pinned by
+``uv.lock``: when a target is gone or changed, ``apply()`` raises ``MotoHookMissing`` naming it,
+never skips it (``tests/unit/local/test_moto_hooks.py`` applies every patch).
 """
 
 from __future__ import annotations
@@ -33,6 +35,23 @@ SPEEDUPS_ENV = "FACESVG_MOTO_SPEEDUPS"
 # moto's DynamoDB requests are serialised by this lock (see ``_isolate_dynamodb_requests``).
 _ddb_lock = threading.RLock()
 _applied: set[str] = set()
+
+
+class MotoHookMissing(RuntimeError):
+    """A patch's target in moto or werkzeug is gone or changed (another moto than the locked one)."""
+
+    def __init__(self, hook: str, detail: str = "not found") -> None:
+        try:
+            from importlib.metadata import version
+
+            moto = version("moto")
+        except Exception:  # pragma: no cover
+            moto = "?"
+        super().__init__(
+            f"moto hook {hook}: {detail} (moto {moto}); facesvg.local.moto_patches needs updating "
+            "for this moto, or keep the version uv.lock pins"
+        )
+        self.hook = hook
 
 
 def speedups_requested() -> bool:
@@ -54,9 +73,11 @@ def apply(speedups: bool | None = None) -> None:
 
 
 def _replace(owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:
-    """Set ``owner.name`` to ``make(original)``, once; nothing if moto no longer has it."""
+    """Set ``owner.name`` to ``make(original)``, once; ``MotoHookMissing`` if it is gone."""
     original = getattr(owner, name, None)
-    if original is None or getattr(original, "_facesvg_patch", False):
+    if original is None:
+        raise MotoHookMissing(f"{owner.__module__}.{owner.__name__}.{name}")
+    if getattr(original, "_facesvg_patch", False):
         return
     replacement = make(original)
     replacement._facesvg_patch = True  # type: ignore[attr-defined]
@@ -69,8 +90,8 @@ def _cache_module_listing() -> None:
     process runs, so remember it."""
     try:
         from moto import backends
-    except ImportError:  # pragma: no cover
-        return
+    except ImportError as exc:
+        raise MotoHookMissing("from moto import backends", str(exc)) from exc
 
     def cached(original: Callable[[], Iterable[str]]) -> Callable[[], tuple[str, ...]]:
         modules = tuple(original())
@@ -85,10 +106,11 @@ def _read_bodies_in_one_call() -> None:
     request competes for it. Read the (length-limited) rest with one buffered read instead."""
     try:
         from werkzeug.wsgi import LimitedStream
-    except ImportError:  # pragma: no cover
-        return
-    if not all(hasattr(LimitedStream, a) for a in ("is_exhausted", "on_exhausted", "on_disconnect")):
-        return
+    except ImportError as exc:
+        raise MotoHookMissing("from werkzeug.wsgi import LimitedStream", str(exc)) from exc
+    for attribute in ("is_exhausted", "on_exhausted", "on_disconnect"):
+        if not hasattr(LimitedStream, attribute):
+            raise MotoHookMissing(f"werkzeug.wsgi.LimitedStream.{attribute}")
 
     def whole(original: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
         def readall(self: Any) -> bytes:
@@ -122,8 +144,8 @@ def _isolate_dynamodb_requests() -> None:
     guarantees; they are GIL-bound anyway, so this costs little."""
     try:
         from moto.dynamodb.responses import DynamoHandler
-    except ImportError:  # pragma: no cover
-        return
+    except ImportError as exc:
+        raise MotoHookMissing("from moto.dynamodb.responses import DynamoHandler", str(exc)) from exc
     _replace(DynamoHandler, "call_action", _under(_ddb_lock))
 
 
@@ -149,10 +171,10 @@ def _snapshot_only_touched_items() -> None:
     try:
         from moto.dynamodb import models
         from moto.dynamodb.models import DynamoDBBackend, Table
-    except ImportError:  # pragma: no cover
-        return
-    if getattr(models, "copy", None) is not copy:  # moto no longer snapshots this way
-        return
+    except ImportError as exc:
+        raise MotoHookMissing("moto.dynamodb.models", str(exc)) from exc
+    if getattr(models, "copy", None) is not copy and not _applied_copy(models):
+        raise MotoHookMissing("moto.dynamodb.models.copy", "moto no longer snapshots tables with copy")
 
     class _TablesByReference:
         """The ``copy`` module as moto's DynamoDB models see it: tables are not copied."""
@@ -182,6 +204,11 @@ def _snapshot_only_touched_items() -> None:
     _replace(DynamoDBBackend, "transact_write_items", restoring)
 
 
+def _applied_copy(models: Any) -> bool:
+    """Whether ``models.copy`` is already this module's replacement (applied before)."""
+    return getattr(models.copy, "__qualname__", "").endswith("_TablesByReference")
+
+
 _KEY_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
@@ -193,8 +220,8 @@ def _serialise_requests_per_s3_key() -> None:
     requests of one key (striped locks by path); other keys still run concurrently."""
     try:
         from moto.s3.responses import S3Response
-    except ImportError:  # pragma: no cover
-        return
+    except ImportError as exc:
+        raise MotoHookMissing("from moto.s3.responses import S3Response", str(exc)) from exc
 
     def per_key(original: Callable[..., Any]) -> Callable[..., Any]:
         def key_response(self: Any, request: Any, full_url: str, *args: Any, **kwargs: Any) -> Any:

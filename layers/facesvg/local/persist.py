@@ -513,9 +513,15 @@ def _note_arrivals() -> None:
     with _patch_lock:
         if _patched:
             return
+        import inspect
+
         from moto.sqs.models import Queue
 
-        original = Queue.add_message
+        from facesvg.local.moto_patches import MotoHookMissing
+
+        original = getattr(Queue, "add_message", None)
+        if original is None or list(inspect.signature(original).parameters) != ["self", "message"]:
+            raise MotoHookMissing("moto.sqs.models.Queue.add_message", "gone or its signature changed")
 
         def add_message(self: Any, message: Any) -> None:
             original(self, message)

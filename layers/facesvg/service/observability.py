@@ -180,7 +180,8 @@ class EmfProvider(AmazonCloudWatchEMFProvider):
 
     def _add_cold_start_metric(self, context: Any) -> None:
         # Powertools keeps one flag per process; the local runtime hosts several functions in one
-        # process, so remember cold starts per function name instead.
+        # process, so remember cold starts per function name instead. A private hook (Powertools'
+        # log_metrics calls it): tests/unit/service/test_framework_hooks.py fails if it is not.
         name = str(getattr(context, "function_name", "") or self.function_name or "unknown")
         with self._cold_lock:
             if name in self._cold_started:
@@ -214,9 +215,15 @@ def correlation(**keys: Any) -> Iterator[None]:
         logger.thread_safe_remove_keys(present.keys())
 
 
+_TRUTHY = ("1", "y", "yes", "t", "true", "on")
+
+
 def tracing_enabled() -> bool:
-    """Powertools' own rule: in Lambda, unless ``POWERTOOLS_TRACE_DISABLED`` or SAM/Chalice local."""
-    return in_lambda() and not Tracer._is_tracer_disabled()
+    """Powertools' documented rule, from the documented variables: in Lambda, unless
+    ``POWERTOOLS_TRACE_DISABLED`` is true, or under SAM's or Chalice's local emulation."""
+    if not in_lambda() or os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() in _TRUTHY:
+        return False
+    return not (os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE"))
 
 
 class NoTracer:
