@@ -428,7 +428,7 @@ CASES: list[Case] = [
     Case(
         "mapless_landmarks_outside",
         400,
-        "LandmarksOutside",
+        "InvalidLandmarks",
         "landmarks",
         body=lambda body: _drop("segmentation_map")(
             _points(lambda pts: [{"x": p["x"] + 5 * _DIMS[0], "y": p["y"]} for p in pts])(body)

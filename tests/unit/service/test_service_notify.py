@@ -319,24 +319,28 @@ def test_a_job_created_already_completed_publishes_its_job_end_event_exactly_onc
     first = _rendered_for_another_client(h)
     prepared = h.service.prepare(b"img", b"map", LANDMARKS, OPTS)
 
-    if route == "api":  # another client's identical inputs
+    if route == "api":  # another client's identical inputs: a new job, ended by the worker's reuse
         outcome = h.service.submit(prepared, source="api", scope="key:B")
-    else:  # a drop-folder job over an earlier render
+    else:  # a drop-folder job over an earlier render: created completed
         outcome = h.service.submit(prepared, source="ingest:shoot-1", publish_name="shoot-1")
+        assert outcome.job.status is JobStatus.COMPLETED
     _drain_process_queue(h)
 
-    job = outcome.job
-    assert outcome.created and job.status is JobStatus.COMPLETED and job.job_id != first
+    job = h.jobs.get_job(outcome.job.job_id)
+    assert outcome.created and job is not None and job.status is JobStatus.COMPLETED and job.job_id != first
     assert [(t, d["id"]) for t, d in h.events.published] == [
         ("JobCompleted", first),
         ("JobCompleted", job.job_id),
     ]
-    stored = h.jobs.get_job(job.job_id)
-    assert stored is not None and stored.event_state is EventState.PUBLISHED
+    assert job.event_state is EventState.PUBLISHED
     assert h.core.renders == 1  # announced, not rendered again
 
 
-def test_a_lost_announcement_is_made_by_the_clients_next_identical_submit() -> None:
+def _drop_submit(h: Harness, prepared: Any) -> Any:
+    return h.service.submit(prepared, source="ingest:shoot-1", publish_name="shoot-1")
+
+
+def test_a_lost_announcement_is_made_by_the_next_identical_submit() -> None:
     h = make_harness(notify=True)
     _rendered_for_another_client(h)
     prepared = h.service.prepare(b"img", b"map", LANDMARKS, OPTS)
@@ -344,13 +348,13 @@ def test_a_lost_announcement_is_made_by_the_clients_next_identical_submit() -> N
     from facesvg.service.errors import ServiceUnavailable
 
     with pytest.raises(ServiceUnavailable):  # the job stands, its event is owed
-        h.service.submit(prepared, source="api", scope="key:B")
+        _drop_submit(h, prepared)
     h.queue.fail = False
-    h.service.submit(prepared, source="api", scope="key:B")  # at once: nothing yet (not stuck)
+    _drop_submit(h, prepared)  # at once: nothing yet (not stuck)
     assert len(h.queue.messages) == 1
 
     h.clock[0] += Settings().requeue_pending_seconds + 1
-    again = h.service.submit(prepared, source="api", scope="key:B")
+    again = _drop_submit(h, prepared)
     _drain_process_queue(h)
 
     assert not again.created and again.job.status is JobStatus.COMPLETED
@@ -361,7 +365,8 @@ def test_without_a_bus_a_job_created_completed_has_no_flag_and_sends_nothing() -
     h = make_harness()
     first = h.service.submit(h.service.prepare(b"img", b"map", LANDMARKS, OPTS), source="api", scope="key:A")
     h.service.process(first.job.job_id)
-    second = h.service.submit(h.service.prepare(b"img", b"map", LANDMARKS, OPTS), source="api", scope="key:B")
+    second = _drop_submit(h, h.service.prepare(b"img", b"map", LANDMARKS, OPTS))
+    assert second.job.status is JobStatus.COMPLETED
     assert second.job.event_state is None and len(h.queue.messages) == 1
 
 
