@@ -78,6 +78,34 @@ def _fill(mask: np.ndarray, poly: np.ndarray, value: int = 1) -> None:
     cv2.fillPoly(mask, [np.rint(poly * 16).astype(np.int32)], value, lineType=cv2.LINE_8, shift=4)
 
 
+SUPERSAMPLE = 4  # a feature is filled at this many sub-pixels per pixel, then area-averaged
+
+
+def coverage(poly: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[int, int], np.ndarray]:
+    """The share of each pixel the polygon covers (float32, in its bounding box, whose top-left
+    pixel is returned first): filled at ``SUPERSAMPLE`` x the resolution and area-averaged, so a
+    small eye on a 256 px photo is not grown by the outline's pixels (a plain fill adds every
+    pixel the edge touches: half a pixel all round, a third of a 4 px tall eye)."""
+    h, w = shape
+    x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + 2, (w, h))
+    if x1 <= x0 or y1 <= y0:
+        return (0, 0), np.zeros((0, 0), np.float32)
+    k = SUPERSAMPLE
+    fine = np.zeros(((y1 - y0) * k, (x1 - x0) * k), np.uint8)
+    # pixel i spans [i - 0.5, i + 0.5]; its k sub-pixels' centres are at (j + 0.5) / k - 0.5
+    _fill(fine, (poly - (x0, y0) + 0.5) * k - 0.5, 255)
+    small = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    return (int(x0), int(y0)), small.astype(np.float32) / 255.0
+
+
+def _paint(out: np.ndarray, poly: np.ndarray, value: int) -> None:
+    """Label the pixels at least half covered by ``poly``."""
+    (x0, y0), cov = coverage(poly, out.shape[:2])
+    roi = out[y0 : y0 + cov.shape[0], x0 : x0 + cov.shape[1]]
+    roi[cov >= 0.5] = value
+
+
 def _hull(points: np.ndarray) -> np.ndarray:
     return cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(np.float64)
 
@@ -170,9 +198,62 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
     roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
     for value, poly in _labelled_features(g):
-        _fill(out, poly, value)
+        _paint(out, poly, value)
+    _refine_by_colour(out, image, g, BROWS, 1, hair=True)
+    _refine_by_colour(out, image, g, EYES, 2, hair=False, grow=False)
     _lip_coloured_mouth_is_lip(out, image, g)
     return out
+
+
+REFINE_BAND = 0.08  # inter-eye distances: how far a feature's edge may move to the photo's edge
+
+
+def _refine_by_colour(
+    out: np.ndarray, image: np.ndarray, g: Geometry, values: tuple[int, int], parts: int, hair: bool,
+    grow: bool = True,
+) -> None:
+    """Move the edge between a feature (``values``: its two sides) and the skin round it to where
+    the photo's colours change, within ``REFINE_BAND`` of the mesh's edge.
+
+    The feature's colours are modelled on its core (the mesh's feature, eroded: ``parts`` colours,
+    an eye's white and iris), the skin's on a ring just outside the band; a pixel of the band,
+    skin or feature, goes to the likelier. ``hair``: the feature is hair (a brow), darker than the
+    skin it grows from. Only what stays joined to the core is kept (a mole beside a brow is not
+    brow)."""
+    h, w = out.shape
+    band = max(1, round(REFINE_BAND * g.scale))
+    ys, xs = np.nonzero(np.isin(out, values))
+    if len(ys) == 0:
+        return
+    pad = 3 * band + 2
+    x0, y0 = max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0)
+    x1, y1 = min(int(xs.max()) + pad + 1, w), min(int(ys.max()) + pad + 1, h)
+    roi = out[y0:y1, x0:x1]
+    mine = np.asarray(np.isin(roi, values), np.uint8)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    core = cv2.erode(mine, np.ones((3, 3), np.uint8))
+    grown = cv2.dilate(mine, disc)
+    skin = np.asarray(roi == SKIN, np.uint8)
+    ring = skin & cv2.dilate(grown, disc) & (1 - grown)
+    lab = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2Lab).astype(np.float32)
+    feature_model = skin_model.fit_mixture(lab[core > 0], parts)
+    skin_fit = skin_model.fit_trimmed(lab[ring > 0])
+    if feature_model is None or skin_fit is None:
+        return
+    ll_skin = skin_fit.log_likelihood(skin_fit.d2(lab))
+    feature_like = feature_model.d2_and_log_likelihood(lab)[1] > ll_skin
+    edge = (grown > 0) & (cv2.erode(mine, disc) == 0) & ((mine > 0) | (skin > 0))
+    if hair:  # hair is darker than the skin round it: a brow grows where darker, shrinks where not
+        darker = lab[..., 0] < skin_fit.mean[0]
+        feature_like = np.where(mine > 0, feature_like | darker, feature_like & darker)
+    want = (mine > 0) & ~edge | (edge & feature_like)
+    want = _connected(np.asarray(want, np.uint8), core) > 0
+    # each side keeps its own: a pixel goes to the side it is nearer
+    dists = [cv2.distanceTransform(np.asarray(roi != v, np.uint8), cv2.DIST_L2, 3) for v in values]
+    side = np.where(dists[0] <= dists[1], values[0], values[1]).astype(np.uint8)
+    roi[edge & ~want & (mine > 0)] = SKIN
+    if grow:
+        roi[edge & want] = side[edge & want]
 
 
 def _lip_coloured_mouth_is_lip(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
