@@ -69,7 +69,10 @@ _UPPER_INNER, _LOWER_INNER = _halves(_INNER_LIP)
 # The published nose set outlines the bridge and the alae; the nose of a parsing map is an area,
 # out to the side walls: the hull of the set and of the side-wall points the core's nose template
 # already uses (``landmarks_topology.NOSE_HULL``).
-_NOSE = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL)))
+# A parsing map's nose starts at the nasion as wide as the bridge (between the eyes' inner
+# corners), not at a point: the mesh's bridge sides at that level close it at the top.
+_BRIDGE_SIDES = (193, 417)
+_NOSE = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL) | set(_BRIDGE_SIDES)))
 _OVAL = mc.chains(mc.FACEMESH_FACE_OVAL)[0]
 _IRISES = mc.points(mc.FACEMESH_IRISES)
 
