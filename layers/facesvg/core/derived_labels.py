@@ -36,6 +36,7 @@ CROP_UP = 1.4  # ... and above it (the hair)
 FOREHEAD_REACH = 2.2  # the oval's upper half stretched this much up: where forehead skin may be
 RIM = 0.12  # the band inside the oval edge where colour decides even below the brows
 EAR_OUT = 0.9  # ears reach this far out from the oval
+EAR_GAP = 0.15  # ... and may be parted from the face's skin by this much hair or shade
 
 
 def _loop(chain_a: tuple[int, ...], chain_b: tuple[int, ...]) -> tuple[int, ...]:
@@ -71,8 +72,9 @@ _UPPER_INNER, _LOWER_INNER = _halves(_INNER_LIP)
 # already uses (``landmarks_topology.NOSE_HULL``).
 # A parsing map's nose starts at the nasion as wide as the bridge (between the eyes' inner
 # corners), not at a point: the mesh's bridge sides at that level close it at the top.
-_BRIDGE_SIDES = (193, 417)
-_NOSE = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL) | set(_BRIDGE_SIDES)))
+# (The skin is seeded from the nose without them: the eyes' inner corners are in shade.)
+_NOSE_SEED = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL)))
+_NOSE = (*_NOSE_SEED, 193, 417)
 _OVAL = mc.chains(mc.FACEMESH_FACE_OVAL)[0]
 _IRISES = mc.points(mc.FACEMESH_IRISES)
 
@@ -161,7 +163,7 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
         _fill(masks["ears"], small(poly))
     for side in ("R", "L"):
         _fill(masks["seed"], small(g.chain("CHEEK", side)))
-    _fill(masks["seed"], small(_hull(g.at(_NOSE))))
+    _fill(masks["seed"], small(_hull(g.at(_NOSE_SEED))))
     for poly in _feature_polys(g, with_nose=False):
         _fill(masks["feat"], small(poly))
     feat = cv2.dilate(masks["feat"], np.ones((3, 3), np.uint8))
@@ -193,6 +195,13 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     score = np.where(allowed > 0, score, -1.0).astype(np.float32)
     # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).
     apart = _connected(np.asarray(score > 0, np.uint8), seed) == 0
+    # ... or an ear: it joins the head beside the oval, but a sideburn or the shade behind the jaw
+    # can part it from the face's skin in the photo; what of the ear zone comes within
+    # ``EAR_GAP`` of the oval is the ear.
+    gap = max(1, round(EAR_GAP * g.scale * f))
+    near_oval = cv2.dilate(masks["oval"], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1,) * 2))
+    ear_like = np.asarray((score > 0) & (masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
+    apart &= _connected(ear_like, near_oval & ear_like) == 0
     score[apart] = np.minimum(score[apart], -1.0)
 
     # Back to the photo's pixels: the margins are interpolated so the edges are smooth there.
@@ -212,7 +221,12 @@ REFINE_BAND = 0.08  # inter-eye distances: how far a feature's edge may move to 
 
 
 def _refine_by_colour(
-    out: np.ndarray, image: np.ndarray, g: Geometry, values: tuple[int, int], parts: int, hair: bool,
+    out: np.ndarray,
+    image: np.ndarray,
+    g: Geometry,
+    values: tuple[int, int],
+    parts: int,
+    hair: bool,
     grow: bool = True,
 ) -> None:
     """Move the edge between a feature (``values``: its two sides) and the skin round it to where
