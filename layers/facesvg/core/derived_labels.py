@@ -199,7 +199,8 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     # can part it from the face's skin in the photo; what of the ear zone comes within
     # ``EAR_GAP`` of the oval is the ear.
     gap = max(1, round(EAR_GAP * g.scale * f))
-    near_oval = cv2.dilate(masks["oval"], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1,) * 2))
+    reach_out = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1,) * 2)
+    near_oval = np.asarray(cv2.dilate(masks["oval"], reach_out), np.uint8)
     ear_like = np.asarray((score > 0) & (masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
     apart &= _connected(ear_like, near_oval & ear_like) == 0
     score[apart] = np.minimum(score[apart], -1.0)
@@ -251,7 +252,7 @@ def _refine_by_colour(
     core = cv2.erode(mine, np.ones((3, 3), np.uint8))
     grown = cv2.dilate(mine, disc)
     skin = np.asarray(roi == SKIN, np.uint8)
-    ring = skin & cv2.dilate(grown, disc) & (1 - grown)
+    ring = skin & np.asarray(cv2.dilate(grown, disc), np.uint8) & (1 - grown)
     lab = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2Lab).astype(np.float32)
     feature_model = skin_model.fit_mixture(lab[core > 0], parts)
     skin_fit = skin_model.fit_trimmed(lab[ring > 0])
