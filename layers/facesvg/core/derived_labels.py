@@ -252,7 +252,7 @@ def _refine_by_colour(
     core = cv2.erode(mine, np.ones((3, 3), np.uint8))
     grown = cv2.dilate(mine, disc)
     skin = np.asarray(roi == SKIN, np.uint8)
-    ring = skin & np.asarray(cv2.dilate(grown, disc), np.uint8) & (1 - grown)
+    ring = skin & np.asarray(cv2.dilate(grown, disc), np.uint8) & np.asarray(grown == 0, np.uint8)
     lab = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2Lab).astype(np.float32)
     feature_model = skin_model.fit_mixture(lab[core > 0], parts)
     skin_fit = skin_model.fit_trimmed(lab[ring > 0])
