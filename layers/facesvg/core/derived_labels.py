@@ -83,10 +83,11 @@ def _fill(mask: np.ndarray, poly: np.ndarray, value: int = 1) -> None:
     cv2.fillPoly(mask, [np.rint(poly * 16).astype(np.int32)], value, lineType=cv2.LINE_8, shift=4)
 
 
-SUPERSAMPLE = 4  # a feature is filled at this many sub-pixels per pixel, then area-averaged
+SUPERSAMPLE = 4  # a feature is filled at up to this many sub-pixels per pixel, then area-averaged
+FINE_SCALE = 400.0  # ... as many as bring an inter-eye distance to about this many sub-pixels
 
 
-def coverage(poly: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[int, int], np.ndarray]:
+def coverage(poly: np.ndarray, shape: tuple[int, int], scale: float) -> tuple[tuple[int, int], np.ndarray]:
     """The share of each pixel the polygon covers (float32, in its bounding box, whose top-left
     pixel is returned first): filled at ``SUPERSAMPLE`` x the resolution and area-averaged, so a
     small eye on a 256 px photo is not grown by the outline's pixels (a plain fill adds every
@@ -96,7 +97,7 @@ def coverage(poly: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[int, int],
     x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + 2, (w, h))
     if x1 <= x0 or y1 <= y0:
         return (0, 0), np.zeros((0, 0), np.float32)
-    k = SUPERSAMPLE
+    k = int(np.clip(round(FINE_SCALE / max(scale, 1e-6)), 1, SUPERSAMPLE))
     fine = np.zeros(((y1 - y0) * k, (x1 - x0) * k), np.uint8)
     # pixel i spans [i - 0.5, i + 0.5]; its k sub-pixels' centres are at (j + 0.5) / k - 0.5
     _fill(fine, (poly - (x0, y0) + 0.5) * k - 0.5, 255)
@@ -104,9 +105,9 @@ def coverage(poly: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[int, int],
     return (int(x0), int(y0)), small.astype(np.float32) / 255.0
 
 
-def _paint(out: np.ndarray, poly: np.ndarray, value: int) -> None:
-    """Label the pixels at least half covered by ``poly``."""
-    (x0, y0), cov = coverage(poly, out.shape[:2])
+def _paint(out: np.ndarray, poly: np.ndarray, value: int, scale: float) -> None:
+    """Label the pixels at least half covered by ``poly`` (``scale``: the inter-eye distance, px)."""
+    (x0, y0), cov = coverage(poly, out.shape[:2], scale)
     roi = out[y0 : y0 + cov.shape[0], x0 : x0 + cov.shape[1]]
     roi[cov >= 0.5] = value
 
@@ -211,14 +212,17 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
     roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
     for value, poly in _labelled_features(g):
-        _paint(out, poly, value)
-    _refine_by_colour(out, image, g, BROWS, 1, hair=True)
-    _refine_by_colour(out, image, g, EYES, 2, hair=False, grow=False)
+        _paint(out, poly, value, g.scale)
+    # (brows decided at 80 px per inter-eye distance, a few px of band; an eye, a tenth of that
+    # tall, at twice that)
+    _refine_by_colour(out, image, g, BROWS, _BROWS, 1, hair=True, work_scale=80.0)
+    _refine_by_colour(out, image, g, EYES, _EYES, 2, hair=False, grow=False, work_scale=320.0)
     _lip_coloured_mouth_is_lip(out, image, g)
     return out
 
 
 REFINE_BAND = 0.08  # inter-eye distances: how far a feature's edge may move to the photo's edge
+SMOOTH = 0.015  # ... decided over about this much (inter-eye distances): a brow's hair is finer
 
 
 def _refine_by_colour(
@@ -226,52 +230,74 @@ def _refine_by_colour(
     image: np.ndarray,
     g: Geometry,
     values: tuple[int, int],
+    chains: tuple[tuple[int, ...], ...],
     parts: int,
     hair: bool,
     grow: bool = True,
+    work_scale: float = 80.0,
 ) -> None:
-    """Move the edge between a feature (``values``: its two sides) and the skin round it to where
-    the photo's colours change, within ``REFINE_BAND`` of the mesh's edge.
+    """Move the edge between a feature (``values``: its image-left and image-right part, the mesh's
+    ``chains``) and the skin round it to where the photo's colours change, within
+    ``REFINE_BAND`` of the mesh's edge.
 
     The feature's colours are modelled on its core (the mesh's feature, eroded: ``parts`` colours,
     an eye's white and iris), the skin's on a ring just outside the band; a pixel of the band,
-    skin or feature, goes to the likelier. ``hair``: the feature is hair (a brow), darker than the
-    skin it grows from. Only what stays joined to the core is kept (a mole beside a brow is not
-    brow)."""
+    skin or feature, goes to the likelier (``grow`` False: the feature only loses pixels).
+    ``hair``: the feature is hair (a brow), darker than the skin it grows from. Only what stays
+    joined to the core is kept (a mole beside a brow is not brow). Decided on a crop reduced to
+    ``work_scale`` px per inter-eye distance, the answer interpolated back to the photo."""
     h, w = out.shape
-    band = max(1, round(REFINE_BAND * g.scale))
-    ys, xs = np.nonzero(np.isin(out, values))
-    if len(ys) == 0:
+    pts = np.vstack([g.at(c) for c in chains])
+    pad = 3 * REFINE_BAND * g.scale + 2
+    x0, y0 = np.maximum(np.floor(pts.min(0) - pad).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0) + pad).astype(int) + 1, (w, h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
         return
-    pad = 3 * band + 2
-    x0, y0 = max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0)
-    x1, y1 = min(int(xs.max()) + pad + 1, w), min(int(ys.max()) + pad + 1, h)
     roi = out[y0:y1, x0:x1]
-    mine = np.asarray(np.isin(roi, values), np.uint8)
+    f = min(1.0, work_scale / max(g.scale, 1e-6))
+    size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
+    bgr = image[y0:y1, x0:x1]
+    labels = roi
+    if f < 1.0:
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        labels = cv2.resize(roi, size, interpolation=cv2.INTER_NEAREST)
+    band = max(1, round(REFINE_BAND * g.scale * f))
+    mine = np.asarray(np.isin(labels, values), np.uint8)
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-    core = cv2.erode(mine, np.ones((3, 3), np.uint8))
+    core = np.asarray(cv2.erode(mine, np.ones((3, 3), np.uint8)), np.uint8)
     grown = cv2.dilate(mine, disc)
-    skin = np.asarray(roi == SKIN, np.uint8)
+    skin = np.asarray(labels == SKIN, np.uint8)
     ring = skin & np.asarray(cv2.dilate(grown, disc), np.uint8) & np.asarray(grown == 0, np.uint8)
-    lab = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2Lab).astype(np.float32)
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
     feature_model = skin_model.fit_mixture(lab[core > 0], parts)
     skin_fit = skin_model.fit_trimmed(lab[ring > 0])
     if feature_model is None or skin_fit is None:
         return
     ll_skin = skin_fit.log_likelihood(skin_fit.d2(lab))
     feature_like = feature_model.d2_and_log_likelihood(lab)[1] > ll_skin
-    edge = (grown > 0) & (cv2.erode(mine, disc) == 0) & ((mine > 0) | (skin > 0))
     if hair:  # hair is darker than the skin round it: a brow grows where darker, shrinks where not
         darker = lab[..., 0] < skin_fit.mean[0]
         feature_like = np.where(mine > 0, feature_like | darker, feature_like & darker)
+    # A parsing map labels areas, not single hairs or pores: the majority round each pixel decides.
+    sigma = SMOOTH * g.scale * f
+    if sigma >= 0.5:
+        feature_like = cv2.GaussianBlur(feature_like.astype(np.float32), (0, 0), sigma) > 0.5
+    edge = (grown > 0) & (cv2.erode(mine, disc) == 0) & ((mine > 0) | (skin > 0))
+    if not grow:
+        feature_like &= mine > 0
     want = (mine > 0) & ~edge | (edge & feature_like)
-    want = _connected(np.asarray(want, np.uint8), core) > 0
-    # each side keeps its own: a pixel goes to the side it is nearer
-    dists = [cv2.distanceTransform(np.asarray(roi != v, np.uint8), cv2.DIST_L2, 3) for v in values]
-    side = np.where(dists[0] <= dists[1], values[0], values[1]).astype(np.uint8)
-    roi[edge & ~want & (mine > 0)] = SKIN
-    if grow:
-        roi[edge & want] = side[edge & want]
+    want = _connected(np.asarray(want, np.uint8), core)
+    zone = np.asarray(edge, np.uint8)
+    if f < 1.0:  # back to the photo's pixels (the edge smooth there)
+        want = cv2.resize(want * np.uint8(255), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) // 128
+        zone = cv2.resize(zone, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    was = (roi == values[0]) | (roi == values[1])
+    zone = (zone > 0) & (was | (roi == SKIN))
+    ys, xs = np.arange(y0, y1, dtype=np.float32)[:, None], np.arange(x0, x1, dtype=np.float32)[None, :]
+    side = np.where(xs < g.mid_a * ys + g.mid_b, values[0], values[1]).astype(np.uint8)
+    roi[zone & was & (want == 0)] = SKIN
+    gained = zone & (want > 0)
+    roi[gained] = side[gained]
 
 
 def _lip_coloured_mouth_is_lip(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
