@@ -285,18 +285,18 @@ def _refine_by_colour(
     edge = (grown > 0) & (cv2.erode(mine, disc) == 0) & ((mine > 0) | (skin > 0))
     if not grow:
         feature_like &= mine > 0
-    want = (mine > 0) & ~edge | (edge & feature_like)
-    want = _connected(np.asarray(want, np.uint8), core)
+    kept = _connected(np.asarray((mine > 0) & ~edge | (edge & feature_like), np.uint8), core)
     zone = np.asarray(edge, np.uint8)
     if f < 1.0:  # back to the photo's pixels (the edge smooth there)
-        want = cv2.resize(want * np.uint8(255), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) // 128
+        kept = cv2.resize(kept * np.uint8(255), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) // 128
         zone = cv2.resize(zone, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    want = kept > 0
     was = (roi == values[0]) | (roi == values[1])
     zone = (zone > 0) & (was | (roi == SKIN))
     ys, xs = np.arange(y0, y1, dtype=np.float32)[:, None], np.arange(x0, x1, dtype=np.float32)[None, :]
     side = np.where(xs < g.mid_a * ys + g.mid_b, values[0], values[1]).astype(np.uint8)
-    roi[zone & was & (want == 0)] = SKIN
-    gained = zone & (want > 0)
+    roi[zone & was & ~want] = SKIN
+    gained = zone & want
     roi[gained] = side[gained]
 
 
