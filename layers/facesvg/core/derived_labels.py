@@ -288,8 +288,10 @@ def _refine_by_colour(
     kept = _connected(np.asarray((mine > 0) & ~edge | (edge & feature_like), np.uint8), core)
     zone = np.asarray(edge, np.uint8)
     if f < 1.0:  # back to the photo's pixels (the edge smooth there)
-        kept = cv2.resize(kept * np.uint8(255), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) // 128
-        zone = cv2.resize(zone, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+        full = (x1 - x0, y1 - y0)
+        smooth = cv2.resize(kept * np.uint8(255), full, interpolation=cv2.INTER_LINEAR)
+        kept = np.asarray(smooth >= 128, np.uint8)
+        zone = np.asarray(cv2.resize(zone, full, interpolation=cv2.INTER_NEAREST), np.uint8)
     want = kept > 0
     was = (roi == values[0]) | (roi == values[1])
     zone = (zone > 0) & (was | (roi == SKIN))
