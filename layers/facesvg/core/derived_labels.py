@@ -213,9 +213,12 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
     for value, poly in _labelled_features(g):
         _paint(out, poly, value, g.scale)
-    # (brows decided at 80 px per inter-eye distance, a few px of band; an eye, a tenth of that
-    # tall, at twice that)
-    _refine_by_colour(out, image, g, BROWS, _BROWS, 1, hair=True, work_scale=80.0)
+    # Each brow on its own (lit from its side); the eyes together (a small eye has few pixels to
+    # model). Brows are decided at 80 px per inter-eye distance (a few px of band), eyes, a tenth
+    # of that tall, at 320.
+    for chain in _BROWS:
+        brow = (_side_value(g, BROWS, chain),)
+        _refine_by_colour(out, image, g, brow, (chain,), 1, hair=True, work_scale=80.0)
     _refine_by_colour(out, image, g, EYES, _EYES, 2, hair=False, grow=False, work_scale=320.0)
     _lip_coloured_mouth_is_lip(out, image, g)
     return out
@@ -229,16 +232,16 @@ def _refine_by_colour(
     out: np.ndarray,
     image: np.ndarray,
     g: Geometry,
-    values: tuple[int, int],
+    values: tuple[int, ...],
     chains: tuple[tuple[int, ...], ...],
     parts: int,
     hair: bool,
     grow: bool = True,
     work_scale: float = 80.0,
 ) -> None:
-    """Move the edge between a feature (``values``: its image-left and image-right part, the mesh's
-    ``chains``) and the skin round it to where the photo's colours change, within
-    ``REFINE_BAND`` of the mesh's edge.
+    """Move the edge between a feature (labelled ``values``: one, or an image-left and an
+    image-right one; the mesh's ``chains`` round it) and the skin round it to where the photo's
+    colours change, within ``REFINE_BAND`` of the mesh's edge.
 
     The feature's colours are modelled on its core (the mesh's feature, eroded: ``parts`` colours,
     an eye's white and iris), the skin's on a ring just outside the band; a pixel of the band,
@@ -263,11 +266,13 @@ def _refine_by_colour(
         labels = cv2.resize(roi, size, interpolation=cv2.INTER_NEAREST)
     band = max(1, round(REFINE_BAND * g.scale * f))
     mine = np.asarray(np.isin(labels, values), np.uint8)
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
     core = np.asarray(cv2.erode(mine, np.ones((3, 3), np.uint8)), np.uint8)
-    grown = cv2.dilate(mine, disc)
-    skin = np.asarray(labels == SKIN, np.uint8)
-    ring = skin & np.asarray(cv2.dilate(grown, disc), np.uint8) & np.asarray(grown == 0, np.uint8)
+    # distances to the feature and, inside it, to its edge (cheaper than dilating by a disc)
+    outside = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3)
+    inside = cv2.distanceTransform(mine, cv2.DIST_L2, 3)
+    grown = outside <= band
+    skin = labels == SKIN
+    ring = skin & ~grown & (outside <= 2 * band)
     lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
     feature_model = skin_model.fit_mixture(lab[core > 0], parts)
     skin_fit = skin_model.fit_trimmed(lab[ring > 0])
@@ -282,7 +287,7 @@ def _refine_by_colour(
     sigma = SMOOTH * g.scale * f
     if sigma >= 0.5:
         feature_like = cv2.GaussianBlur(feature_like.astype(np.float32), (0, 0), sigma) > 0.5
-    edge = (grown > 0) & (cv2.erode(mine, disc) == 0) & ((mine > 0) | (skin > 0))
+    edge = grown & (inside <= band) & ((mine > 0) | skin)
     if not grow:
         feature_like &= mine > 0
     kept = _connected(np.asarray((mine > 0) & ~edge | (edge & feature_like), np.uint8), core)
@@ -293,13 +298,15 @@ def _refine_by_colour(
         kept = np.asarray(smooth >= 128, np.uint8)
         zone = np.asarray(cv2.resize(zone, full, interpolation=cv2.INTER_NEAREST), np.uint8)
     want = kept > 0
-    was = (roi == values[0]) | (roi == values[1])
+    was = np.isin(roi, values)
     zone = (zone > 0) & (was | (roi == SKIN))
+    roi[zone & was & ~want] = SKIN
+    if len(values) == 1:
+        roi[zone & want] = values[0]
+        return
     ys, xs = np.arange(y0, y1, dtype=np.float32)[:, None], np.arange(x0, x1, dtype=np.float32)[None, :]
     side = np.where(xs < g.mid_a * ys + g.mid_b, values[0], values[1]).astype(np.uint8)
-    roi[zone & was & ~want] = SKIN
-    gained = zone & want
-    roi[gained] = side[gained]
+    roi[zone & want] = side[zone & want]
 
 
 def _lip_coloured_mouth_is_lip(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
@@ -405,19 +412,20 @@ def _feature_polys(g: Geometry, with_nose: bool = True) -> list[np.ndarray]:
     return [poly for _, poly in _labelled_features(g, with_nose)]
 
 
+def _side_value(g: Geometry, values: tuple[int, int], chain: tuple[int, ...]) -> int:
+    """The image-left value of a pair (``values[0]``) for a chain mostly left of the midline."""
+    pts = g.pts[list(chain)]
+    image_left = bool((pts[:, 0] < g.mid_a * pts[:, 1] + g.mid_b).mean() > 0.5)
+    return values[0] if image_left else values[1]
+
+
 def _labelled_features(g: Geometry, with_nose: bool = True) -> list[tuple[int, np.ndarray]]:
     """(label, polygon) in painting order: nose, brows, eyes, lips, mouth."""
-    mid_x = g.mid_a * g.pts[:, 1] + g.mid_b
-
-    def side_value(values: tuple[int, int], chain: tuple[int, ...]) -> int:
-        image_left = bool((g.pts[list(chain), 0] < mid_x[list(chain)]).mean() > 0.5)
-        return values[0] if image_left else values[1]
-
     out: list[tuple[int, np.ndarray]] = []
     if with_nose:
         out.append((NOSE, _hull(g.at(_NOSE))))
-    out += [(side_value(BROWS, c), g.at(c)) for c in _BROWS]
-    out += [(side_value(EYES, c), g.at(c)) for c in _EYES]
+    out += [(_side_value(g, BROWS, c), g.at(c)) for c in _BROWS]
+    out += [(_side_value(g, EYES, c), g.at(c)) for c in _EYES]
     out.append((UPPER_LIP, np.vstack([g.at(_UPPER_OUTER), g.at(_UPPER_INNER)[::-1]])))
     out.append((LOWER_LIP, np.vstack([g.at(_LOWER_OUTER), g.at(_LOWER_INNER)[::-1]])))
     out.append((MOUTH, g.at(_INNER_LIP)))
