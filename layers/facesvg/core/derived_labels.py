@@ -30,6 +30,7 @@ from facesvg.core.face_geometry import Geometry, geometry
 from facesvg.core.face_template import TEMPLATE
 from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, MOUTH, NOSE, SKIN, UPPER_LIP
 
+MESH_PIXEL_CENTRE = 0.5  # where a landmark on a pixel's centre lies (MediaPipe: x_norm * width)
 WORK_SCALE = 40.0  # px per inter-eye distance where colours are classified
 CROP_SIDE = 1.0  # the crop reaches this far beside the oval (ears; the background beyond them)
 CROP_UP = 1.4  # ... and above it (the hair)
@@ -131,7 +132,9 @@ def _forehead_reach(g: Geometry) -> np.ndarray:
 def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """LaPa labels ``(H, W)`` uint8 for ``image`` (BGR) from its landmarks (``(N, 2)`` image px)."""
     h, w = image.shape[:2]
-    g = geometry(points, max(h, w))
+    # MediaPipe's points are its normalised coordinates times the photo's size: pixel i spans
+    # [i, i + 1] there, so its centre is at i + 0.5; labels are per pixel, centres at i.
+    g = geometry(points - MESH_PIXEL_CENTRE, max(h, w))
     out = np.zeros((h, w), np.uint8)
     oval = g.at(_OVAL)
     reach = _forehead_reach(g)
