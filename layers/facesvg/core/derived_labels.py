@@ -35,6 +35,7 @@ WORK_SCALE = 40.0  # px per inter-eye distance where colours are classified
 CROP_SIDE = 1.0  # the crop reaches this far beside the oval (ears; the background beyond them)
 CROP_UP = 1.4  # ... and above it (the hair)
 FOREHEAD_REACH = 2.2  # the oval's upper half stretched this much up: where forehead skin may be
+ORBIT = 0.15  # round an eye this far (inter-eye distances) the face is skin whatever its colour
 RIM = 0.12  # the band inside the oval edge where colour decides even below the brows
 EAR_OUT = 0.9  # ears reach this far out from the oval
 EAR_GAP = 0.15  # ... and may be parted from the face's skin by this much hair or shade
@@ -188,6 +189,13 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     rim = max(1, round(RIM * g.scale * f))
     inner = np.asarray(cv2.erode(masks["oval"], np.ones((2 * rim + 1, 2 * rim + 1), np.uint8)), np.uint8)
     forced = inner & brow_line
+    # ... and round the eyes to the rim: lids and orbit are skin, shadowed or made up.
+    orbit = np.zeros_like(masks["oval"])
+    for chain in _EYES:
+        _fill(orbit, small(g.at(chain)))
+    reach_eye = max(1, round(ORBIT * g.scale * f))
+    orbit = cv2.dilate(orbit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach_eye + 1,) * 2))
+    forced |= np.asarray(orbit, np.uint8) & masks["oval"] & brow_line
     score = np.where(forced > 0, np.maximum(score, 1.0), score).astype(np.float32)
     # ... at its rim it is skin unless it is the background (the far side of a turned face); and
     # below the nose it is skin to the rim (a beard or a shadow at the jaw is skin, as LaPa says).
