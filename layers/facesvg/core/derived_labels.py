@@ -276,7 +276,7 @@ def _refine_by_colour(
         bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
         labels = cv2.resize(roi, size, interpolation=cv2.INTER_NEAREST)
     band = max(1, round(REFINE_BAND * g.scale * f))
-    mine = np.asarray(np.isin(labels, values), np.uint8)
+    mine = np.asarray(_any_of(labels, values), np.uint8)
     core = np.asarray(cv2.erode(mine, np.ones((3, 3), np.uint8)), np.uint8)
     # distances to the feature and, inside it, to its edge (cheaper than dilating by a disc)
     outside = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3)
@@ -285,20 +285,27 @@ def _refine_by_colour(
     skin = labels == SKIN
     ring = skin & ~grown & (outside <= 2 * band)
     lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
-    feature_model = skin_model.fit_mixture(lab[core > 0], parts)
+    if parts == 1:  # one colour: no clustering
+        one = skin_model.fit(lab[core > 0])
+        feature_model = skin_model.Mixture((one,)) if one is not None else None
+    else:
+        feature_model = skin_model.fit_mixture(lab[core > 0], parts)
     skin_fit = skin_model.fit_trimmed(lab[ring > 0])
     if feature_model is None or skin_fit is None:
         return
-    ll_skin = skin_fit.log_likelihood(skin_fit.d2(lab))
-    feature_like = feature_model.d2_and_log_likelihood(lab)[1] > ll_skin
+    # Colours are weighed in the band only; inside it the feature stays, beyond it the skin.
+    edge = grown & (inside <= band) & ((mine > 0) | skin)
+    px = lab[edge]
+    like = feature_model.d2_and_log_likelihood(px)[1] > skin_fit.log_likelihood(skin_fit.d2(px))
     if hair:  # hair is darker than the skin round it: a brow grows where darker, shrinks where not
-        darker = lab[..., 0] < skin_fit.mean[0]
-        feature_like = np.where(mine > 0, feature_like | darker, feature_like & darker)
+        darker = px[:, 0] < skin_fit.mean[0]
+        like = np.where(mine[edge] > 0, like | darker, like & darker)
+    feature_like = mine > 0
+    feature_like[edge] = like
     # A parsing map labels areas, not single hairs or pores: the majority round each pixel decides.
     sigma = SMOOTH * g.scale * f
     if sigma >= 0.5:
         feature_like = cv2.GaussianBlur(feature_like.astype(np.float32), (0, 0), sigma) > 0.5
-    edge = grown & (inside <= band) & ((mine > 0) | skin)
     if not grow:
         feature_like &= mine > 0
     kept = _connected(np.asarray((mine > 0) & ~edge | (edge & feature_like), np.uint8), core)
@@ -309,7 +316,7 @@ def _refine_by_colour(
         kept = np.asarray(smooth >= 128, np.uint8)
         zone = np.asarray(cv2.resize(zone, full, interpolation=cv2.INTER_NEAREST), np.uint8)
     want = kept > 0
-    was = np.isin(roi, values)
+    was = _any_of(roi, values)
     zone = (zone > 0) & (was | (roi == SKIN))
     roi[zone & was & ~want] = SKIN
     if len(values) == 1:
@@ -318,6 +325,14 @@ def _refine_by_colour(
     ys, xs = np.arange(y0, y1, dtype=np.float32)[:, None], np.arange(x0, x1, dtype=np.float32)[None, :]
     side = np.where(xs < g.mid_a * ys + g.mid_b, values[0], values[1]).astype(np.uint8)
     roi[zone & want] = side[zone & want]
+
+
+def _any_of(labels: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
+    """``np.isin`` for a value or two, several times faster."""
+    out: np.ndarray = labels == values[0]
+    for v in values[1:]:
+        out |= labels == v
+    return out
 
 
 def _lip_coloured_mouth_is_lip(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
