@@ -30,12 +30,15 @@ from facesvg.core.face_geometry import Geometry, geometry
 from facesvg.core.face_template import TEMPLATE
 from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, MOUTH, NOSE, SKIN, UPPER_LIP
 
+MESH_PIXEL_CENTRE = 0.5  # where a landmark on a pixel's centre lies (MediaPipe: x_norm * width)
 WORK_SCALE = 40.0  # px per inter-eye distance where colours are classified
 CROP_SIDE = 1.0  # the crop reaches this far beside the oval (ears; the background beyond them)
 CROP_UP = 1.4  # ... and above it (the hair)
 FOREHEAD_REACH = 2.2  # the oval's upper half stretched this much up: where forehead skin may be
+ORBIT = 0.15  # round an eye this far (inter-eye distances) the face is skin whatever its colour
 RIM = 0.12  # the band inside the oval edge where colour decides even below the brows
 EAR_OUT = 0.9  # ears reach this far out from the oval
+EAR_GAP = 0.15  # ... and may be parted from the face's skin by this much hair or shade
 
 
 def _loop(chain_a: tuple[int, ...], chain_b: tuple[int, ...]) -> tuple[int, ...]:
@@ -69,13 +72,46 @@ _UPPER_INNER, _LOWER_INNER = _halves(_INNER_LIP)
 # The published nose set outlines the bridge and the alae; the nose of a parsing map is an area,
 # out to the side walls: the hull of the set and of the side-wall points the core's nose template
 # already uses (``landmarks_topology.NOSE_HULL``).
-_NOSE = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL)))
+# A parsing map's nose starts at the nasion as wide as the bridge (between the eyes' inner
+# corners), not at a point: the mesh's bridge sides at that level close it at the top.
+# (The skin is seeded from the nose without them: the eyes' inner corners are in shade.)
+_NOSE_SEED = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL)))
+_NOSE = (*_NOSE_SEED, 193, 417)
 _OVAL = mc.chains(mc.FACEMESH_FACE_OVAL)[0]
 _IRISES = mc.points(mc.FACEMESH_IRISES)
 
 
 def _fill(mask: np.ndarray, poly: np.ndarray, value: int = 1) -> None:
     cv2.fillPoly(mask, [np.rint(poly * 16).astype(np.int32)], value, lineType=cv2.LINE_8, shift=4)
+
+
+SUPERSAMPLE = 4  # a feature is filled at up to this many sub-pixels per pixel, then area-averaged
+FINE_SCALE = 400.0  # ... as many as bring an inter-eye distance to about this many sub-pixels
+
+
+def coverage(poly: np.ndarray, shape: tuple[int, int], scale: float) -> tuple[tuple[int, int], np.ndarray]:
+    """The share of each pixel the polygon covers (float32, in its bounding box, whose top-left
+    pixel is returned first): filled at ``SUPERSAMPLE`` x the resolution and area-averaged, so a
+    small eye on a 256 px photo is not grown by the outline's pixels (a plain fill adds every
+    pixel the edge touches: half a pixel all round, a third of a 4 px tall eye)."""
+    h, w = shape
+    x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + 2, (w, h))
+    if x1 <= x0 or y1 <= y0:
+        return (0, 0), np.zeros((0, 0), np.float32)
+    k = int(np.clip(round(FINE_SCALE / max(scale, 1e-6)), 1, SUPERSAMPLE))
+    fine = np.zeros(((y1 - y0) * k, (x1 - x0) * k), np.uint8)
+    # pixel i spans [i - 0.5, i + 0.5]; its k sub-pixels' centres are at (j + 0.5) / k - 0.5
+    _fill(fine, (poly - (x0, y0) + 0.5) * k - 0.5, 255)
+    small = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    return (int(x0), int(y0)), small.astype(np.float32) / 255.0
+
+
+def _paint(out: np.ndarray, poly: np.ndarray, value: int, scale: float) -> None:
+    """Label the pixels at least half covered by ``poly`` (``scale``: the inter-eye distance, px)."""
+    (x0, y0), cov = coverage(poly, out.shape[:2], scale)
+    roi = out[y0 : y0 + cov.shape[0], x0 : x0 + cov.shape[1]]
+    roi[cov >= 0.5] = value
 
 
 def _hull(points: np.ndarray) -> np.ndarray:
@@ -97,7 +133,9 @@ def _forehead_reach(g: Geometry) -> np.ndarray:
 def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """LaPa labels ``(H, W)`` uint8 for ``image`` (BGR) from its landmarks (``(N, 2)`` image px)."""
     h, w = image.shape[:2]
-    g = geometry(points, max(h, w))
+    # MediaPipe's points are its normalised coordinates times the photo's size: pixel i spans
+    # [i, i + 1] there, so its centre is at i + 0.5; labels are per pixel, centres at i.
+    g = geometry(points - MESH_PIXEL_CENTRE, max(h, w))
     out = np.zeros((h, w), np.uint8)
     oval = g.at(_OVAL)
     reach = _forehead_reach(g)
@@ -130,7 +168,7 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
         _fill(masks["ears"], small(poly))
     for side in ("R", "L"):
         _fill(masks["seed"], small(g.chain("CHEEK", side)))
-    _fill(masks["seed"], small(_hull(g.at(_NOSE))))
+    _fill(masks["seed"], small(_hull(g.at(_NOSE_SEED))))
     for poly in _feature_polys(g, with_nose=False):
         _fill(masks["feat"], small(poly))
     feat = cv2.dilate(masks["feat"], np.ones((3, 3), np.uint8))
@@ -151,6 +189,13 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     rim = max(1, round(RIM * g.scale * f))
     inner = np.asarray(cv2.erode(masks["oval"], np.ones((2 * rim + 1, 2 * rim + 1), np.uint8)), np.uint8)
     forced = inner & brow_line
+    # ... and round the eyes to the rim: lids and orbit are skin, shadowed or made up.
+    orbit = np.zeros_like(masks["oval"])
+    for chain in _EYES:
+        _fill(orbit, small(g.at(chain)))
+    reach_eye = max(1, round(ORBIT * g.scale * f))
+    orbit = cv2.dilate(orbit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach_eye + 1,) * 2))
+    forced |= np.asarray(orbit, np.uint8) & masks["oval"] & brow_line
     score = np.where(forced > 0, np.maximum(score, 1.0), score).astype(np.float32)
     # ... at its rim it is skin unless it is the background (the far side of a turned face); and
     # below the nose it is skin to the rim (a beard or a shadow at the jaw is skin, as LaPa says).
@@ -162,6 +207,14 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     score = np.where(allowed > 0, score, -1.0).astype(np.float32)
     # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).
     apart = _connected(np.asarray(score > 0, np.uint8), seed) == 0
+    # ... or an ear: it joins the head beside the oval, but a sideburn or the shade behind the jaw
+    # can part it from the face's skin in the photo; what of the ear zone comes within
+    # ``EAR_GAP`` of the oval is the ear.
+    gap = max(1, round(EAR_GAP * g.scale * f))
+    reach_out = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1,) * 2)
+    near_oval = np.asarray(cv2.dilate(masks["oval"], reach_out), np.uint8)
+    ear_like = np.asarray((score > 0) & (masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
+    apart &= _connected(ear_like, near_oval & ear_like) == 0
     score[apart] = np.minimum(score[apart], -1.0)
 
     # Back to the photo's pixels: the margins are interpolated so the edges are smooth there.
@@ -170,8 +223,115 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
     roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
     for value, poly in _labelled_features(g):
-        _fill(out, poly, value)
+        _paint(out, poly, value, g.scale)
+    # Each brow on its own (lit from its side); the eyes together (a small eye has few pixels to
+    # model). Brows are decided at 80 px per inter-eye distance (a few px of band), eyes, a tenth
+    # of that tall, at 320.
+    for chain in _BROWS:
+        brow = (_side_value(g, BROWS, chain),)
+        _refine_by_colour(out, image, g, brow, (chain,), 1, hair=True, work_scale=80.0)
+    _refine_by_colour(out, image, g, EYES, _EYES, 2, hair=False, grow=False, work_scale=320.0)
     _lip_coloured_mouth_is_lip(out, image, g)
+    return out
+
+
+REFINE_BAND = 0.08  # inter-eye distances: how far a feature's edge may move to the photo's edge
+SMOOTH = 0.015  # ... decided over about this much (inter-eye distances): a brow's hair is finer
+
+
+def _refine_by_colour(
+    out: np.ndarray,
+    image: np.ndarray,
+    g: Geometry,
+    values: tuple[int, ...],
+    chains: tuple[tuple[int, ...], ...],
+    parts: int,
+    hair: bool,
+    grow: bool = True,
+    work_scale: float = 80.0,
+) -> None:
+    """Move the edge between a feature (labelled ``values``: one, or an image-left and an
+    image-right one; the mesh's ``chains`` round it) and the skin round it to where the photo's
+    colours change, within ``REFINE_BAND`` of the mesh's edge.
+
+    The feature's colours are modelled on its core (the mesh's feature, eroded: ``parts`` colours,
+    an eye's white and iris), the skin's on a ring just outside the band; a pixel of the band,
+    skin or feature, goes to the likelier (``grow`` False: the feature only loses pixels).
+    ``hair``: the feature is hair (a brow), darker than the skin it grows from. Only what stays
+    joined to the core is kept (a mole beside a brow is not brow). Decided on a crop reduced to
+    ``work_scale`` px per inter-eye distance, the answer interpolated back to the photo."""
+    h, w = out.shape
+    pts = np.vstack([g.at(c) for c in chains])
+    pad = 3 * REFINE_BAND * g.scale + 2
+    x0, y0 = np.maximum(np.floor(pts.min(0) - pad).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0) + pad).astype(int) + 1, (w, h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return
+    roi = out[y0:y1, x0:x1]
+    f = min(1.0, work_scale / max(g.scale, 1e-6))
+    size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
+    bgr = image[y0:y1, x0:x1]
+    labels = roi
+    if f < 1.0:
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        labels = cv2.resize(roi, size, interpolation=cv2.INTER_NEAREST)
+    band = max(1, round(REFINE_BAND * g.scale * f))
+    mine = np.asarray(_any_of(labels, values), np.uint8)
+    core = np.asarray(cv2.erode(mine, np.ones((3, 3), np.uint8)), np.uint8)
+    # distances to the feature and, inside it, to its edge (cheaper than dilating by a disc)
+    outside = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3)
+    inside = cv2.distanceTransform(mine, cv2.DIST_L2, 3)
+    grown = outside <= band
+    skin = labels == SKIN
+    ring = skin & ~grown & (outside <= 2 * band)
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
+    if parts == 1:  # one colour: no clustering
+        one = skin_model.fit(lab[core > 0])
+        feature_model = skin_model.Mixture((one,)) if one is not None else None
+    else:
+        feature_model = skin_model.fit_mixture(lab[core > 0], parts)
+    skin_fit = skin_model.fit_trimmed(lab[ring > 0])
+    if feature_model is None or skin_fit is None:
+        return
+    # Colours are weighed in the band only; inside it the feature stays, beyond it the skin.
+    edge = grown & (inside <= band) & ((mine > 0) | skin)
+    px = lab[edge]
+    like = feature_model.d2_and_log_likelihood(px)[1] > skin_fit.log_likelihood(skin_fit.d2(px))
+    if hair:  # hair is darker than the skin round it: a brow grows where darker, shrinks where not
+        darker = px[:, 0] < skin_fit.mean[0]
+        like = np.where(mine[edge] > 0, like | darker, like & darker)
+    feature_like = mine > 0
+    feature_like[edge] = like
+    # A parsing map labels areas, not single hairs or pores: the majority round each pixel decides.
+    sigma = SMOOTH * g.scale * f
+    if sigma >= 0.5:
+        feature_like = cv2.GaussianBlur(feature_like.astype(np.float32), (0, 0), sigma) > 0.5
+    if not grow:
+        feature_like &= mine > 0
+    kept = _connected(np.asarray((mine > 0) & ~edge | (edge & feature_like), np.uint8), core)
+    zone = np.asarray(edge, np.uint8)
+    if f < 1.0:  # back to the photo's pixels (the edge smooth there)
+        full = (x1 - x0, y1 - y0)
+        smooth = cv2.resize(kept * np.uint8(255), full, interpolation=cv2.INTER_LINEAR)
+        kept = np.asarray(smooth >= 128, np.uint8)
+        zone = np.asarray(cv2.resize(zone, full, interpolation=cv2.INTER_NEAREST), np.uint8)
+    want = kept > 0
+    was = _any_of(roi, values)
+    zone = (zone > 0) & (was | (roi == SKIN))
+    roi[zone & was & ~want] = SKIN
+    if len(values) == 1:
+        roi[zone & want] = values[0]
+        return
+    ys, xs = np.arange(y0, y1, dtype=np.float32)[:, None], np.arange(x0, x1, dtype=np.float32)[None, :]
+    side = np.where(xs < g.mid_a * ys + g.mid_b, values[0], values[1]).astype(np.uint8)
+    roi[zone & want] = side[zone & want]
+
+
+def _any_of(labels: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
+    """``np.isin`` for a value or two, several times faster."""
+    out: np.ndarray = labels == values[0]
+    for v in values[1:]:
+        out |= labels == v
     return out
 
 
@@ -278,19 +438,20 @@ def _feature_polys(g: Geometry, with_nose: bool = True) -> list[np.ndarray]:
     return [poly for _, poly in _labelled_features(g, with_nose)]
 
 
+def _side_value(g: Geometry, values: tuple[int, int], chain: tuple[int, ...]) -> int:
+    """The image-left value of a pair (``values[0]``) for a chain mostly left of the midline."""
+    pts = g.pts[list(chain)]
+    image_left = bool((pts[:, 0] < g.mid_a * pts[:, 1] + g.mid_b).mean() > 0.5)
+    return values[0] if image_left else values[1]
+
+
 def _labelled_features(g: Geometry, with_nose: bool = True) -> list[tuple[int, np.ndarray]]:
     """(label, polygon) in painting order: nose, brows, eyes, lips, mouth."""
-    mid_x = g.mid_a * g.pts[:, 1] + g.mid_b
-
-    def side_value(values: tuple[int, int], chain: tuple[int, ...]) -> int:
-        image_left = bool((g.pts[list(chain), 0] < mid_x[list(chain)]).mean() > 0.5)
-        return values[0] if image_left else values[1]
-
     out: list[tuple[int, np.ndarray]] = []
     if with_nose:
         out.append((NOSE, _hull(g.at(_NOSE))))
-    out += [(side_value(BROWS, c), g.at(c)) for c in _BROWS]
-    out += [(side_value(EYES, c), g.at(c)) for c in _EYES]
+    out += [(_side_value(g, BROWS, c), g.at(c)) for c in _BROWS]
+    out += [(_side_value(g, EYES, c), g.at(c)) for c in _EYES]
     out.append((UPPER_LIP, np.vstack([g.at(_UPPER_OUTER), g.at(_UPPER_INNER)[::-1]])))
     out.append((LOWER_LIP, np.vstack([g.at(_LOWER_OUTER), g.at(_LOWER_INNER)[::-1]])))
     out.append((MOUTH, g.at(_INNER_LIP)))
