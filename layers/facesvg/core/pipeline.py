@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 
 from facesvg.core import align, exports, regions, smooth, svg, zones
-from facesvg.core.inputs import CLIENT, DEFAULT_LIMITS, LANDMARKS, FaceInputs, LandmarkSource, load_inputs
+from facesvg.core.inputs import CLIENT, LANDMARKS, FaceInputs, load_inputs
 from facesvg.core.label_schemes import SCHEMES
-from facesvg.core.options import Limits, RenderOptions
+from facesvg.core.landmark_formats import LandmarkSource
+from facesvg.core.options import DEFAULT_LIMITS, Limits, RenderOptions
 from facesvg.core.scale import iris_scale
 from facesvg.core.version import PIPELINE_VERSION
 

@@ -10,10 +10,12 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import pytest
-from facesvg.core import inputs
+from facesvg.core import inputs, photo_decoding
 from facesvg.core.errors import InputError
-from facesvg.core.inputs import check_inputs, decode_image, image_header, load_inputs
+from facesvg.core.image_headers import image_header
+from facesvg.core.inputs import check_inputs, load_inputs
 from facesvg.core.options import Limits
+from facesvg.core.photo_decoding import decode_image
 
 PIL = pytest.importorskip("PIL.Image")
 pillow_heif = pytest.importorskip("pillow_heif")
@@ -113,8 +115,8 @@ def test_a_bomb_in_each_format_is_refused_by_its_header(
     encoded: dict[str, bytes], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # nothing is decoded: a decoder call would fail the test
-    monkeypatch.setattr(inputs, "_decode_with_pillow", lambda *a: pytest.fail("decoded"))
-    monkeypatch.setattr(inputs.cv2, "imdecode", lambda *a: pytest.fail("decoded"))
+    monkeypatch.setattr(photo_decoding, "_decode_with_pillow", lambda *a: pytest.fail("decoded"))
+    monkeypatch.setattr(photo_decoding.cv2, "imdecode", lambda *a: pytest.fail("decoded"))
     with pytest.raises(InputError) as exc:
         decode_image(BOMBS[name](encoded[name]))
     assert (exc.value.field, exc.value.code) == ("image", "TooManyPixels")
@@ -155,7 +157,7 @@ def test_without_pillow_heif_and_avif_are_checked_by_their_header(
     sample_bytes: dict[str, bytes], encoded: dict[str, bytes], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The zip functions' layer has no Pillow: submit accepts by the header, only the process image decodes.
-    monkeypatch.setattr(inputs, "_pillow_available", lambda fmt: False)
+    monkeypatch.setattr(photo_decoding, "pillow_available", lambda fmt: False)
     check_inputs(encoded[name], sample_bytes["segmentation"], sample_bytes["landmarks"])
     with pytest.raises(InputError) as exc:
         check_inputs(_ispe_bomb(encoded[name]), sample_bytes["segmentation"], sample_bytes["landmarks"])
