@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from facesvg.core import inputs, photo_decoding
 from facesvg.core.errors import InputError
+from facesvg.core.image_format import sniff_format
 from facesvg.core.image_headers import image_header
 from facesvg.core.inputs import check_inputs, load_inputs
 from facesvg.core.options import Limits
@@ -61,6 +62,17 @@ def test_each_format_decodes_to_the_photo_and_renders(
     check_inputs(data, sample_bytes["segmentation"], sample_bytes["landmarks"])
     face = load_inputs(data, sample_bytes["segmentation"], sample_bytes["landmarks"])
     assert face.image.shape == photo.shape
+
+
+def test_sniffing_names_each_format_as_its_header_does(
+    sample_bytes: dict[str, bytes], photo: np.ndarray, encoded: dict[str, bytes]
+) -> None:
+    files = {**encoded, "png": sample_bytes["image"], "jpeg": cv2.imencode(".jpg", photo)[1].tobytes()}
+    for name, data in files.items():
+        assert sniff_format(data) == image_header(data, "image")[0] == name.split("-")[0], name
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(64)
+    for other in (mp4, b"GIF89a" + bytes(64), b"", b"\x89PN"):
+        assert sniff_format(other) is None, other[:12]
 
 
 @pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
