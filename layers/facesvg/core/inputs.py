@@ -71,7 +71,7 @@ def check_inputs(
         load_inputs(image, segmentation, landmarks, limits, label_scheme, face_index)
         return
     check_image_size("segmentation_map", segmentation, limits)
-    lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+    lm = _parsed(landmarks, limits, face_index)
     raw = decode_raw_labels(segmentation, limits, label_scheme)
     lab = fit_labels(SCHEMES[label_scheme].to_core(raw), width, height)
     check_landmarks(lab, landmarks_in_image(lm, width, height), raw, label_scheme)
@@ -83,7 +83,7 @@ def _check_mapless(image: bytes, landmarks: LandmarkSource, limits: Limits, face
     fmt, width, height = check_image_size("image", image, limits)
     if not _checked_by_header(image, fmt):
         height, width = photo_decoding.decode_image(image, limits).shape[:2]
-    lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+    lm = _parsed(landmarks, limits, face_index)
     check_mesh_shape(landmarks_in_image(lm, width, height))
 
 
@@ -97,7 +97,7 @@ def _load_mapless(
     stored pixels."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(photo_decoding.decode_stored, bytes(image), width, height)
-        lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+        lm = _parsed(landmarks, limits, face_index)
         stored, orientation = pending.result()
     photo = orientation_.orient_array(stored, orientation) if orientation != 1 else stored
     on_stored = (
@@ -142,7 +142,7 @@ def load_inputs(
     check_image_size("segmentation_map", segmentation, limits)
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(photo_decoding.decode_stored, bytes(image), width, height)
-        lm = landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
+        lm = _parsed(landmarks, limits, face_index)
         raw = decode_raw_labels(segmentation, limits, label_scheme)
         lab = SCHEMES[label_scheme].to_core(raw)
         stored, orientation = pending.result()
@@ -177,3 +177,7 @@ def _checked_by_header(image: bytes, fmt: str) -> bool:
     return (fmt == "png" and b"eXIf" not in png_chunk_types(bytes(image), "image")) or (
         fmt in PILLOW_FORMATS and not photo_decoding.pillow_available(fmt)
     )
+
+
+def _parsed(landmarks: LandmarkSource, limits: Limits, face_index: int) -> Landmarks:
+    return landmarks if isinstance(landmarks, Landmarks) else parse_landmarks(landmarks, limits, face_index)
