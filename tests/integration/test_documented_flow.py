@@ -61,7 +61,7 @@ def test_the_documented_flow_with_job_id(api: httpx.Client, tmp_path: Path) -> N
 
 
 def _sample_points() -> np.ndarray:
-    from facesvg.core.inputs import parse_landmarks
+    from facesvg.core.landmark_formats import parse_landmarks
 
     return parse_landmarks((SAMPLE_DIR / "landmarks.txt").read_text()).points
 

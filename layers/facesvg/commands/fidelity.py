@@ -28,7 +28,8 @@ import numpy as np
 
 from facesvg.core import align
 from facesvg.core import landmarks_topology as topo
-from facesvg.core.inputs import decode_labels, fit_labels, load_inputs
+from facesvg.core.inputs import load_inputs
+from facesvg.core.label_maps import decode_labels, fit_labels
 from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import render_inputs
 from facesvg.core.region_names import REGION_NAMES, ZONE_NAMES

@@ -31,7 +31,8 @@ from facesvg.commands.fidelity import (
     viewer_side,
 )
 from facesvg.core import align
-from facesvg.core.inputs import FaceInputs, label_map_to_image, load_inputs
+from facesvg.core.inputs import FaceInputs, load_inputs
+from facesvg.core.label_maps import label_map_to_image
 from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import RenderResult, render, render_inputs
 

@@ -98,11 +98,6 @@ def keep_largest(blob: Blob, min_area: float, open_px: int = 0) -> Blob | None:
     return best if best.area >= min_area else None
 
 
-def grow(poly: np.ndarray, factor: float) -> np.ndarray:
-    c = poly.mean(0)
-    return c + (poly - c) * factor
-
-
 def in_range(labels: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """0/1 uint8 mask of ``lo <= label <= hi`` (cv2.inRange: one fast pass, no bool temporaries)."""
     mask: np.ndarray = np.asarray(cv2.inRange(labels, lo, hi), np.uint8)

@@ -23,7 +23,6 @@ import numpy as np
 
 from facesvg.core.errors import Field, InputError
 
-SOI = b"\xff\xd8"
 EOI = b"\xff\xd9"
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _BASELINE = {0xC0, 0xC1}  # sequential Huffman: one scan per component set, MCUs in order

@@ -122,3 +122,6 @@ class Limits:
     max_pixels: int = 25_000_000
     max_image_bytes: int = 20 * 1024 * 1024
     max_landmarks_bytes: int = 1024 * 1024
+
+
+DEFAULT_LIMITS = Limits()

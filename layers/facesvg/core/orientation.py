@@ -14,14 +14,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MIRRORED = {2, 4, 5, 7}
 SWAPS_AXES = {5, 6, 7, 8}
 _AGREEMENT_SIDE = 64  # px: the photo and labels are compared at this size
 CLEAR_MARGIN = 1.3  # one frame's agreement must beat the other's by this factor to decide
-
-
-def displayed_size(width: int, height: int, orientation: int) -> tuple[int, int]:
-    return (height, width) if orientation in SWAPS_AXES else (width, height)
 
 
 def orient_array(a: np.ndarray, orientation: int) -> np.ndarray:

@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 
 from facesvg.core import align, exports, regions, smooth, svg, zones
-from facesvg.core.inputs import CLIENT, DEFAULT_LIMITS, LANDMARKS, FaceInputs, LandmarkSource, load_inputs
+from facesvg.core.inputs import CLIENT, LANDMARKS, FaceInputs, load_inputs
 from facesvg.core.label_schemes import SCHEMES
-from facesvg.core.options import Limits, RenderOptions
+from facesvg.core.landmark_formats import LandmarkSource
+from facesvg.core.options import DEFAULT_LIMITS, Limits, RenderOptions
 from facesvg.core.scale import iris_scale
 from facesvg.core.version import PIPELINE_VERSION
 
@@ -196,24 +197,40 @@ def render(
     return _render(inputs, options, decode_ms=(time.perf_counter() - t0) * 1e3, t_start=t0)
 
 
-def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_start: float) -> RenderResult:
-    timings = {"decode": decode_ms}
-    t = time.perf_counter()
+class _Laps:
+    """Wall-clock per stage, in ms: each ``lap`` closes the stage that ran since the last one."""
 
-    def lap(stage: str) -> None:
-        nonlocal t
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
         now = time.perf_counter()
-        timings[stage] = (now - t) * 1e3
-        t = now
+        self.timings[stage] = (now - self._t) * 1e3
+        self._t = now
 
+
+@dataclass(frozen=True)
+class _Aligned:
+    """The face on the output canvas, and the tracing canvas its regions are carved on."""
+
+    out: align.Alignment  # input px -> output canvas
+    photo: np.ndarray  # the photo on the output canvas
+    silhouette: np.ndarray  # the closed person silhouette on the output canvas
+    trace: align.Alignment  # input px -> tracing canvas (``out`` itself at the default size)
+    trace_labels: np.ndarray  # labels on the tracing canvas
+    source: regions.LabelSource  # the map at its own resolution, and its px -> tracing canvas px
+    points: np.ndarray  # landmarks on the tracing canvas
+
+
+def _align(inputs: FaceInputs, options: RenderOptions) -> _Aligned:
     canvas = options.canvas_size
-    scale = canvas / 1024.0
     al = align.plan(inputs.labels, inputs.landmarks, canvas, options.margin)
     photo = align.warp_image(inputs.image, al)
     # The map at its own resolution, and its px -> canvas px: labels are traced from it, not resized.
     own = inputs.labels if inputs.label_map is None else inputs.label_map
     labels = align.warp_labels(own, al, inputs.labels_to_image)
-    sil = _closed_silhouette(labels, scale)
+    sil = _closed_silhouette(labels, canvas / 1024.0)
     # The tracing frame: the output's at the default size, else the same alignment at TRACE_CANVAS.
     trace = (
         al
@@ -223,55 +240,104 @@ def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_star
     trace_labels = labels if trace is al else align.warp_labels(own, trace, inputs.labels_to_image)
     source = regions.LabelSource(own, align.compose(trace.matrix, inputs.labels_to_image))
     pts = align.apply(trace.matrix, inputs.landmarks)
-    lap("align")
+    return _Aligned(al, photo, sil, trace, trace_labels, source, pts)
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # The photo encode (the single biggest cost, GIL released) overlaps regions and smoothing.
-        photo = _blank_outside(photo, sil, scale)
-        encoded = pool.submit(svg.encode_photo, photo, options.image_format, options.image_quality)
 
-        h, w = inputs.image.shape[:2]
-        frame = align.apply(trace.matrix, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
-        region_names, zone_names = options.layers()
-        sc = regions.scene(trace_labels, pts, frame, SCHEMES[options.label_scheme].labels_ears, source)
-        blobs: dict[str, regions.Blob | None] = {}
-        visibility: dict[str, dict[str, Any]] = {}
-        for carving in (
-            regions.carve_regions(sc) if region_names else None,
-            zones.carve_zones(sc, zone_names) if zone_names else None,
-        ):
-            if carving is not None:
-                blobs.update(carving.blobs)
-                visibility.update({n: v.to_json() for n, v in carving.visibility.items()})
-        if inputs.labels_source == LANDMARKS:
-            visibility.update({n: dict(UNKNOWN) for n in TEMPLATE_DRAWN if n in visibility})
-        lap("regions")
+def _carve(
+    inputs: FaceInputs, options: RenderOptions, aligned: _Aligned
+) -> tuple[regions.Scene, dict[str, regions.Blob | None], dict[str, dict[str, Any]]]:
+    """The scene on the tracing canvas, every requested region and zone's blob, and its visibility."""
+    h, w = inputs.image.shape[:2]
+    frame = align.apply(aligned.trace.matrix, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
+    region_names, zone_names = options.layers()
+    labels_ears = SCHEMES[options.label_scheme].labels_ears
+    sc = regions.scene(aligned.trace_labels, aligned.points, frame, labels_ears, aligned.source)
+    blobs: dict[str, regions.Blob | None] = {}
+    visibility: dict[str, dict[str, Any]] = {}
+    for carving in (
+        regions.carve_regions(sc) if region_names else None,
+        zones.carve_zones(sc, zone_names) if zone_names else None,
+    ):
+        if carving is not None:
+            blobs.update(carving.blobs)
+            visibility.update({n: v.to_json() for n, v in carving.visibility.items()})
+    if inputs.labels_source == LANDMARKS:
+        visibility.update({n: dict(UNKNOWN) for n in TEMPLATE_DRAWN if n in visibility})
+    return sc, blobs, visibility
 
-        polys: dict[str, np.ndarray] = {}
-        to_output = None if trace is al else _trace_to_output(trace, al)
-        for name, blob in blobs.items():
-            if blob is not None and blob.contour is not None:
-                outline = _region_outline(blob, TRACE_CANVAS / 1024.0)
-                polys[name] = _rounded(outline if to_output is None else align.apply(to_output, outline))
-        clip = _clip_polygons(sil, scale)
-        lap("smooth")
 
-        href = svg.data_uri(encoded.result(), options.image_format)
+def _outlines(blobs: dict[str, regions.Blob | None], aligned: _Aligned) -> dict[str, np.ndarray]:
+    """Each traced blob's smooth outline, on the output canvas."""
+    polys: dict[str, np.ndarray] = {}
+    to_output = None if aligned.trace is aligned.out else _trace_to_output(aligned.trace, aligned.out)
+    for name, blob in blobs.items():
+        if blob is not None and blob.contour is not None:
+            outline = _region_outline(blob, TRACE_CANVAS / 1024.0)
+            polys[name] = _rounded(outline if to_output is None else align.apply(to_output, outline))
+    return polys
+
+
+def _documents(
+    size: tuple[int, int],
+    clip: list[np.ndarray],
+    polys: dict[str, np.ndarray],
+    options: RenderOptions,
+    href: bytes,
+) -> tuple[bytes, dict[str, bytes]]:
+    """``face.svg`` and each region's and zone's own SVG."""
+    region_names, zone_names = options.layers()
     clip_d = svg.path_d(clip)
     wanted = (*region_names, *zone_names)
     paths = {name: svg.path_d([polys[name]]) for name in wanted if name in polys}
     # The composite shows the anatomical regions; "face" (their union, plus the rest) has its own file.
     face_svg = svg.document(
-        al.size,
+        size,
         clip_d,
         [(n, paths[n]) for n in region_names if n in paths and n != "face"],
         options.style,
         href,
         zones=[(n, paths[n]) for n in zone_names if n in paths],
     )
-    region_svgs = svg.region_documents(al.size, clip_d, list(paths.items()), options.style, href)
-    lap("encode")
-    timings["total"] = (time.perf_counter() - t_start) * 1e3
+    region_svgs = svg.region_documents(size, clip_d, list(paths.items()), options.style, href)
+    return face_svg, region_svgs
+
+
+def _render(inputs: FaceInputs, options: RenderOptions, decode_ms: float, t_start: float) -> RenderResult:
+    laps = _Laps({"decode": decode_ms})
+    scale = options.canvas_size / 1024.0
+    aligned = _align(inputs, options)
+    laps.lap("align")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The photo encode (the single biggest cost, GIL released) overlaps regions and smoothing.
+        photo = _blank_outside(aligned.photo, aligned.silhouette, scale)
+        encoded = pool.submit(svg.encode_photo, photo, options.image_format, options.image_quality)
+        sc, blobs, visibility = _carve(inputs, options, aligned)
+        laps.lap("regions")
+        polys = _outlines(blobs, aligned)
+        clip = _clip_polygons(aligned.silhouette, scale)
+        laps.lap("smooth")
+        href = svg.data_uri(encoded.result(), options.image_format)
+    face_svg, region_svgs = _documents(aligned.out.size, clip, polys, options, href)
+    laps.lap("encode")
+    laps.timings["total"] = (time.perf_counter() - t_start) * 1e3
+    return _result(inputs, options, aligned.out, sc, polys, visibility, laps.timings, face_svg, region_svgs)
+
+
+def _result(
+    inputs: FaceInputs,
+    options: RenderOptions,
+    al: align.Alignment,
+    sc: regions.Scene,
+    polys: dict[str, np.ndarray],
+    visibility: dict[str, dict[str, Any]],
+    timings: dict[str, float],
+    face_svg: bytes,
+    region_svgs: dict[str, bytes],
+) -> RenderResult:
+    region_names, zone_names = options.layers()
+    wanted = (*region_names, *zone_names)
+    h, w = inputs.image.shape[:2]
     iris = iris_scale(inputs.landmarks)
 
     return RenderResult(

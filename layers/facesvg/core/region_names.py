@@ -44,8 +44,6 @@ ZONE_NAMES = (
     "glabella",
 )
 
-LAYERS = {"regions": REGION_NAMES, "zones": ZONE_NAMES}
-
 
 def layer_of(name: str) -> str:
     return "zones" if name in ZONE_NAMES else "regions"

@@ -222,11 +222,6 @@ def carve_in_order(
     return blobs, vis
 
 
-def all_regions(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None) -> Carving:
-    """Every named region as a blob on the canvas, with its visibility (see ``scene`` for ``frame``)."""
-    return carve_regions(scene(labels, pts, frame))
-
-
 def carve_regions(sc: Scene) -> Carving:
     g, size, labels = sc.g, sc.size, sc.labels
     blobs = label_regions(labels, g, max(sc.min_area / 4, MIN_PIXELS))

@@ -6,7 +6,6 @@ the shrink it causes is about sigma^2 / (2 R), well under a pixel for facial cur
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 PIXEL_EDGE = 0.3  # traced contours run through boundary pixel centres; < 0.5 keeps touching regions apart
@@ -65,40 +64,3 @@ def outset(poly: np.ndarray, d: float) -> np.ndarray:
     signed_area = float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
     out: np.ndarray = poly + (d if signed_area > 0 else -d) * normal
     return out
-
-
-def mask_contour(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray | None:
-    """Outer contour ``(N, 2)`` of the largest blob in a binary mask, or None if the mask is empty."""
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=offset)
-    if not contours:
-        return None
-    best = max(contours, key=cv2.contourArea)
-    return best.reshape(-1, 2)
-
-
-def mean_deviation(curve: np.ndarray, reference: np.ndarray) -> float:
-    """Mean distance from the points of ``curve`` to the closed polyline ``reference``."""
-    ref = reference.reshape(-1, 1, 2).astype(np.float32)
-    d = [abs(cv2.pointPolygonTest(ref, (float(x), float(y)), True)) for x, y in curve]
-    return float(np.mean(d))
-
-
-def is_simple(poly: np.ndarray) -> bool:
-    """True if the closed polygon has no two non-adjacent edges that intersect (O(n^2), for checks)."""
-    a = poly
-    b = np.roll(poly, -1, axis=0)
-    n = len(a)
-
-    def orient(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
-        return np.sign(
-            (q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1])
-            - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0])
-        )
-
-    ai, bi = a[:, None, :], b[:, None, :]
-    aj, bj = a[None, :, :], b[None, :, :]
-    cross = (orient(ai, bi, aj) * orient(ai, bi, bj) < 0) & (orient(aj, bj, ai) * orient(aj, bj, bi) < 0)
-    idx = np.arange(n)
-    gap = np.abs(idx[:, None] - idx[None, :])
-    adjacent = (gap <= 1) | (gap == n - 1)
-    return not bool((cross & ~adjacent).any())

@@ -241,12 +241,12 @@ class DeliveryLog(Protocol):
 
 # -------------------------------------------------------------------------------- render core
 
-# What callers may pass as landmarks (``facesvg.core.inputs.LandmarkSource`` minus parsed ones).
+# What callers may pass as landmarks (``facesvg.core.landmark_formats.LandmarkSource`` minus parsed ones).
 LandmarkDocument = str | bytes | list[Any] | dict[str, Any]
 
 
 class LandmarksLike(Protocol):
-    """``facesvg.core.inputs.Landmarks``: (N, 2) float points in image pixels."""
+    """``facesvg.core.landmark_formats.Landmarks``: (N, 2) float points in image pixels."""
 
     @property
     def points(self) -> np.ndarray: ...
@@ -337,7 +337,8 @@ class RenderCore:
         """The real core, imported here, on first use (the status function never needs it); the
         renderer itself on the first render only: the submit and ingest functions validate and hash
         but never render."""
-        from facesvg.core.inputs import check_inputs, parse_landmarks
+        from facesvg.core.inputs import check_inputs
+        from facesvg.core.landmark_formats import parse_landmarks
         from facesvg.core.version import PIPELINE_VERSION
         from facesvg.service.observability import tracer
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from facesvg.core.pipeline import RenderResult
+from facesvg.core.regions import Carving, carve_regions, scene
 
 SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "qoves"
 
@@ -114,3 +115,48 @@ def mirrored_face(points: np.ndarray, width: int) -> np.ndarray:
     flipped = points.copy()
     flipped[:, 0] = (width - 1) - flipped[:, 0]
     return flipped[facemesh_mirror_index(points)]
+
+
+# Geometry checks of the tests (the render never runs them).
+
+
+def mask_contour(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray | None:
+    """Outer contour ``(N, 2)`` of the largest blob in a binary mask, or None if the mask is empty."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=offset)
+    if not contours:
+        return None
+    best = max(contours, key=cv2.contourArea)
+    return best.reshape(-1, 2)
+
+
+def mean_deviation(curve: np.ndarray, reference: np.ndarray) -> float:
+    """Mean distance from the points of ``curve`` to the closed polyline ``reference``."""
+    ref = reference.reshape(-1, 1, 2).astype(np.float32)
+    d = [abs(cv2.pointPolygonTest(ref, (float(x), float(y)), True)) for x, y in curve]
+    return float(np.mean(d))
+
+
+def is_simple(poly: np.ndarray) -> bool:
+    """True if the closed polygon has no two non-adjacent edges that intersect (O(n^2), for checks)."""
+    a = poly
+    b = np.roll(poly, -1, axis=0)
+    n = len(a)
+
+    def orient(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
+        return np.sign(
+            (q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1])
+            - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0])
+        )
+
+    ai, bi = a[:, None, :], b[:, None, :]
+    aj, bj = a[None, :, :], b[None, :, :]
+    cross = (orient(ai, bi, aj) * orient(ai, bi, bj) < 0) & (orient(aj, bj, ai) * orient(aj, bj, bi) < 0)
+    idx = np.arange(n)
+    gap = np.abs(idx[:, None] - idx[None, :])
+    adjacent = (gap <= 1) | (gap == n - 1)
+    return not bool((cross & ~adjacent).any())
+
+
+def all_regions(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None) -> Carving:
+    """Every named region as a blob on the canvas, with its visibility (see ``scene`` for ``frame``)."""
+    return carve_regions(scene(labels, pts, frame))

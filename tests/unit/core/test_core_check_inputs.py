@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 import pytest
 from core_helpers import png, png_from_chunks
-from facesvg.core import inputs
+from facesvg.core import inputs, photo_decoding
 from facesvg.core.errors import InputError, NoFace
-from facesvg.core.inputs import check_inputs, load_inputs, png_chunk_types
+from facesvg.core.image_headers import png_chunk_types
+from facesvg.core.inputs import check_inputs, load_inputs
 
 
 def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -36,7 +37,7 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
         seen.append(tuple(out.shape) if out is not None else ())
         return out
 
-    monkeypatch.setattr(inputs.cv2, "imdecode", spy)
+    monkeypatch.setattr(photo_decoding.cv2, "imdecode", spy)
     return seen
 
 

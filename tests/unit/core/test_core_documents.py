@@ -15,7 +15,7 @@ import pytest
 from core_helpers import SAMPLE
 from facesvg.core.documents import DocumentError, TooDeep, loads_json, loads_literal
 from facesvg.core.errors import InputError
-from facesvg.core.inputs import parse_landmarks
+from facesvg.core.landmark_formats import parse_landmarks
 
 _DOC = ast.literal_eval((SAMPLE / "landmarks.txt").read_text())
 _POINTS = _DOC["landmarks"][0]

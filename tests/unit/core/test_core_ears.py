@@ -10,7 +10,8 @@ from core_helpers import mapped_back
 from facesvg.commands import fidelity as fid
 from facesvg.commands import fidelity_reframe as reframing
 from facesvg.core import align
-from facesvg.core.inputs import FaceInputs, label_map_to_image, load_inputs
+from facesvg.core.inputs import FaceInputs, load_inputs
+from facesvg.core.label_maps import label_map_to_image
 from facesvg.core.labels import HAIR, SKIN
 from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import RenderResult, render_inputs

@@ -6,7 +6,9 @@ import json
 
 import numpy as np
 from facesvg.core.errors import InputError
-from facesvg.core.inputs import decode_image, decode_labels, parse_landmarks
+from facesvg.core.label_maps import decode_labels
+from facesvg.core.landmark_formats import parse_landmarks
+from facesvg.core.photo_decoding import decode_image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_profiles import examples

@@ -12,16 +12,12 @@ import numpy as np
 import pytest
 from core_helpers import landmarks_json, png, png_from_chunks
 from facesvg.core.errors import InputError, NoFace
-from facesvg.core.inputs import (
-    FaceInputs,
-    Landmarks,
-    decode_image,
-    decode_labels,
-    image_header,
-    load_inputs,
-    parse_landmarks,
-)
+from facesvg.core.image_headers import image_header
+from facesvg.core.inputs import FaceInputs, load_inputs
+from facesvg.core.label_maps import decode_labels
+from facesvg.core.landmark_formats import Landmarks, parse_landmarks
 from facesvg.core.options import Limits
+from facesvg.core.photo_decoding import decode_image
 
 
 def _err(excinfo: pytest.ExceptionInfo[InputError]) -> tuple[str, str]:
@@ -355,7 +351,7 @@ def test_first_bad_field_is_reported_deterministically(sample_bytes: dict[str, b
     ],
 )
 def test_python_literal_fast_path_means_what_literal_eval_means(text: str) -> None:
-    from facesvg.core.inputs import _decode_text
+    from facesvg.core.landmark_formats import _decode_text
 
     def lists(value: object) -> object:  # tuples read as lists: the same points
         if isinstance(value, list | tuple):

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from core_helpers import png_chunk
 from facesvg.core.errors import InputError
-from facesvg.core.inputs import FaceInputs, check_inputs, decode_image, image_header, load_inputs
+from facesvg.core.image_headers import image_header
+from facesvg.core.inputs import FaceInputs, check_inputs, load_inputs
+from facesvg.core.photo_decoding import decode_image
 from jpeg_damage import opencv_warnings, scan_start, single_bit_flips
 
 

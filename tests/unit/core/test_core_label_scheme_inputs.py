@@ -19,7 +19,8 @@ from facesvg.commands import fidelity as fid
 from facesvg.core import align
 from facesvg.core import landmarks_topology as topo
 from facesvg.core.errors import InputError
-from facesvg.core.inputs import check_inputs, decode_labels, fit_labels, load_inputs
+from facesvg.core.inputs import check_inputs, load_inputs
+from facesvg.core.label_maps import decode_labels, fit_labels
 from facesvg.core.label_schemes import SCHEME_NAMES, SCHEMES
 from facesvg.core.labels import EAR, GLASSES
 from facesvg.core.options import RenderOptions

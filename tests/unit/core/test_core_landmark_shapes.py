@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 from facesvg.core.errors import InputError, NoFace
-from facesvg.core.inputs import load_inputs, parse_landmarks
+from facesvg.core.inputs import load_inputs
+from facesvg.core.landmark_formats import parse_landmarks
 from facesvg.core.options import Limits, RenderOptions
 from facesvg.core.pipeline import render
 from facesvg.service.hashing import canonical_landmarks, prepare

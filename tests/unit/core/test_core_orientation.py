@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from core_helpers import landmarks_json, png
 from facesvg.core.errors import InputError
-from facesvg.core.inputs import FaceInputs, check_inputs, decode_image, load_inputs
+from facesvg.core.inputs import FaceInputs, check_inputs, load_inputs
 from facesvg.core.orientation import orient_array, orient_points
+from facesvg.core.photo_decoding import decode_image
 from facesvg.core.pipeline import RenderResult, render
 
 

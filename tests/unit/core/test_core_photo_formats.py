@@ -10,10 +10,13 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import pytest
-from facesvg.core import inputs
+from facesvg.core import inputs, photo_decoding
 from facesvg.core.errors import InputError
-from facesvg.core.inputs import check_inputs, decode_image, image_header, load_inputs
+from facesvg.core.image_format import sniff_format
+from facesvg.core.image_headers import image_header
+from facesvg.core.inputs import check_inputs, load_inputs
 from facesvg.core.options import Limits
+from facesvg.core.photo_decoding import decode_image
 
 PIL = pytest.importorskip("PIL.Image")
 pillow_heif = pytest.importorskip("pillow_heif")
@@ -59,6 +62,17 @@ def test_each_format_decodes_to_the_photo_and_renders(
     check_inputs(data, sample_bytes["segmentation"], sample_bytes["landmarks"])
     face = load_inputs(data, sample_bytes["segmentation"], sample_bytes["landmarks"])
     assert face.image.shape == photo.shape
+
+
+def test_sniffing_names_each_format_as_its_header_does(
+    sample_bytes: dict[str, bytes], photo: np.ndarray, encoded: dict[str, bytes]
+) -> None:
+    files = {**encoded, "png": sample_bytes["image"], "jpeg": cv2.imencode(".jpg", photo)[1].tobytes()}
+    for name, data in files.items():
+        assert sniff_format(data) == image_header(data, "image")[0] == name.split("-")[0], name
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(64)
+    for other in (mp4, b"GIF89a" + bytes(64), b"", b"\x89PN"):
+        assert sniff_format(other) is None, other[:12]
 
 
 @pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
@@ -113,8 +127,8 @@ def test_a_bomb_in_each_format_is_refused_by_its_header(
     encoded: dict[str, bytes], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # nothing is decoded: a decoder call would fail the test
-    monkeypatch.setattr(inputs, "_decode_with_pillow", lambda *a: pytest.fail("decoded"))
-    monkeypatch.setattr(inputs.cv2, "imdecode", lambda *a: pytest.fail("decoded"))
+    monkeypatch.setattr(photo_decoding, "_decode_with_pillow", lambda *a: pytest.fail("decoded"))
+    monkeypatch.setattr(photo_decoding.cv2, "imdecode", lambda *a: pytest.fail("decoded"))
     with pytest.raises(InputError) as exc:
         decode_image(BOMBS[name](encoded[name]))
     assert (exc.value.field, exc.value.code) == ("image", "TooManyPixels")
@@ -155,7 +169,7 @@ def test_without_pillow_heif_and_avif_are_checked_by_their_header(
     sample_bytes: dict[str, bytes], encoded: dict[str, bytes], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The zip functions' layer has no Pillow: submit accepts by the header, only the process image decodes.
-    monkeypatch.setattr(inputs, "_pillow_available", lambda fmt: False)
+    monkeypatch.setattr(photo_decoding, "pillow_available", lambda fmt: False)
     check_inputs(encoded[name], sample_bytes["segmentation"], sample_bytes["landmarks"])
     with pytest.raises(InputError) as exc:
         check_inputs(_ispe_bomb(encoded[name]), sample_bytes["segmentation"], sample_bytes["landmarks"])

@@ -7,7 +7,7 @@ import itertools
 import cv2
 import numpy as np
 import pytest
-from core_helpers import iou, png, raster, warp_labels
+from core_helpers import all_regions, iou, is_simple, mean_deviation, png, raster, warp_labels
 from facesvg.core import align, regions, smooth
 from facesvg.core.inputs import FaceInputs
 from facesvg.core.pipeline import RenderResult, render_inputs
@@ -116,12 +116,12 @@ def test_curves_are_smooth_simple_and_close_to_the_boundary(
 ) -> None:
     al = align.plan(sample_inputs.labels, sample_inputs.landmarks, 1024, 0.12)
     labels = align.warp_labels(sample_inputs.labels, al)
-    blobs = regions.all_regions(labels, align.apply(al.matrix, sample_inputs.landmarks)).blobs
+    blobs = all_regions(labels, align.apply(al.matrix, sample_inputs.landmarks)).blobs
     for name, blob in blobs.items():
         assert blob is not None and blob.contour is not None, name
         curve = np.array(sample_result.regions[name])  # what the product publishes
-        assert smooth.is_simple(curve), name
-        assert smooth.mean_deviation(curve, blob.contour) <= 1.5, name
+        assert is_simple(curve), name
+        assert mean_deviation(curve, blob.contour) <= 1.5, name
         # Smooth: far less turning than the pixel boundary sampled at the same spacing.
         raw = smooth.resample_closed(blob.contour.astype(np.float64), 4.0)
         assert _turning_deg(curve) < 0.6 * _turning_deg(raw), name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from core_helpers import is_simple, mask_contour, mean_deviation
 from facesvg.core import smooth
 from facesvg.core.svg import fmt, path_d
 from hypothesis import example, given, settings
@@ -42,12 +43,12 @@ def test_smoothed_blob_outline_is_simple_and_close(circles: list[tuple[int, int,
     )
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
-    contour = smooth.mask_contour(mask)
+    contour = mask_contour(mask)
     if contour is None or cv2.contourArea(contour) < 200:
         return
     curve = smooth.smooth_closed(contour, SIGMA, STEP)
-    assert smooth.is_simple(curve)
-    assert smooth.mean_deviation(curve, contour) <= allowed_deviation(contour)
+    assert is_simple(curve)
+    assert mean_deviation(curve, contour) <= allowed_deviation(contour)
     seg = np.hypot(*np.diff(np.vstack([curve, curve[:1]]), axis=0).T)
     assert seg.max() <= 1.5 * seg.min() + 1.0
 
@@ -63,8 +64,8 @@ def test_circle_keeps_its_radius() -> None:
 def test_is_simple_detects_a_figure_eight() -> None:
     eight = np.array([[0, 0], [10, 10], [10, 0], [0, 10]], np.float64)
     square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], np.float64)
-    assert not smooth.is_simple(eight)
-    assert smooth.is_simple(square)
+    assert not is_simple(eight)
+    assert is_simple(square)
 
 
 def test_number_format() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from core_helpers import mapped_back
+from core_helpers import is_simple, mapped_back, mask_contour
 from facesvg.commands.fidelity_reframe import reframe
 from facesvg.core import smooth
 from facesvg.core.inputs import FaceInputs
@@ -38,7 +38,7 @@ def assert_polygons_simple_and_in_canvas(res: RenderResult) -> None:
     for name, poly in res.regions.items():
         p = np.asarray(poly, np.float64)
         assert len(p) >= 3, name
-        assert smooth.is_simple(p), name
+        assert is_simple(p), name
         assert (p[:, 0] >= -0.01).all() and (p[:, 0] <= w + 0.01).all(), (name, p[:, 0].min(), p[:, 0].max())
         assert (p[:, 1] >= -0.01).all() and (p[:, 1] <= h + 0.01).all(), (name, p[:, 1].min(), p[:, 1].max())
 
@@ -122,12 +122,12 @@ def test_smoothing_label_like_blobs_never_self_intersects(
     # Necks of at least 3 canvas px: a 1-2 px neck folds the pixel contour back onto itself and no
     # smoothing of it is simple (the known case below).
     assume(all(thickness * up >= 3 for _, _, thickness in necks))
-    contour = smooth.mask_contour(_blob(ellipses, necks, up))
+    contour = mask_contour(_blob(ellipses, necks, up))
     if contour is None or len(contour) < 3:
         return
     curve = smooth.smooth_closed(contour, SIGMA_PX * canvas_scale, STEP_PX * canvas_scale)
     assert np.isfinite(curve).all()
-    assert smooth.is_simple(curve)
+    assert is_simple(curve)
 
 
 @pytest.mark.parametrize("angle", [90.0, -90.0, 180.0])
@@ -146,6 +146,6 @@ def test_a_one_pixel_neck_is_smoothed_without_crossing() -> None:
     """Found by the property above (docs/hardening.md): two tiny blobs joined by a 1 px line. Real
     regions pass ``keep_largest`` (optionally opened) first; this pins the core's current limit."""
     mask = _blob([(12, 12, 2, 2, 0), (17, 34, 2, 2, 0)], [(0, 1, 1)], 1)
-    contour = smooth.mask_contour(mask)
+    contour = mask_contour(mask)
     assert contour is not None
-    assert smooth.is_simple(smooth.smooth_closed(contour, SIGMA_PX * 0.5, STEP_PX * 0.5))
+    assert is_simple(smooth.smooth_closed(contour, SIGMA_PX * 0.5, STEP_PX * 0.5))

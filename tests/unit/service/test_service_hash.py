@@ -95,7 +95,7 @@ def test_prepare_hashes_without_validating_images() -> None:
 def test_normalised_landmarks_keep_their_precision_until_scaled() -> None:
     # Given MediaPipe's 0..1 output for a 4000 px photo (issue 14.9: rounded to 3 decimals before
     # scaling, points moved up to 2 px)
-    from facesvg.core.inputs import landmarks_in_image, parse_landmarks
+    from facesvg.core.landmark_formats import landmarks_in_image, parse_landmarks
 
     rng = np.random.default_rng(5)
     norm = rng.uniform(0.2, 0.8, (478, 2))
