@@ -242,13 +242,6 @@ class EventOutbox:
         self.publish_claimed(claimed)
 
 
-class NullPublisher:
-    """No bus configured: events go nowhere (the flag still moves, so nothing waits for them)."""
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        return None
-
-
 # ---------------------------------------------------------------- submit side: subscribe
 
 
@@ -391,11 +384,3 @@ def parse_notify_message(body: str) -> Delivery | dict[str, Any]:
     if data.get("source") == EVENT_SOURCE and data.get("detail-type") in DETAIL_TYPES:
         return data
     raise ValueError("neither a delivery nor a facesvg job event")
-
-
-def is_notify_message(body: str) -> bool:
-    try:
-        parse_notify_message(body)
-    except ValueError:
-        return False
-    return True

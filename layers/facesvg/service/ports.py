@@ -9,9 +9,9 @@ and collects it later (``begin_*``), without seeing a thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from facesvg.core.options import Limits, RenderOptions
 from facesvg.service.models import Callback, DropState, Job, JobError, JobMessage, JobResult
@@ -19,7 +19,6 @@ from facesvg.service.models import Callback, DropState, Job, JobError, JobMessag
 if TYPE_CHECKING:
     import numpy as np
 
-T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 # ------------------------------------------------------------------------------------ storage
@@ -150,19 +149,6 @@ class Pending(Protocol[T_co]):
     raises what it raised. Abandoning one is fine."""
 
     def result(self) -> T_co: ...
-
-
-class Deferred(Generic[T]):
-    """A ``Pending`` that does its work when first asked (for stores with nothing to overlap)."""
-
-    def __init__(self, work: Callable[[], T]) -> None:
-        self._work = work
-        self._done: tuple[T] | None = None
-
-    def result(self) -> T:
-        if self._done is None:
-            self._done = (self._work(),)
-        return self._done[0]
 
 
 class BlobReader(Protocol):
