@@ -459,7 +459,7 @@ class DropFolder:
         return IngestOutcome.INVALID
 
     def _expires_at(self) -> int:
-        return int(self.clock()) + self.settings.job_ttl_days * 86400
+        return self.settings.expires_at(self.clock())
 
 
 def _options(data: _Upload) -> RenderOptions:

@@ -105,6 +105,15 @@ class Settings(BaseModel):
     def limits(self) -> Limits:
         return Limits(max_pixels=self.max_pixels)
 
+    @property
+    def ttl_seconds(self) -> int:
+        """How long job, cache, render, drop-folder and delivery items live (DynamoDB TTL)."""
+        return self.job_ttl_days * 86400
+
+    def expires_at(self, now_epoch: float) -> int:
+        """The TTL attribute of an item written at ``now_epoch``."""
+        return int(now_epoch) + self.ttl_seconds
+
 
 @lru_cache(maxsize=1)
 def env_names() -> dict[str, str]:

@@ -65,7 +65,7 @@ def build_dispatcher(settings: Settings | None = None) -> Dispatcher:
         backoff_base_seconds=settings.notify_backoff_seconds,
         max_attempts=settings.notify_max_attempts,
         presign_seconds=settings.presign_seconds,
-        ttl_seconds=settings.job_ttl_days * 86400,
+        ttl_seconds=settings.ttl_seconds,
         timeout_seconds=settings.notify_timeout_seconds,
     )
 

@@ -105,7 +105,7 @@ class Submitter:
 
         now_epoch = self.clock()
         job = _new_job(prepared, source, publish_to, scope, utc_now_iso(now_epoch), callback)
-        expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
+        expires_at = self.settings.expires_at(now_epoch)
         holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
         try:
             upload.result()
@@ -150,7 +150,7 @@ class Submitter:
             update={"status": JobStatus.COMPLETED, "result": rendered}
         )
         job = self._owing_its_event(job)
-        expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
+        expires_at = self.settings.expires_at(now_epoch)
         holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
         if holder is not None:
             winner = self.jobs.get_job(holder)

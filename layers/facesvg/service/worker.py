@@ -122,7 +122,7 @@ class Worker:
             logger.warning("lease lost before completion; another worker owns the job", extra=log_keys)
             return ProcessOutcome.LOST_RACE
         # After the completion (the client already sees it): other scopes' identical submits reuse it.
-        expires_at = int(self.clock()) + self.settings.job_ttl_days * 86400
+        expires_at = self.settings.expires_at(self.clock())
         with suppress(Exception):  # only an optimisation: without it, another scope renders again
             self.jobs.record_render(done.content_hash, result, expires_at)
         logger.info("job completed", extra=log_keys)
