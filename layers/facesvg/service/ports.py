@@ -9,12 +9,19 @@ and collects it later (``begin_*``), without seeing a thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from facesvg.core.options import Limits, RenderOptions
-from facesvg.service.models import Callback, DropState, Job, JobError, JobMessage, JobResult
+from facesvg.service.models import (
+    Callback,
+    DropState,
+    Job,
+    JobError,
+    JobMessage,
+    JobResult,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -208,6 +215,31 @@ class NotifyQueue(Protocol):
 
     def retry_in(self, receipt_handle: str, seconds: int) -> None:
         """Make a received message visible again after ``seconds`` (the backoff)."""
+        ...
+
+
+# ------------------------------------------------------------- one use case seen by another
+
+
+class DropPublisher(Protocol):
+    """Publishing a finished job to its drop folders (``facesvg.service.drop_publish.Publisher``)."""
+
+    def publish(self, job: Job, publish_names: Iterable[str]) -> None: ...
+
+    def publish_error(self, name: str, seq: int, error: dict[str, Any]) -> None: ...
+
+
+class JobEndEvents(Protocol):
+    """The job-end event, exactly once (``facesvg.service.job_events.EventOutbox``)."""
+
+    def claim_until(self) -> float:
+        """The claim a terminal write gives its writer on publishing the event."""
+        ...
+
+    def publish_claimed(self, job: Job) -> None: ...
+
+    def resume(self, job: Job) -> None:
+        """Publish the event of an ended job nobody published (its writer died)."""
         ...
 
 

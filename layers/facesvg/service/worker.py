@@ -22,12 +22,18 @@ from facesvg.core.options import RenderOptions
 from facesvg.service import layout
 from facesvg.service import metrics_catalog as mc
 from facesvg.service.clock import epoch_of, utc_now_iso
-from facesvg.service.dropfolder import Publisher
 from facesvg.service.errors import TransientError
 from facesvg.service.models import Job, JobError, JobResult
-from facesvg.service.notify import EventOutbox
 from facesvg.service.observability import logger, record, tracer
-from facesvg.service.ports import Blob, BlobStore, JobRepository, Pending, RenderCore
+from facesvg.service.ports import (
+    Blob,
+    BlobStore,
+    DropPublisher,
+    JobEndEvents,
+    JobRepository,
+    Pending,
+    RenderCore,
+)
 from facesvg.service.settings import Settings
 
 SVG = "image/svg+xml"
@@ -47,10 +53,10 @@ class Worker:
     blobs: BlobStore
     core: RenderCore
     settings: Settings
-    publisher: Publisher
+    publisher: DropPublisher  # publishes to the job's drop folders (facesvg.service.drop_publish)
     clock: Callable[[], float]
     sleep: Callable[[float], None]
-    outbox: EventOutbox | None = None  # the job-end event (facesvg.service.notify); None: no bus
+    outbox: JobEndEvents | None = None  # the job-end event (facesvg.service.job_events); None: no bus
 
     @tracer.capture_method(capture_response=False)
     def process(self, job_id: str, receive_count: int = 1, content_hash: str | None = None) -> ProcessOutcome:
