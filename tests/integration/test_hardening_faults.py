@@ -32,12 +32,12 @@ from facesvg.local.lambdas import LocalContext, LocalFunction
 from facesvg.local.pollers import SqsEventSource
 from facesvg.service.aws.dynamo import DynamoJobRepository
 from facesvg.service.aws.sqs import SqsJobQueue
+from facesvg.service.composition import build_service
 from facesvg.service.errors import ServiceUnavailable
 from facesvg.service.hashing import decode_base64
 from facesvg.service.jobs import JobService
 from facesvg.service.models import JobMessage
 from facesvg.service.ports import Blob
-from facesvg.service.store import build_service
 from facesvg.service.worker import ProcessOutcome
 from integration_helpers import eventually, job_item, job_items, keys, unique_body
 

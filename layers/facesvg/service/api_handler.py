@@ -14,9 +14,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from facesvg.service.api import create_app, resolve
+from facesvg.service.composition import default_service
 from facesvg.service.observability import logger, metrics, tracer
 from facesvg.service.settings import get_settings
-from facesvg.service.store import default_service
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 

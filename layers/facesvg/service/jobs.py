@@ -2,7 +2,7 @@
 
 It only wires: the rules live in ``submit``, ``worker``, ``status``, ``dropfolder`` (ingest) and
 ``drop_publish``, each reading top to bottom against the ports (``facesvg.service.ports``), which
-``facesvg.service.store`` implements on AWS and the unit tests with in-memory fakes. One use case
+``facesvg.service.composition`` implements on AWS and the unit tests with in-memory fakes. One use case
 reaches another only through a port built here (the worker's drop publisher and job-end events,
 the drop folder's submitter).
 """

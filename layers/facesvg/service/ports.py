@@ -1,7 +1,7 @@
 """What the job rules depend on: the job table, the data bucket, the queue and the render core.
 
 The rules (``submit``, ``worker``, ``status``, ``dropfolder``) see only these Protocols, so unit
-tests pass in-memory fakes and ``facesvg.service.store`` provides the AWS adapters. Adapters raise
+tests pass in-memory fakes and ``facesvg.service.composition`` provides the AWS adapters. Adapters raise
 only the service's own errors (``facesvg.service.errors``) and own any concurrency: a rule that
 wants several objects asks for them at once (``get_many`` / ``put_many``), or starts the transfer
 and collects it later (``begin_*``), without seeing a thread.
