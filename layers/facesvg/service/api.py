@@ -322,99 +322,113 @@ def create_app(
     app = Resolver(
         serve_docs=serve_docs, enable_validation=True, cors=cors, json_body_deserializer=_json_body
     )
-
-    def status_url(prefix: str, job_id: str) -> str:
-        event = app.current_event
-        headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-        path = f"{prefix}{names.STATUS_PATH.replace('{id}', job_id)}"
-        stage = event.request_context.stage
-        if stage and stage != "$default" and (event.request_context.path or "").startswith(f"/{stage}/"):
-            path = f"/{stage}{path}"
-        host = headers.get("host")
-        if not host:
-            return path
-        return f"{headers.get('x-forwarded-proto', 'https')}://{host}{path}"
-
-    def job_body(job: Job, prefix: str) -> JobStatusResponse:
-        return status_response(service_factory().status_view(job), status_url(prefix, job.job_id))
-
-    def make_submit(prefix: str) -> Callable[[SubmitRequest], Response[Any]]:
-        def submit(body: SubmitRequest):  # type: ignore[no-untyped-def]  # no annotation: see _json
-            outcome = service_factory().submit_request(body, scope=_client_scope(app.current_event))
-            job = outcome.job
-            record(mc.JOBS_SUBMITTED, 1)
-            kind = (
-                mc.CACHE_MISSES
-                if outcome.created
-                else mc.CACHE_HITS
-                if job.status.terminal
-                else mc.DUPLICATES
-            )
-            record(kind, 1)
-            with correlation(job_id=job.job_id, content_hash=job.content_hash):
-                logger.info("job submitted", extra={"new_job": outcome.created, "status": job.status})
-            if job.status.terminal:
-                finished = job_body(job, prefix)
-                finished.client_reference = body.client_reference
-                return _json(finished, HTTPStatus.OK)
-            accepted = SubmitAccepted(
-                id=job.job_id,
-                job_id=job.job_id,
-                status=job.status,
-                status_url=status_url(prefix, job.job_id),
-                client_reference=body.client_reference,
-            )
-            return _json(accepted, HTTPStatus.ACCEPTED)
-
-        return submit
-
-    def make_status(prefix: str) -> Callable[[str], Response[Any]]:
-        def status(id: str):  # type: ignore[no-untyped-def]  # no annotation: see _json
-            # Only the caller's own job: another client's is 404 NotFound, the same answer as an
-            # unknown id (never 403, which would confirm that the id exists).
-            job = service_factory().get_job(id, scope=_client_scope(app.current_event))
-            record(mc.STATUS_POLLS, 1, status=job.status.value)
-            return _json(job_body(job, prefix), HTTPStatus.OK)
-
-        return status
-
     for prefix in names.ROUTE_PREFIXES:
-        family = "frontal_crop" if "frontal" in prefix else "v1"
-        app.post(
-            prefix + names.SUBMIT_PATH,
-            operation_id=f"submit_{family}",
-            summary="Submit a face for rendering",
-            tags=["jobs"],
-            responses={
-                202: _ok_doc("Job accepted (new, or an identical job is still running)", SubmitAccepted),
-                200: _ok_doc(
-                    "An identical job of the same API key already finished: its status, with the result",
-                    JobStatusResponse,
-                ),
-                400: _error_doc(
-                    "The body is invalid (or callback_url is refused); error.field names the field"
-                ),
-                409: _error_doc("The job already has the most callbacks it takes (TooManyCallbacks)"),
-                413: _error_doc("The body is too large"),
-                415: _error_doc("The Content-Type is not JSON (application/json or a +json type)"),
-                422: _error_doc("The inputs show no usable face (NoFace)"),
-                503: _error_doc("Temporarily unavailable; retry"),
-            },
-        )(make_submit(prefix))
-        app.get(
-            prefix + names.STATUS_PATH.replace("{id}", "<id>"),
-            operation_id=f"status_{family}",
-            summary="Job status, with the SVG and contours once completed",
-            tags=["jobs"],
-            responses={
-                200: _ok_doc("The job", JobStatusResponse),
-                404: _error_doc("No job with this id for this API key"),
-            },
-        )(make_status(prefix))
-
+        _add_job_routes(app, service_factory, prefix)
     if serve_docs:
         app.get(names.REDOC_PATH, include_in_schema=False)(app.redoc_page)
+    _add_error_handlers(app)
+    return app
 
+
+# ------------------------------------------------------------------------------ job routes
+
+
+def _add_job_routes(app: Resolver, service_factory: Callable[[], JobService], prefix: str) -> None:
+    """``POST <prefix>/submit`` and ``GET <prefix>/status/{id}`` of one route family."""
+    family = "frontal_crop" if "frontal" in prefix else "v1"
+    app.post(
+        prefix + names.SUBMIT_PATH,
+        operation_id=f"submit_{family}",
+        summary="Submit a face for rendering",
+        tags=["jobs"],
+        responses={
+            202: _ok_doc("Job accepted (new, or an identical job is still running)", SubmitAccepted),
+            200: _ok_doc(
+                "An identical job of the same API key already finished: its status, with the result",
+                JobStatusResponse,
+            ),
+            400: _error_doc("The body is invalid (or callback_url is refused); error.field names the field"),
+            409: _error_doc("The job already has the most callbacks it takes (TooManyCallbacks)"),
+            413: _error_doc("The body is too large"),
+            415: _error_doc("The Content-Type is not JSON (application/json or a +json type)"),
+            422: _error_doc("The inputs show no usable face (NoFace)"),
+            503: _error_doc("Temporarily unavailable; retry"),
+        },
+    )(_submit_route(app, service_factory, prefix))
+    app.get(
+        prefix + names.STATUS_PATH.replace("{id}", "<id>"),
+        operation_id=f"status_{family}",
+        summary="Job status, with the SVG and contours once completed",
+        tags=["jobs"],
+        responses={
+            200: _ok_doc("The job", JobStatusResponse),
+            404: _error_doc("No job with this id for this API key"),
+        },
+    )(_status_route(app, service_factory, prefix))
+
+
+def _submit_route(
+    app: Resolver, service_factory: Callable[[], JobService], prefix: str
+) -> Callable[[SubmitRequest], Response[Any]]:
+    def submit(body: SubmitRequest):  # type: ignore[no-untyped-def]  # no annotation: see _json
+        outcome = service_factory().submit_request(body, scope=_client_scope(app.current_event))
+        job = outcome.job
+        record(mc.JOBS_SUBMITTED, 1)
+        kind = mc.CACHE_MISSES if outcome.created else mc.CACHE_HITS if job.status.terminal else mc.DUPLICATES
+        record(kind, 1)
+        with correlation(job_id=job.job_id, content_hash=job.content_hash):
+            logger.info("job submitted", extra={"new_job": outcome.created, "status": job.status})
+        if job.status.terminal:
+            finished = _job_body(app, service_factory(), job, prefix)
+            finished.client_reference = body.client_reference
+            return _json(finished, HTTPStatus.OK)
+        accepted = SubmitAccepted(
+            id=job.job_id,
+            job_id=job.job_id,
+            status=job.status,
+            status_url=_status_url(app, prefix, job.job_id),
+            client_reference=body.client_reference,
+        )
+        return _json(accepted, HTTPStatus.ACCEPTED)
+
+    return submit
+
+
+def _status_route(
+    app: Resolver, service_factory: Callable[[], JobService], prefix: str
+) -> Callable[[str], Response[Any]]:
+    def status(id: str):  # type: ignore[no-untyped-def]  # no annotation: see _json
+        # Only the caller's own job: another client's is 404 NotFound, the same answer as an
+        # unknown id (never 403, which would confirm that the id exists).
+        job = service_factory().get_job(id, scope=_client_scope(app.current_event))
+        record(mc.STATUS_POLLS, 1, status=job.status.value)
+        return _json(_job_body(app, service_factory(), job, prefix), HTTPStatus.OK)
+
+    return status
+
+
+def _status_url(app: Resolver, prefix: str, job_id: str) -> str:
+    """The job's status URL as the caller reached the API (its host, scheme and stage)."""
+    event = app.current_event
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    path = f"{prefix}{names.STATUS_PATH.replace('{id}', job_id)}"
+    stage = event.request_context.stage
+    if stage and stage != "$default" and (event.request_context.path or "").startswith(f"/{stage}/"):
+        path = f"/{stage}{path}"
+    host = headers.get("host")
+    if not host:
+        return path
+    return f"{headers.get('x-forwarded-proto', 'https')}://{host}{path}"
+
+
+def _job_body(app: Resolver, service: JobService, job: Job, prefix: str) -> JobStatusResponse:
+    return status_response(service.status_view(job), _status_url(app, prefix, job.job_id))
+
+
+# ------------------------------------------------------------------- the one error mapping
+
+
+def _add_error_handlers(app: Resolver) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[Any]:
         field, message = _validation_field(exc.errors())
@@ -452,8 +466,6 @@ def create_app(
     def _internal(exc: Exception) -> Response[Any]:
         logger.exception("unhandled error")
         return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "InternalError", "internal error")
-
-    return app
 
 
 def resolve(app: Resolver, event: dict[str, Any], context: Any, max_body_bytes: int) -> dict[str, Any]:
