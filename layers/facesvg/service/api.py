@@ -27,7 +27,6 @@ anything else                   500     ``InternalError`` (details only in the l
 from __future__ import annotations
 
 import base64
-import difflib
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -45,6 +44,7 @@ from facesvg.core import documents
 from facesvg.core.errors import InputError, NoFace
 from facesvg.service import api_docs
 from facesvg.service import metrics_catalog as mc
+from facesvg.service import validation_hints as hints
 from facesvg.service.errors import (
     InvalidCallbackUrl,
     JobNotFound,
@@ -81,6 +81,7 @@ API_DESCRIPTION = (
     "webhook is POSTed there when the job ends (docs/notifications.md)."
 )
 
+_BODY = frozenset({"body"})  # the first part of a request validation error's location
 _STATUS_CODES: dict[type[ServiceError], HTTPStatus] = {
     JobNotFound: HTTPStatus.NOT_FOUND,
     InvalidCallbackUrl: HTTPStatus.BAD_REQUEST,
@@ -120,22 +121,15 @@ def _ok_doc(description: str, model: type) -> OpenAPIResponse:
 
 
 def _validation_field(errors: Any) -> tuple[str, str]:
-    """The first validation error as (dotted field path without the ``body`` prefix, message).
-
-    An unknown field comes first, with the name it probably meant: ``segmentation`` next to a
-    missing ``segmentation_map`` is a typo of it, not two unrelated problems."""
+    """The first validation error as (dotted field path without the ``body`` prefix, message)."""
     errors = list(errors or [])
-    unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
-    if unknown is not None:
-        return _unknown_field(unknown, errors)
-    first = errors[0] if errors else {}
+    first, unknown = hints.first_problem(errors)
+    if unknown:
+        return _unknown_field(first, errors)
     if first.get("type") == "json_invalid":  # its loc is the character offset, not a field
         return "body", "the body is not valid JSON"
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    # Unions report the tried member type in the path (e.g. landmarks.list[any]); drop those.
-    loc = [p for p in loc if "[" not in p and p not in {"str", "dict", "list"}] or ["body"]
-    # A validator's own message comes as "Value error, <message>": the prefix is pydantic's, not ours.
-    return ".".join(loc), str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    loc = hints.field_path(first.get("loc", ()), skip=_BODY) or ["body"]
+    return ".".join(loc), hints.reason(first)
 
 
 def _unknown_field(error: Any, errors: list[Any]) -> tuple[str, str]:
@@ -147,28 +141,17 @@ def _unknown_field(error: Any, errors: list[Any]) -> tuple[str, str]:
         for e in errors
         if e.get("type") == "missing" and [str(p) for p in e.get("loc", ()) if p != "body"][:-1] == parent
     ]
-    known = missing or _field_names(parent)
-    guess = difflib.get_close_matches(name, known, n=1, cutoff=0.5) or missing[:1]
+    known = missing or hints.fields_at(SubmitRequest, parent)
+    guess = hints.closest(name, known) or (missing[0] if missing else None)
     field = ".".join(loc) or "body"
     message = f"unknown field {name!r}"
     if guess:
-        message += f"; did you mean {guess[0]!r}?"
-        if guess[0] in missing:
-            message += f" ({guess[0]!r} is required)"
+        message += f"; did you mean {guess!r}?"
+        if guess in missing:
+            message += f" ({guess!r} is required)"
     elif missing:
         message += f"; missing: {', '.join(missing)}"
     return field, message
-
-
-def _field_names(path: list[str]) -> list[str]:
-    """The fields the request model accepts at ``path`` (``[]`` the body, ``["options"]``...)."""
-    model: Any = SubmitRequest
-    for part in path:
-        info = getattr(model, "model_fields", {}).get(part)
-        model = getattr(info, "annotation", None)
-        if not isinstance(model, type):
-            return []
-    return list(getattr(model, "model_fields", {}))
 
 
 def status_response(view: StatusView, status_url: str | None) -> JobStatusResponse:

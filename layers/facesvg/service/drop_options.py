@@ -4,7 +4,6 @@ JSON parser and validated by the same ``RenderOptions`` model; a bad one names t
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,6 +12,7 @@ from facesvg.core import documents
 from facesvg.core.errors import InputError
 from facesvg.core.options import RenderOptions
 from facesvg.service import layout
+from facesvg.service import validation_hints as hints
 
 
 class OptionsFileError(InputError):
@@ -65,21 +65,13 @@ def read_options(options: bytes | None, options_size: int) -> RenderOptions:
 def _option_problem(errors: list[Any]) -> tuple[str, str]:
     """The first validation error as ("options.<dotted path>", "<path>: <reason>"); an unknown field
     first, with the name it probably meant."""
-    unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
-    error = unknown or (errors[0] if errors else {})
-    # Unions report the member type tried in the path (zones.list[str]): not a field.
-    loc = [str(p) for p in error.get("loc", ()) if "[" not in str(p) and p not in {"str", "list", "dict"}]
+    error, unknown = hints.first_problem(errors)
+    loc = hints.field_path(error.get("loc", ()))
     path = ".".join(loc)
-    if unknown is not None:
-        model: Any = RenderOptions
-        for part in loc[:-1]:
-            info = getattr(model, "model_fields", {}).get(part)
-            model = getattr(info, "annotation", None)
-        known = list(getattr(model, "model_fields", {}))
-        guess = difflib.get_close_matches(loc[-1] if loc else "", known, n=1, cutoff=0.5)
-        reason = "unknown field" + (
-            f"; did you mean {guess[0]!r}?" if guess else f"; known: {', '.join(known)}"
-        )
+    if unknown:
+        known = hints.fields_at(RenderOptions, loc[:-1])
+        guess = hints.closest(loc[-1] if loc else "", known)
+        reason = "unknown field" + (f"; did you mean {guess!r}?" if guess else f"; known: {', '.join(known)}")
     else:
-        reason = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        reason = hints.reason(error)
     return ("options." + path if path else "options"), (f"{path}: {reason}" if path else reason)
