@@ -31,13 +31,12 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel
 
 from facesvg import names
 from facesvg.core import documents
@@ -57,20 +56,14 @@ from facesvg.service.jobs import JobService
 from facesvg.service.models import (
     ErrorResponse,
     Job,
-    JobError,
     JobStatusResponse,
-    PhysicalScale,
-    RegionArea,
-    RegionVisibility,
-    SegmentationInfo,
     SubmitAccepted,
     SubmitRequest,
 )
 from facesvg.service.observability import correlation, logger, record
 from facesvg.service.scopes import client_scope
-from facesvg.service.status import StatusView, bounded_json
-
-M = TypeVar("M", bound=BaseModel)
+from facesvg.service.status import bounded_json
+from facesvg.service.status_response import status_response
 
 API_TITLE = "facesvg"
 API_VERSION = "1.0.0"
@@ -154,37 +147,6 @@ def _unknown_field(error: Any, errors: list[Any]) -> tuple[str, str]:
     return field, message
 
 
-def status_response(view: StatusView, status_url: str | None) -> JobStatusResponse:
-    job = view.job
-    doc = view.result or {}
-    # model_construct: every value is already typed (from our own records), and the contours can be
-    # thousands of points; validating them again would cost more than the rest of the request.
-    return JobStatusResponse.model_construct(
-        id=job.job_id,
-        job_id=job.job_id,
-        status=job.status,
-        created_at=job.created_at,
-        updated_at=job.updated_at,
-        status_url=status_url,
-        svg=base64.b64encode(view.svg).decode() if view.svg is not None else None,
-        svg_url=view.svg_url,
-        mask_contours=view.mask_contours,
-        regions_svg_urls=view.regions_svg_urls,
-        transform=job.result.transform if job.result else None,
-        missing=job.result.missing if job.result else None,
-        zone_contours=doc.get("zones") or None,
-        contours_source_px={**doc.get("regions_source_px", {}), **doc.get("zones_source_px", {})} or None,
-        inverse_transform=doc.get("inverse_transform"),
-        visibility=_each(RegionVisibility, doc.get("visibility")),
-        scale=PhysicalScale.model_construct(**doc["scale"]) if doc.get("scale") else None,
-        segmentation=_segmentation(doc) if view.result is not None else None,
-        areas=_each(RegionArea, doc.get("areas")),
-        result_urls=view.result_urls,
-        omitted=["svg"] if view.svg_omitted else None,
-        error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
-    )
-
-
 def _client_scope(event: APIGatewayProxyEvent) -> str:
     """The caller's scope, only from what the gateway validated and wrote into the event's
     ``requestContext.identity`` (``apiKeyId``, ``apiKey``): never from the ``x-api-key`` headers,
@@ -197,16 +159,6 @@ def _client_scope(event: APIGatewayProxyEvent) -> str:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _segmentation(doc: dict[str, Any]) -> SegmentationInfo:
-    """Where the labels came from; a result.json from before map-less jobs had the client's map."""
-    return SegmentationInfo.model_construct(**(doc.get("segmentation") or {"source": "client"}))
-
-
-def _each(model: type[M], values: dict[str, dict[str, Any]] | None) -> dict[str, M] | None:
-    """Nested models built without re-validation (our own result.json), like the response itself."""
-    return {k: model.model_construct(**v) for k, v in values.items()} if values else None
 
 
 def _json(model: Any, status: HTTPStatus) -> Response[Any]:
