@@ -1,5 +1,10 @@
 """Telling callers that a job ended: the job-end event, signed webhooks, their retries, URL safety.
 
+This module holds the notify function's rules (an event → deliveries, a delivery → one POST); the
+event itself and its outbox are ``job_events`` (the worker's), subscribing at submit is
+``subscriptions`` (the submit's), and the URL rules, signatures and the HTTP client are
+``url_policy``, ``signing`` and ``webhook_http``.
+
 ::
 
     process ── terminal conditional write (sets the outbox flag) ──► EventBridge (one event per job end)
