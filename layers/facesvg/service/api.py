@@ -74,7 +74,6 @@ API_DESCRIPTION = (
     "webhook is POSTed there when the job ends (docs/notifications.md)."
 )
 
-_BODY = frozenset({"body"})  # the first part of a request validation error's location
 _STATUS_CODES: dict[type[ServiceError], HTTPStatus] = {
     JobNotFound: HTTPStatus.NOT_FOUND,
     InvalidCallbackUrl: HTTPStatus.BAD_REQUEST,
@@ -111,40 +110,6 @@ def _error_doc(description: str) -> OpenAPIResponse:
 
 def _ok_doc(description: str, model: type) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": model}}}
-
-
-def _validation_field(errors: Any) -> tuple[str, str]:
-    """The first validation error as (dotted field path without the ``body`` prefix, message)."""
-    errors = list(errors or [])
-    first, unknown = hints.first_problem(errors)
-    if unknown:
-        return _unknown_field(first, errors)
-    if first.get("type") == "json_invalid":  # its loc is the character offset, not a field
-        return "body", "the body is not valid JSON"
-    loc = hints.field_path(first.get("loc", ()), skip=_BODY) or ["body"]
-    return ".".join(loc), hints.reason(first)
-
-
-def _unknown_field(error: Any, errors: list[Any]) -> tuple[str, str]:
-    loc = [str(p) for p in error.get("loc", ()) if p != "body"]
-    name, parent = (loc[-1] if loc else "body"), loc[:-1]
-    # the names it may have meant: required siblings that are missing, else every field there
-    missing = [
-        str(e["loc"][-1])
-        for e in errors
-        if e.get("type") == "missing" and [str(p) for p in e.get("loc", ()) if p != "body"][:-1] == parent
-    ]
-    known = missing or hints.fields_at(SubmitRequest, parent)
-    guess = hints.closest(name, known) or (missing[0] if missing else None)
-    field = ".".join(loc) or "body"
-    message = f"unknown field {name!r}"
-    if guess:
-        message += f"; did you mean {guess!r}?"
-        if guess in missing:
-            message += f" ({guess!r} is required)"
-    elif missing:
-        message += f"; missing: {', '.join(missing)}"
-    return field, message
 
 
 def _client_scope(event: APIGatewayProxyEvent) -> str:
@@ -366,7 +331,7 @@ def _job_body(app: Resolver, service: JobService, job: Job, prefix: str) -> JobS
 def _add_error_handlers(app: Resolver) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[Any]:
-        field, message = _validation_field(exc.errors())
+        field, message = hints.request_problem(exc.errors(), SubmitRequest)
         record(mc.REQUESTS_REJECTED, 1, error_code="ValidationError")
         return _error(HTTPStatus.BAD_REQUEST, "ValidationError", f"{field}: {message}", field)
 

@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
+_BODY = frozenset({"body"})  # the first part of a request validation error's location
 # Unions report the member type tried in the path (``landmarks.list[any]``, ``zones.str``): not fields.
 _UNION_MEMBERS = frozenset({"str", "dict", "list"})
 
@@ -49,3 +50,38 @@ def closest(name: str, known: list[str]) -> str | None:
     """The known field ``name`` most probably meant, if any is close enough."""
     guess = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     return guess[0] if guess else None
+
+
+def request_problem(errors: Any, model: Any) -> tuple[str, str]:
+    """An API request's first validation error as (dotted field path without the ``body`` prefix,
+    message); an unknown field with the name it probably meant among ``model``'s fields."""
+    errors = list(errors or [])
+    first, unknown = first_problem(errors)
+    if unknown:
+        return _unknown_field(first, errors, model)
+    if first.get("type") == "json_invalid":  # its loc is the character offset, not a field
+        return "body", "the body is not valid JSON"
+    loc = field_path(first.get("loc", ()), skip=_BODY) or ["body"]
+    return ".".join(loc), reason(first)
+
+
+def _unknown_field(error: Any, errors: list[Any], model: Any) -> tuple[str, str]:
+    loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+    name, parent = (loc[-1] if loc else "body"), loc[:-1]
+    # the names it may have meant: required siblings that are missing, else every field there
+    missing = [
+        str(e["loc"][-1])
+        for e in errors
+        if e.get("type") == "missing" and [str(p) for p in e.get("loc", ()) if p != "body"][:-1] == parent
+    ]
+    known = missing or fields_at(model, parent)
+    guess = closest(name, known) or (missing[0] if missing else None)
+    field = ".".join(loc) or "body"
+    message = f"unknown field {name!r}"
+    if guess:
+        message += f"; did you mean {guess!r}?"
+        if guess in missing:
+            message += f" ({guess!r} is required)"
+    elif missing:
+        message += f"; missing: {', '.join(missing)}"
+    return field, message
