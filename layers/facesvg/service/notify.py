@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from facesvg.names import DETAIL_TYPES, EVENT_SOURCE
 from facesvg.service import layout
 from facesvg.service import metrics_catalog as mc
+from facesvg.service.clock import expires_at
 from facesvg.service.errors import InvalidCallbackUrl
 from facesvg.service.job_events import (
     Delivery,
@@ -210,7 +211,7 @@ class Dispatcher:
         outcome = classify(answer.status)
         keys["http_status"] = answer.status
         if outcome is DeliveryOutcome.DELIVERED:
-            self.log.mark_delivered(delivery.delivery_id, str(job_id), int(now) + self.ttl_seconds)
+            self.log.mark_delivered(delivery.delivery_id, str(job_id), expires_at(now, self.ttl_seconds))
             logger.info("webhook delivered", extra=keys)
             return self._done(outcome, answer.status)
         if outcome is DeliveryOutcome.REJECTED:

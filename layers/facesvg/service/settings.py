@@ -16,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from facesvg import names
 from facesvg.core.options import Limits
+from facesvg.service.clock import expires_at
 
 if TYPE_CHECKING:
     from facesvg.service.url_policy import UrlPolicy
@@ -112,7 +113,7 @@ class Settings(BaseModel):
 
     def expires_at(self, now_epoch: float) -> int:
         """The TTL attribute of an item written at ``now_epoch``."""
-        return int(now_epoch) + self.ttl_seconds
+        return expires_at(now_epoch, self.ttl_seconds)
 
 
 @lru_cache(maxsize=1)
