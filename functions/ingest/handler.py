@@ -14,9 +14,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from facesvg.service import metrics_catalog as mc
-from facesvg.service.events import s3_created_objects
+from facesvg.service.composition import default_service
 from facesvg.service.observability import logger, metrics, record, tracer
-from facesvg.service.store import default_service
+from facesvg.service.s3_events import s3_created_objects
 
 default_service()  # init phase: reads the settings; each SDK client is built on first use
 init_phase.end()

@@ -20,11 +20,11 @@ init_phase.begin()  # no garbage collection while the handler's modules load (fa
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from facesvg.service.composition import default_dispatcher
 from facesvg.service.errors import TransientError
 from facesvg.service.notify import Delivery, DeliveryOutcome, parse_notify_message
 from facesvg.service.observability import correlation, logger, metrics, tracer
 from facesvg.service.sqs_batch import SqsRecord, partial_batch_response
-from facesvg.service.store import default_dispatcher
 
 # Time kept back from the invocation's for reporting the batch (and its failed records) to Lambda.
 BUDGET_MARGIN_SECONDS = 3.0

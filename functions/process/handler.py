@@ -16,11 +16,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from facesvg.service import metrics_catalog as mc
+from facesvg.service.composition import default_service
 from facesvg.service.models import JobMessage
 from facesvg.service.observability import correlation, logger, metrics, tracer
 from facesvg.service.observability import record as record_metric
 from facesvg.service.sqs_batch import SqsRecord, partial_batch_response
-from facesvg.service.store import default_service
 from facesvg.service.worker import ProcessOutcome
 
 default_service()  # init phase: reads the settings; each SDK client is built on first use

@@ -11,20 +11,12 @@ init_phase.begin()  # no garbage collection while the handler's modules load (fa
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from facesvg.service.api import create_app, resolve
-from facesvg.service.observability import logger, metrics, tracer
-from facesvg.service.settings import get_settings
-from facesvg.service.store import default_service
+from facesvg.service.api_handler import build_api_handler
 
-default_service()  # init phase: reads the settings; each SDK client is built on first use
-app = create_app(default_service, cors_allow_origin=get_settings().cors_allow_origin)
+_handle = build_api_handler()  # the service and the resolver, built in the init phase
 init_phase.end()
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(app, event, context, get_settings().max_body_bytes)
+    return _handle(event, context)

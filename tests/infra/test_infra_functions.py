@@ -25,6 +25,7 @@ FUNCTION_CODE = [
 # Set by the Lambda runtime itself, or deliberately left unset on AWS (boto3's endpoint override).
 NOT_OURS = {
     "LAMBDA_TASK_ROOT",
+    "AWS_LAMBDA_FUNCTION_NAME",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "_X_AMZN_TRACE_ID",

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,14 +32,18 @@ from facesvg.local.lambdas import LocalContext, LocalFunction
 from facesvg.local.pollers import SqsEventSource
 from facesvg.service.aws.dynamo import DynamoJobRepository
 from facesvg.service.aws.sqs import SqsJobQueue
+from facesvg.service.composition import build_service
 from facesvg.service.errors import ServiceUnavailable
 from facesvg.service.hashing import decode_base64
 from facesvg.service.jobs import JobService
 from facesvg.service.models import JobMessage
-from facesvg.service.ports import Blob, Deferred
-from facesvg.service.store import build_service
+from facesvg.service.ports import Blob
 from facesvg.service.worker import ProcessOutcome
 from integration_helpers import eventually, job_item, job_items, keys, unique_body
+
+# The unit tests' fakes (Deferred: a transfer done when first asked) live with them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "service"))
+from service_fakes import Deferred
 
 pytestmark = pytest.mark.integration
 

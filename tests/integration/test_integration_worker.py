@@ -13,9 +13,9 @@ from facesvg import names
 from facesvg.core.options import RenderOptions
 from facesvg.local.pollers import sqs_record
 from facesvg.service.aws.sqs import SqsJobQueue
+from facesvg.service.composition import build_service
 from facesvg.service.hashing import decode_base64
 from facesvg.service.models import JobMessage
-from facesvg.service.store import build_service
 from integration_helpers import eventually, job_item, submit_url, unique_body, wait_finished
 
 pytestmark = pytest.mark.integration

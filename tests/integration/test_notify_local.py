@@ -28,8 +28,8 @@ import pytest
 from facesvg import names
 from facesvg.local.webhooks import Received, WebhookReceiver
 from facesvg.service.aws.sqs import SqsJobQueue
+from facesvg.service.composition import build_service
 from facesvg.service.models import JobMessage, SubmitRequest
-from facesvg.service.store import build_service
 from integration_helpers import eventually, job_item, submit_url, unique_body, wait_finished
 
 pytestmark = pytest.mark.integration

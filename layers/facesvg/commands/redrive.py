@@ -180,7 +180,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from facesvg.service.store import client
+    from facesvg.service.composition import client
 
     sqs, dynamodb = client("sqs"), client("dynamodb")
     notify = bool(getattr(args, "notify", False))

@@ -171,7 +171,7 @@ class LocalRuntime:
         if self.config.warm:
             for fn in self.functions.values():
                 fn.warm()
-            from facesvg.service.store import default_service
+            from facesvg.service.composition import default_service
 
             default_service().render_core  # noqa: B018 (imports the render core once, up front)
         self.api = ApiGateway(self.invoke, self.config.api_port, api_key=self.config.api_key)
@@ -360,9 +360,9 @@ class LocalRuntime:
 
     @staticmethod
     def _reset_service_caches() -> None:
-        from facesvg.service import store
+        from facesvg.service import composition
 
-        store.reset_caches()
+        composition.reset_caches()
 
     # -- use --------------------------------------------------------------------------------
 

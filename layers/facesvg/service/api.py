@@ -27,24 +27,23 @@ anything else                   500     ``InternalError`` (details only in the l
 from __future__ import annotations
 
 import base64
-import difflib
 import json
 import threading
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel
 
 from facesvg import names
 from facesvg.core import documents
 from facesvg.core.errors import InputError, NoFace
 from facesvg.service import api_docs
 from facesvg.service import metrics_catalog as mc
+from facesvg.service import validation_hints as hints
 from facesvg.service.errors import (
     InvalidCallbackUrl,
     JobNotFound,
@@ -57,20 +56,14 @@ from facesvg.service.jobs import JobService
 from facesvg.service.models import (
     ErrorResponse,
     Job,
-    JobError,
     JobStatusResponse,
-    PhysicalScale,
-    RegionArea,
-    RegionVisibility,
-    SegmentationInfo,
     SubmitAccepted,
     SubmitRequest,
 )
 from facesvg.service.observability import correlation, logger, record
 from facesvg.service.scopes import client_scope
-from facesvg.service.status import StatusView, bounded_json
-
-M = TypeVar("M", bound=BaseModel)
+from facesvg.service.status import bounded_json
+from facesvg.service.status_response import status_response
 
 API_TITLE = "facesvg"
 API_VERSION = "1.0.0"
@@ -119,89 +112,6 @@ def _ok_doc(description: str, model: type) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": model}}}
 
 
-def _validation_field(errors: Any) -> tuple[str, str]:
-    """The first validation error as (dotted field path without the ``body`` prefix, message).
-
-    An unknown field comes first, with the name it probably meant: ``segmentation`` next to a
-    missing ``segmentation_map`` is a typo of it, not two unrelated problems."""
-    errors = list(errors or [])
-    unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
-    if unknown is not None:
-        return _unknown_field(unknown, errors)
-    first = errors[0] if errors else {}
-    if first.get("type") == "json_invalid":  # its loc is the character offset, not a field
-        return "body", "the body is not valid JSON"
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    # Unions report the tried member type in the path (e.g. landmarks.list[any]); drop those.
-    loc = [p for p in loc if "[" not in p and p not in {"str", "dict", "list"}] or ["body"]
-    # A validator's own message comes as "Value error, <message>": the prefix is pydantic's, not ours.
-    return ".".join(loc), str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-
-
-def _unknown_field(error: Any, errors: list[Any]) -> tuple[str, str]:
-    loc = [str(p) for p in error.get("loc", ()) if p != "body"]
-    name, parent = (loc[-1] if loc else "body"), loc[:-1]
-    # the names it may have meant: required siblings that are missing, else every field there
-    missing = [
-        str(e["loc"][-1])
-        for e in errors
-        if e.get("type") == "missing" and [str(p) for p in e.get("loc", ()) if p != "body"][:-1] == parent
-    ]
-    known = missing or _field_names(parent)
-    guess = difflib.get_close_matches(name, known, n=1, cutoff=0.5) or missing[:1]
-    field = ".".join(loc) or "body"
-    message = f"unknown field {name!r}"
-    if guess:
-        message += f"; did you mean {guess[0]!r}?"
-        if guess[0] in missing:
-            message += f" ({guess[0]!r} is required)"
-    elif missing:
-        message += f"; missing: {', '.join(missing)}"
-    return field, message
-
-
-def _field_names(path: list[str]) -> list[str]:
-    """The fields the request model accepts at ``path`` (``[]`` the body, ``["options"]``...)."""
-    model: Any = SubmitRequest
-    for part in path:
-        info = getattr(model, "model_fields", {}).get(part)
-        model = getattr(info, "annotation", None)
-        if not isinstance(model, type):
-            return []
-    return list(getattr(model, "model_fields", {}))
-
-
-def status_response(view: StatusView, status_url: str | None) -> JobStatusResponse:
-    job = view.job
-    doc = view.result or {}
-    # model_construct: every value is already typed (from our own records), and the contours can be
-    # thousands of points; validating them again would cost more than the rest of the request.
-    return JobStatusResponse.model_construct(
-        id=job.job_id,
-        job_id=job.job_id,
-        status=job.status,
-        created_at=job.created_at,
-        updated_at=job.updated_at,
-        status_url=status_url,
-        svg=base64.b64encode(view.svg).decode() if view.svg is not None else None,
-        svg_url=view.svg_url,
-        mask_contours=view.mask_contours,
-        regions_svg_urls=view.regions_svg_urls,
-        transform=job.result.transform if job.result else None,
-        missing=job.result.missing if job.result else None,
-        zone_contours=doc.get("zones") or None,
-        contours_source_px={**doc.get("regions_source_px", {}), **doc.get("zones_source_px", {})} or None,
-        inverse_transform=doc.get("inverse_transform"),
-        visibility=_each(RegionVisibility, doc.get("visibility")),
-        scale=PhysicalScale.model_construct(**doc["scale"]) if doc.get("scale") else None,
-        segmentation=_segmentation(doc) if view.result is not None else None,
-        areas=_each(RegionArea, doc.get("areas")),
-        result_urls=view.result_urls,
-        omitted=["svg"] if view.svg_omitted else None,
-        error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
-    )
-
-
 def _client_scope(event: APIGatewayProxyEvent) -> str:
     """The caller's scope, only from what the gateway validated and wrote into the event's
     ``requestContext.identity`` (``apiKeyId``, ``apiKey``): never from the ``x-api-key`` headers,
@@ -214,16 +124,6 @@ def _client_scope(event: APIGatewayProxyEvent) -> str:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _segmentation(doc: dict[str, Any]) -> SegmentationInfo:
-    """Where the labels came from; a result.json from before map-less jobs had the client's map."""
-    return SegmentationInfo.model_construct(**(doc.get("segmentation") or {"source": "client"}))
-
-
-def _each(model: type[M], values: dict[str, dict[str, Any]] | None) -> dict[str, M] | None:
-    """Nested models built without re-validation (our own result.json), like the response itself."""
-    return {k: model.model_construct(**v) for k, v in values.items()} if values else None
 
 
 def _json(model: Any, status: HTTPStatus) -> Response[Any]:
@@ -322,102 +222,116 @@ def create_app(
     app = Resolver(
         serve_docs=serve_docs, enable_validation=True, cors=cors, json_body_deserializer=_json_body
     )
-
-    def status_url(prefix: str, job_id: str) -> str:
-        event = app.current_event
-        headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-        path = f"{prefix}{names.STATUS_PATH.replace('{id}', job_id)}"
-        stage = event.request_context.stage
-        if stage and stage != "$default" and (event.request_context.path or "").startswith(f"/{stage}/"):
-            path = f"/{stage}{path}"
-        host = headers.get("host")
-        if not host:
-            return path
-        return f"{headers.get('x-forwarded-proto', 'https')}://{host}{path}"
-
-    def job_body(job: Job, prefix: str) -> JobStatusResponse:
-        return status_response(service_factory().status_view(job), status_url(prefix, job.job_id))
-
-    def make_submit(prefix: str) -> Callable[[SubmitRequest], Response[Any]]:
-        def submit(body: SubmitRequest):  # type: ignore[no-untyped-def]  # no annotation: see _json
-            outcome = service_factory().submit_request(body, scope=_client_scope(app.current_event))
-            job = outcome.job
-            record(mc.JOBS_SUBMITTED, 1)
-            kind = (
-                mc.CACHE_MISSES
-                if outcome.created
-                else mc.CACHE_HITS
-                if job.status.terminal
-                else mc.DUPLICATES
-            )
-            record(kind, 1)
-            with correlation(job_id=job.job_id, content_hash=job.content_hash):
-                logger.info("job submitted", extra={"new_job": outcome.created, "status": job.status})
-            if job.status.terminal:
-                finished = job_body(job, prefix)
-                finished.client_reference = body.client_reference
-                return _json(finished, HTTPStatus.OK)
-            accepted = SubmitAccepted(
-                id=job.job_id,
-                job_id=job.job_id,
-                status=job.status,
-                status_url=status_url(prefix, job.job_id),
-                client_reference=body.client_reference,
-            )
-            return _json(accepted, HTTPStatus.ACCEPTED)
-
-        return submit
-
-    def make_status(prefix: str) -> Callable[[str], Response[Any]]:
-        def status(id: str):  # type: ignore[no-untyped-def]  # no annotation: see _json
-            # Only the caller's own job: another client's is 404 NotFound, the same answer as an
-            # unknown id (never 403, which would confirm that the id exists).
-            job = service_factory().get_job(id, scope=_client_scope(app.current_event))
-            record(mc.STATUS_POLLS, 1, status=job.status.value)
-            return _json(job_body(job, prefix), HTTPStatus.OK)
-
-        return status
-
     for prefix in names.ROUTE_PREFIXES:
-        family = "frontal_crop" if "frontal" in prefix else "v1"
-        app.post(
-            prefix + names.SUBMIT_PATH,
-            operation_id=f"submit_{family}",
-            summary="Submit a face for rendering",
-            tags=["jobs"],
-            responses={
-                202: _ok_doc("Job accepted (new, or an identical job is still running)", SubmitAccepted),
-                200: _ok_doc(
-                    "An identical job of the same API key already finished: its status, with the result",
-                    JobStatusResponse,
-                ),
-                400: _error_doc(
-                    "The body is invalid (or callback_url is refused); error.field names the field"
-                ),
-                409: _error_doc("The job already has the most callbacks it takes (TooManyCallbacks)"),
-                413: _error_doc("The body is too large"),
-                415: _error_doc("The Content-Type is not JSON (application/json or a +json type)"),
-                422: _error_doc("The inputs show no usable face (NoFace)"),
-                503: _error_doc("Temporarily unavailable; retry"),
-            },
-        )(make_submit(prefix))
-        app.get(
-            prefix + names.STATUS_PATH.replace("{id}", "<id>"),
-            operation_id=f"status_{family}",
-            summary="Job status, with the SVG and contours once completed",
-            tags=["jobs"],
-            responses={
-                200: _ok_doc("The job", JobStatusResponse),
-                404: _error_doc("No job with this id for this API key"),
-            },
-        )(make_status(prefix))
-
+        _add_job_routes(app, service_factory, prefix)
     if serve_docs:
         app.get(names.REDOC_PATH, include_in_schema=False)(app.redoc_page)
+    _add_error_handlers(app)
+    return app
 
+
+# ------------------------------------------------------------------------------ job routes
+
+
+def _add_job_routes(app: Resolver, service_factory: Callable[[], JobService], prefix: str) -> None:
+    """``POST <prefix>/submit`` and ``GET <prefix>/status/{id}`` of one route family."""
+    family = "frontal_crop" if "frontal" in prefix else "v1"
+    app.post(
+        prefix + names.SUBMIT_PATH,
+        operation_id=f"submit_{family}",
+        summary="Submit a face for rendering",
+        tags=["jobs"],
+        responses={
+            202: _ok_doc("Job accepted (new, or an identical job is still running)", SubmitAccepted),
+            200: _ok_doc(
+                "An identical job of the same API key already finished: its status, with the result",
+                JobStatusResponse,
+            ),
+            400: _error_doc("The body is invalid (or callback_url is refused); error.field names the field"),
+            409: _error_doc("The job already has the most callbacks it takes (TooManyCallbacks)"),
+            413: _error_doc("The body is too large"),
+            415: _error_doc("The Content-Type is not JSON (application/json or a +json type)"),
+            422: _error_doc("The inputs show no usable face (NoFace)"),
+            503: _error_doc("Temporarily unavailable; retry"),
+        },
+    )(_submit_route(app, service_factory, prefix))
+    app.get(
+        prefix + names.STATUS_PATH.replace("{id}", "<id>"),
+        operation_id=f"status_{family}",
+        summary="Job status, with the SVG and contours once completed",
+        tags=["jobs"],
+        responses={
+            200: _ok_doc("The job", JobStatusResponse),
+            404: _error_doc("No job with this id for this API key"),
+        },
+    )(_status_route(app, service_factory, prefix))
+
+
+def _submit_route(
+    app: Resolver, service_factory: Callable[[], JobService], prefix: str
+) -> Callable[[SubmitRequest], Response[Any]]:
+    def submit(body: SubmitRequest):  # type: ignore[no-untyped-def]  # no annotation: see _json
+        outcome = service_factory().submit_request(body, scope=_client_scope(app.current_event))
+        job = outcome.job
+        record(mc.JOBS_SUBMITTED, 1)
+        kind = mc.CACHE_MISSES if outcome.created else mc.CACHE_HITS if job.status.terminal else mc.DUPLICATES
+        record(kind, 1)
+        with correlation(job_id=job.job_id, content_hash=job.content_hash):
+            logger.info("job submitted", extra={"new_job": outcome.created, "status": job.status})
+        if job.status.terminal:
+            finished = _job_body(app, service_factory(), job, prefix)
+            finished.client_reference = body.client_reference
+            return _json(finished, HTTPStatus.OK)
+        accepted = SubmitAccepted(
+            id=job.job_id,
+            job_id=job.job_id,
+            status=job.status,
+            status_url=_status_url(app, prefix, job.job_id),
+            client_reference=body.client_reference,
+        )
+        return _json(accepted, HTTPStatus.ACCEPTED)
+
+    return submit
+
+
+def _status_route(
+    app: Resolver, service_factory: Callable[[], JobService], prefix: str
+) -> Callable[[str], Response[Any]]:
+    def status(id: str):  # type: ignore[no-untyped-def]  # no annotation: see _json
+        # Only the caller's own job: another client's is 404 NotFound, the same answer as an
+        # unknown id (never 403, which would confirm that the id exists).
+        job = service_factory().get_job(id, scope=_client_scope(app.current_event))
+        record(mc.STATUS_POLLS, 1, status=job.status.value)
+        return _json(_job_body(app, service_factory(), job, prefix), HTTPStatus.OK)
+
+    return status
+
+
+def _status_url(app: Resolver, prefix: str, job_id: str) -> str:
+    """The job's status URL as the caller reached the API (its host, scheme and stage)."""
+    event = app.current_event
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    path = f"{prefix}{names.STATUS_PATH.replace('{id}', job_id)}"
+    stage = event.request_context.stage
+    if stage and stage != "$default" and (event.request_context.path or "").startswith(f"/{stage}/"):
+        path = f"/{stage}{path}"
+    host = headers.get("host")
+    if not host:
+        return path
+    return f"{headers.get('x-forwarded-proto', 'https')}://{host}{path}"
+
+
+def _job_body(app: Resolver, service: JobService, job: Job, prefix: str) -> JobStatusResponse:
+    return status_response(service.status_view(job), _status_url(app, prefix, job.job_id))
+
+
+# ------------------------------------------------------------------- the one error mapping
+
+
+def _add_error_handlers(app: Resolver) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[Any]:
-        field, message = _validation_field(exc.errors())
+        field, message = hints.request_problem(exc.errors(), SubmitRequest)
         record(mc.REQUESTS_REJECTED, 1, error_code="ValidationError")
         return _error(HTTPStatus.BAD_REQUEST, "ValidationError", f"{field}: {message}", field)
 
@@ -452,8 +366,6 @@ def create_app(
     def _internal(exc: Exception) -> Response[Any]:
         logger.exception("unhandled error")
         return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "InternalError", "internal error")
-
-    return app
 
 
 def resolve(app: Resolver, event: dict[str, Any], context: Any, max_body_bytes: int) -> dict[str, Any]:

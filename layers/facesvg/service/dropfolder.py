@@ -47,35 +47,24 @@ the uploads' times — or a clear ``error.json`` and nothing else; never a mix:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import partial
-from typing import Any
+from typing import Protocol
 
-from pydantic import ValidationError
-
-from facesvg.core import documents
 from facesvg.core.errors import InputError
-from facesvg.core.options import RenderOptions
 from facesvg.service import layout
-from facesvg.service.errors import TransientError
+from facesvg.service.drop_options import read_options
 from facesvg.service.hashing import PreparedInputs, prepare
-from facesvg.service.models import DropState, Job, JobStatus
+from facesvg.service.models import Callback, DropState, SubmitOutcome
 from facesvg.service.observability import logger
-from facesvg.service.ports import BlobStore, JobRepository, ObjectInfo, RenderCore
+from facesvg.service.ports import BlobStore, DropPublisher, JobRepository, ObjectInfo, RenderCore
+from facesvg.service.scopes import DROP_SCOPE
 from facesvg.service.settings import Settings
-from facesvg.service.submit import DROP_SCOPE, SubmitOutcome, Submitter
 
-# How long a publisher owns a folder: a publish (server-side copies) takes well under 2 s; a
-# publisher that died holding it (a function timeout) blocks the folder this long at most, and its
-# redelivery (or the event's retry) publishes again.
-PUBLISH_LEASE_SECONDS = 20.0
 _SLOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("image", layout.INGEST_IMAGE_FILES),
     ("segmentation_map", layout.INGEST_MAP_FILES),
@@ -96,22 +85,17 @@ class IngestOutcome(StrEnum):
     INVALID = "invalid"
 
 
-class OptionsFileError(InputError):
-    """The folder's ``options.json`` cannot be used: its error.json names the file and the option."""
+class JobSubmitter(Protocol):
+    """The submit use case (``facesvg.service.submit.Submitter``), as a drop folder starts a job."""
 
-    code = "InvalidOptions"
-
-    def __init__(self, option: str, message: str, code: str | None = None) -> None:
-        super().__init__("options", message, code=code)
-        self.option = option  # "options", or the dotted path of the field at fault ("options.zones")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "field": self.option,
-            "file": layout.INGEST_OPTIONS_FILE,
-            "message": f"{layout.INGEST_OPTIONS_FILE}: {self.message}",
-        }
+    def submit(
+        self,
+        prepared: PreparedInputs,
+        source: str,
+        publish_to: frozenset[str] = ...,
+        scope: str = ...,
+        callback: Callback | None = None,
+    ) -> SubmitOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -127,114 +111,13 @@ class _Upload:
 
 
 @dataclass
-class Publisher:
-    """Writes ``results/<name>/`` for the folder's current state, one publisher at a time."""
-
-    blobs: BlobStore
-    jobs: JobRepository
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
-    lease_seconds: float = PUBLISH_LEASE_SECONDS
-
-    def publish(self, job: Job, publish_names: Iterable[str]) -> None:
-        """Publish a finished job to each drop folder whose current set it is (the worker on
-        completion or failure, ingest when the job had already finished). Idempotent."""
-        if not job.status.terminal:
-            return
-        for name in publish_names:
-            if not layout.is_drop_name(name):
-                continue
-            state = self.jobs.get_drop(name)
-            if state is None or state.job_id != job.job_id:
-                logger.info(
-                    "drop folder has moved on to another set; not publishing",
-                    extra={"job_id": job.job_id, "drop_name": name},
-                )
-                continue
-            if job.status is JobStatus.COMPLETED and job.result is not None:
-                self._locked(name, state.seq, partial(self._write_results, name, job))
-            elif job.error is not None:
-                error = {"id": job.job_id, "error": job.error.model_dump()}
-                self._locked(name, state.seq, partial(self._write_error, name, error, job))
-
-    def publish_error(self, name: str, seq: int, error: dict[str, Any]) -> None:
-        """State ``seq`` of the folder is an error without a job (refused inputs or file names)."""
-        self._locked(name, seq, partial(self._write_error, name, error, None))
-
-    # -- the lease -------------------------------------------------------------------------------
-
-    def _locked(self, name: str, seq: int, write: Callable[[], None]) -> None:
-        owner = uuid.uuid4().hex
-        deadline = self.clock() + self.lease_seconds + 5
-        while True:
-            now = self.clock()
-            if self.jobs.acquire_drop_publish(name, seq, owner, now, now + self.lease_seconds):
-                break
-            state = self.jobs.get_drop(name)
-            if state is None or state.seq != seq or state.published_seq >= seq:
-                return  # superseded by a newer state, or already published
-            if now > deadline:
-                raise TransientError(f"drop folder {name} is held by another publisher")
-            self.sleep(0.1)
-        try:
-            write()
-        except Exception:
-            self.jobs.release_drop_publish(name, seq, owner, published=False)  # a retry writes it all again
-            raise
-        self.jobs.release_drop_publish(name, seq, owner)
-        logger.info("drop folder published", extra={"drop_name": name, "seq": seq})
-
-    # -- what a state looks like in results/<name>/ ---------------------------------------------
-
-    def _write_results(self, name: str, job: Job) -> None:
-        assert job.result is not None
-        dest = layout.drop_results_prefix(name)
-        source = job.result.prefix
-        svg_dest = layout.svg_key(dest)
-        sources = self.blobs.list_keys(source)
-        wanted = {dest + src[len(source) :] for src in sources} | {layout.drop_pointer_key(name)}
-        existing = set(self.blobs.list_keys(dest))
-        # face.svg goes first and comes back last: while it is absent the folder is being replaced.
-        if svg_dest in existing:
-            self.blobs.delete(svg_dest)
-        for key in sorted(existing - wanted - {svg_dest}):
-            self.blobs.delete(key)  # error.json, regions the new render does not have, …
-        self.write_pointer(name, job)
-        for src in sources:
-            if not src.endswith("/face.svg"):
-                self.blobs.copy(src, dest + src[len(source) :])
-        self.blobs.copy(layout.svg_key(source), svg_dest)
-
-    def _write_error(self, name: str, error: dict[str, Any], job: Job | None) -> None:
-        dest = layout.drop_results_prefix(name)
-        svg_dest = layout.svg_key(dest)
-        keep = {layout.drop_error_key(name)} | ({layout.drop_pointer_key(name)} if job else set())
-        existing = self.blobs.list_keys(dest)
-        if svg_dest in existing:
-            self.blobs.delete(svg_dest)
-        for key in existing:
-            if key not in keep and key != svg_dest:
-                self.blobs.delete(key)
-        if job is not None:
-            self.write_pointer(name, job)
-        self.blobs.put(layout.drop_error_key(name), json.dumps(error).encode(), "application/json")
-
-    def write_pointer(self, name: str, job: Job) -> None:
-        self.blobs.put(
-            layout.drop_pointer_key(name),
-            json.dumps({"id": job.job_id, "content_hash": job.content_hash}).encode(),
-            "application/json",
-        )
-
-
-@dataclass
 class DropFolder:
     jobs: JobRepository
     blobs: BlobStore
     core: RenderCore
     settings: Settings
-    submitter: Submitter
-    publisher: Publisher
+    submitter: JobSubmitter
+    publisher: DropPublisher
     clock: Callable[[], float] = time.time
 
     def ingest(self, bucket: str, key: str) -> IngestOutcome:
@@ -385,7 +268,7 @@ class DropFolder:
         )
 
     def _prepare(self, data: _Upload) -> PreparedInputs:
-        options = _options(data)
+        options = read_options(data.options, data.options_size)
         try:
             landmarks_text = data.landmarks.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -459,61 +342,7 @@ class DropFolder:
         return IngestOutcome.INVALID
 
     def _expires_at(self) -> int:
-        return int(self.clock()) + self.settings.job_ttl_days * 86400
-
-
-def _options(data: _Upload) -> RenderOptions:
-    """The set's render options: options.json validated as the API validates ``options``, or the
-    defaults when the folder has none. ``OptionsFileError`` names the field at fault."""
-    limit = layout.INGEST_OPTIONS_MAX_BYTES
-    if data.options_size > limit:  # before it is parsed (and, by its listed size, before it is read)
-        raise OptionsFileError(
-            "options", f"is {data.options_size} bytes; at most {limit}", code="OptionsTooLarge"
-        )
-    if data.options is None:
-        return RenderOptions.model_validate({})
-    try:
-        text = data.options.decode("utf-8-sig")  # (a byte-order mark, as some editors save, is fine)
-    except UnicodeDecodeError:
-        raise OptionsFileError("options", "is not UTF-8 text") from None
-    try:
-        doc = documents.loads_json(text, max_containers=1_000)
-    except documents.TooDeep as exc:
-        raise OptionsFileError(f"options.{exc.key}" if exc.key else "options", "nested too deeply") from None
-    except documents.DocumentError as exc:
-        raise OptionsFileError("options", f"is not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise OptionsFileError(
-            "options", 'must be a JSON object, the API\'s `options` (e.g. {"zones": "all"})'
-        )
-    try:
-        return RenderOptions.model_validate(doc)
-    except ValidationError as exc:
-        field, message = _option_problem(exc.errors())
-        raise OptionsFileError(field, message) from None
-
-
-def _option_problem(errors: list[Any]) -> tuple[str, str]:
-    """The first validation error as ("options.<dotted path>", "<path>: <reason>"); an unknown field
-    first, with the name it probably meant."""
-    unknown = next((e for e in errors if e.get("type") == "extra_forbidden"), None)
-    error = unknown or (errors[0] if errors else {})
-    # Unions report the member type tried in the path (zones.list[str]): not a field.
-    loc = [str(p) for p in error.get("loc", ()) if "[" not in str(p) and p not in {"str", "list", "dict"}]
-    path = ".".join(loc)
-    if unknown is not None:
-        model: Any = RenderOptions
-        for part in loc[:-1]:
-            info = getattr(model, "model_fields", {}).get(part)
-            model = getattr(info, "annotation", None)
-        known = list(getattr(model, "model_fields", {}))
-        guess = difflib.get_close_matches(loc[-1] if loc else "", known, n=1, cutoff=0.5)
-        reason = "unknown field" + (
-            f"; did you mean {guess[0]!r}?" if guess else f"; known: {', '.join(known)}"
-        )
-    else:
-        reason = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-    return ("options." + path if path else "options"), (f"{path}: {reason}" if path else reason)
+        return self.settings.expires_at(self.clock())
 
 
 def _identity(file_name: str, info: ObjectInfo) -> str:

@@ -1,8 +1,10 @@
 """``JobService``: one front over the use cases, for the handlers, the API and the local runtime.
 
-It only wires: the rules live in ``submit``, ``worker``, ``status`` and ``dropfolder``, each reading
-top to bottom against the ports (``facesvg.service.ports``), which ``facesvg.service.store``
-implements on AWS and the unit tests with in-memory fakes.
+It only wires: the rules live in ``submit``, ``worker``, ``status``, ``dropfolder`` (ingest) and
+``drop_publish``, each reading top to bottom against the ports (``facesvg.service.ports``), which
+``facesvg.service.composition`` implements on AWS and the unit tests with in-memory fakes. One use case
+reaches another only through a port built here (the worker's drop publisher and job-end events,
+the drop folder's submitter).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from facesvg.service.scopes import LOCAL_SCOPE
 # functions never the worker), which keeps every handler's import short.
 if TYPE_CHECKING:
     from facesvg.core.options import Limits, RenderOptions
-    from facesvg.service.dropfolder import DropFolder, IngestOutcome, Publisher
+    from facesvg.service.drop_publish import Publisher
+    from facesvg.service.dropfolder import DropFolder, IngestOutcome
     from facesvg.service.hashing import PreparedInputs
-    from facesvg.service.models import Job, SubmitRequest
+    from facesvg.service.models import Job, SubmitOutcome, SubmitRequest
     from facesvg.service.ports import (
         BlobStore,
         EventPublisher,
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     )
     from facesvg.service.settings import Settings
     from facesvg.service.status import StatusReader, StatusView
-    from facesvg.service.submit import SubmitOutcome, Submitter
+    from facesvg.service.submit import Submitter
     from facesvg.service.worker import ProcessOutcome, Worker
 
 
@@ -83,27 +86,8 @@ class JobService:
         return prepare(self.render_core, self.limits, image, segmentation_map, landmarks, options)
 
     def submit_request(self, request: SubmitRequest, scope: str = LOCAL_SCOPE) -> SubmitOutcome:
-        """``scope``: the caller's API key scope (``submit.client_scope``)."""
-        from facesvg.service.hashing import decode_base64
-        from facesvg.service.notify import Subscriptions, check_callback_url, new_callback
-
-        callback = None
-        if request.callback_url is not None:  # refused before any work (400 naming callback_url)
-            check_callback_url(request.callback_url, self.settings.url_policy)
-            callback = new_callback(request.callback_url, request.client_reference)
-        image = decode_base64(request.image, "image")
-        segmentation_map = (
-            decode_base64(request.segmentation_map, "segmentation_map")
-            if request.segmentation_map is not None
-            else None
-        )
-        prepared = self.prepare(image, segmentation_map, request.landmarks, request.options)
-        outcome = self._submitter.submit(prepared, "api", scope=scope, callback=callback)
-        # A caller who joined a job, or got one created over an earlier render (already completed,
-        # so no worker will announce it), is subscribed: an ended job is delivered at once.
-        if callback is not None and (not outcome.created or outcome.job.status.terminal):
-            Subscriptions(self.jobs, self.notify_queue).subscribe(outcome.job, callback)
-        return outcome
+        """``scope``: the caller's API key scope (``scopes.client_scope``)."""
+        return self._submitter.submit_request(request, scope)
 
     def submit(
         self,
@@ -137,6 +121,7 @@ class JobService:
     @cached_property
     def _submitter(self) -> Submitter:
         from facesvg.service.submit import Submitter
+        from facesvg.service.subscriptions import Subscriptions
 
         return Submitter(
             self.jobs,
@@ -145,12 +130,13 @@ class JobService:
             self.render_core,
             self.settings,
             self.clock,
+            subscriptions=Subscriptions(self.jobs, self.notify_queue),
             announce_ends=self.events is not None,
         )
 
     @cached_property
     def _publisher(self) -> Publisher:
-        from facesvg.service.dropfolder import Publisher
+        from facesvg.service.drop_publish import Publisher
 
         return Publisher(self.blobs, self.jobs, self.clock, self.sleep)
 
@@ -170,7 +156,7 @@ class JobService:
 
     @cached_property
     def _worker(self) -> Worker:
-        from facesvg.service.notify import EventOutbox
+        from facesvg.service.job_events import EventOutbox
         from facesvg.service.worker import Worker
 
         outbox = EventOutbox(self.jobs, self.events, self.clock) if self.events is not None else None

@@ -152,21 +152,6 @@ def incoming_folder(name: str) -> str:
     return f"{names.PREFIX_INCOMING}{name}/"
 
 
-def parse_incoming_key(key: str) -> tuple[str, str] | None:
-    """``incoming/<name>/<file>`` → (name, file), or None for anything else (no path tricks:
-    exactly two segments, a strict name pattern and a fixed set of file names, ``options.json``
-    included)."""
-    if not key.startswith(names.PREFIX_INCOMING):
-        return None
-    parts = key[len(names.PREFIX_INCOMING) :].split("/")
-    if len(parts) != 2:
-        return None
-    name, file_name = parts
-    if not is_drop_name(name) or file_name not in INGEST_ACCEPTED_FILES:
-        return None
-    return name, file_name
-
-
 def printable(text: str, limit: int = 200) -> str:
     """``text`` (an S3 key or bucket name from an event: anyone who may upload chooses it) made safe
     for one log line: cut to ``limit`` characters, then every non-printable character escaped as in

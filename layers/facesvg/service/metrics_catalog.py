@@ -147,8 +147,3 @@ EVENTS_PUBLISHED = CATALOG["EventsPublished"]
 WEBHOOK_ATTEMPTS = CATALOG["WebhookAttempts"]
 WEBHOOK_LATENCY = CATALOG["WebhookLatency"]
 COLD_START = CATALOG["ColdStart"]
-
-
-def owned_by(function: str) -> list[MetricDef]:
-    """The metrics a function emits (its own and the every-function ones)."""
-    return [m for m in _ALL if m.owner in (function, "*")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -290,6 +291,14 @@ class Job(LazyModel):
     callbacks: tuple[Callback, ...] = ()
     event_state: EventState | None = None
     event_claim_until: float | None = None
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """A submit's answer: the job for the inputs, and whether this submit created it."""
+
+    job: Job
+    created: bool
 
 
 class DropState(LazyModel):

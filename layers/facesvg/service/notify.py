@@ -1,5 +1,10 @@
 """Telling callers that a job ended: the job-end event, signed webhooks, their retries, URL safety.
 
+This module holds the notify function's rules (an event → deliveries, a delivery → one POST); the
+event itself and its outbox are ``job_events`` (the worker's), subscribing at submit is
+``subscriptions`` (the submit's), and the URL rules, signatures and the HTTP client are
+``url_policy``, ``signing`` and ``webhook_http``.
+
 ::
 
     process ── terminal conditional write (sets the outbox flag) ──► EventBridge (one event per job end)
@@ -33,29 +38,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ConfigDict
-
-from facesvg.core.lazy_model import LazyModel
-from facesvg.names import DETAIL_TYPES, EVENT_SOURCE, JOB_COMPLETED, JOB_FAILED
+from facesvg.names import DETAIL_TYPES, EVENT_SOURCE
 from facesvg.service import layout
 from facesvg.service import metrics_catalog as mc
-from facesvg.service.errors import InvalidCallbackUrl, TooManyCallbacks, TransientError
-from facesvg.service.models import Callback, EventState, Job, JobStatus
+from facesvg.service.clock import expires_at
+from facesvg.service.errors import InvalidCallbackUrl
+from facesvg.service.job_events import (
+    Delivery,
+    deliveries_for,
+)
+from facesvg.service.models import JobStatus
 from facesvg.service.observability import logger, record
 from facesvg.service.ports import (
     BlobStore,
     DeliveryLog,
-    EventPublisher,
     JobRepository,
     NotifyQueue,
     SecretSource,
@@ -74,37 +78,8 @@ from facesvg.service.url_policy import (
 if TYPE_CHECKING:
     from facesvg.service.webhook_http import HttpAnswer
 
-MAX_CALLBACKS_PER_JOB = 50  # keeps the job item and the event small
 MAX_BACKOFF_SECONDS = 900
-EVENT_CLAIM_SECONDS = 60  # how long the writer of a job's end owns publishing its event
 MIN_POST_SECONDS = 0.5  # what a POST gets at least when a slow DNS lookup took its share
-
-
-# ------------------------------------------------------------------------- event and bodies
-
-
-def detail_type(job: Job) -> str:
-    return JOB_COMPLETED if job.status is JobStatus.COMPLETED else JOB_FAILED
-
-
-def event_detail(job: Job) -> dict[str, Any]:
-    """The event's ``detail`` (docs/notifications.md). Result URLs are presigned per delivery."""
-    refs = [c.client_reference for c in job.callbacks if c.client_reference]
-    detail: dict[str, Any] = {
-        "id": job.job_id,
-        "status": job.status.value,
-        "content_hash": job.content_hash,
-        "created_at": job.created_at,
-        "finished_at": job.updated_at,
-        "client_reference": refs[0] if refs else None,
-        "client_references": refs,
-    }
-    if job.status is JobStatus.COMPLETED and job.result is not None:
-        detail["regions"] = list(job.result.regions)
-        detail["missing"] = list(job.result.missing)
-    if job.error is not None:
-        detail["error"] = job.error.model_dump()
-    return detail
 
 
 def result_urls(blobs: BlobStore, detail: dict[str, Any], expires_in: int) -> dict[str, Any]:
@@ -117,38 +92,6 @@ def result_urls(blobs: BlobStore, detail: dict[str, Any], expires_in: int) -> di
         "svg_url": blobs.presign_get(layout.svg_key(prefix), expires_in),
         "result_urls": {name: blobs.presign_get(key, expires_in) for name, key in docs.items()},
     }
-
-
-def delivery_id_of(detail: dict[str, Any], callback_id: str) -> str:
-    """Stable per job end and caller: the receiver's idempotency key."""
-    seed = f"{detail['id']}:{detail['status']}:{detail.get('finished_at', '')}:{callback_id}"
-    return hashlib.sha256(seed.encode()).hexdigest()[:32]
-
-
-class Delivery(LazyModel):
-    """A notify-queue message: one POST to one caller."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["delivery"] = "delivery"
-    delivery_id: str
-    type: str  # JobCompleted | JobFailed
-    url: str
-    client_reference: str | None = None
-    detail: dict[str, Any]
-
-
-def deliveries_for(job: Job, detail: dict[str, Any], callbacks: Sequence[Callback]) -> list[Delivery]:
-    return [
-        Delivery(
-            delivery_id=delivery_id_of(detail, cb.id),
-            type=detail_type(job),
-            url=cb.url,
-            client_reference=cb.client_reference,
-            detail=detail,
-        )
-        for cb in callbacks
-    ]
 
 
 def webhook_body(delivery: Delivery, urls: dict[str, Any]) -> bytes:
@@ -200,86 +143,6 @@ def post(target: SafeUrl, body: bytes, headers: dict[str, str], timeout: float) 
     from facesvg.service.webhook_http import post as send
 
     return send(target, body, headers, timeout)
-
-
-# --------------------------------------------------------------------- process side: publish
-
-
-@dataclass
-class EventOutbox:
-    """Publishes the job-end event exactly once (see the module docstring)."""
-
-    jobs: JobRepository
-    publisher: EventPublisher
-    clock: Callable[[], float] = time.time
-
-    def claim_until(self) -> float:
-        return self.clock() + EVENT_CLAIM_SECONDS
-
-    def publish_claimed(self, job: Job) -> None:
-        """The caller's terminal write set the flag (the claim is its own): publish, then mark."""
-        self.publisher.publish(detail_type(job), event_detail(job))
-        self.jobs.mark_event_published(job.job_id)
-        record(mc.EVENTS_PUBLISHED, 1, status=job.status.value)
-        logger.info("job-end event published", extra={"job_id": job.job_id, "type": detail_type(job)})
-
-    def resume(self, job: Job) -> None:
-        """A message for an ended job: publish its event if nobody did (its writer died)."""
-        if job.event_state is not EventState.PENDING:
-            return
-        now = self.clock()
-        claimed = self.jobs.claim_event(job.job_id, now, now + EVENT_CLAIM_SECONDS)
-        if claimed is None:
-            fresh = self.jobs.get_job(job.job_id)
-            if fresh is not None and fresh.event_state is EventState.PENDING:
-                # Its writer is publishing right now (claim not expired): come back later.
-                raise TransientError(f"the event of job {job.job_id} is being published")
-            return
-        if job.event_claim_until:
-            logger.warning("publishing a job-end event its writer did not", extra={"job_id": job.job_id})
-        else:  # never claimed: a job created already ended, announced through the queue
-            logger.info("publishing the job-end event of a job created ended", extra={"job_id": job.job_id})
-        self.publish_claimed(claimed)
-
-
-class NullPublisher:
-    """No bus configured: events go nowhere (the flag still moves, so nothing waits for them)."""
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        return None
-
-
-# ---------------------------------------------------------------- submit side: subscribe
-
-
-def new_callback(url: str, client_reference: str | None) -> Callback:
-    return Callback(id=uuid.uuid4().hex[:16], url=url, client_reference=client_reference)
-
-
-@dataclass
-class Subscriptions:
-    """Adds a caller to a job; a job that already ended is delivered to that caller at once."""
-
-    jobs: JobRepository
-    queue: NotifyQueue | None
-
-    def subscribe(self, job: Job, callback: Callback) -> None:
-        if not job.status.terminal:
-            if self.jobs.add_callback(job.job_id, callback, MAX_CALLBACKS_PER_JOB) is not None:
-                return
-            current = self.jobs.get_job(job.job_id)
-            if current is None or not current.status.terminal:
-                raise TooManyCallbacks(f"job {job.job_id} already has {MAX_CALLBACKS_PER_JOB} callbacks")
-            job = current  # ended in between: deliver now
-        self.deliver_now(job, callback)
-
-    def deliver_now(self, job: Job, callback: Callback) -> None:
-        if self.queue is None:
-            logger.warning("no notify queue configured; callback dropped", extra={"job_id": job.job_id})
-            return
-        (delivery,) = deliveries_for(job, event_detail(job), [callback])
-        self.queue.send_many([delivery.model_dump_json()])
-        logger.info("job already ended; callback queued", extra={"job_id": job.job_id})
 
 
 # ---------------------------------------------------------------- notify side: deliver
@@ -348,7 +211,7 @@ class Dispatcher:
         outcome = classify(answer.status)
         keys["http_status"] = answer.status
         if outcome is DeliveryOutcome.DELIVERED:
-            self.log.mark_delivered(delivery.delivery_id, str(job_id), int(now) + self.ttl_seconds)
+            self.log.mark_delivered(delivery.delivery_id, str(job_id), expires_at(now, self.ttl_seconds))
             logger.info("webhook delivered", extra=keys)
             return self._done(outcome, answer.status)
         if outcome is DeliveryOutcome.REJECTED:
@@ -391,11 +254,3 @@ def parse_notify_message(body: str) -> Delivery | dict[str, Any]:
     if data.get("source") == EVENT_SOURCE and data.get("detail-type") in DETAIL_TYPES:
         return data
     raise ValueError("neither a delivery nor a facesvg job event")
-
-
-def is_notify_message(body: str) -> bool:
-    try:
-        parse_notify_message(body)
-    except ValueError:
-        return False
-    return True

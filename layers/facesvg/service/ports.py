@@ -1,7 +1,7 @@
 """What the job rules depend on: the job table, the data bucket, the queue and the render core.
 
 The rules (``submit``, ``worker``, ``status``, ``dropfolder``) see only these Protocols, so unit
-tests pass in-memory fakes and ``facesvg.service.store`` provides the AWS adapters. Adapters raise
+tests pass in-memory fakes and ``facesvg.service.composition`` provides the AWS adapters. Adapters raise
 only the service's own errors (``facesvg.service.errors``) and own any concurrency: a rule that
 wants several objects asks for them at once (``get_many`` / ``put_many``), or starts the transfer
 and collects it later (``begin_*``), without seeing a thread.
@@ -9,17 +9,23 @@ and collects it later (``begin_*``), without seeing a thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from facesvg.core.options import Limits, RenderOptions
-from facesvg.service.models import Callback, DropState, Job, JobError, JobMessage, JobResult
+from facesvg.service.models import (
+    Callback,
+    DropState,
+    Job,
+    JobError,
+    JobMessage,
+    JobResult,
+)
 
 if TYPE_CHECKING:
     import numpy as np
 
-T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 # ------------------------------------------------------------------------------------ storage
@@ -152,19 +158,6 @@ class Pending(Protocol[T_co]):
     def result(self) -> T_co: ...
 
 
-class Deferred(Generic[T]):
-    """A ``Pending`` that does its work when first asked (for stores with nothing to overlap)."""
-
-    def __init__(self, work: Callable[[], T]) -> None:
-        self._work = work
-        self._done: tuple[T] | None = None
-
-    def result(self) -> T:
-        if self._done is None:
-            self._done = (self._work(),)
-        return self._done[0]
-
-
 class BlobReader(Protocol):
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]: ...
 
@@ -222,6 +215,31 @@ class NotifyQueue(Protocol):
 
     def retry_in(self, receipt_handle: str, seconds: int) -> None:
         """Make a received message visible again after ``seconds`` (the backoff)."""
+        ...
+
+
+# ------------------------------------------------------------- one use case seen by another
+
+
+class DropPublisher(Protocol):
+    """Publishing a finished job to its drop folders (``facesvg.service.drop_publish.Publisher``)."""
+
+    def publish(self, job: Job, publish_names: Iterable[str]) -> None: ...
+
+    def publish_error(self, name: str, seq: int, error: dict[str, Any]) -> None: ...
+
+
+class JobEndEvents(Protocol):
+    """The job-end event, exactly once (``facesvg.service.job_events.EventOutbox``)."""
+
+    def claim_until(self) -> float:
+        """The claim a terminal write gives its writer on publishing the event."""
+        ...
+
+    def publish_claimed(self, job: Job) -> None: ...
+
+    def resume(self, job: Job) -> None:
+        """Publish the event of an ended job nobody published (its writer died)."""
         ...
 
 

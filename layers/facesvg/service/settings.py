@@ -16,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from facesvg import names
 from facesvg.core.options import Limits
+from facesvg.service.clock import expires_at
 
 if TYPE_CHECKING:
     from facesvg.service.url_policy import UrlPolicy
@@ -37,7 +38,10 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     def __init__(self, **values: Any) -> None:
-        super().__init__(**{**_from_environment(os.environ), **values})
+        environment = _from_environment(os.environ)
+        if in_lambda(os.environ):
+            require_deployed(environment, values)
+        super().__init__(**{**environment, **values})
 
     bucket: str = Field(default=names.BUCKET_NAME, validation_alias=_env(names.ENV_BUCKET))
     table: str = Field(default=names.TABLE_NAME, validation_alias=_env(names.ENV_TABLE))
@@ -102,6 +106,15 @@ class Settings(BaseModel):
     def limits(self) -> Limits:
         return Limits(max_pixels=self.max_pixels)
 
+    @property
+    def ttl_seconds(self) -> int:
+        """How long job, cache, render, drop-folder and delivery items live (DynamoDB TTL)."""
+        return self.job_ttl_days * 86400
+
+    def expires_at(self, now_epoch: float) -> int:
+        """The TTL attribute of an item written at ``now_epoch``."""
+        return expires_at(now_epoch, self.ttl_seconds)
+
 
 @lru_cache(maxsize=1)
 def env_names() -> dict[str, str]:
@@ -117,6 +130,32 @@ def env_names() -> dict[str, str]:
 def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The variables the model names, by their names, case-sensitively."""
     return {field: environ[variable] for field, variable in env_names().items() if variable in environ}
+
+
+# The resources a deployed function must be told: their local defaults name no deployed resource,
+# so a function without them would write to a bucket that does not exist, on its first request.
+REQUIRED_IN_LAMBDA = ("bucket", "table", "queue_url")
+
+
+class MissingSetting(ValueError):
+    """A deployed function lacks a variable it cannot run without (raised at init)."""
+
+
+def in_lambda(environ: Mapping[str, str]) -> bool:
+    """True inside a Lambda execution environment (the runtime sets AWS_LAMBDA_FUNCTION_NAME)."""
+    return bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def require_deployed(environment: Mapping[str, str], values: Mapping[str, Any]) -> None:
+    """Refuse to start in Lambda without the resource variables (locally the defaults stand)."""
+    variables = env_names()
+    missing = [
+        variables[field]
+        for field in REQUIRED_IN_LAMBDA
+        if field not in values and not environment.get(field, "").strip()
+    ]
+    if missing:
+        raise MissingSetting(f"{', '.join(missing)} not set: a deployed function cannot run without it")
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,6 @@ import time
 SIGNATURE_HEADER = "facesvg-signature"
 TIMESTAMP_HEADER = "facesvg-timestamp"
 DELIVERY_ID_HEADER = "facesvg-delivery-id"
-SIGNATURE_VERSION = "v2"
 SIGNATURE_TOLERANCE_SECONDS = 300
 
 

@@ -11,7 +11,7 @@
    reuses the render (``facesvg.service.worker``). A job created completed is announced like any
    other (one job-end event): it is written with the outbox flag set and unclaimed, and its id is
    sent to the process queue, whose worker finds the job ended and publishes the event exactly once
-   (``notify.EventOutbox.resume``).
+   (``job_events.EventOutbox.resume``).
 3. Otherwise upload the inputs while the core checks them (a rejected request leaves nothing
    behind), then write the job and its cache item in one conditional transaction. Only its winner
    enqueues, so concurrent identical submits make one job; a loser returns the winner's job.
@@ -25,22 +25,28 @@ from dataclasses import dataclass
 
 from facesvg.service.clock import epoch_of, utc_now_iso
 from facesvg.service.errors import ServiceUnavailable
-from facesvg.service.hashing import PreparedInputs
+from facesvg.service.hashing import PreparedInputs, decode_base64, prepare
 from facesvg.service.layout import input_keys
-from facesvg.service.models import Callback, EventState, Job, JobMessage, JobResult, JobStatus, new_job_id
+from facesvg.service.models import (
+    Callback,
+    EventState,
+    Job,
+    JobMessage,
+    JobResult,
+    JobStatus,
+    SubmitOutcome,
+    SubmitRequest,
+    new_job_id,
+)
 from facesvg.service.observability import logger
 from facesvg.service.ports import Blob, BlobStore, JobQueue, JobRepository, RenderCore
 from facesvg.service.scopes import DROP_SCOPE, LOCAL_SCOPE, client_scope
 from facesvg.service.settings import Settings
+from facesvg.service.subscriptions import Subscriptions, new_callback
+from facesvg.service.url_policy import check_callback_url
 
 # A failure with one of these codes was not the caller's fault: an identical submit may retry it.
 RETRYABLE_FAILURES = frozenset({"ProcessingFailed"})
-
-
-@dataclass(frozen=True)
-class SubmitOutcome:
-    job: Job
-    created: bool
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,31 @@ class Submitter:
     core: RenderCore
     settings: Settings
     clock: Callable[[], float]
+    subscriptions: Subscriptions  # callers' callbacks on their jobs
     announce_ends: bool = False  # a bus takes job-end events: a job created ended publishes one too
+
+    def submit_request(self, request: SubmitRequest, scope: str = LOCAL_SCOPE) -> SubmitOutcome:
+        """An API submit: the callback URL checked, the inputs decoded and hashed, the job found or
+        made (``submit``), the caller subscribed. ``scope``: the caller's API key scope."""
+        callback = None
+        if request.callback_url is not None:  # refused before any work (400 naming callback_url)
+            check_callback_url(request.callback_url, self.settings.url_policy)
+            callback = new_callback(request.callback_url, request.client_reference)
+        image = decode_base64(request.image, "image")
+        segmentation_map = (
+            decode_base64(request.segmentation_map, "segmentation_map")
+            if request.segmentation_map is not None
+            else None
+        )
+        prepared = prepare(
+            self.core, self.settings.limits, image, segmentation_map, request.landmarks, request.options
+        )
+        outcome = self.submit(prepared, "api", scope=scope, callback=callback)
+        # A caller who joined a job, or got one created over an earlier render (already completed,
+        # so no worker will announce it), is subscribed: an ended job is delivered at once.
+        if callback is not None and (not outcome.created or outcome.job.status.terminal):
+            self.subscriptions.subscribe(outcome.job, callback)
+        return outcome
 
     def submit(
         self,
@@ -105,7 +135,7 @@ class Submitter:
 
         now_epoch = self.clock()
         job = _new_job(prepared, source, publish_to, scope, utc_now_iso(now_epoch), callback)
-        expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
+        expires_at = self.settings.expires_at(now_epoch)
         holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
         try:
             upload.result()
@@ -150,7 +180,7 @@ class Submitter:
             update={"status": JobStatus.COMPLETED, "result": rendered}
         )
         job = self._owing_its_event(job)
-        expires_at = int(now_epoch) + self.settings.job_ttl_days * 86400
+        expires_at = self.settings.expires_at(now_epoch)
         holder = self.jobs.create_job(job, expires_at, replace_job_id=replace)
         if holder is not None:
             winner = self.jobs.get_job(holder)

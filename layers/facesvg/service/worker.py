@@ -22,12 +22,18 @@ from facesvg.core.options import RenderOptions
 from facesvg.service import layout
 from facesvg.service import metrics_catalog as mc
 from facesvg.service.clock import epoch_of, utc_now_iso
-from facesvg.service.dropfolder import Publisher
 from facesvg.service.errors import TransientError
 from facesvg.service.models import Job, JobError, JobResult
-from facesvg.service.notify import EventOutbox
 from facesvg.service.observability import logger, record, tracer
-from facesvg.service.ports import Blob, BlobStore, JobRepository, Pending, RenderCore
+from facesvg.service.ports import (
+    Blob,
+    BlobStore,
+    DropPublisher,
+    JobEndEvents,
+    JobRepository,
+    Pending,
+    RenderCore,
+)
 from facesvg.service.settings import Settings
 
 SVG = "image/svg+xml"
@@ -47,10 +53,10 @@ class Worker:
     blobs: BlobStore
     core: RenderCore
     settings: Settings
-    publisher: Publisher
+    publisher: DropPublisher  # publishes to the job's drop folders (facesvg.service.drop_publish)
     clock: Callable[[], float]
     sleep: Callable[[float], None]
-    outbox: EventOutbox | None = None  # the job-end event (facesvg.service.notify); None: no bus
+    outbox: JobEndEvents | None = None  # the job-end event (facesvg.service.job_events); None: no bus
 
     @tracer.capture_method(capture_response=False)
     def process(self, job_id: str, receive_count: int = 1, content_hash: str | None = None) -> ProcessOutcome:
@@ -67,20 +73,7 @@ class Worker:
             job_id, token, utc_now_iso(now_epoch), now_epoch, now_epoch + self.settings.lease_seconds
         )
         if claimed is None:
-            current = self.jobs.get_job(job_id)
-            if current is None:
-                logger.warning("message for an unknown job; dropping it", extra={"job_id": job_id})
-                return ProcessOutcome.MISSING
-            if current.status.terminal:
-                logger.info(
-                    "job already finished; nothing to do", extra={"job_id": job_id, "status": current.status}
-                )
-                if self.outbox is not None:  # its writer may have died before publishing its event
-                    self.outbox.resume(current)
-                if current.publish_to:  # a publish that did not finish (a redelivery retries it)
-                    self.publisher.publish(current, sorted(current.publish_to))
-                return ProcessOutcome.ALREADY_DONE
-            raise TransientError(f"job {job_id} is being processed by another worker")
+            return self._not_claimed(job_id)
 
         log_keys = {
             "job_id": job_id,
@@ -104,25 +97,52 @@ class Worker:
                 return ProcessOutcome.FAILED
             done = self.jobs.complete(job_id, token, result, self._now(), self._event_claim())
         except Exception as exc:
-            if receive_count >= self.settings.max_receive_count:
-                logger.exception(
-                    "job failed on its last attempt; the message goes to the DLQ", extra=log_keys
-                )
-                message = f"{type(exc).__name__}: {exc}"[:500]
-                self._fail(job_id, token, JobError(code="ProcessingFailed", message=message))
-            else:
-                record(mc.JOBS_RETRIED, 1)
-                logger.warning(
-                    "transient failure; SQS will retry", extra={**log_keys, "error": repr(exc)[:300]}
-                )
-                self.jobs.release(job_id, token, self._now())
+            self._after_error(job_id, token, exc, receive_count, log_keys)
             raise
 
         if done is None:
             logger.warning("lease lost before completion; another worker owns the job", extra=log_keys)
             return ProcessOutcome.LOST_RACE
-        # After the completion (the client already sees it): other scopes' identical submits reuse it.
-        expires_at = int(self.clock()) + self.settings.job_ttl_days * 86400
+        self._after_completion(claimed, done, result, log_keys)
+        return ProcessOutcome.COMPLETED
+
+    def _not_claimed(self, job_id: str) -> ProcessOutcome:
+        """The claim failed: the job is unknown, finished (finish what its writer may not have), or
+        another worker's (raise: SQS retries after the visibility timeout)."""
+        current = self.jobs.get_job(job_id)
+        if current is None:
+            logger.warning("message for an unknown job; dropping it", extra={"job_id": job_id})
+            return ProcessOutcome.MISSING
+        if current.status.terminal:
+            logger.info(
+                "job already finished; nothing to do", extra={"job_id": job_id, "status": current.status}
+            )
+            if self.outbox is not None:  # its writer may have died before publishing its event
+                self.outbox.resume(current)
+            if current.publish_to:  # a publish that did not finish (a redelivery retries it)
+                self.publisher.publish(current, sorted(current.publish_to))
+            return ProcessOutcome.ALREADY_DONE
+        raise TransientError(f"job {job_id} is being processed by another worker")
+
+    def _after_error(
+        self, job_id: str, token: str, exc: Exception, receive_count: int, log_keys: dict[str, Any]
+    ) -> None:
+        """An unexpected error (the caller re-raises it): on the message's last delivery the job
+        fails; otherwise the lease is released for SQS's retry."""
+        if receive_count >= self.settings.max_receive_count:
+            logger.exception("job failed on its last attempt; the message goes to the DLQ", extra=log_keys)
+            message = f"{type(exc).__name__}: {exc}"[:500]
+            self._fail(job_id, token, JobError(code="ProcessingFailed", message=message))
+        else:
+            record(mc.JOBS_RETRIED, 1)
+            logger.warning("transient failure; SQS will retry", extra={**log_keys, "error": repr(exc)[:300]})
+            self.jobs.release(job_id, token, self._now())
+
+    def _after_completion(self, claimed: Job, done: Job, result: JobResult, log_keys: dict[str, Any]) -> None:
+        """The job is completed (its client already sees it): the render is offered to other scopes,
+        the metrics recorded, the drop folders and the job-end event published."""
+        # Other scopes' identical submits reuse it.
+        expires_at = self.settings.expires_at(self.clock())
         with suppress(Exception):  # only an optimisation: without it, another scope renders again
             self.jobs.record_render(done.content_hash, result, expires_at)
         logger.info("job completed", extra=log_keys)
@@ -132,7 +152,6 @@ class Worker:
         if done.publish_to:
             self.publisher.publish(done, sorted(done.publish_to))
         self._publish_event(done)
-        return ProcessOutcome.COMPLETED
 
     def _now(self) -> str:
         return utc_now_iso(self.clock())

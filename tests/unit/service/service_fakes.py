@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from facesvg.core.errors import InputError, NoFace
@@ -27,8 +27,23 @@ from facesvg.service.models import (
     JobResult,
     JobStatus,
 )
-from facesvg.service.ports import Blob, Deferred, ObjectInfo, RenderCore
+from facesvg.service.ports import Blob, ObjectInfo, RenderCore
 from facesvg.service.settings import Settings
+
+T = TypeVar("T")
+
+
+class Deferred(Generic[T]):
+    """A ``Pending`` that does its work when first asked (for stores with nothing to overlap)."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._work = work
+        self._done: tuple[T] | None = None
+
+    def result(self) -> T:
+        if self._done is None:
+            self._done = (self._work(),)
+        return self._done[0]
 
 
 @dataclass

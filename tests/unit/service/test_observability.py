@@ -132,6 +132,10 @@ def _in_lambda_python(code: str, **env: str) -> str:
             "AWS_LAMBDA_FUNCTION_NAME": "facesvg-test",
             "AWS_REGION": "us-east-1",
             "PYTHONPATH": str(layers),
+            # the resources a deployed function is always given (facesvg.service.settings)
+            names.ENV_BUCKET: names.BUCKET_NAME,
+            names.ENV_TABLE: names.TABLE_NAME,
+            names.ENV_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/facesvg-jobs",
             **env,
         }
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from facesvg.service.events import s3_created_objects
+from facesvg.service.s3_events import s3_created_objects
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from facesvg.service.dropfolder import IngestOutcome
-from facesvg.service.layout import parse_incoming_key
+from facesvg.service.layout import INGEST_ACCEPTED_FILES, is_drop_name, split_incoming_key
 from facesvg.service.models import JobStatus
 from service_fakes import Harness, make_harness
 
@@ -32,7 +32,27 @@ LANDMARKS = json.dumps({"landmarks": [[{"x": 1, "y": 2}, {"x": 3, "y": 4}]], "di
     ],
 )
 def test_only_the_drop_folder_layout_is_accepted(key: str, expected: tuple[str, str] | None) -> None:
-    assert parse_incoming_key(key) == expected
+    """The checks ``DropFolder.ingest`` makes of a key, in its order: the layout
+    (``split_incoming_key``), the folder name, then the file name."""
+    split = split_incoming_key(key)
+    accepted = split if split and is_drop_name(split[0]) and split[1] in INGEST_ACCEPTED_FILES else None
+    assert accepted == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("incoming/face-1/image.png", ("face-1", "image.png")),
+        ("incoming/a/b/image.png", ("a", "b/image.png")),  # refused by its file name
+        ("incoming/../results/x/image.png", ("..", "results/x/image.png")),  # refused by its name
+        ("incoming/..", None),
+        ("incoming//image.png", None),
+        ("incoming/face-1/", None),  # the folder marker
+        ("results/face-1/image.png", None),
+    ],
+)
+def test_the_key_splits_into_folder_and_rest(key: str, expected: tuple[str, str] | None) -> None:
+    assert split_incoming_key(key) == expected
 
 
 def _drop(h: Harness, name: str, files: dict[str, bytes]) -> IngestOutcome:

@@ -68,8 +68,8 @@ def _completed(h: Harness, svg: bytes, svg_bytes: int | None) -> Job:
 
 
 def test_an_svg_over_the_inline_limit_is_only_a_url_and_is_not_even_read() -> None:
-    from facesvg.service.api import status_response
     from facesvg.service.status import INLINE_SVG_MAX_BYTES, RESPONSE_MAX_BYTES, bounded_json
+    from facesvg.service.status_response import status_response
 
     h = make_harness()
     big = b"<svg>" + b"x" * INLINE_SVG_MAX_BYTES + b"</svg>"

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from facesvg.service.aws.dynamo import DynamoJobRepository, job_from_item, job_to_item
+from facesvg.service.aws.dynamo import DynamoJobRepository
+from facesvg.service.aws.dynamo_items import job_from_item, job_to_item
 from facesvg.service.errors import StoreError
 from facesvg.service.models import Job, JobResult, JobStatus
 

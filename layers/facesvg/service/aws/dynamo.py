@@ -27,96 +27,23 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from facesvg import names
+from facesvg.service.aws.dynamo_items import (
+    JOB_PREFIX,
+    PK,
+    TTL,
+    cache_pk,
+    callback_item,
+    job_from_item,
+    job_to_item,
+    num_attr,
+    str_attr,
+)
 from facesvg.service.aws.errors import cancellation_reasons, error_code, translated
 from facesvg.service.models import Callback, DropState, EventState, Job, JobError, JobResult, JobStatus
 
-_JOB = names.JOB_KEY_PREFIX
-_CACHE = names.CACHE_KEY_PREFIX
 _RENDER = names.RENDER_KEY_PREFIX
 _DROP = names.DROP_KEY_PREFIX
-_PK = names.TABLE_PARTITION_KEY
-_TTL = names.TABLE_TTL_ATTRIBUTE
 _TRANSACTION_ATTEMPTS = 5
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: float) -> dict[str, str]:
-    return {"N": repr(value) if isinstance(value, float) else str(value)}
-
-
-def cache_pk(content_hash: str, scope: str) -> str:
-    """``HASH#<hash>#<scope>`` (``HASH#<hash>`` for the empty scope, as before scopes existed)."""
-    return f"{_CACHE}{content_hash}#{scope}" if scope else f"{_CACHE}{content_hash}"
-
-
-def job_from_item(item: dict[str, Any]) -> Job:
-    error = None
-    if "error_code" in item:
-        error = JobError(code=item["error_code"]["S"], message=item.get("error_message", {}).get("S", ""))
-    result = None
-    if "result" in item:
-        result = JobResult.model_validate_json(item["result"]["S"])
-    return Job(
-        job_id=item["job_id"]["S"],
-        content_hash=item["content_hash"]["S"],
-        status=JobStatus(item["status"]["S"]),
-        created_at=item["created_at"]["S"],
-        updated_at=item["updated_at"]["S"],
-        source=item.get("source", {}).get("S", "api"),
-        scope=item.get("scope", {}).get("S", ""),
-        attempts=int(item.get("attempts", {}).get("N", "0")),
-        error=error,
-        result=result,
-        publish_to=frozenset(item.get("publish_to", {}).get("SS", [])),
-        callbacks=tuple(_callback_from(c["M"]) for c in item.get("callbacks", {}).get("L", [])),
-        event_state=EventState(item["event_state"]["S"]) if "event_state" in item else None,
-        event_claim_until=float(item["event_claim_until"]["N"]) if "event_claim_until" in item else None,
-    )
-
-
-def _callback_from(m: dict[str, Any]) -> Callback:
-    ref = m.get("client_reference", {}).get("S")
-    return Callback(id=m["id"]["S"], url=m["url"]["S"], client_reference=ref)
-
-
-def _callback_item(callback: Callback) -> dict[str, Any]:
-    m = {"id": _s(callback.id), "url": _s(callback.url)}
-    if callback.client_reference is not None:
-        m["client_reference"] = _s(callback.client_reference)
-    return {"M": m}
-
-
-def job_to_item(job: Job, expires_at: int) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        _PK: _s(_JOB + job.job_id),
-        "kind": _s("job"),
-        "job_id": _s(job.job_id),
-        "content_hash": _s(job.content_hash),
-        "status": _s(job.status.value),
-        "created_at": _s(job.created_at),
-        "updated_at": _s(job.updated_at),
-        "source": _s(job.source),
-        "attempts": _n(job.attempts),
-        _TTL: _n(expires_at),
-    }
-    if job.scope:
-        item["scope"] = _s(job.scope)
-    if job.publish_to:
-        item["publish_to"] = {"SS": sorted(job.publish_to)}
-    if job.callbacks:
-        item["callbacks"] = {"L": [_callback_item(c) for c in job.callbacks]}
-    if job.result is not None:
-        item["result"] = _s(job.result.model_dump_json())
-    if job.error is not None:
-        item["error_code"] = _s(job.error.code)
-        item["error_message"] = _s(job.error.message[:1000])
-    if job.event_state is not None:  # a job written already ended: its job-end event is owed
-        item["event_state"] = _s(job.event_state.value)
-        item["event_claim_until"] = _n(float(job.event_claim_until or 0.0))
-    return item
 
 
 @dataclass
@@ -126,7 +53,9 @@ class DynamoJobRepository:
 
     @translated("DynamoDB: reading a job")
     def get_job(self, job_id: str) -> Job | None:
-        item = self.client.get_item(TableName=self.table, Key={_PK: _s(_JOB + job_id)}, ConsistentRead=True)
+        item = self.client.get_item(
+            TableName=self.table, Key={PK: str_attr(JOB_PREFIX + job_id)}, ConsistentRead=True
+        )
         return job_from_item(item["Item"]) if "Item" in item else None
 
     @translated("DynamoDB: reading a job")
@@ -141,10 +70,10 @@ class DynamoJobRepository:
             TableName=self.table,
             KeyConditionExpression="#pk = :pk",
             FilterExpression=" OR ".join(tests) if tests else "attribute_not_exists(#pk)",
-            ExpressionAttributeNames={"#pk": _PK, "#scope": "scope"},
+            ExpressionAttributeNames={"#pk": PK, "#scope": "scope"},
             ExpressionAttributeValues={
-                ":pk": _s(_JOB + job_id),
-                **{f":s{i}": _s(s) for i, s in enumerate(named)},
+                ":pk": str_attr(JOB_PREFIX + job_id),
+                **{f":s{i}": str_attr(s) for i, s in enumerate(named)},
             },
             ConsistentRead=True,
         )
@@ -155,7 +84,7 @@ class DynamoJobRepository:
     def get_cached_job_id(self, content_hash: str, scope: str = "") -> str | None:
         item = self.client.get_item(
             TableName=self.table,
-            Key={_PK: _s(cache_pk(content_hash, scope))},
+            Key={PK: str_attr(cache_pk(content_hash, scope))},
             ConsistentRead=True,
             ProjectionExpression="job_id",
         )
@@ -166,25 +95,25 @@ class DynamoJobRepository:
         cache_put: dict[str, Any] = {
             "TableName": self.table,
             "Item": {
-                _PK: _s(cache_pk(job.content_hash, job.scope)),
-                "kind": _s("cache"),
-                "job_id": _s(job.job_id),
-                "created_at": _s(job.created_at),
-                _TTL: _n(expires_at),
+                PK: str_attr(cache_pk(job.content_hash, job.scope)),
+                "kind": str_attr("cache"),
+                "job_id": str_attr(job.job_id),
+                "created_at": str_attr(job.created_at),
+                TTL: num_attr(expires_at),
             },
         }
         if replace_job_id is None:
             cache_put["ConditionExpression"] = "attribute_not_exists(#pk)"
-            cache_put["ExpressionAttributeNames"] = {"#pk": _PK}
+            cache_put["ExpressionAttributeNames"] = {"#pk": PK}
         else:
             cache_put["ConditionExpression"] = "attribute_not_exists(#pk) OR job_id = :old"
-            cache_put["ExpressionAttributeNames"] = {"#pk": _PK}
-            cache_put["ExpressionAttributeValues"] = {":old": _s(replace_job_id)}
+            cache_put["ExpressionAttributeNames"] = {"#pk": PK}
+            cache_put["ExpressionAttributeValues"] = {":old": str_attr(replace_job_id)}
         job_put = {
             "TableName": self.table,
             "Item": job_to_item(job, expires_at),
             "ConditionExpression": "attribute_not_exists(#pk)",
-            "ExpressionAttributeNames": {"#pk": _PK},
+            "ExpressionAttributeNames": {"#pk": PK},
         }
         for attempt in range(_TRANSACTION_ATTEMPTS):
             try:
@@ -213,7 +142,7 @@ class DynamoJobRepository:
     def get_render(self, content_hash: str) -> JobResult | None:
         item = self.client.get_item(
             TableName=self.table,
-            Key={_PK: _s(_RENDER + content_hash)},
+            Key={PK: str_attr(_RENDER + content_hash)},
             ProjectionExpression="#r",
             ExpressionAttributeNames={"#r": "result"},
         )
@@ -224,10 +153,10 @@ class DynamoJobRepository:
         self.client.put_item(
             TableName=self.table,
             Item={
-                _PK: _s(_RENDER + content_hash),
-                "kind": _s("render"),
-                "result": _s(result.model_dump_json()),
-                _TTL: _n(expires_at),
+                PK: str_attr(_RENDER + content_hash),
+                "kind": str_attr("render"),
+                "result": str_attr(result.model_dump_json()),
+                TTL: num_attr(expires_at),
             },
         )
 
@@ -238,18 +167,18 @@ class DynamoJobRepository:
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": {_PK: _s(cache_pk(job.content_hash, job.scope))},
+                        "Key": {PK: str_attr(cache_pk(job.content_hash, job.scope))},
                         "ConditionExpression": "job_id = :id",
-                        "ExpressionAttributeValues": {":id": _s(job.job_id)},
+                        "ExpressionAttributeValues": {":id": str_attr(job.job_id)},
                     }
                 },
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": {_PK: _s(_JOB + job.job_id)},
+                        "Key": {PK: str_attr(JOB_PREFIX + job.job_id)},
                         "ConditionExpression": "#st = :pending",
                         "ExpressionAttributeNames": {"#st": "status"},
-                        "ExpressionAttributeValues": {":pending": _s(JobStatus.PENDING.value)},
+                        "ExpressionAttributeValues": {":pending": str_attr(JobStatus.PENDING.value)},
                     }
                 },
             ]
@@ -258,7 +187,10 @@ class DynamoJobRepository:
     def _update(self, job_id: str, **kwargs: Any) -> Job | None:
         try:
             out = self.client.update_item(
-                TableName=self.table, Key={_PK: _s(_JOB + job_id)}, ReturnValues="ALL_NEW", **kwargs
+                TableName=self.table,
+                Key={PK: str_attr(JOB_PREFIX + job_id)},
+                ReturnValues="ALL_NEW",
+                **kwargs,
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
@@ -274,15 +206,15 @@ class DynamoJobRepository:
             "ADD attempts :one",
             ConditionExpression="attribute_exists(#pk) AND (#st = :pending OR (#st = :processing AND "
             "(attribute_not_exists(lease_until) OR lease_until < :now_epoch)))",
-            ExpressionAttributeNames={"#st": "status", "#pk": _PK},
+            ExpressionAttributeNames={"#st": "status", "#pk": PK},
             ExpressionAttributeValues={
-                ":processing": _s(JobStatus.PROCESSING.value),
-                ":pending": _s(JobStatus.PENDING.value),
-                ":t": _s(token),
-                ":lu": _n(float(lease_until)),
-                ":now": _s(now),
-                ":now_epoch": _n(float(now_epoch)),
-                ":one": _n(1),
+                ":processing": str_attr(JobStatus.PROCESSING.value),
+                ":pending": str_attr(JobStatus.PENDING.value),
+                ":t": str_attr(token),
+                ":lu": num_attr(float(lease_until)),
+                ":now": str_attr(now),
+                ":now_epoch": num_attr(float(now_epoch)),
+                ":one": num_attr(1),
             },
         )
 
@@ -294,10 +226,10 @@ class DynamoJobRepository:
             ConditionExpression="#st = :processing AND lease_token = :t",
             ExpressionAttributeNames={"#st": "status"},
             ExpressionAttributeValues={
-                ":processing": _s(JobStatus.PROCESSING.value),
-                ":t": _s(token),
-                ":zero": _n(0),
-                ":now": _s(now),
+                ":processing": str_attr(JobStatus.PROCESSING.value),
+                ":t": str_attr(token),
+                ":zero": num_attr(0),
+                ":now": str_attr(now),
             },
         )
 
@@ -313,8 +245,8 @@ class DynamoJobRepository:
         if event_claim_until is not None:  # the outbox flag, set by the write that ends the job
             sets = {
                 **sets,
-                "event_state": _s(EventState.PENDING.value),
-                "event_claim_until": _n(float(event_claim_until)),
+                "event_state": str_attr(EventState.PENDING.value),
+                "event_claim_until": num_attr(float(event_claim_until)),
             }
         assignments = ", ".join(f"#a_{name} = :{name}" for name in sets)  # names may be reserved words
         return self._update(
@@ -325,10 +257,10 @@ class DynamoJobRepository:
             ConditionExpression="#st = :processing AND lease_token = :t",
             ExpressionAttributeNames={"#st": "status", **{f"#a_{name}": name for name in sets}},
             ExpressionAttributeValues={
-                ":status": _s(status.value),
-                ":processing": _s(JobStatus.PROCESSING.value),
-                ":t": _s(token),
-                ":now": _s(now),
+                ":status": str_attr(status.value),
+                ":processing": str_attr(JobStatus.PROCESSING.value),
+                ":t": str_attr(token),
+                ":now": str_attr(now),
                 **{f":{name}": value for name, value in sets.items()},
             },
         )
@@ -342,7 +274,7 @@ class DynamoJobRepository:
             token,
             now,
             JobStatus.COMPLETED,
-            {"result": _s(result.model_dump_json())},
+            {"result": str_attr(result.model_dump_json())},
             event_claim_until,
         )
 
@@ -355,7 +287,7 @@ class DynamoJobRepository:
             token,
             now,
             JobStatus.FAILED,
-            {"error_code": _s(error.code), "error_message": _s(error.message[:1000])},
+            {"error_code": str_attr(error.code), "error_message": str_attr(error.message[:1000])},
             event_claim_until,
         )
 
@@ -366,9 +298,9 @@ class DynamoJobRepository:
             UpdateExpression="SET event_claim_until = :until",
             ConditionExpression="event_state = :pending AND event_claim_until < :now",
             ExpressionAttributeValues={
-                ":pending": _s(EventState.PENDING.value),
-                ":now": _n(float(now_epoch)),
-                ":until": _n(float(claim_until)),
+                ":pending": str_attr(EventState.PENDING.value),
+                ":now": num_attr(float(now_epoch)),
+                ":until": num_attr(float(claim_until)),
             },
         )
 
@@ -380,8 +312,8 @@ class DynamoJobRepository:
                 UpdateExpression="SET event_state = :published REMOVE event_claim_until",
                 ConditionExpression="event_state = :pending",
                 ExpressionAttributeValues={
-                    ":pending": _s(EventState.PENDING.value),
-                    ":published": _s(EventState.PUBLISHED.value),
+                    ":pending": str_attr(EventState.PENDING.value),
+                    ":published": str_attr(EventState.PUBLISHED.value),
                 },
             )
             is not None
@@ -394,13 +326,13 @@ class DynamoJobRepository:
             UpdateExpression="SET callbacks = list_append(if_not_exists(callbacks, :empty), :cb)",
             ConditionExpression="attribute_exists(#pk) AND #st IN (:pending, :processing) "
             "AND (attribute_not_exists(callbacks) OR size(callbacks) < :max)",
-            ExpressionAttributeNames={"#pk": _PK, "#st": "status"},
+            ExpressionAttributeNames={"#pk": PK, "#st": "status"},
             ExpressionAttributeValues={
                 ":empty": {"L": []},
-                ":cb": {"L": [_callback_item(callback)]},
-                ":pending": _s(JobStatus.PENDING.value),
-                ":processing": _s(JobStatus.PROCESSING.value),
-                ":max": _n(max_callbacks),
+                ":cb": {"L": [callback_item(callback)]},
+                ":pending": str_attr(JobStatus.PENDING.value),
+                ":processing": str_attr(JobStatus.PROCESSING.value),
+                ":max": num_attr(max_callbacks),
             },
         )
 
@@ -413,9 +345,9 @@ class DynamoJobRepository:
                 ConditionExpression="#st = :pending AND updated_at = :seen",
                 ExpressionAttributeNames={"#st": "status"},
                 ExpressionAttributeValues={
-                    ":pending": _s(JobStatus.PENDING.value),
-                    ":seen": _s(seen_updated_at),
-                    ":now": _s(now),
+                    ":pending": str_attr(JobStatus.PENDING.value),
+                    ":seen": str_attr(seen_updated_at),
+                    ":now": str_attr(now),
                 },
             )
             is not None
@@ -427,7 +359,7 @@ class DynamoJobRepository:
             job_id,
             UpdateExpression="ADD publish_to :n",
             ConditionExpression="attribute_exists(#pk)",
-            ExpressionAttributeNames={"#pk": _PK},
+            ExpressionAttributeNames={"#pk": PK},
             ExpressionAttributeValues={":n": {"SS": [name]}},
         )
 
@@ -435,7 +367,7 @@ class DynamoJobRepository:
 
     def _drop_update(self, name: str, **kwargs: Any) -> bool:
         try:
-            self.client.update_item(TableName=self.table, Key={_PK: _s(_DROP + name)}, **kwargs)
+            self.client.update_item(TableName=self.table, Key={PK: str_attr(_DROP + name)}, **kwargs)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -444,7 +376,9 @@ class DynamoJobRepository:
 
     @translated("DynamoDB: reading a drop folder")
     def get_drop(self, name: str) -> DropState | None:
-        out = self.client.get_item(TableName=self.table, Key={_PK: _s(_DROP + name)}, ConsistentRead=True)
+        out = self.client.get_item(
+            TableName=self.table, Key={PK: str_attr(_DROP + name)}, ConsistentRead=True
+        )
         item = out.get("Item")
         if item is None:
             return None
@@ -462,21 +396,21 @@ class DynamoJobRepository:
     def advance_drop(self, state: DropState, expected_seq: int, expires_at: int) -> bool:
         condition = "attribute_not_exists(#pk)" if expected_seq == 0 else "seq = :expected"
         values: dict[str, Any] = {
-            ":seq": _n(expected_seq + 1),
-            ":set": _s(state.set_id),
-            ":files": _s(json.dumps(state.files, sort_keys=True)),
-            ":newest": _n(float(state.newest)),
-            ":kind": _s("drop"),
-            ":ttl": _n(expires_at),
+            ":seq": num_attr(expected_seq + 1),
+            ":set": str_attr(state.set_id),
+            ":files": str_attr(json.dumps(state.files, sort_keys=True)),
+            ":newest": num_attr(float(state.newest)),
+            ":kind": str_attr("drop"),
+            ":ttl": num_attr(expires_at),
         }
         if expected_seq:
-            values[":expected"] = _n(expected_seq)
+            values[":expected"] = num_attr(expected_seq)
         return self._drop_update(
             state.name,
             UpdateExpression="SET seq = :seq, set_id = :set, files = :files, newest = :newest, kind = :kind, "
             "#ttl = :ttl REMOVE job_id",
             ConditionExpression=condition,
-            ExpressionAttributeNames={"#ttl": _TTL, **({"#pk": _PK} if expected_seq == 0 else {})},
+            ExpressionAttributeNames={"#ttl": TTL, **({"#pk": PK} if expected_seq == 0 else {})},
             ExpressionAttributeValues=values,
         )
 
@@ -486,7 +420,7 @@ class DynamoJobRepository:
             name,
             UpdateExpression="SET job_id = :job",
             ConditionExpression="seq = :seq",
-            ExpressionAttributeValues={":job": _s(job_id), ":seq": _n(seq)},
+            ExpressionAttributeValues={":job": str_attr(job_id), ":seq": num_attr(seq)},
         )
 
     @translated("DynamoDB: taking a drop folder's publish lease")
@@ -498,10 +432,10 @@ class DynamoJobRepository:
             "AND (attribute_not_exists(published_seq) OR published_seq < :seq) "
             "AND (attribute_not_exists(pub_owner) OR pub_until < :now)",
             ExpressionAttributeValues={
-                ":owner": _s(owner),
-                ":until": _n(float(until)),
-                ":seq": _n(seq),
-                ":now": _n(float(now_epoch)),
+                ":owner": str_attr(owner),
+                ":until": num_attr(float(until)),
+                ":seq": num_attr(seq),
+                ":now": num_attr(float(now_epoch)),
             },
         )
 
@@ -512,12 +446,12 @@ class DynamoJobRepository:
                 name,
                 UpdateExpression="REMOVE pub_owner, pub_until",
                 ConditionExpression="pub_owner = :owner",
-                ExpressionAttributeValues={":owner": _s(owner)},
+                ExpressionAttributeValues={":owner": str_attr(owner)},
             )
             return
         self._drop_update(
             name,
             UpdateExpression="SET published_seq = :seq REMOVE pub_owner, pub_until",
             ConditionExpression="pub_owner = :owner",
-            ExpressionAttributeValues={":seq": _n(seq), ":owner": _s(owner)},
+            ExpressionAttributeValues={":seq": num_attr(seq), ":owner": str_attr(owner)},
         )

@@ -1,5 +1,6 @@
-"""The job service wired to AWS (or whatever ``AWS_ENDPOINT_URL`` points at): the adapters of
-``facesvg.service.aws`` behind one process-wide ``JobService`` for the Lambda handlers.
+"""The composition root: the job service wired to AWS (or whatever ``AWS_ENDPOINT_URL`` points
+at), the adapters of ``facesvg.service.aws`` behind one process-wide ``JobService`` for the Lambda
+handlers, and the notify function's ``Dispatcher``.
 
 Building it reads the settings and nothing else: each boto3 client is built by its adapter on first
 use, so importing a handler builds none.
@@ -12,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from facesvg.service.aws.clients import LazyClient, client, forget_clients
 from facesvg.service.aws.dynamo import DynamoJobRepository
-from facesvg.service.aws.events import EventBridgePublisher, SqsNotifyQueue
+from facesvg.service.aws.eventbridge import EventBridgePublisher
 from facesvg.service.aws.s3 import S3BlobStore
-from facesvg.service.aws.sqs import SqsJobQueue
+from facesvg.service.aws.sqs import SqsJobQueue, SqsNotifyQueue
 from facesvg.service.jobs import JobService
 from facesvg.service.settings import Settings, get_settings
 
@@ -51,7 +52,7 @@ def build_dispatcher(settings: Settings | None = None) -> Dispatcher:
     """The notify function's rules wired to AWS (facesvg.service.notify; only the notify function
     imports the webhook code)."""
     from facesvg.service.aws.deliveries import DynamoDeliveryLog
-    from facesvg.service.aws.events import SecretsManagerSecret
+    from facesvg.service.aws.secrets_manager import SecretsManagerSecret
     from facesvg.service.notify import Dispatcher
 
     settings = settings or get_settings()
@@ -65,7 +66,7 @@ def build_dispatcher(settings: Settings | None = None) -> Dispatcher:
         backoff_base_seconds=settings.notify_backoff_seconds,
         max_attempts=settings.notify_max_attempts,
         presign_seconds=settings.presign_seconds,
-        ttl_seconds=settings.job_ttl_days * 86400,
+        ttl_seconds=settings.ttl_seconds,
         timeout_seconds=settings.notify_timeout_seconds,
     )
 
