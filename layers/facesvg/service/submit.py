@@ -23,6 +23,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
+from facesvg.core.image_format import sniff_format
 from facesvg.service.clock import epoch_of, utc_now_iso
 from facesvg.service.errors import ServiceUnavailable
 from facesvg.service.hashing import PreparedInputs, decode_base64, prepare
@@ -295,16 +296,13 @@ def _input_blobs(p: PreparedInputs) -> list[Blob]:
     ]
 
 
+# The stored photo's content type: the core's sniffing, in the names S3 objects have always carried.
+_EXTENSIONS = {"jpeg": "jpg", "heif": "heic"}
+
+
 def _image_extension(data: bytes) -> str:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data[4:8] == b"ftyp":
-        return "avif" if b"avif" in data[8:32] else "heic"
-    return "bin"
+    kind = sniff_format(data)
+    return "bin" if kind is None else _EXTENSIONS.get(kind, kind)
 
 
 # DROP_SCOPE, LOCAL_SCOPE and client_scope live in facesvg.service.scopes; re-exported here.
