@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from facesvg import names
-from facesvg.commands.payload import SAMPLE_DIR
+from facesvg.client.payload import SAMPLE_DIR
 from integration_helpers import eventually, faceparsing19_map, keys
 
 pytestmark = pytest.mark.integration

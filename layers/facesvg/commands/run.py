@@ -105,17 +105,6 @@ def facesvg_command() -> str:
     return rel if not rel.startswith("..") else str(script.absolute())
 
 
-def read_endpoints(data_dir: Path | None = None) -> dict[str, Any] | None:
-    """The addresses a running ``facesvg run`` wrote to its data directory (None when none runs)."""
-    path = Path(data_dir or names.LOCAL_DATA_DIR) / names.LOCAL_ENDPOINTS_FILE
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        os.kill(int(doc["pid"]), 0)  # raises when that process is gone
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
 def remembered_ports(data_dir: Path | None) -> dict[str, int]:
     """The ports ``data_dir``'s stack was last started with (empty when none or unreadable)."""
     if data_dir is None:
@@ -199,7 +188,7 @@ def main(args: argparse.Namespace) -> int:
     import httpx
     from rich.console import Console
 
-    from facesvg.commands.payload import sample_payload
+    from facesvg.client.payload import sample_payload
     from facesvg.commands.submit import SubmitError, submit, wait, write_results
     from facesvg.local.persist import DataDirError
     from facesvg.local.runtime import DataDirInUseError, LocalRuntime, RuntimeConfig

@@ -247,7 +247,7 @@ async def run_load(
     poll_s: float = 0.25,
     callback_base: str | None = None,
 ) -> tuple[list[Submission], float]:
-    from facesvg.commands.payload import sample_payload
+    from facesvg.client.payload import sample_payload
 
     base = sample_payload()
     run_tag = int(time.time())
