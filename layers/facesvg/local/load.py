@@ -357,7 +357,7 @@ def _wait_idle(runtime: Any, metrics_url: str | None, timeout_s: float = 60.0) -
     deadline = time.monotonic() + timeout_s
     last = None
     while time.monotonic() < deadline:
-        from facesvg.local.aws import queue_depth
+        from facesvg.local.resources import queue_depth
 
         depth = queue_depth(sqs, runtime.resources.queue_url)
         counts = _metric_counts(metrics_url)
