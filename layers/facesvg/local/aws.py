@@ -160,7 +160,8 @@ def _threaded_server(port: int, speedups: bool | None = None, journal_path: str 
     problems: list[str] = []
     damaged: list[tuple[str, str, str]] = []
     if journal_path is not None:
-        from facesvg.local.persist import Journal, restore_s3
+        from facesvg.local.persist import Journal
+        from facesvg.local.restore import restore_s3
 
         path = Path(journal_path)
         journal = Journal(path.parent, path.name)
@@ -175,7 +176,7 @@ def _threaded_server(port: int, speedups: bool | None = None, journal_path: str 
         damaged_objects: list[tuple[str, str, str]]
 
         def _server_entry(self) -> None:
-            from facesvg.local.persist import JournalMiddleware
+            from facesvg.local.journal_middleware import JournalMiddleware
 
             app: Any = DomainDispatcherApplication(create_backend_app)
             if self.journal is not None:
@@ -196,7 +197,7 @@ def _threaded_server(port: int, speedups: bool | None = None, journal_path: str 
 def _require_signatures(server: Any) -> None:
     """Put ``s3_auth.authenticate`` in front of a started ``ThreadedMotoServer``'s app (werkzeug's
     request handler reads ``server.app`` for every request): a request is checked before the
-    journal (``persist.JournalMiddleware``) records anything."""
+    journal (``journal_middleware.JournalMiddleware``) records anything."""
     from facesvg.local.s3_auth import authenticate
 
     wsgi = server._server  # moto keeps its werkzeug server there (test_integration_local checks)

@@ -274,7 +274,8 @@ class LocalRuntime:
 
     def _restore(self, data_dir: Path) -> None:
         """Write the journaled DynamoDB items and SQS messages back (S3 restored itself)."""
-        from facesvg.local.persist import Journal, restore_items, restore_messages, settle_damaged
+        from facesvg.local.persist import Journal
+        from facesvg.local.restore import restore_items, restore_messages, settle_damaged
         from facesvg.service.models import JobMessage
 
         assert self.resources is not None
