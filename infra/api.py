@@ -37,29 +37,55 @@ class Api(Construct):
         environment: dict[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
+        self.submit = self._build_function(
+            "SubmitFunction",
+            "submit",
+            "facesvg submit: validate, store inputs, enqueue",
+            config,
+            layer,
+            environment,
+        )
+        self.status = self._build_function(
+            "StatusFunction",
+            "status",
+            "facesvg status: job state + presigned results",
+            config,
+            layer,
+            environment,
+        )
+        self._grant_storage(storage)
+        self.access_logs = log_group(self, "AccessLogs", config)
+        self.rest_api = self._build_rest_api(config)
+        self._build_gateway_responses(config)
+        self.routes: list[tuple[str, str]] = []
+        self._build_routes(config)
+        self._build_clients(config)
+        self._acknowledge_rules()
+
+    def _build_function(
+        self,
+        construct_id: str,
+        name: str,
+        description: str,
+        config: StackConfig,
+        layer: lambda_.ILayerVersion,
+        environment: dict[str, str],
+    ) -> lambda_.Function:
+        options: dict[str, Any] = {
+            "name": name,
+            "environment": environment,
+            "config": config,
+            "memory_mb": config.api_memory_mb,
+            "timeout_seconds": config.api_timeout_seconds,
+            "reserved_concurrency": config.api_reserved_concurrency,
+            "description": description,
+        }
+        if name in IMAGE_FUNCTIONS:
+            return image_function(self, construct_id, **options)
+        return zip_function(self, construct_id, layer=layer, **options)
+
+    def _grant_storage(self, storage: Storage) -> None:
         table, queue = storage.table, storage.queue
-
-        def api_function(construct_id: str, name: str, description: str) -> lambda_.Function:
-            options: dict[str, Any] = {
-                "name": name,
-                "environment": environment,
-                "config": config,
-                "memory_mb": config.api_memory_mb,
-                "timeout_seconds": config.api_timeout_seconds,
-                "reserved_concurrency": config.api_reserved_concurrency,
-                "description": description,
-            }
-            if name in IMAGE_FUNCTIONS:
-                return image_function(self, construct_id, **options)
-            return zip_function(self, construct_id, layer=layer, **options)
-
-        self.submit = api_function(
-            "SubmitFunction", "submit", "facesvg submit: validate, store inputs, enqueue"
-        )
-        self.status = api_function(
-            "StatusFunction", "status", "facesvg status: job state + presigned results"
-        )
-
         # submit: writes inputs/, creates job and cache items, enqueues. It also reads results/ because
         # an identical submission of a finished job answers with that job's result (jobs.submit ->
         # status_view), exactly like status does.
@@ -70,8 +96,8 @@ class Api(Construct):
         table.grant_read_data(self.status)
         storage.grant_objects(self.status, read=[names.PREFIX_RESULTS])
 
-        self.access_logs = log_group(self, "AccessLogs", config)
-        self.rest_api = apigw.RestApi(
+    def _build_rest_api(self, config: StackConfig) -> apigw.RestApi:
+        return apigw.RestApi(
             self,
             "RestApi",
             description="facesvg: face + segmentation + landmarks -> SVG contours",
@@ -108,7 +134,8 @@ class Api(Construct):
                 throttling_burst_limit=config.throttle_burst_limit,
             ),
         )
-        api = self.rest_api
+
+    def _build_gateway_responses(self, config: StackConfig) -> None:
         # Errors produced by API Gateway itself (403 missing key, 429 throttled, 413 too large)
         # must carry CORS headers too, or the viewer sees an opaque network error.
         origin = config.cors_allow_origins[0] if len(config.cors_allow_origins) == 1 else "*"
@@ -116,19 +143,20 @@ class Api(Construct):
             ("Default4xx", apigw.ResponseType.DEFAULT_4_XX),
             ("Default5xx", apigw.ResponseType.DEFAULT_5_XX),
         ):
-            api.add_gateway_response(
+            self.rest_api.add_gateway_response(
                 response_id,
                 type=response_type,
                 response_headers={"Access-Control-Allow-Origin": f"'{origin}'"},
                 templates={"application/json": GATEWAY_ERROR_TEMPLATE},
             )
 
+    def _build_routes(self, config: StackConfig) -> None:
+        api = self.rest_api
         validator = api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
         submit_integration = apigw.LambdaIntegration(self.submit, allow_test_invoke=False)
         status_integration = apigw.LambdaIntegration(self.status, allow_test_invoke=False)
-        self.routes: list[tuple[str, str]] = []
         for prefix in names.ROUTE_PREFIXES:
             submit_path = prefix + names.SUBMIT_PATH
             api.root.resource_for_path(submit_path).add_method(
@@ -153,6 +181,7 @@ class Api(Construct):
             )
             self.routes.append(("GET", docs_path))
 
+    def _build_clients(self, config: StackConfig) -> None:
         # One API key per client (facesvg:apiClients), each in a usage plan of its own over the
         # stage: a plan's throttle and quota already apply per key, but a plan of its own lets a
         # client's limits change in place, and a key never moves between plans (API Gateway
@@ -168,15 +197,16 @@ class Api(Construct):
         self.api_key = self.api_keys[first]  # the default client's (output ApiKeyId)
         self.usage_plan = self.usage_plans[first]
 
+    def _acknowledge_rules(self) -> None:
         acknowledge(
-            api,
+            self.rest_api,
             "AwsSolutions-APIG3",
             "No WAF by default: access needs an API key and the usage plan throttles each key; "
             "attach a WAFv2 web ACL to the stage where the API faces untrusted traffic at scale.",
         )
         for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
             acknowledge(
-                api,
+                self.rest_api,
                 rule,
                 "The service contract is API-key access (key + usage plan + throttling on every "
                 "method); there are no end users to authenticate with Cognito or IAM. OPTIONS "

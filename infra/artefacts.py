@@ -171,17 +171,23 @@ def synthesized(cache: Path = CACHE) -> Path:
     return _publish(partial, final)
 
 
+def function_name(logical_id: str, props: dict[str, Any]) -> str:
+    """A function's name from its description (``facesvg <name>: ...``); CDK's helpers keep their id."""
+    description = str(props.get("Description", ""))
+    if description.startswith("facesvg ") and ":" in description:
+        return description.split(":", 1)[0].removeprefix("facesvg ")
+    return logical_id
+
+
 def zip_artefacts(cdk_out: Path) -> dict[str, list[Path]]:
     """``{function: [code asset, layer python/ ...]}`` of the zip functions in ``cdk_out``."""
-    from infra.sizes import _function_name
-
     resources = json.loads((cdk_out / f"{STACK}.template.json").read_text())["Resources"]
     found = {}
     for logical_id, resource in resources.items():
         props = resource["Properties"]
         if resource["Type"] != "AWS::Lambda::Function" or props.get("PackageType") == "Image":
             continue
-        name = _function_name(logical_id, props)
+        name = function_name(logical_id, props)
         if name == logical_id:  # a CDK helper function
             continue
         code = cdk_out / resource["Metadata"]["aws:asset:path"]
@@ -280,7 +286,7 @@ def run_sample(cdk_out: Path, image: Path, timeout_s: float = 90.0) -> list[str]
     saying where its modules came from; raises on any failure."""
     import httpx
     from facesvg import names
-    from facesvg.commands.payload import SAMPLE_DIR, sample_payload
+    from facesvg.client.payload import SAMPLE_DIR, sample_payload
     from facesvg.local.lambdas import FUNCTION_NAMES
     from facesvg.local.runtime import LocalRuntime, RuntimeConfig
 

@@ -10,7 +10,7 @@ the same install. The process image's Dockerfile installs ``requirements/lambda-
 same ``pip`` arguments (``PIP_INSTALL_ARGS``; tests/infra checks both).
 
 Only what Lambda runs is shipped: ``LAMBDA_PACKAGE_PARTS`` of the package (core, service, names),
-never ``local/`` (the emulator and its moto patches), ``commands/`` or ``cli.py``.
+never ``local/`` (the emulator and its moto patches), ``commands/``, ``client/`` or ``cli.py``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ IMAGING_MODULES = ("numpy", "cv2", "simplejpeg", "PIL", "pillow_heif")
 # The parts of the facesvg package that run in Lambda (paths under layers/facesvg/).
 LAMBDA_PACKAGE_PARTS = ("__init__.py", "names.py", "py.typed", "core", "service")
 # What must never be in a Lambda artefact (tests/infra checks the staged assets).
-NOT_SHIPPED_PARTS = ("local", "commands", "cli.py")
+NOT_SHIPPED_PARTS = ("local", "commands", "client", "cli.py")
 NOT_SHIPPED_DISTRIBUTIONS = ("moto", "rich", "httpx", "prometheus_client", "werkzeug", "flask")
 BUNDLER_VERSION = "3"  # bump to force a rebuild when the bundling steps change
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -36,15 +37,7 @@ class Monitoring(Construct):
         notifications: Notifications | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.topic: sns.Topic | None = None
-        if config.alarm_email or config.alarm_topic:
-            # CloudWatch can only publish to an encrypted topic whose key lets it: a customer key.
-            key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="facesvg alarm topic")
-            key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
-            self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
-            if config.alarm_email:
-                self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
-
+        self.topic = self._build_topic(config)
         functions: dict[str, lambda_.IFunction] = {
             "Submit": api.submit,
             "Status": api.status,
@@ -54,27 +47,51 @@ class Monitoring(Construct):
         if notifications is not None and notifications.notify is not None:
             functions["Notify"] = notifications.notify
         self.alarms: list[cloudwatch.Alarm] = []
+        self._build_queue_alarms(config, storage, notifications)
+        self._build_function_alarms(processing, functions)
+        self._build_api_alarms(config, api.rest_api)
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(3))
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=4)
+        )
+        self._build_api_and_queue_widgets(api.rest_api, storage)
+        self._build_function_widgets(functions)
+        self._build_application_widgets()
 
-        def alarm(
-            construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str
-        ) -> cloudwatch.Alarm:
-            created = cloudwatch.Alarm(
-                self,
-                construct_id,
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=1,
-                comparison_operator=GT,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=description,
-            )
-            if self.topic is not None:
-                created.add_alarm_action(cw_actions.SnsAction(self.topic))
-                created.add_ok_action(cw_actions.SnsAction(self.topic))
-            self.alarms.append(created)
-            return created
+    def _build_topic(self, config: StackConfig) -> sns.Topic | None:
+        if not (config.alarm_email or config.alarm_topic):
+            return None
+        # CloudWatch can only publish to an encrypted topic whose key lets it: a customer key.
+        key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="facesvg alarm topic")
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        if config.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        return topic
 
-        alarm(
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str
+    ) -> cloudwatch.Alarm:
+        created = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=GT,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        if self.topic is not None:
+            created.add_alarm_action(cw_actions.SnsAction(self.topic))
+            created.add_ok_action(cw_actions.SnsAction(self.topic))
+        self.alarms.append(created)
+        return created
+
+    def _build_queue_alarms(
+        self, config: StackConfig, storage: Storage, notifications: Notifications | None
+    ) -> None:
+        self._alarm(
             "DlqNotEmpty",
             storage.dlq.metric_approximate_number_of_messages_visible(
                 period=FIVE_MINUTES, statistic="Maximum"
@@ -83,7 +100,7 @@ class Monitoring(Construct):
             "Jobs exhausted their retries and sit in the dead-letter queue",
         )
         if notifications is not None:
-            alarm(
+            self._alarm(
                 "NotifyDlqNotEmpty",
                 notifications.dlq.metric_approximate_number_of_messages_visible(
                     period=FIVE_MINUTES, statistic="Maximum"
@@ -91,50 +108,50 @@ class Monitoring(Construct):
                 0,
                 "Webhook deliveries exhausted their retries (make redrive REDRIVE_ARGS=--notify)",
             )
-        alarm(
+        self._alarm(
             "QueueOldestMessageAge",
             storage.queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
             config.age_of_oldest_message_seconds,
             "Jobs wait too long in the queue (process is failing, throttled or too slow)",
         )
-        alarm(
+
+    def _build_function_alarms(self, processing: Processing, functions: dict[str, lambda_.IFunction]) -> None:
+        self._alarm(
             "ProcessErrors",
             processing.process.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
             0,
             "The process function failed (the job is retried, then dead-lettered)",
         )
         for name, fn in functions.items():
-            alarm(
+            self._alarm(
                 f"{name}Throttles",
                 fn.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
                 0,
                 f"The {name.lower()} function is throttled",
             )
         for name in [n for n in ("Submit", "Status", "Ingest", "Notify") if n in functions]:
-            alarm(
+            self._alarm(
                 f"{name}Errors",
                 functions[name].metric_errors(period=FIVE_MINUTES, statistic="Sum"),
                 0,
                 f"The {name.lower()} function raised (API answers 5xx, or an ingest event is retried)",
             )
-        rest_api = api.rest_api
-        alarm(
+
+    def _build_api_alarms(self, config: StackConfig, rest_api: apigw.RestApi) -> None:
+        self._alarm(
             "Api5xx",
             rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
             0,
             "The API answered 5xx",
         )
-        alarm(
+        self._alarm(
             "ApiLatencyP95",
             rest_api.metric_latency(period=FIVE_MINUTES, statistic="p95"),
             config.api_p95_latency_ms,
             f"p95 API latency above {config.api_p95_latency_ms} ms",
         )
 
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(3))
-        self.dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=4)
-        )
+    def _build_api_and_queue_widgets(self, rest_api: apigw.RestApi, storage: Storage) -> None:
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="API requests and errors",
@@ -162,6 +179,8 @@ class Monitoring(Construct):
                 width=8,
             ),
         )
+
+    def _build_function_widgets(self, functions: dict[str, lambda_.IFunction]) -> None:
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Invocations",
@@ -187,6 +206,8 @@ class Monitoring(Construct):
                 width=6,
             ),
         )
+
+    def _build_application_widgets(self) -> None:
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title=f"Application metrics ({names.METRICS_NAMESPACE})",

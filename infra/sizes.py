@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.artefacts import function_name, image_root
 from infra.config import LAMBDA_UNZIPPED_LIMIT_MB
 from infra.layer import dir_size_mib
 
@@ -45,13 +46,6 @@ class FunctionSize:
         return 1 - self.total_mib / self.limit_mib
 
 
-def _function_name(logical_id: str, props: dict[str, Any]) -> str:
-    description = str(props.get("Description", ""))
-    if description.startswith("facesvg ") and ":" in description:
-        return description.split(":", 1)[0].removeprefix("facesvg ")
-    return logical_id
-
-
 def function_sizes(cdk_out: Path, stack: str = "FaceSvg") -> list[FunctionSize]:
     """Every function of the stack with an asset on disk (ours and CDK's helpers)."""
     resources: dict[str, Any] = json.loads((cdk_out / f"{stack}.template.json").read_text())["Resources"]
@@ -74,14 +68,12 @@ def function_sizes(cdk_out: Path, stack: str = "FaceSvg") -> list[FunctionSize]:
         package = "image" if props.get("PackageType") == "Image" else "zip"
         if package == "image":
             if image_mib is None:
-                from infra.artefacts import image_root
-
                 image_mib = dir_size_mib(image_root())
-            sizes.append(FunctionSize(_function_name(logical_id, props), package, image_mib, 0.0))
+            sizes.append(FunctionSize(function_name(logical_id, props), package, image_mib, 0.0))
             continue
         sizes.append(
             FunctionSize(
-                name=_function_name(logical_id, props),
+                name=function_name(logical_id, props),
                 package=package,
                 code_mib=dir_size_mib(code),
                 layers_mib=sum(dir_size_mib(layer) for layer in layers if layer is not None),

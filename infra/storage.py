@@ -40,6 +40,38 @@ def queue_with_dlq(
     return queue, dlq
 
 
+def _data_lifecycle(config: StackConfig) -> list[s3.LifecycleRule]:
+    """The data bucket's expiry rules: inputs/ and incoming/ always, results/ when configured."""
+    lifecycle = [
+        s3.LifecycleRule(
+            id="expire-inputs",
+            prefix=names.PREFIX_INPUTS,
+            expiration=cdk.Duration.days(config.inputs_expiration_days),
+        ),
+        s3.LifecycleRule(
+            id="expire-incoming",
+            prefix=names.PREFIX_INCOMING,
+            expiration=cdk.Duration.days(config.incoming_expiration_days),
+        ),
+        s3.LifecycleRule(
+            id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
+        ),
+    ]
+    if config.results_expiration_days is not None:
+        lifecycle.append(
+            s3.LifecycleRule(
+                id="expire-results",
+                prefix=names.PREFIX_RESULTS,
+                expiration=cdk.Duration.days(config.results_expiration_days),
+            )
+        )
+    if config.versioned:
+        lifecycle.append(
+            s3.LifecycleRule(id="expire-noncurrent", noncurrent_version_expiration=cdk.Duration.days(30))
+        )
+    return lifecycle
+
+
 class Storage(Construct):
     """S3 (inputs/, results/, incoming/), DynamoDB (job and hash-keyed cache items), SQS + DLQ."""
 
@@ -47,51 +79,8 @@ class Storage(Construct):
         super().__init__(scope, construct_id)
         removal = cdk.RemovalPolicy.RETAIN if config.retain_data else cdk.RemovalPolicy.DESTROY
 
-        # Server access logs of the data bucket. The log bucket itself cannot log to itself.
-        self.access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=cdk.Duration.days(90))],
-            removal_policy=removal,
-            auto_delete_objects=not config.retain_data,
-        )
-        acknowledge(
-            self.access_logs,
-            "AwsSolutions-S1",
-            "This is the server-access-log bucket of the data bucket; logging it would recurse.",
-        )
-
-        lifecycle = [
-            s3.LifecycleRule(
-                id="expire-inputs",
-                prefix=names.PREFIX_INPUTS,
-                expiration=cdk.Duration.days(config.inputs_expiration_days),
-            ),
-            s3.LifecycleRule(
-                id="expire-incoming",
-                prefix=names.PREFIX_INCOMING,
-                expiration=cdk.Duration.days(config.incoming_expiration_days),
-            ),
-            s3.LifecycleRule(
-                id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
-            ),
-        ]
-        if config.results_expiration_days is not None:
-            lifecycle.append(
-                s3.LifecycleRule(
-                    id="expire-results",
-                    prefix=names.PREFIX_RESULTS,
-                    expiration=cdk.Duration.days(config.results_expiration_days),
-                )
-            )
-        if config.versioned:
-            lifecycle.append(
-                s3.LifecycleRule(id="expire-noncurrent", noncurrent_version_expiration=cdk.Duration.days(30))
-            )
+        self.access_logs = self._build_access_logs(config, removal)
+        lifecycle = _data_lifecycle(config)
         self.bucket = s3.Bucket(
             self,
             "Data",
@@ -126,6 +115,26 @@ class Storage(Construct):
         self.queue, self.dlq = queue_with_dlq(
             self, "Jobs", config.visibility_timeout_seconds, config.max_receive_count
         )
+
+    def _build_access_logs(self, config: StackConfig, removal: cdk.RemovalPolicy) -> s3.Bucket:
+        # Server access logs of the data bucket. The log bucket itself cannot log to itself.
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=cdk.Duration.days(90))],
+            removal_policy=removal,
+            auto_delete_objects=not config.retain_data,
+        )
+        acknowledge(
+            access_logs,
+            "AwsSolutions-S1",
+            "This is the server-access-log bucket of the data bucket; logging it would recurse.",
+        )
+        return access_logs
 
     def grant_objects(
         self,

@@ -1,6 +1,6 @@
 """Operator settings of the stack, read once from CDK context (``cdk.json`` or ``-c key=value``),
 and the numbers of the resources they define: the one description of the infrastructure that the
-CDK stack (``infra/``) and the local runtime (``facesvg.local.aws.provision``) both build from.
+CDK stack (``infra/``) and the local runtime (``facesvg.local.resources.provision``) both build from.
 
 Every key lives under the ``facesvg:`` prefix; ``cdk.json`` lists them all with their defaults.
 Values given on the command line arrive as strings, so each field is coerced here. Nothing here

@@ -1,11 +1,15 @@
-"""One suite, two implementations: ``FakeBlobStore`` and ``S3BlobStore`` on moto."""
+"""One suite, two implementations: ``FakeBlobStore`` and ``S3BlobStore`` on moto's in-process
+backend (``moto.mock_aws``: the same S3 model the local stack's server runs, without booting it; the
+server's own behaviour is under test in tests/integration)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 
+import boto3
 import pytest
+from botocore.config import Config
 from facesvg import names
 from facesvg.service.aws.s3 import S3BlobStore
 from facesvg.service.errors import StoreError
@@ -13,18 +17,25 @@ from facesvg.service.ports import Blob, BlobStore
 from service_fakes import FakeBlobStore
 
 
-@pytest.fixture(params=["fake", pytest.param("s3", marks=pytest.mark.integration)])
-def blobs(request: pytest.FixtureRequest) -> Iterator[BlobStore]:
+@pytest.fixture(params=["fake", "s3"])
+def blobs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[BlobStore]:
     if request.param == "fake":
         yield FakeBlobStore()
-    else:
-        stack = request.getfixturevalue("local_stack")
-        yield S3BlobStore(stack.clients["s3"], names.BUCKET_NAME)
+        return
+    from moto import mock_aws
+
+    # mock_aws answers requests to AWS's own addresses: no endpoint of a local server may redirect them
+    for variable in (names.ENV_ENDPOINT_URL, names.ENV_ENDPOINT_URL_S3):
+        monkeypatch.delenv(variable, raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
+        client.create_bucket(Bucket=names.BUCKET_NAME)
+        yield S3BlobStore(client, names.BUCKET_NAME)
 
 
 @pytest.fixture
 def prefix() -> str:
-    """A folder of its own (the moto bucket is shared by the session)."""
+    """A folder of its own (the fake and the bucket each start empty; siblings test the boundary)."""
     return f"contract/{uuid.uuid4().hex}/"
 
 

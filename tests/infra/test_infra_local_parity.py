@@ -1,5 +1,5 @@
 """The local stack and the CDK stack are built from one config (``facesvg.stack_config``): what
-``facesvg.local.aws.provision`` creates on moto matches the synthesized template, attribute by
+``facesvg.local.resources.provision`` creates on moto matches the synthesized template, attribute by
 attribute (queue, DLQ, redrive, table, TTL, drop-folder notification, the functions' settings)."""
 
 from __future__ import annotations

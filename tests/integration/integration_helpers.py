@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import httpx
 from facesvg import names
-from facesvg.commands.payload import SAMPLE_DIR, sample_payload
+from facesvg.client.payload import SAMPLE_DIR, sample_payload
 
 T = TypeVar("T")
 _margins = itertools.count()

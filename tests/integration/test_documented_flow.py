@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from facesvg.commands.payload import SAMPLE_DIR
+from facesvg.client.payload import SAMPLE_DIR
 from integration_helpers import PREFIXES, eventually, status_url, submit_url, unique_body
 
 pytestmark = pytest.mark.integration

@@ -27,9 +27,9 @@ from botocore.exceptions import ClientError
 from facesvg import names
 from facesvg.commands.redrive import redrive
 from facesvg.core.options import RenderOptions
-from facesvg.local.aws import queue_depth
 from facesvg.local.lambdas import LocalContext, LocalFunction
 from facesvg.local.pollers import SqsEventSource
+from facesvg.local.resources import queue_depth
 from facesvg.service.aws.dynamo import DynamoJobRepository
 from facesvg.service.aws.sqs import SqsJobQueue
 from facesvg.service.composition import build_service

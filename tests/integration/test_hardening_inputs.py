@@ -25,7 +25,7 @@ import httpx
 import numpy as np
 import pytest
 from facesvg import names
-from facesvg.commands.payload import SAMPLE_DIR, sample_payload
+from facesvg.client.payload import SAMPLE_DIR, sample_payload
 from facesvg.service.aws.s3 import S3BlobStore
 from facesvg.service.aws.sqs import SqsJobQueue
 from integration_helpers import keys, submit_url, wait_finished

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 from facesvg import names
-from facesvg.commands.payload import SAMPLE_DIR
+from facesvg.client.payload import SAMPLE_DIR
 from facesvg.core.region_names import REGION_NAMES, ZONE_NAMES
 from facesvg.local.apigw import ApiGateway
 from facesvg.service.clock import epoch_of

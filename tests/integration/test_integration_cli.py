@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from facesvg.commands.payload import SAMPLE_DIR
+from facesvg.client.payload import SAMPLE_DIR
 
 pytestmark = pytest.mark.integration
 

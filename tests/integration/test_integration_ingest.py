@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from facesvg import names
-from facesvg.commands.payload import SAMPLE_DIR
+from facesvg.client.payload import SAMPLE_DIR
 from integration_helpers import eventually, faceparsing19_map, keys
 
 pytestmark = pytest.mark.integration
@@ -202,7 +202,7 @@ def test_re_uploading_one_file_at_a_time_publishes_only_complete_sets(local_stac
 
 
 def _pending_ingest_events(stack: Any) -> bool:
-    from facesvg.local.aws import queue_depth
+    from facesvg.local.resources import queue_depth
 
     return queue_depth(stack.clients["s3_events"], stack.resources.ingest_queue_url) > 0
 

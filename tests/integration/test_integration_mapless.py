@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from facesvg import names
-from facesvg.commands.payload import SAMPLE_DIR
+from facesvg.client.payload import SAMPLE_DIR
 from integration_helpers import PREFIXES, eventually, keys, submit_url, unique_body, wait_finished
 
 pytestmark = pytest.mark.integration

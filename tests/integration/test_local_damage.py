@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from facesvg.commands.payload import sample_payload
+from facesvg.client.payload import sample_payload
 from local_process import StackProcess, children, free_ports, wait_status
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from facesvg import names
-from facesvg.commands.payload import SAMPLE_DIR
+from facesvg.client.payload import SAMPLE_DIR
 from facesvg.service.observability import logger
 from integration_helpers import eventually, keys, submit_url, unique_body
 

@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from facesvg import names
-from facesvg.commands.payload import sample_payload
-from facesvg.local.aws import local_clients, local_secret, queue_depth
+from facesvg.client.payload import sample_payload
+from facesvg.local.aws import local_clients
+from facesvg.local.resources import local_secret, queue_depth
 from facesvg.local.webhooks import WebhookReceiver
 from local_process import StackProcess, free_ports, port_free, wait_status
 

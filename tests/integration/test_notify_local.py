@@ -669,7 +669,7 @@ def test_jobs_created_already_completed_publish_one_job_end_event_each(
 ) -> None:
     """Another client's identical inputs, and a drop folder over an earlier render: each job is
     created completed over the shared render, and each end is one event on the bus."""
-    from facesvg.commands.payload import SAMPLE_DIR
+    from facesvg.client.payload import SAMPLE_DIR
 
     body = unique_body()
     first = _submit(api, body)

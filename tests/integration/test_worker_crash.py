@@ -30,7 +30,7 @@ RETRY_DELAY = 1
 
 RUNTIME_SCRIPT = f"""
 import json, sys
-from facesvg.local.aws import queue_depth
+from facesvg.local.resources import queue_depth
 from facesvg.local.runtime import LocalRuntime, RuntimeConfig
 from facesvg.stack_config import StackConfig
 

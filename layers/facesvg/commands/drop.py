@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from facesvg import names
+from facesvg.client.endpoints import read_endpoints
+from facesvg.client.payload import SAMPLE_DIR
 from facesvg.commands.option_flags import add_option_flags, with_option_flags
-from facesvg.commands.payload import SAMPLE_DIR, add_segmentation_arguments, segmentation_path
+from facesvg.commands.payload import add_segmentation_arguments, segmentation_path
 
 OPTIONS_FILE = "options.json"  # facesvg.service.layout.INGEST_OPTIONS_FILE
 MAP_FILE = "segmentation_map.png"  # facesvg.service.layout.INGEST_MAP_FILES
@@ -49,8 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def s3_endpoint(explicit: str | None = None) -> str:
-    from facesvg.commands.run import read_endpoints
-
     running = read_endpoints()
     return (
         explicit

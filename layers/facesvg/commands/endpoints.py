@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from facesvg import names
+from facesvg.client.endpoints import read_endpoints
 
 # name → (endpoints.json key, the environment variable --export sets)
 ENDPOINTS = {
@@ -38,8 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from facesvg.commands.run import read_endpoints
-
     running = read_endpoints(args.data_dir)
     if running is None:
         print(

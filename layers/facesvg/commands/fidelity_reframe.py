@@ -20,16 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facesvg.commands.fidelity import (
-    LABEL_REGIONS,
-    Bar,
-    _at_least_bar,
-    in_labels,
-    iou,
-    midline,
-    rasterize,
-    viewer_side,
-)
+from facesvg.commands.fidelity_bars import Bar, _at_least_bar
+from facesvg.commands.fidelity_measure import LABEL_REGIONS
+from facesvg.commands.fidelity_metrics import in_labels, iou, midline, rasterize, viewer_side
 from facesvg.core import align
 from facesvg.core.inputs import FaceInputs, load_inputs
 from facesvg.core.label_maps import label_map_to_image

@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import ast
-import base64
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from facesvg import names
-
-SAMPLE_DIR = Path(__file__).resolve().parents[3] / "samples" / "qoves"
-
-
-def read_landmarks(path: Path) -> Any:
-    """JSON, or a QOVES ``landmarks.txt`` (a Python literal, read with ``ast.literal_eval``)."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
-        doc = ast.literal_eval(text)
-    if isinstance(doc, dict):  # keep what the API reads; drop extras such as image_url
-        return {k: doc[k] for k in ("landmarks", "dimensions") if k in doc}
-    return doc
-
-
-SAMPLE_IMAGE = SAMPLE_DIR / "original_image.png"
-SAMPLE_MAP = SAMPLE_DIR / "segmentation_map.png"
+from facesvg.client.endpoints import read_endpoints
+from facesvg.client.payload import SAMPLE_DIR, SAMPLE_IMAGE, SAMPLE_MAP, build_payload
 
 
 def add_segmentation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,24 +35,6 @@ def segmentation_path(args: argparse.Namespace) -> Path | None:
     return SAMPLE_MAP if Path(args.image).resolve() == SAMPLE_IMAGE.resolve() else None
 
 
-def build_payload(
-    image: Path, segmentation: Path | None, landmarks: Path, options: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The submit body; ``segmentation`` None: no map is sent."""
-    body: dict[str, Any] = {"image": base64.b64encode(image.read_bytes()).decode("ascii")}
-    if segmentation is not None:
-        body["segmentation_map"] = base64.b64encode(segmentation.read_bytes()).decode("ascii")
-    body["landmarks"] = read_landmarks(landmarks)
-    if options:
-        body["options"] = options
-    return body
-
-
-def sample_payload(options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The request body for the bundled QOVES sample."""
-    return build_payload(SAMPLE_IMAGE, SAMPLE_MAP, SAMPLE_DIR / "landmarks.txt", options)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--image", type=Path, default=SAMPLE_DIR / "original_image.png", help="face photo (PNG/JPEG)"
@@ -94,8 +57,6 @@ def main(args: argparse.Namespace) -> int:
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(body, encoding="utf-8")
-    from facesvg.commands.run import read_endpoints
-
     running = read_endpoints()  # the port the local stack actually serves on, when one runs here
     api = running["api"] if running else f"http://127.0.0.1:{names.LOCAL_API_PORT}"
     url = f"{api}{names.ROUTE_PREFIXES[0]}{names.SUBMIT_PATH}"

@@ -105,17 +105,6 @@ def facesvg_command() -> str:
     return rel if not rel.startswith("..") else str(script.absolute())
 
 
-def read_endpoints(data_dir: Path | None = None) -> dict[str, Any] | None:
-    """The addresses a running ``facesvg run`` wrote to its data directory (None when none runs)."""
-    path = Path(data_dir or names.LOCAL_DATA_DIR) / names.LOCAL_ENDPOINTS_FILE
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        os.kill(int(doc["pid"]), 0)  # raises when that process is gone
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
 def remembered_ports(data_dir: Path | None) -> dict[str, int]:
     """The ports ``data_dir``'s stack was last started with (empty when none or unreadable)."""
     if data_dir is None:
@@ -195,19 +184,10 @@ def _sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def main(args: argparse.Namespace) -> int:
-    import httpx
-    from rich.console import Console
+def _runtime_config(args: argparse.Namespace, ports: dict[str, int], data_dir: Path | None) -> Any:
+    from facesvg.local.runtime import RuntimeConfig
 
-    from facesvg.commands.payload import sample_payload
-    from facesvg.commands.submit import SubmitError, submit, wait, write_results
-    from facesvg.local.persist import DataDirError
-    from facesvg.local.runtime import DataDirInUseError, LocalRuntime, RuntimeConfig
-
-    console = Console(stderr=True, highlight=False)
-    data_dir = None if args.in_memory else args.data_dir
-    ports = chosen_ports(args, data_dir)
-    config = RuntimeConfig(
+    return RuntimeConfig(
         api_port=ports["api"],
         moto_port=ports["aws"] or None,
         moto_s3_port=ports["s3"] or None,
@@ -220,11 +200,16 @@ def main(args: argparse.Namespace) -> int:
         data_dir=data_dir,
         fresh=args.fresh,
     )
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _sigterm)  # `kill` stops the stack as Ctrl-C does
-        # Ctrl-C stops it even when started in the background by a shell (which ignores SIGINT there)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    runtime = LocalRuntime(config)
+
+
+def _start(runtime: Any, ports: dict[str, int]) -> int | None:
+    """Start ``runtime``: None when it serves, else the exit code (the reason printed)."""
+    from rich.console import Console
+
+    from facesvg.local.persist import DataDirError
+    from facesvg.local.runtime import DataDirInUseError
+
+    console = Console(stderr=True, highlight=False)
     with console.status("starting moto's server, creating resources, loading functions…"):
         try:
             runtime.start()
@@ -251,7 +236,14 @@ def main(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    return None
 
+
+def _write_endpoints(runtime: Any, data_dir: Path | None) -> Path | None:
+    """``endpoints.json`` in the data directory (for ``facesvg endpoints``), and the ports for the
+    next start; the file's path, None without a data directory."""
+    if data_dir is None:
+        return None
     endpoints = {
         "api": runtime.api_url,
         "aws": runtime.endpoint,
@@ -259,21 +251,23 @@ def main(args: argparse.Namespace) -> int:
         "metrics": runtime.metrics_url,
         "pid": os.getpid(),
     }
-    endpoints_file = data_dir / names.LOCAL_ENDPOINTS_FILE if data_dir is not None else None
-    if endpoints_file is not None and data_dir is not None:
-        endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
-        _remember_ports(
-            data_dir,
-            {
-                name: int(urlsplit(url).port or 0)
-                for name, url in (
-                    ("api", runtime.api_url),
-                    ("aws", runtime.endpoint),
-                    ("s3", runtime.s3_endpoint),
-                )
-            },
-        )
+    endpoints_file = data_dir / names.LOCAL_ENDPOINTS_FILE
+    endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
+    _remember_ports(
+        data_dir,
+        {
+            name: int(urlsplit(url).port or 0)
+            for name, url in (
+                ("api", runtime.api_url),
+                ("aws", runtime.endpoint),
+                ("s3", runtime.s3_endpoint),
+            )
+        },
+    )
+    return endpoints_file
 
+
+def _print_addresses(runtime: Any, data_dir: Path | None) -> None:
     print("facesvg local stack", flush=True)
     _line("API", runtime.api_url)
     _line("viewer", runtime.api_url + "/")
@@ -299,47 +293,82 @@ def main(args: argparse.Namespace) -> int:
     else:
         _line("data directory", "none (--in-memory: nothing survives a restart)")
 
+
+def _run_sample(args: argparse.Namespace, runtime: Any) -> int:
+    """Submit the QOVES sample, wait, write its results to ``args.out``: the exit code."""
+    import httpx
+
+    from facesvg.client.payload import sample_payload
+    from facesvg.commands.submit import submit, wait, write_results
+
+    headers = {"x-api-key": args.api_key[0]} if args.api_key else {}
+    with httpx.Client(base_url=runtime.api_url, headers=headers, timeout=60) as client:
+        started = time.monotonic()
+        accepted = submit(client, sample_payload())
+        print(f"submitted the QOVES sample: job {accepted['id']}", flush=True)
+        final = wait(client, accepted, interval=0.1)
+        if final["status"] != "completed":
+            print(f"the sample failed: {final.get('error')}", flush=True)
+            return 1
+        written = write_results(client, final, args.out)
+        print(
+            f"completed in {time.monotonic() - started:.2f} s; "
+            f"wrote {len(written)} files to {args.out.resolve()} "
+            "(face.svg, regions/, contours.json)",
+            flush=True,
+        )
+    return 0
+
+
+def _print_examples(args: argparse.Namespace, runtime: Any) -> None:
+    cli = facesvg_command()
+    submit_url = f"{runtime.api_url}{names.ROUTE_PREFIXES[0]}{names.SUBMIT_PATH}"
+    # With --api-key the examples carry the first key: submit and status with the same one.
+    key_header = f" -H 'x-api-key: {args.api_key[0]}'" if args.api_key else ""
+    key_option = f" --api-key {args.api_key[0]}" if args.api_key else ""
+    print(
+        "\ntry (from this directory):\n"
+        f"  {cli} payload -o out/payload.json\n"
+        f"  ID=$(curl -sS --fail-with-body -X POST {submit_url}{key_header} "
+        "-H 'content-type: application/json' -d @out/payload.json | jq -r .job_id)\n"
+        f"  curl -sS --fail-with-body{key_header} "
+        f"{runtime.api_url}{names.ROUTE_PREFIXES[0]}/status/$ID | jq '{{job_id, status, svg_url}}'\n"
+        f"  {cli} submit --api {runtime.api_url}{key_option} --sample --wait --out out/mine\n"
+        "\nwebhooks (in two more terminals)\n"
+        f"  AWS_ENDPOINT_URL={runtime.endpoint} {cli} webhook-listen --port 8765\n"
+        f"  {cli} submit --api {runtime.api_url}{key_option} --sample "
+        "--callback-url http://127.0.0.1:8765/hook --client-reference demo\n"
+        "\nserving; Ctrl-C to stop",
+        flush=True,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    import httpx
+
+    from facesvg.commands.submit import SubmitError
+    from facesvg.local.runtime import LocalRuntime
+
+    data_dir = None if args.in_memory else args.data_dir
+    ports = chosen_ports(args, data_dir)
+    config = _runtime_config(args, ports, data_dir)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _sigterm)  # `kill` stops the stack as Ctrl-C does
+        # Ctrl-C stops it even when started in the background by a shell (which ignores SIGINT there)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    runtime = LocalRuntime(config)
+    failed = _start(runtime, ports)
+    if failed is not None:
+        return failed
+    endpoints_file = _write_endpoints(runtime, data_dir)
+    _print_addresses(runtime, data_dir)
+
     code = 0
     try:
         if not args.no_sample:
-            headers = {"x-api-key": args.api_key[0]} if args.api_key else {}
-            with httpx.Client(base_url=runtime.api_url, headers=headers, timeout=60) as client:
-                started = time.monotonic()
-                accepted = submit(client, sample_payload())
-                print(f"submitted the QOVES sample: job {accepted['id']}", flush=True)
-                final = wait(client, accepted, interval=0.1)
-                if final["status"] != "completed":
-                    print(f"the sample failed: {final.get('error')}", flush=True)
-                    code = 1
-                else:
-                    written = write_results(client, final, args.out)
-                    print(
-                        f"completed in {time.monotonic() - started:.2f} s; "
-                        f"wrote {len(written)} files to {args.out.resolve()} "
-                        "(face.svg, regions/, contours.json)",
-                        flush=True,
-                    )
+            code = _run_sample(args, runtime)
         if not args.once:
-            cli = facesvg_command()
-            submit_url = f"{runtime.api_url}{names.ROUTE_PREFIXES[0]}{names.SUBMIT_PATH}"
-            # With --api-key the examples carry the first key: submit and status with the same one.
-            key_header = f" -H 'x-api-key: {args.api_key[0]}'" if args.api_key else ""
-            key_option = f" --api-key {args.api_key[0]}" if args.api_key else ""
-            print(
-                "\ntry (from this directory):\n"
-                f"  {cli} payload -o out/payload.json\n"
-                f"  ID=$(curl -sS --fail-with-body -X POST {submit_url}{key_header} "
-                "-H 'content-type: application/json' -d @out/payload.json | jq -r .job_id)\n"
-                f"  curl -sS --fail-with-body{key_header} "
-                f"{runtime.api_url}{names.ROUTE_PREFIXES[0]}/status/$ID | jq '{{job_id, status, svg_url}}'\n"
-                f"  {cli} submit --api {runtime.api_url}{key_option} --sample --wait --out out/mine\n"
-                "\nwebhooks (in two more terminals)\n"
-                f"  AWS_ENDPOINT_URL={runtime.endpoint} {cli} webhook-listen --port 8765\n"
-                f"  {cli} submit --api {runtime.api_url}{key_option} --sample "
-                "--callback-url http://127.0.0.1:8765/hook --client-reference demo\n"
-                "\nserving; Ctrl-C to stop",
-                flush=True,
-            )
+            _print_examples(args, runtime)
             threading.Event().wait()
     except KeyboardInterrupt:
         print("stopping", flush=True)

@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 
 from facesvg import names
+from facesvg.client.endpoints import read_endpoints
+from facesvg.client.payload import SAMPLE_DIR, build_payload
 from facesvg.commands.option_flags import add_option_flags, with_option_flags
-from facesvg.commands.payload import SAMPLE_DIR, add_segmentation_arguments, build_payload, segmentation_path
+from facesvg.commands.payload import add_segmentation_arguments, segmentation_path
 
 FAMILIES = {"v1": names.ROUTE_PREFIXES[0], "frontal-crop": names.ROUTE_PREFIXES[1]}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -203,8 +205,6 @@ def main(args: argparse.Namespace) -> int:
         body = {k: v for k, v in body.items() if v is not None}
     headers = {"x-api-key": args.api_key} if args.api_key else {}
     if args.api is None:
-        from facesvg.commands.run import read_endpoints
-
         running = read_endpoints()
         args.api = running["api"] if running else f"http://127.0.0.1:{names.LOCAL_API_PORT}"
     with httpx.Client(base_url=args.api.rstrip("/"), headers=headers, timeout=60) as client:

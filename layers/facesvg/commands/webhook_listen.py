@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
                 f"[red]no secret[/red]: pass --secret, set ${ENV_SECRET} or ${names.ENV_ENDPOINT_URL}"
             )
             return 2
-        from facesvg.local.aws import local_secret
+        from facesvg.local.resources import local_secret
 
         secret = local_secret(args.endpoint)
 

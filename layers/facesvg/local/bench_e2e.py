@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from facesvg import names
-from facesvg.commands.payload import sample_payload
+from facesvg.client.payload import sample_payload
 from facesvg.local import moto_patches
 from facesvg.local.load import percentile
 from facesvg.local.runtime import LocalRuntime, RuntimeConfig

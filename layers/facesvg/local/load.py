@@ -247,7 +247,7 @@ async def run_load(
     poll_s: float = 0.25,
     callback_base: str | None = None,
 ) -> tuple[list[Submission], float]:
-    from facesvg.commands.payload import sample_payload
+    from facesvg.client.payload import sample_payload
 
     base = sample_payload()
     run_tag = int(time.time())
@@ -357,7 +357,7 @@ def _wait_idle(runtime: Any, metrics_url: str | None, timeout_s: float = 60.0) -
     deadline = time.monotonic() + timeout_s
     last = None
     while time.monotonic() < deadline:
-        from facesvg.local.aws import queue_depth
+        from facesvg.local.resources import queue_depth
 
         depth = queue_depth(sqs, runtime.resources.queue_url)
         counts = _metric_counts(metrics_url)

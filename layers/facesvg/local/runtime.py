@@ -18,19 +18,13 @@ from typing import Any
 
 from facesvg import names
 from facesvg.local.apigw import ApiGateway
-from facesvg.local.aws import (
-    LOCAL_REGION,
-    LocalResources,
-    MotoServer,
-    apply_environment,
-    local_clients,
-    provision,
-)
+from facesvg.local.aws import LOCAL_REGION, MotoServer, apply_environment, local_clients
 from facesvg.local.emf import install_from_environment as install_emf_transport
 from facesvg.local.lambdas import FUNCTION_NAMES, LocalFunction, ProcessFunction
 from facesvg.local.persist import AWS_JOURNAL, S3_JOURNAL, DataDirError, os_reason
 from facesvg.local.pollers import S3NotificationSource, SqsEventSource
 from facesvg.local.prometheus import EmfExporter
+from facesvg.local.resources import LocalResources, provision
 from facesvg.service.observability import set_emf_transport
 from facesvg.stack_config import StackConfig
 
@@ -280,7 +274,8 @@ class LocalRuntime:
 
     def _restore(self, data_dir: Path) -> None:
         """Write the journaled DynamoDB items and SQS messages back (S3 restored itself)."""
-        from facesvg.local.persist import Journal, restore_items, restore_messages, settle_damaged
+        from facesvg.local.persist import Journal
+        from facesvg.local.restore import restore_items, restore_messages, settle_damaged
         from facesvg.service.models import JobMessage
 
         assert self.resources is not None
@@ -385,7 +380,7 @@ class LocalRuntime:
     def webhook_secret(self) -> str:
         """The local stack's webhook signing secret (for ``facesvg webhook-listen``)."""
         assert self.resources is not None
-        from facesvg.local.aws import local_secret
+        from facesvg.local.resources import local_secret
 
         return local_secret(self.endpoint, self.resources.webhook_secret_id)
 

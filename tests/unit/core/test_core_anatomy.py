@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from core_helpers import SAMPLE, raster
 from facesvg.commands import fidelity as fid
+from facesvg.commands import fidelity_cases as fid_cases
 from facesvg.core import landmarks_topology as topo
 from facesvg.core.inputs import FaceInputs
 from facesvg.core.pipeline import RenderResult, render_inputs
 from facesvg.core.version import PIPELINE_VERSION
 
-SHARED = fid.DEFAULT_SHARED
+SHARED = fid_cases.DEFAULT_SHARED
 
 
 def _reflect(points: np.ndarray) -> np.ndarray:
@@ -93,7 +94,7 @@ def test_region_geometry_changes_come_with_a_version_bump(sample_result: RenderR
 @pytest.mark.skipif(not (SHARED / "faces").is_dir(), reason="../shared/faces is absent")
 def test_the_issue_bars_hold_on_the_real_faces() -> None:
     # Given the QOVES sample, the customer's example face and every real face in ../shared
-    _, bars = fid.run(fid.discover(SAMPLE, SHARED))
+    _, bars = fid.run(fid_cases.discover(SAMPLE, SHARED))
     # Then every bar of `make fidelity` passes (customer shapes, ears, labels, skin, partition).
     failed = [f"{b.name}: {b.detail}" for b in bars if b.passed is False]
     assert failed == []

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_helpers import SAMPLE, iou, raster
-from facesvg.commands import fidelity as fid
+from facesvg.commands import fidelity_cases as fid_cases
 from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import RenderResult, render
 
-FACES = fid.DEFAULT_SHARED / "faces"
+FACES = fid_cases.DEFAULT_SHARED / "faces"
 MIN_IOU = 0.97  # in photo pixels; the outlines differ only by the canvas-pixel rounding (< 0.1 px)
 
 

@@ -95,7 +95,7 @@ def test_render_without_a_segmentation_map_derives_the_labels(tmp_path: Path) ->
 
 
 def test_payload_sends_a_map_only_when_there_is_one(tmp_path: Path) -> None:
-    from facesvg.commands.payload import SAMPLE_MAP
+    from facesvg.client.payload import SAMPLE_MAP
 
     body = tmp_path / "body.json"
     photo = tmp_path / "photo.png"

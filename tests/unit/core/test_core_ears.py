@@ -7,7 +7,9 @@ import cv2
 import numpy as np
 import pytest
 from core_helpers import mapped_back
-from facesvg.commands import fidelity as fid
+from facesvg.commands import fidelity_bars as fid_bars
+from facesvg.commands import fidelity_cases as fid_cases
+from facesvg.commands import fidelity_measure as fid_measure
 from facesvg.commands import fidelity_reframe as reframing
 from facesvg.core import align
 from facesvg.core.inputs import FaceInputs, load_inputs
@@ -16,7 +18,7 @@ from facesvg.core.labels import HAIR, SKIN
 from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import RenderResult, render_inputs
 
-FACES = fid.DEFAULT_SHARED / "faces"
+FACES = fid_cases.DEFAULT_SHARED / "faces"
 EARS = ("left_ear", "right_ear")
 
 
@@ -101,22 +103,22 @@ def test_a_label_map_is_warped_from_its_own_pixels() -> None:
     assert np.array_equal(np.flatnonzero(seen[100]), [101])
 
 
-def _faces_reports() -> list[fid.Report]:
-    cases = [c for c in fid.discover(None, fid.DEFAULT_SHARED) if c.kind == fid.FACES]
-    return [fid.measure(c) for c in cases]
+def _faces_reports() -> list[fid_measure.Report]:
+    cases = [c for c in fid_cases.discover(None, fid_cases.DEFAULT_SHARED) if c.kind == fid_cases.FACES]
+    return [fid_measure.measure(c) for c in cases]
 
 
 @pytest.mark.skipif(not FACES.is_dir(), reason="../shared/faces is absent")
 def test_visible_ears_of_the_real_faces_are_found_and_reported_seen() -> None:
     reports = _faces_reports()
-    bars = {b.name: b for b in fid.check_bars(reports)}
+    bars = {b.name: b for b in fid_bars.check_bars(reports)}
     for name, bar in bars.items():
         if "ear" in name and name.startswith("faces:"):
             assert bar.passed, (name, bar.detail)
     # A laughing face whose hair covers both ears: none drawn, both reported hidden by hair.
     laugh = next(r for r in reports if r.case == "cmhq-pred-laugh")
     assert {"left_ear", "right_ear"} <= set(laugh.missing)
-    case = next(c for c in fid.discover(None, fid.DEFAULT_SHARED) if c.name == "cmhq-pred-laugh")
+    case = next(c for c in fid_cases.discover(None, fid_cases.DEFAULT_SHARED) if c.name == "cmhq-pred-laugh")
     paths = (case.image, case.segmentation, case.landmarks)
     res = render_inputs(load_inputs(*(p.read_bytes() for p in paths)))
     for name in EARS:

@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 import pytest
 from core_helpers import landmarks_json, png, png_chunk, raster
-from facesvg.commands import fidelity as fid
+from facesvg.commands import fidelity_cases as fid_cases
+from facesvg.commands import fidelity_measure as fid_measure
+from facesvg.commands import fidelity_metrics as fid_metrics
 from facesvg.core import align
 from facesvg.core import landmarks_topology as topo
 from facesvg.core.errors import InputError
@@ -26,7 +28,7 @@ from facesvg.core.labels import EAR, GLASSES
 from facesvg.core.options import RenderOptions
 from facesvg.core.pipeline import render
 
-FACES = fid.DEFAULT_SHARED / "faces"
+FACES = fid_cases.DEFAULT_SHARED / "faces"
 FP19_CASES = sorted(FACES.glob("*/segmentation_map_faceparsing19.png")) if FACES.is_dir() else []
 needs_shared = pytest.mark.skipif(not FP19_CASES, reason="../shared/faces is absent")
 
@@ -174,7 +176,9 @@ def test_a_19_class_render_labels_no_ears_where_the_map_has_none(sample_bytes: d
     )
     assert {"left_ear", "right_ear"} <= set(result.missing)
     for name in LABEL_REGIONS:
-        got = fid.iou(raster(result.regions[name], result.size), raster(lapa.regions[name], lapa.size))
+        got = fid_metrics.iou(
+            raster(result.regions[name], result.size), raster(lapa.regions[name], lapa.size)
+        )
         assert got is not None and got > 0.99, (name, got)
 
 
@@ -300,7 +304,9 @@ def test_a_real_faceparsing19_map_renders_like_its_lapa_map_with_true_ears(fp19:
     # the label regions agree with the LaPa render of the same case
     for name in LABEL_REGIONS:
         if name in lapa.regions:
-            got = fid.iou(raster(result.regions[name], result.size), raster(lapa.regions[name], lapa.size))
+            got = fid_metrics.iou(
+                raster(result.regions[name], result.size), raster(lapa.regions[name], lapa.size)
+            )
             assert got is not None and got >= 0.95, (name, got)
     # the ears follow the ear labels: they agree with truth_ears.png where an ear is visible
     truth_file = fp19.parent / "truth_ears.png"
@@ -308,13 +314,15 @@ def test_a_real_faceparsing19_map_renders_like_its_lapa_map_with_true_ears(fp19:
         return
     matrix = np.array(result.transform, np.float64)
     w, h = result.source_size
-    truth = fid._warp(fit_labels(decode_labels(truth_file.read_bytes()), w, h), matrix, result.size) > 0
+    truth = (
+        fid_measure._warp(fit_labels(decode_labels(truth_file.read_bytes()), w, h), matrix, result.size) > 0
+    )
     points = align.apply(
         matrix, load_inputs(image, fp19_map, landmarks, label_scheme="faceparsing19").landmarks
     )
     oval = float(cv2.contourArea(points[list(topo.FACE_OVAL)].astype(np.float32)))
     masks = {n: raster(p, result.size) for n, p in result.regions.items()}
-    for name, score in fid.ear_scores(masks, truth, fid.midline(points), oval).items():
+    for name, score in fid_measure.ear_scores(masks, truth, fid_metrics.midline(points), oval).items():
         if score.visible:
             assert score.iou is not None and score.iou >= 0.85, (name, score)
 

@@ -9,7 +9,7 @@ import geojson
 import numpy as np
 import pytest
 from core_helpers import raster
-from facesvg.commands.fidelity import rasterize
+from facesvg.commands.fidelity_metrics import rasterize
 from facesvg.core import exports
 from facesvg.core.inputs import FaceInputs
 from facesvg.core.options import RenderOptions

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 from core_helpers import SAMPLE
 from facesvg.cli import main
-from facesvg.commands import fidelity as fid
+from facesvg.commands import fidelity_bars as fid_bars
+from facesvg.commands import fidelity_cases as fid_cases
+from facesvg.commands import fidelity_mapless as fid_mapless
+from facesvg.commands import fidelity_measure as fid_measure
+from facesvg.commands import fidelity_metrics as fid_metrics
 from facesvg.commands import fidelity_reframe as reframing
+from facesvg.core import landmarks_topology as topo
+from facesvg.core.region_names import REGION_NAMES
 
-SHARED = fid.DEFAULT_SHARED
+SHARED = fid_cases.DEFAULT_SHARED
 
 
 def _square(x0: float, y0: float, x1: float, y1: float) -> list[list[float]]:
@@ -30,44 +37,44 @@ def _box_mask(x0: int, y0: int, x1: int, y1: int, size: int = 100) -> np.ndarray
 
 
 def test_rasterize_counts_the_polygon_area_and_neighbours_share_no_pixel() -> None:
-    a = fid.rasterize(_square(10.3, 10.3, 50.3, 50.3), (100, 100))
-    b = fid.rasterize(_square(50.3, 10.3, 90.3, 50.3), (100, 100))
+    a = fid_metrics.rasterize(_square(10.3, 10.3, 50.3, 50.3), (100, 100))
+    b = fid_metrics.rasterize(_square(50.3, 10.3, 90.3, 50.3), (100, 100))
     assert a.sum() == b.sum() == 40 * 40
     assert not (a & b).any()
     # A diagonal shared edge too; a triangle's pixel count is its area (to the boundary's rounding).
-    t1 = fid.rasterize([[10, 10], [80, 30], [10, 80]], (100, 100))
-    t2 = fid.rasterize([[80, 30], [90, 90], [10, 80]], (100, 100))
+    t1 = fid_metrics.rasterize([[10, 10], [80, 30], [10, 80]], (100, 100))
+    t2 = fid_metrics.rasterize([[80, 30], [90, 90], [10, 80]], (100, 100))
     assert not (t1 & t2).any()
     assert abs(int(t1.sum()) - 2450) < 0.02 * 2450
     # fillPoly adds the outline: the same neighbours then share a seam.
-    f1 = fid.rasterize(_square(10.3, 10.3, 50.3, 50.3), (100, 100), fid.FILLPOLY)
-    f2 = fid.rasterize(_square(50.3, 10.3, 90.3, 50.3), (100, 100), fid.FILLPOLY)
+    f1 = fid_metrics.rasterize(_square(10.3, 10.3, 50.3, 50.3), (100, 100), fid_metrics.FILLPOLY)
+    f2 = fid_metrics.rasterize(_square(50.3, 10.3, 90.3, 50.3), (100, 100), fid_metrics.FILLPOLY)
     assert (f1 & f2).any() and f1.sum() > a.sum()
 
 
 def test_rasterize_clips_to_the_canvas_and_ignores_degenerate_polygons() -> None:
-    m = fid.rasterize(_square(-20.5, -20.5, 30.2, 130.0), (100, 80))
+    m = fid_metrics.rasterize(_square(-20.5, -20.5, 30.2, 130.0), (100, 80))
     assert m.shape == (80, 100) and m.sum() == 31 * 80
-    assert not fid.rasterize([[1, 1], [5, 5]], (10, 10)).any()
-    assert not fid.rasterize(_square(200, 200, 300, 300), (10, 10)).any()
+    assert not fid_metrics.rasterize([[1, 1], [5, 5]], (10, 10)).any()
+    assert not fid_metrics.rasterize(_square(200, 200, 300, 300), (10, 10)).any()
 
 
 def test_iou() -> None:
     a = _box_mask(0, 0, 10, 10)
-    assert fid.iou(a, a) == 1.0
-    assert fid.iou(a, _box_mask(20, 20, 30, 30)) == 0.0
-    assert fid.iou(a, _box_mask(0, 0, 10, 5)) == 0.5
-    assert fid.iou(a, _box_mask(5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert fid_metrics.iou(a, a) == 1.0
+    assert fid_metrics.iou(a, _box_mask(20, 20, 30, 30)) == 0.0
+    assert fid_metrics.iou(a, _box_mask(0, 0, 10, 5)) == 0.5
+    assert fid_metrics.iou(a, _box_mask(5, 0, 15, 10)) == pytest.approx(50 / 150)
     empty = np.zeros((100, 100), bool)
-    assert fid.iou(empty, empty) is None
-    assert fid.iou(a, empty) == 0.0
+    assert fid_metrics.iou(empty, empty) is None
+    assert fid_metrics.iou(a, empty) == 0.0
 
 
 def test_inside_share() -> None:
     region = _box_mask(0, 0, 10, 10)
-    assert fid.inside_share(region, _box_mask(0, 0, 10, 5)) == 0.5
-    assert fid.inside_share(region, _box_mask(0, 0, 100, 100)) == 1.0
-    assert fid.inside_share(np.zeros((100, 100), bool), region) is None
+    assert fid_metrics.inside_share(region, _box_mask(0, 0, 10, 5)) == 0.5
+    assert fid_metrics.inside_share(region, _box_mask(0, 0, 100, 100)) == 1.0
+    assert fid_metrics.inside_share(np.zeros((100, 100), bool), region) is None
 
 
 def test_max_overlap_is_the_worst_pair_over_the_smaller_area() -> None:
@@ -77,49 +84,49 @@ def test_max_overlap_is_the_worst_pair_over_the_smaller_area() -> None:
         "apart": _box_mask(80, 80, 90, 90),
         "empty": np.zeros((100, 100), bool),
     }
-    worst = fid.max_overlap(masks)
+    worst = fid_metrics.max_overlap(masks)
     assert (worst.a, worst.b) == ("big", "small")
     assert worst.share == pytest.approx(0.25)
-    assert fid.max_overlap({"a": masks["big"], "b": masks["apart"]}).share == 0.0
+    assert fid_metrics.max_overlap({"a": masks["big"], "b": masks["apart"]}).share == 0.0
 
 
 def test_midline_and_viewer_side() -> None:
     pts = np.zeros((478, 2))
-    ys = np.linspace(10, 90, len(fid.topo.MIDLINE))
-    pts[list(fid.topo.MIDLINE)] = np.c_[0.5 * ys + 20, ys]  # a slanted midline x = 0.5 y + 20
-    a, b = fid.midline(pts)
+    ys = np.linspace(10, 90, len(topo.MIDLINE))
+    pts[list(topo.MIDLINE)] = np.c_[0.5 * ys + 20, ys]  # a slanted midline x = 0.5 y + 20
+    a, b = fid_metrics.midline(pts)
     assert (a, b) == pytest.approx((0.5, 20.0))
-    left = fid.viewer_side((100, 100), (a, b), "left")
+    left = fid_metrics.viewer_side((100, 100), (a, b), "left")
     assert left[0, 19] and not left[0, 20] and left[60, 49] and not left[60, 50]
-    assert (fid.viewer_side((100, 100), (a, b), "right") == ~left).all()
+    assert (fid_metrics.viewer_side((100, 100), (a, b), "right") == ~left).all()
 
 
 def test_ear_scores() -> None:
     truth = _box_mask(5, 40, 15, 60)  # an ear on the viewer's left only (200 px)
     line = (0.0, 50.0)
     drawn = {"left_ear": _box_mask(5, 40, 15, 50), "right_ear": _box_mask(85, 40, 95, 60)}
-    scores = fid.ear_scores(drawn, truth, line, oval_area=2000.0)
+    scores = fid_measure.ear_scores(drawn, truth, line, oval_area=2000.0)
     left, right = scores["left_ear"], scores["right_ear"]
     assert left.visible and left.found and left.iou == 0.5 and not left.false_ear
     assert not right.visible and right.found and right.false_ear  # drawn where there is none
     # Visible but tiny against the face: not counted as an ear; a miss is not a false ear.
-    scores = fid.ear_scores({}, truth, line, oval_area=1e6)
+    scores = fid_measure.ear_scores({}, truth, line, oval_area=1e6)
     assert not scores["left_ear"].visible and not scores["left_ear"].false_ear
     # Drawn on the ear's side but beside the ear: IoU < 0.1 counts as drawn where there is none.
-    scores = fid.ear_scores({"left_ear": _box_mask(20, 40, 30, 60)}, truth, line, oval_area=2000.0)
+    scores = fid_measure.ear_scores({"left_ear": _box_mask(20, 40, 30, 60)}, truth, line, oval_area=2000.0)
     assert scores["left_ear"].iou == 0.0 and scores["left_ear"].false_ear
 
 
 # ---------------------------------------------------------------------------------------- bars
 
 
-def _report(kind: str = fid.FACES, **kw: object) -> fid.Report:
-    r = fid.Report(case=f"{kind}-case", kind=kind)
-    r.label_iou = dict.fromkeys(fid.LABEL_REGIONS, 0.95)
-    r.inside_skin = dict.fromkeys(fid.CARVED_REGIONS, 0.99)
+def _report(kind: str = fid_cases.FACES, **kw: object) -> fid_measure.Report:
+    r = fid_measure.Report(case=f"{kind}-case", kind=kind)
+    r.label_iou = dict.fromkeys(fid_measure.LABEL_REGIONS, 0.95)
+    r.inside_skin = dict.fromkeys(fid_measure.CARVED_REGIONS, 0.99)
     r.ears = {
-        "left_ear": fid.EarScore(500, 0.01, True, True, 0.8, False),
-        "right_ear": fid.EarScore(0, 0.0, False, False, None, False),
+        "left_ear": fid_measure.EarScore(500, 0.01, True, True, 0.8, False),
+        "right_ear": fid_measure.EarScore(0, 0.0, False, False, None, False),
     }
     for k, v in kw.items():
         setattr(r, k, v)
@@ -127,17 +134,17 @@ def _report(kind: str = fid.FACES, **kw: object) -> fid.Report:
 
 
 def test_passing_reports_pass_every_bar_and_absent_material_is_skipped() -> None:
-    bars = fid.check_bars([_report()])
-    assert fid.exit_code(bars) == 0
+    bars = fid_bars.check_bars([_report()])
+    assert fid_bars.exit_code(bars) == 0
     by_name = {b.name: b.passed for b in bars}
     assert [n for n, p in by_name.items() if p is None] == [
-        f"example: right_cheek, right_undereye IoU with the customer's >= {fid.BAR_CUSTOMER_IOU}",
-        f"{fid.SCHEME}: label regions IoU >= {fid.BAR_SCHEME_LABEL_IOU} with the LaPa render",
-        f"{fid.SCHEME}: visible ears IoU >= {fid.BAR_SCHEME_EAR_IOU} with truth_ears",
+        f"example: right_cheek, right_undereye IoU with the customer's >= {fid_bars.BAR_CUSTOMER_IOU}",
+        f"{fid_cases.SCHEME}: label regions IoU >= {fid_bars.BAR_SCHEME_LABEL_IOU} with the LaPa render",
+        f"{fid_cases.SCHEME}: visible ears IoU >= {fid_bars.BAR_SCHEME_EAR_IOU} with truth_ears",
     ]
     # The sample alone: only the bars that concern every case (renders, overlaps, zones) are measured.
-    sample_only = fid.check_bars([_report(fid.SAMPLE, ears=None)])
-    assert fid.exit_code(sample_only) == 0
+    sample_only = fid_bars.check_bars([_report(fid_cases.SAMPLE, ears=None)])
+    assert fid_bars.exit_code(sample_only) == 0
     assert sum(b.passed is None for b in sample_only) == len(sample_only) - 4
 
 
@@ -147,54 +154,59 @@ def test_passing_reports_pass_every_bar_and_absent_material_is_skipped() -> None
         ({"label_iou": {"nose": 0.84}}, "label regions"),
         ({"inside_skin": {"chin": 0.94}}, "inside skin"),
         ({"missing": ["left_cheek"]}, "non-ear region present"),
-        ({"overlap": fid.Overlap(0.002, "chin", "left_cheek")}, "overlap"),
+        ({"overlap": fid_metrics.Overlap(0.002, "chin", "left_cheek")}, "overlap"),
         ({"error": "NoFace: no skin"}, "every case renders"),
-        ({"ears": {"left_ear": fid.EarScore(500, 0.01, True, False, None, False)}}, "visible ears found"),
-        ({"ears": {"right_ear": fid.EarScore(0, 0.0, False, True, None, True)}}, "no ear drawn"),
+        (
+            {"ears": {"left_ear": fid_measure.EarScore(500, 0.01, True, False, None, False)}},
+            "visible ears found",
+        ),
+        ({"ears": {"right_ear": fid_measure.EarScore(0, 0.0, False, True, None, True)}}, "no ear drawn"),
         ({"zone_inside_skin": {"perioral": 0.9}}, "zones: >= 95% inside skin"),
-        ({"zone_overlap": fid.Overlap(0.01, "perioral", "left_nasolabial")}, "zones: no two overlap"),
+        ({"zone_overlap": fid_metrics.Overlap(0.01, "perioral", "left_nasolabial")}, "zones: no two overlap"),
         ({"zones_off_side": ["left_temple"]}, "zones: no two overlap"),
     ],
 )
 def test_a_failing_bar_fails_the_run(change: dict[str, object], bar: str) -> None:
-    bars = fid.check_bars([_report(), _report(**change)])
+    bars = fid_bars.check_bars([_report(), _report(**change)])
     failed = [b for b in bars if b.passed is False]
-    assert fid.exit_code(bars) == 1
+    assert fid_bars.exit_code(bars) == 1
     assert len(failed) == 1 and bar in failed[0].name
     assert "faces-case" in failed[0].detail
 
 
 def test_scheme_rows_are_held_to_their_bars() -> None:
-    ear = fid.EarScore(500, 0.01, True, True, 0.9, False)
-    good = _report(fid.SCHEMES, lapa_iou={"nose": 0.97}, ears={"left_ear": ear})
-    by_name = {b.name: b.passed for b in fid.check_bars([good])}
-    assert by_name[f"{fid.SCHEME}: label regions IoU >= {fid.BAR_SCHEME_LABEL_IOU} with the LaPa render"]
-    assert by_name[f"{fid.SCHEME}: visible ears IoU >= {fid.BAR_SCHEME_EAR_IOU} with truth_ears"]
-    low = fid.EarScore(500, 0.01, True, True, 0.8, False)
+    ear = fid_measure.EarScore(500, 0.01, True, True, 0.9, False)
+    good = _report(fid_cases.SCHEMES, lapa_iou={"nose": 0.97}, ears={"left_ear": ear})
+    by_name = {b.name: b.passed for b in fid_bars.check_bars([good])}
+    assert by_name[
+        f"{fid_cases.SCHEME}: label regions IoU >= {fid_bars.BAR_SCHEME_LABEL_IOU} with the LaPa render"
+    ]
+    assert by_name[f"{fid_cases.SCHEME}: visible ears IoU >= {fid_bars.BAR_SCHEME_EAR_IOU} with truth_ears"]
+    low = fid_measure.EarScore(500, 0.01, True, True, 0.8, False)
     for bad in (
-        _report(fid.SCHEMES, lapa_iou={"nose": 0.94}, ears={"left_ear": ear}),
-        _report(fid.SCHEMES, lapa_iou={"nose": 0.97}, ears={"left_ear": low}),
+        _report(fid_cases.SCHEMES, lapa_iou={"nose": 0.94}, ears={"left_ear": ear}),
+        _report(fid_cases.SCHEMES, lapa_iou={"nose": 0.97}, ears={"left_ear": low}),
     ):
-        assert fid.exit_code(fid.check_bars([bad])) == 1
+        assert fid_bars.exit_code(fid_bars.check_bars([bad])) == 1
 
 
 def test_ear_bar_counts_instances() -> None:
-    found = fid.EarScore(500, 0.01, True, True, 0.8, False)
-    lost = fid.EarScore(500, 0.01, True, True, 0.4, False)
+    found = fid_measure.EarScore(500, 0.01, True, True, 0.8, False)
+    lost = fid_measure.EarScore(500, 0.01, True, True, 0.4, False)
     both = [_report(ears={"left_ear": found, "right_ear": found}) for _ in range(4)]
-    ok = fid.check_bars([*both, _report(ears={"left_ear": found, "right_ear": lost})])  # 9/10
-    assert fid.exit_code(ok) == 0
-    bad = fid.check_bars([*both[:3], _report(ears={"left_ear": lost, "right_ear": lost})])  # 6/8
-    assert fid.exit_code(bad) == 1
+    ok = fid_bars.check_bars([*both, _report(ears={"left_ear": found, "right_ear": lost})])  # 9/10
+    assert fid_bars.exit_code(ok) == 0
+    bad = fid_bars.check_bars([*both[:3], _report(ears={"left_ear": lost, "right_ear": lost})])  # 6/8
+    assert fid_bars.exit_code(bad) == 1
 
 
 def test_ear_iou_and_visibility_bars() -> None:
-    good = fid.EarScore(500, 0.01, True, True, 0.8, False, visible_fraction=0.6)
-    assert fid.exit_code(fid.check_bars([_report(ears={"left_ear": good})])) == 0
-    thin = fid.EarScore(500, 0.01, True, True, 0.6, False, visible_fraction=0.6)
-    hidden = fid.EarScore(500, 0.01, True, True, 0.8, False, visible_fraction=0.05)
+    good = fid_measure.EarScore(500, 0.01, True, True, 0.8, False, visible_fraction=0.6)
+    assert fid_bars.exit_code(fid_bars.check_bars([_report(ears={"left_ear": good})])) == 0
+    thin = fid_measure.EarScore(500, 0.01, True, True, 0.6, False, visible_fraction=0.6)
+    hidden = fid_measure.EarScore(500, 0.01, True, True, 0.8, False, visible_fraction=0.05)
     for ear, bar in ((thin, "mean IoU"), (hidden, "reported as hidden")):
-        bars = fid.check_bars([_report(ears={"left_ear": good}), _report(ears={"left_ear": ear})])
+        bars = fid_bars.check_bars([_report(ears={"left_ear": good}), _report(ears={"left_ear": ear})])
         failed = [b for b in bars if b.passed is False]
         assert len(failed) == 1 and bar in failed[0].name, failed
 
@@ -217,11 +229,11 @@ def test_reframing_rows_pass_or_fail_per_target() -> None:
 
 
 def test_example_bar() -> None:
-    good = _report(fid.EXAMPLE, ears=None, customer_iou={"right_cheek": 0.93, "right_undereye": 0.91})
-    assert fid.exit_code(fid.check_bars([good])) == 0
-    bad = _report(fid.EXAMPLE, ears=None, customer_iou={"right_cheek": 0.75, "right_undereye": 0.91})
-    bars = fid.check_bars([bad])
-    assert fid.exit_code(bars) == 1
+    good = _report(fid_cases.EXAMPLE, ears=None, customer_iou={"right_cheek": 0.93, "right_undereye": 0.91})
+    assert fid_bars.exit_code(fid_bars.check_bars([good])) == 0
+    bad = _report(fid_cases.EXAMPLE, ears=None, customer_iou={"right_cheek": 0.75, "right_undereye": 0.91})
+    bars = fid_bars.check_bars([bad])
+    assert fid_bars.exit_code(bars) == 1
     assert "right_cheek 0.750" in next(b.detail for b in bars if b.passed is False)
 
 
@@ -229,8 +241,8 @@ def test_example_bar() -> None:
 
 
 def test_the_sample_row() -> None:
-    (case,) = fid.discover(SAMPLE, None)
-    report = fid.measure(case)
+    (case,) = fid_cases.discover(SAMPLE, None)
+    report = fid_measure.measure(case)
     assert report.error is None and report.missing == []
     assert report.render_ms > 0
     nose = report.label_iou["nose"]
@@ -269,10 +281,10 @@ def test_cli_with_no_case_exits_2(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not (SHARED / "faces").is_dir(), reason="../shared/faces is absent")
 def test_every_shared_face_is_measured() -> None:
-    cases = fid.discover(None, SHARED)
-    faces = [c for c in cases if c.kind == fid.FACES]
+    cases = fid_cases.discover(None, SHARED)
+    faces = [c for c in cases if c.kind == fid_cases.FACES]
     assert faces
-    reports = [fid.measure(c) for c in faces]
+    reports = [fid_measure.measure(c) for c in faces]
     assert [r.case for r in reports if r.error] == []
     # The true ears land beside the face: whichever side has one, it is away from the midline.
     truth = [e for r in reports if r.ears for e in r.ears.values() if e.visible]
@@ -285,8 +297,8 @@ def test_every_shared_face_is_measured() -> None:
     not (SHARED / "samples" / "qoves-example" / "regions.json").is_file(), reason="../shared is absent"
 )
 def test_the_example_face_is_compared_with_the_customer() -> None:
-    (case,) = [c for c in fid.discover(None, SHARED) if c.kind == fid.EXAMPLE]
-    report = fid.measure(case)
+    (case,) = [c for c in fid_cases.discover(None, SHARED) if c.kind == fid_cases.EXAMPLE]
+    report = fid_measure.measure(case)
     assert report.customer_iou is not None
     assert set(report.customer_iou) == {"right_cheek", "right_undereye"}
     # Whatever today's shapes, ours and the customer's lie on the same part of the face.
@@ -297,31 +309,31 @@ def test_the_example_face_is_compared_with_the_customer() -> None:
 
 
 def test_the_sample_s_landmarks_only_row() -> None:
-    (case,) = fid.mapless_cases(fid.discover(SAMPLE, None))
-    report = fid.measure_mapless(case)
+    (case,) = fid_mapless.mapless_cases(fid_cases.discover(SAMPLE, None))
+    report = fid_mapless.measure_mapless(case)
     assert report.error is None
-    assert set(report.iou) == set(fid.REGION_NAMES)
+    assert set(report.iou) == set(REGION_NAMES)
     # the sample's hairline, skin and features from the landmarks and the photo alone
     assert (report.iou["forehead"] or 0) > 0.9 and (report.iou["face"] or 0) > 0.9
     assert all((report.iou[n] or 0) > 0.85 for n in ("left_eye", "right_eye", "nose", "lower_lip"))
     assert (report.mean_non_ear or 0) > 0.85
-    table = fid.format_mapless_table([report])
+    table = fid_mapless.format_mapless_table([report])
     assert "landmarks only" in table and "qoves-sample" in table
-    json.dumps(fid.asdict(report))
+    json.dumps(asdict(report))
 
 
 def test_the_landmarks_only_bars() -> None:
-    good = {n: 0.9 for n in fid.REGION_NAMES}
-    passing = fid.MaplessReport("a", iou=dict(good))
-    bars = fid.check_mapless_bars([passing])
+    good = {n: 0.9 for n in REGION_NAMES}
+    passing = fid_mapless.MaplessReport("a", iou=dict(good))
+    bars = fid_mapless.check_mapless_bars([passing])
     assert [b.passed for b in bars] == [True] * 5
-    weak_lip = fid.MaplessReport("b", iou={**good, "lower_lip": 0.5}, absent=["left_ear"])
-    bars = fid.check_mapless_bars([passing, weak_lip])
+    weak_lip = fid_mapless.MaplessReport("b", iou={**good, "lower_lip": 0.5}, absent=["left_ear"])
+    bars = fid_mapless.check_mapless_bars([passing, weak_lip])
     failed = {b.name: b.detail for b in bars if b.passed is False}
     assert any("b/lower_lip 0.500" in d for d in failed.values())
     assert any("b: left_ear" in d for d in failed.values())
     # a region drawn in one render only scores 0; one drawn in neither is left out of the mean
-    gone = fid.MaplessReport("c", iou={**good, "nose": 0.0}, absent=["nose"])
+    gone = fid_mapless.MaplessReport("c", iou={**good, "nose": 0.0}, absent=["nose"])
     assert gone.mean_non_ear is not None and gone.mean_non_ear < 0.85
-    assert fid.exit_code(fid.check_mapless_bars([gone])) == 1
-    assert fid.MaplessReport("d", iou={**good, "chin": None}).mean_non_ear == pytest.approx(0.9)
+    assert fid_bars.exit_code(fid_mapless.check_mapless_bars([gone])) == 1
+    assert fid_mapless.MaplessReport("d", iou={**good, "chin": None}).mean_non_ear == pytest.approx(0.9)

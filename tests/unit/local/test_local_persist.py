@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from facesvg.local.persist import Journal, JournalMiddleware, restore_items, restore_messages
+from facesvg.local.journal_middleware import JournalMiddleware
+from facesvg.local.persist import Journal
+from facesvg.local.restore import restore_items, restore_messages
 
 
 def test_objects_items_and_messages_survive_reopening(tmp_path: Path) -> None:
@@ -183,7 +185,7 @@ def test_a_blob_that_does_not_match_its_recorded_size_or_checksum_is_not_restore
 
 
 def test_damaged_results_render_the_job_again_and_damaged_inputs_fail_it(tmp_path: Path) -> None:
-    from facesvg.local.persist import settle_damaged
+    from facesvg.local.restore import settle_damaged
 
     journal = Journal(tmp_path, "j.sqlite")
     a, b = "a" * 64, "b" * 64
