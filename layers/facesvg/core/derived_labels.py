@@ -20,12 +20,15 @@ distance, whatever the photo's size: a few milliseconds. Lengths are in inter-ey
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
 from facesvg.core import ears, skin_model
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
+from facesvg.core.colour_refine import connected, refine_by_colour
 from facesvg.core.face_geometry import Geometry, geometry
 from facesvg.core.face_template import TEMPLATE
 from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, MOUTH, NOSE, SKIN, UPPER_LIP
@@ -78,7 +81,6 @@ _UPPER_INNER, _LOWER_INNER = _halves(_INNER_LIP)
 _NOSE_SEED = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL)))
 _NOSE = (*_NOSE_SEED, 193, 417)
 _OVAL = mc.chains(mc.FACEMESH_FACE_OVAL)[0]
-_IRISES = mc.points(mc.FACEMESH_IRISES)
 
 
 def _fill(mask: np.ndarray, poly: np.ndarray, value: int = 1) -> None:
@@ -161,7 +163,44 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     if k > 1:
         crop = cv2.resize(crop, ((x1 - x0) // k, (y1 - y0) // k), interpolation=cv2.INTER_AREA)
     crop = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_AREA)
-    masks = {name: np.zeros((wh, ww), np.uint8) for name in ("oval", "reach", "ears", "seed", "feat")}
+    m = _zone_masks(g, small, (wh, ww), oval, reach, ear_zone)
+    score, hair_vs_bg = _skin_score(crop, m, g, f, small)
+
+    # Back to the photo's pixels: the margins are interpolated so the edges are smooth there.
+    size = (x1 - x0, y1 - y0)
+    roi = out[y0:y1, x0:x1]
+    roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
+    roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
+    for value, poly in _labelled_features(g):
+        _paint(out, poly, value, g.scale)
+    # Each brow on its own (lit from its side); the eyes together (a small eye has few pixels to
+    # model). Brows are decided at 80 px per inter-eye distance (a few px of band), eyes, a tenth
+    # of that tall, at 320.
+    for chain in _BROWS:
+        brow = (_side_value(g, BROWS, chain),)
+        refine_by_colour(out, image, g, brow, (chain,), 1, hair=True, work_scale=80.0)
+    refine_by_colour(out, image, g, EYES, _EYES, 2, hair=False, grow=False, work_scale=320.0)
+    _lip_coloured_mouth_is_lip(out, image, g)
+    return out
+
+
+Small = Callable[[np.ndarray], np.ndarray]  # photo px -> the reduced crop's px
+
+
+def _zone_masks(
+    g: Geometry,
+    small: Small,
+    shape: tuple[int, int],
+    oval: np.ndarray,
+    reach: np.ndarray,
+    ear_zone: list[np.ndarray],
+) -> dict[str, np.ndarray]:
+    """The reduced crop's masks: the oval, the forehead's reach, the ear zones, the skin seeds (off
+    the features), where skin may be, below the brows, and where hair is sought."""
+    wh, ww = shape
+    masks: dict[str, np.ndarray] = {
+        name: np.zeros((wh, ww), np.uint8) for name in ("oval", "reach", "ears", "seed", "feat")
+    }
     _fill(masks["oval"], small(oval))
     _fill(masks["reach"], small(reach))
     for poly in ear_zone:
@@ -181,6 +220,20 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     below_brows = np.zeros_like(masks["oval"])
     _fill(below_brows, small(_below(g, brows[int(np.argmax(brows @ _up(g)))])))
     hair_zone = (1 - below_brows) & (1 - masks["oval"]) & (1 - masks["ears"])
+    masks.update(seed=seed, allowed=allowed, brow_line=brow_line, hair_zone=hair_zone)
+    return masks
+
+
+def _skin_score(
+    crop: np.ndarray, masks: dict[str, np.ndarray], g: Geometry, f: float, small: Small
+) -> tuple[np.ndarray, np.ndarray]:
+    """The face's skin margin (> 0: skin) and the hair-vs-background margin on the reduced crop."""
+    seed, allowed, hair_zone, brow_line = (
+        masks["seed"],
+        masks["allowed"],
+        masks["hair_zone"],
+        masks["brow_line"],
+    )
     margins = skin_model.classify(crop, seed, allowed, hair_zone, g.scale * f)
     score, hair_vs_bg = margins.skin, margins.hair
     # Ears: their own colour (redder, in shade), within the ear zones.
@@ -206,7 +259,7 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     score = np.where((masks["oval"] & below_nose) > 0, np.maximum(score, 1.0), score).astype(np.float32)
     score = np.where(allowed > 0, score, -1.0).astype(np.float32)
     # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).
-    apart = _connected(np.asarray(score > 0, np.uint8), seed) == 0
+    apart = connected(np.asarray(score > 0, np.uint8), seed) == 0
     # ... or an ear: it joins the head beside the oval, but a sideburn or the shade behind the jaw
     # can part it from the face's skin in the photo; what of the ear zone comes within
     # ``EAR_GAP`` of the oval is the ear.
@@ -214,125 +267,10 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     reach_out = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1,) * 2)
     near_oval = np.asarray(cv2.dilate(masks["oval"], reach_out), np.uint8)
     ear_like = np.asarray((score > 0) & (masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
-    apart &= _connected(ear_like, near_oval & ear_like) == 0
+    apart &= connected(ear_like, near_oval & ear_like) == 0
     score[apart] = np.minimum(score[apart], -1.0)
 
-    # Back to the photo's pixels: the margins are interpolated so the edges are smooth there.
-    size = (x1 - x0, y1 - y0)
-    roi = out[y0:y1, x0:x1]
-    roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
-    roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
-    for value, poly in _labelled_features(g):
-        _paint(out, poly, value, g.scale)
-    # Each brow on its own (lit from its side); the eyes together (a small eye has few pixels to
-    # model). Brows are decided at 80 px per inter-eye distance (a few px of band), eyes, a tenth
-    # of that tall, at 320.
-    for chain in _BROWS:
-        brow = (_side_value(g, BROWS, chain),)
-        _refine_by_colour(out, image, g, brow, (chain,), 1, hair=True, work_scale=80.0)
-    _refine_by_colour(out, image, g, EYES, _EYES, 2, hair=False, grow=False, work_scale=320.0)
-    _lip_coloured_mouth_is_lip(out, image, g)
-    return out
-
-
-REFINE_BAND = 0.08  # inter-eye distances: how far a feature's edge may move to the photo's edge
-SMOOTH = 0.015  # ... decided over about this much (inter-eye distances): a brow's hair is finer
-
-
-def _refine_by_colour(
-    out: np.ndarray,
-    image: np.ndarray,
-    g: Geometry,
-    values: tuple[int, ...],
-    chains: tuple[tuple[int, ...], ...],
-    parts: int,
-    hair: bool,
-    grow: bool = True,
-    work_scale: float = 80.0,
-) -> None:
-    """Move the edge between a feature (labelled ``values``: one, or an image-left and an
-    image-right one; the mesh's ``chains`` round it) and the skin round it to where the photo's
-    colours change, within ``REFINE_BAND`` of the mesh's edge.
-
-    The feature's colours are modelled on its core (the mesh's feature, eroded: ``parts`` colours,
-    an eye's white and iris), the skin's on a ring just outside the band; a pixel of the band,
-    skin or feature, goes to the likelier (``grow`` False: the feature only loses pixels).
-    ``hair``: the feature is hair (a brow), darker than the skin it grows from. Only what stays
-    joined to the core is kept (a mole beside a brow is not brow). Decided on a crop reduced to
-    ``work_scale`` px per inter-eye distance, the answer interpolated back to the photo."""
-    h, w = out.shape
-    pts = np.vstack([g.at(c) for c in chains])
-    pad = 3 * REFINE_BAND * g.scale + 2
-    x0, y0 = np.maximum(np.floor(pts.min(0) - pad).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(pts.max(0) + pad).astype(int) + 1, (w, h))
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        return
-    roi = out[y0:y1, x0:x1]
-    f = min(1.0, work_scale / max(g.scale, 1e-6))
-    size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
-    bgr = image[y0:y1, x0:x1]
-    labels = roi
-    if f < 1.0:
-        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
-        labels = cv2.resize(roi, size, interpolation=cv2.INTER_NEAREST)
-    band = max(1, round(REFINE_BAND * g.scale * f))
-    mine = np.asarray(_any_of(labels, values), np.uint8)
-    core = np.asarray(cv2.erode(mine, np.ones((3, 3), np.uint8)), np.uint8)
-    # distances to the feature and, inside it, to its edge (cheaper than dilating by a disc)
-    outside = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3)
-    inside = cv2.distanceTransform(mine, cv2.DIST_L2, 3)
-    grown = outside <= band
-    skin = labels == SKIN
-    ring = skin & ~grown & (outside <= 2 * band)
-    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
-    if parts == 1:  # one colour: no clustering
-        one = skin_model.fit(lab[core > 0])
-        feature_model = skin_model.Mixture((one,)) if one is not None else None
-    else:
-        feature_model = skin_model.fit_mixture(lab[core > 0], parts)
-    skin_fit = skin_model.fit_trimmed(lab[ring > 0])
-    if feature_model is None or skin_fit is None:
-        return
-    # Colours are weighed in the band only; inside it the feature stays, beyond it the skin.
-    edge = grown & (inside <= band) & ((mine > 0) | skin)
-    px = lab[edge]
-    like = feature_model.d2_and_log_likelihood(px)[1] > skin_fit.log_likelihood(skin_fit.d2(px))
-    if hair:  # hair is darker than the skin round it: a brow grows where darker, shrinks where not
-        darker = px[:, 0] < skin_fit.mean[0]
-        like = np.where(mine[edge] > 0, like | darker, like & darker)
-    feature_like = mine > 0
-    feature_like[edge] = like
-    # A parsing map labels areas, not single hairs or pores: the majority round each pixel decides.
-    sigma = SMOOTH * g.scale * f
-    if sigma >= 0.5:
-        feature_like = cv2.GaussianBlur(feature_like.astype(np.float32), (0, 0), sigma) > 0.5
-    if not grow:
-        feature_like &= mine > 0
-    kept = _connected(np.asarray((mine > 0) & ~edge | (edge & feature_like), np.uint8), core)
-    zone = np.asarray(edge, np.uint8)
-    if f < 1.0:  # back to the photo's pixels (the edge smooth there)
-        full = (x1 - x0, y1 - y0)
-        smooth = cv2.resize(kept * np.uint8(255), full, interpolation=cv2.INTER_LINEAR)
-        kept = np.asarray(smooth >= 128, np.uint8)
-        zone = np.asarray(cv2.resize(zone, full, interpolation=cv2.INTER_NEAREST), np.uint8)
-    want = kept > 0
-    was = _any_of(roi, values)
-    zone = (zone > 0) & (was | (roi == SKIN))
-    roi[zone & was & ~want] = SKIN
-    if len(values) == 1:
-        roi[zone & want] = values[0]
-        return
-    ys, xs = np.arange(y0, y1, dtype=np.float32)[:, None], np.arange(x0, x1, dtype=np.float32)[None, :]
-    side = np.where(xs < g.mid_a * ys + g.mid_b, values[0], values[1]).astype(np.uint8)
-    roi[zone & want] = side[zone & want]
-
-
-def _any_of(labels: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
-    """``np.isin`` for a value or two, several times faster."""
-    out: np.ndarray = labels == values[0]
-    for v in values[1:]:
-        out |= labels == v
-    return out
+    return score, hair_vs_bg
 
 
 def _lip_coloured_mouth_is_lip(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
@@ -375,17 +313,6 @@ def _lip_coloured_mouth_is_lip(out: np.ndarray, image: np.ndarray, g: Geometry) 
 def _as_u8(margin: np.ndarray) -> np.ndarray:
     """A margin as uint8 round 128 (interpolates several times faster than float32)."""
     return np.asarray(np.clip(margin * 16.0 + 128.5, 0, 255), np.uint8)
-
-
-def _connected(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """The parts of ``mask`` that touch ``seed`` (the face's skin, not a skin-coloured wall)."""
-    n, comp = cv2.connectedComponents(mask, connectivity=4)
-    if n <= 1:
-        return mask
-    keep = np.zeros(n, np.uint8)
-    keep[np.unique(comp[(seed > 0) & (mask > 0)])] = 1
-    keep[0] = 0
-    return keep[comp]
 
 
 def _below_brows(g: Geometry) -> np.ndarray:
