@@ -53,7 +53,7 @@ lock: $(UV)
 
 ## run: start the local stack (moto server + API on 127.0.0.1:3000), process the bundled sample, keep serving; flags in ARGS (ARGS="--port 3100 --aws-port 3101 --s3-port 3102")
 run: install-run
-	$(VENV)/bin/facesvg run $(ARGS)
+	FACESVG_VIA_MAKE=run $(VENV)/bin/facesvg run $(ARGS)
 
 ## test: the whole suite (unit, integration on moto's server, infra)
 test: install

@@ -18,7 +18,7 @@ def _args(**ports: int | None) -> argparse.Namespace:
 
 
 def test_make_run_gets_the_make_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MAKELEVEL", "1")
+    monkeypatch.setenv("FACESVG_VIA_MAKE", "run")
     ports = {"api": 3100, "aws": 3101, "s3": 3102}
     assert retry_command(ports, ["--port", "3000", "--once", "--s3-port=3002"]) == (
         'make run ARGS="--once --port 3100 --aws-port 3101 --s3-port 3102"'
@@ -26,7 +26,8 @@ def test_make_run_gets_the_make_command(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_the_cli_gets_its_own_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MAKELEVEL", raising=False)
+    monkeypatch.delenv("FACESVG_VIA_MAKE", raising=False)
+    monkeypatch.setenv("MAKELEVEL", "1")  # another target (make test) is not make run
     command = retry_command({"api": 3100, "aws": 3101, "s3": 3102}, ["--data-dir", "d"])
     assert command.endswith("facesvg run --data-dir d --port 3100 --aws-port 3101 --s3-port 3102")
 

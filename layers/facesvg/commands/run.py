@@ -154,6 +154,9 @@ def _free_ports_like(ports: dict[str, int]) -> dict[str, int]:
     return dict.fromkeys(ports, 0)
 
 
+VIA_MAKE = "FACESVG_VIA_MAKE"
+
+
 def retry_command(ports: dict[str, int], argv: list[str]) -> str:
     """The exact command to run instead, on free ports: ``make run ARGS="…"`` under make, else
     this CLI; every other flag of this run is kept."""
@@ -171,7 +174,7 @@ def retry_command(ports: dict[str, int], argv: list[str]) -> str:
             continue
         kept.append(token)
     flags = [*kept, *(f"{PORT_FLAGS[name][0]} {port}" for name, port in ports.items())]
-    if os.environ.get("MAKELEVEL"):
+    if os.environ.get(VIA_MAKE) == "run":  # set by the Makefile's run target (not any make: ``make test``)
         return f'make run ARGS="{" ".join(flags)}"'
     return " ".join([facesvg_command(), "run", *flags])
 
