@@ -11,6 +11,8 @@ ARGS ?=
 UV_VERSION := 0.13.10
 UV := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+# Bytecode at install, as pip does (uv does not by default): nothing compiles at each start.
+export UV_COMPILE_BYTECODE := 1
 SYNC := $(UV) sync --locked --inexact --quiet
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed

@@ -100,7 +100,8 @@ else:
         d = Path(sample)
         image, labels = (d / "original_image.png").read_bytes(), (d / "segmentation_map.png").read_bytes()
         marks = (d / "landmarks.txt").read_text()
-        service, laps = module.default_service(), []
+        from facesvg.service.composition import default_service
+        service, laps = default_service(), []
         for _ in range(2):
             t1 = time.perf_counter()
             service.prepare(image, labels, marks, RenderOptions())
