@@ -4,6 +4,7 @@ started, stopped with Ctrl-C (SIGINT) or SIGKILL, and started again on the same 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,15 +26,27 @@ def clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
 
 
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
+_PICK = random.SystemRandom()  # not the seeded ``random``: two test processes must not pick alike
+
+
+def _ephemeral_low() -> int:
     try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` free ports below the kernel's ephemeral range: a port the kernel handed out for port 0
+    could be handed out again, to an outgoing connection or another server, before the stack binds
+    it; ports below that range are only ever taken by name."""
+    low = max(_ephemeral_low(), 12000)
+    ports: list[int] = []
+    while len(ports) < n:
+        port = _PICK.randrange(10000, low)
+        if port not in ports and port_free(port):
+            ports.append(port)
+    return ports
 
 
 def port_free(port: int) -> bool:
