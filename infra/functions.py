@@ -9,6 +9,7 @@ stack; everything else from the context (``infra.config``) or, when not given, t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -117,6 +118,26 @@ def _retention(days: int) -> logs.RetentionDays:
     return by_days[days]
 
 
+def _common_props(
+    scope: Construct,
+    construct_id: str,
+    config: StackConfig,
+    environment: dict[str, str],
+    memory_mb: int,
+    timeout_seconds: int,
+    reserved_concurrency: int | None,
+) -> dict[str, Any]:
+    """What every function has, zip or image: size, time, concurrency, tracing, variables, logs."""
+    return {
+        "memory_size": memory_mb,
+        "timeout": cdk.Duration.seconds(timeout_seconds),
+        "reserved_concurrent_executions": reserved_concurrency,
+        "tracing": lambda_.Tracing.ACTIVE,
+        "environment": environment,
+        "log_group": log_group(scope, f"{construct_id}Logs", config),
+    }
+
+
 def zip_function(
     scope: Construct,
     construct_id: str,
@@ -142,12 +163,9 @@ def zip_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         layers=[layer],
-        memory_size=memory_mb,
-        timeout=cdk.Duration.seconds(timeout_seconds),
-        reserved_concurrent_executions=reserved_concurrency,
-        tracing=lambda_.Tracing.ACTIVE,
-        environment=environment,
-        log_group=log_group(scope, f"{construct_id}Logs", config),
+        **_common_props(
+            scope, construct_id, config, environment, memory_mb, timeout_seconds, reserved_concurrency
+        ),
         description=description,
     )
     acknowledge_xray(fn)
@@ -189,12 +207,9 @@ def image_function(
             platform=cdk.aws_ecr_assets.Platform.LINUX_AMD64,
         ),
         architecture=ARCHITECTURE,
-        memory_size=memory_mb,
-        timeout=cdk.Duration.seconds(timeout_seconds),
-        reserved_concurrent_executions=reserved_concurrency,
-        tracing=lambda_.Tracing.ACTIVE,
-        environment=environment,
-        log_group=log_group(scope, f"{construct_id}Logs", config),
+        **_common_props(
+            scope, construct_id, config, environment, memory_mb, timeout_seconds, reserved_concurrency
+        ),
         description=description,
     )
     acknowledge_xray(fn)

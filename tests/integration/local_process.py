@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from facesvg.commands.run import port_free  # as the stack checks its own ports
 
 START_TIMEOUT_S = 90.0
 
@@ -47,16 +47,6 @@ def free_ports(n: int) -> list[int]:
         if port not in ports and port_free(port):
             ports.append(port)
     return ports
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def children(pid: int) -> list[int]:

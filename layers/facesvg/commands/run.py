@@ -133,7 +133,7 @@ def _remember_ports(data_dir: Path, ports: dict[str, int]) -> None:
     (data_dir / names.LOCAL_PORTS_FILE).write_text(json.dumps(ports) + "\n", encoding="utf-8")
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     import socket
 
     with socket.socket() as s:
@@ -149,7 +149,7 @@ def _free_ports_like(ports: dict[str, int]) -> dict[str, int]:
     """Three free ports: the chosen ones moved up by 100s (3100, 3101, 3102), else any free ones."""
     for step in range(100, 1000, 100):
         candidate = {name: (port or PORT_FLAGS[name][1]) + step for name, port in ports.items()}
-        if all(p < 65536 and _port_free(p) for p in candidate.values()):
+        if all(p < 65536 and port_free(p) for p in candidate.values()):
             return candidate
     return dict.fromkeys(ports, 0)
 
