@@ -25,7 +25,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from facesvg.core import ears, skin_model
+from facesvg.core import ears, face_skin, skin_model
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
 from facesvg.core.colour_refine import connected, refine_by_colour
@@ -242,13 +242,14 @@ def _skin_score(
     rim = max(1, round(RIM * g.scale * f))
     inner = np.asarray(cv2.erode(masks["oval"], np.ones((2 * rim + 1, 2 * rim + 1), np.uint8)), np.uint8)
     forced = inner & brow_line
-    # ... and round the eyes to the rim: lids and orbit are skin, shadowed or made up.
+    # ... and round the eyes: lids and orbit are skin, shadowed or made up, even where the oval
+    # cuts the far orbit of a turned face (the oval is no silhouette there).
     orbit = np.zeros_like(masks["oval"])
     for chain in _EYES:
         _fill(orbit, small(g.at(chain)))
     reach_eye = max(1, round(ORBIT * g.scale * f))
     orbit = cv2.dilate(orbit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach_eye + 1,) * 2))
-    forced |= np.asarray(orbit, np.uint8) & masks["oval"] & brow_line
+    forced |= np.asarray(orbit, np.uint8) & allowed & (1 - hair_zone)
     score = np.where(forced > 0, np.maximum(score, 1.0), score).astype(np.float32)
     # ... at its rim it is skin unless it is the background (the far side of a turned face); and
     # below the nose it is skin to the rim (a beard or a shadow at the jaw is skin, as LaPa says).
@@ -269,6 +270,9 @@ def _skin_score(
     ear_like = np.asarray((score > 0) & (masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
     apart &= connected(ear_like, near_oval & ear_like) == 0
     score[apart] = np.minimum(score[apart], -1.0)
+    # What the face's skin encloses is skin (``face_skin``).
+    holes = face_skin.enclosed(np.asarray(score > 0, np.uint8)) > 0
+    score[holes] = np.maximum(score[holes], 1.0)
 
     return score, hair_vs_bg
 
