@@ -1,15 +1,21 @@
-"""The face's skin as a whole, after the colour model has spoken pixel by pixel (``derived_labels``).
+"""What the map-less labels (``derived_labels``) call skin beyond the colour model's pixel-by-pixel say.
 
 A parsing map's skin has no holes: what the face's skin surrounds is skin in shade or a highlight
 (a crease under the eye, a shine on the forehead, a shadowed concha), or a feature painted later.
 Hair and background reach into the face from outside it (a fringe from the scalp, the background
 past the far cheek), so they are never enclosed: what is enclosed is skin.
+
+Skin in shade (an ear under the hair beside the face) is darker than any seed, so the colour model
+calls it hair; but a shadow dims the light, not the skin's pigment: the pixel keeps skin's hue and
+most of its chroma, where dark hair is near grey (``shaded_skin``).
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from facesvg.core.skin_model import MIN_SEEDS
 
 
 def enclosed(skin: np.ndarray) -> np.ndarray:
@@ -20,4 +26,26 @@ def enclosed(skin: np.ndarray) -> np.ndarray:
     return np.asarray(holes[1:-1, 1:-1], np.uint8)
 
 
-__all__ = ["enclosed"]
+SHADE_CHROMA = 0.55  # skin in shade keeps at least this share of the lit skin's chroma (dark hair: less)
+SHADE_HUE = 0.9  # ... and its hue: the cosine between the two (a*, b*) directions is at least this
+
+
+def shaded_skin(bgr: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """A margin (> 0: skin in shade) from the hue and chroma alone: a shadow darkens skin but keeps
+    its hue and most of its chroma; dark hair is near grey, and the background is not skin's hue."""
+    if np.count_nonzero(seed) < MIN_SEEDS:
+        return np.full(seed.shape, -1.0, np.float32)
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
+    a, b = lab[..., 1] - 128.0, lab[..., 2] - 128.0  # (a*, b*): 0 is grey
+    sa, sb = float(np.median(a[seed > 0])), float(np.median(b[seed > 0]))
+    s_chroma = max(float(np.hypot(sa, sb)), 1.0)
+    chroma = np.hypot(a, b)
+    cos = (a * sa + b * sb) / (np.maximum(chroma, 1e-3) * s_chroma)
+    # margins in about the colour model's units: a few units across the range a pixel's noise spans
+    by_chroma = (chroma / s_chroma - SHADE_CHROMA) * 20.0
+    by_hue = (cos - SHADE_HUE) * 50.0
+    out: np.ndarray = np.minimum(by_chroma, by_hue).astype(np.float32)
+    return out
+
+
+__all__ = ["enclosed", "shaded_skin"]

@@ -104,6 +104,7 @@ class Margins:
     loose: np.ndarray  # the same, for colours further from the seeds (an ear is redder than a cheek)
     not_background: np.ndarray  # skin rather than background (a beard is skin in LaPa)
     hair: np.ndarray  # hair rather than skin or background
+    unlike_background: np.ndarray  # far from every colour of the background (> 0)
 
 
 def classify(
@@ -120,7 +121,7 @@ def classify(
     shape = seed.shape
     if skin is None:
         nothing = np.full(shape, -1.0, np.float32)
-        return Margins(nothing, nothing, nothing, nothing)
+        return Margins(nothing, nothing, nothing, nothing, nothing)
     d2_skin = skin.d2(lab)
     ll_skin = skin.log_likelihood(d2_skin)
     band = max(1, round(HAIR_BAND * scale_px))
@@ -144,5 +145,6 @@ def classify(
         hair_margin = np.where(near > 0, hair_margin, -1.0)
     loose = np.minimum(ll_skin - np.maximum(ll_bg, ll_hair), 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
     not_bg = np.minimum(ll_skin - ll_bg, 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
-    margins = (margin, loose, not_bg, hair_margin)
+    unlike_bg = 0.5 * (d2_bg - CLEAR_D2) if d2_bg is not None else np.full(shape, 50.0, np.float32)
+    margins = (margin, loose, not_bg, hair_margin, unlike_bg)
     return Margins(*(np.clip(m, -50, 50).astype(np.float32) for m in margins))
