@@ -240,9 +240,9 @@ def _skin_score(
     score = np.where(masks["ears"] > 0, np.maximum(score, margins.loose), score).astype(np.float32)
     # ... and, beside the oval, an ear in shade: the hair over it darkens it, but it keeps skin's hue
     # (``face_skin.shaded_skin``); what the background's colours explain stays background.
-    shade = np.minimum(face_skin.shaded_skin(crop, seed), margins.unlike_background)
-    beside = (masks["ears"] > 0) & (masks["oval"] == 0)
-    score = np.where(beside, np.maximum(score, shade), score).astype(np.float32)
+    beside = np.asarray((masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
+    shade = np.minimum(face_skin.shaded_skin(crop, seed, beside), margins.unlike_background)
+    score = np.maximum(score, shade)
     # Inside the oval below the brows (off its rim) the face is skin whatever its colour.
     rim = max(1, round(RIM * g.scale * f))
     inner = np.asarray(cv2.erode(masks["oval"], np.ones((2 * rim + 1, 2 * rim + 1), np.uint8)), np.uint8)
