@@ -25,7 +25,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from facesvg.core import ears, face_skin, skin_model
+from facesvg.core import ears, face_skin, scalp_hair, skin_model
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
 from facesvg.core.colour_refine import connected, refine_by_colour
@@ -220,7 +220,10 @@ def _zone_masks(
     below_brows = np.zeros_like(masks["oval"])
     _fill(below_brows, small(_below(g, brows[int(np.argmax(brows @ _up(g)))])))
     hair_zone = (1 - below_brows) & (1 - masks["oval"]) & (1 - masks["ears"])
-    masks.update(seed=seed, allowed=allowed, brow_line=brow_line, hair_zone=hair_zone)
+    scalp = np.zeros_like(masks["oval"])
+    _fill(scalp, small(scalp_hair.scalp_band(brows, _up(g), g.scale)))
+    scalp &= masks["reach"] & hair_zone
+    masks.update(seed=seed, allowed=allowed, brow_line=brow_line, hair_zone=hair_zone, scalp=scalp)
     return masks
 
 
@@ -236,12 +239,15 @@ def _skin_score(
     )
     margins = skin_model.classify(crop, seed, allowed, hair_zone, g.scale * f)
     score, hair_vs_bg = margins.skin, margins.hair
+    # The hair label from the scalp's colours (``scalp_hair``); the skin above does not use it.
+    from_scalp = scalp_hair.margin(margins, allowed, masks["scalp"], g.scale * f)
+    hair_vs_bg = from_scalp if from_scalp is not None else hair_vs_bg
     # Ears: their own colour (redder, in shade), within the ear zones.
     score = np.where(masks["ears"] > 0, np.maximum(score, margins.loose), score).astype(np.float32)
     # ... and, beside the oval, an ear in shade: the hair over it darkens it, but it keeps skin's hue
     # (``face_skin.shaded_skin``); what the background's colours explain stays background.
     beside = np.asarray((masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
-    shade = np.minimum(face_skin.shaded_skin(crop, seed, beside), margins.unlike_background)
+    shade = np.minimum(face_skin.shaded_skin(margins.lab, seed, beside), margins.unlike_background)
     score = np.maximum(score, shade)
     # Inside the oval below the brows (off its rim) the face is skin whatever its colour.
     rim = max(1, round(RIM * g.scale * f))

@@ -30,17 +30,17 @@ SHADE_CHROMA = 0.55  # skin in shade keeps at least this share of the lit skin's
 SHADE_HUE = 0.9  # ... and its hue: the cosine between the two (a*, b*) directions is at least this
 
 
-def shaded_skin(bgr: np.ndarray, seed: np.ndarray, where: np.ndarray) -> np.ndarray:
+def shaded_skin(lab: np.ndarray, seed: np.ndarray, where: np.ndarray) -> np.ndarray:
     """A margin (> 0: skin in shade) from the hue and chroma alone, at the pixels ``where`` (0/1; -1
     elsewhere): a shadow darkens skin but keeps its hue and most of its chroma; dark hair is near
-    grey. ``seed``: 0/1 pixels known to be skin (lit)."""
+    grey. ``lab``: the crop in CIELAB (float32, OpenCV's 8-bit scale); ``seed``: 0/1 pixels known
+    to be skin (lit)."""
     out = np.full(seed.shape, -1.0, np.float32)
     if np.count_nonzero(seed) < MIN_SEEDS or not where.any():
         return out
-    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab)
     _, sa, sb, _ = (v - 128.0 for v in cv2.mean(lab, mask=seed))  # (a*, b*): 0 is grey
     s_chroma = max(float(np.hypot(sa, sb)), 1.0)
-    a, b = (lab[..., 1:][where > 0].astype(np.float32) - 128.0).T
+    a, b = (lab[..., 1:][where > 0] - 128.0).T
     chroma = np.hypot(a, b)
     cos = (a * sa + b * sb) / (np.maximum(chroma, 1e-3) * s_chroma)
     # margins in about the colour model's units: a few units across the range a pixel's noise spans

@@ -77,9 +77,13 @@ def fit_mixture(samples: np.ndarray, k: int = MIXTURE_PARTS) -> Mixture | None:
     order = np.argsort(samples[:, 0], kind="stable")
     centres = samples[order[((np.arange(k) + 0.5) / k * len(samples)).astype(int)]].astype(np.float64)
     assign = np.zeros(len(samples), np.int64)
+    previous = None
     for _ in range(KMEANS_ROUNDS):
         # |s - c|^2 = |s|^2 - 2 s.c + |c|^2, and |s|^2 does not change which c is nearest
         assign = np.argmin((centres**2).sum(axis=1) - 2.0 * samples @ centres.T, axis=1)
+        if previous is not None and np.array_equal(assign, previous):
+            break  # converged: the centres are this assignment's already, later rounds change nothing
+        previous = assign
         counts = np.bincount(assign, minlength=k)
         for c in range(3):
             sums = np.bincount(assign, weights=samples[:, c], minlength=k)
@@ -105,6 +109,8 @@ class Margins:
     not_background: np.ndarray  # skin rather than background (a beard is skin in LaPa)
     hair: np.ndarray  # hair rather than skin or background
     unlike_background: np.ndarray  # far from every colour of the background (> 0)
+    lab: np.ndarray  # the crop in CIELAB (float32), for the models fitted after these
+    skin_loglik: np.ndarray  # the skin model's log-likelihood of each pixel
 
 
 def classify(
@@ -121,7 +127,7 @@ def classify(
     shape = seed.shape
     if skin is None:
         nothing = np.full(shape, -1.0, np.float32)
-        return Margins(nothing, nothing, nothing, nothing, nothing)
+        return Margins(nothing, nothing, nothing, nothing, nothing, lab, np.full(shape, -np.inf, np.float32))
     d2_skin = skin.d2(lab)
     ll_skin = skin.log_likelihood(d2_skin)
     band = max(1, round(HAIR_BAND * scale_px))
@@ -146,5 +152,7 @@ def classify(
     loose = np.minimum(ll_skin - np.maximum(ll_bg, ll_hair), 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
     not_bg = np.minimum(ll_skin - ll_bg, 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
     unlike_bg = 0.5 * (d2_bg - CLEAR_D2) if d2_bg is not None else np.full(shape, 50.0, np.float32)
-    margins = (margin, loose, not_bg, hair_margin, unlike_bg)
-    return Margins(*(np.clip(m, -50, 50).astype(np.float32) for m in margins))
+    skin_m, loose_m, not_bg_m, hair_m, unlike_m = (
+        np.clip(m, -50, 50).astype(np.float32) for m in (margin, loose, not_bg, hair_margin, unlike_bg)
+    )
+    return Margins(skin_m, loose_m, not_bg_m, hair_m, unlike_m, lab, ll_skin)

@@ -14,7 +14,7 @@ from facesvg.core import derived_labels as dl
 from facesvg.core import face_skin
 from facesvg.core.face_geometry import geometry
 from facesvg.core.inputs import FaceInputs, load_inputs
-from facesvg.core.labels import SKIN
+from facesvg.core.labels import HAIR, SKIN
 from facesvg.core.pipeline import render_inputs
 
 FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
@@ -34,22 +34,20 @@ def test_what_skin_encloses_is_a_hole_and_what_reaches_the_border_is_not() -> No
     assert int(holes.sum()) == 16
 
 
-def _lab_pixels(lab: list[tuple[int, int, int]]) -> np.ndarray:
-    return np.asarray(cv2.cvtColor(np.asarray([lab], np.uint8), cv2.COLOR_Lab2BGR))
-
-
 def test_shade_keeps_skin_s_hue_and_chroma_dark_hair_and_grey_do_not() -> None:
     # Lit skin (a*, b* ~ +16, +14), skin in the hair's shade (darker, the same hue), black hair and a
-    # grey wall: only the shaded skin is skin by hue and chroma.
-    bgr = _lab_pixels([(190, 144, 142)] * 40 + [(100, 146, 142), (20, 132, 130), (210, 128, 128)])
-    seed = np.zeros(bgr.shape[:2], np.uint8)
+    # grey wall (OpenCV's 8-bit Lab): only the shaded skin is skin by hue and chroma.
+    lab = np.asarray(
+        [[(190, 144, 142)] * 40 + [(100, 146, 142), (20, 132, 130), (210, 128, 128)]], np.float32
+    )
+    seed = np.zeros(lab.shape[:2], np.uint8)
     seed[0, :40] = 1
     where = np.zeros_like(seed)
     where[0, 40:] = 1
-    margin = face_skin.shaded_skin(bgr, seed, where)
+    margin = face_skin.shaded_skin(lab, seed, where)
     assert margin[0, 40] > 0 and margin[0, 41] < 0 and margin[0, 42] < 0
     assert (margin[0, :40] == -1.0).all()  # only where asked
-    assert (face_skin.shaded_skin(bgr, np.zeros_like(seed), where) == -1.0).all()  # no seeds: no skin
+    assert (face_skin.shaded_skin(lab, np.zeros_like(seed), where) == -1.0).all()  # no seeds: no skin
 
 
 def _ear_zone_skin_iou(inputs: FaceInputs, derived: np.ndarray) -> list[float]:
@@ -95,3 +93,29 @@ def test_real_faces_skin_under_the_eyes_is_skin_to_the_far_side_of_a_turned_face
         dl._fill(under, g.chain("UNDEREYE", side))
         skin = (inputs.labels == SKIN) & (under > 0)
         assert np.count_nonzero(skin & (derived == SKIN)) >= 0.9 * np.count_nonzero(skin), side
+
+
+def test_the_sample_s_hair_is_the_hair_not_the_skin_round_the_jaw(sample_inputs: FaceInputs) -> None:
+    # Seeded on the scalp, the hair model no longer takes the shaded neck and the jaw's edge for
+    # hair (before: IoU 0.70 with the real map's hair, a band of hair down the jaw).
+    derived = dl.derive_labels(sample_inputs.image, sample_inputs.landmarks)
+    real, hair = sample_inputs.labels == HAIR, derived == HAIR
+    assert int(np.count_nonzero(real & hair)) >= 0.8 * int(np.count_nonzero(real | hair))
+
+
+@pytest.mark.skipif(not FACE_DIRS, reason="no ../shared/faces (real faces are used in place only)")
+@pytest.mark.parametrize("folder", FACE_DIRS, ids=lambda p: p.name)
+def test_real_faces_label_hair_where_the_map_has_it(folder: Path) -> None:
+    # A tight portrait's border runs through the hair: a background model fitted on it explained the
+    # hair too, and seven of the nine faces had no hair label at all (nor hair in the render's
+    # silhouette). Seeded on the scalp, a good share of the real hair is hair, and most of what is
+    # labelled hair is (a backdrop of the hair's colour aside: 28297's black).
+    image = next(folder / n for n in ("image.jpg", "image.png") if (folder / n).is_file())
+    inputs = load_inputs(
+        image.read_bytes(),
+        (folder / "segmentation_map.png").read_bytes(),
+        (folder / "landmarks.json").read_bytes(),
+    )
+    derived = dl.derive_labels(inputs.image, inputs.landmarks)
+    real, hair = inputs.labels == HAIR, derived == HAIR
+    assert np.count_nonzero(real & hair) >= 0.2 * np.count_nonzero(real)

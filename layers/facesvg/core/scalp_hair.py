@@ -1,0 +1,97 @@
+"""The hair of the map-less labels (``derived_labels``): what grows from the scalp, seeded there.
+
+``skin_model.classify`` seeks hair as what is neither skin nor like the crop's border. But when the
+head fills the photo (a tight portrait crop) the border runs through the hair, the background model
+explains the hair too, and no hair is found (or a patch of the wall is): the HAIR label was missing
+on seven of the nine real faces, and with it the hair from the render's silhouette (the photo is
+blanked outside it) and from its framing.
+
+The scalp is a surer seed: above the face oval, inside the forehead's reach (stretched past any
+hairline) and between the brows' outer ends (not past the head's side on a turned face), what the
+skin model rejects is hair. The background is then the border's colours the hair does not explain,
+and hair is labelled where the hair model explains a pixel better than skin and background, where
+the colour is not skin's, joined to the scalp (hair is one piece with it). Where the background
+has the hair's colour (black hair on a black backdrop) colour cannot part them: both are labelled
+hair near the head. The skin decision does not use this model.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facesvg.core.skin_model import (
+    CLEAR_D2,
+    HAIR_BAND,
+    MAX_SKIN_D2,
+    MIN_SEEDS,
+    MIXTURE_PARTS,
+    Margins,
+    fit_mixture,
+)
+
+SCALP_REACH = 4.0  # inter-eye distances above the brows' top the scalp band runs (clipped by the reach)
+
+
+def scalp_band(brows: np.ndarray, up: np.ndarray, scale: float) -> np.ndarray:
+    """A quad (photo px) above the brows' top, as wide as from one brow's outer end to the other's,
+    in the face's own frame (``up``: the face's up, a unit vector; ``brows``: their points)."""
+    across = np.array([-up[1], up[0]])
+    ends = brows @ across
+    lo, hi = float(ends.min()), float(ends.max())
+    base = float((brows @ up).max())
+    top = base + SCALP_REACH * scale
+    return np.array(
+        [lo * across + base * up, hi * across + base * up, hi * across + top * up, lo * across + top * up]
+    )
+
+
+def margin(m: Margins, allowed: np.ndarray, scalp: np.ndarray, scale_px: float) -> np.ndarray | None:
+    """Hair rather than skin or background (> 0) on ``classify``'s crop, or None without enough
+    scalp to model. ``allowed``: 0/1 where the head may be; ``scalp``: 0/1 the scalp band within
+    the forehead's reach; ``scale_px``: the inter-eye distance in the crop's pixels.
+
+    Decided at half the crop's resolution (hair needs no finer edge; a quarter of the work)."""
+    h, w = allowed.shape
+    half = (max(2, w // 2), max(2, h // 2))
+    lab = cv2.resize(m.lab, half, interpolation=cv2.INTER_AREA)
+    skin, ll_skin = (cv2.resize(a, half, interpolation=cv2.INTER_AREA) for a in (m.skin, m.skin_loglik))
+    allowed, scalp = (cv2.resize(a, half, interpolation=cv2.INTER_NEAREST) for a in (allowed, scalp))
+    out = _margin(lab, skin, ll_skin, (allowed, scalp), scale_px * half[0] / w)
+    return None if out is None else cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _margin(
+    lab: np.ndarray,
+    skin: np.ndarray,
+    ll_skin: np.ndarray,
+    masks: tuple[np.ndarray, np.ndarray],
+    scale_px: float,
+) -> np.ndarray | None:
+    allowed, scalp = masks
+    seeds = (scalp > 0) & (skin < 0)
+    # as many colours as the seeds can model (a short crop of scalp at half resolution is few pixels)
+    parts = int(np.clip(np.count_nonzero(seeds) // MIN_SEEDS, 1, MIXTURE_PARTS))
+    hair = fit_mixture(lab[seeds], parts)
+    if hair is None:
+        return None
+    d2_hair, ll_hair = hair.d2_and_log_likelihood(lab)
+    band = max(1, round(HAIR_BAND * scale_px))
+    near = cv2.dilate(allowed, np.ones((2 * band + 1, 2 * band + 1), np.uint8)) > 0
+    border = np.ones(allowed.shape, bool)
+    border[1:-1, 1:-1] = False
+    unlike_hair = border & (d2_hair > CLEAR_D2)
+    background = fit_mixture(lab[unlike_hair & ~near]) or fit_mixture(lab[unlike_hair])
+    ll_bg = background.d2_and_log_likelihood(lab)[1] if background is not None else -np.inf
+    out = np.minimum(ll_hair - np.maximum(ll_bg, ll_skin), 0.5 * (2 * MAX_SKIN_D2 - d2_hair))
+    out = np.minimum(np.where(near, out, -1.0), -skin).astype(np.float32)  # never skin's colour
+    # One piece with the scalp.
+    n, comp = cv2.connectedComponents(np.asarray(out > 0, np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(comp[seeds & (out > 0)])] = True
+    keep[0] = False
+    out[(out > 0) & ~keep[comp]] = -1.0
+    return out
+
+
+__all__ = ["margin", "scalp_band"]
