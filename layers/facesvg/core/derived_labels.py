@@ -42,6 +42,7 @@ ORBIT = 0.15  # round an eye this far (inter-eye distances) the face is skin wha
 RIM = 0.12  # the band inside the oval edge where colour decides even below the brows
 EAR_OUT = 0.9  # ears reach this far out from the oval
 EAR_GAP = 0.15  # ... and may be parted from the face's skin by this much hair or shade
+HANGS_IN = 0.25  # hair from the scalp may hang this far inside the oval's edge over the face
 
 
 def _loop(chain_a: tuple[int, ...], chain_b: tuple[int, ...]) -> tuple[int, ...]:
@@ -270,6 +271,11 @@ def _skin_score(
     score = np.where(rim_zone > 0, np.maximum(score, margins.not_background), score).astype(np.float32)
     score = np.where((masks["oval"] & below_nose) > 0, np.maximum(score, 1.0), score).astype(np.float32)
     score = np.where(allowed > 0, score, -1.0).astype(np.float32)
+    # ... except the scalp's hair hanging over the face's side (``scalp_hair.hanging``).
+    if from_scalp is not None:
+        hangs = scalp_hair.hanging(from_scalp, masks["oval"], HANGS_IN * g.scale * f)
+        hangs &= (brow_line > 0) & (below_nose == 0) & (orbit == 0)
+        score[hangs] = np.minimum(score[hangs], -1.0)
     # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).
     apart = connected(np.asarray(score > 0, np.uint8), seed) == 0
     # ... or an ear: it joins the head beside the oval, but a sideburn or the shade behind the jaw

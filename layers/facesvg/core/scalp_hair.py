@@ -94,4 +94,16 @@ def _margin(
     return out
 
 
-__all__ = ["margin", "scalp_band"]
+def hanging(hair: np.ndarray, oval: np.ndarray, reach_px: float) -> np.ndarray:
+    """Where the scalp's hair (``margin`` > 0) lies over the face oval's edge, within ``reach_px``
+    of it (bool): a lock hanging over the cheek or the temple. It is one piece with the scalp, has
+    the scalp hair's colour and not skin's (``margin`` says so), so it is hair, though the oval's
+    inside below the brows is otherwise skin whatever its colour (a shadow, a beard). Deeper in
+    the face, and below the nose (a beard), the face stays skin."""
+    r = max(1, round(reach_px))
+    core = cv2.erode(oval, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    out: np.ndarray = (hair > 0) & (oval > 0) & (core == 0)
+    return out
+
+
+__all__ = ["hanging", "margin", "scalp_band"]
