@@ -55,19 +55,24 @@ def margin(m: Margins, allowed: np.ndarray, scalp: np.ndarray, scale_px: float) 
     h, w = allowed.shape
     half = (max(2, w // 2), max(2, h // 2))
     lab = cv2.resize(m.lab, half, interpolation=cv2.INTER_AREA)
-    skin, ll_skin = (cv2.resize(a, half, interpolation=cv2.INTER_AREA) for a in (m.skin, m.skin_loglik))
+    skin, ll_skin, ll_bg = (
+        cv2.resize(a, half, interpolation=cv2.INTER_AREA)
+        for a in (m.skin, m.skin_loglik, m.background_loglik)
+    )
     allowed, scalp = (cv2.resize(a, half, interpolation=cv2.INTER_NEAREST) for a in (allowed, scalp))
-    out = _margin(lab, skin, ll_skin, (allowed, scalp), scale_px * half[0] / w)
+    out = _margin(lab, (skin, ll_skin, ll_bg), (allowed, scalp), scale_px * half[0] / w)
     return None if out is None else cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _margin(
     lab: np.ndarray,
-    skin: np.ndarray,
-    ll_skin: np.ndarray,
+    known: tuple[np.ndarray, np.ndarray, np.ndarray],
     masks: tuple[np.ndarray, np.ndarray],
     scale_px: float,
 ) -> np.ndarray | None:
+    """``margin`` on the reduced crop; ``known``: the skin margin and the skin's and the border
+    background's log-likelihoods from ``classify``."""
+    skin, ll_skin, ll_bg = known
     allowed, scalp = masks
     seeds = (scalp > 0) & (skin < 0)
     # as many colours as the seeds can model (a short crop of scalp at half resolution is few pixels)
@@ -81,8 +86,13 @@ def _margin(
     border = np.ones(allowed.shape, bool)
     border[1:-1, 1:-1] = False
     unlike_hair = border & (d2_hair > CLEAR_D2)
-    background = fit_mixture(lab[unlike_hair & ~near]) or fit_mixture(lab[unlike_hair])
-    ll_bg = background.d2_and_log_likelihood(lab)[1] if background is not None else -np.inf
+    if not np.array_equal(unlike_hair, border):  # the border runs through hair: refit without it
+        background = fit_mixture(lab[unlike_hair & ~near]) or fit_mixture(lab[unlike_hair])
+        ll_bg = (
+            background.d2_and_log_likelihood(lab)[1]
+            if background is not None
+            else np.full_like(skin, -np.inf)
+        )
     out = np.minimum(ll_hair - np.maximum(ll_bg, ll_skin), 0.5 * (2 * MAX_SKIN_D2 - d2_hair))
     out = np.minimum(np.where(near, out, -1.0), -skin).astype(np.float32)  # never skin's colour
     # One piece with the scalp.

@@ -111,6 +111,7 @@ class Margins:
     unlike_background: np.ndarray  # far from every colour of the background (> 0)
     lab: np.ndarray  # the crop in CIELAB (float32), for the models fitted after these
     skin_loglik: np.ndarray  # the skin model's log-likelihood of each pixel
+    background_loglik: np.ndarray  # the background model's (fitted on the crop's border)
 
 
 def classify(
@@ -127,7 +128,8 @@ def classify(
     shape = seed.shape
     if skin is None:
         nothing = np.full(shape, -1.0, np.float32)
-        return Margins(nothing, nothing, nothing, nothing, nothing, lab, np.full(shape, -np.inf, np.float32))
+        never = np.full(shape, -np.inf, np.float32)
+        return Margins(nothing, nothing, nothing, nothing, nothing, lab, never, never)
     d2_skin = skin.d2(lab)
     ll_skin = skin.log_likelihood(d2_skin)
     band = max(1, round(HAIR_BAND * scale_px))
@@ -155,4 +157,4 @@ def classify(
     skin_m, loose_m, not_bg_m, hair_m, unlike_m = (
         np.clip(m, -50, 50).astype(np.float32) for m in (margin, loose, not_bg, hair_margin, unlike_bg)
     )
-    return Margins(skin_m, loose_m, not_bg_m, hair_m, unlike_m, lab, ll_skin)
+    return Margins(skin_m, loose_m, not_bg_m, hair_m, unlike_m, lab, ll_skin, ll_bg)
