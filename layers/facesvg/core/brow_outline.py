@@ -44,7 +44,7 @@ BOTTOM_LEVEL = 0.5  # the lower edge: this share of the way back to the lid
 TRUST = 2.0  # a side's edge is the photo's from 2x this many skin spreads of contrast (mesh's below 1x)
 LOWER_PRIOR = 0.03  # the mesh's lower edge, as the hair's, lies this much lower (the mesh's fallback)
 REACH = 0.06  # an edge found in the photo stays within this much of the mesh's
-TAIL_FROM = 0.2  # the tail is followed out from this far along the mesh's brow (lateral end = 0)...
+TAIL_FROM = 0.1  # the tail is followed out from this far along the mesh's brow (lateral end = 0)...
 END_SHARE = 0.3  # ... while its contrast is at least this share of the brow's typical one
 MIN_CONTRAST = 2.0  # ... and this many skin spreads; a brow with less is left as the mesh has it
 HEAD_PAST = 0.03  # the head ends this far (a share of the length) past the mesh's medial end
