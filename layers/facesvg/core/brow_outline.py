@@ -80,7 +80,7 @@ def paint_brows(out: np.ndarray, image: np.ndarray, g: Geometry, coverage: Cover
         poly = trace(image, g, upper, lower)
         if poly is None:
             continue
-        mesh = g.pts[np.r_[upper, lower]]
+        mesh = g.pts[np.r_[upper, lower[::-1]]]  # the loop the mesh's brow was painted as
         image_left = bool((mesh[:, 0] < g.mid_a * mesh[:, 1] + g.mid_b).mean() > 0.5)
         value = BROWS[0] if image_left else BROWS[1]
         both = np.vstack([poly, mesh])
@@ -88,9 +88,12 @@ def paint_brows(out: np.ndarray, image: np.ndarray, g: Geometry, coverage: Cover
         x1, y1 = np.minimum(np.ceil(both.max(0)).astype(int) + 3, (w, h))
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
-        roi = out[y0:y1, x0:x1]
-        roi[roi == value] = SKIN
-        (cx, cy), cov = coverage(poly - (x0, y0), (y1 - y0, x1 - x0), g.scale)
+        roi, shape = out[y0:y1, x0:x1], (y1 - y0, x1 - x0)
+        # the mesh's brow back to skin (only its own: on a turned head both brows may share a value)
+        (cx, cy), cov = coverage(mesh - (x0, y0), shape, g.scale)
+        part = roi[cy : cy + cov.shape[0], cx : cx + cov.shape[1]]
+        part[(cov > 0) & (part == value)] = SKIN
+        (cx, cy), cov = coverage(poly - (x0, y0), shape, g.scale)
         part = roi[cy : cy + cov.shape[0], cx : cx + cov.shape[1]]
         part[(cov >= 0.5) & (part == SKIN)] = value
 
