@@ -25,7 +25,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from facesvg.core import ears, face_skin, scalp_hair, skin_model
+from facesvg.core import brow_outline, ears, face_skin, scalp_hair, skin_model
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
 from facesvg.core.colour_refine import connected, refine_by_colour
@@ -174,12 +174,9 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
     for value, poly in _labelled_features(g):
         _paint(out, poly, value, g.scale)
-    # Each brow on its own (lit from its side); the eyes together (a small eye has few pixels to
-    # model). Brows are decided at 80 px per inter-eye distance (a few px of band), eyes, a tenth
-    # of that tall, at 320.
-    for chain in _BROWS:
-        brow = (_side_value(g, BROWS, chain),)
-        refine_by_colour(out, image, g, brow, (chain,), 1, hair=True, work_scale=80.0)
+    # The brows traced in the photo round the mesh's (``brow_outline``); the eyes refined together
+    # (a small eye has few pixels to model) at 320 px per inter-eye distance (a tenth of that tall).
+    brow_outline.paint_brows(out, image, g, coverage)
     refine_by_colour(out, image, g, EYES, _EYES, 2, hair=False, grow=False, work_scale=320.0)
     _lip_coloured_mouth_is_lip(out, image, g)
     return out
