@@ -43,6 +43,7 @@ BAND = 0.1  # a side wall moves at most this far (inter-eye distances) onto a gr
 PRIOR = 0.06  # ... and a groove this far off the mesh must be twice as clear as one on it
 GROOVE = 0.012  # a groove is about this wide (the photo blurred this much) ...
 AROUND = 0.05  # ... and darker than the skin this far round it
+EYE_MARGIN = 0.08  # ... never within this far of an eye (its dark inner corner is not the nose's)
 CLEAR = 0.5  # a groove counts where it is this many spreads of the crop's contrast deep
 MEDIAN = 2  # samples each side whose median move is taken (a pore or a freckle moves none)
 ROUND = 0.04  # the outline's corners rounded this much: a parsing map draws no mesh kinks
@@ -86,8 +87,7 @@ def snap_to_grooves(image: np.ndarray, g: Geometry, poly: np.ndarray, walls: np.
     sx, sy = f
     mx = ((along[..., 0] - x0) * sx + 0.5 * sx - 0.5).astype(np.float32)
     my = ((along[..., 1] - y0) * sy + 0.5 * sy - 0.5).astype(np.float32)
-    depth = cv2.remap(valley, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-    depth /= max(float(np.std(valley)), 1e-6)
+    depth = cv2.remap(valley, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     best = np.argmax(depth - 0.5 * (offsets / PRIOR) ** 2, axis=1)
     clear = depth[np.arange(len(pts)), best] > CLEAR
     move = np.where(clear & movable, offsets[best], 0.0)
@@ -100,8 +100,9 @@ def snap_to_grooves(image: np.ndarray, g: Geometry, poly: np.ndarray, walls: np.
 def _valley(
     image: np.ndarray, g: Geometry, poly: np.ndarray
 ) -> tuple[int, int, np.ndarray | None, tuple[float, float]]:
-    """How much darker each pixel is than the skin round it (a groove is > 0), on a crop round
-    ``poly`` reduced to ``WORK_SCALE``: the crop's corner, the map and its px per photo px."""
+    """How much darker each pixel is than the skin round it (a groove is > 0), in spreads of that
+    contrast over the crop, on a crop round ``poly`` reduced to ``WORK_SCALE``: the crop's corner,
+    the map and its px per photo px."""
     h, w = image.shape[:2]
     pad = (BAND + 3 * AROUND) * g.scale + 2
     x0, y0 = np.maximum(np.floor(poly.min(0) - pad).astype(int), 0)
@@ -119,7 +120,17 @@ def _valley(
     near = cv2.GaussianBlur(grey, (0, 0), max(0.5, GROOVE * px))
     around = cv2.GaussianBlur(grey, (0, 0), max(1.0, AROUND * px))
     scale = (grey.shape[1] / (x1 - x0), grey.shape[0] / (y1 - y0))
-    return int(x0), int(y0), np.asarray(around - near, np.float32), scale
+    contrast = np.asarray(around - near, np.float32)
+    valley = np.asarray(contrast / max(float(np.std(contrast)), 1e-6), np.float32)
+    # The eyes' inner corners are dark beside the bridge's top: no groove of the nose is there.
+    eyes = np.zeros(valley.shape, np.uint8)
+    for chain in (topo.EYE_R, topo.EYE_L):
+        loop = (g.at(chain) - (x0, y0)) * scale + (0.5 * scale[0] - 0.5, 0.5 * scale[1] - 0.5)
+        cv2.fillPoly(eyes, [np.rint(loop * 16).astype(np.int32)], 1, shift=4)
+    reach = max(1, round(EYE_MARGIN * px))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    valley[cv2.dilate(eyes, disc) > 0] = 0.0
+    return int(x0), int(y0), valley, scale
 
 
 def _resample(poly: np.ndarray, walls: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
