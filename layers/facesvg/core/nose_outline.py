@@ -38,7 +38,7 @@ BASE = (98, 97, 2, 326, 327)  # FACEMESH_NOSE's lower loop between the alar base
 NASION = 168  # MediaPipe's midwayBetweenEyes: the top is level with it
 
 STEP = 0.02  # inter-eye distances between the outline's samples where it meets the photo
-WORK_SCALE = 100.0  # px per inter-eye distance where the photo is read (a groove is a few px wide)
+WORK_SCALE = 80.0  # px per inter-eye distance where the photo is read (a groove is a few px wide)
 BAND = 0.1  # a side wall moves at most this far (inter-eye distances) onto a groove
 PRIOR = 0.06  # ... and a groove this far off the mesh must be twice as clear as one on it
 GROOVE = 0.012  # a groove is about this wide (the photo blurred this much) ...
