@@ -41,7 +41,7 @@ STEP = 0.02  # inter-eye distances between the outline's samples where it meets 
 WORK_SCALE = 80.0  # px per inter-eye distance where the photo is read (a groove is a few px wide)
 BAND = 0.1  # a side wall moves at most this far (inter-eye distances) onto a groove
 PRIOR = 0.06  # ... and a groove this far off the mesh must be twice as clear as one on it
-GROOVE = 0.012  # a groove is about this wide (the photo blurred this much) ...
+GROOVE = 0.012  # a groove is about twice this wide (the photo blurred this much) ...
 AROUND = 0.05  # ... and darker than the skin this far round it
 EYE_MARGIN = 0.08  # ... never within this far of an eye (its dark inner corner is not the nose's)
 CLEAR = 0.5  # a groove counts where it is this many spreads of the crop's contrast deep
@@ -75,8 +75,8 @@ def outline(g: Geometry, image: np.ndarray | None = None) -> np.ndarray:
 
 def snap_to_grooves(image: np.ndarray, g: Geometry, poly: np.ndarray, walls: np.ndarray) -> np.ndarray:
     """``poly`` resampled every ``STEP``, its side-wall samples moved along the outline's normal onto
-    the darkest line within ``BAND`` (weighed against its distance from the mesh), where that line is
-    clear; the moves are median-filtered along the outline."""
+    the outer side of the darkest line within ``BAND`` (weighed against its distance from the mesh),
+    where that line is clear; the moves are median-filtered along the outline."""
     pts, movable = _resample(poly, walls, STEP * g.scale)
     x0, y0, valley, f = _valley(image, g, poly)
     if valley is None:
@@ -90,7 +90,8 @@ def snap_to_grooves(image: np.ndarray, g: Geometry, poly: np.ndarray, walls: np.
     depth = cv2.remap(valley, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     best = np.argmax(depth - 0.5 * (offsets / PRIOR) ** 2, axis=1)
     clear = depth[np.arange(len(pts)), best] > CLEAR
-    move = np.where(clear & movable, offsets[best], 0.0)
+    # A parsing map's nose keeps the groove's shade: its edge is the groove's outer side.
+    move = np.where(clear & movable, offsets[best] + GROOVE, 0.0)
     window = np.lib.stride_tricks.sliding_window_view(np.pad(move, MEDIAN, mode="wrap"), 2 * MEDIAN + 1)
     move = np.where(movable, np.median(window, axis=1), 0.0)
     out: np.ndarray = pts + (move * g.scale)[:, None] * normal
@@ -121,7 +122,10 @@ def _valley(
     around = cv2.GaussianBlur(grey, (0, 0), max(1.0, AROUND * px))
     scale = (grey.shape[1] / (x1 - x0), grey.shape[0] / (y1 - y0))
     contrast = np.asarray(around - near, np.float32)
-    valley = np.asarray(contrast / max(float(np.std(contrast)), 1e-6), np.float32)
+    spread = float(np.std(contrast))
+    if spread < 0.01:  # grey levels: a crop without contrast has no grooves
+        return 0, 0, None, (1.0, 1.0)
+    valley = np.asarray(contrast / spread, np.float32)
     # The eyes' inner corners are dark beside the bridge's top: no groove of the nose is there.
     eyes = np.zeros(valley.shape, np.uint8)
     for chain in (topo.EYE_R, topo.EYE_L):

@@ -71,7 +71,9 @@ def test_the_sample_s_nose_is_a_bridge_widening_to_the_alae(sample_inputs: FaceI
     assert _iou(sample_inputs.labels == NOSE, derived) >= 0.83
 
 
-def test_side_walls_move_onto_a_groove_and_stay_on_the_mesh_without_one(sample_inputs: FaceInputs) -> None:
+def test_side_walls_move_to_a_groove_s_outer_side_and_stay_on_the_mesh_without_one(
+    sample_inputs: FaceInputs,
+) -> None:
     g = _geometry(sample_inputs)
     h, w = sample_inputs.image.shape[:2]
     flat = np.full((h, w, 3), 170, np.uint8)
@@ -79,22 +81,21 @@ def test_side_walls_move_onto_a_groove_and_stay_on_the_mesh_without_one(sample_i
     # a dark groove drawn 0.05 inter-eye distances outside the mesh's side walls
     poly, walls = no.mesh_outline(g)
     pts, on_wall = no._resample(poly, walls, 0.01 * g.scale)
-    groove = pts + 0.05 * g.scale * no._outward_normals(pts)
+    normal = no._outward_normals(pts)
+    groove = pts + 0.05 * g.scale * normal
     photo = flat.copy()
     for seg in np.split(np.arange(len(pts)), np.flatnonzero(np.diff(on_wall.astype(int))) + 1):
         if on_wall[seg[0]] and len(seg) > 1:
             cv2.polylines(photo, [np.rint(groove[seg]).astype(np.int32)], False, (110, 110, 110), 3)
-    wall_mid = pts[on_wall][len(pts[on_wall]) // 4 :: 7]  # samples along the walls, off their ends
-    snapped = no.outline(g, photo)
-    mesh = no.outline(g, None)
+    # the outline keeps the groove: it runs along its outer side, off the walls' ends
+    edge = (groove + no.GROOVE * g.scale * normal)[on_wall][np.count_nonzero(on_wall) // 4 :: 7]
 
-    def gap(outline: np.ndarray) -> float:  # mean distance from a wall sample's groove to the outline
-        grooves = groove[on_wall][len(pts[on_wall]) // 4 :: 7]
-        d = np.hypot(*(grooves[:, None, :] - outline[None, :, :]).transpose(2, 0, 1)).min(1)
+    def gap(outline: np.ndarray) -> float:  # mean distance from the groove's outer side to the outline
+        d = np.hypot(*(edge[:, None, :] - outline[None, :, :]).transpose(2, 0, 1)).min(1)
         return float(d.mean()) / g.scale
 
-    assert len(wall_mid) > 5
-    assert gap(mesh) > 0.035 and gap(snapped) < 0.015
+    assert len(edge) > 5
+    assert gap(no.outline(g, None)) > 0.05 and gap(no.outline(g, photo)) < 0.01
 
 
 @pytest.mark.skipif(not FACE_DIRS, reason="no ../shared/faces (real faces are used in place only)")
