@@ -6,21 +6,23 @@ mesh outlines it with:
 
 - the base: MediaPipe's published ``FACEMESH_NOSE`` lower loop where it runs under the nose, from
   one alar base (64) round the nostril sills and the subnasale (2) to the other (294);
-- each side wall: a path along the mesh's own edges (its tessellation) down the nasofacial junction,
-  the line where the side wall meets the cheek: 193 (where the brow's published upper contour ends,
-  beside the nasion: the bridge's width at the top), 245 (where the infraorbital ring ends at the
-  nose, ``leftEyeLower3``), 188 (the top of the side wall the cheek chain
-  ``landmarks_topology.CHEEK`` already shares with the nose), 217, 198 and 209 (the mesh's row that
-  runs down the junction to the ala), 129 (the alar crease, in ``NOSE_HULL``) and 64 (the alar base);
+- each side wall: a path along the mesh's own edges (its tessellation; 188 to 217 across one of
+  its quads) down the nasofacial junction, the line where the side wall meets the cheek: 193 (where
+  the brow's published upper contour ends, beside the nasion: the bridge's width at the top), 245
+  (where the infraorbital ring ends at the nose, ``leftEyeLower3``), 188 (the top of the side wall
+  the cheek chain ``landmarks_topology.CHEEK`` already shares with the nose), 217, 198 and 209 (the
+  mesh's row that runs down the junction to the ala), 129 (the alar crease, in ``NOSE_HULL``) and 64
+  (the alar base);
 - the top: a cut across the bridge level with MediaPipe's ``midwayBetweenEyes`` (168), the mesh's
   nasion, as wide as the bridge there: the side walls' top points (193/417) carried up (along the
   face's up) to that level.
 
 The mesh puts the side walls within a few hundredths of an inter-eye distance of where a parsing map
 has them, but not on the visible line: where the photo shows the groove between the nose and the
-cheek (the alar crease, the shade along the bridge), the side walls move onto it
-(``snap_to_grooves``). The top is a cut, not a line in the photo, and the base stays on the mesh:
-below the nostrils the photo's dark lines (the nostrils themselves) are inside the nose.
+cheek (the alar crease, the shade along the bridge), the side walls move to its outer side (a
+parsing map's nose keeps the groove's shade: ``snap_to_grooves``). The top is a cut, not a line in
+the photo, and the base stays on the mesh: there the photo's darkest lines are the nostrils, inside
+the nose.
 """
 
 from __future__ import annotations
