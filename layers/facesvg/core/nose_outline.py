@@ -13,9 +13,11 @@ mesh outlines it with:
   the cheek chain ``landmarks_topology.CHEEK`` already shares with the nose), 217, 198 and 209 (the
   mesh's row that runs down the junction to the ala), 129 (the alar crease, in ``NOSE_HULL``) and 64
   (the alar base);
-- the top: a cut across the bridge level with MediaPipe's ``midwayBetweenEyes`` (168), the mesh's
-  nasion, as wide as the bridge there: the side walls' top points (193/417) carried up (along the
-  face's up) to that level.
+- the top: a cut across the bridge at the nasion, as wide as the bridge there: the side walls' top
+  points (193/417) carried along the face's up to that level. The soft-tissue nasion lies above
+  MediaPipe's ``midwayBetweenEyes`` (168, level with the inner canthi) and below the glabella
+  between the brows (8); parsing maps start their nose above 168 (0.07 inter-eye distances on the
+  development faces' average, anywhere from 168 itself up to 8): the cut is a little above 168.
 
 The mesh puts the side walls within a few hundredths of an inter-eye distance of where a parsing map
 has them, but not on the visible line: where the photo shows the groove between the nose and the
@@ -37,7 +39,9 @@ from facesvg.core.smooth import smooth_closed
 SIDE_WALL_R = (193, 245, 188, 217, 198, 209, 129, 64)  # the subject's right, nasion -> alar base
 SIDE_WALL_L = (417, 465, 412, 437, 420, 429, 358, 294)  # its mirror image
 BASE = (98, 97, 2, 326, 327)  # FACEMESH_NOSE's lower loop between the alar bases (64, 294)
-NASION = 168  # MediaPipe's midwayBetweenEyes: the top is level with it
+MIDWAY_BETWEEN_EYES = 168  # MediaPipe's name: on the bridge, level with the inner canthi
+GLABELLA = 8  # the midline point between the brows
+NASION = 0.2  # the top: this share of the way from 168 up to 8 (about 0.03 inter-eye distances)
 
 STEP = 0.02  # inter-eye distances between the outline's samples where it meets the photo
 WORK_SCALE = 80.0  # px per inter-eye distance where the photo is read (a groove is a few px wide)
@@ -55,7 +59,8 @@ def mesh_outline(g: Geometry) -> tuple[np.ndarray, np.ndarray]:
     """The nose's outline from the mesh alone (``(N, 2)``), and which of its points are on a side
     wall (the points that may move onto the photo's grooves)."""
     up = _up(g)
-    level = float(g.pts[NASION] @ up)
+    low, high = float(g.pts[MIDWAY_BETWEEN_EYES] @ up), float(g.pts[GLABELLA] @ up)
+    level = low + NASION * (high - low)
     right, left = g.at(SIDE_WALL_R), g.at(SIDE_WALL_L)[::-1]
 
     def at_top(p: np.ndarray) -> np.ndarray:

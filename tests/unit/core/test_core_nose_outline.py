@@ -65,9 +65,13 @@ def test_the_sample_s_nose_is_a_bridge_widening_to_the_alae(sample_inputs: FaceI
     g = _geometry(sample_inputs)
     bridge, alae = _width(derived, g, g.pts[6]), _width(derived, g, g.at((64, 294)).mean(0))
     assert 0.2 < bridge < 0.6 * alae
-    # the top is a cut level with the mesh's nasion (midwayBetweenEyes), as wide as the bridge
-    assert _width(derived, g, g.pts[no.NASION] - 0.03 * g.scale * no._up(g)) > 0.2
-    assert _width(derived, g, g.pts[no.NASION] + 0.05 * g.scale * no._up(g)) == 0.0
+    # the top is a cut as wide as the bridge at the nasion: above midwayBetweenEyes (168), below the
+    # glabella (8)
+    up = no._up(g)
+    nasion = g.pts[no.MIDWAY_BETWEEN_EYES] + no.NASION * ((g.pts[no.GLABELLA] - g.pts[168]) @ up) * up
+    assert _width(derived, g, g.pts[no.MIDWAY_BETWEEN_EYES]) > 0.2
+    assert _width(derived, g, nasion - 0.03 * g.scale * up) > 0.2
+    assert _width(derived, g, nasion + 0.05 * g.scale * up) == 0.0
     assert _iou(sample_inputs.labels == NOSE, derived) >= 0.83
 
 
