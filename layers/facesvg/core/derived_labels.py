@@ -2,8 +2,8 @@
 
 The facial features come from the mesh's own published contours (``mesh_connections``): eyes and
 brows are the areas their lid and brow chains enclose, the lips lie between the outer and the inner
-lip loop (the mouth inside the inner one), the nose is the hull of the nose set (bridge from the
-nasion down to the alae). Skin, hair and background come from the photo's colours
+lip loop (the mouth inside the inner one), the nose is ``nose_outline``'s (bridge, side walls,
+alae, nostril sill). Skin, hair and background come from the photo's colours
 (``skin_model``), seeded from pixels the mesh says are skin (the cheeks and the nose): so the
 forehead ends where the hair starts, a fringe is hair, and an ear beside the face oval is skin
 (LaPa labels ears as skin; ``core.ears`` finds them there, as for a client's map).
@@ -25,7 +25,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from facesvg.core import brow_outline, ears, face_skin, scalp_hair, skin_model
+from facesvg.core import brow_outline, ears, face_skin, nose_outline, scalp_hair, skin_model
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
 from facesvg.core.colour_refine import connected, refine_by_colour
@@ -73,14 +73,9 @@ _BROWS = tuple(_loop(*mc.chains(e)) for e in (mc.FACEMESH_RIGHT_EYEBROW, mc.FACE
 _OUTER_LIP, _INNER_LIP = sorted(mc.chains(mc.FACEMESH_LIPS), key=lambda c: -len(set(c) & {0, 17}))
 _UPPER_OUTER, _LOWER_OUTER = _halves(_OUTER_LIP)
 _UPPER_INNER, _LOWER_INNER = _halves(_INNER_LIP)
-# The published nose set outlines the bridge and the alae; the nose of a parsing map is an area,
-# out to the side walls: the hull of the set and of the side-wall points the core's nose template
-# already uses (``landmarks_topology.NOSE_HULL``).
-# A parsing map's nose starts at the nasion as wide as the bridge (between the eyes' inner
-# corners), not at a point: the mesh's bridge sides at that level close it at the top.
-# (The skin is seeded from the nose without them: the eyes' inner corners are in shade.)
+# The skin is seeded from the hull of the published nose set and the side-wall points the core's
+# nose template uses (``landmarks_topology.NOSE_HULL``); the nose label is ``nose_outline``'s.
 _NOSE_SEED = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL)))
-_NOSE = (*_NOSE_SEED, 193, 417)
 _OVAL = mc.chains(mc.FACEMESH_FACE_OVAL)[0]
 
 
@@ -172,7 +167,7 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     roi = out[y0:y1, x0:x1]
     roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
     roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
-    for value, poly in _labelled_features(g):
+    for value, poly in _labelled_features(g, image=image):
         _paint(out, poly, value, g.scale)
     # The brows traced in the photo round the mesh's (``brow_outline``); the eyes refined together
     # (a small eye has few pixels to model) at 320 px per inter-eye distance (a tenth of that tall).
@@ -390,11 +385,14 @@ def _side_value(g: Geometry, values: tuple[int, int], chain: tuple[int, ...]) ->
     return values[0] if image_left else values[1]
 
 
-def _labelled_features(g: Geometry, with_nose: bool = True) -> list[tuple[int, np.ndarray]]:
-    """(label, polygon) in painting order: nose, brows, eyes, lips, mouth."""
+def _labelled_features(
+    g: Geometry, with_nose: bool = True, image: np.ndarray | None = None
+) -> list[tuple[int, np.ndarray]]:
+    """(label, polygon) in painting order: nose (on the photo's grooves, given it), brows, eyes,
+    lips, mouth."""
     out: list[tuple[int, np.ndarray]] = []
     if with_nose:
-        out.append((NOSE, _hull(g.at(_NOSE))))
+        out.append((NOSE, nose_outline.outline(g, image)))
     out += [(_side_value(g, BROWS, c), g.at(c)) for c in _BROWS]
     out += [(_side_value(g, EYES, c), g.at(c)) for c in _EYES]
     out.append((UPPER_LIP, np.vstack([g.at(_UPPER_OUTER), g.at(_UPPER_INNER)[::-1]])))
