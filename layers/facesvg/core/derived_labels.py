@@ -173,7 +173,8 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
     roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
     for value, poly in _labelled_features(g):
-        _paint(out, poly, value, g.scale)
+        if value not in (UPPER_LIP, MOUTH, LOWER_LIP):  # the lips are painted last (``_lips``)
+            _paint(out, poly, value, g.scale)
     # Each brow on its own (lit from its side); the eyes together (a small eye has few pixels to
     # model). Brows are decided at 80 px per inter-eye distance (a few px of band), eyes, a tenth
     # of that tall, at 320.

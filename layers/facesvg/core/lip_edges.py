@@ -1,20 +1,24 @@
-"""The map-less labels' lips: the mesh's inner lip contours moved to where the mouth's colours start.
+"""The map-less labels' lips: the mesh's lip contours moved to where the photo's colours change.
 
-When the mouth opens, MediaPipe's inner lip loop does not follow the lips' inner edges: on a smile
-or a laugh it sits inside the lower lip (and a little inside the upper one), so the lips lose to the
-mouth what a parsing map calls lip. A parsing map's mouth is what shows between the lips: teeth
-(bright, grey) and the cavity (dark), unlike the lips' red; and what has the lips' colour inside
-the mouth (gums, a tongue) is mouth too, which colour cannot tell from lip.
+MediaPipe's lip loops are a smooth model's guess. When the mouth opens its inner loop does not
+follow the lips' inner edges: on a smile or a laugh it sits inside the lower lip (and a little
+inside the upper one), so the lips lose to the mouth what a parsing map calls lip. And its upper
+lip is thin: the loop's top runs inside the vermilion. A parsing map's mouth is what shows between
+the lips: teeth (bright, grey) and the cavity (dark), unlike the lips' red; what has the lips' colour
+inside the mouth (gums, a tongue) is mouth too, which colour cannot tell from lip. Its lip ends,
+above, where the lip's red meets the skin (CIELAB a* mostly).
 
-So each inner contour is walked across, along its normal, within ``BAND`` of the mesh: from inside
-the lip towards the mouth, each sample is scored lip or mouth (the lip's colour model against the
-mouth's, fitted on the open mouth's middle less what has the lips' colour; or, without one, against
-anything far from the lip's colour), and the edge goes where the running score peaks (the lip's last
-sample before what is not lip outweighs it). A profile that never meets what is not lip (gums
-beyond the lip) keeps the mesh's edge. The offsets are smoothed along the contour. Where the lips
-are closed they meet halfway between the mesh's inner contours (a parsing map has no mouth there).
-The outer contours stay the mesh's: against the annotated faces the photo's lip-to-skin transition
-placed them no better than the mesh (the lower lip fades into the shade under it; see the report).
+So a contour is walked across, along its normal, outwards from the mesh's edge within ``BAND``:
+each sample is scored lip or not (the lip's colour model, fitted on the lip's middle, against the
+open mouth's teeth and cavity, or the skin's beyond the band, or anything far from the lip's
+colour), and the edge goes where the running score peaks (the lip's last sample before what is not
+lip outweighs it). A profile that never meets what is not lip (gums beyond the band) keeps the
+mesh's edge. The offsets are smoothed along the contour. The upper lip's top moves as far as its
+colour tells lip from skin (a moustache, a pale lip on pale skin: the mesh decides). Edges move
+only outwards: on every annotated face the mesh's contours lie inside the lip or on its edge there
+(inwards a walk meets the thin dark line where the lips part, or a lip's highlight, both lip).
+The lower lip's bottom stays the mesh's: it fades into the shade under the lip, and colour placed
+it no better than the mesh. Closed lips keep the mesh's inner contours (``sliver_to_lips``).
 """
 
 from __future__ import annotations
@@ -29,18 +33,17 @@ from facesvg.core import skin_model
 from facesvg.core.face_geometry import Geometry
 from facesvg.core.labels import LOWER_LIP, MOUTH, UPPER_LIP
 
-BAND = 0.08  # inter-eye distances: how far an inner edge may move from the mesh's contour, outwards
-# (only outwards, into the mouth: on every open mouth of the annotated faces the mesh's inner contour
-# lies inside the lip or on its edge; inwards a walk meets the thin dark line where the lips part,
-# which a parsing map calls lip)
+BAND = 0.08  # inter-eye distances: how far an edge may move from the mesh's contour, outwards
 STEP = 0.004  # inter-eye distances between samples across an edge (at least ``MIN_STEP`` px)
 MIN_STEP = 0.35
+WORK_SCALE = 100.0  # px per inter-eye distance where colours are sampled (a larger photo is reduced)
 POINTS = 21  # points along each contour: the mesh's 11 and one between each two
 L_WEIGHT = 0.5  # lightness counts this much against a* and b* (shade lies more than hue)
 CLIP = 3.0  # a sample's log-likelihood ratio is clipped to this (one odd pixel decides nothing)
 DROP = 0.02  # inter-eye distances of clear non-lip that end the walk (a tongue past the teeth)
 SEEN = 1.5  # ... a sample scoring below -SEEN past the edge: the walk saw what is not lip
 OPEN = 0.03  # the mouth is open where the mesh's inner contours are this far apart
+SEPARATE = (3.0, 6.0)  # lip-to-skin d' from which colour starts, and fully, to place the upper lip's top
 MOUTH_APART = 25.0  # a mouth colour this far (d2) from the lips' models is the mouth's own
 MOUTH_ROWS = (0.2, 0.35, 0.5, 0.65, 0.8)  # where across the open mouth its colours are sampled
 
@@ -89,19 +92,26 @@ def _up(g: Geometry) -> np.ndarray:
 
 
 class _Sampler:
-    """Lab colours (lightness scaled by ``L_WEIGHT``) sampled at sub-pixel points of a crop."""
+    """Lab colours (lightness scaled by ``L_WEIGHT``) sampled at sub-pixel points of a crop,
+    reduced by ``f`` (a large photo's lips need no more than ``WORK_SCALE`` px per inter-eye
+    distance; the reduction averages the noise away)."""
 
-    def __init__(self, image: np.ndarray, box: tuple[int, int, int, int], sigma: float) -> None:
+    def __init__(self, image: np.ndarray, box: tuple[int, int, int, int], f: float, sigma: float) -> None:
         x0, y0, x1, y1 = box
-        lab = np.asarray(cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2Lab), np.float32)
+        crop = image[y0:y1, x0:x1]
+        if f < 1.0:
+            size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
+            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        lab = np.asarray(cv2.cvtColor(crop, cv2.COLOR_BGR2Lab), np.float32)
         if sigma >= 0.3:
             lab = np.asarray(cv2.GaussianBlur(lab, (0, 0), sigma), np.float32)
         lab[..., 0] *= L_WEIGHT
         self.lab, self.origin = lab, np.array([x0, y0], np.float64)
+        self.scale = np.array([crop.shape[1] / (x1 - x0), crop.shape[0] / (y1 - y0)])
 
     def at(self, xy: np.ndarray) -> np.ndarray:
         """``(..., 2)`` photo px -> ``(..., 3)`` colours (bilinear; the border repeated)."""
-        flat = (xy - self.origin).astype(np.float32).reshape(-1, 1, 2)
+        flat = ((xy - self.origin + 0.5) * self.scale - 0.5).astype(np.float32).reshape(-1, 1, 2)
         out = cv2.remap(
             self.lab, flat[..., 0], flat[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
@@ -138,22 +148,60 @@ def _score(px: np.ndarray, lip: skin_model.Gaussian, mouth: skin_model.Mixture |
     return out
 
 
-def _cut(score: np.ndarray, t: np.ndarray, hi: np.ndarray, drop: float, band: float) -> np.ndarray:
-    """Per profile (rows of ``score``, samples at offsets ``t`` from the mesh's edge outwards, up to
-    ``hi``): the offset where the lip ends. The running sum of the scores peaks at the lip's last
-    sample; the walk stops where what is not lip has taken ``drop`` off the peak (a tongue past the
-    teeth is not the lip again). A move costs a little; a profile that meets nothing clearly not
-    lip past its peak keeps the mesh's edge (0: gums beyond the lip are lip-coloured)."""
+def _cut(
+    score: np.ndarray, t: np.ndarray, lo: np.ndarray, hi: np.ndarray, drop: float, band: float
+) -> np.ndarray:
+    """Per profile (rows of ``score``, samples at offsets ``t`` across the mesh's edge, from the
+    lip's side, allowed between ``lo`` and ``hi``): the offset where the lip ends. The running sum
+    of the scores peaks at the lip's last sample; the walk stops where what is not lip has taken
+    ``drop`` off the peak (a tongue past the teeth is not the lip again). A move costs a little; a
+    profile that meets nothing clearly not lip past its peak keeps the mesh's edge (0: gums
+    beyond the lip are lip-coloured)."""
     half = 0.5 * (t[1] - t[0])
-    s = np.where(t[None, :] <= hi[:, None], score, 0.0)
+    s = np.where((t[None, :] >= lo[:, None]) & (t[None, :] <= hi[:, None]), score, 0.0)
     run = np.concatenate([np.zeros((len(s), 1)), np.cumsum(s, axis=1)], axis=1)  # run[:, c]: k < c
     edges = np.concatenate([t - half, t[-1:] + half])  # where cut c lies
     stopped = np.maximum.accumulate(np.maximum.accumulate(run, axis=1) - run > drop, axis=1)
-    ok = ~stopped & (edges[None, :] <= hi[:, None] + half)
+    ok = ~stopped & (edges[None, :] >= lo[:, None] - half) & (edges[None, :] <= hi[:, None] + half)
     value = np.where(ok, run - CLIP * (edges[None, :] / band) ** 2, -np.inf)
     best = np.argmax(value, axis=1)
     seen = ((np.arange(s.shape[1])[None, :] >= best[:, None]) & (s < -SEEN)).any(axis=1)
-    out: np.ndarray = np.where(seen, edges[best], 0.0)
+    out: np.ndarray = np.where(seen & np.isfinite(value.max(axis=1)), edges[best], 0.0)
+    return out
+
+
+def _upper_outer(
+    s: _Sampler, c: LipContours, lip: skin_model.Gaussian, up: np.ndarray, geo: tuple[float, float, float]
+) -> np.ndarray:
+    """The upper lip's top moved out to where its colour meets the skin's above it, as far as the
+    colours tell lip from skin: by their separation d' (the means' distance in pooled standard
+    deviations), not at all below ``SEPARATE[0]``, fully from ``SEPARATE[1]`` (a pale lip on pale
+    skin, or a moustache, leaves the mesh's edge). Only outwards: on the annotated faces the
+    mesh's top lies inside the lip or on its edge, and a lip's own highlight is not its edge."""
+    band, step, drop = geo
+    chain = c.upper_outer
+    normal = _normals(chain, up)
+    inner = _taper(POINTS) > 0.5
+    skin = skin_model.fit_trimmed(s.at(_rows(chain, chain + band * normal, (1.1, 1.3, 1.5), inner)))
+    if skin is None:
+        return chain
+    diff = lip.mean - skin.mean
+    pooled = 0.5 * (np.linalg.inv(lip.inv) + np.linalg.inv(skin.inv))
+    sep = float(np.sqrt(diff @ np.linalg.solve(pooled, diff)))
+    weight = float(np.clip((sep - SEPARATE[0]) / (SEPARATE[1] - SEPARATE[0]), 0.0, 1.0))
+    if weight == 0.0:
+        return chain
+    reach = _taper(POINTS) * band
+    t = np.arange(0.5 * step, band, step)
+    px = s.at(chain[:, None, :] + t[None, :, None] * normal[:, None, :])
+    d2_lip = lip.d2(px)
+    score = np.minimum(
+        lip.log_likelihood(d2_lip) - skin.log_likelihood(skin.d2(px)), 0.5 * (skin_model.MAX_SKIN_D2 - d2_lip)
+    )
+    off = np.clip(
+        _smooth(_cut(np.clip(score, -CLIP, CLIP), t, np.zeros(POINTS), reach, drop, band)), 0.0, reach
+    )
+    out: np.ndarray = chain + weight * off[:, None] * normal
     return out
 
 
@@ -167,8 +215,9 @@ def _smooth(offsets: np.ndarray) -> np.ndarray:
 
 def refine(image: np.ndarray, g: Geometry, mesh: tuple[np.ndarray, ...]) -> tuple[LipContours, np.ndarray]:
     """The four lip contours (``mesh``: the mesh's upper outer, upper inner, lower inner and lower
-    outer chains, image px, each from the image-left corner), the inner ones moved to the photo's
-    edges where the mouth is open; and which of the ``POINTS`` are open."""
+    outer chains, image px, each from the image-left corner), moved to the photo's edges: the
+    upper lip's top where the colours tell lip from skin, the inner ones where the mouth is open;
+    and which of the ``POINTS`` are open."""
     c = LipContours(*(resample(chain) for chain in mesh))
     gap = np.hypot(*(c.lower_inner - c.upper_inner).T)
     open_ = gap > OPEN * g.scale
@@ -176,34 +225,40 @@ def refine(image: np.ndarray, g: Geometry, mesh: tuple[np.ndarray, ...]) -> tupl
     step = max(MIN_STEP, STEP * g.scale)
     h, w = image.shape[:2]
     pts = np.vstack(list(mesh))
-    x0, y0 = np.maximum(np.floor(pts.min(0) - band - 3).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(pts.max(0) + band + 4).astype(int), (w, h))
-    if not open_.any() or x1 - x0 < 4 or y1 - y0 < 4:
+    x0, y0 = np.maximum(np.floor(pts.min(0) - 1.6 * band - 3).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0) + 1.6 * band + 4).astype(int), (w, h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
         return c, open_
-    s = _Sampler(image, (int(x0), int(y0), int(x1), int(y1)), 0.5 * step)
+    f = min(1.0, WORK_SCALE / max(g.scale, 1e-6))
+    s = _Sampler(image, (int(x0), int(y0), int(x1), int(y1)), f, 0.5 * step * f)
     inner = _taper(POINTS) > 0.5
-    lips = tuple(
-        skin_model.fit_trimmed(s.at(_rows(outer, inner_, (0.3, 0.5, 0.7), inner)))
-        for outer, inner_ in ((c.upper_outer, c.upper_inner), (c.lower_outer, c.lower_inner))
-    )
-    if lips[0] is None or lips[1] is None:
+    upper = skin_model.fit_trimmed(s.at(_rows(c.upper_outer, c.upper_inner, (0.3, 0.5, 0.7), inner)))
+    if upper is None:
         return c, open_
-    mouth = _mouth_model(s, c, inner & open_, (lips[0], lips[1]))
-    t = np.arange(0.5 * step, band, step)  # sample centres: cut c lies at c * step
-    drop = CLIP * max(2.0, DROP * g.scale / step)
-    reach = np.minimum(np.where(open_, _taper(POINTS) * band, 0.0), gap)  # at most across the mouth
     up = _up(g)
+    drop = CLIP * max(2.0, DROP * g.scale / step)
+    top = _upper_outer(s, c, upper, up, (band, step, drop))
+    lower = (
+        skin_model.fit_trimmed(s.at(_rows(c.lower_outer, c.lower_inner, (0.3, 0.5, 0.7), inner)))
+        if open_.any()
+        else None
+    )
+    if lower is None:
+        return LipContours(top, c.upper_inner, c.lower_inner, c.lower_outer), open_
+    mouth = _mouth_model(s, c, inner & open_, (upper, lower))
+    t = np.arange(0.5 * step, band, step)  # sample centres: cut c lies at c * step
+    reach = np.minimum(np.where(open_, _taper(POINTS) * band, 0.0), gap)  # at most across the mouth
     moved = []
-    for chain, lip, away in ((c.upper_inner, lips[0], -up), (c.lower_inner, lips[1], up)):
+    for chain, lip, away in ((c.upper_inner, upper, -up), (c.lower_inner, lower, up)):
         normal = _normals(chain, away)
         score = _score(s.at(chain[:, None, :] + t[None, :, None] * normal[:, None, :]), lip, mouth)
-        off = np.clip(_smooth(_cut(score, t, reach, drop, band)), 0.0, reach)
+        off = np.clip(_smooth(_cut(score, t, np.zeros(POINTS), reach, drop, band)), 0.0, reach)
         moved.append(chain + off[:, None] * normal)
     ui, li = moved
     meet = ((ui - li) @ up) < 0  # the moved edges passed each other: the lips meet halfway
     half = 0.5 * (ui + li)
     ui, li = np.where(meet[:, None], half, ui), np.where(meet[:, None], half, li)
-    return LipContours(c.upper_outer, ui, li, c.lower_outer), open_
+    return LipContours(top, ui, li, c.lower_outer), open_
 
 
 def open_mouth(c: LipContours, open_: np.ndarray) -> list[np.ndarray]:
@@ -220,10 +275,16 @@ def sliver_to_lips(roi: np.ndarray, bgr: np.ndarray, keep: np.ndarray) -> None:
     mouth, the rest is lip. A pixel of it that the lips' own colour model explains better than the
     mouth's (two colours) goes to the nearer lip; without enough mouth pixels to model, the whole
     sliver does. (An open mouth's lip-coloured parts are gums or a tongue: they stay mouth.)"""
+    ys, xs = np.nonzero((roi == MOUTH) & (keep == 0))
+    if not len(ys):
+        return
+    # The sliver's box and as much again above and below it: the lips next to it, in its light.
+    pad = int(ys.max() - ys.min()) + 2
+    y0, y1 = max(int(ys.min()) - pad, 0), int(ys.max()) + pad + 1
+    x0, x1 = int(xs.min()), int(xs.max()) + 1
+    roi, keep, bgr = roi[y0:y1, x0:x1], keep[y0:y1, x0:x1], bgr[y0:y1, x0:x1]
     mouth, upper, lower = (np.asarray(roi == v, np.uint8) for v in (MOUTH, UPPER_LIP, LOWER_LIP))
     sliver = (mouth > 0) & (keep == 0)
-    if not sliver.any():
-        return
     lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
     core = np.ones((3, 3), np.uint8)
     lips_model = skin_model.fit(lab[cv2.erode(upper | lower, core) > 0]) or skin_model.fit(
@@ -232,11 +293,14 @@ def sliver_to_lips(roi: np.ndarray, bgr: np.ndarray, keep: np.ndarray) -> None:
     mouth_model = skin_model.fit_mixture(lab[cv2.erode(mouth, core) > 0], 2)
     if lips_model is None:
         return
-    lip_like = sliver
-    if mouth_model is not None:
-        _, ll_mouth = mouth_model.d2_and_log_likelihood(lab)
-        lip_like = sliver & (lips_model.log_likelihood(lips_model.d2(lab)) > ll_mouth)
-    to_upper = cv2.distanceTransform(1 - upper, cv2.DIST_L2, 3)
-    to_lower = cv2.distanceTransform(1 - lower, cv2.DIST_L2, 3)
-    roi[lip_like & (to_upper < to_lower)] = UPPER_LIP
-    roi[lip_like & (to_upper >= to_lower)] = LOWER_LIP
+    sy, sx = np.nonzero(sliver)
+    lip_like: np.ndarray = np.ones(len(sy), bool)
+    if mouth_model is not None:  # only the sliver's pixels are weighed
+        px = lab[sy, sx]
+        lip_like = np.asarray(
+            lips_model.log_likelihood(lips_model.d2(px)) > mouth_model.d2_and_log_likelihood(px)[1]
+        )
+    sy, sx = sy[lip_like], sx[lip_like]
+    to_upper = cv2.distanceTransform(1 - upper, cv2.DIST_L2, 3)[sy, sx]
+    to_lower = cv2.distanceTransform(1 - lower, cv2.DIST_L2, 3)[sy, sx]
+    roi[sy, sx] = np.where(to_upper < to_lower, UPPER_LIP, LOWER_LIP).astype(roi.dtype)

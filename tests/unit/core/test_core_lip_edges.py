@@ -15,7 +15,7 @@ from facesvg.core import derived_labels as dl
 from facesvg.core import lip_edges
 from facesvg.core.face_geometry import Geometry, geometry
 from facesvg.core.inputs import FaceInputs, load_inputs
-from facesvg.core.labels import LOWER_LIP, MOUTH, UPPER_LIP
+from facesvg.core.labels import LOWER_LIP, UPPER_LIP
 
 FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
 
@@ -39,7 +39,7 @@ def _chain(y: float, bulge: float = 0.0) -> np.ndarray:
     return np.stack([x, 190 + (y - 190 + bulge) * shape], axis=1)
 
 
-def _drawn_mouth(beyond_upper: tuple[int, int, int]) -> np.ndarray:
+def _drawn_mouth(beyond_upper: tuple[int, int, int], lip: tuple[int, int, int] = LIP_BGR) -> np.ndarray:
     """Skin; the lips between their outer and inner edges; teeth in the opening, except a band
     ``beyond_upper`` (gums, say) 24 px tall under the upper lip."""
     img = np.zeros((400, 600, 3), np.uint8)
@@ -51,7 +51,7 @@ def _drawn_mouth(beyond_upper: tuple[int, int, int]) -> np.ndarray:
     for ch in range(3):
         plane = np.zeros((400, 600), np.uint8)
         dl._fill(plane, np.vstack([poly["uo"], poly["lo"][::-1]]), 1)
-        img[..., ch][plane > 0] = LIP_BGR[ch]
+        img[..., ch][plane > 0] = lip[ch]
         plane[:] = 0
         dl._fill(plane, np.vstack([poly["ui"], poly["li"][::-1]]), 1)
         img[..., ch][plane > 0] = TEETH_BGR[ch]
@@ -75,10 +75,24 @@ def test_the_lower_lip_s_inner_edge_moves_from_inside_the_lip_to_the_teeth(sampl
     # the mesh puts the lower lip's inner edge 8 px (0.04 inter-eye distances) inside the lip
     c, open_ = lip_edges.refine(img, g, _mesh(LOWER_EDGE + 8))
     assert open_.sum() >= 15
-    assert abs(_middle_y(c.lower_inner) - LOWER_EDGE) <= 1.5
-    assert abs(_middle_y(c.upper_inner) - UPPER_EDGE) <= 1.5  # on its edge already: it stays
-    assert np.allclose(c.upper_outer, lip_edges.resample(_chain(UPPER_TOP)))  # the outer ones stay
-    assert np.allclose(c.lower_outer, lip_edges.resample(_chain(LOWER_BOTTOM)))
+    # within about a pixel of the crop where colours are sampled (100 px per inter-eye distance)
+    assert abs(_middle_y(c.lower_inner) - LOWER_EDGE) <= 2.5
+    assert abs(_middle_y(c.upper_inner) - UPPER_EDGE) <= 2.5  # on its edge already: it stays
+    assert abs(_middle_y(c.upper_outer) - UPPER_TOP) <= 2.5  # on the lip's edge: it stays
+    assert np.allclose(c.lower_outer, lip_edges.resample(_chain(LOWER_BOTTOM)))  # the mesh's, always
+
+
+def test_the_upper_lip_s_top_moves_out_to_the_skin_where_the_colours_tell_them_apart(
+    sample_points: np.ndarray,
+) -> None:
+    g = _geometry(sample_points)
+    mesh = (_chain(UPPER_TOP + 6), *_mesh(LOWER_EDGE)[1:])  # the mesh's top 6 px inside the lip
+    c, _ = lip_edges.refine(_drawn_mouth(TEETH_BGR), g, mesh)
+    assert abs(_middle_y(c.upper_outer) - UPPER_TOP) <= 2.5
+    # a lip hardly redder than the skin round it: colour does not tell them apart, the mesh decides
+    pale = _drawn_mouth(TEETH_BGR, lip=(140, 160, 215))
+    c, _ = lip_edges.refine(pale, g, mesh)
+    assert _middle_y(c.upper_outer) == pytest.approx(UPPER_TOP + 6)
 
 
 def test_lip_coloured_gums_beyond_the_lip_keep_the_mesh_s_edge(sample_points: np.ndarray) -> None:
@@ -87,8 +101,8 @@ def test_lip_coloured_gums_beyond_the_lip_keep_the_mesh_s_edge(sample_points: np
     g = _geometry(sample_points)
     img = _drawn_mouth(LIP_BGR)
     c, _ = lip_edges.refine(img, g, _mesh(LOWER_EDGE))
-    assert abs(_middle_y(c.upper_inner) - UPPER_EDGE) <= 1.5  # not down to the teeth, 24 px on
-    assert abs(_middle_y(c.lower_inner) - LOWER_EDGE) <= 1.5
+    assert abs(_middle_y(c.upper_inner) - UPPER_EDGE) <= 2.5  # not down to the teeth, 24 px on
+    assert abs(_middle_y(c.lower_inner) - LOWER_EDGE) <= 2.5
 
 
 def test_an_inner_edge_never_moves_into_the_lip(sample_points: np.ndarray) -> None:
@@ -101,7 +115,9 @@ def test_an_inner_edge_never_moves_into_the_lip(sample_points: np.ndarray) -> No
     assert _middle_y(c.upper_inner) == pytest.approx(UPPER_EDGE + 8)
 
 
-def test_closed_lips_keep_the_mesh_s_contours(sample_inputs: FaceInputs) -> None:
+def test_closed_lips_keep_the_mesh_s_inner_contours_and_the_top_only_moves_out(
+    sample_inputs: FaceInputs,
+) -> None:
     h, w = sample_inputs.image.shape[:2]
     g = geometry(sample_inputs.landmarks - dl.MESH_PIXEL_CENTRE, max(h, w))
     mesh = tuple(
@@ -109,13 +125,22 @@ def test_closed_lips_keep_the_mesh_s_contours(sample_inputs: FaceInputs) -> None
     )
     c, open_ = lip_edges.refine(sample_inputs.image, g, mesh)
     assert not open_.any()
-    for moved, chain in zip((c.upper_outer, c.upper_inner, c.lower_inner, c.lower_outer), mesh, strict=True):
+    for moved, chain in zip((c.upper_inner, c.lower_inner, c.lower_outer), mesh[1:], strict=True):
         assert np.allclose(moved[::2], chain)  # every mesh point, and points between them
+    up = lip_edges._up(g)
+    rise = (c.upper_outer - lip_edges.resample(mesh[0])) @ up
+    assert rise.min() >= -1e-6 and rise.max() > 0.005 * g.scale  # the sample's top lies above the mesh's
 
 
 def test_resampling_keeps_every_mesh_point() -> None:
     chain = _chain(200)
     assert np.allclose(lip_edges.resample(chain)[::2], chain)
+
+
+def test_the_sample_s_upper_lip_reaches_its_top(sample_inputs: FaceInputs) -> None:
+    real, derived = sample_inputs.labels, dl.derive_labels(sample_inputs.image, sample_inputs.landmarks)
+    a, b = real == UPPER_LIP, derived == UPPER_LIP
+    assert (a & b).sum() / (a | b).sum() >= 0.74  # the mesh's top: 0.71
 
 
 def _lip_iou(name: str) -> tuple[float, float]:
@@ -136,21 +161,23 @@ def _lip_iou(name: str) -> tuple[float, float]:
     for value in (UPPER_LIP, LOWER_LIP):
         a, b = real == value, derived == value
         out.append(float((a & b).sum() / max((a | b).sum(), 1)))
-    assert (derived == MOUTH).any()
     return out[0], out[1]
 
 
 @pytest.mark.parametrize(
     ("name", "upper", "lower"),
     [
-        # the mesh's inner contour sat inside the lips: the lips lost to the mouth (before: 0.64, 0.53)
-        ("cmhq-pred-laugh", 0.62, 0.62),
+        # the mesh's inner contour sat inside the lips, its top inside the upper lip (before: 0.64, 0.53)
+        ("cmhq-pred-laugh", 0.72, 0.62),
+        ("cmhq-maskgan-3", 0.74, 0.82),  # red lips, the top above the mesh's (before: 0.67, 0.84)
         # a smile with the upper gums showing: lip-coloured, they stay mouth (before: 0.60, 0.51)
         ("cmhq-28092", 0.75, 0.48),
         ("cmhq-28297", 0.78, 0.87),  # teeth between open lips (before: 0.79, 0.85)
         ("derived-cmhq-28297-roll22-rgba", 0.8, 0.86),  # ... on a tilted head (before: 0.82, 0.77)
     ],
 )
-def test_open_mouths_lips_end_where_the_mouth_s_colours_start(name: str, upper: float, lower: float) -> None:
+def test_the_lips_end_where_the_mouth_s_and_the_skin_s_colours_start(
+    name: str, upper: float, lower: float
+) -> None:
     u, lo = _lip_iou(name)
     assert u >= upper and lo >= lower, (u, lo)
