@@ -36,7 +36,8 @@ from facesvg.core.labels import LOWER_LIP, MOUTH, UPPER_LIP
 BAND = 0.08  # inter-eye distances: how far an edge may move from the mesh's contour, outwards
 STEP = 0.004  # inter-eye distances between samples across an edge (at least ``MIN_STEP`` px)
 MIN_STEP = 0.35
-WORK_SCALE = 100.0  # px per inter-eye distance where colours are sampled (a larger photo is reduced)
+WORK_SCALE = 100.0  # px per inter-eye distance where colours are sampled (a larger photo is reduced
+# by a whole factor to no fewer)
 POINTS = 21  # points along each contour: the mesh's 11 and one between each two
 L_WEIGHT = 0.5  # lightness counts this much against a* and b* (shade lies more than hue)
 CLIP = 3.0  # a sample's log-likelihood ratio is clipped to this (one odd pixel decides nothing)
@@ -229,7 +230,7 @@ def refine(image: np.ndarray, g: Geometry, mesh: tuple[np.ndarray, ...]) -> tupl
     x1, y1 = np.minimum(np.ceil(pts.max(0) + 1.6 * band + 4).astype(int), (w, h))
     if x1 - x0 < 4 or y1 - y0 < 4:
         return c, open_
-    f = min(1.0, WORK_SCALE / max(g.scale, 1e-6))
+    f = 1.0 / max(1, int(g.scale / WORK_SCALE))  # a whole factor: INTER_AREA's fast path
     s = _Sampler(image, (int(x0), int(y0), int(x1), int(y1)), f, 0.5 * step * f)
     inner = _taper(POINTS) > 0.5
     upper = skin_model.fit_trimmed(s.at(_rows(c.upper_outer, c.upper_inner, (0.3, 0.5, 0.7), inner)))
