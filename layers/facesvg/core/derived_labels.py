@@ -2,9 +2,9 @@
 
 The facial features come from the mesh's own published contours (``mesh_connections``): eyes and
 brows are the areas their lid and brow chains enclose, the lips lie between the outer and the inner
-lip loop (the mouth inside the inner one; ``lip_edges`` moves the inner one to the photo's edges
-of an open mouth), the nose is the hull of the nose set (bridge from the
-nasion down to the alae). Skin, hair and background come from the photo's colours
+lip loop (the mouth inside the inner one; ``lip_edges`` moves the inner one to an open mouth's
+edges in the photo, and the upper lip's top out to its colour's), the nose is the hull of the nose
+set (bridge from the nasion down to the alae). Skin, hair and background come from the photo's colours
 (``skin_model``), seeded from pixels the mesh says are skin (the cheeks and the nose): so the
 forehead ends where the hair starts, a fringe is hair, and an ear beside the face oval is skin
 (LaPa labels ears as skin; ``core.ears`` finds them there, as for a client's map).
@@ -287,7 +287,6 @@ def _lips(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
     if x1 - x0 < 3 or y1 - y0 < 3:
         return
     roi = out[y0:y1, x0:x1]
-    roi[(roi == UPPER_LIP) | (roi == MOUTH) | (roi == LOWER_LIP)] = SKIN
     _paint(out, np.vstack([c.upper_outer, c.upper_inner[::-1]]), UPPER_LIP, g.scale)
     _paint(out, np.vstack([c.lower_outer, c.lower_inner[::-1]]), LOWER_LIP, g.scale)
     _paint(out, np.vstack([c.upper_inner, c.lower_inner[::-1]]), MOUTH, g.scale)
