@@ -2,8 +2,9 @@
 
 The facial features come from the mesh's own published contours (``mesh_connections``): eyes and
 brows are the areas their lid and brow chains enclose, the lips lie between the outer and the inner
-lip loop (the mouth inside the inner one), the nose is ``nose_outline``'s (bridge, side walls,
-alae, nostril sill). Skin, hair and background come from the photo's colours
+lip loop (the mouth inside the inner one; ``lip_edges`` moves the inner one to an open mouth's
+edges in the photo, and the upper lip's top out to its colour's), the nose is ``nose_outline``'s
+(bridge, side walls, alae, nostril sill). Skin, hair and background come from the photo's colours
 (``skin_model``), seeded from pixels the mesh says are skin (the cheeks and the nose): so the
 forehead ends where the hair starts, a fringe is hair, and an ear beside the face oval is skin
 (LaPa labels ears as skin; ``core.ears`` finds them there, as for a client's map).
@@ -25,7 +26,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from facesvg.core import brow_outline, ears, face_skin, nose_outline, scalp_hair, skin_model
+from facesvg.core import brow_outline, ears, face_skin, lip_edges, nose_outline, scalp_hair, skin_model
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
 from facesvg.core.colour_refine import connected, refine_by_colour
@@ -168,12 +169,13 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
     roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
     for value, poly in _labelled_features(g, image=image):
-        _paint(out, poly, value, g.scale)
+        if value not in (UPPER_LIP, MOUTH, LOWER_LIP):  # the lips are painted last (``_lips``)
+            _paint(out, poly, value, g.scale)
     # The brows traced in the photo round the mesh's (``brow_outline``); the eyes refined together
     # (a small eye has few pixels to model) at 320 px per inter-eye distance (a tenth of that tall).
     brow_outline.paint_brows(out, image, g, coverage)
     refine_by_colour(out, image, g, EYES, _EYES, 2, hair=False, grow=False, work_scale=320.0)
-    _lip_coloured_mouth_is_lip(out, image, g)
+    _lips(out, image, g)
     return out
 
 
@@ -286,41 +288,25 @@ def _skin_score(
     return score, hair_vs_bg
 
 
-def _lip_coloured_mouth_is_lip(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
-    """Inside the inner lip loop, what has the lips' colour is lip, not mouth.
-
-    The mesh's inner lip contour runs where the lips part, and on a smile it sits lower than the
-    lower lip's inner edge; on closed lips it leaves a sliver. The mouth is teeth and the dark
-    cavity: a pixel of the loop that the lips' own colour model explains better than the mouth's
-    (two colours) goes to the nearer lip. Without enough mouth pixels to model, the whole sliver
-    goes to the lips."""
-    loop = g.at(_OUTER_LIP)
+def _lips(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
+    """The lips and the mouth painted anew between their contours (the inner ones moved to the
+    photo's edges where the mouth is open); the sliver between closed lips goes by colour."""
+    mesh = tuple(g.at(chain) for chain in (_UPPER_OUTER, _UPPER_INNER, _LOWER_INNER, _LOWER_OUTER))
+    c, open_ = lip_edges.refine(image, g, mesh)
+    pts = np.vstack([*mesh, c.upper_inner, c.lower_inner])
     h, w = out.shape
-    x0, y0 = np.maximum(np.floor(loop.min(0)).astype(int) - 2, 0)
-    x1, y1 = np.minimum(np.ceil(loop.max(0)).astype(int) + 3, (w, h))
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 3, (w, h))
     if x1 - x0 < 3 or y1 - y0 < 3:
         return
     roi = out[y0:y1, x0:x1]
-    mouth, upper, lower = (np.asarray(roi == v, np.uint8) for v in (MOUTH, UPPER_LIP, LOWER_LIP))
-    if not mouth.any():
-        return
-    lab = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2Lab).astype(np.float32)
-    core = np.ones((3, 3), np.uint8)
-    lips_model = skin_model.fit(lab[cv2.erode(upper | lower, core) > 0]) or skin_model.fit(
-        lab[(upper | lower) > 0]
-    )
-    mouth_model = skin_model.fit_mixture(lab[cv2.erode(mouth, core) > 0], 2)
-    if lips_model is None:
-        return
-    if mouth_model is None:
-        lip_like = mouth > 0
-    else:
-        _, ll_mouth = mouth_model.d2_and_log_likelihood(lab)
-        lip_like = (mouth > 0) & (lips_model.log_likelihood(lips_model.d2(lab)) > ll_mouth)
-    to_upper = cv2.distanceTransform(1 - upper, cv2.DIST_L2, 3)
-    to_lower = cv2.distanceTransform(1 - lower, cv2.DIST_L2, 3)
-    roi[lip_like & (to_upper < to_lower)] = UPPER_LIP
-    roi[lip_like & (to_upper >= to_lower)] = LOWER_LIP
+    _paint(out, np.vstack([c.upper_outer, c.upper_inner[::-1]]), UPPER_LIP, g.scale)
+    _paint(out, np.vstack([c.lower_outer, c.lower_inner[::-1]]), LOWER_LIP, g.scale)
+    _paint(out, np.vstack([c.upper_inner, c.lower_inner[::-1]]), MOUTH, g.scale)
+    keep = np.zeros(roi.shape, np.uint8)
+    for quad in lip_edges.open_mouth(c, open_):
+        _fill(keep, quad - (x0, y0))
+    lip_edges.sliver_to_lips(roi, image[y0:y1, x0:x1], keep)
 
 
 def _as_u8(margin: np.ndarray) -> np.ndarray:
