@@ -165,9 +165,13 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
     # Back to the photo's pixels: the margins are interpolated so the edges are smooth there.
     size = (x1 - x0, y1 - y0)
-    roi = out[y0:y1, x0:x1]
-    roi[cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR) > 128] = HAIR
-    roi[cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR) > 128] = SKIN
+    # (OpenCV's threshold and masked copy: several times faster than numpy's boolean indexing on a
+    # photo-sized crop.)
+    hair = cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR)
+    skin = cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR)
+    labels = cv2.threshold(hair, 128, HAIR, cv2.THRESH_BINARY)[1]
+    cv2.copyTo(np.full_like(labels, SKIN), cv2.threshold(skin, 128, 255, cv2.THRESH_BINARY)[1], labels)
+    out[y0:y1, x0:x1] = labels
     for value, poly in _labelled_features(g, image=image):
         if value not in (UPPER_LIP, MOUTH, LOWER_LIP):  # the lips are painted last (``_lips``)
             _paint(out, poly, value, g.scale)
