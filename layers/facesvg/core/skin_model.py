@@ -51,8 +51,10 @@ class Gaussian:
 def fit(samples: np.ndarray) -> Gaussian | None:
     if len(samples) < MIN_SEEDS:
         return None
-    mean = samples.mean(axis=0)
-    cov = np.cov(samples, rowvar=False) + NOISE * np.eye(3)
+    x = samples.astype(np.float64)
+    mean = x.mean(axis=0)
+    d = x - mean
+    cov = d.T @ d / (len(x) - 1) + NOISE * np.eye(3)  # np.cov's result, without its overhead
     return Gaussian(mean, np.linalg.inv(cov), float(np.linalg.slogdet(cov)[1]))
 
 
