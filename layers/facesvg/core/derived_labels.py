@@ -1,7 +1,7 @@
 """A LaPa label map derived from the 478 landmarks and the photo, for clients without a parsing model.
 
 The facial features come from the mesh's own published contours (``mesh_connections``): eyes and
-brows are the areas their lid and brow chains enclose, the lips lie between the outer and the inner
+brows are the areas their lid (``eye_outline``) and brow chains enclose, the lips between the outer and inner
 lip loop (the mouth inside the inner one), the nose is the hull of the nose set (bridge from the
 nasion down to the alae). Skin, hair and background come from the photo's colours
 (``skin_model``), seeded from pixels the mesh says are skin (the cheeks and the nose): so the
@@ -29,6 +29,7 @@ from facesvg.core import ears, skin_model
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
 from facesvg.core.colour_refine import connected, refine_by_colour
+from facesvg.core.eye_outline import eye_outline
 from facesvg.core.face_geometry import Geometry, geometry
 from facesvg.core.face_template import TEMPLATE
 from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, MOUTH, NOSE, SKIN, UPPER_LIP
@@ -378,7 +379,7 @@ def _labelled_features(g: Geometry, with_nose: bool = True) -> list[tuple[int, n
     if with_nose:
         out.append((NOSE, _hull(g.at(_NOSE))))
     out += [(_side_value(g, BROWS, c), g.at(c)) for c in _BROWS]
-    out += [(_side_value(g, EYES, c), g.at(c)) for c in _EYES]
+    out += [(_side_value(g, EYES, c), eye_outline(g, c)) for c in _EYES]  # as a map outlines eyes
     out.append((UPPER_LIP, np.vstack([g.at(_UPPER_OUTER), g.at(_UPPER_INNER)[::-1]])))
     out.append((LOWER_LIP, np.vstack([g.at(_LOWER_OUTER), g.at(_LOWER_INNER)[::-1]])))
     out.append((MOUTH, g.at(_INNER_LIP)))
