@@ -20,6 +20,8 @@ sample's does, CelebAMask-HQ's mostly not). Colour then trims what looks like th
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from facesvg.core.face_geometry import Geometry
@@ -28,6 +30,7 @@ from facesvg.core.face_template import TEMPLATE
 LASH_LINE = 0.008  # the upper lash line drawn above the lid margin (half its usual width: see above)
 
 
+@cache  # two eyes, read on every map
 def _lids(loop: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """An eye loop split at its corners into the upper and the lower lid, each from the same
     corner to the other: read on the frontal template, so it holds for any pose."""
