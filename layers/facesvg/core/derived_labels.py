@@ -1,13 +1,13 @@
 """A LaPa label map derived from the 478 landmarks and the photo, for clients without a parsing model.
 
 The facial features come from the mesh's own published contours (``mesh_connections``): eyes and
-brows are the areas their lid and brow chains enclose, the lips lie between the outer and the inner
-lip loop (the mouth inside the inner one; ``lip_edges`` moves the inner one to an open mouth's
-edges in the photo, and the upper lip's top out to its colour's), the nose is ``nose_outline``'s
-(bridge, side walls, alae, nostril sill). Skin, hair and background come from the photo's colours
-(``skin_model``), seeded from pixels the mesh says are skin (the cheeks and the nose): so the
-forehead ends where the hair starts, a fringe is hair, and an ear beside the face oval is skin
-(LaPa labels ears as skin; ``core.ears`` finds them there, as for a client's map).
+brows are the areas their lid (``eye_outline``) and brow chains enclose, the lips lie between the
+outer and the inner lip loop (the mouth inside the inner one; ``lip_edges`` moves the inner one to
+an open mouth's edges in the photo, and the upper lip's top out to its colour's), the nose is
+``nose_outline``'s (bridge, side walls, alae, nostril sill). Skin, hair and background come from
+the photo's colours (``skin_model``), seeded from pixels the mesh says are skin (the cheeks and
+the nose): so the forehead ends where the hair starts, a fringe is hair, and an ear beside the face
+oval is skin (LaPa labels ears as skin; ``core.ears`` finds them there, as for a client's map).
 
 Where skin may be: inside the face oval, above it as far as a forehead reaches (the oval's upper
 half stretched up: MediaPipe puts its top below the hairline), and beside it where ears are. Below
@@ -30,6 +30,7 @@ from facesvg.core import brow_outline, ears, face_skin, lip_edges, nose_outline,
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
 from facesvg.core.colour_refine import connected, refine_by_colour
+from facesvg.core.eye_outline import eye_outline
 from facesvg.core.face_geometry import Geometry, geometry
 from facesvg.core.face_template import TEMPLATE
 from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, MOUTH, NOSE, SKIN, UPPER_LIP
@@ -384,7 +385,7 @@ def _labelled_features(
     if with_nose:
         out.append((NOSE, nose_outline.outline(g, image)))
     out += [(_side_value(g, BROWS, c), g.at(c)) for c in _BROWS]
-    out += [(_side_value(g, EYES, c), g.at(c)) for c in _EYES]
+    out += [(_side_value(g, EYES, c), eye_outline(g, c)) for c in _EYES]  # as a map outlines eyes
     out.append((UPPER_LIP, np.vstack([g.at(_UPPER_OUTER), g.at(_UPPER_INNER)[::-1]])))
     out.append((LOWER_LIP, np.vstack([g.at(_LOWER_OUTER), g.at(_LOWER_INNER)[::-1]])))
     out.append((MOUTH, g.at(_INNER_LIP)))

@@ -14,6 +14,7 @@ from facesvg.core import derived_labels as dl
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
 from facesvg.core.errors import InputError
+from facesvg.core.eye_outline import eye_outline
 from facesvg.core.face_geometry import geometry
 from facesvg.core.inputs import LANDMARKS, FaceInputs, check_inputs, load_inputs
 from facesvg.core.labels import BROWS, EYES, HAIR, LOWER_LIP, NOSE, SKIN, UPPER_LIP
@@ -86,7 +87,8 @@ def test_a_small_photo_s_eyes_are_not_grown_by_their_outline(sample_inputs: Face
     k = 256 / max(sample_inputs.image.shape[:2])
     small = cv2.resize(sample_inputs.image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
     pts = (sample_inputs.landmarks + 0.5) * k - 0.5
-    area = sum(cv2.contourArea(pts[list(c)].astype(np.float32)) for c in dl._EYES)
+    g = geometry(pts, 256)  # the eyes' area: their outline's (the lid contour and the lash line)
+    area = sum(cv2.contourArea(eye_outline(g, c).astype(np.float32)) for c in dl._EYES)
     derived = dl.derive_labels(small, pts)
     assert 0.85 * area <= np.count_nonzero(np.isin(derived, EYES)) <= 1.08 * area
     for chain in dl._EYES:  # the fill alone, before the photo moves any edge
