@@ -1,5 +1,5 @@
 """A feature's edge moved from the mesh's outline to where the photo's colours change (the
-map-less labels' brows and eyes: ``core.derived_labels``)."""
+map-less labels' eyes: ``core.derived_labels``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from facesvg.core.face_geometry import Geometry
 from facesvg.core.labels import SKIN
 
 REFINE_BAND = 0.08  # inter-eye distances: how far a feature's edge may move to the photo's edge
-SMOOTH = 0.015  # ... decided over about this much (inter-eye distances): a brow's hair is finer
+SMOOTH = 0.015  # ... decided over about this much (inter-eye distances)
+OUTLINE_SLACK = 0.02  # how far past the mesh's contour a feature's outline may reach
 
 
 def refine_by_colour(
@@ -21,23 +22,21 @@ def refine_by_colour(
     values: tuple[int, ...],
     chains: tuple[tuple[int, ...], ...],
     parts: int,
-    hair: bool,
-    grow: bool = True,
     work_scale: float = 80.0,
 ) -> None:
-    """Move the edge between a feature (labelled ``values``: one, or an image-left and an
-    image-right one; the mesh's ``chains`` round it) and the skin round it to where the photo's
-    colours change, within ``REFINE_BAND`` of the mesh's edge.
+    """Take from a feature (labelled ``values``: one, or an image-left and an image-right one; the
+    mesh's ``chains`` round it) the pixels within ``REFINE_BAND`` of its edge whose colour is the
+    skin's round it rather than its own (the map-less eyes: a lid the mesh's contour took in).
 
     The feature's colours are modelled on its core (the mesh's feature, eroded: ``parts`` colours,
-    an eye's white and iris), the skin's on a ring just outside the band; a pixel of the band,
-    skin or feature, goes to the likelier (``grow`` False: the feature only loses pixels).
-    ``hair``: the feature is hair (a brow), darker than the skin it grows from. Only what stays
-    joined to the core is kept (a mole beside a brow is not brow). Decided on a crop reduced to
-    ``work_scale`` px per inter-eye distance, the answer interpolated back to the photo."""
+    an eye's white and iris), the skin's on a ring just outside the band. Only what stays joined to
+    the core is kept. Decided on a crop reduced to ``work_scale`` px per inter-eye distance, the
+    answer interpolated back to the photo."""
     h, w = out.shape
     pts = np.vstack([g.at(c) for c in chains])
-    pad = 3 * REFINE_BAND * g.scale + 2
+    # the crop holds the skin ring (two bands out) round the feature, which may reach a little
+    # past the mesh's contour (``eye_outline`` raises the upper lid)
+    pad = (2 * REFINE_BAND + OUTLINE_SLACK) * g.scale + 2
     x0, y0 = np.maximum(np.floor(pts.min(0) - pad).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(pts.max(0) + pad).astype(int) + 1, (w, h))
     if x1 - x0 < 4 or y1 - y0 < 4:
@@ -56,33 +55,23 @@ def refine_by_colour(
     # distances to the feature and, inside it, to its edge (cheaper than dilating by a disc)
     outside = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3)
     inside = cv2.distanceTransform(mine, cv2.DIST_L2, 3)
-    grown = outside <= band
-    skin = labels == SKIN
-    ring = skin & ~grown & (outside <= 2 * band)
+    ring = (labels == SKIN) & (outside > band) & (outside <= 2 * band)
     lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
-    if parts == 1:  # one colour: no clustering
-        one = skin_model.fit(lab[core > 0])
-        feature_model = skin_model.Mixture((one,)) if one is not None else None
-    else:
-        feature_model = skin_model.fit_mixture(lab[core > 0], parts)
+    feature_model = skin_model.fit_mixture(lab[core > 0], parts)
     skin_fit = skin_model.fit_trimmed(lab[ring > 0])
     if feature_model is None or skin_fit is None:
         return
-    # Colours are weighed in the band only; inside it the feature stays, beyond it the skin.
-    edge = grown & (inside <= band) & ((mine > 0) | skin)
+    # Colours are weighed in the band either side of the edge (the skin's side votes in the
+    # smoothing below); deeper inside, the feature stays.
+    edge = (outside <= band) & (inside <= band) & ((mine > 0) | (labels == SKIN))
     px = lab[edge]
-    like = feature_model.d2_and_log_likelihood(px)[1] > skin_fit.log_likelihood(skin_fit.d2(px))
-    if hair:  # hair is darker than the skin round it: a brow grows where darker, shrinks where not
-        darker = px[:, 0] < skin_fit.mean[0]
-        like = np.where(mine[edge] > 0, like | darker, like & darker)
     feature_like = mine > 0
-    feature_like[edge] = like
-    # A parsing map labels areas, not single hairs or pores: the majority round each pixel decides.
+    feature_like[edge] = feature_model.d2_and_log_likelihood(px)[1] > skin_fit.log_likelihood(skin_fit.d2(px))
+    # A parsing map labels areas, not single lashes or pores: the majority round each pixel decides.
     sigma = SMOOTH * g.scale * f
     if sigma >= 0.5:
         feature_like = cv2.GaussianBlur(feature_like.astype(np.float32), (0, 0), sigma) > 0.5
-    if not grow:
-        feature_like &= mine > 0
+    feature_like &= mine > 0
     kept = connected(np.asarray((mine > 0) & ~edge | (edge & feature_like), np.uint8), core)
     _write_back(roi, kept, np.asarray(edge, np.uint8), f < 1.0, values, g, (x0, y0, x1, y1))
 

@@ -179,7 +179,7 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     # The brows traced in the photo round the mesh's (``brow_outline``); the eyes refined together
     # (a small eye has few pixels to model) at 320 px per inter-eye distance (a tenth of that tall).
     brow_outline.paint_brows(out, image, g, coverage)
-    refine_by_colour(out, image, g, EYES, _EYES, 2, hair=False, grow=False, work_scale=320.0)
+    refine_by_colour(out, image, g, EYES, _EYES, 2, work_scale=320.0)
     _lips(out, image, g)
     return out
 
