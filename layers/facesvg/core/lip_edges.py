@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from facesvg.core import landmarks_topology as topo
+from facesvg.core import lip_border
 from facesvg.core import skin_model
 from facesvg.core.face_geometry import Geometry
 from facesvg.core.labels import LOWER_LIP, MOUTH, UPPER_LIP
@@ -205,6 +206,18 @@ def _upper_outer(
     return out
 
 
+def _lower_outer(s: _Sampler, c: LipContours, up: np.ndarray, band: float, step: float) -> np.ndarray:
+    """The lower lip's bottom moved towards where its redness ends (``lip_border``)."""
+    chain = c.lower_outer
+    normal = _normals(chain, -up)
+    t = np.arange(-band + 0.5 * step, band, step)
+    a_star = s.at(chain[:, None, :] + t[None, :, None] * normal[:, None, :])[..., 1]
+    reach = _taper(POINTS) * band
+    off = np.clip(_smooth(lip_border.offsets(a_star, t, band)), -reach, reach)
+    out: np.ndarray = chain + off[:, None] * normal
+    return out
+
+
 def _smooth(offsets: np.ndarray) -> np.ndarray:
     """Offsets along a contour: a median of five (one odd profile is not an edge), then a blur."""
     pad = np.pad(offsets, 2, mode="edge")
@@ -238,27 +251,31 @@ def refine(image: np.ndarray, g: Geometry, mesh: tuple[np.ndarray, ...]) -> tupl
     up = _up(g)
     drop = CLIP * max(2.0, DROP * g.scale / step)
     top = _upper_outer(s, c, upper, up, (band, step, drop))
+    bottom = _lower_outer(s, c, up, band, step)
     lower = (
         skin_model.fit_trimmed(s.at(_rows(c.lower_outer, c.lower_inner, (0.3, 0.5, 0.7), inner)))
         if open_.any()
         else None
     )
     if lower is None:
-        return LipContours(top, c.upper_inner, c.lower_inner, c.lower_outer), open_
+        return LipContours(top, c.upper_inner, c.lower_inner, bottom), open_
     mouth = _mouth_model(s, c, inner & open_, (upper, lower))
     t = np.arange(0.5 * step, band, step)  # sample centres: cut c lies at c * step
     reach = np.minimum(np.where(open_, _taper(POINTS) * band, 0.0), gap)  # at most across the mouth
     moved = []
     for chain, lip, away in ((c.upper_inner, upper, -up), (c.lower_inner, lower, up)):
         normal = _normals(chain, away)
-        score = _score(s.at(chain[:, None, :] + t[None, :, None] * normal[:, None, :]), lip, mouth)
-        off = np.clip(_smooth(_cut(score, t, np.zeros(POINTS), reach, drop, band)), 0.0, reach)
+        px = s.at(chain[:, None, :] + t[None, :, None] * normal[:, None, :])
+        cut = _cut(_score(px, lip, mouth), t, np.zeros(POINTS), reach, drop, band)
+        light = (float(lip.mean[0]), float(np.sqrt(np.linalg.inv(lip.inv)[0, 0])))
+        cut = lip_border.across_parting_line(px[..., 0], t, cut, light, lip_border.LINE * g.scale)
+        off = np.clip(_smooth(cut), 0.0, reach)
         moved.append(chain + off[:, None] * normal)
     ui, li = moved
     meet = ((ui - li) @ up) < 0  # the moved edges passed each other: the lips meet halfway
     half = 0.5 * (ui + li)
     ui, li = np.where(meet[:, None], half, ui), np.where(meet[:, None], half, li)
-    return LipContours(top, ui, li, c.lower_outer), open_
+    return LipContours(top, ui, li, bottom), open_
 
 
 def open_mouth(c: LipContours, open_: np.ndarray) -> list[np.ndarray]:
