@@ -2,23 +2,24 @@
 
 MediaPipe's lip loops are a smooth model's guess. When the mouth opens its inner loop does not
 follow the lips' inner edges: on a smile or a laugh it sits inside the lower lip (and a little
-inside the upper one), so the lips lose to the mouth what a parsing map calls lip. And its upper
-lip is thin: the loop's top runs inside the vermilion. A parsing map's mouth is what shows between
-the lips: teeth (bright, grey) and the cavity (dark), unlike the lips' red; what has the lips' colour
+inside the upper one), so the lips lose to the mouth what a parsing map calls lip. And its upper lip
+is thin: the loop's top runs inside the vermilion. A parsing map's mouth is what shows between the
+lips: teeth (bright, grey) and the cavity (dark), unlike the lips' red; what has the lips' colour
 inside the mouth (gums, a tongue) is mouth too, which colour cannot tell from lip. Its lip ends,
 above, where the lip's red meets the skin (CIELAB a* mostly).
 
-So a contour is walked across, along its normal, outwards from the mesh's edge within ``BAND``:
-each sample is scored lip or not (the lip's colour model, fitted on the lip's middle, against the
-open mouth's teeth and cavity, or the skin's beyond the band, or anything far from the lip's
-colour), and the edge goes where the running score peaks (the lip's last sample before what is not
-lip outweighs it). A profile that never meets what is not lip (gums beyond the band) keeps the
-mesh's edge. The offsets are smoothed along the contour. The upper lip's top moves as far as its
-colour tells lip from skin (a moustache, a pale lip on pale skin: the mesh decides). Edges move
-only outwards: on every annotated face the mesh's contours lie inside the lip or on its edge there
-(inwards a walk meets the thin dark line where the lips part, or a lip's highlight, both lip).
-The lower lip's bottom stays the mesh's: it fades into the shade under the lip, and colour placed
-it no better than the mesh. Closed lips keep the mesh's inner contours (``sliver_to_lips``).
+So a contour is walked across, along its normal, outwards from the mesh's edge within ``BAND``: each
+sample is scored lip or not (the lip's colour model, fitted on the lip's middle, against the open
+mouth's teeth and cavity, or the skin's beyond the band, or anything far from the lip's colour), and
+the edge goes where the running score peaks (the lip's last sample before what is not lip outweighs
+it); a thin dark line between it and the teeth is lip too (``lip_border``). A profile that never
+meets what is not lip (gums beyond the band) keeps the mesh's edge. The offsets are smoothed along
+the contour. The upper lip's top moves as far as its colour tells lip from skin (a moustache, a pale
+lip on pale skin: the mesh decides). Edges move only outwards: on every annotated face the mesh's
+contours lie inside the lip or on its edge there (inwards a walk meets the thin dark line where the
+lips part, or a lip's highlight, both lip). The lower lip's bottom fades into the shade under the
+lip: no colour model tells where, but its redness falls there; it goes half-way from the mesh's edge
+to that fall (``lip_border``). Closed lips keep the mesh's inner contours (``sliver_to_lips``).
 """
 
 from __future__ import annotations
