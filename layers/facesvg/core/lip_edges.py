@@ -15,10 +15,10 @@ the edge goes where the running score peaks (the lip's last sample before what i
 it); a thin dark line between it and the teeth is lip too (``lip_border``). A profile that never
 meets what is not lip (gums beyond the band) keeps the mesh's edge. The offsets are smoothed along
 the contour. The upper lip's top moves as far as its colour tells lip from skin (a moustache, a pale
-lip on pale skin: the mesh decides). Edges move only outwards: on every annotated face the mesh's
+lip on pale skin: the mesh decides). These edges move only outwards: on every annotated face the mesh's
 contours lie inside the lip or on its edge there (inwards a walk meets the thin dark line where the
 lips part, or a lip's highlight, both lip). The lower lip's bottom fades into the shade under the
-lip: no colour model tells where, but its redness falls there; it goes half-way from the mesh's edge
+lip: no colour model tells where, but its redness falls there; it goes (up to) half-way from the mesh's edge
 to that fall (``lip_border``). Closed lips keep the mesh's inner contours (``sliver_to_lips``).
 """
 
