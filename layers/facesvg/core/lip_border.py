@@ -15,7 +15,7 @@ sample (the annotators stop where the fade starts, not half-way down it). The bo
 are both estimates: the result lies between them, nearer the border as the lip's redness stands out
 from the skin's (a pale lip, a beard: the mesh decides).
 
-Where an open lip meets the teeth, the lip's edge is in its own shade: a line darker than the lip,
+Where an open lower lip meets the teeth, the lip's edge is in its own shade: a line darker than the lip,
 one or two pixels, that a parsing map calls lip; a walk scoring lip against the mouth's colours
 stops short of it (``across_parting_line``).
 """
@@ -34,6 +34,7 @@ SKIN_FROM = 0.5  # bands beyond the edge from which the profile is skin
 LINE = 0.04  # inter-eye distances: the widest the line between a lip and the teeth is
 BRIGHT = 2.0  # standard deviations of the lip's lightness above its mean: teeth
 DARK = 2.0  # ... below it: the line where the lip parts from the teeth
+RISE = 1.5  # widths past the line's darkest within which the teeth show (blur widens the line)
 
 
 def offsets(a_star: np.ndarray, t: np.ndarray, band: float) -> np.ndarray:
@@ -66,20 +67,21 @@ def offsets(a_star: np.ndarray, t: np.ndarray, band: float) -> np.ndarray:
 def across_parting_line(
     light: np.ndarray, t: np.ndarray, cut: np.ndarray, lip: tuple[float, float], width: float
 ) -> np.ndarray:
-    """An open mouth's lip edges (``cut``, per profile: rows of ``light``, the lightness sampled
+    """An open mouth's lower lip edge (``cut``, per profile: rows of ``light``, the lightness sampled
     at offsets ``t`` from the lip into the mouth) moved across the thin dark line between a lip and
     the teeth: a parsing map calls that line lip (the lip's edge in its own shade). Where, within
     ``width`` past the edge, the profile darkens well below the lip (``lip``: its lightness' mean
-    and standard deviation) and, within ``width`` of its darkest, turns brighter than the lip
-    (teeth), the edge goes to where the teeth begin: where the lightness has risen half-way from
+    and standard deviation) and, within ``RISE`` widths of its darkest, turns brighter than the
+    lip (teeth), the edge goes to where the teeth begin: where the lightness has risen half-way from
     the line's darkest to the teeth's. A wide dark stretch (the cavity) or a lip-coloured one (a
-    tongue) leaves the edge."""
+    tongue) leaves the edge. (Not the upper lip's: the upper teeth hang from under it, and a dark
+    band between them is the cavity or the gums' shade, which the maps call mouth.)"""
     mean, sd = lip
     rows, idx = np.arange(len(light)), np.arange(len(t))[None, :]
     near = (t[None, :] > cut[:, None]) & (t[None, :] <= cut[:, None] + width)
     k_dark = np.argmin(np.where(near, light, np.inf), axis=1)
     darkest = light[rows, k_dark]
-    teeth = (idx > k_dark[:, None]) & (t[None, :] <= t[k_dark][:, None] + width)
+    teeth = (idx > k_dark[:, None]) & (t[None, :] <= t[k_dark][:, None] + RISE * width)
     teeth &= light > mean + BRIGHT * sd
     k_teeth = np.argmax(teeth, axis=1)
     moved = near.any(axis=1) & (darkest < mean - DARK * sd) & teeth.any(axis=1)

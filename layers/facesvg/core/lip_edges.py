@@ -288,15 +288,19 @@ def refine(image: np.ndarray, g: Geometry, mesh: tuple[np.ndarray, ...]) -> tupl
     if lower is None:
         return LipContours(top, c.upper_inner, c.lower_inner, bottom), open_
     mouth = _mouth_model(s, c, inner & open_, (upper, lower))
-    t = np.arange(0.5 * step, band, step)  # sample centres: cut c lies at c * step
+    line = lip_border.LINE * g.scale
+    # sample centres: cut c lies at c * step; past the band only to see the teeth past a dark line
+    t_all = np.arange(0.5 * step, band + line, step)
+    t = t_all[t_all < band]
     reach = np.minimum(np.where(open_, TAPER * band, 0.0), gap)  # at most across the mouth
     moved = []
     for chain, lip, away in ((c.upper_inner, upper, -up), (c.lower_inner, lower, up)):
         normal = _normals(chain, away)
-        px = s.at(chain[:, None, :] + t[None, :, None] * normal[:, None, :])
-        cut = _cut(_score(px, lip, mouth), t, np.zeros(POINTS), reach, drop, band)
-        light = (float(lip.mean[0]), float(np.sqrt(np.linalg.inv(lip.inv)[0, 0])))
-        cut = lip_border.across_parting_line(px[..., 0], t, cut, light, lip_border.LINE * g.scale)
+        px = s.at(chain[:, None, :] + t_all[None, :, None] * normal[:, None, :])
+        cut = _cut(_score(px[:, : len(t)], lip, mouth), t, np.zeros(POINTS), reach, drop, band)
+        if lip is lower:  # the upper teeth hang from the upper lip: a dark band there is the mouth's
+            light = (float(lip.mean[0]), float(np.sqrt(np.linalg.inv(lip.inv)[0, 0])))
+            cut = lip_border.across_parting_line(px[..., 0], t_all, cut, light, line)
         off = np.clip(_smooth(cut), 0.0, reach)
         moved.append(chain + off[:, None] * normal)
     ui, li = moved

@@ -200,14 +200,19 @@ def test_the_lower_lip_s_bottom_moves_from_the_shade_below_towards_where_its_red
     assert _middle_y(c.lower_outer) == pytest.approx(LOWER_BOTTOM + 6)
 
 
-def _with_dark_band(img: np.ndarray, height: int) -> np.ndarray:
-    """The drawn mouth with a dark band ``height`` px tall over the lower lip's inner edge."""
+def _with_dark_band(img: np.ndarray, height: int, edge: float = LOWER_EDGE) -> np.ndarray:
+    """The drawn mouth with a dark band ``height`` px tall over the lower lip's inner edge (under
+    the upper lip's with ``edge=UPPER_EDGE``)."""
     out = img.copy()
     x = np.arange(out.shape[1])
-    lower = np.interp(x, *_chain(LOWER_EDGE).T, left=-1, right=-1)
-    for xi in np.flatnonzero(lower > 0):
-        y = int(np.rint(lower[xi]))
-        out[y - height : y, xi] = (30, 30, 45)
+    lip = np.interp(x, *_chain(edge).T, left=-1, right=-1)
+    for xi in np.flatnonzero(lip > 0):
+        y = int(np.rint(lip[xi]))
+        out[(y - height if edge == LOWER_EDGE else y) : (y if edge == LOWER_EDGE else y + height), xi] = (
+            30,
+            30,
+            45,
+        )
     return out
 
 
@@ -220,6 +225,10 @@ def test_the_dark_line_between_the_lower_lip_and_the_teeth_is_lip(sample_points:
     wide = _with_dark_band(_drawn_mouth(TEETH_BGR), 30)
     c, _ = lip_edges.refine(wide, g, _mesh(LOWER_EDGE))
     assert abs(_middle_y(c.lower_inner) - LOWER_EDGE) <= 1.5
+    # under the upper lip, between it and the teeth hanging from under it, a dark band is the mouth's
+    upper = _with_dark_band(_drawn_mouth(TEETH_BGR), 4, UPPER_EDGE)
+    c, _ = lip_edges.refine(upper, g, _mesh(LOWER_EDGE))
+    assert abs(_middle_y(c.upper_inner) - UPPER_EDGE) <= 1.5
 
 
 def test_offsets_move_an_edge_only_as_far_as_the_lip_s_redness_stands_out() -> None:
@@ -234,7 +243,7 @@ def test_offsets_move_an_edge_only_as_far_as_the_lip_s_redness_stands_out() -> N
     ("name", "lower"),
     [
         ("cmhq-28054", 0.78),  # a pale lower lip over a beard's shade (before: 0.59)
-        ("cmhq-28092", 0.60),  # a smile: the dark line over the teeth is lip (before: 0.51)
+        ("cmhq-28092", 0.66),  # a smile: the dark line over the teeth is lip (before: 0.51)
         ("cmhq-pred-laugh", 0.70),  # (before: 0.65)
         ("cmhq-maskgan-0", 0.84),  # red lips (before: 0.82)
     ],
