@@ -35,10 +35,10 @@ from facesvg.core.face_geometry import Geometry
 from facesvg.core.labels import LOWER_LIP, MOUTH, UPPER_LIP
 
 BAND = 0.08  # inter-eye distances: how far an edge may move from the mesh's contour, outwards
-STEP = 0.004  # inter-eye distances between samples across an edge (at least ``MIN_STEP`` px)
-MIN_STEP = 0.35
+STEP = 0.004  # inter-eye distances between samples across an edge (the same count at every photo
+# size: a running score over samples weighs a length of lip, not a number of pixels)
 WORK_SCALE = 100.0  # px per inter-eye distance where colours are sampled (a larger photo is reduced
-# by a whole factor to no fewer)
+# to it: the same face at any size then shows the same colours)
 POINTS = 21  # points along each contour: the mesh's 11 and one between each two
 L_WEIGHT = 0.5  # lightness counts this much against a* and b* (shade lies more than hue)
 CLIP = 3.0  # a sample's log-likelihood ratio is clipped to this (one odd pixel decides nothing)
@@ -263,21 +263,21 @@ def refine(image: np.ndarray, g: Geometry, mesh: tuple[np.ndarray, ...]) -> tupl
     gap = np.hypot(*(c.lower_inner - c.upper_inner).T)
     open_ = gap > OPEN * g.scale
     band = BAND * g.scale
-    step = max(MIN_STEP, STEP * g.scale)
+    step = STEP * g.scale
     h, w = image.shape[:2]
     pts = np.vstack(list(mesh))
     x0, y0 = np.maximum(np.floor(pts.min(0) - 1.6 * band - 3).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(pts.max(0) + 1.6 * band + 4).astype(int), (w, h))
     if x1 - x0 < 4 or y1 - y0 < 4:
         return c, open_
-    f = 1.0 / max(1, int(g.scale / WORK_SCALE))  # a whole factor: INTER_AREA's fast path
+    f = min(1.0, WORK_SCALE / g.scale)
     s = _Sampler(image, (int(x0), int(y0), int(x1), int(y1)), f)
     inner = TAPER > 0.5
     upper = _fit_trimmed(s.at(_rows(c.upper_outer, c.upper_inner, (0.3, 0.5, 0.7), inner)))
     if upper is None:
         return c, open_
     up = _up(g)
-    drop = CLIP * max(2.0, DROP * g.scale / step)
+    drop = CLIP * DROP / STEP
     top = _upper_outer(s, c, upper, up, (band, step, drop))
     bottom = _lower_outer(s, c, up, band, step)
     lower = (
