@@ -28,9 +28,13 @@ from facesvg.commands.fidelity_bars import Bar, check_bars, exit_code
 from facesvg.commands.fidelity_cases import DEFAULT_SAMPLE, DEFAULT_SHARED, SAMPLE, Case, discover
 from facesvg.commands.fidelity_mapless import (
     check_mapless_bars,
+    check_mapless_example_bars,
+    format_mapless_example,
     format_mapless_table,
     mapless_cases,
+    mapless_example_cases,
     measure_mapless,
+    measure_mapless_example,
 )
 from facesvg.commands.fidelity_measure import Report, measure
 from facesvg.commands.fidelity_metrics import CENTRE, FILLPOLY
@@ -86,6 +90,8 @@ def main(args: argparse.Namespace) -> int:
     reports, bars = run(cases, args.raster)
     mapless = [measure_mapless(c, args.raster) for c in mapless_cases(cases)]
     bars += check_mapless_bars(mapless) if mapless else []
+    example = [measure_mapless_example(c, args.raster) for c in mapless_example_cases(cases)]
+    bars += check_mapless_example_bars(example) if example else []
     where = f"{shared}" if shared else "no ../shared (sample only)"
     print(f"facesvg fidelity: {len(reports)} cases ({where}), {time.perf_counter() - t0:.1f} s")
     print(format_table(reports))
@@ -94,6 +100,8 @@ def main(args: argparse.Namespace) -> int:
     print(format_details(reports))
     if mapless:
         print(format_mapless_table(mapless))
+    if example:
+        print(format_mapless_example(example))
     reframe_rows = _reframe_rows(args.sample, cases, bars)
     print("bars:")
     print(format_bars(bars))
@@ -104,6 +112,7 @@ def main(args: argparse.Namespace) -> int:
         doc = {
             "cases": [r.to_json() for r in reports],
             "landmarks_only": [asdict(r) | {"mean_non_ear": r.mean_non_ear} for r in mapless],
+            "landmarks_only_example": [asdict(r) for r in example],
             "reframed": reframe_rows,
             "bars": [asdict(b) for b in bars],
             "exit": code,

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from facesvg.commands.fidelity_bars import Bar, _at_least_bar, _bar
-from facesvg.commands.fidelity_cases import FACES, SAMPLE, Case
-from facesvg.commands.fidelity_measure import EARS
+from facesvg.commands.fidelity_bars import Bar, _at_least_bar, _bar, _fails
+from facesvg.commands.fidelity_cases import EXAMPLE, FACES, SAMPLE, Case
+from facesvg.commands.fidelity_measure import EARS, customer_iou
 from facesvg.commands.fidelity_metrics import CENTRE, iou, rasterize
 from facesvg.commands.fidelity_report import num_cell
 from facesvg.core import align
@@ -25,6 +25,7 @@ MAPLESS_FEATURES = ("left_eye", "right_eye", "nose", "upper_lip", "lower_lip")
 BAR_MAPLESS_MEAN = 0.85  # mean IoU over the non-ear regions, on every face
 BAR_MAPLESS_FEATURE = 0.80  # each eye, the nose and each lip
 BAR_MAPLESS_FOREHEAD = 0.80  # the hairline from colour
+BAR_MAPLESS_CUSTOMER = 0.90  # the example face's regions against the customer's, as with a map
 
 
 @dataclass
@@ -40,6 +41,64 @@ class MaplessReport:
         """A region drawn in one render only scores 0; one in neither (None) is left out."""
         measured = [v for n in NON_EAR_REGIONS if (v := self.iou.get(n)) is not None]
         return float(np.mean(measured)) if measured else None
+
+
+@dataclass
+class MaplessExample:
+    """The customer's example face rendered without a map, against the customer's drawn regions
+    (none of the map-less rules was developed on this face: a held-out check)."""
+
+    case: str
+    error: str | None = None
+    customer_iou: dict[str, float | None] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)  # regions the render without a map lacks
+
+
+def measure_mapless_example(case: Case, rule: str = CENTRE) -> MaplessExample:
+    report = MaplessExample(case.name)
+    if case.customer is None:
+        report.error = "no regions.json"
+        return report
+    try:
+        result = render_inputs(load_inputs(case.image.read_bytes(), None, case.landmarks.read_bytes()))
+    except Exception as exc:  # a failure is a row
+        report.error = f"{type(exc).__name__}: {exc}"
+        return report
+    masks = {name: rasterize(poly, result.size, rule) for name, poly in result.regions.items()}
+    matrix = np.asarray(result.transform, np.float64)
+    report.customer_iou = customer_iou(case.customer, matrix, masks, result.size, rule)
+    report.absent = sorted(n for n in REGION_NAMES if n not in result.regions)
+    return report
+
+
+def mapless_example_cases(cases: Sequence[Case]) -> list[Case]:
+    return [c for c in cases if c.kind == EXAMPLE and c.customer is not None]
+
+
+def check_mapless_example_bars(reports: Sequence[MaplessExample]) -> list[Bar]:
+    values = [(r.case, n, v) for r in reports for n, v in r.customer_iou.items()]
+    low = min((v for *_, v in values if v is not None), default=0.0)
+    failures = _fails(values, lambda v: v >= BAR_MAPLESS_CUSTOMER) + [
+        f"{r.case} ({r.error})" for r in reports if r.error
+    ]
+    name = (
+        "landmarks only: example's right_cheek, right_undereye IoU with the customer's"
+        f" >= {BAR_MAPLESS_CUSTOMER}"
+    )
+    return [_bar(name, bool(reports), failures, f"min {low:.3f}")]
+
+
+def format_mapless_example(reports: Sequence[MaplessExample]) -> str:
+    lines = []
+    for r in reports:
+        if r.error:
+            lines.append(f"{r.case} without a map: FAILED: {r.error}")
+            continue
+        ious = " ".join(f"{n} {v:.3f}" if v is not None else f"{n} -" for n, v in r.customer_iou.items())
+        lines.append(
+            f"{r.case} without a map, IoU with the customer's: {ious}; absent: {', '.join(r.absent) or '-'}"
+        )
+    return "\n".join(lines)
 
 
 def mapless_cases(cases: Sequence[Case]) -> list[Case]:

@@ -194,7 +194,7 @@ def measure(case: Case, rule: str = CENTRE) -> Report:
     zones = {name: rasterize(poly, size, rule) for name, poly in result.zones.items()}
     _measure_zones(report, zones, skin, line)
     if case.customer is not None:
-        report.customer_iou = _customer_iou(case.customer, matrix, masks, size, rule)
+        report.customer_iou = customer_iou(case.customer, matrix, masks, size, rule)
     return report
 
 
@@ -212,7 +212,7 @@ def _measure_zones(
                 report.zones_off_side.append(name)
 
 
-def _customer_iou(
+def customer_iou(
     customer: Path, matrix: np.ndarray, masks: Mapping[str, np.ndarray], size: tuple[int, int], rule: str
 ) -> dict[str, float | None]:
     """The example face's ``CUSTOMER_REGIONS`` against the customer's own polygons (``regions.json``)."""

@@ -337,3 +337,28 @@ def test_the_landmarks_only_bars() -> None:
     assert gone.mean_non_ear is not None and gone.mean_non_ear < 0.85
     assert fid_bars.exit_code(fid_mapless.check_mapless_bars([gone])) == 1
     assert fid_mapless.MaplessReport("d", iou={**good, "chin": None}).mean_non_ear == pytest.approx(0.9)
+
+
+@pytest.mark.skipif(
+    not (SHARED / "samples" / "qoves-example" / "regions.json").is_file(), reason="../shared is absent"
+)
+def test_the_example_face_without_a_map_is_compared_with_the_customer() -> None:
+    (case,) = fid_mapless.mapless_example_cases(fid_cases.discover(None, SHARED))
+    report = fid_mapless.measure_mapless_example(case)
+    assert report.error is None and not report.absent
+    # the customer's own cheek and under-eye, from the photo and its landmarks alone
+    assert all(v is not None and v >= 0.9 for v in report.customer_iou.values()), report.customer_iou
+    assert "qoves-example without a map" in fid_mapless.format_mapless_example([report])
+    json.dumps(asdict(report))
+
+
+def test_the_example_bar_without_a_map() -> None:
+    good = fid_mapless.MaplessExample("e", customer_iou={"right_cheek": 0.95, "right_undereye": 0.91})
+    (bar,) = fid_mapless.check_mapless_example_bars([good])
+    assert bar.passed is True and "min 0.910" in bar.detail
+    weak = fid_mapless.MaplessExample("e", customer_iou={"right_cheek": 0.95, "right_undereye": 0.5})
+    broken = fid_mapless.MaplessExample("f", error="ValueError: no face")
+    (bar,) = fid_mapless.check_mapless_example_bars([weak, broken])
+    assert bar.passed is False and "e/right_undereye 0.500" in bar.detail and "f (ValueError" in bar.detail
+    (bar,) = fid_mapless.check_mapless_example_bars([])
+    assert bar.passed is None
