@@ -165,14 +165,7 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     score, hair_vs_bg = _skin_score(crop, m, g, f, small)
 
     # Back to the photo's pixels: the margins are interpolated so the edges are smooth there.
-    size = (x1 - x0, y1 - y0)
-    # (OpenCV's threshold and masked copy: several times faster than numpy's boolean indexing on a
-    # photo-sized crop.)
-    hair = cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR)
-    skin = cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR)
-    labels = cv2.threshold(hair, 128, HAIR, cv2.THRESH_BINARY)[1]
-    cv2.copyTo(np.full_like(labels, SKIN), cv2.threshold(skin, 128, 255, cv2.THRESH_BINARY)[1], labels)
-    out[y0:y1, x0:x1] = labels
+    _write_skin_and_hair(out[y0:y1, x0:x1], score, hair_vs_bg)
     for value, poly in _labelled_features(g, image=image):
         if value not in (UPPER_LIP, MOUTH, LOWER_LIP):  # the lips are painted last (``_lips``)
             _paint(out, poly, value, g.scale)
@@ -312,6 +305,23 @@ def _lips(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
     for quad in lip_edges.open_mouth(c, open_):
         _fill(keep, quad - (x0, y0))
     lip_edges.sliver_to_lips(roi, image[y0:y1, x0:x1], keep)
+
+
+# hair's bit (1) and skin's (2) to the label: skin wins where both margins say yes
+_SKIN_OR_HAIR = np.array([BACKGROUND, HAIR, SKIN, SKIN] + [BACKGROUND] * 252, np.uint8)
+
+
+def _write_skin_and_hair(roi: np.ndarray, skin: np.ndarray, hair: np.ndarray) -> None:
+    """The skin and hair margins (the reduced crop's) interpolated to ``roi``'s photo pixels and
+    written there as labels. All in OpenCV and in place in the photo's labels (photo-sized numpy
+    temporaries cost more in fresh memory than in arithmetic)."""
+    size = (roi.shape[1], roi.shape[0])
+    cv2.resize(_as_u8(hair), size, dst=roi, interpolation=cv2.INTER_LINEAR)
+    cv2.threshold(roi, 128, 1, cv2.THRESH_BINARY, dst=roi)
+    is_skin = cv2.resize(_as_u8(skin), size, interpolation=cv2.INTER_LINEAR)
+    cv2.threshold(is_skin, 128, 2, cv2.THRESH_BINARY, dst=is_skin)
+    cv2.bitwise_or(roi, is_skin, dst=roi)
+    cv2.LUT(roi, _SKIN_OR_HAIR, dst=roi)
 
 
 def _as_u8(margin: np.ndarray) -> np.ndarray:
