@@ -94,24 +94,32 @@ def coverage(poly: np.ndarray, shape: tuple[int, int], scale: float) -> tuple[tu
     pixel is returned first): filled at ``SUPERSAMPLE`` x the resolution and area-averaged, so a
     small eye on a 256 px photo is not grown by the outline's pixels (a plain fill adds every
     pixel the edge touches: half a pixel all round, a third of a 4 px tall eye)."""
+    corner, share = _coverage_u8(poly, shape, scale)
+    return corner, share.astype(np.float32) / 255.0
+
+
+def _coverage_u8(
+    poly: np.ndarray, shape: tuple[int, int], scale: float
+) -> tuple[tuple[int, int], np.ndarray]:
+    """``coverage`` in 255ths of a pixel (uint8)."""
     h, w = shape
     x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + 2, (w, h))
     if x1 <= x0 or y1 <= y0:
-        return (0, 0), np.zeros((0, 0), np.float32)
+        return (0, 0), np.zeros((0, 0), np.uint8)
     k = int(np.clip(round(FINE_SCALE / max(scale, 1e-6)), 1, SUPERSAMPLE))
     fine = np.zeros(((y1 - y0) * k, (x1 - x0) * k), np.uint8)
     # pixel i spans [i - 0.5, i + 0.5]; its k sub-pixels' centres are at (j + 0.5) / k - 0.5
     _fill(fine, (poly - (x0, y0) + 0.5) * k - 0.5, 255)
     small = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    return (int(x0), int(y0)), small.astype(np.float32) / 255.0
+    return (int(x0), int(y0)), small
 
 
 def _paint(out: np.ndarray, poly: np.ndarray, value: int, scale: float) -> None:
     """Label the pixels at least half covered by ``poly`` (``scale``: the inter-eye distance, px)."""
-    (x0, y0), cov = coverage(poly, out.shape[:2], scale)
+    (x0, y0), cov = _coverage_u8(poly, out.shape[:2], scale)
     roi = out[y0 : y0 + cov.shape[0], x0 : x0 + cov.shape[1]]
-    roi[cov >= 0.5] = value
+    roi[cov >= 128] = value  # 128 / 255 is the first share >= 0.5
 
 
 def _hull(points: np.ndarray) -> np.ndarray:
