@@ -315,21 +315,16 @@ def _lips(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
     lip_edges.sliver_to_lips(roi, image[y0:y1, x0:x1], keep)
 
 
-# hair's bit (1) and skin's (2) to the label: skin wins where both margins say yes
-_SKIN_OR_HAIR = np.array([BACKGROUND, HAIR, SKIN, SKIN] + [BACKGROUND] * 252, np.uint8)
-
-
 def _write_skin_and_hair(roi: np.ndarray, skin: np.ndarray, hair: np.ndarray) -> None:
     """The skin and hair margins (the reduced crop's) interpolated to ``roi``'s photo pixels and
-    written there as labels. All in OpenCV and in place in the photo's labels (photo-sized numpy
-    temporaries cost more in fresh memory than in arithmetic)."""
+    written there as labels (skin over hair). All in OpenCV and in place in the photo's labels
+    (photo-sized numpy temporaries cost more in fresh memory than in arithmetic)."""
     size = (roi.shape[1], roi.shape[0])
     cv2.resize(_as_u8(hair), size, dst=roi, interpolation=cv2.INTER_LINEAR)
-    cv2.threshold(roi, 128, 1, cv2.THRESH_BINARY, dst=roi)
+    cv2.threshold(roi, 128, HAIR, cv2.THRESH_BINARY, dst=roi)
     is_skin = cv2.resize(_as_u8(skin), size, interpolation=cv2.INTER_LINEAR)
-    cv2.threshold(is_skin, 128, 2, cv2.THRESH_BINARY, dst=is_skin)
-    cv2.bitwise_or(roi, is_skin, dst=roi)
-    cv2.LUT(roi, _SKIN_OR_HAIR, dst=roi)
+    cv2.threshold(is_skin, 128, SKIN, cv2.THRESH_BINARY, dst=is_skin)
+    cv2.copyTo(is_skin, is_skin, roi)  # SKIN where it is skin (is_skin is its own mask)
 
 
 def _as_u8(margin: np.ndarray) -> np.ndarray:
