@@ -11,6 +11,7 @@ them to a finer grid and keep smooth edges.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 
 import cv2
 import numpy as np
@@ -68,7 +69,8 @@ class Mixture:
     def d2_and_log_likelihood(self, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d2s = [g.d2(lab) for g in self.parts]
         lls = [g.log_likelihood(d) for g, d in zip(self.parts, d2s, strict=True)]
-        return np.min(d2s, axis=0), np.max(lls, axis=0)
+        # pairwise minimum/maximum: the same as np.min/np.max over the stack, without stacking
+        return reduce(np.minimum, d2s), reduce(np.maximum, lls)
 
 
 def fit_mixture(samples: np.ndarray, k: int = MIXTURE_PARTS) -> Mixture | None:
@@ -80,7 +82,8 @@ def fit_mixture(samples: np.ndarray, k: int = MIXTURE_PARTS) -> Mixture | None:
     centres = samples[_stable_ranks(samples[:, 0], ranks)].astype(np.float64)
     assign = np.zeros(len(samples), np.int64)
     previous = None
-    twice = 2.0 * samples
+    # what the rounds read, made once: 2 s, and each channel as bincount's float64 weights
+    twice, channels = 2.0 * samples, np.ascontiguousarray(samples.T, np.float64)
     for _ in range(KMEANS_ROUNDS):
         # |s - c|^2 = |s|^2 - 2 s.c + |c|^2, and |s|^2 does not change which c is nearest
         assign = _nearest((centres**2).sum(axis=1) - twice @ centres.T)
@@ -88,9 +91,8 @@ def fit_mixture(samples: np.ndarray, k: int = MIXTURE_PARTS) -> Mixture | None:
             break  # converged: the centres are this assignment's already, later rounds change nothing
         previous = assign
         counts = np.bincount(assign, minlength=k)
-        for c in range(3):
-            sums = np.bincount(assign, weights=samples[:, c], minlength=k)
-            centres[:, c] = np.where(counts > 0, sums / np.maximum(counts, 1), centres[:, c])
+        sums = np.array([np.bincount(assign, weights=c, minlength=k) for c in channels]).T  # (k, 3)
+        centres = np.where((counts > 0)[:, None], sums / np.maximum(counts, 1)[:, None], centres)
     parts = tuple(g for j in range(k) if (g := fit(samples[assign == j])) is not None)
     return Mixture(parts) if parts else None
 
@@ -139,6 +141,13 @@ class Margins:
     background_loglik: np.ndarray  # the background model's (fitted on the crop's border)
 
 
+def _planar(lab: np.ndarray) -> np.ndarray:
+    """``(h, w, 3)`` float32, stored a channel plane at a time: ``Gaussian.d2`` reads each channel
+    several times per model, and a contiguous plane is read faster than every third value."""
+    out: np.ndarray = np.moveaxis(np.array(cv2.split(lab), np.float32), 0, -1)
+    return out
+
+
 def classify(
     bgr: np.ndarray, seed: np.ndarray, allowed: np.ndarray, hair_zone: np.ndarray, scale_px: float
 ) -> Margins:
@@ -148,7 +157,7 @@ def classify(
     ``seed``: 0/1 pixels known to be skin; ``allowed``: 0/1 where skin (and the head) may be;
     ``scale_px``: the inter-eye distance in this crop's pixels.
     """
-    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
+    lab = _planar(cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab))
     skin = fit_trimmed(lab[seed > 0])
     shape = seed.shape
     if skin is None:
@@ -170,13 +179,14 @@ def classify(
         ring &= d2_bg > CLEAR_D2
     hair = fit_mixture(lab[ring])
     d2_hair, ll_hair = hair.d2_and_log_likelihood(lab) if hair is not None else (None, none)
-    margin = np.minimum(ll_skin - np.maximum(ll_bg, ll_hair), 0.5 * (MAX_SKIN_D2 - d2_skin))
+    over_others = ll_skin - np.maximum(ll_bg, ll_hair)
+    margin = np.minimum(over_others, 0.5 * (MAX_SKIN_D2 - d2_skin))
     if d2_hair is None:
         hair_margin = np.full(shape, -1.0, np.float32)
     else:
         hair_margin = np.minimum(ll_hair - np.maximum(ll_bg, ll_skin), 0.5 * (2 * MAX_SKIN_D2 - d2_hair))
         hair_margin = np.where(near > 0, hair_margin, -1.0)
-    loose = np.minimum(ll_skin - np.maximum(ll_bg, ll_hair), 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
+    loose = np.minimum(over_others, 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
     not_bg = np.minimum(ll_skin - ll_bg, 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
     unlike_bg = 0.5 * (d2_bg - CLEAR_D2) if d2_bg is not None else np.full(shape, 50.0, np.float32)
     skin_m, loose_m, not_bg_m, hair_m, unlike_m = (
