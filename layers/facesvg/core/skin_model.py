@@ -141,13 +141,6 @@ class Margins:
     background_loglik: np.ndarray  # the background model's (fitted on the crop's border)
 
 
-def _planar(lab: np.ndarray) -> np.ndarray:
-    """``(h, w, 3)`` float32, stored a channel plane at a time: ``Gaussian.d2`` reads each channel
-    several times per model, and a contiguous plane is read faster than every third value."""
-    out: np.ndarray = np.moveaxis(np.array(cv2.split(lab), np.float32), 0, -1)
-    return out
-
-
 def classify(
     bgr: np.ndarray, seed: np.ndarray, allowed: np.ndarray, hair_zone: np.ndarray, scale_px: float
 ) -> Margins:
@@ -157,7 +150,7 @@ def classify(
     ``seed``: 0/1 pixels known to be skin; ``allowed``: 0/1 where skin (and the head) may be;
     ``scale_px``: the inter-eye distance in this crop's pixels.
     """
-    lab = _planar(cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab))
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
     skin = fit_trimmed(lab[seed > 0])
     shape = seed.shape
     if skin is None:
