@@ -239,12 +239,13 @@ def _skin_score(
         masks["brow_line"],
     )
     margins = skin_model.classify(crop, seed, allowed, hair_zone, g.scale * f)
-    score, hair_vs_bg = margins.skin, margins.hair
+    # (score is raised and lowered in place below, where each rule applies: ufuncs' where=)
+    score, hair_vs_bg = margins.skin.copy(), margins.hair
     # The hair label from the scalp's colours (``scalp_hair``); the skin above does not use it.
     from_scalp = scalp_hair.margin(margins, allowed, masks["scalp"], g.scale * f)
     hair_vs_bg = from_scalp if from_scalp is not None else hair_vs_bg
     # Ears: their own colour (redder, in shade), within the ear zones.
-    score = np.where(masks["ears"] > 0, np.maximum(score, margins.loose), score).astype(np.float32)
+    np.maximum(score, margins.loose, out=score, where=masks["ears"] > 0)
     # ... and, beside the oval, an ear in shade: the hair over it darkens it, but it keeps skin's hue
     # (``face_skin.shaded_skin``); what the background's colours explain stays background.
     beside = np.asarray((masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
@@ -262,20 +263,20 @@ def _skin_score(
     reach_eye = max(1, round(ORBIT * g.scale * f))
     orbit = cv2.dilate(orbit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach_eye + 1,) * 2))
     forced |= np.asarray(orbit, np.uint8) & allowed & (1 - hair_zone)
-    score = np.where(forced > 0, np.maximum(score, 1.0), score).astype(np.float32)
+    np.maximum(score, 1.0, out=score, where=forced > 0)
     # ... at its rim it is skin unless it is the background (the far side of a turned face); and
     # below the nose it is skin to the rim (a beard or a shadow at the jaw is skin, as LaPa says).
     below_nose = np.zeros_like(masks["oval"])
     _fill(below_nose, small(_below(g, g.pts[topo.NOSE_BASE])))
     rim_zone = masks["oval"] & brow_line & (1 - inner)
-    score = np.where(rim_zone > 0, np.maximum(score, margins.not_background), score).astype(np.float32)
-    score = np.where((masks["oval"] & below_nose) > 0, np.maximum(score, 1.0), score).astype(np.float32)
-    score = np.where(allowed > 0, score, -1.0).astype(np.float32)
+    np.maximum(score, margins.not_background, out=score, where=rim_zone > 0)
+    np.maximum(score, 1.0, out=score, where=(masks["oval"] & below_nose) > 0)
+    score[allowed == 0] = -1.0
     # ... except the scalp's hair hanging over the face's side (``scalp_hair.hanging``).
     if from_scalp is not None:
         hangs = scalp_hair.hanging(from_scalp, masks["oval"], HANGS_IN * g.scale * f)
         hangs &= (brow_line > 0) & (below_nose == 0) & (orbit == 0)
-        score[hangs] = np.minimum(score[hangs], -1.0)
+        np.minimum(score, -1.0, out=score, where=hangs)
     # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).
     apart = connected(np.asarray(score > 0, np.uint8), seed) == 0
     # ... or an ear: it joins the head beside the oval, but a sideburn or the shade behind the jaw
@@ -286,10 +287,10 @@ def _skin_score(
     near_oval = np.asarray(cv2.dilate(masks["oval"], reach_out), np.uint8)
     ear_like = np.asarray((score > 0) & (masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
     apart &= connected(ear_like, near_oval & ear_like) == 0
-    score[apart] = np.minimum(score[apart], -1.0)
+    np.minimum(score, -1.0, out=score, where=apart)
     # What the face's skin encloses is skin (``face_skin``).
     holes = face_skin.enclosed(np.asarray(score > 0, np.uint8)) > 0
-    score[holes] = np.maximum(score[holes], 1.0)
+    np.maximum(score, 1.0, out=score, where=holes)
 
     return score, hair_vs_bg
 
