@@ -39,8 +39,20 @@ class Gaussian:
         over a last axis of 3 is several times slower in numpy)."""
         d = [lab[..., i] - np.float32(self.mean[i]) for i in range(3)]
         m = self.inv.astype(np.float32)
-        out: np.ndarray = m[0, 0] * d[0] * d[0] + m[1, 1] * d[1] * d[1] + m[2, 2] * d[2] * d[2]
-        out += 2 * (m[0, 1] * d[0] * d[1] + m[0, 2] * d[0] * d[2] + m[1, 2] * d[1] * d[2])
+
+        def term(i: int, j: int) -> np.ndarray:  # m_ij d_i d_j, in place (fewer temporaries)
+            t: np.ndarray = m[i, j] * d[i]
+            t *= d[j]
+            return t
+
+        # m00 d0² + m11 d1² + m22 d2² + 2 (m01 d0 d1 + m02 d0 d2 + m12 d1 d2), summed in that order
+        out, cross = term(0, 0), term(0, 1)
+        out += term(1, 1)
+        out += term(2, 2)
+        cross += term(0, 2)
+        cross += term(1, 2)
+        cross *= 2
+        out += cross
         return out
 
     def log_likelihood(self, d2: np.ndarray) -> np.ndarray:
