@@ -195,6 +195,7 @@ def classify(
     not_bg = np.minimum(ll_skin - ll_bg, 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
     unlike_bg = 0.5 * (d2_bg - CLEAR_D2) if d2_bg is not None else np.full(shape, 50.0, np.float32)
     skin_m, loose_m, not_bg_m, hair_m, unlike_m = (
-        np.clip(m, -50, 50).astype(np.float32) for m in (margin, loose, not_bg, hair_margin, unlike_bg)
+        np.clip(m, -50, 50).astype(np.float32, copy=False)
+        for m in (margin, loose, not_bg, hair_margin, unlike_bg)
     )
     return Margins(skin_m, loose_m, not_bg_m, hair_m, unlike_m, lab, ll_skin, ll_bg)
