@@ -55,25 +55,34 @@ def refine_by_colour(
     # distances to the feature and, inside it, to its edge (cheaper than dilating by a disc)
     outside = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3)
     inside = cv2.distanceTransform(mine, cv2.DIST_L2, 3)
-    ring = (labels == SKIN) & (outside > band) & (outside <= 2 * band)
-    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
-    feature_model = skin_model.fit_mixture(lab[core > 0], parts)
-    skin_fit = skin_model.fit_trimmed(lab[ring > 0])
+    is_mine, is_skin = mine > 0, labels == SKIN
+    ring = is_skin & (outside > band) & (outside <= 2 * band)
+    feature_model = skin_model.fit_mixture(_lab(bgr[core > 0]), parts)
+    skin_fit = skin_model.fit_trimmed(_lab(bgr[ring]))
     if feature_model is None or skin_fit is None:
         return
     # Colours are weighed in the band either side of the edge (the skin's side votes in the
     # smoothing below); deeper inside, the feature stays.
-    edge = (outside <= band) & (inside <= band) & ((mine > 0) | (labels == SKIN))
-    px = lab[edge]
-    feature_like = mine > 0
+    edge = (outside <= band) & (inside <= band) & (is_mine | is_skin)
+    px = _lab(bgr[edge])
+    feature_like = is_mine.copy()
     feature_like[edge] = feature_model.d2_and_log_likelihood(px)[1] > skin_fit.log_likelihood(skin_fit.d2(px))
     # A parsing map labels areas, not single lashes or pores: the majority round each pixel decides.
     sigma = SMOOTH * g.scale * f
     if sigma >= 0.5:
         feature_like = cv2.GaussianBlur(feature_like.astype(np.float32), (0, 0), sigma) > 0.5
-    feature_like &= mine > 0
-    kept = connected(np.asarray((mine > 0) & ~edge | (edge & feature_like), np.uint8), core)
+    feature_like &= is_mine
+    kept = connected(np.asarray(is_mine & ~edge | (edge & feature_like), np.uint8), core)
     _write_back(roi, kept, np.asarray(edge, np.uint8), f < 1.0, values, g, (x0, y0, x1, y1))
+
+
+def _lab(bgr: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` BGR pixels in CIELAB (float32): only the pixels read are converted (the crop is
+    mostly neither the feature's core, its band nor the skin's ring)."""
+    if len(bgr) == 0:
+        return np.zeros((0, 3), np.float32)
+    lab: np.ndarray = cv2.cvtColor(bgr.reshape(-1, 1, 3), cv2.COLOR_BGR2Lab).reshape(-1, 3)
+    return lab.astype(np.float32)
 
 
 def _write_back(
@@ -118,6 +127,6 @@ def connected(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     if n <= 1:
         return mask
     keep = np.zeros(n, np.uint8)
-    keep[np.unique(comp[(seed > 0) & (mask > 0)])] = 1
+    keep[comp[(seed > 0) & (mask > 0)]] = 1  # (no np.unique: repeated indices are set alike)
     keep[0] = 0
     return keep[comp]

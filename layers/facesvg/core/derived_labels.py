@@ -94,24 +94,32 @@ def coverage(poly: np.ndarray, shape: tuple[int, int], scale: float) -> tuple[tu
     pixel is returned first): filled at ``SUPERSAMPLE`` x the resolution and area-averaged, so a
     small eye on a 256 px photo is not grown by the outline's pixels (a plain fill adds every
     pixel the edge touches: half a pixel all round, a third of a 4 px tall eye)."""
+    corner, share = _coverage_u8(poly, shape, scale)
+    return corner, share.astype(np.float32) / 255.0
+
+
+def _coverage_u8(
+    poly: np.ndarray, shape: tuple[int, int], scale: float
+) -> tuple[tuple[int, int], np.ndarray]:
+    """``coverage`` in 255ths of a pixel (uint8)."""
     h, w = shape
     x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + 2, (w, h))
     if x1 <= x0 or y1 <= y0:
-        return (0, 0), np.zeros((0, 0), np.float32)
+        return (0, 0), np.zeros((0, 0), np.uint8)
     k = int(np.clip(round(FINE_SCALE / max(scale, 1e-6)), 1, SUPERSAMPLE))
     fine = np.zeros(((y1 - y0) * k, (x1 - x0) * k), np.uint8)
     # pixel i spans [i - 0.5, i + 0.5]; its k sub-pixels' centres are at (j + 0.5) / k - 0.5
     _fill(fine, (poly - (x0, y0) + 0.5) * k - 0.5, 255)
     small = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    return (int(x0), int(y0)), small.astype(np.float32) / 255.0
+    return (int(x0), int(y0)), small
 
 
 def _paint(out: np.ndarray, poly: np.ndarray, value: int, scale: float) -> None:
     """Label the pixels at least half covered by ``poly`` (``scale``: the inter-eye distance, px)."""
-    (x0, y0), cov = coverage(poly, out.shape[:2], scale)
+    (x0, y0), cov = _coverage_u8(poly, out.shape[:2], scale)
     roi = out[y0 : y0 + cov.shape[0], x0 : x0 + cov.shape[1]]
-    roi[cov >= 0.5] = value
+    roi[cov >= 128] = value  # 128 / 255 is the first share >= 0.5
 
 
 def _hull(points: np.ndarray) -> np.ndarray:
@@ -165,14 +173,7 @@ def derive_labels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     score, hair_vs_bg = _skin_score(crop, m, g, f, small)
 
     # Back to the photo's pixels: the margins are interpolated so the edges are smooth there.
-    size = (x1 - x0, y1 - y0)
-    # (OpenCV's threshold and masked copy: several times faster than numpy's boolean indexing on a
-    # photo-sized crop.)
-    hair = cv2.resize(_as_u8(hair_vs_bg), size, interpolation=cv2.INTER_LINEAR)
-    skin = cv2.resize(_as_u8(score), size, interpolation=cv2.INTER_LINEAR)
-    labels = cv2.threshold(hair, 128, HAIR, cv2.THRESH_BINARY)[1]
-    cv2.copyTo(np.full_like(labels, SKIN), cv2.threshold(skin, 128, 255, cv2.THRESH_BINARY)[1], labels)
-    out[y0:y1, x0:x1] = labels
+    _write_skin_and_hair(out[y0:y1, x0:x1], score, hair_vs_bg)
     for value, poly in _labelled_features(g, image=image):
         if value not in (UPPER_LIP, MOUTH, LOWER_LIP):  # the lips are painted last (``_lips``)
             _paint(out, poly, value, g.scale)
@@ -238,12 +239,13 @@ def _skin_score(
         masks["brow_line"],
     )
     margins = skin_model.classify(crop, seed, allowed, hair_zone, g.scale * f)
-    score, hair_vs_bg = margins.skin, margins.hair
+    # (score is raised and lowered in place below, where each rule applies: ufuncs' where=)
+    score, hair_vs_bg = margins.skin.copy(), margins.hair
     # The hair label from the scalp's colours (``scalp_hair``); the skin above does not use it.
     from_scalp = scalp_hair.margin(margins, allowed, masks["scalp"], g.scale * f)
     hair_vs_bg = from_scalp if from_scalp is not None else hair_vs_bg
     # Ears: their own colour (redder, in shade), within the ear zones.
-    score = np.where(masks["ears"] > 0, np.maximum(score, margins.loose), score).astype(np.float32)
+    np.maximum(score, margins.loose, out=score, where=masks["ears"] > 0)
     # ... and, beside the oval, an ear in shade: the hair over it darkens it, but it keeps skin's hue
     # (``face_skin.shaded_skin``); what the background's colours explain stays background.
     beside = np.asarray((masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
@@ -261,20 +263,20 @@ def _skin_score(
     reach_eye = max(1, round(ORBIT * g.scale * f))
     orbit = cv2.dilate(orbit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach_eye + 1,) * 2))
     forced |= np.asarray(orbit, np.uint8) & allowed & (1 - hair_zone)
-    score = np.where(forced > 0, np.maximum(score, 1.0), score).astype(np.float32)
+    np.maximum(score, 1.0, out=score, where=forced > 0)
     # ... at its rim it is skin unless it is the background (the far side of a turned face); and
     # below the nose it is skin to the rim (a beard or a shadow at the jaw is skin, as LaPa says).
     below_nose = np.zeros_like(masks["oval"])
     _fill(below_nose, small(_below(g, g.pts[topo.NOSE_BASE])))
     rim_zone = masks["oval"] & brow_line & (1 - inner)
-    score = np.where(rim_zone > 0, np.maximum(score, margins.not_background), score).astype(np.float32)
-    score = np.where((masks["oval"] & below_nose) > 0, np.maximum(score, 1.0), score).astype(np.float32)
-    score = np.where(allowed > 0, score, -1.0).astype(np.float32)
+    np.maximum(score, margins.not_background, out=score, where=rim_zone > 0)
+    np.maximum(score, 1.0, out=score, where=(masks["oval"] & below_nose) > 0)
+    score[allowed == 0] = -1.0
     # ... except the scalp's hair hanging over the face's side (``scalp_hair.hanging``).
     if from_scalp is not None:
         hangs = scalp_hair.hanging(from_scalp, masks["oval"], HANGS_IN * g.scale * f)
         hangs &= (brow_line > 0) & (below_nose == 0) & (orbit == 0)
-        score[hangs] = np.minimum(score[hangs], -1.0)
+        np.minimum(score, -1.0, out=score, where=hangs)
     # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).
     apart = connected(np.asarray(score > 0, np.uint8), seed) == 0
     # ... or an ear: it joins the head beside the oval, but a sideburn or the shade behind the jaw
@@ -285,10 +287,10 @@ def _skin_score(
     near_oval = np.asarray(cv2.dilate(masks["oval"], reach_out), np.uint8)
     ear_like = np.asarray((score > 0) & (masks["ears"] > 0) & (masks["oval"] == 0), np.uint8)
     apart &= connected(ear_like, near_oval & ear_like) == 0
-    score[apart] = np.minimum(score[apart], -1.0)
+    np.minimum(score, -1.0, out=score, where=apart)
     # What the face's skin encloses is skin (``face_skin``).
     holes = face_skin.enclosed(np.asarray(score > 0, np.uint8)) > 0
-    score[holes] = np.maximum(score[holes], 1.0)
+    np.maximum(score, 1.0, out=score, where=holes)
 
     return score, hair_vs_bg
 
@@ -312,6 +314,18 @@ def _lips(out: np.ndarray, image: np.ndarray, g: Geometry) -> None:
     for quad in lip_edges.open_mouth(c, open_):
         _fill(keep, quad - (x0, y0))
     lip_edges.sliver_to_lips(roi, image[y0:y1, x0:x1], keep)
+
+
+def _write_skin_and_hair(roi: np.ndarray, skin: np.ndarray, hair: np.ndarray) -> None:
+    """The skin and hair margins (the reduced crop's) interpolated to ``roi``'s photo pixels and
+    written there as labels (skin over hair). All in OpenCV and in place in the photo's labels
+    (photo-sized numpy temporaries cost more in fresh memory than in arithmetic)."""
+    size = (roi.shape[1], roi.shape[0])
+    cv2.resize(_as_u8(hair), size, dst=roi, interpolation=cv2.INTER_LINEAR)
+    cv2.threshold(roi, 128, HAIR, cv2.THRESH_BINARY, dst=roi)
+    is_skin = cv2.resize(_as_u8(skin), size, interpolation=cv2.INTER_LINEAR)
+    cv2.threshold(is_skin, 128, SKIN, cv2.THRESH_BINARY, dst=is_skin)
+    cv2.copyTo(is_skin, is_skin, roi)  # SKIN where it is skin (is_skin is its own mask)
 
 
 def _as_u8(margin: np.ndarray) -> np.ndarray:

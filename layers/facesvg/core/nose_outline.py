@@ -99,8 +99,9 @@ def snap_to_grooves(image: np.ndarray, g: Geometry, poly: np.ndarray, walls: np.
     clear = depth[np.arange(len(pts)), best] > CLEAR
     # A parsing map's nose keeps the groove's shade: its edge is the groove's outer side.
     move = np.where(clear & movable, offsets[best] + GROOVE, 0.0)
-    window = np.lib.stride_tricks.sliding_window_view(np.pad(move, MEDIAN, mode="wrap"), 2 * MEDIAN + 1)
-    move = np.where(movable, np.median(window, axis=1), 0.0)
+    window = (np.arange(len(move))[:, None] + np.arange(-MEDIAN, MEDIAN + 1)) % len(move)  # round the loop
+    # (each window's middle value: np.median's answer for an odd window, without its overhead)
+    move = np.where(movable, np.sort(move[window], axis=1)[:, MEDIAN], 0.0)
     out: np.ndarray = pts + (move * g.scale)[:, None] * normal
     return out
 

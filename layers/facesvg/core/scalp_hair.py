@@ -98,7 +98,7 @@ def _margin(
     # One piece with the scalp.
     n, comp = cv2.connectedComponents(np.asarray(out > 0, np.uint8), connectivity=8)
     keep = np.zeros(n, bool)
-    keep[np.unique(comp[seeds & (out > 0)])] = True
+    keep[comp[seeds & (out > 0)]] = True
     keep[0] = False
     out[(out > 0) & ~keep[comp]] = -1.0
     return out

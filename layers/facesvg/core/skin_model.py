@@ -11,6 +11,7 @@ them to a finer grid and keep smooth edges.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 
 import cv2
 import numpy as np
@@ -38,8 +39,20 @@ class Gaussian:
         over a last axis of 3 is several times slower in numpy)."""
         d = [lab[..., i] - np.float32(self.mean[i]) for i in range(3)]
         m = self.inv.astype(np.float32)
-        out: np.ndarray = m[0, 0] * d[0] * d[0] + m[1, 1] * d[1] * d[1] + m[2, 2] * d[2] * d[2]
-        out += 2 * (m[0, 1] * d[0] * d[1] + m[0, 2] * d[0] * d[2] + m[1, 2] * d[1] * d[2])
+
+        def term(i: int, j: int) -> np.ndarray:  # m_ij d_i d_j, in place (fewer temporaries)
+            t: np.ndarray = m[i, j] * d[i]
+            t *= d[j]
+            return t
+
+        # m00 d0² + m11 d1² + m22 d2² + 2 (m01 d0 d1 + m02 d0 d2 + m12 d1 d2), summed in that order
+        out, cross = term(0, 0), term(0, 1)
+        out += term(1, 1)
+        out += term(2, 2)
+        cross += term(0, 2)
+        cross += term(1, 2)
+        cross *= 2
+        out += cross
         return out
 
     def log_likelihood(self, d2: np.ndarray) -> np.ndarray:
@@ -68,7 +81,8 @@ class Mixture:
     def d2_and_log_likelihood(self, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d2s = [g.d2(lab) for g in self.parts]
         lls = [g.log_likelihood(d) for g, d in zip(self.parts, d2s, strict=True)]
-        return np.min(d2s, axis=0), np.max(lls, axis=0)
+        # pairwise minimum/maximum: the same as np.min/np.max over the stack, without stacking
+        return reduce(np.minimum, d2s), reduce(np.maximum, lls)
 
 
 def fit_mixture(samples: np.ndarray, k: int = MIXTURE_PARTS) -> Mixture | None:
@@ -76,22 +90,45 @@ def fit_mixture(samples: np.ndarray, k: int = MIXTURE_PARTS) -> Mixture | None:
     if len(samples) < MIN_SEEDS:
         return None
     samples = samples[:: max(1, len(samples) // MAX_SAMPLES)]  # a fixed stride: deterministic
-    order = np.argsort(samples[:, 0], kind="stable")
-    centres = samples[order[((np.arange(k) + 0.5) / k * len(samples)).astype(int)]].astype(np.float64)
+    ranks = ((np.arange(k) + 0.5) / k * len(samples)).astype(int)
+    centres = samples[_stable_ranks(samples[:, 0], ranks)].astype(np.float64)
     assign = np.zeros(len(samples), np.int64)
     previous = None
+    # what the rounds read, made once: 2 s, and each channel as bincount's float64 weights
+    twice, channels = 2.0 * samples, np.ascontiguousarray(samples.T, np.float64)
     for _ in range(KMEANS_ROUNDS):
         # |s - c|^2 = |s|^2 - 2 s.c + |c|^2, and |s|^2 does not change which c is nearest
-        assign = np.argmin((centres**2).sum(axis=1) - 2.0 * samples @ centres.T, axis=1)
+        assign = _nearest((centres**2).sum(axis=1) - twice @ centres.T)
         if previous is not None and np.array_equal(assign, previous):
             break  # converged: the centres are this assignment's already, later rounds change nothing
         previous = assign
         counts = np.bincount(assign, minlength=k)
-        for c in range(3):
-            sums = np.bincount(assign, weights=samples[:, c], minlength=k)
-            centres[:, c] = np.where(counts > 0, sums / np.maximum(counts, 1), centres[:, c])
+        sums = np.array([np.bincount(assign, weights=c, minlength=k) for c in channels]).T  # (k, 3)
+        centres = np.where((counts > 0)[:, None], sums / np.maximum(counts, 1)[:, None], centres)
     parts = tuple(g for j in range(k) if (g := fit(samples[assign == j])) is not None)
     return Mixture(parts) if parts else None
+
+
+def _stable_ranks(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """The indices ``np.argsort(values, kind="stable")`` puts at ``ranks`` (each rank's value from
+    a partial sort; of equal values the earliest first), without sorting them all."""
+    part = np.partition(values, ranks)
+    out = np.empty(len(ranks), np.intp)
+    for i, r in enumerate(ranks):
+        out[i] = np.flatnonzero(values == part[r])[r - np.count_nonzero(values < part[r])]
+    return out
+
+
+def _nearest(dist: np.ndarray) -> np.ndarray:
+    """``np.argmin(dist, axis=1)`` (the first of equal minima) for a few columns: a column at a
+    time is several times faster than numpy's reduction over a short last axis."""
+    best = dist[:, 0].copy()
+    out = np.zeros(len(dist), np.intp)
+    for j in range(1, dist.shape[1]):
+        closer = dist[:, j] < best
+        out[closer] = j
+        np.minimum(best, dist[:, j], out=best)
+    return out
 
 
 def fit_trimmed(samples: np.ndarray) -> Gaussian | None:
@@ -147,16 +184,18 @@ def classify(
         ring &= d2_bg > CLEAR_D2
     hair = fit_mixture(lab[ring])
     d2_hair, ll_hair = hair.d2_and_log_likelihood(lab) if hair is not None else (None, none)
-    margin = np.minimum(ll_skin - np.maximum(ll_bg, ll_hair), 0.5 * (MAX_SKIN_D2 - d2_skin))
+    over_others = ll_skin - np.maximum(ll_bg, ll_hair)
+    margin = np.minimum(over_others, 0.5 * (MAX_SKIN_D2 - d2_skin))
     if d2_hair is None:
         hair_margin = np.full(shape, -1.0, np.float32)
     else:
         hair_margin = np.minimum(ll_hair - np.maximum(ll_bg, ll_skin), 0.5 * (2 * MAX_SKIN_D2 - d2_hair))
         hair_margin = np.where(near > 0, hair_margin, -1.0)
-    loose = np.minimum(ll_skin - np.maximum(ll_bg, ll_hair), 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
+    loose = np.minimum(over_others, 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
     not_bg = np.minimum(ll_skin - ll_bg, 0.5 * (LOOSE * MAX_SKIN_D2 - d2_skin))
     unlike_bg = 0.5 * (d2_bg - CLEAR_D2) if d2_bg is not None else np.full(shape, 50.0, np.float32)
     skin_m, loose_m, not_bg_m, hair_m, unlike_m = (
-        np.clip(m, -50, 50).astype(np.float32) for m in (margin, loose, not_bg, hair_margin, unlike_bg)
+        np.clip(m, -50, 50).astype(np.float32, copy=False)
+        for m in (margin, loose, not_bg, hair_margin, unlike_bg)
     )
     return Margins(skin_m, loose_m, not_bg_m, hair_m, unlike_m, lab, ll_skin, ll_bg)
