@@ -124,27 +124,6 @@ class _Sampler:
         return px
 
 
-def _fit(samples: np.ndarray) -> skin_model.Gaussian | None:
-    """``skin_model.fit`` for the few dozen samples of a lip or its rim, several times faster
-    (np.cov's and np.quantile's overheads outweigh the arithmetic on so few)."""
-    if len(samples) < skin_model.MIN_SEEDS:
-        return None
-    mean = samples.mean(axis=0, dtype=np.float64)
-    d = samples - mean
-    cov = (d.T @ d) / (len(samples) - 1) + skin_model.NOISE * np.eye(3)
-    return skin_model.Gaussian(mean, np.linalg.inv(cov), float(np.log(np.linalg.det(cov))))
-
-
-def _fit_trimmed(samples: np.ndarray) -> skin_model.Gaussian | None:
-    """``skin_model.fit_trimmed``: refitted on the ``TRIM`` share the first fit explains best."""
-    first = _fit(samples)
-    if first is None:
-        return None
-    d2 = first.d2(samples)
-    k = int(skin_model.TRIM * (len(d2) - 1))
-    return _fit(samples[d2 <= np.partition(d2, k)[k]]) or first
-
-
 def _rows(a: np.ndarray, b: np.ndarray, fractions: tuple[float, ...], keep: np.ndarray) -> np.ndarray:
     """Points between paired points of two chains (at ``fractions`` of the way from ``a``)."""
     return np.vstack([(a + f * (b - a))[keep] for f in fractions])
@@ -209,7 +188,7 @@ def _upper_outer(
     chain = c.upper_outer
     normal = _normals(chain, up)
     inner = TAPER > 0.5
-    skin = _fit_trimmed(s.at(_rows(chain, chain + band * normal, (1.1, 1.3, 1.5), inner)))
+    skin = skin_model.fit_trimmed(s.at(_rows(chain, chain + band * normal, (1.1, 1.3, 1.5), inner)))
     if skin is None:
         return chain
     diff = lip.mean - skin.mean
@@ -273,7 +252,7 @@ def refine(image: np.ndarray, g: Geometry, mesh: tuple[np.ndarray, ...]) -> tupl
     f = min(1.0, WORK_SCALE / g.scale)
     s = _Sampler(image, (int(x0), int(y0), int(x1), int(y1)), f)
     inner = TAPER > 0.5
-    upper = _fit_trimmed(s.at(_rows(c.upper_outer, c.upper_inner, (0.3, 0.5, 0.7), inner)))
+    upper = skin_model.fit_trimmed(s.at(_rows(c.upper_outer, c.upper_inner, (0.3, 0.5, 0.7), inner)))
     if upper is None:
         return c, open_
     up = _up(g)
@@ -281,7 +260,7 @@ def refine(image: np.ndarray, g: Geometry, mesh: tuple[np.ndarray, ...]) -> tupl
     top = _upper_outer(s, c, upper, up, (band, step, drop))
     bottom = _lower_outer(s, c, up, band, step)
     lower = (
-        _fit_trimmed(s.at(_rows(c.lower_outer, c.lower_inner, (0.3, 0.5, 0.7), inner)))
+        skin_model.fit_trimmed(s.at(_rows(c.lower_outer, c.lower_inner, (0.3, 0.5, 0.7), inner)))
         if open_.any()
         else None
     )
