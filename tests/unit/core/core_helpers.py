@@ -9,6 +9,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from facesvg.core.derived_labels import derive_labels
+from facesvg.core.inputs import FaceInputs, load_inputs
 from facesvg.core.pipeline import RenderResult
 from facesvg.core.regions import Carving, carve_regions, scene
 
@@ -160,3 +162,36 @@ def is_simple(poly: np.ndarray) -> bool:
 def all_regions(labels: np.ndarray, pts: np.ndarray, frame: np.ndarray | None = None) -> Carving:
     """Every named region as a blob on the canvas, with its visibility (see ``scene`` for ``frame``)."""
     return carve_regions(scene(labels, pts, frame))
+
+
+# ../shared/faces: real faces with real parsing labels, read in place (never copied here); tests
+# that use them skip when it is absent (a user's clone).
+FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
+FACE_DIRS = (
+    sorted(p for p in FACES.glob("*") if (p / "segmentation_map.png").is_file()) if FACES.is_dir() else []
+)
+
+
+def label_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two masks; 1.0 when both are empty."""
+    union = int(np.count_nonzero(a | b))
+    return int(np.count_nonzero(a & b)) / union if union else 1.0
+
+
+def load_face(folder: Path) -> FaceInputs:
+    """A ../shared/faces case with its real map."""
+    image = next(folder / n for n in ("image.jpg", "image.png") if (folder / n).is_file())
+    return load_inputs(
+        image.read_bytes(),
+        (folder / "segmentation_map.png").read_bytes(),
+        (folder / "landmarks.json").read_bytes(),
+    )
+
+
+def derived_and_real(inputs: FaceInputs) -> tuple[np.ndarray, np.ndarray]:
+    """The labels derived without the map, and the real map's at their size."""
+    derived = derive_labels(inputs.image, inputs.landmarks)
+    real = inputs.labels
+    if real.shape != derived.shape:
+        real = cv2.resize(real, derived.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    return derived, real

@@ -7,27 +7,17 @@ parsing map's brows."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from core_helpers import FACE_DIRS, derived_and_real, label_iou, load_face
 from facesvg.core import brow_outline as bo
 from facesvg.core import derived_labels as dl
 from facesvg.core.face_geometry import Geometry, geometry
-from facesvg.core.inputs import FaceInputs, load_inputs
+from facesvg.core.inputs import FaceInputs
 from facesvg.core.labels import BROWS
 
-FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
-FACE_DIRS = (
-    sorted(p for p in FACES.glob("*") if (p / "segmentation_map.png").is_file()) if FACES.is_dir() else []
-)
 SKIN_BGR = np.array([150.0, 170.0, 215.0])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = int(np.count_nonzero(a | b))
-    return int(np.count_nonzero(a & b)) / union if union else 1.0
 
 
 def _mask(poly: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -75,9 +65,9 @@ def test_a_brow_above_and_thicker_than_the_mesh_s_band_is_found_where_it_is(
         poly = bo.trace(np.asarray(img, np.uint8), g, upper, lower)
         assert poly is not None
         truth, mesh = _mask(brow, img.shape), _mask(_band(g, upper, lower, 0.0, 0.0), img.shape)
-        traced = _iou(_mask(poly, img.shape), truth)
+        traced = label_iou(_mask(poly, img.shape), truth)
         assert traced >= 0.8
-        assert traced >= _iou(mesh, truth) + 0.15
+        assert traced >= label_iou(mesh, truth) + 0.15
 
 
 def test_a_grey_brow_barely_darker_than_the_skin_is_found_as_well(
@@ -92,7 +82,7 @@ def test_a_grey_brow_barely_darker_than_the_skin_is_found_as_well(
     _paint(img, brow, 0.9)  # about 6 L units on a 3-unit grain
     poly = bo.trace(np.asarray(img, np.uint8), g, upper, lower)
     assert poly is not None
-    assert _iou(_mask(poly, img.shape), _mask(brow, img.shape)) >= 0.75
+    assert label_iou(_mask(poly, img.shape), _mask(brow, img.shape)) >= 0.75
 
 
 def test_a_lid_in_the_brow_ridge_s_shade_is_not_brow(
@@ -110,7 +100,7 @@ def test_a_lid_in_the_brow_ridge_s_shade_is_not_brow(
     poly = bo.trace(np.asarray(img, np.uint8), g, upper, lower)
     assert poly is not None
     traced = _mask(poly, img.shape)
-    assert _iou(traced, _mask(brow, img.shape)) >= 0.7
+    assert label_iou(traced, _mask(brow, img.shape)) >= 0.7
     # (the lid drawn straight down meets the tail of the sample's tilted brow from the side)
     assert np.count_nonzero(traced & _mask(lid, img.shape)) <= 0.12 * np.count_nonzero(traced)
 
@@ -134,7 +124,7 @@ def test_without_a_brow_in_the_photo_the_mesh_s_outline_stays(
 def test_the_sample_s_traced_brows_agree_with_its_real_map(sample_inputs: FaceInputs) -> None:
     derived = dl.derive_labels(sample_inputs.image, sample_inputs.landmarks)
     for value in BROWS:  # each side keeps its value (the image-left one first)
-        assert _iou(sample_inputs.labels == value, derived == value) >= 0.7, value
+        assert label_iou(sample_inputs.labels == value, derived == value) >= 0.7, value
 
 
 @pytest.mark.skipif(not FACE_DIRS, reason="no ../shared/faces (real faces are used in place only)")
@@ -143,16 +133,8 @@ def test_real_faces_brows_agree_with_their_maps() -> None:
     # (0.45 on the grey brows of an elderly man); traced in the photo they score about 0.74.
     scores = []
     for folder in FACE_DIRS:
-        image = next(folder / n for n in ("image.jpg", "image.png") if (folder / n).is_file())
-        inputs = load_inputs(
-            image.read_bytes(),
-            (folder / "segmentation_map.png").read_bytes(),
-            (folder / "landmarks.json").read_bytes(),
-        )
-        derived = dl.derive_labels(inputs.image, inputs.landmarks)
-        real = inputs.labels
-        if real.shape != derived.shape:
-            real = cv2.resize(real, derived.shape[::-1], interpolation=cv2.INTER_NEAREST)
-        scores += [_iou(real == v, derived == v) for v in BROWS]
+        inputs = load_face(folder)
+        derived, real = derived_and_real(inputs)
+        scores += [label_iou(real == v, derived == v) for v in BROWS]
     assert float(np.mean(scores)) >= 0.71
     assert min(scores) >= 0.58

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from core_helpers import FACE_DIRS, label_iou, load_face
 from facesvg.core import derived_labels as dl
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
@@ -19,16 +20,6 @@ from facesvg.core.face_geometry import geometry
 from facesvg.core.inputs import LANDMARKS, FaceInputs, check_inputs, load_inputs
 from facesvg.core.labels import BROWS, EYES, HAIR, LOWER_LIP, NOSE, SKIN, UPPER_LIP
 from facesvg.core.pipeline import TEMPLATE_DRAWN, render, render_inputs
-
-FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
-FACE_DIRS = (
-    sorted(p for p in FACES.glob("*") if (p / "segmentation_map.png").is_file()) if FACES.is_dir() else []
-)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = int(np.count_nonzero(a | b))
-    return int(np.count_nonzero(a & b)) / union if union else 1.0
 
 
 def _derived(inputs: FaceInputs) -> np.ndarray:
@@ -75,10 +66,10 @@ def test_the_sample_s_derived_labels_agree_with_its_real_map(
     assert derived.shape == real.shape and derived.dtype == np.uint8
     bounds = {SKIN: 0.88, NOSE: 0.82, LOWER_LIP: 0.8, UPPER_LIP: 0.6, HAIR: 0.6}
     for value, bound in bounds.items():
-        assert _iou(real == value, derived == value) >= bound, value
+        assert label_iou(real == value, derived == value) >= bound, value
     for pair in (EYES, BROWS):  # each side keeps its value (the image-left one first)
         for value in pair:
-            assert _iou(real == value, derived == value) >= (0.82 if pair == EYES else 0.6), value
+            assert label_iou(real == value, derived == value) >= (0.82 if pair == EYES else 0.6), value
 
 
 def test_a_small_photo_s_eyes_are_not_grown_by_their_outline(sample_inputs: FaceInputs) -> None:
@@ -106,8 +97,8 @@ def test_the_sample_s_brows_reach_the_brow_s_hair(
     for chain in dl._BROWS:
         dl._fill(mesh_only, sample_inputs.landmarks[list(chain)])
     real = np.isin(sample_inputs.labels, BROWS)
-    assert _iou(real, np.isin(sample_derived, BROWS)) >= 0.72
-    assert _iou(real, np.isin(sample_derived, BROWS)) > _iou(real, mesh_only > 0) + 0.02
+    assert label_iou(real, np.isin(sample_derived, BROWS)) >= 0.72
+    assert label_iou(real, np.isin(sample_derived, BROWS)) > label_iou(real, mesh_only > 0) + 0.02
 
 
 def test_the_sample_s_forehead_ends_at_its_hairline(
@@ -163,19 +154,14 @@ def test_without_a_map_the_landmark_checks_stay(sample_bytes: dict[str, bytes]) 
 @pytest.mark.skipif(not FACE_DIRS, reason="no ../shared/faces (real faces are used in place only)")
 @pytest.mark.parametrize("folder", FACE_DIRS, ids=lambda p: p.name)
 def test_real_faces_derive_every_class_and_the_skin_where_the_map_has_it(folder: Path) -> None:
-    image = next(folder / n for n in ("image.jpg", "image.png") if (folder / n).is_file())
-    inputs = load_inputs(
-        image.read_bytes(),
-        (folder / "segmentation_map.png").read_bytes(),
-        (folder / "landmarks.json").read_bytes(),
-    )
+    inputs = load_face(folder)
     real, derived = inputs.labels, _derived(inputs)
     for value in (SKIN, *BROWS, *EYES, NOSE, UPPER_LIP, LOWER_LIP):
         assert np.count_nonzero(derived == value), value
-    assert _iou(real == SKIN, derived == SKIN) >= 0.72
-    assert _iou(np.isin(real, EYES), np.isin(derived, EYES)) >= 0.7
-    assert _iou(np.isin(real, BROWS), np.isin(derived, BROWS)) >= 0.45
-    assert _iou(real == NOSE, derived == NOSE) >= 0.6
+    assert label_iou(real == SKIN, derived == SKIN) >= 0.72
+    assert label_iou(np.isin(real, EYES), np.isin(derived, EYES)) >= 0.7
+    assert label_iou(np.isin(real, BROWS), np.isin(derived, BROWS)) >= 0.45
+    assert label_iou(real == NOSE, derived == NOSE) >= 0.6
     # Where the forehead may reach, the real map's hair is mostly not taken for skin (a fringe is
     # hair), and its skin mostly is.
     g = geometry(inputs.landmarks, max(real.shape))
@@ -231,7 +217,8 @@ def test_mediapipe_landmarks_sit_half_a_pixel_off_the_label_grid() -> None:
         as_centres = dl.derive_labels(inputs.image, inputs.landmarks + dl.MESH_PIXEL_CENTRE)
         features = (*EYES, *BROWS, NOSE, UPPER_LIP, LOWER_LIP)
         score = [
-            np.mean([_iou(inputs.labels == v, d == v) for v in features]) for d in (as_mediapipe, as_centres)
+            np.mean([label_iou(inputs.labels == v, d == v) for v in features])
+            for d in (as_mediapipe, as_centres)
         ]
         better.append(score[0] - score[1])
     assert better and float(np.mean(better)) >= 0.02 and min(better) > -0.01

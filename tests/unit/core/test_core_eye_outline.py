@@ -6,25 +6,14 @@ Measured against the real maps: the QOVES sample's, and the real faces' in ``../
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from core_helpers import FACE_DIRS, label_iou
 from facesvg.core import derived_labels as dl
 from facesvg.core.eye_outline import LASH_LINE, eye_outline
 from facesvg.core.face_geometry import geometry
 from facesvg.core.inputs import FaceInputs, load_inputs
 from facesvg.core.labels import EYES
-
-FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
-FACE_DIRS = (
-    sorted(p for p in FACES.glob("*") if (p / "segmentation_map.png").is_file()) if FACES.is_dir() else []
-)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = int(np.count_nonzero(a | b))
-    return int(np.count_nonzero(a & b)) / union if union else 1.0
 
 
 def _eyes(inputs: FaceInputs) -> list[tuple[float, float]]:
@@ -37,7 +26,7 @@ def _eyes(inputs: FaceInputs) -> list[tuple[float, float]]:
     for value in EYES:
         a, b = real == value, derived == value
         drop = (np.nonzero(b)[0].mean() - np.nonzero(a)[0].mean()) / scale
-        out.append((_iou(a, b), float(drop)))
+        out.append((label_iou(a, b), float(drop)))
     return out
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from core_helpers import FACE_DIRS, load_face
 from facesvg.core import derived_labels as dl
 from facesvg.core import face_skin
 from facesvg.core import landmarks_topology as topo
@@ -17,11 +18,6 @@ from facesvg.core.face_geometry import geometry
 from facesvg.core.inputs import FaceInputs, load_inputs
 from facesvg.core.labels import HAIR, SKIN
 from facesvg.core.pipeline import render_inputs
-
-FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
-FACE_DIRS = (
-    sorted(p for p in FACES.glob("*") if (p / "segmentation_map.png").is_file()) if FACES.is_dir() else []
-)
 
 
 def test_what_skin_encloses_is_a_hole_and_what_reaches_the_border_is_not() -> None:
@@ -81,12 +77,7 @@ def test_the_sample_s_ears_are_skin_without_its_map_also_where_the_hair_shades_t
 def test_real_faces_skin_under_the_eyes_is_skin_to_the_far_side_of_a_turned_face(folder: Path) -> None:
     # Under each eye, the real map's skin is skin without the map: shade and make-up at the outer
     # corner of the far eye of a turned face (28181: 0.69 before), creases below it.
-    image = next(folder / n for n in ("image.jpg", "image.png") if (folder / n).is_file())
-    inputs = load_inputs(
-        image.read_bytes(),
-        (folder / "segmentation_map.png").read_bytes(),
-        (folder / "landmarks.json").read_bytes(),
-    )
+    inputs = load_face(folder)
     derived = dl.derive_labels(inputs.image, inputs.landmarks)
     g = geometry(inputs.landmarks, max(derived.shape))
     for side in ("R", "L"):
@@ -111,12 +102,7 @@ def test_real_faces_label_hair_where_the_map_has_it(folder: Path) -> None:
     # hair too, and seven of the nine faces had no hair label at all (nor hair in the render's
     # silhouette). Seeded on the scalp, a good share of the real hair is hair, and most of what is
     # labelled hair is (a backdrop of the hair's colour aside: 28297's black).
-    image = next(folder / n for n in ("image.jpg", "image.png") if (folder / n).is_file())
-    inputs = load_inputs(
-        image.read_bytes(),
-        (folder / "segmentation_map.png").read_bytes(),
-        (folder / "landmarks.json").read_bytes(),
-    )
+    inputs = load_face(folder)
     derived = dl.derive_labels(inputs.image, inputs.landmarks)
     real, hair = inputs.labels == HAIR, derived == HAIR
     assert np.count_nonzero(real & hair) >= 0.2 * np.count_nonzero(real)
@@ -128,12 +114,7 @@ def test_real_faces_hair_hanging_over_the_face_s_side_is_not_skin(folder: Path) 
     # Inside the oval between the brows and the nose base the face is skin whatever its colour
     # (shadows), except the scalp's hair hanging over its side: one piece with the scalp, of its
     # colour (pred-laugh's locks over the left cheek: 0.35 not skin before, 0.60 now).
-    image = next(folder / n for n in ("image.jpg", "image.png") if (folder / n).is_file())
-    inputs = load_inputs(
-        image.read_bytes(),
-        (folder / "segmentation_map.png").read_bytes(),
-        (folder / "landmarks.json").read_bytes(),
-    )
+    inputs = load_face(folder)
     derived = dl.derive_labels(inputs.image, inputs.landmarks)
     g = geometry(inputs.landmarks, max(derived.shape))
     oval, below_brows, below_nose = (np.zeros(derived.shape, np.uint8) for _ in range(3))

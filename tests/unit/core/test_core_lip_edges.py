@@ -6,18 +6,15 @@ the QOVES sample (closed lips: nothing moves), and the real faces with open mout
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from core_helpers import FACES, derived_and_real, load_face
 from facesvg.core import derived_labels as dl
 from facesvg.core import lip_border, lip_edges
 from facesvg.core.face_geometry import Geometry, geometry
 from facesvg.core.inputs import FaceInputs, load_inputs
 from facesvg.core.labels import LOWER_LIP, UPPER_LIP
-
-FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
 
 SKIN_BGR, LIP_BGR, TEETH_BGR = (150, 170, 215), (95, 95, 190), (235, 240, 240)
 # A drawn mouth, 600 x 400 px, lips 20 px (0.1 inter-eye distance) tall; the mouth opens 60 px.
@@ -148,16 +145,8 @@ def _lip_iou(name: str) -> tuple[float, float]:
     folder = FACES / name
     if not (folder / "segmentation_map.png").is_file():
         pytest.skip(f"{folder} absent")
-    image = next(p for p in (folder / "image.jpg", folder / "image.png") if p.is_file())
-    inputs = load_inputs(
-        image.read_bytes(),
-        (folder / "segmentation_map.png").read_bytes(),
-        (folder / "landmarks.json").read_bytes(),
-    )
-    derived = dl.derive_labels(inputs.image, inputs.landmarks)
-    real = inputs.labels
-    if real.shape != derived.shape:
-        real = cv2.resize(real, derived.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    inputs = load_face(folder)
+    derived, real = derived_and_real(inputs)
     out = []
     for value in (UPPER_LIP, LOWER_LIP):
         a, b = real == value, derived == value

@@ -7,28 +7,18 @@ Measured against the real maps of the QOVES sample and of the real faces in ``..
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from core_helpers import FACE_DIRS, label_iou, load_face
 from facesvg.core import derived_labels as dl
 from facesvg.core import landmarks_topology as topo
 from facesvg.core import mesh_connections as mc
 from facesvg.core import nose_outline as no
 from facesvg.core.face_geometry import Geometry, geometry
-from facesvg.core.inputs import FaceInputs, load_inputs
+from facesvg.core.inputs import FaceInputs
 from facesvg.core.labels import NOSE
-
-FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
-FACE_DIRS = (
-    sorted(p for p in FACES.glob("*") if (p / "segmentation_map.png").is_file()) if FACES.is_dir() else []
-)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = int(np.count_nonzero(a | b))
-    return int(np.count_nonzero(a & b)) / union if union else 1.0
 
 
 def _geometry(inputs: FaceInputs) -> Geometry:
@@ -72,7 +62,7 @@ def test_the_sample_s_nose_is_a_bridge_widening_to_the_alae(sample_inputs: FaceI
     assert _width(derived, g, g.pts[no.MIDWAY_BETWEEN_EYES]) > 0.2
     assert _width(derived, g, nasion - 0.03 * g.scale * up) > 0.2
     assert _width(derived, g, nasion + 0.05 * g.scale * up) == 0.0
-    assert _iou(sample_inputs.labels == NOSE, derived) >= 0.83
+    assert label_iou(sample_inputs.labels == NOSE, derived) >= 0.83
 
 
 def test_side_walls_move_to_a_groove_s_outer_side_and_stay_on_the_mesh_without_one(
@@ -106,13 +96,8 @@ def test_side_walls_move_to_a_groove_s_outer_side_and_stay_on_the_mesh_without_o
 def test_real_faces_noses_agree_with_their_maps() -> None:
     ious = []
     for folder in FACE_DIRS:
-        image = next(folder / n for n in ("image.jpg", "image.png") if (folder / n).is_file())
-        inputs = load_inputs(
-            image.read_bytes(),
-            (folder / "segmentation_map.png").read_bytes(),
-            (folder / "landmarks.json").read_bytes(),
-        )
+        inputs = load_face(folder)
         derived = dl.derive_labels(inputs.image, inputs.landmarks)
-        ious.append(_iou(inputs.labels == NOSE, derived == NOSE))
+        ious.append(label_iou(inputs.labels == NOSE, derived == NOSE))
     # (the convex hull of the nose set had 0.66 on cmhq-maskgan-0, whose map has a narrow bridge)
     assert min(ious) >= 0.74 and float(np.mean(ious)) >= 0.8, [round(v, 3) for v in ious]
