@@ -6,7 +6,8 @@ below; the exit status is 1 when a bar fails. ``../shared`` is only read in plac
 
 Modules: ``fidelity_cases`` (what is measured), ``fidelity_metrics`` (metrics on masks, pure),
 ``fidelity_measure`` (one case), ``fidelity_bars``, ``fidelity_mapless`` (the landmarks-only rows),
-``fidelity_report`` (the printing), ``fidelity_reframe`` (the sample re-framed); this one is the CLI.
+``fidelity_report`` (the printing), ``fidelity_reframe`` (the sample re-framed), ``fidelity_stability``
+(the map-less labels on a doubled or JPEG'd photo); this one is the CLI.
 Every mask is a full-canvas ``bool`` array: a region polygon covers the pixels whose centres lie
 inside it (see ``rasterize``), and the labels are warped with the render's own ``transform``
 (nearest neighbour), so the numbers measure the ``result.json`` contract, not the core's internals.
@@ -39,6 +40,7 @@ from facesvg.commands.fidelity_mapless import (
 from facesvg.commands.fidelity_measure import Report, measure
 from facesvg.commands.fidelity_metrics import CENTRE, FILLPOLY
 from facesvg.commands.fidelity_report import LEGEND, format_bars, format_details, format_table
+from facesvg.commands.fidelity_stability import check_stability_bars, format_stability, measure_stability
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +94,8 @@ def main(args: argparse.Namespace) -> int:
     bars += check_mapless_bars(mapless) if mapless else []
     example = [measure_mapless_example(c, args.raster) for c in mapless_example_cases(cases)]
     bars += check_mapless_example_bars(example) if example else []
+    stability = [measure_stability(c) for c in mapless_cases(cases)]
+    bars += check_stability_bars(stability) if stability else []
     where = f"{shared}" if shared else "no ../shared (sample only)"
     print(f"facesvg fidelity: {len(reports)} cases ({where}), {time.perf_counter() - t0:.1f} s")
     print(format_table(reports))
@@ -102,6 +106,8 @@ def main(args: argparse.Namespace) -> int:
         print(format_mapless_table(mapless))
     if example:
         print(format_mapless_example(example))
+    if stability:
+        print(format_stability(stability))
     reframe_rows = _reframe_rows(args.sample, cases, bars)
     print("bars:")
     print(format_bars(bars))
@@ -113,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
             "cases": [r.to_json() for r in reports],
             "landmarks_only": [asdict(r) | {"mean_non_ear": r.mean_non_ear} for r in mapless],
             "landmarks_only_example": [asdict(r) for r in example],
+            "landmarks_only_stability": [asdict(r) for r in stability],
             "reframed": reframe_rows,
             "bars": [asdict(b) for b in bars],
             "exit": code,

@@ -17,6 +17,7 @@ from facesvg.commands import fidelity_mapless as fid_mapless
 from facesvg.commands import fidelity_measure as fid_measure
 from facesvg.commands import fidelity_metrics as fid_metrics
 from facesvg.commands import fidelity_reframe as reframing
+from facesvg.commands import fidelity_stability as fid_stability
 from facesvg.core import landmarks_topology as topo
 from facesvg.core.region_names import REGION_NAMES
 
@@ -362,3 +363,30 @@ def test_the_example_bar_without_a_map() -> None:
     assert bar.passed is False and "e/right_undereye 0.500" in bar.detail and "f (ValueError" in bar.detail
     (bar,) = fid_mapless.check_mapless_example_bars([])
     assert bar.passed is None
+
+
+def test_the_sample_s_map_less_labels_hold_on_a_doubled_or_jpeg_d_photo() -> None:
+    (case,) = fid_mapless.mapless_cases(fid_cases.discover(SAMPLE, None))
+    report = fid_stability.measure_stability(case)
+    assert report.error is None
+    assert set(report.scores) == {"original", *fid_stability.VARIANTS}
+    assert all(set(s) == set(fid_stability.FEATURES) for s in report.scores.values())
+    assert report.scores["original"]["eyes"] > 0.85 and report.worst_drop()[2] <= fid_stability.BAR_STABLE
+    assert "qoves-sample" in fid_stability.format_stability([report])
+    json.dumps(asdict(report))
+
+
+def test_the_stability_bar() -> None:
+    steady = {f: 0.8 for f in fid_stability.FEATURES}
+    good = fid_stability.StabilityReport(
+        "a", scores={"original": steady, "doubled": steady, "jpeg60": steady}
+    )
+    (bar,) = fid_stability.check_stability_bars([good])
+    assert bar.passed is True and "largest drop 0.000" in bar.detail
+    shaky = fid_stability.StabilityReport(
+        "b", scores={"original": steady, "doubled": {**steady, "eyes": 0.6}, "jpeg60": steady}
+    )
+    assert shaky.worst_drop()[:2] == ("doubled", "eyes")
+    broken = fid_stability.StabilityReport("c", error="ValueError: no face")
+    (bar,) = fid_stability.check_stability_bars([good, shaky, broken])
+    assert bar.passed is False and "b/doubled/eyes -0.200" in bar.detail and "c (ValueError" in bar.detail
