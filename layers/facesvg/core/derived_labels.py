@@ -243,7 +243,7 @@ def _skin_score(
     score, hair_vs_bg = margins.skin.copy(), margins.hair
     # The hair label from the scalp's colours (``scalp_hair``); the skin above does not use it.
     from_scalp = scalp_hair.margin(margins, allowed, masks["scalp"], g.scale * f)
-    hair_vs_bg = from_scalp if from_scalp is not None else hair_vs_bg
+    hair_vs_bg = from_scalp[0] if from_scalp is not None else hair_vs_bg
     # Ears: their own colour (redder, in shade), within the ear zones.
     np.maximum(score, margins.loose, out=score, where=masks["ears"] > 0)
     # ... and, beside the oval, an ear in shade: the hair over it darkens it, but it keeps skin's hue
@@ -274,7 +274,7 @@ def _skin_score(
     score[allowed == 0] = -1.0
     # ... except the scalp's hair hanging over the face's side (``scalp_hair.hanging``).
     if from_scalp is not None:
-        hangs = scalp_hair.hanging(from_scalp, masks["oval"], HANGS_IN * g.scale * f)
+        hangs = scalp_hair.hanging(from_scalp[1], masks["oval"], HANGS_IN * g.scale * f)
         hangs &= (brow_line > 0) & (below_nose == 0) & (orbit == 0)
         np.minimum(score, -1.0, out=score, where=hangs)
     # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).

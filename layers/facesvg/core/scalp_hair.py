@@ -10,7 +10,10 @@ The scalp is a surer seed: above the face oval, inside the forehead's reach (str
 hairline) and between the brows' outer ends (not past the head's side on a turned face), what the
 skin model rejects is hair. The background is then the border's colours the hair does not explain,
 and hair is labelled where the hair model explains a pixel better than skin and background, where
-the colour is not skin's, joined to the scalp (hair is one piece with it). Where the background
+the colour is not skin's, joined to the scalp (hair is one piece with it). The seeds are the
+scalp's colours the skin model rejects: of light hair only the best-lit strands, so the model also
+takes their colours in shade (``hair_shade``), or the grey of white hair at the sides is lost.
+Where the background
 has the hair's colour (black hair on a black backdrop) colour cannot part them: both are labelled
 hair near the head. The skin decision does not use this model.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facesvg.core.hair_shade import shaded
 from facesvg.core.skin_model import (
     CLEAR_D2,
     HAIR_BAND,
@@ -27,6 +31,7 @@ from facesvg.core.skin_model import (
     MIN_SEEDS,
     MIXTURE_PARTS,
     Margins,
+    Mixture,
     fit_mixture,
 )
 
@@ -46,10 +51,14 @@ def scalp_band(brows: np.ndarray, up: np.ndarray, scale: float) -> np.ndarray:
     )
 
 
-def margin(m: Margins, allowed: np.ndarray, scalp: np.ndarray, scale_px: float) -> np.ndarray | None:
+def margin(
+    m: Margins, allowed: np.ndarray, scalp: np.ndarray, scale_px: float
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Hair rather than skin or background (> 0) on ``classify``'s crop, or None without enough
-    scalp to model. ``allowed``: 0/1 where the head may be; ``scalp``: 0/1 the scalp band within
-    the forehead's reach; ``scale_px``: the inter-eye distance in the crop's pixels.
+    scalp to model: the hair label's (the scalp's colours and the same in shade, ``hair_shade``)
+    and the lit colours' alone (what ``hanging`` judges the face's side by: the skin decision keeps
+    its own, stricter rule). ``allowed``: 0/1 where the head may be; ``scalp``: 0/1 the scalp band
+    within the forehead's reach; ``scale_px``: the inter-eye distance in the crop's pixels.
 
     Decided at half the crop's resolution (hair needs no finer edge; a quarter of the work)."""
     h, w = allowed.shape
@@ -60,8 +69,16 @@ def margin(m: Margins, allowed: np.ndarray, scalp: np.ndarray, scale_px: float) 
         for a in (m.skin, m.skin_loglik, m.background_loglik)
     )
     allowed, scalp = (cv2.resize(a, half, interpolation=cv2.INTER_NEAREST) for a in (allowed, scalp))
-    out = _margin(lab, (skin, ll_skin, ll_bg), (allowed, scalp), scale_px * half[0] / w)
-    return None if out is None else cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+    seeds = (scalp > 0) & (skin < 0)
+    # as many colours as the seeds can model (a short crop of scalp at half resolution is few pixels)
+    parts = int(np.clip(np.count_nonzero(seeds) // MIN_SEEDS, 1, MIXTURE_PARTS))
+    lit = fit_mixture(lab[seeds], parts)
+    if lit is None:
+        return None
+    known, masks, s = (skin, ll_skin, ll_bg), (allowed, seeds), scale_px * half[0] / w
+    both = (_margin(lab, known, masks, s, shaded(lit)), _margin(lab, known, masks, s, lit))
+    label, side = (cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) for out in both)
+    return label, side
 
 
 def _margin(
@@ -69,17 +86,13 @@ def _margin(
     known: tuple[np.ndarray, np.ndarray, np.ndarray],
     masks: tuple[np.ndarray, np.ndarray],
     scale_px: float,
-) -> np.ndarray | None:
-    """``margin`` on the reduced crop; ``known``: the skin margin and the skin's and the border
-    background's log-likelihoods from ``classify``."""
+    hair: Mixture,
+) -> np.ndarray:
+    """``margin`` on the reduced crop by the ``hair`` model; ``known``: the skin margin and the
+    skin's and the border background's log-likelihoods from ``classify``; ``masks``: where the head
+    may be and the scalp's seeds."""
     skin, ll_skin, ll_bg = known
-    allowed, scalp = masks
-    seeds = (scalp > 0) & (skin < 0)
-    # as many colours as the seeds can model (a short crop of scalp at half resolution is few pixels)
-    parts = int(np.clip(np.count_nonzero(seeds) // MIN_SEEDS, 1, MIXTURE_PARTS))
-    hair = fit_mixture(lab[seeds], parts)
-    if hair is None:
-        return None
+    allowed, seeds = masks
     d2_hair, ll_hair = hair.d2_and_log_likelihood(lab)
     band = max(1, round(HAIR_BAND * scale_px))
     near = cv2.dilate(allowed, np.ones((2 * band + 1, 2 * band + 1), np.uint8)) > 0
