@@ -13,9 +13,9 @@ and hair is labelled where the hair model explains a pixel better than skin and 
 the colour is not skin's, joined to the scalp (hair is one piece with it). The seeds are the
 scalp's colours the skin model rejects: of light hair only the best-lit strands, so the model also
 takes their colours in shade (``hair_shade``), or the grey of white hair at the sides is lost.
-Where the background
-has the hair's colour (black hair on a black backdrop) colour cannot part them: both are labelled
-hair near the head. The skin decision does not use this model.
+Where the background has the hair's colour (black hair on a black backdrop; white hair on a light
+grey wall) colour cannot part them: both are labelled hair near the head. The skin decision does
+not use this model.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def margin(
     if lit is None:
         return None
     known, masks, s = (skin, ll_skin, ll_bg), (allowed, seeds), scale_px * half[0] / w
-    both = (_margin(lab, known, masks, s, shaded(lit)), _margin(lab, known, masks, s, lit))
+    both = _margin(lab, known, masks, s, lit)
     label, side = (cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) for out in both)
     return label, side
 
@@ -86,29 +86,50 @@ def _margin(
     known: tuple[np.ndarray, np.ndarray, np.ndarray],
     masks: tuple[np.ndarray, np.ndarray],
     scale_px: float,
-    hair: Mixture,
-) -> np.ndarray:
-    """``margin`` on the reduced crop by the ``hair`` model; ``known``: the skin margin and the
-    skin's and the border background's log-likelihoods from ``classify``; ``masks``: where the head
-    may be and the scalp's seeds."""
+    lit: Mixture,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``margin`` on the reduced crop by the ``lit`` hair model with its shade and by it alone;
+    ``known``: the skin margin and the skin's and the border background's log-likelihoods from
+    ``classify``; ``masks``: where the head may be and the scalp's seeds."""
     skin, ll_skin, ll_bg = known
     allowed, seeds = masks
-    d2_hair, ll_hair = hair.d2_and_log_likelihood(lab)
     band = max(1, round(HAIR_BAND * scale_px))
     near = cv2.dilate(allowed, np.ones((2 * band + 1, 2 * band + 1), np.uint8)) > 0
+    never = np.where(near, -skin, -1.0)  # near the head, and never skin's colour
     border = np.ones(allowed.shape, bool)
     border[1:-1, 1:-1] = False
-    unlike_hair = border & (d2_hair > CLEAR_D2)
-    if not np.array_equal(unlike_hair, border):  # the border runs through hair: refit without it
-        background = fit_mixture(lab[unlike_hair & ~near]) or fit_mixture(lab[unlike_hair])
-        ll_bg = (
-            background.d2_and_log_likelihood(lab)[1]
-            if background is not None
-            else np.full_like(skin, -np.inf)
-        )
-    out = np.minimum(ll_hair - np.maximum(ll_bg, ll_skin), 0.5 * (2 * MAX_SKIN_D2 - d2_hair))
-    out = np.minimum(np.where(near, out, -1.0), -skin).astype(np.float32)  # never skin's colour
-    # One piece with the scalp.
+    outs, fitted = [], {}
+    for model in (shaded(lit), lit):
+        d2_hair, ll_hair = model.d2_and_log_likelihood(lab)
+        unlike_hair = border & (d2_hair > CLEAR_D2)
+        key = unlike_hair.tobytes()
+        if key not in fitted:  # the background: the border's colours unlike the hair (once a set)
+            fitted[key] = _background(lab, unlike_hair, near, ll_bg)
+        rivals = np.maximum(fitted[key], ll_skin)
+        outs.append(_decided((d2_hair, ll_hair), rivals, never, seeds))
+    return outs[0], outs[1]
+
+
+def _background(lab: np.ndarray, unlike_hair: np.ndarray, near: np.ndarray, ll_bg: np.ndarray) -> np.ndarray:
+    """The background's log-likelihood: ``classify``'s (``ll_bg``) unless the border runs through
+    hair; then refitted on the border without it (and off the head where it can)."""
+    h, w = unlike_hair.shape
+    if np.count_nonzero(unlike_hair) == 2 * (h + w) - 4:  # all the border: classify's fits
+        return ll_bg
+    background = fit_mixture(lab[unlike_hair & ~near]) or fit_mixture(lab[unlike_hair])
+    if background is None:
+        return np.full_like(ll_bg, -np.inf)
+    return background.d2_and_log_likelihood(lab)[1]
+
+
+def _decided(
+    hair: tuple[np.ndarray, np.ndarray], rivals: np.ndarray, never: np.ndarray, seeds: np.ndarray
+) -> np.ndarray:
+    """Hair (> 0) where its model (d2, log-likelihood) beats the ``rivals``' best log-likelihood
+    within skin's reach of its colours, capped by ``never``, one piece with the scalp's ``seeds``."""
+    d2_hair, ll_hair = hair
+    out = np.minimum(ll_hair - rivals, 0.5 * (2 * MAX_SKIN_D2 - d2_hair))
+    out = np.minimum(out, never).astype(np.float32)
     n, comp = cv2.connectedComponents(np.asarray(out > 0, np.uint8), connectivity=8)
     keep = np.zeros(n, bool)
     keep[comp[seeds & (out > 0)]] = True
