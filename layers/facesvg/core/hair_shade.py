@@ -10,7 +10,10 @@ also allows its colour times ``1 ± SHADE`` (one standard deviation along that l
 hair's colour: white hair's line runs down the grey axis, brown hair's toward dark brown; black
 hair's is short (little lightness to lose), so it changes little. A shade deeper than that (near
 black, a dark wall behind white hair) stays outside the model, and skin's colours stay out by the
-``scalp_hair`` rule that hair never has skin's colour.
+``scalp_hair`` rule that hair never has skin's colour. A light grey or cream wall lies on white
+hair's line too: ``scalp_hair`` then takes the wall's colours from the border off the head by the
+lit colours alone, so the wall's own model explains it better; a wall of the very grey of the
+shaded hair cannot be told from it by colour (as black hair on a black backdrop).
 """
 
 from __future__ import annotations

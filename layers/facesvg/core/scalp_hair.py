@@ -98,12 +98,17 @@ def _margin(
     never = np.where(near, -skin, -1.0)  # near the head, and never skin's colour
     border = np.ones(allowed.shape, bool)
     border[1:-1, 1:-1] = False
+    d2_lit, ll_lit = lit.d2_and_log_likelihood(lab)
+    d2_shade, ll_shade = shaded(lit).d2_and_log_likelihood(lab)
+    unlike_lit = border & (d2_lit > CLEAR_D2)
+    # The background is the border unlike the hair; near the head, unlike it in shade too (the
+    # border runs through the hair's shaded side), but off the head the lit colours say it: a light
+    # wall is as near white hair's shade as the shaded side is, and it is the wall there.
+    unlike_shade = unlike_lit & ((d2_shade > CLEAR_D2) | ~near)
     outs, fitted = [], {}
-    for model in (shaded(lit), lit):
-        d2_hair, ll_hair = model.d2_and_log_likelihood(lab)
-        unlike_hair = border & (d2_hair > CLEAR_D2)
+    for d2_hair, ll_hair, unlike_hair in ((d2_shade, ll_shade, unlike_shade), (d2_lit, ll_lit, unlike_lit)):
         key = unlike_hair.tobytes()
-        if key not in fitted:  # the background: the border's colours unlike the hair (once a set)
+        if key not in fitted:  # the background's fit, once a set of border pixels
             fitted[key] = _background(lab, unlike_hair, near, ll_bg)
         rivals = np.maximum(fitted[key], ll_skin)
         outs.append(_decided((d2_hair, ll_hair), rivals, never, seeds))

@@ -1,7 +1,7 @@
 """Light hair in shade (``core.hair_shade`` in ``core.scalp_hair``): white hair lit at the crown
-and grey in shade at the sides is labelled hair, on a dark and on a mid-tone wall (a synthetic
-photo on the sample's landmarks), and on ``../shared/faces``' cmhq-28054 (white and grey hair on
-a brown-orange wall; read in place, skipped when absent), where the lit crown alone was the hair."""
+and grey in shade at the sides is labelled hair, on a dark, a mid-tone and a light grey wall (a
+synthetic photo on the sample's landmarks), and on ``../shared/faces``' cmhq-28054 (white and grey
+hair on a brown-orange wall; read in place, skipped when absent), where the lit crown alone was."""
 
 from __future__ import annotations
 
@@ -51,13 +51,18 @@ def sample() -> FaceInputs:
     return load_inputs(*((SAMPLE / name).read_bytes() for name in files))
 
 
-@pytest.mark.parametrize("wall", [(40.0, 35.0, 30.0), (60.0, 105.0, 140.0)], ids=["dark", "mid-tone"])
+@pytest.mark.parametrize(
+    "wall",
+    [(40.0, 35.0, 30.0), (60.0, 105.0, 140.0), (205.0, 205.0, 205.0)],
+    ids=["dark", "mid-tone", "light grey"],
+)
 def test_white_hair_in_shade_at_the_sides_is_hair(sample: FaceInputs, wall: tuple[float, ...]) -> None:
     img, side, wall_px = _photo(sample, wall)
     labels = dl.derive_labels(img, sample.landmarks)
     found = labels[side] == HAIR
     assert found.mean() > 0.92, found.mean()  # by the lit colours alone: 0.85 and 0.89
-    # ... and the wall beside and above it is not
+    # ... and the wall beside and above it is not (a light grey wall is as near the white hair's
+    # shade as its shaded side: the wall off the head says which it is)
     assert np.mean(labels[wall_px] == HAIR) < 0.05
 
 
