@@ -31,6 +31,7 @@ from facesvg.core import mesh_connections as mc
 from facesvg.core.face_geometry import Geometry
 from facesvg.core.face_template import TEMPLATE
 from facesvg.core.labels import BROWS, SKIN
+from facesvg.core.smooth import median_filter
 
 SAMPLES = 60.0  # strip samples per inter-eye distance, along and across the brow
 PAST_ENDS = 0.15  # the strip runs this far (a share of the brow's length) past the mesh's ends
@@ -81,8 +82,7 @@ def paint_brows(out: np.ndarray, image: np.ndarray, g: Geometry, coverage: Cover
         if poly is None:
             continue
         mesh = g.pts[np.r_[upper, lower[::-1]]]  # the loop the mesh's brow was painted as
-        image_left = bool((mesh[:, 0] < g.mid_a * mesh[:, 1] + g.mid_b).mean() > 0.5)
-        value = BROWS[0] if image_left else BROWS[1]
+        value = g.side_value(BROWS, mesh)
         both = np.vstack([poly, mesh])
         x0, y0 = np.maximum(np.floor(both.min(0)).astype(int) - 2, 0)
         x1, y1 = np.minimum(np.ceil(both.max(0)).astype(int) + 3, (w, h))
@@ -191,7 +191,7 @@ def _edges(
     if cols is None:
         return None
     k = max(1, round(SMOOTH_EDGE * SAMPLES))
-    top, bottom = _median(top, k)[cols], _median(bottom, k)[cols]
+    top, bottom = median_filter(top, k)[cols], median_filter(bottom, k)[cols]
     mid, half = (top + bottom) / 2, (top - bottom) / 2
     half = np.minimum(half, MAX_WIDEN * float(np.median(half)))
     # the ends rounded (a quarter ellipse over CAP), as a parsing map draws them
@@ -252,12 +252,4 @@ def _masked_quantile(a: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
     ranked = np.sort(np.where(mask, a, np.inf), axis=0)
     k = np.clip(np.round(q * (n - 1)), 0, None).astype(int)
     out: np.ndarray = np.where(n > 0, ranked[k, np.arange(a.shape[1])], a.max(axis=0))
-    return out
-
-
-def _median(x: np.ndarray, k: int) -> np.ndarray:
-    """``x`` median-filtered over ``2 k + 1`` samples (its ends repeated): each window's middle
-    value (``np.median``'s answer for an odd count, without its overhead)."""
-    ends_repeated = np.clip(np.arange(len(x))[:, None] + np.arange(-k, k + 1), 0, len(x) - 1)
-    out: np.ndarray = np.sort(x[ends_repeated], axis=1)[:, k]
     return out

@@ -130,7 +130,7 @@ def _forehead_reach(g: Geometry) -> np.ndarray:
     """The face oval with its part above the brows stretched up (where forehead skin may be)."""
     oval = g.at(_OVAL).copy()
     brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
-    up = _up(g)  # the face's up, not the image's
+    up = g.up  # the face's up, not the image's
     level = float((brows @ up).mean())
     height = oval @ up - level
     above = height > 0
@@ -219,10 +219,10 @@ def _zone_masks(
     # Hair is sought above the brows, outside the oval (never on the neck or the shoulders).
     brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
     below_brows = np.zeros_like(masks["oval"])
-    _fill(below_brows, small(_below(g, brows[int(np.argmax(brows @ _up(g)))])))
+    _fill(below_brows, small(_below(g, brows[int(np.argmax(brows @ g.up))])))
     hair_zone = (1 - below_brows) & (1 - masks["oval"]) & (1 - masks["ears"])
     scalp = np.zeros_like(masks["oval"])
-    _fill(scalp, small(scalp_hair.scalp_band(brows, _up(g), g.scale)))
+    _fill(scalp, small(scalp_hair.scalp_band(brows, g.up, g.scale)))
     scalp &= masks["reach"] & hair_zone
     masks.update(seed=seed, allowed=allowed, brow_line=brow_line, hair_zone=hair_zone, scalp=scalp)
     return masks
@@ -243,7 +243,7 @@ def _skin_score(
     score, hair_vs_bg = margins.skin.copy(), margins.hair
     # The hair label from the scalp's colours (``scalp_hair``); the skin above does not use it.
     from_scalp = scalp_hair.margin(margins, allowed, masks["scalp"], g.scale * f)
-    hair_vs_bg = from_scalp[0] if from_scalp is not None else hair_vs_bg
+    hair_vs_bg = from_scalp.label if from_scalp is not None else hair_vs_bg
     # Ears: their own colour (redder, in shade), within the ear zones.
     np.maximum(score, margins.loose, out=score, where=masks["ears"] > 0)
     # ... and, beside the oval, an ear in shade: the hair over it darkens it, but it keeps skin's hue
@@ -274,7 +274,7 @@ def _skin_score(
     score[allowed == 0] = -1.0
     # ... except the scalp's hair hanging over the face's side (``scalp_hair.hanging``).
     if from_scalp is not None:
-        hangs = scalp_hair.hanging(from_scalp[1], masks["oval"], HANGS_IN * g.scale * f)
+        hangs = scalp_hair.hanging(from_scalp.lit, masks["oval"], HANGS_IN * g.scale * f)
         hangs &= (brow_line > 0) & (below_nose == 0) & (orbit == 0)
         np.minimum(score, -1.0, out=score, where=hangs)
     # The face's skin is what touches the seeds (not a skin-coloured wall or shoulder).
@@ -337,22 +337,15 @@ def _below_brows(g: Geometry) -> np.ndarray:
     """The oval's part below the brows' upper edge (a polygon)."""
     oval = g.at(_OVAL)
     brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
-    up = _up(g)
+    up = g.up
     level = float((brows @ up).max())
     keep = oval[(oval @ up) <= level]
     return _hull(np.vstack([keep, brows])) if len(keep) >= 3 else keep
 
 
-def _up(g: Geometry) -> np.ndarray:
-    """The face's up (chin to forehead top), a unit vector."""
-    up = g.pts[topo.FOREHEAD_TOP] - g.pts[topo.CHIN_BOTTOM]
-    out: np.ndarray = up / max(float(np.hypot(*up)), 1e-9)
-    return out
-
-
 def _below(g: Geometry, point: np.ndarray) -> np.ndarray:
     """A quad covering the face below ``point`` (across the face's up direction)."""
-    up = _up(g)
+    up = g.up
     across = np.array([-up[1], up[0]])
     far = 4.0 * g.scale
     return np.array(
@@ -363,7 +356,7 @@ def _below(g: Geometry, point: np.ndarray) -> np.ndarray:
 def _ear_zones(g: Geometry) -> list[np.ndarray]:
     """Beside each side of the oval, from above the brows to below the nose base: where ears are
     (a box in the face's own frame, so it holds on a tilted head)."""
-    up = _up(g)
+    up = g.up
     across = np.array([-up[1], up[0]])
     brows = np.vstack([g.chain("BROW_UPPER", "R"), g.chain("BROW_UPPER", "L")])
     top = float((brows @ up).max()) + ears.ABOVE_BROW * g.scale
@@ -383,13 +376,6 @@ def _feature_polys(g: Geometry, with_nose: bool = True) -> list[np.ndarray]:
     return [poly for _, poly in _labelled_features(g, with_nose)]
 
 
-def _side_value(g: Geometry, values: tuple[int, int], chain: tuple[int, ...]) -> int:
-    """The image-left value of a pair (``values[0]``) for a chain mostly left of the midline."""
-    pts = g.pts[list(chain)]
-    image_left = bool((pts[:, 0] < g.mid_a * pts[:, 1] + g.mid_b).mean() > 0.5)
-    return values[0] if image_left else values[1]
-
-
 def _labelled_features(
     g: Geometry, with_nose: bool = True, image: np.ndarray | None = None
 ) -> list[tuple[int, np.ndarray]]:
@@ -398,8 +384,8 @@ def _labelled_features(
     out: list[tuple[int, np.ndarray]] = []
     if with_nose:
         out.append((NOSE, nose_outline.outline(g, image)))
-    out += [(_side_value(g, BROWS, c), g.at(c)) for c in _BROWS]
-    out += [(_side_value(g, EYES, c), eye_outline(g, c)) for c in _EYES]  # as a map outlines eyes
+    out += [(g.side_value(BROWS, g.at(c)), g.at(c)) for c in _BROWS]
+    out += [(g.side_value(EYES, g.at(c)), eye_outline(g, c)) for c in _EYES]  # as a map outlines eyes
     out.append((UPPER_LIP, np.vstack([g.at(_UPPER_OUTER), g.at(_UPPER_INNER)[::-1]])))
     out.append((LOWER_LIP, np.vstack([g.at(_LOWER_OUTER), g.at(_LOWER_INNER)[::-1]])))
     out.append((MOUTH, g.at(_INNER_LIP)))

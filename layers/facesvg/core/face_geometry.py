@@ -34,6 +34,19 @@ class Geometry:
     def at(self, ids: tuple[int, ...]) -> np.ndarray:
         return self.pts[list(ids)]
 
+    def side_value(self, values: tuple[int, int], pts: np.ndarray) -> int:
+        """The image-left value of a label pair (``values[0]``) for points mostly left of the
+        facial midline, else the image-right one."""
+        image_left = bool((pts[:, 0] < self.mid_a * pts[:, 1] + self.mid_b).mean() > 0.5)
+        return values[0] if image_left else values[1]
+
+    @property
+    def up(self) -> np.ndarray:
+        """The face's up (chin to forehead top), a unit vector: the face's frame, not the image's."""
+        up = self.pts[topo.FOREHEAD_TOP] - self.pts[topo.CHIN_BOTTOM]
+        out: np.ndarray = up / max(float(np.hypot(*up)), 1e-9)
+        return out
+
 
 def geometry(pts: np.ndarray, size: int) -> Geometry:
     mid = pts[list(topo.MIDLINE)]

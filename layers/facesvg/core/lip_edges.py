@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facesvg.core import landmarks_topology as topo
 from facesvg.core import lip_border, skin_model
 from facesvg.core.face_geometry import Geometry
 from facesvg.core.labels import LOWER_LIP, MOUTH, UPPER_LIP
+from facesvg.core.smooth import median_filter
 
 BAND = 0.08  # inter-eye distances: how far an edge may move from the mesh's contour, outwards
 STEP = 0.004  # inter-eye distances between samples across an edge (the same count at every photo
@@ -89,13 +89,6 @@ def _taper(n: int) -> np.ndarray:
 
 
 TAPER = _taper(POINTS)
-
-
-def _up(g: Geometry) -> np.ndarray:
-    """The face's up (chin to forehead top), a unit vector."""
-    up = g.pts[topo.FOREHEAD_TOP] - g.pts[topo.CHIN_BOTTOM]
-    out: np.ndarray = up / max(float(np.hypot(*up)), 1e-9)
-    return out
 
 
 class _Sampler:
@@ -225,11 +218,8 @@ def _lower_outer(s: _Sampler, c: LipContours, up: np.ndarray, band: float, step:
 
 def _smooth(offsets: np.ndarray) -> np.ndarray:
     """Offsets along a contour: a median of five (one odd profile is not an edge), then a blur."""
-    n = len(offsets)
-    pad = np.concatenate([offsets[:1], offsets[:1], offsets, offsets[-1:], offsets[-1:]])
-    window = np.stack([pad[i : i + n] for i in range(5)])
-    window.sort(axis=0)  # a sort of five rows: several times faster than np.median's
-    out = cv2.GaussianBlur(window[2:3], (0, 0), 1.5, borderType=cv2.BORDER_REPLICATE)
+    median = median_filter(offsets, 2)[None, :]
+    out = cv2.GaussianBlur(median, (0, 0), 1.5, borderType=cv2.BORDER_REPLICATE)
     return np.asarray(out, np.float64).ravel()
 
 
@@ -255,7 +245,7 @@ def refine(image: np.ndarray, g: Geometry, mesh: tuple[np.ndarray, ...]) -> tupl
     upper = skin_model.fit_trimmed(s.at(_rows(c.upper_outer, c.upper_inner, (0.3, 0.5, 0.7), inner)))
     if upper is None:
         return c, open_
-    up = _up(g)
+    up = g.up
     drop = CLIP * DROP / STEP
     top = _upper_outer(s, c, upper, up, (band, step, drop))
     bottom = _lower_outer(s, c, up, band, step)

@@ -34,7 +34,7 @@ import numpy as np
 
 from facesvg.core import landmarks_topology as topo
 from facesvg.core.face_geometry import Geometry
-from facesvg.core.smooth import smooth_closed
+from facesvg.core.smooth import median_filter, smooth_closed
 
 SIDE_WALL_R = (193, 245, 188, 217, 198, 209, 129, 64)  # the subject's right, nasion -> alar base
 SIDE_WALL_L = (417, 465, 412, 437, 420, 429, 358, 294)  # its mirror image
@@ -58,7 +58,7 @@ ROUND = 0.04  # the outline's corners rounded this much: a parsing map draws no 
 def mesh_outline(g: Geometry) -> tuple[np.ndarray, np.ndarray]:
     """The nose's outline from the mesh alone (``(N, 2)``), and which of its points are on a side
     wall (the points that may move onto the photo's grooves)."""
-    up = _up(g)
+    up = g.up
     low, high = float(g.pts[MIDWAY_BETWEEN_EYES] @ up), float(g.pts[GLABELLA] @ up)
     level = low + NASION * (high - low)
     right, left = g.at(SIDE_WALL_R), g.at(SIDE_WALL_L)[::-1]
@@ -99,9 +99,7 @@ def snap_to_grooves(image: np.ndarray, g: Geometry, poly: np.ndarray, walls: np.
     clear = depth[np.arange(len(pts)), best] > CLEAR
     # A parsing map's nose keeps the groove's shade: its edge is the groove's outer side.
     move = np.where(clear & movable, offsets[best] + GROOVE, 0.0)
-    window = (np.arange(len(move))[:, None] + np.arange(-MEDIAN, MEDIAN + 1)) % len(move)  # round the loop
-    # (each window's middle value: np.median's answer for an odd window, without its overhead)
-    move = np.where(movable, np.sort(move[window], axis=1)[:, MEDIAN], 0.0)
+    move = np.where(movable, median_filter(move, MEDIAN, closed=True), 0.0)
     out: np.ndarray = pts + (move * g.scale)[:, None] * normal
     return out
 
@@ -164,11 +162,4 @@ def _outward_normals(pts: np.ndarray) -> np.ndarray:
     x, y = pts.T
     clockwise_on_screen = float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)) > 0
     out: np.ndarray = normal if clockwise_on_screen else -normal
-    return out
-
-
-def _up(g: Geometry) -> np.ndarray:
-    """The face's up (chin to forehead top), a unit vector."""
-    up = g.pts[topo.FOREHEAD_TOP] - g.pts[topo.CHIN_BOTTOM]
-    out: np.ndarray = up / max(float(np.hypot(*up)), 1e-9)
     return out

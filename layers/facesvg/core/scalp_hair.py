@@ -20,6 +20,8 @@ not use this model.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -51,9 +53,14 @@ def scalp_band(brows: np.ndarray, up: np.ndarray, scale: float) -> np.ndarray:
     )
 
 
-def margin(
-    m: Margins, allowed: np.ndarray, scalp: np.ndarray, scale_px: float
-) -> tuple[np.ndarray, np.ndarray] | None:
+class ScalpHair(NamedTuple):
+    """Hair-rather-than-skin-or-background margins (> 0: hair) on ``classify``'s crop."""
+
+    label: np.ndarray  # the scalp's colours and the same in shade: the HAIR label's
+    lit: np.ndarray  # the lit colours alone: what ``hanging`` judges the face's side by
+
+
+def margin(m: Margins, allowed: np.ndarray, scalp: np.ndarray, scale_px: float) -> ScalpHair | None:
     """Hair rather than skin or background (> 0) on ``classify``'s crop, or None without enough
     scalp to model: the hair label's (the scalp's colours and the same in shade, ``hair_shade``)
     and the lit colours' alone (what ``hanging`` judges the face's side by: the skin decision keeps
@@ -77,8 +84,8 @@ def margin(
         return None
     known, masks, s = (skin, ll_skin, ll_bg), (allowed, seeds), scale_px * half[0] / w
     both = _margin(lab, known, masks, s, lit)
-    label, side = (cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) for out in both)
-    return label, side
+    label, lit_only = (cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) for out in both)
+    return ScalpHair(label, lit_only)
 
 
 def _margin(

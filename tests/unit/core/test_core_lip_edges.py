@@ -125,7 +125,7 @@ def test_closed_lips_keep_the_mesh_s_inner_contours_and_the_top_only_moves_out(
     assert not open_.any()
     for moved, chain in zip((c.upper_inner, c.lower_inner), mesh[1:3], strict=True):
         assert np.allclose(moved[::2], chain)  # every mesh point, and points between them
-    up = lip_edges._up(g)
+    up = g.up
     rise = (c.upper_outer - lip_edges.resample(mesh[0])) @ up
     assert rise.min() >= -1e-6 and rise.max() > 0.005 * g.scale  # the sample's top lies above the mesh's
 

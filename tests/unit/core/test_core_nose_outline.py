@@ -37,7 +37,7 @@ def test_the_outline_follows_the_published_nose_set_and_the_mesh_s_side_walls() 
 
 def _width(mask: np.ndarray, g: Geometry, at: np.ndarray) -> float:
     """The mask's extent across the face within a thin band level with ``at`` (inter-eye distances)."""
-    up = no._up(g)
+    up = g.up
     ys, xs = np.nonzero(mask)
     pts = np.column_stack([xs, ys]).astype(np.float64)
     band = pts[np.abs((pts - at) @ up) < 0.02 * g.scale]
@@ -57,7 +57,7 @@ def test_the_sample_s_nose_is_a_bridge_widening_to_the_alae(sample_inputs: FaceI
     assert 0.2 < bridge < 0.6 * alae
     # the top is a cut as wide as the bridge at the nasion: above midwayBetweenEyes (168), below the
     # glabella (8)
-    up = no._up(g)
+    up = g.up
     nasion = g.pts[no.MIDWAY_BETWEEN_EYES] + no.NASION * ((g.pts[no.GLABELLA] - g.pts[168]) @ up) * up
     assert _width(derived, g, g.pts[no.MIDWAY_BETWEEN_EYES]) > 0.2
     assert _width(derived, g, nasion - 0.03 * g.scale * up) > 0.2
