@@ -32,7 +32,7 @@ from facesvg.core import mesh_connections as mc
 from facesvg.core.colour_refine import connected, refine_by_colour
 from facesvg.core.eye_outline import eye_outline
 from facesvg.core.face_geometry import Geometry, geometry
-from facesvg.core.face_template import TEMPLATE
+from facesvg.core.face_template import TEMPLATE, split_loop
 from facesvg.core.labels import BACKGROUND, BROWS, EYES, HAIR, LOWER_LIP, MOUTH, NOSE, SKIN, UPPER_LIP
 
 MESH_PIXEL_CENTRE = 0.5  # where a landmark on a pixel's centre lies (MediaPipe: x_norm * width)
@@ -56,25 +56,11 @@ def _loop(chain_a: tuple[int, ...], chain_b: tuple[int, ...]) -> tuple[int, ...]
     return chain_a + (chain_b[::-1] if same < crossed else chain_b)
 
 
-def _halves(loop: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """A lip loop split at its corners (the two indices farthest apart on the template) into the
-    upper and the lower half, each corner to corner."""
-    t = TEMPLATE[list(loop)]
-    i, j = sorted((int(np.argmin(t[:, 0])), int(np.argmax(t[:, 0]))))
-    a, b = loop[i : j + 1], loop[j:] + loop[: i + 1]
-    a, b = (
-        (a if TEMPLATE[a[0], 0] < TEMPLATE[a[-1], 0] else a[::-1]),
-        (b if TEMPLATE[b[0], 0] < TEMPLATE[b[-1], 0] else b[::-1]),
-    )  # both from the image-left corner of the frontal template
-    upper_a = TEMPLATE[list(a[1:-1])][:, 1].mean() < TEMPLATE[list(b[1:-1])][:, 1].mean()
-    return (a, b) if upper_a else (b, a)
-
-
 _EYES = (mc.chains(mc.FACEMESH_RIGHT_EYE)[0], mc.chains(mc.FACEMESH_LEFT_EYE)[0])
 _BROWS = tuple(_loop(*mc.chains(e)) for e in (mc.FACEMESH_RIGHT_EYEBROW, mc.FACEMESH_LEFT_EYEBROW))
 _OUTER_LIP, _INNER_LIP = sorted(mc.chains(mc.FACEMESH_LIPS), key=lambda c: -len(set(c) & {0, 17}))
-_UPPER_OUTER, _LOWER_OUTER = _halves(_OUTER_LIP)
-_UPPER_INNER, _LOWER_INNER = _halves(_INNER_LIP)
+_UPPER_OUTER, _LOWER_OUTER = split_loop(_OUTER_LIP)
+_UPPER_INNER, _LOWER_INNER = split_loop(_INNER_LIP)
 # The skin is seeded from the hull of the published nose set and the side-wall points the core's
 # nose template uses (``landmarks_topology.NOSE_HULL``); the nose label is ``nose_outline``'s.
 _NOSE_SEED = tuple(sorted(set(mc.points(mc.FACEMESH_NOSE)) | set(topo.NOSE_HULL)))

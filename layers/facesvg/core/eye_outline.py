@@ -25,20 +25,12 @@ from functools import cache
 import numpy as np
 
 from facesvg.core.face_geometry import Geometry
-from facesvg.core.face_template import TEMPLATE
+from facesvg.core.face_template import split_loop
 
 LASH_LINE = 0.008  # the upper lash line drawn above the lid margin (half its usual width: see above)
 
 
-@cache  # two eyes, read on every map
-def _lids(loop: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """An eye loop split at its corners into the upper and the lower lid, each from the same
-    corner to the other: read on the frontal template, so it holds for any pose."""
-    t = TEMPLATE[list(loop)]
-    i, j = sorted((int(np.argmin(t[:, 0])), int(np.argmax(t[:, 0]))))
-    a = loop[i : j + 1]
-    b = (loop[j:] + loop[: i + 1])[::-1]
-    return (a, b) if TEMPLATE[list(a), 1].mean() < TEMPLATE[list(b), 1].mean() else (b, a)
+_lids = cache(split_loop)  # two eyes, read on every map
 
 
 def eye_outline(g: Geometry, loop: tuple[int, ...]) -> np.ndarray:

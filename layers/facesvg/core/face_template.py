@@ -94,3 +94,18 @@ _XY = """
 
 TEMPLATE = np.array(_XY.split(), dtype=np.float64).reshape(468, 2)
 TEMPLATE.setflags(write=False)
+
+
+def split_loop(loop: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A closed loop of the mesh (a lip's, an eye's) split at its corners (the two indices farthest
+    apart on the template) into the upper and the lower half, each corner to corner: read on the
+    frontal template, so it holds for any pose."""
+    t = TEMPLATE[list(loop)]
+    i, j = sorted((int(np.argmin(t[:, 0])), int(np.argmax(t[:, 0]))))
+    a, b = loop[i : j + 1], loop[j:] + loop[: i + 1]
+    a, b = (
+        (a if TEMPLATE[a[0], 0] < TEMPLATE[a[-1], 0] else a[::-1]),
+        (b if TEMPLATE[b[0], 0] < TEMPLATE[b[-1], 0] else b[::-1]),
+    )  # both from the image-left corner of the frontal template
+    upper_a = TEMPLATE[list(a[1:-1])][:, 1].mean() < TEMPLATE[list(b[1:-1])][:, 1].mean()
+    return (a, b) if upper_a else (b, a)
