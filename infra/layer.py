@@ -159,10 +159,6 @@ def layer_asset_hash(requirements: Path = LAYER_REQUIREMENTS) -> str:
     return digest.hexdigest()
 
 
-def _dir_size_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / (1024 * 1024)
-
-
 def dir_size_mib(path: Path) -> float:
     """Unzipped size of a directory (what Lambda counts against its limit), in MiB."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / (1024 * 1024)

@@ -16,12 +16,12 @@ from pathlib import Path
 from facesvg import names
 from facesvg.client.endpoints import read_endpoints
 
-# name → (endpoints.json key, the environment variable --export sets)
+# name (its endpoints.json key) → the environment variable --export sets
 ENDPOINTS = {
-    "api": ("api", "FACESVG_API"),
-    "aws": ("aws", names.ENV_ENDPOINT_URL),
-    "s3": ("s3", names.ENV_ENDPOINT_URL_S3),
-    "metrics": ("metrics", "FACESVG_METRICS"),
+    "api": "FACESVG_API",
+    "aws": names.ENV_ENDPOINT_URL,
+    "s3": names.ENV_ENDPOINT_URL_S3,
+    "metrics": "FACESVG_METRICS",
 }
 
 
@@ -49,8 +49,8 @@ def main(args: argparse.Namespace) -> int:
         return 1
     chosen = [args.name] if args.name else list(ENDPOINTS)
     for name in chosen:
-        key, variable = ENDPOINTS[name]
-        value = running.get(key) or ""
+        variable = ENDPOINTS[name]
+        value = running.get(name) or ""
         if args.export:
             print(f"export {variable}={shlex.quote(str(value))}")
         elif args.name:

@@ -134,15 +134,10 @@ def _remember_ports(data_dir: Path, ports: dict[str, int]) -> None:
 
 
 def port_free(port: int) -> bool:
-    import socket
+    """The stack's own port check (``facesvg.local.aws``), loaded only when a port is chosen."""
+    from facesvg.local.aws import port_free as free
 
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    return free(port)
 
 
 def _free_ports_like(ports: dict[str, int]) -> dict[str, int]:
@@ -256,17 +251,7 @@ def _write_endpoints(runtime: Any, data_dir: Path | None) -> Path | None:
     }
     endpoints_file = data_dir / names.LOCAL_ENDPOINTS_FILE
     endpoints_file.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
-    _remember_ports(
-        data_dir,
-        {
-            name: int(urlsplit(url).port or 0)
-            for name, url in (
-                ("api", runtime.api_url),
-                ("aws", runtime.endpoint),
-                ("s3", runtime.s3_endpoint),
-            )
-        },
-    )
+    _remember_ports(data_dir, {name: int(urlsplit(str(endpoints[name])).port or 0) for name in PORT_FLAGS})
     return endpoints_file
 
 

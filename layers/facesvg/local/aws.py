@@ -209,15 +209,28 @@ class PortInUseError(OSError):
 
 
 def _check_free(port: int, role: str = "moto") -> None:
+    try:
+        _bind_once(port)
+    except OSError as exc:
+        raise PortInUseError(
+            exc.errno, f"port {port} ({role}) is in use: another `facesvg run`, or another program"
+        ) from exc
+
+
+def port_free(port: int) -> bool:
+    """Whether the servers could bind ``port`` on 127.0.0.1 now."""
+    try:
+        _bind_once(port)
+    except OSError:
+        return False
+    return True
+
+
+def _bind_once(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         # as the servers bind: a port in TIME_WAIT after a restart is free, a listening one is not
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise PortInUseError(
-                exc.errno, f"port {port} ({role}) is in use: another `facesvg run`, or another program"
-            ) from exc
+        s.bind(("127.0.0.1", port))
 
 
 def serve(port: int, s3_auth: bool = False, journal_path: str | None = None) -> int:

@@ -172,13 +172,8 @@ class JournalMiddleware:
         elif target.startswith("AWSEvents.") and action in _EVENTS_DELIVERIES:
             with _arrivals_noted() as delivered:  # the bus's rules' SQS targets
                 request, answer = self._call(environ)
-            if delivered:
-                try:
-                    self._record_arrivals(delivered)
-                except _UNRECORDED as exc:
-                    _discard(delivered)
-                    return self._refuse(start_response, "json", exc)
-            return answer.send(start_response)
+            refused = self._arrivals_or_refusal(delivered, start_response, "json")
+            return refused if refused is not None else answer.send(start_response)
         elif not target and method in ("PUT", "POST", "DELETE"):
             keys = self._s3_keys(environ)
             if keys:
@@ -199,14 +194,24 @@ class JournalMiddleware:
                             for bucket, key in keys:
                                 self._revert_s3(bucket, key)
                             return self._refuse(start_response, "xml", exc)
-                    elif notified:
-                        try:
-                            self._record_arrivals(notified)
-                        except _UNRECORDED as exc:
-                            _discard(notified)
-                            return self._refuse(start_response, "xml", exc)
+                    elif (refused := self._arrivals_or_refusal(notified, start_response, "xml")) is not None:
+                        return refused
                 return answer.send(start_response)
         return self.app(environ, start_response)
+
+    def _arrivals_or_refusal(
+        self, noted: list[tuple[Any, Any]], start_response: Callable[..., Any], protocol: str
+    ) -> list[bytes] | None:
+        """Record the messages moto queued by itself (nothing to do without any); if the journal
+        cannot, take them back out and answer 503 (returned; None when recorded)."""
+        if not noted:
+            return None
+        try:
+            self._record_arrivals(noted)
+        except _UNRECORDED as exc:
+            _discard(noted)
+            return self._refuse(start_response, protocol, exc)
+        return None
 
     def _call(self, environ: dict[str, Any]) -> tuple[bytes, _Answer]:
         """moto's answer to the request, held back: it leaves only once the write is recorded."""

@@ -318,13 +318,7 @@ class Journal:
     # -- DynamoDB ---------------------------------------------------------------------------------
 
     def put_item(self, table: str, key: str, item: dict[str, Any] | None) -> None:
-        with self.transaction() as db:
-            if item is None:
-                db.execute("DELETE FROM ddb_items WHERE table_name = ? AND key = ?", (table, key))
-            else:
-                db.execute(
-                    "INSERT OR REPLACE INTO ddb_items VALUES (?, ?, ?)", (table, key, json.dumps(item))
-                )
+        self.put_items([(table, key, item)])
 
     def put_items(self, rows: Iterable[tuple[str, str, dict[str, Any] | None]]) -> None:
         """Several items' states in one transaction: (table, key, item or None when deleted)."""
